@@ -1,0 +1,66 @@
+// Command govirtd is the virtualization management daemon: it serves
+// libvirt's remote protocol on unix sockets, so virsh, libvirt-python and
+// go-libvirt drive it unchanged.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/govirt/govirtd/daemon"
+	testdriver "github.com/govirt/govirtd/drivers/test"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "govirtd: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	var (
+		configPath string
+		verbose    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "govirtd",
+		Short: "Virtualization management daemon speaking libvirt's remote protocol",
+		Long: `govirtd serves libvirt's remote RPC protocol on a read-write and a
+read-only unix socket. Without --config it runs on an embedded default
+configuration (see daemon/govirtd.conf), with its sockets in /run/govirtd
+as root, else in $XDG_RUNTIME_DIR/govirtd.`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg := daemon.Defaults()
+			if configPath != "" {
+				var err error
+				if cfg, err = daemon.LoadConfig(configPath); err != nil {
+					return err
+				}
+			}
+			level := map[int]slog.Level{1: slog.LevelDebug, 2: slog.LevelInfo, 3: slog.LevelWarn, 4: slog.LevelError}[cfg.LogLevel]
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			for _, w := range cfg.Warnings {
+				log.Warn(w)
+			}
+			d := daemon.New(cfg, log, testdriver.New())
+			d.OnListening = func(rw, ro string) {
+				fmt.Printf("govirtd: listening on %s (read-write) and %s (read-only)\n", rw, ro)
+			}
+			return d.Run(context.Background())
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "f", "", "configuration file in libvirtd.conf syntax (default: the embedded configuration)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at debug level")
+	return cmd
+}

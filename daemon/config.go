@@ -1,0 +1,311 @@
+package daemon
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultConfig is the configuration govirtd runs on without --config;
+// it documents every key.
+//
+//go:embed govirtd.conf
+var DefaultConfig string
+
+// Config is the daemon's configuration, read from a file in
+// libvirtd.conf's syntax with libvirtd.conf's key names.
+type Config struct {
+	// UnixSockDir holds govirtd-sock and govirtd-sock-ro (unix_sock_dir).
+	UnixSockDir string
+	// UnixSockGroup owns the sockets when set (unix_sock_group).
+	UnixSockGroup string
+	// UnixSockROPerms and UnixSockRWPerms are the sockets' modes
+	// (unix_sock_ro_perms, unix_sock_rw_perms).
+	UnixSockROPerms os.FileMode
+	UnixSockRWPerms os.FileMode
+
+	MaxClients        int // max_clients
+	MaxClientRequests int // max_client_requests
+	// MaxClientQueue bounds the messages (replies and events) waiting to
+	// be written to one client; a client whose queue fills is
+	// disconnected (max_client_queue, a govirtd key: libvirtd has no bound).
+	MaxClientQueue    int
+	KeepaliveInterval int // keepalive_interval, seconds; -1 never pings
+	KeepaliveCount    int // keepalive_count
+
+	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
+	LogLevel int
+
+	// Warnings are what the file had that was ignored: unknown keys, and
+	// libvirtd keys govirtd does not implement.
+	Warnings []string
+}
+
+// Defaults returns the configuration of the embedded default file, with
+// unix_sock_dir chosen for the user: /run/govirtd as root, else
+// $XDG_RUNTIME_DIR/govirtd.
+func Defaults() *Config {
+	c, err := ParseConfig("(embedded default)", DefaultConfig)
+	if err != nil {
+		panic(err) // the embedded file is tested
+	}
+	return c
+}
+
+// DefaultSockDir is unix_sock_dir when the configuration does not set it.
+func DefaultSockDir() string {
+	if os.Geteuid() == 0 {
+		return "/run/govirtd"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "govirtd")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("govirtd-%d", os.Geteuid()))
+}
+
+// LoadConfig reads the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	return ParseConfig(path, string(data))
+}
+
+// unimplemented are libvirtd.conf keys govirtd knows but does not act on.
+var unimplemented = map[string]bool{
+	"listen_tls": true, "listen_tcp": true, "tls_port": true, "tcp_port": true, "listen_addr": true,
+	"auth_unix_ro": true, "auth_unix_rw": true, "auth_tcp": true, "auth_tls": true,
+	"unix_sock_admin_perms": true, "max_queued_clients": true, "max_anonymous_clients": true,
+	"min_workers": true, "max_workers": true, "prio_workers": true, "max_requests": true,
+	"keepalive_required": true, "log_outputs": true, "log_filters": true,
+	"admin_max_workers": true, "admin_max_clients": true, "admin_max_queued_clients": true,
+	"admin_max_client_requests": true, "admin_keepalive_interval": true, "admin_keepalive_count": true,
+	"mdns_adv": true, "mdns_name": true, "audit_level": true, "audit_logging": true, "host_uuid": true,
+	"host_uuid_source": true, "ovs_timeout": true, "access_drivers": true,
+}
+
+// ParseConfig parses a configuration in libvirtd.conf's syntax: lines of
+// `key = value`, where a value is an integer, a "string" or a list
+// ["a", "b"]; `#` starts a comment. name appears in errors.
+func ParseConfig(name, text string) (*Config, error) {
+	c := &Config{
+		UnixSockROPerms:   0o777,
+		UnixSockRWPerms:   0o700,
+		MaxClients:        5000,
+		MaxClientRequests: 5,
+		MaxClientQueue:    1024,
+		KeepaliveInterval: 5,
+		KeepaliveCount:    5,
+		LogLevel:          3,
+	}
+	entries, err := parseConfText(name, text)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%s:%d: %s: %s", name, e.line, e.key, fmt.Sprintf(format, args...))
+		}
+		set, ok := setters[e.key]
+		if !ok {
+			if unimplemented[e.key] {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: %s is a libvirtd setting govirtd does not implement; ignored", name, e.line, e.key))
+			} else {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s:%d: unknown setting %s; ignored", name, e.line, e.key))
+			}
+			continue
+		}
+		if err := set(c, e.value); err != nil {
+			return nil, bad("%v", err)
+		}
+	}
+	return c, nil
+}
+
+type confValue struct {
+	kind byte // 'i' integer, 's' string, 'l' list of strings
+	i    int64
+	s    string
+	list []string
+}
+
+func (v confValue) describe() string {
+	switch v.kind {
+	case 'i':
+		return "an integer"
+	case 's':
+		return "a string"
+	}
+	return "a list"
+}
+
+type setter func(c *Config, v confValue) error
+
+func intKey(field func(*Config) *int, lo, hi int64) setter {
+	return func(c *Config, v confValue) error {
+		if v.kind != 'i' {
+			return fmt.Errorf("must be an integer, not %s", v.describe())
+		}
+		if v.i < lo || v.i > hi {
+			return fmt.Errorf("%d is out of range [%d, %d]", v.i, lo, hi)
+		}
+		*field(c) = int(v.i)
+		return nil
+	}
+}
+
+func strKey(field func(*Config) *string) setter {
+	return func(c *Config, v confValue) error {
+		if v.kind != 's' {
+			return fmt.Errorf("must be a quoted string, not %s", v.describe())
+		}
+		*field(c) = v.s
+		return nil
+	}
+}
+
+func permKey(field func(*Config) *os.FileMode) setter {
+	return func(c *Config, v confValue) error {
+		m, err := strconv.ParseUint(v.s, 8, 32)
+		if v.kind != 's' || err != nil || m > 0o777 {
+			return fmt.Errorf(`must be an octal mode in quotes, such as "0770"`)
+		}
+		*field(c) = os.FileMode(m)
+		return nil
+	}
+}
+
+func absPathKey(field func(*Config) *string) setter {
+	return func(c *Config, v confValue) error {
+		if err := strKey(field)(c, v); err != nil {
+			return err
+		}
+		if !filepath.IsAbs(*field(c)) {
+			return fmt.Errorf("%q must be an absolute path", *field(c))
+		}
+		return nil
+	}
+}
+
+var setters = map[string]setter{
+	"unix_sock_dir":       absPathKey(func(c *Config) *string { return &c.UnixSockDir }),
+	"unix_sock_group":     strKey(func(c *Config) *string { return &c.UnixSockGroup }),
+	"unix_sock_ro_perms":  permKey(func(c *Config) *os.FileMode { return &c.UnixSockROPerms }),
+	"unix_sock_rw_perms":  permKey(func(c *Config) *os.FileMode { return &c.UnixSockRWPerms }),
+	"max_clients":         intKey(func(c *Config) *int { return &c.MaxClients }, 1, 1<<20),
+	"max_client_requests": intKey(func(c *Config) *int { return &c.MaxClientRequests }, 1, 1<<16),
+	"max_client_queue":    intKey(func(c *Config) *int { return &c.MaxClientQueue }, 16, 1<<20),
+	"keepalive_interval":  intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
+	"keepalive_count":     intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
+	"log_level":           intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
+}
+
+// KeepaliveDuration is keepalive_interval as a duration; 0 never pings.
+func (c *Config) KeepaliveDuration() time.Duration {
+	if c.KeepaliveInterval <= 0 {
+		return 0
+	}
+	return time.Duration(c.KeepaliveInterval) * time.Second
+}
+
+// SockDir is unix_sock_dir, or its default.
+func (c *Config) SockDir() string {
+	if c.UnixSockDir != "" {
+		return c.UnixSockDir
+	}
+	return DefaultSockDir()
+}
+
+type confEntry struct {
+	line  int
+	key   string
+	value confValue
+}
+
+// parseConfText splits text into entries. A list may span lines.
+func parseConfText(name, text string) ([]confEntry, error) {
+	var out []confEntry
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); i++ {
+		lineNo := i + 1
+		line := stripComment(lines[i])
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		key, val, ok := strings.Cut(line, "=")
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		if !ok || key == "" || strings.ContainsAny(key, " \t\"") {
+			return nil, fmt.Errorf("%s:%d: expected `key = value`, found %q", name, lineNo, strings.TrimSpace(lines[i]))
+		}
+		if strings.HasPrefix(val, "[") {
+			for !strings.Contains(val, "]") && i+1 < len(lines) {
+				i++
+				val += " " + strings.TrimSpace(stripComment(lines[i]))
+			}
+		}
+		v, err := parseConfValue(val)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %s: %v", name, lineNo, key, err)
+		}
+		out = append(out, confEntry{line: lineNo, key: key, value: v})
+	}
+	return out, nil
+}
+
+// stripComment removes a # comment that is not inside quotes.
+func stripComment(line string) string {
+	inQuote := false
+	for i, r := range line {
+		switch {
+		case r == '"':
+			inQuote = !inQuote
+		case r == '#' && !inQuote:
+			return line[:i]
+		}
+	}
+	return line
+}
+
+func parseConfValue(s string) (confValue, error) {
+	switch {
+	case s == "":
+		return confValue{}, fmt.Errorf("missing value")
+	case strings.HasPrefix(s, `"`):
+		str, err := unquote(s)
+		return confValue{kind: 's', s: str}, err
+	case strings.HasPrefix(s, "["):
+		if !strings.HasSuffix(s, "]") {
+			return confValue{}, fmt.Errorf("list %s is not closed with ]", s)
+		}
+		v := confValue{kind: 'l'}
+		for _, item := range strings.Split(strings.TrimSpace(s[1:len(s)-1]), ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			str, err := unquote(item)
+			if err != nil {
+				return confValue{}, err
+			}
+			v.list = append(v.list, str)
+		}
+		return v, nil
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return confValue{}, fmt.Errorf("%s is neither an integer nor a quoted string", s)
+	}
+	return confValue{kind: 'i', i: i}, nil
+}
+
+func unquote(s string) (string, error) {
+	if len(s) < 2 || !strings.HasPrefix(s, `"`) || !strings.HasSuffix(s, `"`) || strings.Count(s, `"`) != 2 {
+		return "", fmt.Errorf("malformed string %s", s)
+	}
+	return s[1 : len(s)-1], nil
+}

@@ -1,0 +1,251 @@
+// Package daemon is the govirtd server process: configuration, the unix
+// listeners, signal handling, the drivers' lifecycle hooks and the remote
+// program's dispatch table with each client's session state. It
+// implements no hypervisor behaviour: that is the drivers'.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/rpc"
+)
+
+// Socket names inside unix_sock_dir.
+const (
+	SockRW = "govirtd-sock"
+	SockRO = "govirtd-sock-ro"
+)
+
+// Daemon is a configured govirtd instance.
+type Daemon struct {
+	cfg      *Config
+	log      *slog.Logger
+	registry *drivers.Registry
+	srv      *rpc.Server
+
+	// started are the stateful drivers whose Startup succeeded, in order.
+	started []drivers.StateDriver
+
+	sessionsMu sync.Mutex // guards sessions
+	sessions   map[*session]struct{}
+
+	listenMu sync.Mutex // guards paths
+	paths    []string   // socket paths to remove at shutdown
+
+	// OnListening, when set, is called with the two socket paths once
+	// both accept clients.
+	OnListening func(rw, ro string)
+}
+
+// New makes a daemon serving drivers (asked in order for each URI) with
+// cfg. Nothing listens until Listen.
+func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
+	d := &Daemon{
+		cfg:      cfg,
+		log:      log,
+		registry: &drivers.Registry{},
+		sessions: map[*session]struct{}{},
+	}
+	for _, drv := range drvs {
+		d.registry.Register(drv)
+	}
+	d.srv = rpc.NewServer(rpc.ServerConfig{
+		MaxClients:        cfg.MaxClients,
+		MaxClientRequests: cfg.MaxClientRequests,
+		MaxQueue:          cfg.MaxClientQueue,
+		KeepaliveInterval: cfg.KeepaliveDuration(),
+		KeepaliveCount:    cfg.KeepaliveCount,
+		Programs:          []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteVersion}},
+		NewSession:        d.newSession,
+		Logger:            log,
+	})
+	return d
+}
+
+// Server is the daemon's transport, for its statistics.
+func (d *Daemon) Server() *rpc.Server { return d.srv }
+
+// Startup runs the Startup hook of every stateful driver. A driver that
+// skips is unregistered and logged; any other failure stops the daemon.
+func (d *Daemon) Startup(ctx context.Context) error {
+	for _, drv := range d.registry.Drivers() {
+		sd, ok := drv.(drivers.StateDriver)
+		if !ok {
+			continue
+		}
+		err := sd.Startup(ctx)
+		switch {
+		case errors.Is(err, drivers.ErrSkip):
+			d.log.Warn("driver not started", "driver", sd.Name(), "reason", err)
+			d.registry.Unregister(sd)
+		case err != nil:
+			d.shutdownDrivers(ctx)
+			return fmt.Errorf("start %s driver: %w", sd.Name(), err)
+		default:
+			d.started = append(d.started, sd)
+			d.log.Info("driver started", "driver", sd.Name())
+		}
+	}
+	return nil
+}
+
+// Reload runs every started driver's Reload hook (SIGHUP).
+func (d *Daemon) Reload(ctx context.Context) error {
+	var errs []error
+	for _, sd := range d.started {
+		if err := sd.Reload(ctx); err != nil {
+			d.log.Error("reload failed", "driver", sd.Name(), "err", err)
+			errs = append(errs, fmt.Errorf("reload %s driver: %w", sd.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Daemon) shutdownDrivers(ctx context.Context) {
+	for i := len(d.started) - 1; i >= 0; i-- {
+		sd := d.started[i]
+		if err := sd.Shutdown(ctx); err != nil {
+			d.log.Error("driver shutdown failed", "driver", sd.Name(), "err", err)
+		}
+	}
+	d.started = nil
+}
+
+// Listen creates unix_sock_dir and its two sockets and serves them until
+// Shutdown. It returns once both accept.
+func (d *Daemon) Listen() error {
+	dir := d.cfg.SockDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create unix_sock_dir %s: %w (run as root, or set unix_sock_dir in the config file)", dir, err)
+	}
+	rw, err := d.listenUnix(filepath.Join(dir, SockRW), d.cfg.UnixSockRWPerms)
+	if err != nil {
+		return err
+	}
+	ro, err := d.listenUnix(filepath.Join(dir, SockRO), d.cfg.UnixSockROPerms)
+	if err != nil {
+		rw.Close()
+		return err
+	}
+	for _, l := range []struct {
+		l    net.Listener
+		opts rpc.ListenerOptions
+	}{
+		{rw, rpc.ListenerOptions{Name: rw.Addr().String()}},
+		{ro, rpc.ListenerOptions{Name: ro.Addr().String(), ReadOnly: true}},
+	} {
+		go func() {
+			if err := d.srv.Serve(l.l, l.opts); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
+				d.log.Error("listener failed", "socket", l.opts.Name, "err", err)
+			}
+		}()
+	}
+	if d.OnListening != nil {
+		d.OnListening(rw.Addr().String(), ro.Addr().String())
+	}
+	return nil
+}
+
+// listenUnix listens on path with mode perms, taking over a stale socket
+// file but never one a live daemon still serves.
+func (d *Daemon) listenUnix(path string, perms os.FileMode) (net.Listener, error) {
+	if _, err := os.Lstat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("cannot listen on %s: another daemon is serving it (stop it, or set unix_sock_dir)", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("cannot remove stale socket %s: %w", path, err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w (check unix_sock_dir)", path, err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(path, perms); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("cannot set mode %04o on %s: %w", perms, path, err)
+	}
+	if g := d.cfg.UnixSockGroup; g != "" {
+		if err := chownGroup(path, g); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("unix_sock_group: %w", err)
+		}
+	}
+	d.listenMu.Lock()
+	d.paths = append(d.paths, path)
+	d.listenMu.Unlock()
+	d.log.Info("listening", "socket", path, "mode", fmt.Sprintf("%04o", perms))
+	return l, nil
+}
+
+// Shutdown stops the daemon in order: no new clients; clients that
+// registered a close callback are told; every client gets what is queued
+// for it and is disconnected; the drivers shut down (guests keep running).
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	d.srv.CloseListeners()
+	d.sessionsMu.Lock()
+	for s := range d.sessions {
+		s.notifyClosing()
+	}
+	d.sessionsMu.Unlock()
+	err := d.srv.Shutdown(ctx)
+	d.shutdownDrivers(ctx)
+	d.listenMu.Lock()
+	for _, p := range d.paths {
+		os.Remove(p)
+	}
+	d.paths = nil
+	d.listenMu.Unlock()
+	return err
+}
+
+// Run starts the drivers, listens, and serves until SIGTERM or SIGINT
+// (clean shutdown) or ctx ends; SIGHUP reloads the drivers.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.Startup(ctx); err != nil {
+		return err
+	}
+	if err := d.Listen(); err != nil {
+		d.shutdownDrivers(ctx)
+		return err
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case <-ctx.Done():
+			return d.stop()
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				d.log.Info("SIGHUP: reloading drivers")
+				if err := d.Reload(ctx); err == nil {
+					d.log.Info("reload complete")
+				}
+				continue
+			}
+			d.log.Info("shutting down", "signal", sig.String())
+			return d.stop()
+		}
+	}
+}
+
+func (d *Daemon) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return d.Shutdown(ctx)
+}

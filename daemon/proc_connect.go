@@ -1,0 +1,166 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+)
+
+// LibVersion is the libvirt version govirtd reports
+// (virConnectGetLibVersion): the protocol release it implements, 9.0.0.
+const LibVersion = 9_000_000
+
+func authList(ctx context.Context, r *request, _ *void) (any, error) {
+	return &protocol.AuthListRet{Types: []int32{protocol.AuthNone}}, nil
+}
+
+// supportsFeature answers the transport features the daemon implements.
+// Keepalive is asked before CONNECT_OPEN and starts the pings.
+func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupportsFeatureArgs) (any, error) {
+	supported := int32(0)
+	switch a.Feature {
+	case protocol.FeatureProgramKeepalive:
+		r.s.peer.EnableKeepalive()
+		supported = 1
+	case protocol.FeatureRemoteEventCallback, protocol.FeatureRemoteCloseCallback:
+		if r.conn == nil {
+			return nil, errNotOpen()
+		}
+		supported = 1
+	}
+	return &protocol.ConnectSupportsFeatureRet{Supported: supported}, nil
+}
+
+func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) (any, error) {
+	if r.conn != nil {
+		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
+	}
+	name := ""
+	if a.Name != nil {
+		name = *a.Name
+	}
+	conn, uri, err := r.s.d.registry.Open(ctx, name, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil {
+		// Another CONNECT_OPEN of this client won the race.
+		conn.Close()
+		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
+	}
+	s.conn, s.uri = conn, uri.String()
+	if a.Flags&drivers.ConnectRO != 0 {
+		s.readOnly = true
+	}
+	s.log.Debug("connection opened", "uri", s.uri, "readonly", s.readOnly)
+	return nil, nil
+}
+
+// connectClose closes the driver connection; the transport closes the
+// socket once the reply is written, as libvirtd does.
+func connectClose(ctx context.Context, r *request, _ *void) (any, error) {
+	r.s.closeConn()
+	r.call.CloseAfterReply()
+	return nil, nil
+}
+
+func registerCloseCallback(ctx context.Context, r *request, _ *void) (any, error) {
+	r.s.mu.Lock()
+	r.s.closeCB = true
+	r.s.mu.Unlock()
+	return nil, nil
+}
+
+func unregisterCloseCallback(ctx context.Context, r *request, _ *void) (any, error) {
+	r.s.mu.Lock()
+	r.s.closeCB = false
+	r.s.mu.Unlock()
+	return nil, nil
+}
+
+func connectGetType(ctx context.Context, r *request, _ *void) (any, error) {
+	c, err := need[drivers.ConnectInfo](r)
+	if err != nil {
+		return nil, err
+	}
+	t, err := c.ConnectGetType(ctx)
+	return &protocol.ConnectGetTypeRet{Type: t}, err
+}
+
+func connectGetVersion(ctx context.Context, r *request, _ *void) (any, error) {
+	c, err := need[drivers.ConnectInfo](r)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.ConnectGetVersion(ctx)
+	return &protocol.ConnectGetVersionRet{HvVer: v}, err
+}
+
+func connectGetLibVersion(ctx context.Context, r *request, _ *void) (any, error) {
+	return &protocol.ConnectGetLibVersionRet{LibVer: LibVersion}, nil
+}
+
+func connectGetHostname(ctx context.Context, r *request, _ *void) (any, error) {
+	c, err := need[drivers.ConnectInfo](r)
+	if err != nil {
+		return nil, err
+	}
+	h, err := c.ConnectGetHostname(ctx)
+	return &protocol.ConnectGetHostnameRet{Hostname: h}, err
+}
+
+func connectGetURI(ctx context.Context, r *request, _ *void) (any, error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return &protocol.ConnectGetURIRet{URI: r.s.uri}, nil
+}
+
+func connectGetCapabilities(ctx context.Context, r *request, _ *void) (any, error) {
+	c, err := need[drivers.ConnectInfo](r)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := c.ConnectGetCapabilities(ctx)
+	return &protocol.ConnectGetCapabilitiesRet{Capabilities: caps}, err
+}
+
+func nodeGetInfo(ctx context.Context, r *request, _ *void) (any, error) {
+	c, err := need[drivers.NodeInfoGetter](r)
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.NodeGetInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ret := &protocol.NodeGetInfoRet{
+		Memory: n.Memory, CPUs: n.CPUs, MHz: n.MHz, Nodes: n.Nodes,
+		Sockets: n.Sockets, Cores: n.Cores, Threads: n.Threads,
+	}
+	for i := 0; i < len(n.Model) && i < len(ret.Model)-1; i++ {
+		ret.Model[i] = int8(n.Model[i])
+	}
+	return ret, nil
+}
+
+func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAllNetworksArgs) (any, error) {
+	c, err := need[drivers.NetworkLister](r)
+	if err != nil {
+		return nil, err
+	}
+	nets, err := c.ConnectListAllNetworks(ctx, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	ret := &protocol.ConnectListAllNetworksRet{Ret: uint32(len(nets))}
+	if a.NeedResults != 0 {
+		for _, n := range nets {
+			ret.Nets = append(ret.Nets, protocol.Network{Name: n.Name, UUID: protocol.UUID(n.UUID)})
+		}
+	}
+	return ret, nil
+}

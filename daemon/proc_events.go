@@ -1,0 +1,162 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+)
+
+// legacyEventIDMax bounds the event ids of the legacy REGISTER_ANY (167):
+// the sixteen events that have a message without a callback id.
+const legacyEventIDMax = 16
+
+// register attaches a callback for eventID, limited to dom when not nil,
+// to the driver behind the client's connection. The driver raises the
+// events; the callback only queues a message for this client.
+func (r *request) registerEvent(ctx context.Context, eventID int32, dom *protocol.Domain, legacy bool) (int, error) {
+	c, err := need[drivers.DomainEvents](r)
+	if err != nil {
+		return 0, err
+	}
+	var filter *drivers.Domain
+	if dom != nil {
+		d := fromWire(*dom)
+		filter = &d
+	}
+	s := r.s
+	id, err := c.ConnectDomainEventRegisterAny(ctx, filter, drivers.DomainEventID(eventID), func(callbackID int, ev drivers.DomainEvent) {
+		s.sendEvent(callbackID, ev, legacy)
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	s.events[id] = eventReg{eventID: drivers.DomainEventID(eventID), legacy: legacy}
+	s.mu.Unlock()
+	return id, nil
+}
+
+// deregisterEvent removes the client's callback id.
+func (r *request) deregisterEvent(ctx context.Context, id int) error {
+	c, err := need[drivers.DomainEvents](r)
+	if err != nil {
+		return err
+	}
+	s := r.s
+	s.mu.Lock()
+	_, ok := s.events[id]
+	s.mu.Unlock()
+	if !ok {
+		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "domain event callback %d not registered", id)
+	}
+	if err := c.ConnectDomainEventDeregisterAny(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.events, id)
+	s.mu.Unlock()
+	return nil
+}
+
+// legacyID finds the client's legacy registration for eventID.
+func (s *session) legacyID(eventID int32) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, reg := range s.events {
+		if reg.legacy && reg.eventID == drivers.DomainEventID(eventID) {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+func checkEventID(id, max int32) error {
+	if id < 0 || id >= max {
+		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "unsupported event ID %d", id)
+	}
+	return nil
+}
+
+func eventCallbackRegisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventCallbackRegisterAnyArgs) (any, error) {
+	if err := checkEventID(a.EventID, int32(drivers.EventIDLast)); err != nil {
+		return nil, err
+	}
+	id, err := r.registerEvent(ctx, a.EventID, a.Dom, false)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainEventCallbackRegisterAnyRet{CallbackID: int32(id)}, nil
+}
+
+func eventCallbackDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventCallbackDeregisterAnyArgs) (any, error) {
+	return nil, r.deregisterEvent(ctx, int(a.CallbackID))
+}
+
+func eventRegister(ctx context.Context, r *request, _ *void) (any, error) {
+	if _, err := r.registerEvent(ctx, int32(drivers.EventIDLifecycle), nil, true); err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainEventRegisterRet{CbRegistered: 1}, nil
+}
+
+func eventDeregister(ctx context.Context, r *request, _ *void) (any, error) {
+	if _, err := eventDeregisterAny(ctx, r, &protocol.ConnectDomainEventRegisterAnyArgs{EventID: int32(drivers.EventIDLifecycle)}); err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainEventRegisterRet{CbRegistered: 0}, nil
+}
+
+func eventRegisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventRegisterAnyArgs) (any, error) {
+	if err := checkEventID(a.EventID, legacyEventIDMax); err != nil {
+		return nil, err
+	}
+	_, err := r.registerEvent(ctx, a.EventID, nil, true)
+	return nil, err
+}
+
+func eventDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventRegisterAnyArgs) (any, error) {
+	if err := checkEventID(a.EventID, legacyEventIDMax); err != nil {
+		return nil, err
+	}
+	id, ok := r.s.legacyID(a.EventID)
+	if !ok {
+		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "domain event %d not registered", a.EventID)
+	}
+	return nil, r.deregisterEvent(ctx, id)
+}
+
+// sendEvent queues the message for one event of one registration. It runs
+// on the goroutine of the driver that raised the event and never blocks:
+// a client whose queue is full is disconnected by the transport.
+func (s *session) sendEvent(callbackID int, ev drivers.DomainEvent, legacy bool) {
+	var (
+		proc protocol.Procedure
+		body any
+	)
+	dom := toWire(ev.EventDomain())
+	switch e := ev.(type) {
+	case drivers.LifecycleEvent:
+		msg := protocol.DomainEventLifecycleMsg{Dom: dom, Event: int32(e.Event), Detail: e.Detail}
+		if legacy {
+			proc, body = protocol.ProcDomainEventLifecycle, &msg
+		} else {
+			proc, body = protocol.ProcDomainEventCallbackLifecycle,
+				&protocol.DomainEventCallbackLifecycleMsg{CallbackID: int32(callbackID), Msg: msg}
+		}
+	case drivers.RebootEvent:
+		msg := protocol.DomainEventRebootMsg{Dom: dom}
+		if legacy {
+			proc, body = protocol.ProcDomainEventReboot, &msg
+		} else {
+			proc, body = protocol.ProcDomainEventCallbackReboot,
+				&protocol.DomainEventCallbackRebootMsg{CallbackID: int32(callbackID), Msg: msg}
+		}
+	default:
+		s.log.Debug("no wire message for event", "event", ev)
+		return
+	}
+	if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion, int32(proc), body); err != nil {
+		s.log.Debug("event not sent", "proc", proc, "err", err)
+	}
+}

@@ -1,0 +1,137 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/rpc"
+)
+
+// session is the daemon's state for one client: its open driver
+// connection, whether it is read-only, and its event registrations.
+type session struct {
+	d    *Daemon
+	peer *rpc.Peer
+	log  *slog.Logger
+
+	mu       sync.Mutex   // guards the fields below
+	conn     drivers.Conn // nil until CONNECT_OPEN
+	uri      string       // what the connection was opened for
+	readOnly bool         // a read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO
+	closeCB  bool         // the client registered a close callback
+	events   map[int]eventReg
+}
+
+// eventReg is one event registration of the client, by callback id.
+type eventReg struct {
+	eventID drivers.DomainEventID
+	// legacy registrations (procedures 105 and 167) get the old messages,
+	// without a callback id.
+	legacy bool
+}
+
+func (d *Daemon) newSession(p *rpc.Peer) rpc.Session {
+	s := &session{
+		d:        d,
+		peer:     p,
+		log:      d.log.With("client", p.ID()),
+		readOnly: p.ReadOnly(),
+		events:   map[int]eventReg{},
+	}
+	d.sessionsMu.Lock()
+	d.sessions[s] = struct{}{}
+	d.sessionsMu.Unlock()
+	return s
+}
+
+// request is one call being dispatched.
+type request struct {
+	s    *session
+	call *rpc.Call
+	proc protocol.Procedure
+	api  string       // the public API function the procedure implements
+	conn drivers.Conn // the session's connection when the call started
+}
+
+// Dispatch runs one call through the procedure table.
+func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (any, error) {
+	proc := protocol.Procedure(call.Header.Procedure)
+	p, ok := procedures[proc]
+	if !ok {
+		return nil, wireError(errUnknownProc(call.Header.Procedure))
+	}
+	s.mu.Lock()
+	r := &request{s: s, call: call, proc: proc, api: p.api, conn: s.conn}
+	readOnly := s.readOnly
+	s.mu.Unlock()
+	switch {
+	case p.needConn && r.conn == nil:
+		return nil, wireError(errNotOpen())
+	case p.mutating && readOnly:
+		return nil, wireError(errReadOnly(p.api))
+	}
+	ret, err := p.handle(ctx, r, call.Body)
+	if err != nil {
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			s.log.Debug("call failed", "proc", proc, "err", err)
+		}
+		return nil, wireError(err)
+	}
+	return ret, nil
+}
+
+// Close releases the client's driver connection, and with it every event
+// callback it registered.
+func (s *session) Close() {
+	s.d.sessionsMu.Lock()
+	delete(s.d.sessions, s)
+	s.d.sessionsMu.Unlock()
+	s.closeConn()
+}
+
+func (s *session) closeConn() {
+	s.mu.Lock()
+	conn := s.conn
+	s.conn = nil
+	s.events = map[int]eventReg{}
+	s.closeCB = false
+	s.mu.Unlock()
+	if conn != nil {
+		if err := conn.Close(); err != nil {
+			s.log.Warn("closing driver connection", "err", err)
+		}
+	}
+}
+
+// notifyClosing tells a client that registered a close callback that the
+// daemon is going away (CONNECT_EVENT_CONNECTION_CLOSED).
+func (s *session) notifyClosing() {
+	s.mu.Lock()
+	closeCB := s.closeCB
+	s.mu.Unlock()
+	if closeCB {
+		s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion,
+			int32(protocol.ProcConnectEventConnectionClosed),
+			&protocol.ConnectEventConnectionClosedMsg{Reason: protocol.CloseReasonEOF})
+	}
+}
+
+// need returns the request's connection as the driver interface T, or
+// ErrNoSupport naming the API when the driver lacks it.
+func need[T any](r *request) (T, error) {
+	c, ok := r.conn.(T)
+	if !ok {
+		var zero T
+		return zero, errNoSupport(r.api)
+	}
+	return c, nil
+}
+
+func (s *session) isReadOnly() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readOnly
+}

@@ -1,0 +1,135 @@
+// Package drivers is govirtd's internal driver API: what a hypervisor
+// driver offers, as small interfaces that mirror libvirt's public API one
+// for one, plus the typed errors, the event types and the callback list
+// every driver embeds, and the registry that picks a driver by URI.
+//
+// A connection (Conn) implements the interfaces of what its driver can
+// do; an operation whose interface it lacks is answered ErrNoSupport by
+// the caller, never by a stub.
+package drivers
+
+import (
+	"context"
+	"net/url"
+)
+
+// Driver opens connections for the URIs it owns (virConnectDriver).
+type Driver interface {
+	// Name is the driver's name in logs ("test", "QEMU", "Xen").
+	Name() string
+	// Open returns a connection for uri, or ErrDeclined if the URI is
+	// another driver's. flags are virConnectFlags.
+	Open(ctx context.Context, uri *url.URL, flags uint32) (Conn, error)
+}
+
+// ErrDeclined is returned by Driver.Open for a URI that is not its own.
+var ErrDeclined = declined{}
+
+type declined struct{}
+
+func (declined) Error() string { return "URI not handled by this driver" }
+
+// Conn is one open connection to a driver (virConnectPtr). Close releases
+// it, and with it every event callback registered through it.
+type Conn interface {
+	Close() error
+}
+
+// ConnectInfo answers questions about the connection and its hypervisor.
+type ConnectInfo interface {
+	ConnectGetType(ctx context.Context) (string, error)
+	// ConnectGetVersion is the hypervisor version, major*1e6+minor*1e3+micro.
+	ConnectGetVersion(ctx context.Context) (uint64, error)
+	ConnectGetHostname(ctx context.Context) (string, error)
+	ConnectGetCapabilities(ctx context.Context) (string, error)
+}
+
+// NodeInfoGetter describes the host.
+type NodeInfoGetter interface {
+	NodeGetInfo(ctx context.Context) (NodeInfo, error)
+}
+
+// DomainLookup finds one domain. A miss is ErrNoDomain.
+type DomainLookup interface {
+	DomainLookupByID(ctx context.Context, id int32) (Domain, error)
+	DomainLookupByName(ctx context.Context, name string) (Domain, error)
+	DomainLookupByUUID(ctx context.Context, uuid UUID) (Domain, error)
+}
+
+// DomainLister lists domains (virConnectListAllDomains); the daemon
+// derives the older list calls from it.
+type DomainLister interface {
+	ConnectListAllDomains(ctx context.Context, flags ListFlags) ([]Domain, error)
+}
+
+// DomainDefiner manages persistent definitions.
+type DomainDefiner interface {
+	DomainDefineXML(ctx context.Context, xml string, flags uint32) (Domain, error)
+	DomainUndefine(ctx context.Context, dom Domain, flags uint32) error
+}
+
+// DomainLifecycle starts, stops and pauses domains.
+type DomainLifecycle interface {
+	// DomainCreate starts a defined domain; flags are virDomainCreateFlags.
+	DomainCreate(ctx context.Context, dom Domain, flags uint32) (Domain, error)
+	// DomainCreateXML starts a transient domain.
+	DomainCreateXML(ctx context.Context, xml string, flags uint32) (Domain, error)
+	DomainDestroy(ctx context.Context, dom Domain, flags uint32) error
+	DomainShutdown(ctx context.Context, dom Domain, flags uint32) error
+	DomainReboot(ctx context.Context, dom Domain, flags uint32) error
+	DomainSuspend(ctx context.Context, dom Domain) error
+	DomainResume(ctx context.Context, dom Domain) error
+}
+
+// DomainSaver saves a running domain's memory to a file and restores it.
+type DomainSaver interface {
+	DomainSave(ctx context.Context, dom Domain, to string, dxml string, flags uint32) error
+	DomainRestore(ctx context.Context, from string, dxml string, flags uint32) error
+}
+
+// DomainInspector reads a domain's state and definition.
+type DomainInspector interface {
+	DomainGetInfo(ctx context.Context, dom Domain) (DomainInfo, error)
+	// DomainGetState returns the state and its reason.
+	DomainGetState(ctx context.Context, dom Domain, flags uint32) (DomainState, int32, error)
+	DomainGetOSType(ctx context.Context, dom Domain) (string, error)
+	DomainGetXMLDesc(ctx context.Context, dom Domain, flags uint32) (string, error)
+	DomainIsActive(ctx context.Context, dom Domain) (bool, error)
+	DomainIsPersistent(ctx context.Context, dom Domain) (bool, error)
+}
+
+// DomainAutostarter reads and sets the autostart flag.
+type DomainAutostarter interface {
+	DomainGetAutostart(ctx context.Context, dom Domain) (bool, error)
+	DomainSetAutostart(ctx context.Context, dom Domain, autostart bool) error
+}
+
+// DomainManagedSaver answers whether a managed save image exists.
+type DomainManagedSaver interface {
+	DomainHasManagedSaveImage(ctx context.Context, dom Domain, flags uint32) (bool, error)
+}
+
+// DomainSnapshotCounter counts a domain's snapshots.
+type DomainSnapshotCounter interface {
+	DomainSnapshotNum(ctx context.Context, dom Domain, flags uint32) (int, error)
+}
+
+// DomainEvents registers callbacks for domain events raised by the
+// driver (virConnectDomainEventRegisterAny). dom, when not nil, limits a
+// callback to that domain's events.
+type DomainEvents interface {
+	ConnectDomainEventRegisterAny(ctx context.Context, dom *Domain, eventID DomainEventID, cb EventCallback) (int, error)
+	ConnectDomainEventDeregisterAny(ctx context.Context, callbackID int) error
+}
+
+// Network names a virtual network as virNetworkPtr does.
+type Network struct {
+	Name string
+	UUID UUID
+}
+
+// NetworkLister lists virtual networks (virConnectListAllNetworks). No
+// driver has networks yet, so network calls answer ErrNoSupport.
+type NetworkLister interface {
+	ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Network, error)
+}

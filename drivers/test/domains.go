@@ -1,0 +1,227 @@
+package test
+
+import (
+	"context"
+	"time"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/domxml"
+)
+
+// domain is one domain of the test driver. Fields are guarded by
+// Driver.mu.
+type domain struct {
+	persistent *domxml.Def // the definition; nil for a transient domain
+	live       *domxml.Def // the running definition; nil while inactive
+	id         int32       // -1 while inactive
+	state      drivers.DomainState
+	reason     int32
+	autostart  bool
+	startedAt  time.Time
+}
+
+// def is the definition that describes the domain now.
+func (dom *domain) def() *domxml.Def {
+	if dom.live != nil {
+		return dom.live
+	}
+	return dom.persistent
+}
+
+func (dom *domain) active() bool { return dom.live != nil }
+
+func (dom *domain) ref() drivers.Domain {
+	def := dom.def()
+	id := int32(-1)
+	if dom.active() {
+		id = dom.id
+	}
+	return drivers.Domain{Name: def.Name(), UUID: def.UUID, ID: id}
+}
+
+// find returns the domain with ref's UUID; mu must be held.
+func (d *Driver) find(ref drivers.Domain) (*domain, error) {
+	for _, dom := range d.domains {
+		if dom.def().UUID == ref.UUID {
+			return dom, nil
+		}
+	}
+	return nil, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
+}
+
+func (d *Driver) findName(name string) *domain {
+	for _, dom := range d.domains {
+		if dom.def().Name() == name {
+			return dom
+		}
+	}
+	return nil
+}
+
+func (d *Driver) findUUID(u drivers.UUID) *domain {
+	for _, dom := range d.domains {
+		if dom.def().UUID == u {
+			return dom
+		}
+	}
+	return nil
+}
+
+func (d *Driver) remove(dom *domain) {
+	for i, x := range d.domains {
+		if x == dom {
+			d.domains = append(d.domains[:i], d.domains[i+1:]...)
+			return
+		}
+	}
+}
+
+// withDomain runs f on ref's domain with mu held.
+func (d *Driver) withDomain(ref drivers.Domain, f func(*domain) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dom, err := d.find(ref)
+	if err != nil {
+		return err
+	}
+	return f(dom)
+}
+
+func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, error) {
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, dom := range d.domains {
+		if dom.active() && dom.id == id {
+			return dom.ref(), nil
+		}
+	}
+	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching id %d", id)
+}
+
+func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Domain, error) {
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dom := d.findName(name); dom != nil {
+		return dom.ref(), nil
+	}
+	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching name '%s'", name)
+}
+
+func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.Domain, error) {
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dom := d.findUUID(u); dom != nil {
+		return dom.ref(), nil
+	}
+	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching uuid '%s'", u)
+}
+
+func (c *conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlags) ([]drivers.Domain, error) {
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []drivers.Domain
+	for _, dom := range d.domains {
+		if flags.Matches(drivers.DomainListEntry{
+			State:      dom.state,
+			Persistent: dom.persistent != nil,
+			Autostart:  dom.autostart,
+		}) {
+			out = append(out, dom.ref())
+		}
+	}
+	return out, nil
+}
+
+func (c *conn) DomainGetInfo(ctx context.Context, ref drivers.Domain) (info drivers.DomainInfo, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		def := dom.def()
+		info = drivers.DomainInfo{
+			State:     dom.state,
+			MaxMem:    def.MaxMemKiB(),
+			Memory:    def.CurMemKiB(),
+			NrVirtCPU: def.VCPUs(),
+		}
+		if dom.active() {
+			// A test domain has no real CPU; it is reported as one busy vCPU.
+			info.CPUTime = uint64(time.Since(dom.startedAt))
+		}
+		return nil
+	})
+	return info, err
+}
+
+func (c *conn) DomainGetState(ctx context.Context, ref drivers.Domain, flags uint32) (state drivers.DomainState, reason int32, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		state, reason = dom.state, dom.reason
+		return nil
+	})
+	return state, reason, err
+}
+
+func (c *conn) DomainGetOSType(ctx context.Context, ref drivers.Domain) (os string, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		os = dom.def().OSType()
+		return nil
+	})
+	return os, err
+}
+
+func (c *conn) DomainGetXMLDesc(ctx context.Context, ref drivers.Domain, flags uint32) (xml string, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		def, id := dom.def(), dom.ref().ID
+		if flags&drivers.XMLInactive != 0 && dom.persistent != nil {
+			def, id = dom.persistent, -1
+		}
+		xml, err = def.Format(id)
+		return err
+	})
+	return xml, err
+}
+
+func (c *conn) DomainIsActive(ctx context.Context, ref drivers.Domain) (active bool, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		active = dom.active()
+		return nil
+	})
+	return active, err
+}
+
+func (c *conn) DomainIsPersistent(ctx context.Context, ref drivers.Domain) (persistent bool, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		persistent = dom.persistent != nil
+		return nil
+	})
+	return persistent, err
+}
+
+func (c *conn) DomainGetAutostart(ctx context.Context, ref drivers.Domain) (autostart bool, err error) {
+	err = c.drv.withDomain(ref, func(dom *domain) error {
+		autostart = dom.autostart
+		return nil
+	})
+	return autostart, err
+}
+
+func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autostart bool) error {
+	return c.drv.withDomain(ref, func(dom *domain) error {
+		if dom.persistent == nil {
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromTest, "cannot set autostart for transient domain")
+		}
+		dom.autostart = autostart
+		return nil
+	})
+}
+
+// DomainHasManagedSaveImage answers no: the test driver has no managed save.
+func (c *conn) DomainHasManagedSaveImage(ctx context.Context, ref drivers.Domain, flags uint32) (bool, error) {
+	return false, c.drv.withDomain(ref, func(*domain) error { return nil })
+}
+
+// DomainSnapshotNum answers 0: the test driver keeps no snapshots.
+func (c *conn) DomainSnapshotNum(ctx context.Context, ref drivers.Domain, flags uint32) (int, error) {
+	return 0, c.drv.withDomain(ref, func(*domain) error { return nil })
+}

@@ -1,0 +1,154 @@
+// Package test is the in-memory test driver (test:///default), in the
+// image of libvirt's: it starts with one persistent domain, "test",
+// running with id 1, and keeps its state for as long as the daemon runs
+// (libvirt's resets when its last connection closes; ours does not).
+package test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"sync"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/domxml"
+)
+
+// Driver is the test driver's state, shared by all its connections.
+type Driver struct {
+	// mu guards everything below, and is held while events are emitted
+	// so that they leave in the order of the changes.
+	mu      sync.Mutex
+	domains []*domain // in definition order
+	nextID  int32     // the id the next started domain gets
+
+	events drivers.CallbackList
+}
+
+// defaultDomainXML is the domain test:///default starts with: name, uuid,
+// sizes and devices as in libvirt's test driver.
+const defaultDomainXML = `<domain type='test'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+    </interface>
+  </devices>
+</domain>`
+
+// New returns a test driver holding the default domain, running as id 1.
+func New() *Driver {
+	d := &Driver{nextID: 1}
+	def, err := domxml.Parse(defaultDomainXML)
+	if err != nil {
+		panic("test driver: default domain: " + err.Error())
+	}
+	dom := &domain{persistent: def}
+	d.domains = append(d.domains, dom)
+	d.start(dom, drivers.RunningBooted)
+	return d
+}
+
+// Name is the driver's name.
+func (d *Driver) Name() string { return "Test" }
+
+// Open accepts test:///default.
+func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.Conn, error) {
+	if uri.Scheme != "test" {
+		return nil, drivers.ErrDeclined
+	}
+	if uri.Path != "/default" || uri.Host != "" {
+		return nil, drivers.Errorf(drivers.ErrNoSupport, drivers.FromTest,
+			"only test:///default is served, not %s", uri.Redacted())
+	}
+	return &conn{drv: d}, nil
+}
+
+// conn is one open connection; it identifies its callbacks in the list.
+type conn struct {
+	drv *Driver
+}
+
+func (c *conn) Close() error {
+	c.drv.events.RemoveConn(c)
+	return nil
+}
+
+func (c *conn) ConnectGetType(context.Context) (string, error) { return "Test", nil }
+
+// ConnectGetVersion answers 2 (0.0.2), as libvirt's test driver does.
+func (c *conn) ConnectGetVersion(context.Context) (uint64, error) { return 2, nil }
+
+func (c *conn) ConnectGetHostname(context.Context) (string, error) {
+	h, err := os.Hostname()
+	if err != nil {
+		return "", drivers.Errorf(drivers.ErrSystemError, drivers.FromTest, "cannot get hostname: %v", err)
+	}
+	return h, nil
+}
+
+// NodeGetInfo answers libvirt's test driver's fixed host: 16 CPUs at
+// 1.4 GHz in 2 NUMA nodes, 3 GiB.
+func (c *conn) NodeGetInfo(context.Context) (drivers.NodeInfo, error) {
+	return drivers.NodeInfo{
+		Model: "i686", Memory: 3 * 1024 * 1024,
+		CPUs: 16, MHz: 1400, Nodes: 2, Sockets: 2, Cores: 2, Threads: 2,
+	}, nil
+}
+
+func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
+	caps := libvirtxml.Caps{
+		Host: libvirtxml.CapsHost{
+			UUID: "11111111-2222-3333-4444-555555555555",
+			CPU:  &libvirtxml.CapsHostCPU{Arch: "i686"},
+		},
+	}
+	for _, arch := range []string{"i686", "x86_64"} {
+		caps.Guests = append(caps.Guests, libvirtxml.CapsGuest{
+			OSType: "hvm",
+			Arch: libvirtxml.CapsGuestArch{
+				Name:     arch,
+				WordSize: map[string]string{"i686": "32", "x86_64": "64"}[arch],
+				Domains:  []libvirtxml.CapsGuestDomain{{Type: "test"}},
+			},
+			Features: &libvirtxml.CapsGuestFeatures{},
+		})
+	}
+	s, err := caps.Marshal()
+	if err != nil {
+		return "", drivers.Errorf(drivers.ErrInternalError, drivers.FromTest, "cannot format capabilities: %v", err)
+	}
+	return s + "\n", nil
+}
+
+func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
+	var filter *drivers.UUID
+	if dom != nil {
+		filter = &dom.UUID
+	}
+	return c.drv.events.Register(c, eventID, filter, cb)
+}
+
+func (c *conn) ConnectDomainEventDeregisterAny(ctx context.Context, callbackID int) error {
+	return c.drv.events.Deregister(c, callbackID)
+}
+
+// Callbacks is the number of event callbacks registered, for tests.
+func (d *Driver) Callbacks() int { return d.events.Len() }

@@ -1,0 +1,305 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"time"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/domxml"
+)
+
+// emit raises a lifecycle event for dom; mu must be held.
+func (d *Driver) emit(dom *domain, event drivers.LifecycleEventType, detail int32) {
+	d.events.Emit(drivers.LifecycleEvent{Dom: dom.ref(), Event: event, Detail: detail})
+}
+
+// start makes dom run its persistent definition; mu must be held.
+func (d *Driver) start(dom *domain, reason int32) {
+	if dom.live == nil {
+		dom.live = dom.persistent.Copy()
+	}
+	dom.id = d.nextID
+	d.nextID++
+	dom.state, dom.reason = drivers.DomainRunning, reason
+	dom.startedAt = time.Now()
+}
+
+// stop ends dom's running instance, and forgets a transient domain; mu
+// must be held. The caller emits the event, which carries id -1.
+func (d *Driver) stop(dom *domain, reason int32) {
+	dom.id = -1
+	dom.state, dom.reason = drivers.DomainShutoff, reason
+	if dom.persistent == nil {
+		d.remove(dom)
+		return
+	}
+	dom.live = nil
+}
+
+func notRunning() error {
+	return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is not running")
+}
+
+func checkType(def *domxml.Def) error {
+	if t := def.XML.Type; t != "test" {
+		return drivers.Errorf(drivers.ErrConfigUnsupported, drivers.FromTest,
+			"domain type '%s' is not supported by the test driver: use <domain type='test'>", t)
+	}
+	return nil
+}
+
+func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (drivers.Domain, error) {
+	def, err := domxml.Parse(xml)
+	if err != nil {
+		return drivers.Domain{}, err
+	}
+	if err := checkType(def); err != nil {
+		return drivers.Domain{}, err
+	}
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dom, err := d.claim(def)
+	if err != nil {
+		return drivers.Domain{}, err
+	}
+	detail := int32(drivers.EventDefinedUpdated)
+	if dom == nil {
+		dom = &domain{id: -1, state: drivers.DomainShutoff, reason: drivers.ReasonUnknown}
+		d.domains = append(d.domains, dom)
+		detail = drivers.EventDefinedAdded
+	} else if dom.persistent == nil {
+		// A running transient domain becomes persistent.
+		detail = drivers.EventDefinedAdded
+	}
+	dom.persistent = def
+	d.emit(dom, drivers.EventDefined, detail)
+	return dom.ref(), nil
+}
+
+// claim returns the existing domain def redefines (nil if none), or an
+// error when its name and uuid belong to different domains; mu must be
+// held.
+func (d *Driver) claim(def *domxml.Def) (*domain, error) {
+	byUUID, byName := d.findUUID(def.UUID), d.findName(def.Name())
+	switch {
+	case byUUID != nil && byUUID.def().Name() != def.Name():
+		return nil, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest,
+			"domain '%s' is already defined with uuid %s", byUUID.def().Name(), def.UUID)
+	case byName != nil && byName.def().UUID != def.UUID:
+		return nil, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest,
+			"domain '%s' already exists with uuid %s", def.Name(), byName.def().UUID)
+	}
+	return byUUID, nil
+}
+
+func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uint32) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		if dom.persistent == nil {
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "cannot undefine transient domain")
+		}
+		d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
+		dom.autostart = false
+		if dom.active() {
+			dom.persistent = nil // it runs on as a transient domain
+		} else {
+			d.remove(dom)
+		}
+		return nil
+	})
+}
+
+func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint32) (drivers.Domain, error) {
+	d := c.drv
+	var out drivers.Domain
+	err := d.withDomain(ref, func(dom *domain) error {
+		if dom.active() {
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is already running")
+		}
+		d.start(dom, drivers.RunningBooted)
+		d.emit(dom, drivers.EventStarted, drivers.EventStartedBooted)
+		d.pauseIf(dom, flags)
+		out = dom.ref()
+		return nil
+	})
+	return out, err
+}
+
+// pauseIf pauses a domain just started with VIR_DOMAIN_START_PAUSED.
+func (d *Driver) pauseIf(dom *domain, flags uint32) {
+	if flags&drivers.CreatePaused != 0 {
+		dom.state, dom.reason = drivers.DomainPaused, drivers.PausedUser
+		d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
+	}
+}
+
+func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (drivers.Domain, error) {
+	def, err := domxml.Parse(xml)
+	if err != nil {
+		return drivers.Domain{}, err
+	}
+	if err := checkType(def); err != nil {
+		return drivers.Domain{}, err
+	}
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dom, err := d.claim(def)
+	if err != nil {
+		return drivers.Domain{}, err
+	}
+	if dom == nil {
+		dom = &domain{}
+		d.domains = append(d.domains, dom)
+	} else if dom.active() {
+		return drivers.Domain{}, drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain,
+			"domain '%s' is already active", def.Name())
+	}
+	// A defined domain keeps its definition and runs this one.
+	dom.live = def
+	d.start(dom, drivers.RunningBooted)
+	d.emit(dom, drivers.EventStarted, drivers.EventStartedBooted)
+	d.pauseIf(dom, flags)
+	return dom.ref(), nil
+}
+
+func (c *conn) DomainDestroy(ctx context.Context, ref drivers.Domain, flags uint32) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		if !dom.active() {
+			return notRunning()
+		}
+		d.stop(dom, drivers.ShutoffDestroyed)
+		d.emit(dom, drivers.EventStopped, drivers.EventStoppedDestroyed)
+		return nil
+	})
+}
+
+func (c *conn) DomainShutdown(ctx context.Context, ref drivers.Domain, flags uint32) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		if !dom.active() {
+			return notRunning()
+		}
+		d.stop(dom, drivers.ShutoffShutdown)
+		d.emit(dom, drivers.EventStopped, drivers.EventStoppedShutdown)
+		return nil
+	})
+}
+
+// DomainReboot restarts the domain in place when its on_reboot action is
+// restart (the default), raising a reboot event, and shuts it off
+// otherwise.
+func (c *conn) DomainReboot(ctx context.Context, ref drivers.Domain, flags uint32) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		if !dom.active() {
+			return notRunning()
+		}
+		switch dom.def().XML.OnReboot {
+		case "", "restart", "rename-restart":
+			dom.state, dom.reason = drivers.DomainRunning, drivers.RunningBooted
+			d.events.Emit(drivers.RebootEvent{Dom: dom.ref()})
+		default:
+			d.stop(dom, drivers.ShutoffShutdown)
+			d.emit(dom, drivers.EventStopped, drivers.EventStoppedShutdown)
+		}
+		return nil
+	})
+}
+
+func (c *conn) DomainSuspend(ctx context.Context, ref drivers.Domain) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		switch {
+		case !dom.active():
+			return notRunning()
+		case dom.state == drivers.DomainPaused:
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is already paused")
+		}
+		dom.state, dom.reason = drivers.DomainPaused, drivers.PausedUser
+		d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
+		return nil
+	})
+}
+
+func (c *conn) DomainResume(ctx context.Context, ref drivers.Domain) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		if dom.state != drivers.DomainPaused {
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is not paused")
+		}
+		dom.state, dom.reason = drivers.DomainRunning, drivers.RunningUnpaused
+		d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
+		return nil
+	})
+}
+
+// saveMagic starts a test driver save image; the domain's live XML follows.
+const saveMagic = "govirtd-test-save-1\n"
+
+func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml string, flags uint32) error {
+	d := c.drv
+	return d.withDomain(ref, func(dom *domain) error {
+		if !dom.active() {
+			return notRunning()
+		}
+		def := dom.live
+		if dxml != "" {
+			alt, err := domxml.Parse(dxml)
+			if err != nil {
+				return err
+			}
+			def = alt
+		}
+		xml, err := def.Format(-1)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(to, []byte(saveMagic+xml), 0o600); err != nil {
+			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot write save image: %v", err)
+		}
+		d.stop(dom, drivers.ShutoffSaved)
+		d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
+		return nil
+	})
+}
+
+func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint32) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot read save image: %v", err)
+	}
+	xml, ok := bytes.CutPrefix(data, []byte(saveMagic))
+	if !ok {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "%s is not a test driver save image", from)
+	}
+	if dxml != "" {
+		xml = []byte(dxml)
+	}
+	def, err := domxml.Parse(string(xml))
+	if err != nil {
+		return err
+	}
+	d := c.drv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dom, err := d.claim(def)
+	if err != nil {
+		return err
+	}
+	if dom == nil {
+		dom = &domain{}
+		d.domains = append(d.domains, dom)
+	} else if dom.active() {
+		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain,
+			"domain '%s' is already active", def.Name())
+	}
+	dom.live = def
+	d.start(dom, drivers.RunningRestored)
+	d.emit(dom, drivers.EventStarted, drivers.EventStartedRestored)
+	return nil
+}

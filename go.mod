@@ -1,0 +1,14 @@
+module github.com/govirt/govirtd
+
+go 1.26
+
+require (
+	github.com/davecgh/go-xdr v0.0.0-20161123171359-e6a2ba005892
+	github.com/spf13/cobra v1.10.2
+	libvirt.org/go/libvirtxml v1.12008.0
+)
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

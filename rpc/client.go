@@ -1,0 +1,270 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+// ErrClientClosed is the reason of a client closed by its own Close.
+var ErrClientClosed = errors.New("rpc: connection closed by the client")
+
+// ClientOptions configures a Client.
+type ClientOptions struct {
+	// OnMessage receives every MESSAGE frame that is not keepalive (events).
+	// It runs on the reader goroutine, in arrival order, and must not block
+	// or call back into the Client: queue the message and return.
+	OnMessage func(h protocol.Header, body []byte)
+}
+
+// Client is the calling side of one connection: calls are matched to
+// replies by serial, so any number may be in flight, answered in any
+// order.
+type Client struct {
+	conn      net.Conn
+	onMessage func(protocol.Header, []byte)
+
+	wmu    sync.Mutex // serialises writes to conn
+	serial atomic.Uint32
+
+	mu      sync.Mutex // guards pending and err
+	pending map[uint32]*pendingCall
+	err     error
+	closed  chan struct{}
+
+	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
+	unanswered atomic.Int32 // keepalive pings sent since then
+	kaTimer    *time.Timer  // guarded by mu
+	readerDone chan struct{}
+}
+
+type pendingCall struct {
+	prog uint32
+	proc int32
+	done chan reply
+}
+
+type reply struct {
+	h    protocol.Header
+	body []byte
+}
+
+// NewClient starts a client on conn; it owns conn from now on.
+func NewClient(conn net.Conn, opts ClientOptions) *Client {
+	c := &Client{
+		conn:       conn,
+		onMessage:  opts.OnMessage,
+		pending:    map[uint32]*pendingCall{},
+		closed:     make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	c.lastRecv.Store(time.Now().UnixNano())
+	go c.readLoop()
+	return c
+}
+
+// Done is closed when the connection is closed, for whatever reason.
+func (c *Client) Done() <-chan struct{} { return c.closed }
+
+// Err says why the connection closed: io.EOF when the server closed it,
+// ErrClientClosed after Close, a *KeepaliveError, or the I/O error.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection and fails the calls in flight. It waits for
+// the reader goroutine, so it must not be called from OnMessage.
+func (c *Client) Close() error {
+	c.shutdown(ErrClientClosed)
+	<-c.readerDone
+	return nil
+}
+
+func (c *Client) shutdown(reason error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = reason
+	pending := c.pending
+	c.pending = nil
+	if c.kaTimer != nil {
+		c.kaTimer.Stop()
+	}
+	close(c.closed)
+	c.mu.Unlock()
+	c.conn.Close()
+	for _, p := range pending {
+		close(p.done)
+	}
+}
+
+// ClosedError is returned by calls on a connection that closed.
+type ClosedError struct{ Reason error }
+
+func (e *ClosedError) Error() string {
+	return fmt.Sprintf("connection closed: %v", e.Reason)
+}
+
+func (e *ClosedError) Unwrap() error { return e.Reason }
+
+// Call sends a CALL of procedure proc with args (nil for void) and decodes
+// the reply into ret (nil for void). An ERROR reply is returned as a
+// *protocol.Error.
+func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args, ret any) error {
+	serial := c.serial.Add(1)
+	frame, err := EncodeFrame(protocol.Header{
+		Program: prog, Version: vers, Procedure: proc,
+		Type: protocol.Call, Serial: serial, Status: protocol.StatusOK,
+	}, args)
+	if err != nil {
+		return err
+	}
+	p := &pendingCall{prog: prog, proc: proc, done: make(chan reply, 1)}
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return &ClosedError{Reason: err}
+	}
+	c.pending[serial] = p
+	c.mu.Unlock()
+
+	if err := c.write(frame); err != nil {
+		c.forget(serial)
+		c.shutdown(err)
+		return &ClosedError{Reason: err}
+	}
+	select {
+	case r, ok := <-p.done:
+		if !ok {
+			return &ClosedError{Reason: c.Err()}
+		}
+		return decodeReply(r, ret)
+	case <-ctx.Done():
+		c.forget(serial)
+		return ctx.Err()
+	}
+}
+
+func decodeReply(r reply, ret any) error {
+	switch r.h.Status {
+	case protocol.StatusOK:
+		if ret == nil {
+			return nil
+		}
+		return protocol.Unmarshal(r.body, ret)
+	case protocol.StatusError:
+		var e protocol.Error
+		if err := protocol.Unmarshal(r.body, &e); err != nil {
+			return fmt.Errorf("undecodable error reply to %s: %w", protocol.Procedure(r.h.Procedure), err)
+		}
+		return &e
+	}
+	return fmt.Errorf("reply to %s has unexpected status %s", protocol.Procedure(r.h.Procedure), r.h.Status)
+}
+
+func (c *Client) forget(serial uint32) {
+	c.mu.Lock()
+	delete(c.pending, serial)
+	c.mu.Unlock()
+}
+
+func (c *Client) write(frame []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_, err := c.conn.Write(frame)
+	return err
+}
+
+func (c *Client) readLoop() {
+	defer close(c.readerDone)
+	r := bufio.NewReaderSize(c.conn, 16*1024)
+	for {
+		h, body, err := ReadFrame(r)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				err = io.EOF
+			}
+			c.shutdown(err)
+			return
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		c.unanswered.Store(0)
+		switch {
+		case h.IsKeepalive():
+			if h.Procedure == protocol.KeepaliveProcPing {
+				c.write(pongFrame)
+			}
+		case h.Type == protocol.Reply:
+			c.deliver(h, body)
+		case h.Type == protocol.Message:
+			if c.onMessage != nil {
+				c.onMessage(h, body)
+			}
+		}
+	}
+}
+
+func (c *Client) deliver(h protocol.Header, body []byte) {
+	c.mu.Lock()
+	p := c.pending[h.Serial]
+	if p != nil && p.prog == h.Program && p.proc == h.Procedure {
+		delete(c.pending, h.Serial)
+	} else {
+		p = nil
+	}
+	c.mu.Unlock()
+	if p != nil {
+		p.done <- reply{h: h, body: body}
+	}
+}
+
+// StartKeepalive pings the server when it has been silent for interval
+// and closes the connection after count unanswered pings. Call it only
+// when the server supports keepalive (feature 10).
+func (c *Client) StartKeepalive(interval time.Duration, count int) {
+	if interval <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.kaTimer != nil {
+		return
+	}
+	var tick func()
+	tick = func() {
+		idle := time.Since(time.Unix(0, c.lastRecv.Load()))
+		next := interval
+		switch {
+		case idle < interval:
+			next = interval - idle
+		case int(c.unanswered.Load()) >= count:
+			c.shutdown(&KeepaliveError{Count: int(c.unanswered.Load()), Interval: interval})
+			return
+		default:
+			c.unanswered.Add(1)
+			if err := c.write(pingFrame); err != nil {
+				c.shutdown(err)
+				return
+			}
+		}
+		c.mu.Lock()
+		if c.err == nil {
+			c.kaTimer.Reset(next)
+		}
+		c.mu.Unlock()
+	}
+	c.kaTimer = time.AfterFunc(interval, tick)
+}

@@ -1,0 +1,102 @@
+// Package rpc is the transport of libvirt's remote protocol: framing, a
+// server that runs one reader and one writer per client with a bounded,
+// ordered outbound queue, keepalive, and a client that matches replies to
+// calls by serial. It knows programs and procedures only as numbers and
+// bodies only as bytes; what a domain is, is for the layers above.
+package rpc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+// FrameError reports a length word the receiver refuses. The stream
+// cannot be resynchronised after one, so the connection must be closed.
+type FrameError struct {
+	Length uint32
+	Reason string
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("bad frame length %d: %s", e.Length, e.Reason)
+}
+
+// ErrFrameTooShort and ErrFrameTooLarge are matched by errors.Is against a
+// *FrameError of that kind.
+var (
+	ErrFrameTooShort = errors.New("frame too short")
+	ErrFrameTooLarge = errors.New("frame too large")
+)
+
+func (e *FrameError) Is(target error) bool {
+	switch target {
+	case ErrFrameTooShort:
+		return e.Length < protocol.MinFrame
+	case ErrFrameTooLarge:
+		return e.Length-protocol.LengthSize > protocol.MessageMax
+	}
+	return false
+}
+
+// ReadFrame reads one frame from r and returns its header and body. The
+// length word is checked against protocol.MinFrame and
+// protocol.MessageMax before the frame's memory is allocated.
+func ReadFrame(r io.Reader) (protocol.Header, []byte, error) {
+	var lenbuf [protocol.LengthSize]byte
+	if _, err := io.ReadFull(r, lenbuf[:]); err != nil {
+		return protocol.Header{}, nil, err
+	}
+	n := binary.BigEndian.Uint32(lenbuf[:])
+	if n < protocol.MinFrame {
+		return protocol.Header{}, nil, &FrameError{Length: n,
+			Reason: fmt.Sprintf("the smallest frame is %d bytes", protocol.MinFrame)}
+	}
+	if n-protocol.LengthSize > protocol.MessageMax {
+		return protocol.Header{}, nil, &FrameError{Length: n,
+			Reason: fmt.Sprintf("a message may be at most %d bytes", protocol.MessageMax)}
+	}
+	msg := make([]byte, n-protocol.LengthSize)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return protocol.Header{}, nil, err
+	}
+	h, _ := protocol.ParseHeader(msg)
+	return h, msg[protocol.HeaderSize:], nil
+}
+
+var zeroPrefix [protocol.LengthSize + protocol.HeaderSize]byte
+
+// EncodeFrame returns the frame for header h and a body value, which
+// protocol.Marshal encodes (nil for an empty body).
+func EncodeFrame(h protocol.Header, body any) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(256)
+	buf.Write(zeroPrefix[:])
+	if err := protocol.MarshalTo(&buf, body); err != nil {
+		return nil, err
+	}
+	return finishFrame(h, buf.Bytes())
+}
+
+// EncodeRawFrame returns the frame for header h and an encoded body.
+func EncodeRawFrame(h protocol.Header, body []byte) ([]byte, error) {
+	b := make([]byte, len(zeroPrefix)+len(body))
+	copy(b[len(zeroPrefix):], body)
+	return finishFrame(h, b)
+}
+
+func finishFrame(h protocol.Header, b []byte) ([]byte, error) {
+	if len(b)-protocol.LengthSize > protocol.MessageMax {
+		return nil, fmt.Errorf("message of %d bytes exceeds the limit of %d", len(b)-protocol.LengthSize, protocol.MessageMax)
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)))
+	h.Put(b[protocol.LengthSize:])
+	return b, nil
+}

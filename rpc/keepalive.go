@@ -1,0 +1,95 @@
+package rpc
+
+import (
+	"time"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+func keepaliveFrame(proc int32) []byte {
+	f, _ := EncodeRawFrame(protocol.Header{
+		Program:   protocol.KeepaliveProgram,
+		Version:   protocol.KeepaliveVersion,
+		Procedure: proc,
+		Type:      protocol.Message,
+		Serial:    0,
+		Status:    protocol.StatusOK,
+	}, nil)
+	return f
+}
+
+var (
+	pingFrame = keepaliveFrame(protocol.KeepaliveProcPing)
+	pongFrame = keepaliveFrame(protocol.KeepaliveProcPong)
+)
+
+// received notes that the client sent something: any frame proves it alive.
+func (p *Peer) received() {
+	p.lastRecv.Store(time.Now().UnixNano())
+	p.unanswered.Store(0)
+}
+
+// handleKeepalive answers a PING with a PONG, whether or not the client
+// negotiated keepalive, as libvirtd does. A PONG needs no more than the
+// received() its arrival already caused.
+func (p *Peer) handleKeepalive(h protocol.Header) {
+	if h.Type == protocol.Message && h.Procedure == protocol.KeepaliveProcPing {
+		p.enqueue(pongFrame)
+	}
+}
+
+// EnableKeepalive starts pinging the client when it has been silent for
+// KeepaliveInterval; the session calls it when the client says it
+// supports keepalive (CONNECT_SUPPORTS_FEATURE 10). Clients that did not
+// ask are never pinged.
+func (p *Peer) EnableKeepalive() {
+	interval := p.srv.cfg.KeepaliveInterval
+	if interval <= 0 {
+		return
+	}
+	p.kaMu.Lock()
+	defer p.kaMu.Unlock()
+	if p.kaTimer != nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.kaTimer = time.AfterFunc(interval, p.keepaliveTick)
+}
+
+func (p *Peer) keepaliveTick() {
+	interval := p.srv.cfg.KeepaliveInterval
+	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
+	next := interval
+	switch {
+	case idle < interval:
+		next = interval - idle
+	case int(p.unanswered.Load()) >= p.srv.cfg.KeepaliveCount:
+		p.srv.keepaliveDrops.Add(1)
+		p.Close(&KeepaliveError{Count: int(p.unanswered.Load()), Interval: interval})
+		return
+	default:
+		p.unanswered.Add(1)
+		if p.enqueue(pingFrame) != nil {
+			return
+		}
+	}
+	p.kaMu.Lock()
+	defer p.kaMu.Unlock()
+	select {
+	case <-p.done:
+	default:
+		p.kaTimer.Reset(next)
+	}
+}
+
+func (p *Peer) stopKeepalive() {
+	p.kaMu.Lock()
+	defer p.kaMu.Unlock()
+	if p.kaTimer != nil {
+		p.kaTimer.Stop()
+	}
+}

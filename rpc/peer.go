@@ -1,0 +1,383 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+var errTooManyFiles = syscall.EMFILE
+
+// ErrPeerClosed is returned when sending to a client that is gone.
+var ErrPeerClosed = errors.New("rpc: client connection closed")
+
+// SlowClientError is why a client whose outbound queue filled up was
+// disconnected.
+type SlowClientError struct{ Queue int }
+
+func (e *SlowClientError) Error() string {
+	return fmt.Sprintf("client is not reading: its outbound queue of %d messages is full (max_client_queue)", e.Queue)
+}
+
+// KeepaliveError is why a client that stopped answering pings was
+// disconnected.
+type KeepaliveError struct {
+	Count    int
+	Interval time.Duration
+}
+
+func (e *KeepaliveError) Error() string {
+	return fmt.Sprintf("no keepalive response after %d pings %v apart (keepalive_interval, keepalive_count)", e.Count, e.Interval)
+}
+
+// Peer is one connected client.
+type Peer struct {
+	srv      *Server
+	conn     net.Conn
+	id       uint64
+	readOnly bool
+	listener string
+	session  Session
+
+	ctx    context.Context // cancelled when the client is closed
+	cancel context.CancelFunc
+
+	out      chan []byte   // the ordered, bounded outbound queue
+	done     chan struct{} // closed when the client starts closing
+	flush    bool          // write what is queued before closing the socket; set before done is closed
+	closeMu  sync.Mutex    // guards closeErr, flush and the closing of done
+	closeErr error
+
+	callMu    sync.Mutex    // guards running and waiting
+	running   int           // calls being dispatched
+	waiting   []*Call       // calls read but not yet started, at most MaxClientRequests
+	callFreed chan struct{} // signalled when a call finishes, to wake a reader held back
+	calls     sync.WaitGroup
+
+	kaMu       sync.Mutex   // guards kaTimer
+	kaTimer    *time.Timer  // nil until the client negotiates keepalive
+	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
+	unanswered atomic.Int32 // pings sent since then
+}
+
+func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Peer{
+		srv:       s,
+		conn:      conn,
+		id:        s.nextID.Add(1),
+		readOnly:  opts.ReadOnly,
+		listener:  opts.Name,
+		ctx:       ctx,
+		cancel:    cancel,
+		out:       make(chan []byte, s.cfg.MaxQueue),
+		done:      make(chan struct{}),
+		callFreed: make(chan struct{}, 1),
+	}
+}
+
+// ID is the client's number, unique for the server's life.
+func (p *Peer) ID() uint64 { return p.id }
+
+// ReadOnly reports whether the client came in on a read-only listener.
+func (p *Peer) ReadOnly() bool { return p.readOnly }
+
+// Listener names the listener the client came in on.
+func (p *Peer) Listener() string { return p.listener }
+
+// Conn is the client's connection, for peer credentials.
+func (p *Peer) Conn() net.Conn { return p.conn }
+
+// Done is closed when the client starts closing.
+func (p *Peer) Done() <-chan struct{} { return p.done }
+
+// Err says why the client was closed; nil while it is open.
+func (p *Peer) Err() error {
+	p.closeMu.Lock()
+	defer p.closeMu.Unlock()
+	return p.closeErr
+}
+
+// QueueLen is how many frames wait to be written to the client.
+func (p *Peer) QueueLen() int { return len(p.out) }
+
+func (p *Peer) start() {
+	p.received()
+	p.session = p.srv.cfg.NewSession(p)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		p.writeLoop()
+	}()
+	go func() {
+		err := p.readLoop()
+		p.Close(err)
+		p.calls.Wait()
+		<-writerDone
+		p.stopKeepalive()
+		p.session.Close()
+		p.srv.remove(p)
+	}()
+}
+
+// Close disconnects the client at once; frames still queued are dropped.
+// It does not wait, so it may be called from any goroutine, even one
+// holding locks the client's teardown takes.
+func (p *Peer) Close(reason error) { p.close(reason, false) }
+
+// closeAfterFlush disconnects the client after writing what is queued.
+func (p *Peer) closeAfterFlush(reason error) { p.close(reason, true) }
+
+func (p *Peer) close(reason error, flush bool) {
+	p.closeMu.Lock()
+	select {
+	case <-p.done:
+		p.closeMu.Unlock()
+		if !flush {
+			// A flush still under way is cut short.
+			p.conn.Close()
+		}
+		return
+	default:
+	}
+	if reason == nil {
+		reason = io.EOF
+	}
+	p.closeErr = reason
+	p.flush = flush
+	close(p.done)
+	p.closeMu.Unlock()
+	p.cancel()
+	if flush {
+		// Bound the flush, and a write already blocked on a client that
+		// does not read.
+		p.conn.SetWriteDeadline(time.Now().Add(p.srv.cfg.FlushTimeout))
+	} else {
+		p.conn.Close()
+	}
+	if errors.Is(reason, io.EOF) || errors.Is(reason, ErrServerClosed) || errors.Is(reason, net.ErrClosed) {
+		p.srv.log.Debug("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
+	} else {
+		p.srv.log.Info("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
+	}
+}
+
+// enqueue puts a frame on the outbound queue without ever blocking; a
+// client whose queue is full is disconnected.
+func (p *Peer) enqueue(frame []byte) error {
+	select {
+	case <-p.done:
+		return ErrPeerClosed
+	default:
+	}
+	select {
+	case p.out <- frame:
+		return nil
+	default:
+	}
+	p.srv.slowDropped.Add(1)
+	err := &SlowClientError{Queue: cap(p.out)}
+	p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "err", err)
+	p.Close(err)
+	return err
+}
+
+// SendMessage queues an asynchronous MESSAGE (an event) for the client,
+// with the header libvirtd uses: status OK, serial 1. It never blocks.
+func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
+	f, err := EncodeFrame(protocol.Header{
+		Program: prog, Version: vers, Procedure: proc,
+		Type: protocol.Message, Serial: 1, Status: protocol.StatusOK,
+	}, body)
+	if err != nil {
+		return err
+	}
+	return p.enqueue(f)
+}
+
+// SendFrame queues an encoded frame for the client. It never blocks.
+func (p *Peer) SendFrame(frame []byte) error { return p.enqueue(frame) }
+
+// CloseAfterFlush disconnects the client once the frames already queued
+// for it are written.
+func (p *Peer) CloseAfterFlush(reason error) { p.closeAfterFlush(reason) }
+
+func (p *Peer) writeLoop() {
+	var backing [16][]byte
+	for {
+		select {
+		case f := <-p.out:
+			// Write what is queued now in one system call.
+			bufs := append(net.Buffers(backing[:0]), f)
+		drain:
+			for len(bufs) < len(backing) {
+				select {
+				case f := <-p.out:
+					bufs = append(bufs, f)
+				default:
+					break drain
+				}
+			}
+			_, err := bufs.WriteTo(p.conn)
+			clear(backing[:])
+			if err != nil {
+				p.Close(err)
+				return
+			}
+		case <-p.done:
+			p.closeMu.Lock()
+			flush := p.flush
+			p.closeMu.Unlock()
+			if flush {
+				for len(p.out) > 0 {
+					if _, err := p.conn.Write(<-p.out); err != nil {
+						break
+					}
+				}
+				p.conn.Close()
+			}
+			return
+		}
+	}
+}
+
+func (p *Peer) readLoop() error {
+	r := bufio.NewReaderSize(p.conn, 16*1024)
+	for {
+		h, body, err := ReadFrame(r)
+		if err != nil {
+			var fe *FrameError
+			if errors.As(err, &fe) {
+				p.srv.log.Warn("dropping client: malformed frame", "client", p.id, "err", err)
+			}
+			return err
+		}
+		p.received()
+		if h.IsKeepalive() {
+			p.handleKeepalive(h)
+			continue
+		}
+		if err := p.handle(h, body); err != nil {
+			return err
+		}
+	}
+}
+
+// handle answers what the transport can answer itself and hands calls
+// to the session.
+func (p *Peer) handle(h protocol.Header, body []byte) error {
+	if h.Type != protocol.Call && h.Type != protocol.CallWithFDs {
+		// libvirtd drops stray replies, messages and stream packets.
+		p.srv.log.Debug("ignoring unexpected message", "client", p.id, "header", h)
+		return nil
+	}
+	var rerr *protocol.Error
+	switch {
+	case !p.srv.serves(h.Program, h.Version):
+		rerr = protocol.RPCError("Cannot find program %d version %d", int32(h.Program), int32(h.Version))
+	case h.Status != protocol.StatusOK:
+		rerr = protocol.RPCError("Unexpected message status %d", h.Status)
+	case h.Type == protocol.CallWithFDs:
+		rerr = protocol.RPCError("passing file descriptors is not supported")
+	}
+	if rerr != nil {
+		return p.reply(h, nil, rerr, false)
+	}
+	return p.startCall(&Call{Header: h, Body: body})
+}
+
+// startCall runs the call at once if fewer than MaxClientRequests run,
+// else queues it; while the queue is full it holds the reader back.
+func (p *Peer) startCall(c *Call) error {
+	limit := p.srv.cfg.MaxClientRequests
+	for {
+		p.callMu.Lock()
+		if p.running < limit {
+			p.running++
+			p.calls.Add(1)
+			p.callMu.Unlock()
+			go p.runCalls(c)
+			return nil
+		}
+		if len(p.waiting) < limit {
+			p.waiting = append(p.waiting, c)
+			p.callMu.Unlock()
+			return nil
+		}
+		p.callMu.Unlock()
+		select {
+		case <-p.callFreed:
+		case <-p.done:
+			return p.Err()
+		}
+	}
+}
+
+// runCalls dispatches c, then any calls that queued up meanwhile.
+func (p *Peer) runCalls(c *Call) {
+	defer p.calls.Done()
+	for c != nil {
+		p.dispatch(c)
+		p.callMu.Lock()
+		if len(p.waiting) > 0 {
+			c = p.waiting[0]
+			p.waiting[0] = nil
+			p.waiting = p.waiting[1:]
+		} else {
+			c = nil
+			p.running--
+		}
+		p.callMu.Unlock()
+		select {
+		case p.callFreed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *Peer) dispatch(c *Call) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	ret, err := p.session.Dispatch(p.ctx, c)
+	if err := p.reply(c.Header, ret, err, c.closeAfterReply); err != nil && !errors.Is(err, ErrPeerClosed) {
+		p.srv.log.Warn("cannot send reply", "client", p.id, "header", c.Header, "err", err)
+	}
+}
+
+func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) error {
+	var frame []byte
+	if err == nil {
+		frame, err = EncodeFrame(replyHeader(call, protocol.StatusOK), ret)
+		if err != nil {
+			err = fmt.Errorf("encode reply to %s: %w", protocol.Procedure(call.Procedure), err)
+		}
+	}
+	if err != nil {
+		var rerr *protocol.Error
+		if !errors.As(err, &rerr) {
+			rerr = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC, "internal error: "+err.Error())
+		}
+		if frame, err = EncodeFrame(replyHeader(call, protocol.StatusError), rerr); err != nil {
+			return err
+		}
+	}
+	if err := p.enqueue(frame); err != nil {
+		return err
+	}
+	if closeAfter {
+		p.closeAfterFlush(io.EOF)
+	}
+	return nil
+}

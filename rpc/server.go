@@ -1,0 +1,307 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+// Program identifies a program and version the server dispatches.
+type Program struct {
+	Number  uint32
+	Version uint32
+}
+
+// Session is the per-client state of the layer above the transport. The
+// server creates one per accepted client and calls it from the client's
+// goroutines.
+type Session interface {
+	// Dispatch handles one CALL and returns the reply body (encoded with
+	// protocol.Marshal; nil for void) or an error, sent as an ERROR reply:
+	// a *protocol.Error as it is, anything else as an internal error.
+	// Calls of one client may run concurrently, up to MaxClientRequests.
+	// ctx is cancelled when the client goes away.
+	Dispatch(ctx context.Context, call *Call) (any, error)
+	// Close is called once, after the client's connection is closed and
+	// its last call has returned.
+	Close()
+}
+
+// Call is one CALL as the server received it.
+type Call struct {
+	Header protocol.Header
+	Body   []byte
+
+	closeAfterReply bool
+}
+
+// CloseAfterReply asks the server to close the connection once the reply
+// to this call has been written (CONNECT_CLOSE).
+func (c *Call) CloseAfterReply() { c.closeAfterReply = true }
+
+// ServerConfig holds the server's limits, named after libvirtd.conf's keys.
+type ServerConfig struct {
+	// MaxClients bounds the clients connected at once (max_clients).
+	MaxClients int
+	// MaxClientRequests bounds the calls of one client that run at once
+	// (max_client_requests). As many again may wait, read but not yet
+	// started; past that the client's socket is not read until a call
+	// finishes. Keepalive frames never count.
+	MaxClientRequests int
+	// MaxQueue bounds the frames waiting to be written to one client
+	// (max_client_queue). A client whose queue is full is disconnected.
+	MaxQueue int
+	// KeepaliveInterval is how long a client that negotiated keepalive may
+	// be silent before it is pinged (keepalive_interval); ≤ 0 never pings.
+	KeepaliveInterval time.Duration
+	// KeepaliveCount is how many unanswered pings end the connection
+	// (keepalive_count).
+	KeepaliveCount int
+	// FlushTimeout bounds how long a closing client's queued frames may
+	// take to be written.
+	FlushTimeout time.Duration
+	Programs     []Program
+	// NewSession makes the per-client state for a new client.
+	NewSession func(*Peer) Session
+	Logger     *slog.Logger
+}
+
+// ServerStats counts what the server did; read with Server.Stats.
+type ServerStats struct {
+	Accepted       uint64 // clients accepted
+	Rejected       uint64 // clients refused at max_clients
+	SlowDropped    uint64 // clients dropped because their outbound queue was full
+	KeepaliveDrops uint64 // clients dropped after unanswered pings
+	Clients        int    // clients connected now
+}
+
+// Server serves the remote protocol on any number of listeners.
+type Server struct {
+	cfg ServerConfig
+	log *slog.Logger
+
+	nextID         atomic.Uint64
+	accepted       atomic.Uint64
+	rejected       atomic.Uint64
+	slowDropped    atomic.Uint64
+	keepaliveDrops atomic.Uint64
+
+	mu        sync.Mutex // guards the fields below
+	listeners map[net.Listener]struct{}
+	peers     map[*Peer]struct{}
+	closing   bool
+	slotFreed chan struct{} // signalled when a peer leaves while at max_clients
+
+	wg sync.WaitGroup // accept loops and peers
+}
+
+// NewServer returns a server with cfg; zero limits take libvirtd's defaults.
+func NewServer(cfg ServerConfig) *Server {
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 5000
+	}
+	if cfg.MaxClientRequests <= 0 {
+		cfg.MaxClientRequests = 5
+	}
+	if cfg.MaxQueue <= 0 {
+		cfg.MaxQueue = 1024
+	}
+	if cfg.FlushTimeout <= 0 {
+		cfg.FlushTimeout = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		listeners: map[net.Listener]struct{}{},
+		peers:     map[*Peer]struct{}{},
+		slotFreed: make(chan struct{}, 1),
+	}
+}
+
+// ListenerOptions says how clients of one listener are treated.
+type ListenerOptions struct {
+	// Name appears in logs (the socket path).
+	Name string
+	// ReadOnly marks every client of this listener read-only.
+	ReadOnly bool
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("rpc: server closed")
+
+// Serve accepts clients on l until Shutdown; it always closes l.
+func (s *Server) Serve(l net.Listener, opts ListenerOptions) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	defer l.Close()
+
+	var delay time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				// Out of fds or a passing error: back off, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "listener", opts.Name, "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("accept on %s: %w", opts.Name, err)
+		}
+		delay = 0
+		s.accept(conn, opts)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	if len(s.peers) >= s.cfg.MaxClients {
+		s.mu.Unlock()
+		s.rejected.Add(1)
+		s.log.Warn("client refused: too many clients; raise max_clients", "listener", opts.Name, "max_clients", s.cfg.MaxClients)
+		s.wg.Add(1)
+		go s.refuse(conn)
+		return
+	}
+	p := newPeer(s, conn, opts)
+	s.peers[p] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.accepted.Add(1)
+	p.start()
+}
+
+// refuse answers the first call of a client over max_clients with an error
+// naming the limit, then closes it: a clear error beats a silent hang in
+// the listen backlog.
+func (s *Server) refuse(conn net.Conn) {
+	defer s.wg.Done()
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	h, _, err := ReadFrame(conn)
+	if err != nil || h.Type != protocol.Call {
+		return
+	}
+	e := protocol.RPCError("too many active clients (%d); raise max_clients in the daemon's config", s.cfg.MaxClients)
+	if f, err := EncodeFrame(replyHeader(h, protocol.StatusError), e); err == nil {
+		conn.Write(f)
+	}
+}
+
+func (s *Server) remove(p *Peer) {
+	s.mu.Lock()
+	delete(s.peers, p)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() ServerStats {
+	s.mu.Lock()
+	n := len(s.peers)
+	s.mu.Unlock()
+	return ServerStats{
+		Accepted:       s.accepted.Load(),
+		Rejected:       s.rejected.Load(),
+		SlowDropped:    s.slowDropped.Load(),
+		KeepaliveDrops: s.keepaliveDrops.Load(),
+		Clients:        n,
+	}
+}
+
+// Peers returns the clients connected now.
+func (s *Server) Peers() []*Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := make([]*Peer, 0, len(s.peers))
+	for p := range s.peers {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// CloseListeners stops accepting new clients; connected clients stay.
+func (s *Server) CloseListeners() {
+	s.mu.Lock()
+	s.closing = true
+	ls := s.listeners
+	s.listeners = map[net.Listener]struct{}{}
+	s.mu.Unlock()
+	for l := range ls {
+		l.Close()
+	}
+}
+
+// Shutdown stops accepting, closes every client after writing what is
+// queued for it (at most FlushTimeout), and waits until every client's
+// session is closed or ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.CloseListeners()
+	for _, p := range s.Peers() {
+		p.closeAfterFlush(ErrServerClosed)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, p := range s.Peers() {
+			p.Close(ErrServerClosed)
+		}
+		return ctx.Err()
+	}
+}
+
+func replyHeader(call protocol.Header, status protocol.Status) protocol.Header {
+	return protocol.Header{
+		Program:   call.Program,
+		Version:   call.Version,
+		Procedure: call.Procedure,
+		Type:      protocol.Reply,
+		Serial:    call.Serial,
+		Status:    status,
+	}
+}
+
+func (s *Server) serves(prog, vers uint32) bool {
+	for _, p := range s.cfg.Programs {
+		if p.Number == prog && p.Version == vers {
+			return true
+		}
+	}
+	return false
+}
