@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/govirt/govirtd/rpc"
 )
 
 // DefaultConfig is the configuration govirtd runs on without --config;
@@ -54,17 +56,6 @@ func Defaults() *Config {
 		panic(err) // the embedded file is tested
 	}
 	return c
-}
-
-// DefaultSockDir is unix_sock_dir when the configuration does not set it.
-func DefaultSockDir() string {
-	if os.Geteuid() == 0 {
-		return "/run/govirtd"
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "govirtd")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("govirtd-%d", os.Geteuid()))
 }
 
 // LoadConfig reads the configuration file at path.
@@ -218,7 +209,7 @@ func (c *Config) SockDir() string {
 	if c.UnixSockDir != "" {
 		return c.UnixSockDir
 	}
-	return DefaultSockDir()
+	return rpc.DefaultSocketDir()
 }
 
 type confEntry struct {

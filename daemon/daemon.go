@@ -22,12 +22,6 @@ import (
 	"github.com/govirt/govirtd/rpc"
 )
 
-// Socket names inside unix_sock_dir.
-const (
-	SockRW = "govirtd-sock"
-	SockRO = "govirtd-sock-ro"
-)
-
 // Daemon is a configured govirtd instance.
 type Daemon struct {
 	cfg      *Config
@@ -130,11 +124,11 @@ func (d *Daemon) Listen() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cannot create unix_sock_dir %s: %w (run as root, or set unix_sock_dir in the config file)", dir, err)
 	}
-	rw, err := d.listenUnix(filepath.Join(dir, SockRW), d.cfg.UnixSockRWPerms)
+	rw, err := d.listenUnix(filepath.Join(dir, rpc.SockRW), d.cfg.UnixSockRWPerms)
 	if err != nil {
 		return err
 	}
-	ro, err := d.listenUnix(filepath.Join(dir, SockRO), d.cfg.UnixSockROPerms)
+	ro, err := d.listenUnix(filepath.Join(dir, rpc.SockRO), d.cfg.UnixSockROPerms)
 	if err != nil {
 		rw.Close()
 		return err

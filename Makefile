@@ -1,0 +1,38 @@
+# govirtd — see README.md.
+GO      ?= go
+BIN     := bin
+TESTFLAGS ?=
+
+.PHONY: all build run test deps vet fmt-check unit fuzz bench bench-quick clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
+	$(GO) build -o $(BIN)/govirsh ./cmd/govirsh
+
+# Runs the daemon on the embedded default configuration.
+run: build
+	$(BIN)/govirtd
+
+# Installs the Debian packages the tests need (virsh, qemu, libvirtd) when missing.
+deps:
+	./scripts/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Every test, with the race detector, after installing what they need.
+test: deps vet fmt-check
+	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
+
+# A short run of every fuzz target.
+fuzz:
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 20s
+	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 20s
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,184 @@
+// Package remote is govirtd's Go client library: it dials a daemon by
+// libvirt-style URI and offers the public API as methods of Conn, with
+// the same names and types as the daemon's driver API, typed errors
+// (*drivers.Error, matched with errors.Is against codes such as
+// ErrNoDomain), and domain events either pushed to callbacks or pulled
+// with EventCheck and EventWait.
+//
+// The goroutine that reads the socket never runs user code: events are
+// handed to a dispatcher goroutine, so a callback may call back into the
+// library.
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/rpc"
+)
+
+// Types shared with the driver API.
+type (
+	Domain      = drivers.Domain
+	DomainInfo  = drivers.DomainInfo
+	DomainState = drivers.DomainState
+	NodeInfo    = drivers.NodeInfo
+	UUID        = drivers.UUID
+	Error       = drivers.Error
+)
+
+// Options tune Dial.
+type Options struct {
+	// ReadOnly opens the connection read-only (VIR_CONNECT_RO).
+	ReadOnly bool
+	// KeepaliveInterval, when positive, pings a silent daemon and closes
+	// the connection after KeepaliveCount unanswered pings.
+	KeepaliveInterval time.Duration
+	KeepaliveCount    int
+	// Dialer connects to the daemon's socket; nil uses a net.Dialer.
+	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Conn is an open connection to a daemon's driver.
+type Conn struct {
+	uri    string
+	target Target
+	rpc    *rpc.Client
+	events *dispatcher
+
+	closeOnce sync.Once
+	closing   atomic.Bool // Close was called
+}
+
+// Dial connects to the daemon named by uri (test+unix:///default?socket=PATH,
+// qemu:///system, ...) and opens the driver connection.
+func Dial(ctx context.Context, uri string) (*Conn, error) {
+	return DialOptions(ctx, uri, Options{})
+}
+
+// DialOptions is Dial with options.
+func DialOptions(ctx context.Context, uri string, opts Options) (*Conn, error) {
+	t, err := ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	dial := opts.Dialer
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, t.Network, t.Address)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to govirtd at %s: %w (is the daemon running? the socket is set by ?socket= in the URI)", t.Address, err)
+	}
+	c := &Conn{uri: uri, target: t}
+	c.events = newDispatcher(c)
+	c.rpc = rpc.NewClient(nc, rpc.ClientOptions{OnMessage: c.events.receive})
+	go c.events.run()
+	if err := c.open(ctx, opts); err != nil {
+		c.rpc.Close()
+		c.events.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Conn) open(ctx context.Context, opts Options) error {
+	if opts.KeepaliveInterval > 0 {
+		var ret protocol.ConnectSupportsFeatureRet
+		err := c.call(ctx, protocol.ProcConnectSupportsFeature,
+			&protocol.ConnectSupportsFeatureArgs{Feature: protocol.FeatureProgramKeepalive}, &ret)
+		if err == nil && ret.Supported == 1 {
+			c.rpc.StartKeepalive(opts.KeepaliveInterval, opts.KeepaliveCount)
+		}
+	}
+	var flags uint32
+	if opts.ReadOnly {
+		flags |= drivers.ConnectRO
+	}
+	name := c.target.Name
+	if err := c.call(ctx, protocol.ProcConnectOpen, &protocol.ConnectOpenArgs{Name: &name, Flags: flags}, nil); err != nil {
+		return err
+	}
+	// With a close callback registered, the daemon says why it closes
+	// the connection when it can.
+	return c.call(ctx, protocol.ProcConnectRegisterCloseCallback, nil, nil)
+}
+
+// URI is the URI the connection was dialed with.
+func (c *Conn) URI() string { return c.uri }
+
+// Close ends the driver connection and the socket. Every subscriber
+// learns that the client closed it.
+func (c *Conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.closing.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		select {
+		case <-c.rpc.Done():
+		default:
+			err = c.call(ctx, protocol.ProcConnectClose, nil, nil)
+		}
+		c.rpc.Close()
+		c.events.stop()
+		var closed *rpc.ClosedError
+		if errors.As(err, &closed) {
+			err = nil // the daemon closes the socket after its reply
+		}
+	})
+	return err
+}
+
+// Done is closed when the connection is closed, for whatever reason.
+func (c *Conn) Done() <-chan struct{} { return c.rpc.Done() }
+
+// Err says why the connection closed (see CloseReason); nil while open.
+func (c *Conn) Err() error {
+	select {
+	case <-c.rpc.Done():
+		return c.events.closeReason()
+	default:
+		return nil
+	}
+}
+
+// call runs one procedure of the remote program; an error reply becomes
+// a *drivers.Error.
+func (c *Conn) call(ctx context.Context, proc protocol.Procedure, args, ret any) error {
+	err := c.rpc.Call(ctx, protocol.RemoteProgram, protocol.RemoteVersion, int32(proc), args, ret)
+	var we *protocol.Error
+	if errors.As(err, &we) {
+		return fromWireError(we)
+	}
+	var closed *rpc.ClosedError
+	if errors.As(err, &closed) {
+		return &ClosedError{Reason: c.events.closeReason()}
+	}
+	return err
+}
+
+// fromWireError rebuilds the driver API's error from a remote_error.
+func fromWireError(we *protocol.Error) *drivers.Error {
+	e := &drivers.Error{
+		Code:   drivers.ErrorCode(we.Code),
+		Domain: drivers.ErrorDomain(we.Domain),
+	}
+	if we.Message != nil {
+		e.Message = *we.Message
+	}
+	if we.Str1 != nil {
+		e.Template = *we.Str1
+	}
+	if we.Str2 != nil {
+		e.Detail = *we.Str2
+	}
+	return e
+}

@@ -1,0 +1,259 @@
+package remote
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+)
+
+// The methods below are the public API, with the names and signatures of
+// the driver API's interfaces (Conn satisfies them all).
+
+func domainFromWire(d protocol.Domain) Domain {
+	return Domain{Name: d.Name, UUID: UUID(d.UUID), ID: d.ID}
+}
+
+func domainToWire(d Domain) protocol.Domain {
+	return protocol.Domain{Name: d.Name, UUID: protocol.UUID(d.UUID), ID: d.ID}
+}
+
+func (c *Conn) domainCall(ctx context.Context, proc protocol.Procedure, args any) (Domain, error) {
+	var ret protocol.DomainRet
+	if err := c.call(ctx, proc, args, &ret); err != nil {
+		return Domain{}, err
+	}
+	return domainFromWire(ret.Dom), nil
+}
+
+func (c *Conn) boolCall(ctx context.Context, proc protocol.Procedure, args any) (bool, error) {
+	var ret protocol.IntRet
+	err := c.call(ctx, proc, args, &ret)
+	return ret.Ret != 0, err
+}
+
+// Connection and host.
+
+func (c *Conn) ConnectGetType(ctx context.Context) (string, error) {
+	var ret protocol.ConnectGetTypeRet
+	err := c.call(ctx, protocol.ProcConnectGetType, nil, &ret)
+	return ret.Type, err
+}
+
+func (c *Conn) ConnectGetVersion(ctx context.Context) (uint64, error) {
+	var ret protocol.ConnectGetVersionRet
+	err := c.call(ctx, protocol.ProcConnectGetVersion, nil, &ret)
+	return ret.HvVer, err
+}
+
+// ConnectGetLibVersion is the libvirt version the daemon reports.
+func (c *Conn) ConnectGetLibVersion(ctx context.Context) (uint64, error) {
+	var ret protocol.ConnectGetLibVersionRet
+	err := c.call(ctx, protocol.ProcConnectGetLibVersion, nil, &ret)
+	return ret.LibVer, err
+}
+
+func (c *Conn) ConnectGetHostname(ctx context.Context) (string, error) {
+	var ret protocol.ConnectGetHostnameRet
+	err := c.call(ctx, protocol.ProcConnectGetHostname, nil, &ret)
+	return ret.Hostname, err
+}
+
+// ConnectGetURI is the URI the daemon opened the connection for.
+func (c *Conn) ConnectGetURI(ctx context.Context) (string, error) {
+	var ret protocol.ConnectGetURIRet
+	err := c.call(ctx, protocol.ProcConnectGetURI, nil, &ret)
+	return ret.URI, err
+}
+
+func (c *Conn) ConnectGetCapabilities(ctx context.Context) (string, error) {
+	var ret protocol.ConnectGetCapabilitiesRet
+	err := c.call(ctx, protocol.ProcConnectGetCapabilities, nil, &ret)
+	return ret.Capabilities, err
+}
+
+func (c *Conn) NodeGetInfo(ctx context.Context) (NodeInfo, error) {
+	var ret protocol.NodeGetInfoRet
+	if err := c.call(ctx, protocol.ProcNodeGetInfo, nil, &ret); err != nil {
+		return NodeInfo{}, err
+	}
+	var model []byte
+	for _, ch := range ret.Model {
+		if ch == 0 {
+			break
+		}
+		model = append(model, byte(ch))
+	}
+	return NodeInfo{
+		Model: string(model), Memory: ret.Memory, CPUs: ret.CPUs, MHz: ret.MHz,
+		Nodes: ret.Nodes, Sockets: ret.Sockets, Cores: ret.Cores, Threads: ret.Threads,
+	}, nil
+}
+
+// Lists and lookups.
+
+func (c *Conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlags) ([]Domain, error) {
+	var ret protocol.ConnectListAllDomainsRet
+	if err := c.call(ctx, protocol.ProcConnectListAllDomains,
+		&protocol.ConnectListAllDomainsArgs{NeedResults: 1, Flags: uint32(flags)}, &ret); err != nil {
+		return nil, err
+	}
+	doms := make([]Domain, len(ret.Domains))
+	for i, d := range ret.Domains {
+		doms[i] = domainFromWire(d)
+	}
+	return doms, nil
+}
+
+func (c *Conn) DomainLookupByID(ctx context.Context, id int32) (Domain, error) {
+	return c.domainCall(ctx, protocol.ProcDomainLookupByID, &protocol.DomainLookupByIDArgs{ID: id})
+}
+
+func (c *Conn) DomainLookupByName(ctx context.Context, name string) (Domain, error) {
+	return c.domainCall(ctx, protocol.ProcDomainLookupByName, &protocol.DomainLookupByNameArgs{Name: name})
+}
+
+func (c *Conn) DomainLookupByUUID(ctx context.Context, uuid UUID) (Domain, error) {
+	return c.domainCall(ctx, protocol.ProcDomainLookupByUUID, &protocol.DomainLookupByUUIDArgs{UUID: protocol.UUID(uuid)})
+}
+
+// Information.
+
+func (c *Conn) DomainGetInfo(ctx context.Context, dom Domain) (DomainInfo, error) {
+	var ret protocol.DomainGetInfoRet
+	if err := c.call(ctx, protocol.ProcDomainGetInfo, &protocol.DomainArgs{Dom: domainToWire(dom)}, &ret); err != nil {
+		return DomainInfo{}, err
+	}
+	return DomainInfo{
+		State: DomainState(ret.State), MaxMem: ret.MaxMem, Memory: ret.Memory,
+		NrVirtCPU: ret.NrVirtCPU, CPUTime: ret.CPUTime,
+	}, nil
+}
+
+func (c *Conn) DomainGetState(ctx context.Context, dom Domain, flags uint32) (DomainState, int32, error) {
+	var ret protocol.DomainGetStateRet
+	err := c.call(ctx, protocol.ProcDomainGetState, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, &ret)
+	return DomainState(ret.State), ret.Reason, err
+}
+
+func (c *Conn) DomainGetOSType(ctx context.Context, dom Domain) (string, error) {
+	var ret protocol.DomainGetOSTypeRet
+	err := c.call(ctx, protocol.ProcDomainGetOSType, &protocol.DomainArgs{Dom: domainToWire(dom)}, &ret)
+	return ret.Type, err
+}
+
+func (c *Conn) DomainGetXMLDesc(ctx context.Context, dom Domain, flags uint32) (string, error) {
+	var ret protocol.DomainGetXMLDescRet
+	err := c.call(ctx, protocol.ProcDomainGetXMLDesc, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, &ret)
+	return ret.XML, err
+}
+
+func (c *Conn) DomainIsActive(ctx context.Context, dom Domain) (bool, error) {
+	return c.boolCall(ctx, protocol.ProcDomainIsActive, &protocol.DomainArgs{Dom: domainToWire(dom)})
+}
+
+func (c *Conn) DomainIsPersistent(ctx context.Context, dom Domain) (bool, error) {
+	return c.boolCall(ctx, protocol.ProcDomainIsPersistent, &protocol.DomainArgs{Dom: domainToWire(dom)})
+}
+
+func (c *Conn) DomainGetAutostart(ctx context.Context, dom Domain) (bool, error) {
+	return c.boolCall(ctx, protocol.ProcDomainGetAutostart, &protocol.DomainArgs{Dom: domainToWire(dom)})
+}
+
+func (c *Conn) DomainSetAutostart(ctx context.Context, dom Domain, autostart bool) error {
+	a := &protocol.DomainSetAutostartArgs{Dom: domainToWire(dom)}
+	if autostart {
+		a.Autostart = 1
+	}
+	return c.call(ctx, protocol.ProcDomainSetAutostart, a, nil)
+}
+
+func (c *Conn) DomainHasManagedSaveImage(ctx context.Context, dom Domain, flags uint32) (bool, error) {
+	return c.boolCall(ctx, protocol.ProcDomainHasManagedSaveImage, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags})
+}
+
+// Definitions and lifecycle.
+
+func (c *Conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (Domain, error) {
+	if flags == 0 {
+		return c.domainCall(ctx, protocol.ProcDomainDefineXML, &protocol.DomainDefineXMLArgs{XML: xml})
+	}
+	return c.domainCall(ctx, protocol.ProcDomainDefineXMLFlags, &protocol.DomainDefineXMLFlagsArgs{XML: xml, Flags: flags})
+}
+
+func (c *Conn) DomainUndefine(ctx context.Context, dom Domain, flags uint32) error {
+	return c.call(ctx, protocol.ProcDomainUndefineFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+}
+
+// DomainCreate starts dom and returns it with its new id.
+func (c *Conn) DomainCreate(ctx context.Context, dom Domain, flags uint32) (Domain, error) {
+	return c.domainCall(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags})
+}
+
+func (c *Conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (Domain, error) {
+	return c.domainCall(ctx, protocol.ProcDomainCreateXML, &protocol.DomainCreateXMLArgs{XMLDesc: xml, Flags: flags})
+}
+
+func (c *Conn) DomainDestroy(ctx context.Context, dom Domain, flags uint32) error {
+	return c.call(ctx, protocol.ProcDomainDestroyFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+}
+
+func (c *Conn) DomainShutdown(ctx context.Context, dom Domain, flags uint32) error {
+	return c.call(ctx, protocol.ProcDomainShutdownFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+}
+
+func (c *Conn) DomainReboot(ctx context.Context, dom Domain, flags uint32) error {
+	return c.call(ctx, protocol.ProcDomainReboot, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+}
+
+func (c *Conn) DomainSuspend(ctx context.Context, dom Domain) error {
+	return c.call(ctx, protocol.ProcDomainSuspend, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+}
+
+func (c *Conn) DomainResume(ctx context.Context, dom Domain) error {
+	return c.call(ctx, protocol.ProcDomainResume, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// DomainSave saves dom's memory to the file to (made absolute here, as
+// the daemon's working directory means nothing to the caller).
+func (c *Conn) DomainSave(ctx context.Context, dom Domain, to, dxml string, flags uint32) error {
+	to, err := filepath.Abs(to)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, protocol.ProcDomainSaveFlags,
+		&protocol.DomainSaveFlagsArgs{Dom: domainToWire(dom), To: to, DXML: optString(dxml), Flags: flags}, nil)
+}
+
+// DomainRestore starts a domain from a file DomainSave wrote.
+func (c *Conn) DomainRestore(ctx context.Context, from, dxml string, flags uint32) error {
+	from, err := filepath.Abs(from)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, protocol.ProcDomainRestoreFlags,
+		&protocol.DomainRestoreFlagsArgs{From: from, DXML: optString(dxml), Flags: flags}, nil)
+}
+
+// Conn offers the driver API; these fail to compile if it drifts.
+var (
+	_ drivers.ConnectInfo        = (*Conn)(nil)
+	_ drivers.NodeInfoGetter     = (*Conn)(nil)
+	_ drivers.DomainLookup       = (*Conn)(nil)
+	_ drivers.DomainLister       = (*Conn)(nil)
+	_ drivers.DomainDefiner      = (*Conn)(nil)
+	_ drivers.DomainLifecycle    = (*Conn)(nil)
+	_ drivers.DomainSaver        = (*Conn)(nil)
+	_ drivers.DomainInspector    = (*Conn)(nil)
+	_ drivers.DomainAutostarter  = (*Conn)(nil)
+	_ drivers.DomainManagedSaver = (*Conn)(nil)
+	_ drivers.DomainEvents       = (*Conn)(nil)
+)

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages the tests need when they are missing:
+# the real virsh (libvirt-clients), real qemu (qemu-system-x86, qemu-utils),
+# the real libvirtd for the side-by-side benchmark (libvirt-daemon), and
+# cpio for building the tiny test guest.
+set -eu
+
+missing=""
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need virsh libvirt-clients
+need libvirtd libvirt-daemon
+need qemu-system-x86_64 qemu-system-x86
+need qemu-img qemu-utils
+need cpio cpio
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages:$missing" >&2
+	echo "install them as root: apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
