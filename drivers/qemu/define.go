@@ -67,13 +67,13 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 	if err != nil {
 		return drivers.Domain{}, err
 	}
-	return c.drv.define(def, "")
+	return c.drv.define(def, false, true)
 }
 
 // define makes def dom's persistent definition, writing it to the config
-// directory unless it was read from there (source is its file's
-// formatted content then), and raises DEFINED (ADDED or UPDATED).
-func (d *Driver) define(def *domxml.Def, source string) (drivers.Domain, error) {
+// directory unless it was read from there (fromFile), and raises DEFINED
+// (ADDED or UPDATED) when emit is set.
+func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, error) {
 	xml, err := def.Format(-1)
 	if err != nil {
 		return drivers.Domain{}, err
@@ -89,7 +89,7 @@ func (d *Driver) define(def *domxml.Def, source string) (drivers.Domain, error) 
 			continue
 		}
 		defer dom.mu.Unlock()
-		if source == "" {
+		if !fromFile {
 			if err := writeFileAtomic(d.cfg.definitionPath(dom.name), []byte(xml), 0o600); err != nil {
 				return drivers.Domain{}, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
 			}
@@ -99,7 +99,9 @@ func (d *Driver) define(def *domxml.Def, source string) (drivers.Domain, error) 
 			detail = drivers.EventDefinedAdded // new, or a running transient domain made persistent
 		}
 		dom.persistent, dom.hidden = def, false
-		d.emit(dom, drivers.EventDefined, detail)
+		if emit {
+			d.emit(dom, drivers.EventDefined, detail)
+		}
 		return dom.ref(), nil
 	}
 }
@@ -172,10 +174,12 @@ func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autos
 }
 
 // loadDefinitions reads the config directory: each NAME.xml becomes, or
-// updates, a persistent domain (DEFINED ADDED or UPDATED); the autostart
-// links set the flags. A file that cannot be used is logged and skipped.
-// Domains whose file went away are kept, as libvirt keeps them.
-func (d *Driver) loadDefinitions(ctx context.Context) {
+// updates, a persistent domain; the autostart links set the flags. On a
+// reload (emit) a new or changed definition raises DEFINED ADDED or
+// UPDATED; at startup they are the driver's initial state. A file that
+// cannot be used is logged and skipped. Domains whose file went away are
+// kept, as libvirt keeps them.
+func (d *Driver) loadDefinitions(ctx context.Context, emit bool) {
 	paths, _ := filepath.Glob(filepath.Join(d.cfg.ConfigDir, "*.xml"))
 	for _, p := range paths {
 		def, xml, err := d.readDefinition(p)
@@ -186,7 +190,7 @@ func (d *Driver) loadDefinitions(ctx context.Context) {
 		if d.unchanged(def, xml) {
 			continue
 		}
-		if _, err := d.define(def, xml); err != nil {
+		if _, err := d.define(def, true, emit); err != nil {
 			d.log.Error("ignoring a definition", "file", p, "err", err)
 		}
 	}

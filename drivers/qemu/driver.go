@@ -102,7 +102,7 @@ func (d *Driver) Startup(ctx context.Context) error {
 		}
 	}
 	d.checkStateDir()
-	d.loadDefinitions(ctx)
+	d.loadDefinitions(ctx, false)
 	d.reconnectAll(ctx)
 	d.started = true
 	d.autostartOnce()
@@ -145,7 +145,7 @@ func qemuVersion(ctx context.Context, bin string) (uint64, error) {
 // Reload re-reads the definitions and starts the autostart domains that
 // are not running (libvirt does not autostart on reload; govirtd does).
 func (d *Driver) Reload(ctx context.Context) error {
-	d.loadDefinitions(ctx)
+	d.loadDefinitions(ctx, true)
 	return d.autostartAll(ctx, "reload")
 }
 

@@ -41,16 +41,7 @@ func testDriver(t *testing.T) (*Driver, *conn) {
 	if err := d.Startup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, dom := range d.list() {
-			dom.mu.Lock()
-			if dom.proc != nil {
-				syscall.Kill(dom.proc.pid, syscall.SIGKILL)
-			}
-			dom.mu.Unlock()
-		}
-		d.Shutdown(ctx)
-	})
+	t.Cleanup(func() { killAll(d); d.Shutdown(ctx) })
 	u, _ := url.Parse("qemu:///system")
 	if !privileged() {
 		u, _ = url.Parse("qemu:///session")
@@ -60,6 +51,17 @@ func testDriver(t *testing.T) (*Driver, *conn) {
 		t.Fatal(err)
 	}
 	return d, c.(*conn)
+}
+
+// killAll kills the qemu of every domain d runs.
+func killAll(d *Driver) {
+	for _, dom := range d.list() {
+		dom.mu.Lock()
+		if dom.proc != nil {
+			syscall.Kill(dom.proc.pid, syscall.SIGKILL)
+		}
+		dom.mu.Unlock()
+	}
 }
 
 type testWriter struct{ t *testing.T }

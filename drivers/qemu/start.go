@@ -28,6 +28,13 @@ type startOpts struct {
 // only then is the domain published as running and STARTED raised. A
 // failure undoes every step and the error quotes qemu's log.
 func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, o startOpts) error {
+	if _, err := os.Lstat(d.cfg.statusPath(dom.name)); err == nil {
+		// Stopping removes the status file; one that is still there was
+		// not readable at startup, and its guest may be running.
+		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU,
+			"domain '%s' has a status file the driver could not use (%s): its guest may still run; check it and remove the file",
+			dom.name, d.cfg.statusPath(dom.name))
+	}
 	live := def.Copy()
 	incomingFD := 0
 	if o.incoming != nil {
