@@ -23,11 +23,7 @@ func (d *Driver) autostartOnce() {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		d.log.Error("cannot write the autostart marker; autostart may run again after a daemon restart", "marker", marker, "err", err)
 	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.autostartAll(context.Background(), "startup")
-	}()
+	d.background(func() { d.autostartAll(context.Background(), "startup") })
 }
 
 // autostartAll starts, in parallel, every autostart domain that is not

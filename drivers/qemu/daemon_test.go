@@ -364,3 +364,15 @@ func runCmd(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
 }
+
+// waitLine waits until virsh event printed line.
+func (w *eventWatch) waitLine(line string) {
+	w.d.t.Helper()
+	deadline := time.Now().Add(hang)
+	for !strings.Contains(w.out.String(), line+"\n") {
+		if time.Now().After(deadline) {
+			w.d.t.Fatalf("virsh event did not print %q:\n%s", line, w.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

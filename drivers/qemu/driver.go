@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
 )
 
 // Driver is the QEMU driver's state, shared by all its connections.
@@ -41,8 +42,27 @@ type Driver struct {
 
 	events drivers.CallbackList
 
-	closing chan struct{}  // closed by Shutdown
+	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
+	closing chan struct{}  // closed by Shutdown, with goMu held
 	wg      sync.WaitGroup // the driver's goroutines (watchers, autostart)
+}
+
+// background runs f on a goroutine the driver owns; Shutdown waits for
+// it. Once Shutdown began, f is not run and background returns false.
+func (d *Driver) background(f func()) bool {
+	d.goMu.Lock()
+	defer d.goMu.Unlock()
+	select {
+	case <-d.closing:
+		return false
+	default:
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // New returns a QEMU driver configured by cfg (empty fields get their
@@ -152,18 +172,27 @@ func (d *Driver) Reload(ctx context.Context) error {
 // Shutdown detaches from the guests, which keep running, and stops the
 // driver's goroutines.
 func (d *Driver) Shutdown(ctx context.Context) error {
+	d.goMu.Lock()
 	select {
 	case <-d.closing:
+		d.goMu.Unlock()
 		return nil
 	default:
 	}
 	close(d.closing)
+	d.goMu.Unlock()
+	// Close waits for the monitor's reader, which may wait for the
+	// domain's mu in an event handler: close outside it.
+	var mons []*qmp.Monitor
 	for _, dom := range d.list() {
 		dom.mu.Lock()
 		if inst := dom.proc; inst != nil && inst.mon != nil {
-			inst.mon.Close()
+			mons = append(mons, inst.mon)
 		}
 		dom.mu.Unlock()
+	}
+	for _, m := range mons {
+		m.Close()
 	}
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()

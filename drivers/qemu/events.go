@@ -71,9 +71,7 @@ func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
 // goResetGuest restarts a guest that powered off for a reboot: reset,
 // then continue. The STOP and RESUME this causes are not shown.
 func (d *Driver) goResetGuest(dom *domain, inst *instance) {
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.background(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d.cfg.MonitorTimeout)
 		defer cancel()
 		err := inst.mon.Execute(ctx, "system_reset", nil, nil)
@@ -86,7 +84,7 @@ func (d *Driver) goResetGuest(dom *domain, inst *instance) {
 		if err != nil && !errors.Is(err, qmp.ErrDisconnected) && !errors.Is(err, qmp.ErrClosed) {
 			d.log.Error("cannot restart the guest after its reboot", "domain", dom.name, "err", err)
 		}
-	}()
+	})
 }
 
 // onStop: the guest's CPUs stopped (our `stop`, someone else's, or an
@@ -122,7 +120,6 @@ func (d *Driver) onResume(dom *domain, inst *instance) {
 // process's exit, and marks the domain shut off. A driver shutdown ends
 // the watch without touching the guest.
 func (d *Driver) watch(dom *domain, inst *instance) {
-	defer d.wg.Done()
 	if inst.mon != nil {
 		select {
 		case <-inst.mon.Done():

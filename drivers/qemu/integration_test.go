@@ -227,19 +227,22 @@ func TestGuestPowerOff(t *testing.T) {
 	d.mustVirsh("start", "tiny")
 	ev.expect("tiny", "Defined Added", "Started Booted")
 	pid := d.qemuPIDs()["tiny"]
-	deadline := time.Now().Add(hang)
-	for !strings.Contains(readFile(t, console), "GUEST-READY") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the guest did not boot; console:\n%s", readFile(t, console))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitConsole(t, console, "GUEST-READY", 1)
+
+	// A reboot: the guest powers off, the driver resets and continues it
+	// (no lifecycle event), and a reboot event is raised.
+	d.mustVirsh("reboot", "tiny")
+	waitConsole(t, console, "GUEST-READY", 2)
+	ev.waitLine("event 'reboot' for domain 'tiny'")
+	checkDomstate(t, d, "tiny", "running (booted)")
+
 	d.mustVirsh("shutdown", "tiny")
 	ev.expect("tiny", "Shutdown Finished after guest request", "Stopped Shutdown")
 	checkDomstate(t, d, "tiny", "shut off (shutdown)")
 	if !strings.Contains(readFile(t, console), "GUEST-POWEROFF") {
 		t.Errorf("the guest did not power off by itself; console:\n%s", readFile(t, console))
 	}
+	deadline := time.Now().Add(hang)
 	for processAlive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -247,4 +250,16 @@ func TestGuestPowerOff(t *testing.T) {
 		t.Errorf("qemu (pid %d) still runs", pid)
 	}
 	ev.stop()
+}
+
+// waitConsole waits until the guest printed marker n times.
+func waitConsole(t *testing.T, console, marker string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(hang)
+	for strings.Count(readFile(t, console), marker) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest did not print %s %d times; console:\n%s", marker, n, readFile(t, console))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -88,16 +88,14 @@ func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st 
 		inst.degraded = "cannot reach its monitor: " + err.Error()
 		dom.mu.Unlock()
 		log.Error("guest left running without a monitor connection; destroy still works", "err", err)
-		d.wg.Add(1)
-		go d.watch(dom, inst)
+		d.background(func() { d.watch(dom, inst) })
 		return
 	}
 	dom.mu.Lock()
 	inst.mon = mon
 	d.refresh(dom, inst, s.Status)
 	dom.mu.Unlock()
-	d.wg.Add(1)
-	go d.watch(dom, inst)
+	d.background(func() { d.watch(dom, inst) })
 	log.Info("reconnected to guest", "status", s.Status)
 }
 
@@ -134,13 +132,11 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 // goKill ends inst's qemu in the background; its monitor's EOF then
 // marks the domain shut off.
 func (d *Driver) goKill(dom *domain, inst *instance) {
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
+	d.background(func() {
 		if err := inst.kill(d.cfg.DestroyGrace, false); err != nil {
 			d.log.Error("cannot stop qemu", "domain", dom.name, "err", err)
 		}
-	}()
+	})
 }
 
 // diedAwayReason guesses how a qemu that ended while the daemon was away

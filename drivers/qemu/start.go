@@ -119,8 +119,7 @@ func (d *Driver) publish(dom *domain, inst *instance, live *domxml.Def, id int32
 		}
 		d.emit(dom, drivers.EventSuspended, pausedDetail)
 	}
-	d.wg.Add(1)
-	go d.watch(dom, inst)
+	d.background(func() { d.watch(dom, inst) })
 }
 
 // undoStart kills a qemu that never became the domain's and removes
