@@ -85,3 +85,13 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// demoXML is testdata/domains/demo.xml.
+func demoXML(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "domains", "demo.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
