@@ -89,8 +89,10 @@ func TestReadOnly(t *testing.T) {
 	runSteps(t, d, []step{
 		fails("error: Failed to suspend domain 'test'\nerror: operation forbidden: read only access prevents virDomainSuspend\n",
 			"-r", "suspend", "test"),
-		fails("error: Failed to destroy domain 'test'\nerror: operation forbidden: read only access prevents virDomainDestroyFlags\n",
+		fails("error: Failed to destroy domain 'test'\nerror: operation forbidden: read only access prevents virDomainDestroy\n",
 			"--readonly", "destroy", "test"),
+		fails("error: Failed to destroy domain 'test'\nerror: operation forbidden: read only access prevents virDomainDestroyFlags\n",
+			"--readonly", "destroy", "--graceful", "test"),
 		ok(onlyTest, "-r", "list"),
 		ok("running (booted)\n\n", "-r", "domstate", "--reason", "test"),
 		ok("running\n\n", "domstate", "test"), // the read-write connection still works
