@@ -50,8 +50,8 @@ func dominfoCommand(sh *shell) *cobra.Command {
 			sh.field("Id:", idString(dom))
 			sh.field("Name:", dom.Name)
 			sh.field("UUID:", dom.UUID.String())
-			if os, err := c.DomainGetOSType(ctx, dom); err == nil {
-				sh.field("OS Type:", os)
+			if osType, err := c.DomainGetOSType(ctx, dom); err == nil {
+				sh.field("OS Type:", osType)
 			}
 			info, infoErr := c.DomainGetInfo(ctx, dom)
 			if infoErr == nil {

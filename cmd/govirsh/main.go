@@ -1,7 +1,23 @@
 // Command govirsh is govirtd's command line client. It offers virsh's
 // verbs, options and output formats, byte for byte where virsh 9.0 prints
-// the same thing, so that a libvirt user feels at home; it talks to the
-// daemon only through the remote package.
+// the same thing (tests compare it with the real virsh), so that a libvirt
+// user feels at home; it talks to the daemon only through the remote
+// package.
+//
+// The connection URI is --connect, else $GOVIRT_DEFAULT_URI, else
+// test:///default on govirtd's default socket (the driver every govirtd
+// serves; virsh's default, qemu:///system, is one -c away).
+//
+// Where govirsh differs from virsh, on purpose:
+//   - it runs one command per invocation: no interactive shell;
+//   - version reports libvirt 9.0.0 for the library lines: the release
+//     whose protocol and virsh govirsh follows;
+//   - event knows the lifecycle and reboot events, the ones the remote
+//     library decodes; --all waits for those;
+//   - event also stops on SIGTERM like on SIGINT, and when the daemon
+//     closes the connection it says so and exits 1 instead of waiting;
+//   - net-list reports the daemon's own error when it has no network
+//     driver, instead of retrying the pre-0.10 list calls.
 package main
 
 import (

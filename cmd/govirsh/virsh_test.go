@@ -47,7 +47,8 @@ func TestMatchesVirsh(t *testing.T) {
 		{"-r", "create", "demo.xml"}, {"-r", "list", "--all"}, {"define", "malformed.xml"}, {"define", "missing.xml"},
 		{"suspend"}, {"dominfo", "a", "b"}, {"list", "--foo"}, {"frobnicate"},
 		{"event"}, {"event", "--all", "--event", "lifecycle"}, {"event", "--event", "bogus"},
-		{"event", "--all", "--timeout", "1"},
+		{"event", "--all", "--timeout", "1"}, {"event", "--all", "--timeout", "0"}, {"event", "--all", "--domain", "nosuch"},
+		{"list", "--table", "--name"}, {"shutdown", "--mode", "bogus", "test"}, {"save", "test"},
 	}
 	for _, args := range commands {
 		full := append([]string{"-c", d.uri}, args...)
