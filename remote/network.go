@@ -10,18 +10,6 @@ import (
 // Network is a virtual network as the public API names it.
 type Network = drivers.Network
 
-// Network procedures the protocol package does not name yet; numbers are
-// libvirt 9.0's remote_procedure.
-const (
-	procNetworkGetAutostart protocol.Procedure = 44
-	procNetworkIsActive     protocol.Procedure = 152
-	procNetworkIsPersistent protocol.Procedure = 153
-)
-
-// networkArgs is remote_network_*_args for the calls that take only a
-// network.
-type networkArgs struct{ Net protocol.Network }
-
 func networkToWire(n Network) protocol.Network {
 	return protocol.Network{Name: n.Name, UUID: protocol.UUID(n.UUID)}
 }
@@ -44,17 +32,17 @@ func (c *Conn) ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Netw
 
 // NetworkIsActive reports whether net is running.
 func (c *Conn) NetworkIsActive(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, procNetworkIsActive, &networkArgs{Net: networkToWire(net)})
+	return c.boolCall(ctx, protocol.ProcNetworkIsActive, &protocol.NetworkArgs{Net: networkToWire(net)})
 }
 
 // NetworkIsPersistent reports whether net has a persistent definition.
 func (c *Conn) NetworkIsPersistent(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, procNetworkIsPersistent, &networkArgs{Net: networkToWire(net)})
+	return c.boolCall(ctx, protocol.ProcNetworkIsPersistent, &protocol.NetworkArgs{Net: networkToWire(net)})
 }
 
 // NetworkGetAutostart reports whether net starts with the daemon.
 func (c *Conn) NetworkGetAutostart(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, procNetworkGetAutostart, &networkArgs{Net: networkToWire(net)})
+	return c.boolCall(ctx, protocol.ProcNetworkGetAutostart, &protocol.NetworkArgs{Net: networkToWire(net)})
 }
 
 var _ drivers.NetworkLister = (*Conn)(nil)

@@ -63,14 +63,7 @@ func startCommand(sh *shell) *cobra.Command {
 			if dom.ID != -1 {
 				return fmt.Errorf("Domain is already active")
 			}
-			// virsh prefers the entry point without flags when it can.
-			var err error
-			if f := flags(); f != 0 {
-				_, err = sh.conn.DomainCreate(ctx, dom, f)
-			} else {
-				err = sh.conn.DomainCreateNoFlags(ctx, dom)
-			}
-			if err != nil {
+			if _, err := sh.conn.DomainCreate(ctx, dom, flags()); err != nil {
 				return failed(err, "Failed to start domain '%s'", dom.Name)
 			}
 			sh.extra("Domain '%s' started\n", dom.Name)
@@ -104,10 +97,11 @@ func destroyCommand(sh *shell) *cobra.Command {
 	var graceful bool
 	cmd := simpleCommand(sh, "destroy", "destroy (stop) a domain", "destroy", "destroyed",
 		func(ctx context.Context, cmd *cobra.Command, dom remote.Domain) error {
+			var flags uint32
 			if graceful {
-				return sh.conn.DomainDestroy(ctx, dom, destroyGraceful)
+				flags = destroyGraceful
 			}
-			return sh.conn.DomainDestroyNoFlags(ctx, dom)
+			return sh.conn.DomainDestroy(ctx, dom, flags)
 		})
 	cmd.Flags().BoolVar(&graceful, "graceful", false, "terminate gracefully")
 	return cmd
@@ -172,9 +166,6 @@ func powerCommand(sh *shell, use, short, verb, done string,
 func shutdownCommand(sh *shell) *cobra.Command {
 	return powerCommand(sh, "shutdown", "gracefully shutdown a domain", "shutdown", "is being shutdown",
 		func(ctx context.Context, dom remote.Domain, flags uint32) error {
-			if flags == 0 {
-				return sh.conn.DomainShutdownNoFlags(ctx, dom)
-			}
 			return sh.conn.DomainShutdown(ctx, dom, flags)
 		})
 }

@@ -104,12 +104,7 @@ func saveCommand(sh *shell) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if f := flags(); f != 0 {
-			err = sh.conn.DomainSave(ctx, dom, to, "", f)
-		} else {
-			err = sh.conn.DomainSaveNoFlags(ctx, dom, to)
-		}
-		if err != nil {
+		if err := sh.conn.DomainSave(ctx, dom, to, "", flags()); err != nil {
 			return failed(err, "Failed to save domain '%s' to %s", arg, to)
 		}
 		sh.extra("\nDomain '%s' saved to %s\n", arg, to)
@@ -124,13 +119,7 @@ func restoreCommand(sh *shell) *cobra.Command {
 	flags := saveFlags(cmd)
 	cmd.RunE = sh.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		from := d.get("file")
-		var err error
-		if f := flags(); f != 0 {
-			err = sh.conn.DomainRestore(ctx, from, "", f)
-		} else {
-			err = sh.conn.DomainRestoreNoFlags(ctx, from)
-		}
-		if err != nil {
+		if err := sh.conn.DomainRestore(ctx, from, "", flags()); err != nil {
 			return failed(err, "Failed to restore domain from %s", from)
 		}
 		sh.extra("Domain restored from %s\n", from)

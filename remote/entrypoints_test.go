@@ -3,53 +3,20 @@ package remote_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
-	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/remote"
 )
 
-// dialNoFlagsDaemon starts a daemon with the test driver and dials it.
-func dialNoFlagsDaemon(t *testing.T, opts remote.Options) *remote.Conn {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "gvrm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = dir
-	d := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdriver.New())
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	c, err := remote.DialOptions(ctx, "test+unix:///default?socket="+filepath.Join(dir, "govirtd-sock"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.Shutdown(ctx)
-	})
-	return c
-}
-
-// TestNoFlagsCalls drives the default domain through the flagless entry
-// points, and checks that the daemon names them in read-only refusals.
-func TestNoFlagsCalls(t *testing.T) {
+// TestFlaglessEntryPoints drives the default domain through the calls
+// that, without flags, use libvirt's flagless entry points, and checks
+// that the daemon names the entry point in read-only refusals.
+func TestFlaglessEntryPoints(t *testing.T) {
 	ctx := context.Background()
-	c := dialNoFlagsDaemon(t, remote.Options{})
+	uri, _ := serve(t)
+	c := dial(t, uri)
 	dom, err := c.DomainLookupByName(ctx, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +27,17 @@ func TestNoFlagsCalls(t *testing.T) {
 		call func() error
 		want drivers.DomainState
 	}{
-		{"save", func() error { return c.DomainSaveNoFlags(ctx, dom, save) }, drivers.DomainShutoff},
-		{"restore", func() error { return c.DomainRestoreNoFlags(ctx, save) }, drivers.DomainRunning},
-		{"shutdown", func() error { return c.DomainShutdownNoFlags(ctx, dom) }, drivers.DomainShutoff},
-		{"create", func() error { return c.DomainCreateNoFlags(ctx, dom) }, drivers.DomainRunning},
-		{"destroy", func() error { return c.DomainDestroyNoFlags(ctx, dom) }, drivers.DomainShutoff},
+		{"save", func() error { return c.DomainSave(ctx, dom, save, "", 0) }, drivers.DomainShutoff},
+		{"restore", func() error { return c.DomainRestore(ctx, save, "", 0) }, drivers.DomainRunning},
+		{"shutdown", func() error { return c.DomainShutdown(ctx, dom, 0) }, drivers.DomainShutoff},
+		{"create", func() error {
+			started, err := c.DomainCreate(ctx, dom, 0)
+			if err == nil && started.ID < 0 {
+				t.Errorf("DomainCreate returned id %d", started.ID)
+			}
+			return err
+		}, drivers.DomainRunning},
+		{"destroy", func() error { return c.DomainDestroy(ctx, dom, 0) }, drivers.DomainShutoff},
 	}
 	for _, s := range steps {
 		if err := s.call(); err != nil {
@@ -75,10 +48,18 @@ func TestNoFlagsCalls(t *testing.T) {
 		}
 	}
 
-	ro := dialNoFlagsDaemon(t, remote.Options{ReadOnly: true})
-	err = ro.DomainDestroyNoFlags(ctx, dom)
+	ro, err := remote.DialOptions(ctx, uri, remote.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	err = ro.DomainDestroy(ctx, dom, 0)
 	if !errors.Is(err, drivers.ErrOperationDenied) || err.Error() != "operation forbidden: read only access prevents virDomainDestroy" {
 		t.Errorf("read-only destroy: %v", err)
+	}
+	err = ro.DomainDestroy(ctx, dom, 1)
+	if err == nil || err.Error() != "operation forbidden: read only access prevents virDomainDestroyFlags" {
+		t.Errorf("read-only destroy with flags: %v", err)
 	}
 }
 
@@ -86,7 +67,8 @@ func TestNoFlagsCalls(t *testing.T) {
 // lack fail with an error, not a hang or a crash.
 func TestUnsupportedCalls(t *testing.T) {
 	ctx := context.Background()
-	c := dialNoFlagsDaemon(t, remote.Options{})
+	uri, _ := serve(t)
+	c := dial(t, uri)
 	if _, err := c.ConnectListAllNetworks(ctx, 0); !errors.Is(err, drivers.ErrNoSupport) {
 		t.Errorf("ConnectListAllNetworks: %v, want ErrNoSupport", err)
 	}
