@@ -50,6 +50,7 @@ func TestReload(t *testing.T) {
 	d, c := testDriver(t)
 	ctx := context.Background()
 	ev := recordEvents(t, c)
+	os.MkdirAll(d.cfg.AutostartDir, 0o755)
 	if err := os.WriteFile(d.cfg.definitionPath("dropped"), []byte(demoXML(t, "dropped", 7)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,7 @@ func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, e
 		}
 		defer dom.mu.Unlock()
 		if !fromFile {
+			os.MkdirAll(d.cfg.ConfigDir, 0o755) // a failure shows in the write
 			if err := writeFileAtomic(d.cfg.definitionPath(dom.name), []byte(xml), 0o600); err != nil {
 				return drivers.Domain{}, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
 			}

@@ -116,10 +116,9 @@ func (d *Driver) Startup(ctx context.Context) error {
 	if d.version, err = qemuVersion(ctx, bin); err != nil {
 		return &drivers.SkipError{Reason: err.Error()}
 	}
-	for _, dir := range []string{d.cfg.ConfigDir, d.cfg.AutostartDir, d.cfg.StateDir, d.cfg.LogDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("cannot create %s: %w (run as root, or set the qemu_*_dir keys in the config file)", dir, err)
-		}
+	// The other directories are made when first written to.
+	if err := os.MkdirAll(d.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create qemu_state_dir %s: %w (run as root, or set qemu_state_dir in the config file)", d.cfg.StateDir, err)
 	}
 	d.checkStateDir()
 	d.loadDefinitions(ctx, false)

@@ -168,6 +168,7 @@ func TestSIGHUP(t *testing.T) {
 	d.start()
 	ev := d.watchEvents()
 	def := d.path("etc", "demo.xml")
+	os.MkdirAll(d.path("etc", "autostart"), 0o755)
 	if err := os.WriteFile(def, []byte(readFile(t, demoXMLPath)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,6 +67,7 @@ func spawn(argv []string, monitorPath, logPath string, incoming *os.File) (*inst
 		return nil, 0, err
 	}
 	defer monFile.Close()
+	os.MkdirAll(filepath.Dir(logPath), 0o755) // a failure shows in the open
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		os.Remove(monitorPath)
