@@ -35,6 +35,9 @@ type Config struct {
 	// MonitorTimeout bounds each monitor command and the reconnection to
 	// one guest at startup (default 30s).
 	MonitorTimeout time.Duration
+	// JobTimeout bounds how long an operation waits for the one running
+	// on the same domain (default 30s, as libvirt).
+	JobTimeout time.Duration
 }
 
 // privileged reports whether the driver serves qemu:///system (root)
@@ -60,6 +63,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.MonitorTimeout <= 0 {
 		c.MonitorTimeout = 30 * time.Second
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 30 * time.Second
 	}
 	return c
 }

@@ -102,6 +102,16 @@ func (d *testDaemon) uri() string {
 	return "qemu+unix:///" + name + "?socket=" + d.path("sock", "govirtd-sock")
 }
 
+// configure adds lines to the daemon's configuration file.
+func (d *testDaemon) configure(lines string) {
+	f, err := os.OpenFile(d.path("govirtd.conf"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString(lines + "\n")
+}
+
 // start runs the daemon and waits until its socket accepts.
 func (d *testDaemon) start() {
 	d.t.Helper()

@@ -78,19 +78,17 @@ func (d *Driver) emit(dom *domain, event drivers.LifecycleEventType, detail int3
 type jobLock struct {
 	token chan struct{}
 
-	mu    sync.Mutex // guards holder and since
+	mu    sync.Mutex // guards owner and since
 	owner string
 	since time.Time
 }
 
 func newJobLock() jobLock { return jobLock{token: make(chan struct{}, 1)} }
 
-// jobTimeout is how long an operation waits for another one's job, as
-// libvirt's 30 seconds.
-const jobTimeout = 30 * time.Second
-
-func (j *jobLock) acquire(ctx context.Context, owner string) error {
-	t := time.NewTimer(jobTimeout)
+// acquire takes the job for owner (an API name), waiting at most timeout
+// for the operation that holds it.
+func (j *jobLock) acquire(ctx context.Context, owner string, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case j.token <- struct{}{}:

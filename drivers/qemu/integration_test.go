@@ -29,6 +29,17 @@ func TestVirshLifecycle(t *testing.T) {
 			t.Errorf("dominfo lacks %q:\n%s", want, info)
 		}
 	}
+	if live := d.mustVirsh("dumpxml", "demo"); !strings.Contains(live, `<domain type="qemu" id="1">`) {
+		t.Errorf("the live XML has no id:\n%s", live)
+	}
+	if inactive := d.mustVirsh("dumpxml", "--inactive", "demo"); strings.Contains(inactive, " id=") {
+		t.Errorf("the inactive XML has an id:\n%s", inactive)
+	}
+	d.mustVirsh("autostart", "demo")
+	if _, err := os.Lstat(d.path("etc", "autostart", "demo.xml")); err != nil {
+		t.Errorf("virsh autostart made no link: %v", err)
+	}
+	d.mustVirsh("autostart", "--disable", "demo")
 	d.mustVirsh("suspend", "demo")
 	ev.expect("demo", "Suspended Paused")
 	checkDomstate(t, d, "demo", "paused (user)")
@@ -262,5 +273,20 @@ func waitConsole(t *testing.T, console, marker string, n int) {
 			t.Fatalf("the guest did not print %s %d times; console:\n%s", marker, n, readFile(t, console))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestNoQemuBinary: without qemu the daemon runs on, the QEMU URI answers
+// "no connection driver available", and the log says why.
+func TestNoQemuBinary(t *testing.T) {
+	d := newTestDaemon(t)
+	d.configure(`qemu_binary = "/nonexistent/qemu-system-x86_64"`)
+	d.start()
+	out, err := d.virsh("list")
+	if err == nil || !strings.Contains(out, "no connection driver available") {
+		t.Errorf("virsh list: %v\n%s\nwant: no connection driver available", err, out)
+	}
+	if log := d.log(); !strings.Contains(log, "driver not started") || !strings.Contains(log, "qemu_binary") {
+		t.Errorf("the log does not say why the QEMU driver is off:\n%s", log)
 	}
 }

@@ -41,7 +41,7 @@ func (d *Driver) withJob(ctx context.Context, ref drivers.Domain, api string, f 
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := dom.job.acquire(ctx, api); err != nil {
+	if err := dom.job.acquire(ctx, api, d.cfg.JobTimeout); err != nil {
 		return err
 	}
 	defer dom.job.release()
@@ -108,7 +108,7 @@ func (d *Driver) runTransient(ctx context.Context, def *domxml.Def, api string, 
 	if err != nil {
 		return drivers.Domain{}, err
 	}
-	if err := dom.job.acquire(ctx, api); err != nil {
+	if err := dom.job.acquire(ctx, api, d.cfg.JobTimeout); err != nil {
 		return drivers.Domain{}, err
 	}
 	defer dom.job.release()
