@@ -160,9 +160,17 @@ func (d *Driver) destroy(dom *domain, graceful bool) error {
 	if err := inst.kill(d.cfg.DestroyGrace, graceful); err != nil {
 		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot destroy domain '%s': %v", dom.name, err)
 	}
+	return d.waitFinished(dom, inst)
+}
+
+// waitFinished waits until the driver marked dom shut off after its qemu
+// inst exited.
+func (d *Driver) waitFinished(dom *domain, inst *instance) error {
 	select {
 	case <-inst.finished:
 		return nil
+	case <-d.closing:
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s': the driver is shutting down", dom.name)
 	case <-time.After(d.cfg.DestroyGrace + time.Minute):
 		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s': qemu (pid %d) exited but the driver did not see its monitor close", dom.name, inst.pid)
 	}

@@ -191,8 +191,7 @@ func (d *Driver) stopSaved(dom *domain, inst *instance) error {
 	if err := inst.kill(d.cfg.DestroyGrace, false); err != nil {
 		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s' was saved but its qemu did not stop: %v", dom.name, err)
 	}
-	<-inst.finished
-	return nil
+	return d.waitFinished(dom, inst)
 }
 
 // DomainRestore starts the domain of a save image from it (STARTED
