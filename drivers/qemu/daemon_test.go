@@ -41,13 +41,21 @@ var (
 	buildErr  error
 )
 
-// daemonBinary builds ./cmd/govirtd once per test binary run, into the
-// user's cache directory (each run replaces it, so nothing piles up).
+// TestMain removes the daemon binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// daemonBinary builds ./cmd/govirtd once per test binary run, into a
+// directory of its own (test runs may overlap on a shared machine).
 func daemonBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir = filepath.Join(testCacheDir(), "bin")
-		if buildErr = os.MkdirAll(buildDir, 0o755); buildErr != nil {
+		if buildDir, buildErr = os.MkdirTemp("", "govirtd-qemu-test-"); buildErr != nil {
 			return
 		}
 		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "govirtd"), "../../cmd/govirtd").CombinedOutput()
@@ -360,8 +368,7 @@ func (w *eventWatch) stop() {
 	}
 }
 
-// testCacheDir holds what the tests build: the daemon binary and the
-// tiny guest.
+// testCacheDir holds what the tests build and keep: the tiny guest.
 func testCacheDir() string {
 	cache, err := os.UserCacheDir()
 	if err != nil {
