@@ -9,9 +9,10 @@ import (
 	"github.com/govirt/govirtd/drivers/domxml"
 )
 
-// Flags of the lifecycle calls (virDomainCreateFlags, ...).
+// Flags of the lifecycle calls (virDomainCreateFlags, ...). AUTODESTROY
+// (1 << 1) is refused as unknown: the driver does not tie a guest to a
+// client connection.
 const (
-	createAutodestroy = 1 << 1
 	createBypassCache = 1 << 2
 	createForceBoot   = 1 << 3
 	createResetNVRAM  = 1 << 4
@@ -74,8 +75,11 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 		dom.mu.Lock()
 		active, def := dom.active(), dom.persistent
 		dom.mu.Unlock()
-		if active {
+		switch {
+		case active:
 			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' is already running", dom.name)
+		case def == nil:
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' has no persistent definition to start", dom.name)
 		}
 		if err := c.drv.startDomain(ctx, dom, def, startOpts{paused: flags&drivers.CreatePaused != 0}); err != nil {
 			return err
