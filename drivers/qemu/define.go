@@ -114,11 +114,10 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 		return err
 	}
 	d := c.drv
-	dom, err := d.find(ref)
+	dom, err := d.lock(ref)
 	if err != nil {
 		return err
 	}
-	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	if dom.persistent == nil {
 		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
@@ -136,11 +135,10 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 }
 
 func (c *conn) DomainGetAutostart(ctx context.Context, ref drivers.Domain) (bool, error) {
-	dom, err := c.drv.find(ref)
+	dom, err := c.drv.lock(ref)
 	if err != nil {
 		return false, err
 	}
-	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	return dom.autostart, nil
 }
@@ -149,11 +147,10 @@ func (c *conn) DomainGetAutostart(ctx context.Context, ref drivers.Domain) (bool
 // autostart directory, as libvirt does.
 func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autostart bool) error {
 	d := c.drv
-	dom, err := d.find(ref)
+	dom, err := d.lock(ref)
 	if err != nil {
 		return err
 	}
-	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	if dom.persistent == nil {
 		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "cannot set autostart for transient domain '%s'", dom.name)

@@ -59,6 +59,9 @@ func (dom *domain) def() *domxml.Def {
 
 func (dom *domain) active() bool { return dom.proc != nil }
 
+// visible: lookups and lists see dom; mu held.
+func (dom *domain) visible() bool { return !dom.hidden && !dom.removed }
+
 // ref is the domain as the public API names it; mu held.
 func (dom *domain) ref() drivers.Domain {
 	id := int32(-1)

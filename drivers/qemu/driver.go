@@ -230,19 +230,39 @@ func (d *Driver) remove(dom *domain) {
 	}
 }
 
-// find returns the visible domain with ref's UUID.
+// find returns the visible domain with ref's UUID. It may be removed
+// by the time the caller locks it: see lock.
 func (d *Driver) find(ref drivers.Domain) (*domain, error) {
 	for _, dom := range d.list() {
 		if dom.uuid == ref.UUID {
 			dom.mu.Lock()
-			hidden := dom.hidden || dom.removed
+			visible := dom.visible()
 			dom.mu.Unlock()
-			if !hidden {
+			if visible {
 				return dom, nil
 			}
 		}
 	}
-	return nil, drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
+	return nil, noDomain(ref)
+}
+
+func noDomain(ref drivers.Domain) error {
+	return drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
+}
+
+// lock finds ref's domain and returns it with its mu held, still
+// visible.
+func (d *Driver) lock(ref drivers.Domain) (*domain, error) {
+	dom, err := d.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	dom.mu.Lock()
+	if !dom.visible() {
+		dom.mu.Unlock()
+		return nil, noDomain(ref)
+	}
+	return dom, nil
 }
 
 // findBy returns the first domain that match accepts, visible or not.

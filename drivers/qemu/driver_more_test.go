@@ -111,3 +111,64 @@ func TestRefusedAtDefine(t *testing.T) {
 		t.Fatalf("got %v, want VIR_ERR_CONFIG_UNSUPPORTED naming <sound>", err)
 	}
 }
+
+// TestConcurrentDomains runs operations on several domains at once while
+// other goroutines read, for the race detector.
+func TestConcurrentDomains(t *testing.T) {
+	_, c := testDriver(t)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	readers := make(chan struct{})
+	go func() {
+		defer close(readers)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			doms, _ := c.ConnectListAllDomains(ctx, 0)
+			for _, dom := range doms {
+				c.DomainGetInfo(ctx, dom)
+				c.DomainGetXMLDesc(ctx, dom, 0)
+			}
+		}
+	}()
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			errs <- func() error {
+				name := "par" + string(rune('a'+i))
+				dom, err := c.DomainDefineXML(ctx, demoXML(t, name, 100+i), 0)
+				if err != nil {
+					return err
+				}
+				for round := 0; round < 2; round++ {
+					if dom, err = c.DomainCreate(ctx, dom, 0); err != nil {
+						return err
+					}
+					if err := c.DomainSuspend(ctx, dom); err != nil {
+						return err
+					}
+					if err := c.DomainResume(ctx, dom); err != nil {
+						return err
+					}
+					if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+						return err
+					}
+				}
+				return c.DomainUndefine(ctx, dom, 0)
+			}()
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	<-readers
+	if doms, _ := c.ConnectListAllDomains(ctx, 0); len(doms) != 0 {
+		t.Errorf("domains left: %v", doms)
+	}
+}

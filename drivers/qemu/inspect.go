@@ -11,11 +11,10 @@ import (
 
 // read runs f on ref's domain with its mu held.
 func (d *Driver) read(ref drivers.Domain, f func(*domain) error) error {
-	dom, err := d.find(ref)
+	dom, err := d.lock(ref)
 	if err != nil {
 		return err
 	}
-	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	return f(dom)
 }
@@ -23,7 +22,7 @@ func (d *Driver) read(ref drivers.Domain, f func(*domain) error) error {
 func (c *conn) lookup(match func(*domain) bool, miss string, args ...any) (drivers.Domain, error) {
 	for _, dom := range c.drv.list() {
 		dom.mu.Lock()
-		ok := !dom.hidden && !dom.removed && match(dom)
+		ok := dom.visible() && match(dom)
 		ref := dom.ref()
 		dom.mu.Unlock()
 		if ok {
@@ -49,7 +48,7 @@ func (c *conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlag
 	var out []drivers.Domain
 	for _, dom := range c.drv.list() {
 		dom.mu.Lock()
-		if !dom.hidden && !dom.removed && flags.Matches(drivers.DomainListEntry{
+		if dom.visible() && flags.Matches(drivers.DomainListEntry{
 			State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart,
 		}) {
 			out = append(out, dom.ref())
