@@ -212,7 +212,7 @@ func (c *Client) readLoop() {
 		c.lastRecv.Store(time.Now().UnixNano())
 		c.unanswered.Store(0)
 		switch {
-		case h.IsKeepalive():
+		case isKeepaliveMessage(h):
 			if h.Procedure == protocol.KeepaliveProcPing {
 				c.write(pongFrame)
 			}

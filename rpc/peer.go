@@ -340,7 +340,7 @@ func (p *Peer) readLoop() error {
 			return err
 		}
 		p.received()
-		if h.IsKeepalive() {
+		if isKeepaliveMessage(h) {
 			p.handleKeepalive(h)
 			continue
 		}
@@ -462,7 +462,7 @@ func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) 
 	}
 	if err != nil {
 		var rerr *protocol.Error
-		if !errors.As(err, &rerr) {
+		if !errors.As(err, &rerr) || rerr == nil {
 			rerr = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC, "internal error: "+err.Error())
 		}
 		if frame, err = EncodeFrame(replyHeader(call, protocol.StatusError), rerr); err != nil {

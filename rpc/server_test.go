@@ -40,6 +40,8 @@ func TestUnknownProgramOrVersion(t *testing.T) {
 		// libvirt formats both with %d: a program with the top bit set is negative.
 		{0x80000001, 0xffffffff, "Cannot find program -2147483647 version -1"},
 		{protocol.RemoteProgram, 1, "Cannot find program 536903814 version 1"},
+		// Keepalive has no procedures to call: a CALL to it is no keepalive frame.
+		{protocol.KeepaliveProgram, 1, "Cannot find program 1801807216 version 1"},
 	} {
 		call := protocol.Header{Program: tc.prog, Version: tc.vers, Procedure: 66, Type: protocol.Call, Serial: uint32(10 + i)}
 		c.send(call, nil)
@@ -75,6 +77,11 @@ func TestStrayFramesIgnored(t *testing.T) {
 	// A keepalive frame that is not a PING, and a PONG nobody asked for.
 	c.sendRaw(keepaliveFrame(protocol.KeepaliveProcPong))
 	c.sendRaw(keepaliveFrame(7))
+	// A PING of another keepalive version is not a keepalive frame, and
+	// not a call either.
+	ping2 := bytes.Clone(pingFrame)
+	ping2[11] = 2
+	c.sendRaw(ping2)
 	// The next frame from the server is the reply to this call.
 	c.echo(2, "after the strays")
 	if n := h.srv.Stats().Clients; n != 1 {
@@ -461,6 +468,29 @@ func TestSlowClientHalfClosed(t *testing.T) {
 	// Everything sent arrived, then the farewell.
 	if int32(len(got)-1) != sent {
 		t.Errorf("%d messages arrived, %d were sent", len(got)-1, sent)
+	}
+}
+
+// TestSlowClientFarewellOutlivesKeepalive: a keepalive tick during the
+// flush of a dropped client does not cut the flush short.
+func TestSlowClientFarewellOutlivesKeepalive(t *testing.T) {
+	const interval = 10 * time.Millisecond
+	h := newHarnessWith(t, ServerConfig{MaxQueue: 4, FlushTimeout: hangTimeout, KeepaliveInterval: interval, KeepaliveCount: 0}, true,
+		func(error) []byte { return pingFrame })
+	c := h.dialRaw()
+	c.send(callHeader(procKA, 1), nil)
+	c.recv()
+	c.send(callHeader(procFlood, 2), &floodArgs{N: 100, Size: 8})
+	sent := <-h.floodSent
+	// Let the keepalive timer fire while the flush waits for the client.
+	// (Not an assertion on time: a longer pause only tests more surely.)
+	time.Sleep(10 * interval)
+	got := c.expectClosed()
+	if int32(len(got)) != sent+1 || !got[len(got)-1].IsKeepalive() {
+		t.Errorf("got %d frames, want the %d queued and the farewell", len(got), sent)
+	}
+	if st := h.srv.Stats(); st.KeepaliveDrops != 0 || st.SlowDropped != 1 {
+		t.Errorf("stats %+v, want one slow drop and no keepalive drop", st)
 	}
 }
 
