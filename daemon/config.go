@@ -274,16 +274,20 @@ func parseConfValue(s string) (confValue, error) {
 			return confValue{}, fmt.Errorf("list %s is not closed with ]", s)
 		}
 		v := confValue{kind: 'l'}
-		for _, item := range strings.Split(strings.TrimSpace(s[1:len(s)-1]), ",") {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
+		rest := strings.TrimSpace(s[1 : len(s)-1])
+		for rest != "" {
+			item, ok := strings.CutPrefix(rest, `"`)
+			closing := strings.IndexByte(item, '"')
+			if !ok || closing < 0 {
+				return confValue{}, fmt.Errorf("list items must be quoted strings: %s", s)
 			}
-			str, err := unquote(item)
-			if err != nil {
-				return confValue{}, err
+			v.list = append(v.list, item[:closing])
+			rest = strings.TrimSpace(item[closing+1:])
+			if r, ok := strings.CutPrefix(rest, ","); ok {
+				rest = strings.TrimSpace(r)
+			} else if rest != "" {
+				return confValue{}, fmt.Errorf("list items must be separated by commas: %s", s)
 			}
-			v.list = append(v.list, str)
 		}
 		return v, nil
 	}

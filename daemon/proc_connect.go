@@ -147,12 +147,16 @@ func nodeGetInfo(ctx context.Context, r *request, _ *void) (any, error) {
 	return ret, nil
 }
 
-func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAllNetworksArgs) (any, error) {
+func listNetworksFiltered(ctx context.Context, r *request, flags uint32) ([]drivers.Network, error) {
 	c, err := need[drivers.NetworkLister](r)
 	if err != nil {
 		return nil, err
 	}
-	nets, err := c.ConnectListAllNetworks(ctx, a.Flags)
+	return c.ConnectListAllNetworks(ctx, flags)
+}
+
+func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAllNetworksArgs) (any, error) {
+	nets, err := listNetworksFiltered(ctx, r, a.Flags)
 	if err != nil {
 		return nil, err
 	}
@@ -163,4 +167,27 @@ func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAll
 		}
 	}
 	return ret, nil
+}
+
+// numOfNetworks and listNetworks are the older calls, derived from
+// ConnectListAllNetworks with the given filter.
+func numOfNetworks(flags uint32) handlerFunc[void] {
+	return func(ctx context.Context, r *request, _ *void) (any, error) {
+		nets, err := listNetworksFiltered(ctx, r, flags)
+		return &protocol.IntRet{Ret: int32(len(nets))}, err
+	}
+}
+
+func listNetworks(flags uint32) handlerFunc[protocol.ConnectListNetworksArgs] {
+	return func(ctx context.Context, r *request, a *protocol.ConnectListNetworksArgs) (any, error) {
+		nets, err := listNetworksFiltered(ctx, r, flags)
+		if err != nil {
+			return nil, err
+		}
+		ret := &protocol.ConnectListNetworksRet{Names: []string{}}
+		for _, n := range nets[:min(len(nets), max(int(a.MaxNames), 0))] {
+			ret.Names = append(ret.Names, n.Name)
+		}
+		return ret, nil
+	}
 }

@@ -372,4 +372,3 @@ func domainRestoreFlags(ctx context.Context, r *request, a *protocol.DomainResto
 	}
 	return nil, c.DomainRestore(ctx, a.From, optString(a.DXML), a.Flags)
 }
-

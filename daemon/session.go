@@ -107,16 +107,37 @@ func (s *session) closeConn() {
 }
 
 // notifyClosing tells a client that registered a close callback that the
-// daemon is going away (CONNECT_EVENT_CONNECTION_CLOSED).
+// daemon is going away (CONNECT_EVENT_CONNECTION_CLOSED, reason EOF).
 func (s *session) notifyClosing() {
+	if f := s.closedMessage(protocol.CloseReasonEOF); f != nil {
+		s.peer.SendFrame(f)
+	}
+}
+
+// Farewell is the last message the transport sends a client it drops
+// because its outbound queue is full: CONNECT_EVENT_CONNECTION_CLOSED with
+// reason ERROR, for clients that registered a close callback. govirtd's
+// own client reads that reason as "dropped: too slow".
+func (s *session) Farewell(reason error) []byte {
+	return s.closedMessage(protocol.CloseReasonError)
+}
+
+func (s *session) closedMessage(reason int32) []byte {
 	s.mu.Lock()
 	closeCB := s.closeCB
 	s.mu.Unlock()
-	if closeCB {
-		s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion,
-			int32(protocol.ProcConnectEventConnectionClosed),
-			&protocol.ConnectEventConnectionClosedMsg{Reason: protocol.CloseReasonEOF})
+	if !closeCB {
+		return nil
 	}
+	f, err := rpc.EncodeFrame(protocol.Header{
+		Program: protocol.RemoteProgram, Version: protocol.RemoteVersion,
+		Procedure: int32(protocol.ProcConnectEventConnectionClosed),
+		Type:      protocol.Message, Serial: 1, Status: protocol.StatusOK,
+	}, &protocol.ConnectEventConnectionClosedMsg{Reason: reason})
+	if err != nil {
+		return nil
+	}
+	return f
 }
 
 // need returns the request's connection as the driver interface T, or

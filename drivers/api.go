@@ -128,6 +128,12 @@ type Network struct {
 	UUID UUID
 }
 
+// Flags of ConnectListAllNetworks (virConnectListAllNetworksFlags).
+const (
+	NetworkListInactive uint32 = 1 << 0
+	NetworkListActive   uint32 = 1 << 1
+)
+
 // NetworkLister lists virtual networks (virConnectListAllNetworks). No
 // driver has networks yet, so network calls answer ErrNoSupport.
 type NetworkLister interface {

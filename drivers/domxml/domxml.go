@@ -28,7 +28,7 @@ func xmlErr(format string, args ...any) error {
 var validName = regexp.MustCompile(`^[^/\n]+$`)
 
 // Parse parses a domain definition and checks what libvirt checks before
-// any driver looks at it: well-formed XML, a <domain> root, a name, a
+// any driver looks at it: well-formed XML with a <domain> root, a name, a
 // valid uuid (one is generated when absent), a memory size. Errors are
 // VIR_ERR_XML_ERROR and say what is wrong.
 func Parse(doc string) (*Def, error) {
@@ -38,9 +38,6 @@ func Parse(doc string) (*Def, error) {
 	var x libvirtxml.Domain
 	if err := x.Unmarshal(doc); err != nil {
 		return nil, xmlErr("cannot parse domain definition: %v", err)
-	}
-	if x.XMLName.Local != "domain" {
-		return nil, xmlErr("expected root element <domain>, found <%s>", x.XMLName.Local)
 	}
 	if x.Name == "" {
 		return nil, xmlErr("missing domain name: add <name>")

@@ -1,0 +1,143 @@
+package drivers
+
+import (
+	"errors"
+	"testing"
+)
+
+type fakeConn struct{ name string }
+
+func (*fakeConn) Close() error { return nil }
+
+func TestCallbackList(t *testing.T) {
+	var l CallbackList
+	a, b := &fakeConn{"a"}, &fakeConn{"b"}
+	dom1, dom2 := Domain{Name: "one", UUID: UUID{1}}, Domain{Name: "two", UUID: UUID{2}}
+	var got []string
+	record := func(who string) EventCallback {
+		return func(id int, ev DomainEvent) { got = append(got, who+":"+ev.EventDomain().Name) }
+	}
+	all, err := l.Register(a, EventIDLifecycle, nil, record("a-all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Register(a, EventIDLifecycle, &dom1.UUID, record("a-one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Register(b, EventIDLifecycle, nil, record("b-all")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Register(b, EventIDReboot, nil, record("b-reboot")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Register(a, EventIDLifecycle, nil, record("dup"))
+	if !errors.Is(err, ErrInvalidArg) || err.Error() != "invalid argument: event callback already tracked" {
+		t.Fatalf("duplicate registration: %v", err)
+	}
+	if _, err := l.Register(a, EventIDLast, nil, record("bad")); !errors.Is(err, ErrInvalidArg) {
+		t.Fatalf("bad event id: %v", err)
+	}
+
+	l.Emit(LifecycleEvent{Dom: dom1, Event: EventStarted})
+	l.Emit(LifecycleEvent{Dom: dom2, Event: EventStarted})
+	l.Emit(RebootEvent{Dom: dom2})
+	want := "a-all:one a-one:one b-all:one a-all:two b-all:two b-reboot:two"
+	if s := join(got); s != want {
+		t.Fatalf("delivered %s\nwant      %s", s, want)
+	}
+
+	got = nil
+	if err := l.Deregister(b, all); !errors.Is(err, ErrInvalidArg) {
+		t.Fatalf("deregistering another connection's callback: %v", err)
+	}
+	if err := l.Deregister(a, all); err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(LifecycleEvent{Dom: dom1})
+	if s := join(got); s != "a-one:one b-all:one" {
+		t.Fatalf("after deregistering: %s", s)
+	}
+	l.RemoveConn(a)
+	if n := l.Len(); n != 2 {
+		t.Fatalf("%d callbacks after removing a's, want 2", n)
+	}
+	// Ids are never reused.
+	id, _ := l.Register(a, EventIDLifecycle, nil, record("again"))
+	if id <= 4 {
+		t.Fatalf("new callback got id %d, reusing an old one", id)
+	}
+}
+
+// TestCallbackMayDeregister: a callback runs outside the list's lock and
+// may change the list.
+func TestCallbackMayDeregister(t *testing.T) {
+	var l CallbackList
+	c := &fakeConn{}
+	var id int
+	id, _ = l.Register(c, EventIDLifecycle, nil, func(int, DomainEvent) { l.Deregister(c, id) })
+	l.Emit(LifecycleEvent{})
+	if l.Len() != 0 {
+		t.Fatal("the callback did not deregister itself")
+	}
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+func TestListFlagsMatches(t *testing.T) {
+	running := DomainListEntry{State: DomainRunning, Persistent: true}
+	paused := DomainListEntry{State: DomainPaused, Autostart: true, Persistent: true}
+	off := DomainListEntry{State: DomainShutoff, Persistent: true, ManagedSave: true}
+	transient := DomainListEntry{State: DomainRunning}
+	crashed := DomainListEntry{State: DomainCrashed, Persistent: true}
+	all := []DomainListEntry{running, paused, off, transient, crashed}
+	for _, c := range []struct {
+		flags ListFlags
+		want  []bool
+	}{
+		{0, []bool{true, true, true, true, true}},
+		{ListActive, []bool{true, true, false, true, true}},
+		{ListInactive, []bool{false, false, true, false, false}},
+		{ListActive | ListInactive, []bool{true, true, true, true, true}},
+		{ListTransient, []bool{false, false, false, true, false}},
+		{ListPersistent | ListRunning, []bool{true, false, false, false, false}},
+		{ListPaused | ListShutoff, []bool{false, true, true, false, false}},
+		{ListOther, []bool{false, false, false, false, true}},
+		{ListAutostart, []bool{false, true, false, false, false}},
+		{ListNoAutostart | ListActive, []bool{true, false, false, true, true}},
+		{ListManagedSave, []bool{false, false, true, false, false}},
+		{ListHasSnapshot, []bool{false, false, false, false, false}},
+		{ListNoCheckpoint, []bool{true, true, true, true, true}},
+	} {
+		for i, e := range all {
+			if got := c.flags.Matches(e); got != c.want[i] {
+				t.Errorf("flags %#x, domain %d (%+v): %v, want %v", c.flags, i, e, got, c.want[i])
+			}
+		}
+	}
+	if ListFlags(1<<20).Unsupported() == 0 {
+		t.Error("an unknown flag is not reported")
+	}
+}
+
+func TestErrorf(t *testing.T) {
+	e := Errorf(ErrNoDomain, FromTest, "no domain with matching name '%s'", "x")
+	if e.Message != "Domain not found: no domain with matching name 'x'" || e.Template != "Domain not found: %s" ||
+		e.Detail != "no domain with matching name 'x'" || !errors.Is(e, ErrNoDomain) || errors.Is(e, ErrNoSupport) {
+		t.Fatalf("%+v", e)
+	}
+	if bare := Errorf(ErrNoDomain, FromTest, ""); bare.Message != "Domain not found" {
+		t.Fatalf("bare: %q", bare.Message)
+	}
+	if AsError(errors.New("boom")).Message != "internal error: boom" {
+		t.Fatal("AsError of a plain error")
+	}
+}

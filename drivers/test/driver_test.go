@@ -1,0 +1,214 @@
+package test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/govirt/govirtd/drivers"
+)
+
+const demoXML = `<domain type='test'><name>demo</name><uuid>0b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b</uuid>
+<memory unit='MiB'>512</memory><vcpu>2</vcpu></domain>`
+
+// open returns a connection and a function returning the lifecycle events
+// raised since the last call, as "Type Detail" strings.
+func open(t *testing.T, d *Driver) (*conn, func() []string) {
+	t.Helper()
+	u, _ := url.Parse("test:///default")
+	c, err := d.Open(context.Background(), u, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []string
+	ctx := context.Background()
+	for _, id := range []drivers.DomainEventID{drivers.EventIDLifecycle, drivers.EventIDReboot} {
+		if _, err := c.(*conn).ConnectDomainEventRegisterAny(ctx, nil, id, func(_ int, ev drivers.DomainEvent) {
+			switch e := ev.(type) {
+			case drivers.LifecycleEvent:
+				evs = append(evs, fmt.Sprintf("%s %s %s id=%d", e.Dom.Name, e.Event, e.Event.DetailString(e.Detail), e.Dom.ID))
+			case drivers.RebootEvent:
+				evs = append(evs, fmt.Sprintf("%s Reboot id=%d", e.Dom.Name, e.Dom.ID))
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.(*conn), func() []string { out := evs; evs = nil; return out }
+}
+
+func must[T any](t *testing.T) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func expect(t *testing.T, events func() []string, want ...string) {
+	t.Helper()
+	if got := events(); strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Fatalf("events:\n  %s\nwant:\n  %s", strings.Join(got, "; "), strings.Join(want, "; "))
+	}
+}
+
+// TestEventsPerOperation: every state change raises exactly the event
+// libvirt's test driver raises, carrying the id after the change.
+func TestEventsPerOperation(t *testing.T) {
+	ctx := context.Background()
+	c, events := open(t, New())
+	dom := must[drivers.Domain](t)(c.DomainDefineXML(ctx, demoXML, 0))
+	expect(t, events, "demo Defined Added id=-1")
+	must[drivers.Domain](t)(c.DomainDefineXML(ctx, demoXML, 0))
+	expect(t, events, "demo Defined Updated id=-1")
+
+	dom = must[drivers.Domain](t)(c.DomainCreate(ctx, dom, 0))
+	expect(t, events, "demo Started Booted id=2")
+	if dom.ID != 2 {
+		t.Fatalf("started domain has id %d, want 2", dom.ID)
+	}
+	for _, step := range []struct {
+		op   func() error
+		want string
+	}{
+		{func() error { return c.DomainSuspend(ctx, dom) }, "demo Suspended Paused id=2"},
+		{func() error { return c.DomainResume(ctx, dom) }, "demo Resumed Unpaused id=2"},
+		{func() error { return c.DomainReboot(ctx, dom, 0) }, "demo Reboot id=2"},
+		{func() error { return c.DomainShutdown(ctx, dom, 0) }, "demo Stopped Shutdown id=-1"},
+		{func() error { _, err := c.DomainCreate(ctx, dom, 0); return err }, "demo Started Booted id=3"},
+		{func() error { return c.DomainDestroy(ctx, dom, 0) }, "demo Stopped Destroyed id=-1"},
+		{func() error { _, err := c.DomainCreate(ctx, dom, drivers.CreatePaused); return err }, "demo Started Booted id=4; demo Suspended Paused id=4"},
+		{func() error { return c.DomainSave(ctx, dom, filepath.Join(t.TempDir(), "x"), "", 0) }, "demo Stopped Saved id=-1"},
+		{func() error { return c.DomainUndefine(ctx, dom, 0) }, "demo Undefined Removed id=-1"},
+	} {
+		if err := step.op(); err != nil {
+			t.Fatalf("%s: %v", step.want, err)
+		}
+		expect(t, events, strings.Split(step.want, "; ")...)
+	}
+	if _, err := c.DomainLookupByName(ctx, "demo"); !errors.Is(err, drivers.ErrNoDomain) {
+		t.Fatalf("undefined domain still found: %v", err)
+	}
+}
+
+// TestSaveRestore: a saved domain restores with its definition, as
+// STARTED/RESTORED, and a save image is checked before use.
+func TestSaveRestore(t *testing.T) {
+	ctx := context.Background()
+	c, events := open(t, New())
+	dom := must[drivers.Domain](t)(c.DomainCreateXML(ctx, demoXML, 0))
+	image := filepath.Join(t.TempDir(), "demo.save")
+	if err := c.DomainSave(ctx, dom, image, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	// A transient domain is gone once stopped.
+	if _, err := c.DomainLookupByName(ctx, "demo"); !errors.Is(err, drivers.ErrNoDomain) {
+		t.Fatalf("transient domain survived its save: %v", err)
+	}
+	if err := c.DomainRestore(ctx, image, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, events, "demo Started Booted id=2", "demo Stopped Saved id=-1", "demo Started Restored id=3")
+	state, reason, _ := c.DomainGetState(ctx, dom, 0)
+	if state != drivers.DomainRunning || reason != drivers.RunningRestored {
+		t.Fatalf("restored state %v/%d", state, reason)
+	}
+	if err := c.DomainRestore(ctx, image, "", 0); !errors.Is(err, drivers.ErrOperationInvalid) {
+		t.Fatalf("restoring over a running domain: %v", err)
+	}
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.WriteFile(junk, []byte("not a save image"), 0o600)
+	if err := c.DomainRestore(ctx, junk, "", 0); !errors.Is(err, drivers.ErrOperationFailed) {
+		t.Fatalf("restoring junk: %v", err)
+	}
+}
+
+// TestDefinitionRules covers what libvirt refuses and how a running
+// domain's definitions behave.
+func TestDefinitionRules(t *testing.T) {
+	ctx := context.Background()
+	c, _ := open(t, New())
+	for _, c2 := range []struct {
+		xml  string
+		code drivers.ErrorCode
+		msg  string
+	}{
+		{"<domain type='test'><name>x</name>", drivers.ErrXMLError, "XML error: cannot parse domain definition"},
+		{"<domain type='test'><memory>1</memory></domain>", drivers.ErrXMLError, "missing domain name"},
+		{"<domain type='test'><name>x</name></domain>", drivers.ErrXMLError, "missing memory size"},
+		{"<domain type='kvm'><name>x</name><memory>1</memory></domain>", drivers.ErrConfigUnsupported, "domain type 'kvm' is not supported by the test driver"},
+		{"<domain type='test'><name>test</name><memory>1</memory></domain>", drivers.ErrOperationFailed, "domain 'test' already exists with uuid 6695eb01-f6a4-8304-79aa-97f2502e193f"},
+		{"<domain type='test'><name>other</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid><memory>1</memory></domain>", drivers.ErrOperationFailed, "domain 'test' is already defined with uuid"},
+		{"<network/>", drivers.ErrXMLError, "expected element type <domain> but have <network>"},
+	} {
+		_, err := c.DomainDefineXML(ctx, c2.xml, 0)
+		if !errors.Is(err, c2.code) || !strings.Contains(err.Error(), c2.msg) {
+			t.Errorf("define %s: %v, want code %d with %q", c2.xml, err, c2.code, c2.msg)
+		}
+	}
+	test := must[drivers.Domain](t)(c.DomainLookupByID(ctx, 1))
+	// Undefining a running domain leaves it running, transient.
+	if err := c.DomainUndefine(ctx, test, 0); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.DomainIsPersistent(ctx, test); p {
+		t.Fatal("undefined running domain is still persistent")
+	}
+	if err := c.DomainSetAutostart(ctx, test, true); !errors.Is(err, drivers.ErrOperationInvalid) {
+		t.Fatalf("autostart of a transient domain: %v", err)
+	}
+	if err := c.DomainDestroy(ctx, test, 0); err != nil {
+		t.Fatal(err)
+	}
+	if doms := must[[]drivers.Domain](t)(c.ConnectListAllDomains(ctx, 0)); len(doms) != 0 {
+		t.Fatalf("domains left: %v", doms)
+	}
+}
+
+// TestInactiveXML: the live definition carries the id; --inactive gives
+// the persistent one, which a redefinition changes without touching the
+// running instance.
+func TestInactiveXML(t *testing.T) {
+	ctx := context.Background()
+	c, _ := open(t, New())
+	dom := must[drivers.Domain](t)(c.DomainDefineXML(ctx, demoXML, 0))
+	dom = must[drivers.Domain](t)(c.DomainCreate(ctx, dom, 0))
+	must[drivers.Domain](t)(c.DomainDefineXML(ctx, strings.Replace(demoXML, "<vcpu>2</vcpu>", "<vcpu>4</vcpu>", 1), 0))
+	live := must[string](t)(c.DomainGetXMLDesc(ctx, dom, 0))
+	inactive := must[string](t)(c.DomainGetXMLDesc(ctx, dom, drivers.XMLInactive))
+	if !strings.Contains(live, `id="2"`) || !strings.Contains(live, "<vcpu>2</vcpu>") {
+		t.Fatalf("live XML:\n%s", live)
+	}
+	if strings.Contains(inactive, "id=") || !strings.Contains(inactive, "<vcpu>4</vcpu>") {
+		t.Fatalf("inactive XML:\n%s", inactive)
+	}
+	info := must[drivers.DomainInfo](t)(c.DomainGetInfo(ctx, dom))
+	if info.NrVirtCPU != 2 || info.MaxMem != 524288 {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+func TestOpenURIs(t *testing.T) {
+	d := New()
+	for _, c := range []struct {
+		uri string
+		err error
+	}{
+		{"test:///default", nil},
+		{"qemu:///system", drivers.ErrDeclined},
+		{"test:///etc/some.xml", drivers.ErrNoSupport},
+	} {
+		u, _ := url.Parse(c.uri)
+		_, err := d.Open(context.Background(), u, 0)
+		if (c.err == nil) != (err == nil) || c.err != nil && !errors.Is(err, c.err) {
+			t.Errorf("Open(%s): %v, want %v", c.uri, err, c.err)
+		}
+	}
+}

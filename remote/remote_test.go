@@ -1,0 +1,208 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers"
+	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/rpc"
+)
+
+// serve starts a daemon with the test driver and returns its URI and a
+// function that stops it.
+func serve(t *testing.T) (string, func()) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "govirtd-remote-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg := daemon.Defaults()
+	cfg.UnixSockDir = dir
+	d := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdriver.New())
+	if err := d.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			d.Shutdown(ctx)
+		}
+	}
+	t.Cleanup(stop)
+	return "test+unix:///default?socket=" + filepath.Join(dir, rpc.SockRW), stop
+}
+
+func dial(t *testing.T, uri string) *remote.Conn {
+	t.Helper()
+	c, err := remote.Dial(context.Background(), uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestCallbackCallsBack: a callback that calls into the library (looks up
+// the domain the event names) does not deadlock, and events arrive in
+// order.
+func TestCallbackCallsBack(t *testing.T) {
+	uri, _ := serve(t)
+	ctx := context.Background()
+	c := dial(t, uri)
+	type seen struct {
+		event drivers.LifecycleEventType
+		state remote.DomainState
+	}
+	got := make(chan seen, 10)
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
+		dom, err := c.DomainLookupByName(ctx, ev.EventDomain().Name)
+		if err != nil {
+			t.Error(err)
+		}
+		state, _, err := c.DomainGetState(ctx, dom, 0)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- seen{ev.(drivers.LifecycleEvent).Event, state}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	test, err := c.DomainLookupByName(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DomainSuspend(ctx, test); err != nil {
+		t.Fatal(err)
+	}
+	first := <-got
+	if err := c.DomainResume(ctx, test); err != nil {
+		t.Fatal(err)
+	}
+	second := <-got
+	if first.event != drivers.EventSuspended || second.event != drivers.EventResumed {
+		t.Fatalf("events %v then %v", first.event, second.event)
+	}
+	if second.state != drivers.DomainRunning {
+		t.Fatalf("state seen from the resume callback: %v", second.state)
+	}
+}
+
+// TestPullEvents: EventCheck and EventWait return kept events by mask and
+// predicate, leaving the others; push and pull registrations mix.
+func TestPullEvents(t *testing.T) {
+	uri, _ := serve(t)
+	ctx := context.Background()
+	c := dial(t, uri)
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, nil); err != nil {
+		t.Fatal(err)
+	}
+	pushed := make(chan drivers.DomainEvent, 1)
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDReboot, func(_ int, ev drivers.DomainEvent) { pushed <- ev }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.EventCheck(remote.AllEvents, nil); ok {
+		t.Fatal("EventCheck found an event before any happened")
+	}
+	test, _ := c.DomainLookupByName(ctx, "test")
+	for _, op := range []func(context.Context, remote.Domain) error{c.DomainSuspend, c.DomainResume} {
+		if err := op(ctx, test); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.DomainReboot(ctx, test, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-pushed; ev.EventID() != drivers.EventIDReboot {
+		t.Fatalf("pushed %v", ev)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// Ask for the resume first: the suspend stays queued.
+	resumed, err := c.EventWait(wctx, remote.MaskOf(drivers.EventIDLifecycle), func(e remote.Event) bool {
+		return e.DomainEvent.(drivers.LifecycleEvent).Event == drivers.EventResumed
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	suspended, ok := c.EventCheck(remote.AllEvents, nil)
+	if !ok || suspended.DomainEvent.(drivers.LifecycleEvent).Event != drivers.EventSuspended {
+		t.Fatalf("EventCheck: %v %v", suspended, ok)
+	}
+	if suspended.Seq >= resumed.Seq {
+		t.Fatalf("sequence numbers %d, %d out of arrival order", suspended.Seq, resumed.Seq)
+	}
+	if _, ok := c.EventCheck(remote.AllEvents, nil); ok {
+		t.Fatal("an event was delivered twice")
+	}
+	short, cancel2 := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel2()
+	if _, err := c.EventWait(short, remote.AllEvents, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("EventWait with nothing to wait for: %v", err)
+	}
+}
+
+// TestCloseReasons: subscribers learn why the connection closed.
+func TestCloseReasons(t *testing.T) {
+	uri, stop := serve(t)
+	ctx := context.Background()
+
+	byClient := dial(t, uri)
+	reason := make(chan error, 1)
+	byClient.RegisterCloseCallback(func(err error) { reason <- err })
+	byClient.Close()
+	if err := <-reason; !errors.Is(err, remote.ErrClosedByClient) {
+		t.Fatalf("close by the client: %v", err)
+	}
+	if _, err := byClient.DomainLookupByName(ctx, "test"); !errors.Is(err, remote.ErrClosedByClient) {
+		t.Fatalf("call after Close: %v", err)
+	}
+
+	waiter := dial(t, uri)
+	if _, err := waiter.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, nil); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := waiter.EventWait(ctx, remote.AllEvents, nil)
+		waited <- err
+	}()
+	stop()
+	var closed *remote.ClosedError
+	if err := <-waited; !errors.As(err, &closed) || !errors.Is(err, remote.ErrDaemonShutdown) {
+		t.Fatalf("EventWait across a daemon shutdown: %v", err)
+	}
+	if !errors.Is(waiter.Err(), remote.ErrDaemonShutdown) {
+		t.Fatalf("Err after a daemon shutdown: %v", waiter.Err())
+	}
+}
+
+// TestTypedErrors: daemon errors come back as *drivers.Error with
+// libvirt's code.
+func TestTypedErrors(t *testing.T) {
+	uri, _ := serve(t)
+	c := dial(t, uri)
+	_, err := c.DomainLookupByName(context.Background(), "nosuch")
+	var e *remote.Error
+	if !errors.Is(err, drivers.ErrNoDomain) || !errors.As(err, &e) || e.Domain != drivers.FromTest {
+		t.Fatalf("lookup miss: %#v", err)
+	}
+	if e.Message != "Domain not found: no domain with matching name 'nosuch'" {
+		t.Fatalf("message %q", e.Message)
+	}
+	if _, err := remote.Dial(context.Background(), "test+unix:///default?socket=/nonexistent/sock"); err == nil {
+		t.Fatal("dial of a missing socket succeeded")
+	}
+}
