@@ -92,7 +92,7 @@ func TestMalformedInput(t *testing.T) {
 		raw.sendFrame(h, nil)
 		gotH, body := raw.recv()
 		var ret protocol.AuthListRet
-		if gotH != replyTo(h, protocol.StatusOK) || protocol.Unmarshal(body, &ret) != nil || len(ret.Types) != 1 {
+		if gotH != malformedReply(h, protocol.StatusOK) || protocol.Unmarshal(body, &ret) != nil || len(ret.Types) != 1 {
 			t.Fatalf("after %s: AUTH_LIST on the same connection: %v % x", after, gotH, body)
 		}
 	}
@@ -115,7 +115,7 @@ func TestMalformedInput(t *testing.T) {
 		t.Helper()
 		e := raw.recvError(h)
 		if e.Code != code || e.Domain != domain || e.Level != protocol.LevelError || e.Message == nil || *e.Message != msg {
-			t.Errorf("%s: error %d/%d level %d %q, want %d/%d level 2 %q", what, e.Code, e.Domain, e.Level, strOf(e.Message), code, domain, msg)
+			t.Errorf("%s: error %d/%d level %d %q, want %d/%d level 2 %q", what, e.Code, e.Domain, e.Level, malformedStr(e.Message), code, domain, msg)
 		}
 		alive(what)
 		stillWorks(what)
@@ -125,19 +125,20 @@ func TestMalformedInput(t *testing.T) {
 
 	// Length words below 28: no header can follow.
 	for _, n := range []uint32{0, 4, 27} {
-		raw.sendRaw(append(be32(n), make([]byte, 24)...))
+		raw.sendRaw(append(malformedWord(n), make([]byte, 24)...))
 		dropped(fmt.Sprintf("a length word of %d", n))
 	}
 
 	// Length words above the maximum.
 	for _, n := range []uint32{protocol.LengthSize + protocol.MessageMax + 1, 0xffffffff} {
-		raw.sendRaw(be32(n))
+		raw.sendRaw(malformedWord(n))
 		dropped(fmt.Sprintf("a length word of %d", n))
 	}
 
 	// A body cut short, then the client goes.
 	h := call(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
-	frame, err := rpc.EncodeFrame(h, &protocol.ConnectOpenArgs{Name: strp("test:///default")})
+	uri := "test:///default"
+	frame, err := rpc.EncodeFrame(h, &protocol.ConnectOpenArgs{Name: &uri})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,10 +172,10 @@ func TestMalformedInput(t *testing.T) {
 	// Arguments that do not decode: a name over the string limit. The
 	// error names the field.
 	h = call(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
-	raw.sendRawFrame(h, append(be32(1), be32(protocol.StringMax+1)...))
+	raw.sendRawFrame(h, append(malformedWord(1), malformedWord(protocol.StringMax+1)...))
 	e := raw.recvError(h)
-	if e.Code != 39 || e.Domain != 7 || !strings.Contains(strOf(e.Message), "ConnectOpenArgs.Name") {
-		t.Errorf("undecodable arguments: %d/%d %q", e.Code, e.Domain, strOf(e.Message))
+	if e.Code != 39 || e.Domain != 7 || !strings.Contains(malformedStr(e.Message), "ConnectOpenArgs.Name") {
+		t.Errorf("undecodable arguments: %d/%d %q", e.Code, e.Domain, malformedStr(e.Message))
 	}
 	alive("undecodable arguments")
 	stillWorks("undecodable arguments")
@@ -266,7 +267,7 @@ func (c *malformedConn) recv() (protocol.Header, []byte) {
 func (c *malformedConn) recvError(call protocol.Header) *protocol.Error {
 	c.t.Helper()
 	h, body := c.recv()
-	if want := replyTo(call, protocol.StatusError); h != want {
+	if want := malformedReply(call, protocol.StatusError); h != want {
 		c.t.Fatalf("reply %v, want %v", h, want)
 	}
 	var e protocol.Error
@@ -295,17 +296,15 @@ func (c *malformedConn) expectClosed() []protocol.Header {
 	}
 }
 
-func replyTo(call protocol.Header, status protocol.Status) protocol.Header {
+func malformedReply(call protocol.Header, status protocol.Status) protocol.Header {
 	call.Type = protocol.Reply
 	call.Status = status
 	return call
 }
 
-func be32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+func malformedWord(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
 
-func strp(s string) *string { return &s }
-
-func strOf(p *string) string {
+func malformedStr(p *string) string {
 	if p == nil {
 		return "<nil>"
 	}

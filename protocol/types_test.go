@@ -70,6 +70,9 @@ var allTypes = []any{
 
 	ConnectListAllNetworksArgs{},
 	ConnectListAllNetworksRet{},
+	NetworkArgs{},
+	ConnectListNetworksArgs{},
+	ConnectListNetworksRet{},
 
 	ConnectDomainEventCallbackRegisterAnyArgs{},
 	ConnectDomainEventCallbackRegisterAnyRet{},
