@@ -65,9 +65,11 @@ func TestReadFrameTruncatedLarge(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
-	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 1<<20 {
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	if per > 1<<20 {
 		t.Errorf("a 32 MiB promise with 1000 bytes behind it allocated %d bytes", per)
 	}
+	t.Logf("a 32 MiB promise with 1000 bytes behind it allocated %d bytes", per)
 }
 
 // TestReadFrameGrows: frames larger than the first buffer arrive whole,

@@ -658,6 +658,7 @@ func TestNoLeaks(t *testing.T) {
 	if n := h.sessionsOpen.Load(); n != 0 {
 		t.Errorf("%d sessions still open", n)
 	}
+	t.Logf("after %d cycles: %d goroutines (was %d), %d fds (was %d)", cycles, g, baseG, fds, baseFD)
 }
 
 // cycle connects, calls and disconnects; every tenth time it hangs up
