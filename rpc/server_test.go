@@ -223,20 +223,6 @@ func TestKeepalive(t *testing.T) {
 		t.Fatalf("answer to PING: %v, want a PONG", hd)
 	}
 
-	// A client that negotiates and then answers every PING stays.
-	answering := h.dialRaw()
-	answering.send(callHeader(procKA, 1), nil)
-	answering.recv()
-	for pings := 0; pings < 3*count; {
-		hd, _ := answering.recv()
-		if hd.IsKeepalive() && hd.Procedure == protocol.KeepaliveProcPing {
-			pings++
-			answering.sendRaw(pongFrame)
-		}
-	}
-	answering.echo(2, "still connected")
-	answering.Close()
-
 	// A client that negotiates and then stays silent gets count PINGs and
 	// is dropped.
 	silent := h.dialRaw()
@@ -252,9 +238,29 @@ func TestKeepalive(t *testing.T) {
 	// Many intervals have passed: the client that never negotiated got
 	// no PING, so the next frame it reads is its reply.
 	quiet.echo(3, "never pinged")
-	waitFor(t, "the answering client to leave", func() bool { return h.srv.Stats().Clients == 1 })
-	if st := h.srv.Stats(); st.KeepaliveDrops != 1 {
-		t.Errorf("stats %+v, want 1 keepalive drop", st)
+	if st := h.srv.Stats(); st.KeepaliveDrops != 1 || st.Clients != 1 {
+		t.Errorf("stats %+v, want 1 keepalive drop and 1 client", st)
+	}
+}
+
+// TestKeepaliveAnswered: a client that answers every PING stays, however
+// many PINGs it gets. The count is large so that a test goroutine starved
+// of CPU for a while is not taken for a dead client.
+func TestKeepaliveAnswered(t *testing.T) {
+	const count = 10
+	h := newHarness(t, ServerConfig{KeepaliveInterval: 20 * time.Millisecond, KeepaliveCount: count}, false)
+	c := h.dialRaw()
+	c.send(callHeader(procKA, 1), nil)
+	c.recv()
+	for pings := 0; pings < count+2; {
+		hd, _ := c.recv()
+		if hd.IsKeepalive() && hd.Procedure == protocol.KeepaliveProcPing {
+			pings++
+			c.sendRaw(pongFrame)
+		}
+	}
+	if st := h.srv.Stats(); st.KeepaliveDrops != 0 || st.Clients != 1 {
+		t.Errorf("stats %+v, want the client still there", st)
 	}
 }
 
@@ -474,20 +480,29 @@ func TestSlowClientHalfClosed(t *testing.T) {
 // TestSlowClientFarewellOutlivesKeepalive: a keepalive tick during the
 // flush of a dropped client does not cut the flush short.
 func TestSlowClientFarewellOutlivesKeepalive(t *testing.T) {
-	const interval = 10 * time.Millisecond
-	h := newHarnessWith(t, ServerConfig{MaxQueue: 4, FlushTimeout: hangTimeout, KeepaliveInterval: interval, KeepaliveCount: 0}, true,
+	const (
+		interval = 10 * time.Millisecond
+		maxQueue = 4
+	)
+	h := newHarnessWith(t, ServerConfig{MaxQueue: maxQueue, MaxClientRequests: 1, FlushTimeout: hangTimeout,
+		KeepaliveInterval: interval, KeepaliveCount: 0}, true,
 		func(error) []byte { return pingFrame })
 	c := h.dialRaw()
-	c.send(callHeader(procKA, 1), nil)
-	c.recv()
-	c.send(callHeader(procFlood, 2), &floodArgs{N: 100, Size: 8})
-	sent := <-h.floodSent
+	// Keepalive on, then the flood, in one write: the calls run in
+	// order (one at a time), so the reply to the first takes one place
+	// in the queue and the flood the rest, however slowly this test runs.
+	ka, _ := EncodeFrame(callHeader(procKA, 1), nil)
+	flood, _ := EncodeFrame(callHeader(procFlood, 2), &floodArgs{N: 100, Size: 8})
+	c.sendRaw(append(ka, flood...))
+	if sent := <-h.floodSent; sent != maxQueue-1 {
+		t.Fatalf("%d messages queued, want %d", sent, maxQueue-1)
+	}
 	// Let the keepalive timer fire while the flush waits for the client.
 	// (Not an assertion on time: a longer pause only tests more surely.)
 	time.Sleep(10 * interval)
 	got := c.expectClosed()
-	if int32(len(got)) != sent+1 || !got[len(got)-1].IsKeepalive() {
-		t.Errorf("got %d frames, want the %d queued and the farewell", len(got), sent)
+	if len(got) != maxQueue+1 || got[0].Type != protocol.Reply || !got[maxQueue].IsKeepalive() {
+		t.Errorf("got %v, want the reply, %d messages and the farewell", got, maxQueue-1)
 	}
 	if st := h.srv.Stats(); st.KeepaliveDrops != 0 || st.SlowDropped != 1 {
 		t.Errorf("stats %+v, want one slow drop and no keepalive drop", st)
