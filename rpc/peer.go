@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/govirt/govirtd/protocol"
 )
-
-var errTooManyFiles = syscall.EMFILE
 
 // ErrPeerClosed is returned when sending to a client that is gone.
 var ErrPeerClosed = errors.New("rpc: client connection closed")
@@ -51,9 +49,15 @@ type Peer struct {
 	ctx    context.Context // cancelled when the client is closed
 	cancel context.CancelFunc
 
-	out      chan []byte   // the ordered, bounded outbound queue
+	// out is the ordered, bounded outbound queue. queued counts the
+	// frames enqueue accepted that are not yet completely written: those
+	// in out and those the writer holds. It never exceeds cap(out), so a
+	// send on out never blocks, and a client that does not read holds at
+	// most MaxQueue frames (and one farewell frame) of the daemon's memory.
+	out      chan []byte
+	queued   atomic.Int32
 	done     chan struct{} // closed when the client starts closing
-	flush    bool          // write what is queued before closing the socket; set before done is closed
+	flush    bool          // write what is queued before closing the socket; set only as done is closed
 	closeMu  sync.Mutex    // guards closeErr, flush and the closing of done
 	closeErr error
 
@@ -107,8 +111,9 @@ func (p *Peer) Err() error {
 	return p.closeErr
 }
 
-// QueueLen is how many frames wait to be written to the client.
-func (p *Peer) QueueLen() int { return len(p.out) }
+// QueueLen is how many frames wait to be written to the client,
+// counting those being written; never more than MaxQueue.
+func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 
 func (p *Peer) start() {
 	p.received()
@@ -120,7 +125,7 @@ func (p *Peer) start() {
 	}()
 	go func() {
 		err := p.readLoop()
-		p.Close(err)
+		p.readerDone(err)
 		p.calls.Wait()
 		<-writerDone
 		p.stopKeepalive()
@@ -134,10 +139,26 @@ func (p *Peer) start() {
 // holding locks the client's teardown takes.
 func (p *Peer) Close(reason error) { p.close(reason, false) }
 
+// readerDone closes the client when its reader stops, unless a flush is
+// under way: the reader also stops when the client is closing, and the
+// writer then closes the socket once the flush is over, within
+// FlushTimeout; cutting it short would lose the last replies and the
+// farewell.
+func (p *Peer) readerDone(err error) {
+	p.closeMu.Lock()
+	flushing := p.flush
+	p.closeMu.Unlock()
+	if !flushing {
+		p.Close(err)
+	}
+}
+
 // closeAfterFlush disconnects the client after writing what is queued.
 func (p *Peer) closeAfterFlush(reason error) { p.close(reason, true) }
 
-func (p *Peer) close(reason error, flush bool) {
+// close starts closing the client and reports whether this call did (a
+// client closes once; later calls can only cut a flush short).
+func (p *Peer) close(reason error, flush bool) bool {
 	p.closeMu.Lock()
 	select {
 	case <-p.done:
@@ -146,7 +167,7 @@ func (p *Peer) close(reason error, flush bool) {
 			// A flush still under way is cut short.
 			p.conn.Close()
 		}
-		return
+		return false
 	default:
 	}
 	if reason == nil {
@@ -164,31 +185,45 @@ func (p *Peer) close(reason error, flush bool) {
 	} else {
 		p.conn.Close()
 	}
-	if errors.Is(reason, io.EOF) || errors.Is(reason, ErrServerClosed) || errors.Is(reason, net.ErrClosed) {
+	var slow *SlowClientError
+	switch {
+	case errors.As(reason, &slow):
+		p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "reason", reason)
+	case errors.Is(reason, io.EOF) || errors.Is(reason, ErrServerClosed) || errors.Is(reason, net.ErrClosed):
 		p.srv.log.Debug("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
-	} else {
+	default:
 		p.srv.log.Info("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
 	}
+	return true
 }
 
-// enqueue puts a frame on the outbound queue without ever blocking; a
-// client whose queue is full is disconnected.
+// enqueue puts a frame on the outbound queue without ever blocking. A
+// client whose queue is full is dropped: it is closed in flush mode, so
+// that what is queued, and the session's farewell, still reach it if it
+// reads within FlushTimeout.
 func (p *Peer) enqueue(frame []byte) error {
 	select {
 	case <-p.done:
 		return ErrPeerClosed
 	default:
 	}
-	select {
-	case p.out <- frame:
-		return nil
-	default:
+	n := p.queued.Load()
+	for {
+		if n >= int32(cap(p.out)) {
+			err := &SlowClientError{Queue: cap(p.out)}
+			if p.close(err, true) {
+				p.srv.slowDropped.Add(1)
+			}
+			return err
+		}
+		if p.queued.CompareAndSwap(n, n+1) {
+			break
+		}
+		n = p.queued.Load()
 	}
-	p.srv.slowDropped.Add(1)
-	err := &SlowClientError{Queue: cap(p.out)}
-	p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "err", err)
-	p.Close(err)
-	return err
+	p.srv.notePeak(int(n + 1))
+	p.out <- frame // never blocks: len(out) ≤ queued ≤ cap(out)
+	return nil
 }
 
 // SendMessage queues an asynchronous MESSAGE (an event) for the client,
@@ -211,6 +246,9 @@ func (p *Peer) SendFrame(frame []byte) error { return p.enqueue(frame) }
 // for it are written.
 func (p *Peer) CloseAfterFlush(reason error) { p.closeAfterFlush(reason) }
 
+// writeLoop is the client's only writer: frames leave whole and in
+// queue order. On a flush close it writes what is queued, then the
+// session's farewell, within the write deadline close set.
 func (p *Peer) writeLoop() {
 	var backing [16][]byte
 	for {
@@ -227,8 +265,10 @@ func (p *Peer) writeLoop() {
 					break drain
 				}
 			}
+			n := len(bufs)
 			_, err := bufs.WriteTo(p.conn)
 			clear(backing[:])
+			p.queued.Add(-int32(n))
 			if err != nil {
 				p.Close(err)
 				return
@@ -238,16 +278,54 @@ func (p *Peer) writeLoop() {
 			flush := p.flush
 			p.closeMu.Unlock()
 			if flush {
-				for len(p.out) > 0 {
-					if _, err := p.conn.Write(<-p.out); err != nil {
-						break
-					}
-				}
-				p.conn.Close()
+				p.flushAndClose()
 			}
 			return
 		}
 	}
+}
+
+// flushAndClose writes the frames still queued and then the farewell,
+// stopping at the first failed write: after a partial frame nothing more
+// may be written, or the client would read garbage as a frame.
+func (p *Peer) flushAndClose() {
+	defer p.conn.Close()
+	for {
+		select {
+		case f := <-p.out:
+			_, err := p.conn.Write(f)
+			p.queued.Add(-1)
+			if err != nil {
+				return
+			}
+		default:
+			if f := p.farewell(); f != nil {
+				p.conn.Write(f)
+			}
+			return
+		}
+	}
+}
+
+// farewell asks the session for a last frame when the client is being
+// dropped for not reading. It runs on the writer goroutine, never on the
+// one that found the queue full, so the session may take its locks.
+func (p *Peer) farewell() (frame []byte) {
+	var slow *SlowClientError
+	if !errors.As(p.Err(), &slow) {
+		return nil
+	}
+	fw, ok := p.session.(Fareweller)
+	if !ok {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p.srv.log.Error("panic in the session's Farewell", "client", p.id, "panic", r, "stack", string(debug.Stack()))
+			frame = nil
+		}
+	}()
+	return fw.Farewell(p.Err())
 }
 
 func (p *Peer) readLoop() error {
@@ -262,7 +340,7 @@ func (p *Peer) readLoop() error {
 			return err
 		}
 		p.received()
-		if h.IsKeepalive() {
+		if isKeepaliveMessage(h) {
 			p.handleKeepalive(h)
 			continue
 		}
@@ -350,10 +428,28 @@ func (p *Peer) dispatch(c *Call) {
 		return
 	default:
 	}
-	ret, err := p.session.Dispatch(p.ctx, c)
+	ret, err := p.callSession(c)
 	if err := p.reply(c.Header, ret, err, c.closeAfterReply); err != nil && !errors.Is(err, ErrPeerClosed) {
 		p.srv.log.Warn("cannot send reply", "client", p.id, "header", c.Header, "err", err)
 	}
+}
+
+// callSession runs the session's Dispatch. A panic fails that call with
+// an internal error and closes the client once the reply is written,
+// rather than taking every other client down with the daemon.
+func (p *Peer) callSession(c *Call) (ret any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			proc := c.Header.Procedure
+			p.srv.log.Error("panic while dispatching a call; closing the client", "client", p.id,
+				"header", c.Header, "panic", r, "stack", string(debug.Stack()))
+			ret = nil
+			err = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC,
+				fmt.Sprintf("internal error: procedure %d failed unexpectedly; see the daemon's log", proc))
+			c.closeAfterReply = true
+		}
+	}()
+	return p.session.Dispatch(p.ctx, c)
 }
 
 func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) error {
@@ -366,7 +462,7 @@ func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) 
 	}
 	if err != nil {
 		var rerr *protocol.Error
-		if !errors.As(err, &rerr) {
+		if !errors.As(err, &rerr) || rerr == nil {
 			rerr = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC, "internal error: "+err.Error())
 		}
 		if frame, err = EncodeFrame(replyHeader(call, protocol.StatusError), rerr); err != nil {
