@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
@@ -125,8 +126,24 @@ func TestSaveRestore(t *testing.T) {
 	}
 	junk := filepath.Join(t.TempDir(), "junk")
 	os.WriteFile(junk, []byte("not a save image"), 0o600)
-	if err := c.DomainRestore(ctx, junk, "", 0); !errors.Is(err, drivers.ErrOperationFailed) {
-		t.Fatalf("restoring junk: %v", err)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A device or FIFO is refused before anything is read from it (they
+	// once took the daemon's memory, or its call, for ever).
+	for path, msg := range map[string]string{junk: "not a test driver save image", "/dev/zero": "not a regular file", fifo: "not a regular file"} {
+		if err := c.DomainRestore(ctx, path, "", 0); !errors.Is(err, drivers.ErrOperationFailed) || !strings.Contains(err.Error(), msg) {
+			t.Errorf("restoring %s: %v, want %q", path, err, msg)
+		}
+	}
+	// Saving onto a FIFO replaces it rather than blocking on it.
+	dom = must[drivers.Domain](t)(c.DomainLookupByName(ctx, "demo"))
+	if err := c.DomainSave(ctx, dom, fifo, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DomainRestore(ctx, fifo, "", 0); err != nil {
+		t.Fatalf("restore of an image saved over a FIFO: %v", err)
 	}
 }
 

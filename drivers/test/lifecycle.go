@@ -1,13 +1,16 @@
 package test
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/protocol"
 )
 
 // emit raises a lifecycle event for dom; mu must be held.
@@ -259,8 +262,8 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(to, []byte(saveMagic+xml), 0o600); err != nil {
-			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot write save image: %v", err)
+		if err := writeImage(to, saveMagic+xml); err != nil {
+			return err
 		}
 		d.stop(dom, drivers.ShutoffSaved)
 		d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
@@ -268,14 +271,65 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 	})
 }
 
-func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint32) error {
-	data, err := os.ReadFile(from)
-	if err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot read save image: %v", err)
+// writeImage writes a save image next to its place and renames it there:
+// a failure leaves no half-written image, and a FIFO or device at the
+// path is replaced, not written to (the driver's lock is held).
+func writeImage(to, content string) error {
+	fail := func(err error) error {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot write save image %s: %v", to, err)
 	}
-	xml, ok := bytes.CutPrefix(data, []byte(saveMagic))
-	if !ok {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "%s is not a test driver save image", from)
+	f, err := os.CreateTemp(filepath.Dir(to), "."+filepath.Base(to)+".*")
+	if err != nil {
+		return fail(err)
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), to)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fail(err)
+	}
+	return nil
+}
+
+// readImage reads the definition in a save image, checking it is a
+// regular file that starts with the magic before reading more, and at
+// most a protocol string's worth.
+func readImage(from string) ([]byte, error) {
+	fail := func(format string, args ...any) error {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot restore from %s: "+format, append([]any{from}, args...)...)
+	}
+	// O_NONBLOCK: opening a FIFO must not wait for a writer.
+	f, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fail("not a regular file")
+	}
+	magic := make([]byte, len(saveMagic))
+	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != saveMagic {
+		return nil, fail("not a test driver save image")
+	}
+	xml, err := io.ReadAll(io.LimitReader(f, protocol.StringMax+1))
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if len(xml) > protocol.StringMax {
+		return nil, fail("the definition is over %d bytes", protocol.StringMax)
+	}
+	return xml, nil
+}
+
+func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint32) error {
+	xml, err := readImage(from)
+	if err != nil {
+		return err
 	}
 	if dxml != "" {
 		xml = []byte(dxml)
