@@ -2,7 +2,11 @@ package qemu
 
 import (
 	"context"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,5 +47,67 @@ func TestUndefineDuringStart(t *testing.T) {
 	ev.waitFor(t, "gated Defined Added", "gated Started Booted")
 	if err := c.DomainDestroy(ctx, got, 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSaveToPipe: a save streamed into a pipe (or a device such as
+// /dev/null) succeeds, since there is no file to sync; a save that
+// fails after the guest was paused runs it again; and a failed save
+// never removes a file that is not a regular one (as root, saving to
+// /dev/null must not delete /dev/null).
+func TestSaveToPipe(t *testing.T) {
+	_, c := testDriver(t)
+	ev := recordEvents(t, c)
+	ctx := context.Background()
+	dom, _ := startDemo(t, c, ev)
+	fifo := filepath.Join(t.TempDir(), "image.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func(limit int64) chan int64 {
+		n := make(chan int64, 1)
+		go func() {
+			f, err := os.Open(fifo)
+			if err != nil {
+				n <- -1
+				return
+			}
+			got, _ := io.Copy(io.Discard, io.LimitReader(f, limit))
+			f.Close()
+			n <- got
+		}()
+		return n
+	}
+
+	all := read(1 << 40)
+	if err := c.DomainSave(ctx, dom, fifo, "", 0); err != nil {
+		t.Errorf("save into a pipe: %v", err)
+	}
+	if n := <-all; n < 1<<10 {
+		t.Errorf("the pipe got %d bytes", n)
+	}
+	checkFIFO(t, fifo)
+	checkState(t, c, dom, drivers.DomainShutoff, drivers.ShutoffSaved)
+	ev.waitFor(t, "demo Suspended Paused", "demo Stopped Saved")
+
+	// A reader that goes away after the header: qemu's stream fails.
+	if _, err := c.DomainCreate(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Started Booted")
+	short := read(16)
+	if err := c.DomainSave(ctx, dom, fifo, "", 0); err == nil {
+		t.Error("a save whose reader went away succeeded")
+	}
+	<-short
+	checkFIFO(t, fifo)
+	checkState(t, c, dom, drivers.DomainRunning, runningSaveCanceled)
+	ev.waitFor(t, "demo Suspended Paused", "demo Resumed Unpaused")
+}
+
+func checkFIFO(t *testing.T, path string) {
+	t.Helper()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("the pipe the image went to is gone: %v", err)
 	}
 }
