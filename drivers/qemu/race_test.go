@@ -111,3 +111,33 @@ func checkFIFO(t *testing.T, path string) {
 		t.Errorf("the pipe the image went to is gone: %v", err)
 	}
 }
+
+// TestShutdownDuringStart: a start that finishes after the driver shut
+// down leaves its guest running and lets go of its monitor, as Shutdown
+// does for the others, so the next driver can take the guest over (qemu
+// serves one monitor connection at a time).
+func TestShutdownDuringStart(t *testing.T) {
+	d, c := testDriverWith(t, func(cfg *Config) { cfg.MonitorTimeout = 5 * time.Second })
+	g := newGate(t)
+	ctx := context.Background()
+	ref, err := c.DomainDefineXML(ctx, g.xml(t, "gated", 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := make(chan error, 1)
+	go func() { _, err := c.DomainCreate(ctx, ref, 0); created <- err }()
+	g.waitHeld(t)
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.release()
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+
+	_, c2, ev2 := restarted(t, d)
+	if err := c2.DomainSuspend(ctx, ref); err != nil {
+		t.Fatalf("the next driver cannot manage the guest: %v", err)
+	}
+	ev2.waitFor(t, "gated Suspended Paused")
+}
