@@ -33,7 +33,9 @@ type Config struct {
 	// sends SIGKILL (default 10s, as libvirt).
 	DestroyGrace time.Duration
 	// MonitorTimeout bounds each monitor command and the reconnection to
-	// one guest at startup (default 30s).
+	// one guest at startup, and, after DestroyGrace, how long a qemu that
+	// closed its monitor may take to exit before it is logged as
+	// degraded (default 30s).
 	MonitorTimeout time.Duration
 	// JobTimeout bounds how long an operation waits for the one running
 	// on the same domain (default 30s, as libvirt).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
@@ -117,8 +118,10 @@ func (d *Driver) onResume(dom *domain, inst *instance) {
 
 // watch waits for the end of inst, dom's published qemu: the monitor's
 // EOF (or, for a guest without monitor, its process gone), then the
-// process's exit, and marks the domain shut off. A driver shutdown ends
-// the watch without touching the guest.
+// process's exit, and marks the domain shut off. A qemu that closed its
+// monitor but is still there after the destroy grace and the monitor
+// timeout is marked degraded, and watched on. A driver shutdown ends the
+// watch without touching the guest.
 func (d *Driver) watch(dom *domain, inst *instance) {
 	if inst.mon != nil {
 		select {
@@ -129,6 +132,9 @@ func (d *Driver) watch(dom *domain, inst *instance) {
 		if errors.Is(inst.mon.Err(), qmp.ErrClosed) {
 			return // we closed it: the driver is shutting down
 		}
+		why := fmt.Sprintf("its monitor ended (%v) but qemu keeps running", inst.mon.Err())
+		t := time.AfterFunc(d.cfg.DestroyGrace+d.cfg.MonitorTimeout, func() { d.markDegraded(dom, inst, why) })
+		defer t.Stop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -139,18 +145,8 @@ func (d *Driver) watch(dom *domain, inst *instance) {
 		case <-ctx.Done():
 		}
 	}()
-	if inst.mon != nil {
-		// qemu closed its monitor: it is exiting. Give it time to.
-		t := time.AfterFunc(d.cfg.DestroyGrace+30*time.Second, cancel)
-		defer t.Stop()
-	}
 	if !inst.waitExit(ctx) {
-		select {
-		case <-d.closing:
-		default:
-			d.markDegraded(dom, inst, "qemu closed its monitor but keeps running")
-		}
-		return
+		return // the driver is shutting down
 	}
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
@@ -197,9 +193,14 @@ func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
 	d.log.Info("domain stopped", "domain", dom.name, "pid", inst.pid, "reason", reason)
 }
 
+// markDegraded records why the driver cannot fully manage inst, unless
+// it ended meanwhile.
 func (d *Driver) markDegraded(dom *domain, inst *instance, why string) {
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
+	if dom.proc != inst {
+		return
+	}
 	inst.degraded = why
 	d.log.Error("guest not fully managed", "domain", dom.name, "pid", inst.pid, "why", why)
 }
