@@ -149,9 +149,12 @@ func (d *Driver) watch(dom *domain, inst *instance) {
 		return // the driver is shutting down
 	}
 	dom.mu.Lock()
-	defer dom.mu.Unlock()
 	reason, detail := inst.endReason()
 	d.stopped(dom, inst, reason, detail)
+	dom.mu.Unlock()
+	if inst.mon != nil {
+		inst.mon.Close() // outside mu: Close waits for the reader, which may wait for mu
+	}
 }
 
 // endReason is the shut-off reason and STOPPED detail for a qemu that
@@ -173,7 +176,8 @@ func (inst *instance) endReason() (int32, int32) {
 }
 
 // stopped marks dom shut off after inst ended, raises STOPPED, removes
-// the status file and forgets a transient domain. dom.mu held.
+// the status file and forgets a transient domain. dom.mu held; the
+// caller closes inst's monitor after releasing it.
 func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
 	if dom.proc != inst {
 		return
@@ -183,9 +187,6 @@ func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
 	d.emit(dom, drivers.EventStopped, detail)
 	dom.live, dom.id = nil, -1
 	d.removeStatus(dom.name, inst)
-	if inst.mon != nil {
-		go inst.mon.Close() // Close waits for the reader, which may wait for mu
-	}
 	if dom.persistent == nil {
 		d.remove(dom)
 	}
