@@ -141,3 +141,29 @@ func TestShutdownDuringStart(t *testing.T) {
 	}
 	ev2.waitFor(t, "gated Suspended Paused")
 }
+
+// TestFailedCreateOfClaimedDomain: two creates of the same new
+// transient domain race; the one that did not add the domain fails to
+// start while the other still waits for the job. The failure must not
+// make the domain, which has neither a definition nor a qemu, visible:
+// reads of it would dereference a nil definition.
+func TestFailedCreateOfClaimedDomain(t *testing.T) {
+	d, c := testDriver(t)
+	ctx := context.Background()
+	xml := strings.Replace(demoXML(t, "twice", 1), "<on_poweroff>",
+		"<devices><disk type='file'><source file='/nonexistent/disk.img'/><target dev='vda'/></disk></devices><on_poweroff>", 1)
+	def, err := d.parseDefinition(xml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := d.claim(def, true); err != nil || !created {
+		t.Fatal(created, err) // the first create, about to take the job
+	}
+	if _, err := c.DomainCreateXML(ctx, xml, 0); err == nil {
+		t.Fatal("a start with a missing disk succeeded")
+	}
+	if ref, err := c.DomainLookupByName(ctx, "twice"); err == nil {
+		_, _, serr := c.DomainGetState(ctx, ref, 0)
+		t.Fatalf("a domain with no definition and no qemu is visible (state: %v)", serr)
+	}
+}
