@@ -117,9 +117,14 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 		}
 		d.goKill(dom, inst)
 	case "prelaunch", "inmigrate":
-		// A start the daemon did not finish: the guest never ran. Undo it.
-		inst.intent = stopAbortStart
-		d.goKill(dom, inst)
+		// qemu never ran the guest. A domain started paused is left so
+		// (its status file says paused). Otherwise the status file was
+		// written just before the start's `cont`, which the daemon did
+		// not live to send: undo that start.
+		if dom.state != drivers.DomainPaused {
+			inst.intent = stopAbortStart
+			d.goKill(dom, inst)
+		}
 	default: // paused, and the states qemu pauses in (io-error, postmigrate, ...)
 		if dom.state == drivers.DomainRunning {
 			dom.state, dom.reason = drivers.DomainPaused, drivers.ReasonUnknown
