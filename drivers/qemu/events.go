@@ -52,13 +52,17 @@ func shutdownDetail(guest bool) int32 {
 // it runs with -no-shutdown) or qemu was told to quit (a signal, `quit`).
 // dom.mu held.
 func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
-	inst.gotShutdown = true
-	if dom.proc != inst || dom.state == drivers.DomainShutdown || inst.intent != stopNone {
-		return // not ours yet, repeated, or the driver is stopping it
-	}
-	if guest && (inst.fakeReboot || dom.live.XML.OnPoweroff == "restart") {
+	// Not ours yet, repeated, or the driver is stopping it: only note it.
+	ours := dom.proc == inst && dom.state != drivers.DomainShutdown && inst.intent == stopNone
+	if ours && guest && (inst.fakeReboot || dom.live.XML.OnPoweroff == "restart") {
+		// A reboot: the guest goes on, so this SHUTDOWN does not make a
+		// later end (a kill -9) a clean shutdown.
 		inst.fakeReboot, inst.resetting = false, true
 		d.goResetGuest(dom, inst)
+		return
+	}
+	inst.gotShutdown = true
+	if !ours {
 		return
 	}
 	dom.state, dom.reason = drivers.DomainShutdown, drivers.ReasonUnknown

@@ -71,3 +71,26 @@ func TestGuestOutlivesItsMonitor(t *testing.T) {
 	ev.waitFor(t, "demo Stopped Failed")
 	checkState(t, c, drivers.Domain{Name: "demo", UUID: dom.uuid}, drivers.DomainShutoff, drivers.ShutoffCrashed)
 }
+
+// TestCrashAfterReboot: a guest that rebooted (its power-off turned
+// into a reset) and later dies without a SHUTDOWN, as with kill -9,
+// crashed: the reboot's SHUTDOWN does not make its end a clean one.
+func TestCrashAfterReboot(t *testing.T) {
+	d, _, dom, inst, ev := fakeRunning(t)
+	t.Cleanup(func() { d.Shutdown(context.Background()) })
+	inst.mon = fakeMonitor(t) // the reset's commands fail: no matter here
+	on := d.onEvent(dom, inst)
+	dom.mu.Lock()
+	inst.fakeReboot = true // virsh reboot
+	dom.mu.Unlock()
+	on(qmpEvent("SHUTDOWN", map[string]any{"guest": true, "reason": "guest-shutdown"}))
+
+	dom.mu.Lock()
+	reason, detail := inst.endReason()
+	dom.mu.Unlock()
+	if reason != drivers.ShutoffCrashed || detail != drivers.EventStoppedFailed {
+		t.Errorf("a rebooted guest that died: reason %d, STOPPED %s; want crashed, Failed",
+			reason, drivers.EventStopped.DetailString(detail))
+	}
+	ev.waitFor(t) // no lifecycle event for the reboot
+}
