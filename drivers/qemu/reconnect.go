@@ -109,7 +109,14 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 			d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
 		}
 	case "shutdown":
-		// The guest powered off; qemu waits (-no-shutdown): finish it.
+		// The guest powered off; qemu waits (-no-shutdown). Restart it
+		// if its definition says so, as onShutdown would have; else
+		// finish it.
+		if dom.live.XML.OnPoweroff == "restart" {
+			inst.resetting = true
+			d.goResetGuest(dom, inst)
+			break
+		}
 		inst.gotShutdown = true
 		if dom.state != drivers.DomainShutdown {
 			dom.state, dom.reason = drivers.DomainShutdown, drivers.ReasonUnknown
