@@ -74,14 +74,22 @@ func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
 }
 
 // goResetGuest restarts a guest that powered off for a reboot: reset,
-// then continue. The STOP and RESUME this causes are not shown.
+// then continue. The STOP and RESUME this causes are not shown. dom.mu
+// held.
 func (d *Driver) goResetGuest(dom *domain, inst *instance) {
+	mon := inst.mon
+	if mon == nil {
+		// A reconnection that has not recorded the monitor yet: its
+		// query-status finds qemu powered off, and refresh restarts it.
+		inst.resetting = false
+		return
+	}
 	d.background(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d.cfg.MonitorTimeout)
 		defer cancel()
-		err := inst.mon.Execute(ctx, "system_reset", nil, nil)
+		err := mon.Execute(ctx, "system_reset", nil, nil)
 		if err == nil {
-			err = inst.mon.Execute(ctx, "cont", nil, nil)
+			err = mon.Execute(ctx, "cont", nil, nil)
 		}
 		dom.mu.Lock()
 		inst.resetting = false

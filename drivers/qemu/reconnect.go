@@ -79,7 +79,14 @@ func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st 
 	mon, err := qmp.Dial(ctx, inst.monitorPath, qmp.Options{OnEvent: d.onEvent(dom, inst), Timeout: d.cfg.MonitorTimeout})
 	var s qemuStatus
 	if err == nil {
+		// Recorded at once: the events that arrive from now on may need it.
+		dom.mu.Lock()
+		inst.mon = mon
+		dom.mu.Unlock()
 		if s, err = queryStatus(ctx, mon); err != nil {
+			dom.mu.Lock()
+			inst.mon = nil
+			dom.mu.Unlock()
 			mon.Close()
 		}
 	}
@@ -92,7 +99,6 @@ func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st 
 		return
 	}
 	dom.mu.Lock()
-	inst.mon = mon
 	d.refresh(dom, inst, s.Status)
 	dom.mu.Unlock()
 	d.background(func() { d.watch(dom, inst) })
@@ -113,8 +119,10 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 		// if its definition says so, as onShutdown would have; else
 		// finish it.
 		if dom.live.XML.OnPoweroff == "restart" {
-			inst.resetting = true
-			d.goResetGuest(dom, inst)
+			if !inst.resetting { // else its SHUTDOWN event began the reset
+				inst.resetting = true
+				d.goResetGuest(dom, inst)
+			}
 			break
 		}
 		inst.gotShutdown = true
