@@ -18,8 +18,9 @@ type Config struct {
 	// ConfigDir holds the persistent definitions, NAME.xml
 	// (qemu_config_dir).
 	ConfigDir string
-	// AutostartDir holds a link NAME.xml -> ../NAME.xml for each domain
-	// flagged autostart (qemu_autostart_dir; default ConfigDir/autostart).
+	// AutostartDir holds a link NAME.xml -> ConfigDir/NAME.xml (an
+	// absolute path, as libvirt makes them) for each domain flagged
+	// autostart (qemu_autostart_dir; default ConfigDir/autostart).
 	AutostartDir string
 	// StateDir holds what lives as long as the guests: the status file
 	// and monitor socket of each running domain, and the marker that
