@@ -18,8 +18,9 @@ type Config struct {
 	// ConfigDir holds the persistent definitions, NAME.xml
 	// (qemu_config_dir).
 	ConfigDir string
-	// AutostartDir holds a link NAME.xml -> ../NAME.xml for each domain
-	// flagged autostart (qemu_autostart_dir; default ConfigDir/autostart).
+	// AutostartDir holds a link NAME.xml -> ConfigDir/NAME.xml (an
+	// absolute path, as libvirt makes them) for each domain flagged
+	// autostart (qemu_autostart_dir; default ConfigDir/autostart).
 	AutostartDir string
 	// StateDir holds what lives as long as the guests: the status file
 	// and monitor socket of each running domain, and the marker that
@@ -33,7 +34,9 @@ type Config struct {
 	// sends SIGKILL (default 10s, as libvirt).
 	DestroyGrace time.Duration
 	// MonitorTimeout bounds each monitor command and the reconnection to
-	// one guest at startup (default 30s).
+	// one guest at startup, and, after DestroyGrace, how long a qemu that
+	// closed its monitor may take to exit before it is logged as
+	// degraded (default 30s).
 	MonitorTimeout time.Duration
 	// JobTimeout bounds how long an operation waits for the one running
 	// on the same domain (default 30s, as libvirt).

@@ -113,25 +113,26 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 	if err := badFlags("virDomainUndefineFlags", flags, 1|2|4|8|16|32); err != nil {
 		return err
 	}
+	// The job: a start under way publishes its qemu into this domain, so
+	// removing the domain meanwhile would hide a running guest.
 	d := c.drv
-	dom, err := d.lock(ref)
-	if err != nil {
-		return err
-	}
-	defer dom.mu.Unlock()
-	if dom.persistent == nil {
-		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
-	}
-	if err := os.Remove(d.cfg.definitionPath(dom.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
-	}
-	os.Remove(d.cfg.autostartPath(dom.name))
-	d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
-	dom.persistent, dom.autostart = nil, false
-	if !dom.active() {
-		d.remove(dom)
-	} // else it runs on as a transient domain
-	return nil
+	return d.withJob(ctx, ref, "virDomainUndefine", func(ctx context.Context, dom *domain) error {
+		dom.mu.Lock()
+		defer dom.mu.Unlock()
+		if dom.persistent == nil {
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
+		}
+		if err := os.Remove(d.cfg.definitionPath(dom.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
+		}
+		os.Remove(d.cfg.autostartPath(dom.name))
+		d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
+		dom.persistent, dom.autostart = nil, false
+		if !dom.active() {
+			d.remove(dom)
+		} // else it runs on as a transient domain
+		return nil
+	})
 }
 
 func (c *conn) DomainGetAutostart(ctx context.Context, ref drivers.Domain) (bool, error) {

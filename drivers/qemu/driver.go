@@ -33,7 +33,6 @@ type Driver struct {
 	// Set by Startup, then read-only.
 	binary  string // the resolved qemu binary
 	version uint64 // its version, major*1e6+minor*1e3+micro
-	started bool
 
 	mu      sync.RWMutex // guards domains; see domain for the lock order
 	domains []*domain    // in the order they became known
@@ -123,7 +122,6 @@ func (d *Driver) Startup(ctx context.Context) error {
 	d.checkStateDir()
 	d.loadDefinitions(ctx, false)
 	d.reconnectAll(ctx)
-	d.started = true
 	d.autostartOnce()
 	d.log.Info("QEMU driver started", "binary", bin, "version", d.version, "domains", len(d.list()))
 	return nil

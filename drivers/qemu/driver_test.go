@@ -29,12 +29,19 @@ func needQEMU(t *testing.T) {
 // directory; cleanup kills every qemu it started and shuts it down.
 func testDriver(t *testing.T) (*Driver, *conn) {
 	t.Helper()
+	return testDriverWith(t, func(*Config) {})
+}
+
+// testDriverWith is testDriver with the configuration changed by tune.
+func testDriverWith(t *testing.T, tune func(*Config)) (*Driver, *conn) {
+	t.Helper()
 	needQEMU(t)
 	dir := t.TempDir()
 	cfg := Config{
 		ConfigDir: filepath.Join(dir, "etc"), StateDir: filepath.Join(dir, "run"),
 		LogDir: filepath.Join(dir, "log"), DestroyGrace: 5 * time.Second,
 	}
+	tune(&cfg)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d := New(cfg, log)
 	ctx := context.Background()

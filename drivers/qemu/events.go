@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
@@ -51,13 +52,17 @@ func shutdownDetail(guest bool) int32 {
 // it runs with -no-shutdown) or qemu was told to quit (a signal, `quit`).
 // dom.mu held.
 func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
-	inst.gotShutdown = true
-	if dom.proc != inst || dom.state == drivers.DomainShutdown || inst.intent != stopNone {
-		return // not ours yet, repeated, or the driver is stopping it
-	}
-	if guest && (inst.fakeReboot || dom.live.XML.OnPoweroff == "restart") {
+	// Not ours yet, repeated, or the driver is stopping it: only note it.
+	ours := dom.proc == inst && dom.state != drivers.DomainShutdown && inst.intent == stopNone
+	if ours && guest && (inst.fakeReboot || dom.live.XML.OnPoweroff == "restart") {
+		// A reboot: the guest goes on, so this SHUTDOWN does not make a
+		// later end (a kill -9) a clean shutdown.
 		inst.fakeReboot, inst.resetting = false, true
 		d.goResetGuest(dom, inst)
+		return
+	}
+	inst.gotShutdown = true
+	if !ours {
 		return
 	}
 	dom.state, dom.reason = drivers.DomainShutdown, drivers.ReasonUnknown
@@ -69,14 +74,22 @@ func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
 }
 
 // goResetGuest restarts a guest that powered off for a reboot: reset,
-// then continue. The STOP and RESUME this causes are not shown.
+// then continue. The STOP and RESUME this causes are not shown. dom.mu
+// held.
 func (d *Driver) goResetGuest(dom *domain, inst *instance) {
+	mon := inst.mon
+	if mon == nil {
+		// A reconnection that has not recorded the monitor yet: its
+		// query-status finds qemu powered off, and refresh restarts it.
+		inst.resetting = false
+		return
+	}
 	d.background(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d.cfg.MonitorTimeout)
 		defer cancel()
-		err := inst.mon.Execute(ctx, "system_reset", nil, nil)
+		err := mon.Execute(ctx, "system_reset", nil, nil)
 		if err == nil {
-			err = inst.mon.Execute(ctx, "cont", nil, nil)
+			err = mon.Execute(ctx, "cont", nil, nil)
 		}
 		dom.mu.Lock()
 		inst.resetting = false
@@ -117,8 +130,10 @@ func (d *Driver) onResume(dom *domain, inst *instance) {
 
 // watch waits for the end of inst, dom's published qemu: the monitor's
 // EOF (or, for a guest without monitor, its process gone), then the
-// process's exit, and marks the domain shut off. A driver shutdown ends
-// the watch without touching the guest.
+// process's exit, and marks the domain shut off. A qemu that closed its
+// monitor but is still there after the destroy grace and the monitor
+// timeout is marked degraded, and watched on. A driver shutdown ends the
+// watch without touching the guest.
 func (d *Driver) watch(dom *domain, inst *instance) {
 	if inst.mon != nil {
 		select {
@@ -129,6 +144,9 @@ func (d *Driver) watch(dom *domain, inst *instance) {
 		if errors.Is(inst.mon.Err(), qmp.ErrClosed) {
 			return // we closed it: the driver is shutting down
 		}
+		why := fmt.Sprintf("its monitor ended (%v) but qemu keeps running", inst.mon.Err())
+		t := time.AfterFunc(d.cfg.DestroyGrace+d.cfg.MonitorTimeout, func() { d.markDegraded(dom, inst, why) })
+		defer t.Stop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -139,23 +157,16 @@ func (d *Driver) watch(dom *domain, inst *instance) {
 		case <-ctx.Done():
 		}
 	}()
-	if inst.mon != nil {
-		// qemu closed its monitor: it is exiting. Give it time to.
-		t := time.AfterFunc(d.cfg.DestroyGrace+30*time.Second, cancel)
-		defer t.Stop()
-	}
 	if !inst.waitExit(ctx) {
-		select {
-		case <-d.closing:
-		default:
-			d.markDegraded(dom, inst, "qemu closed its monitor but keeps running")
-		}
-		return
+		return // the driver is shutting down
 	}
 	dom.mu.Lock()
-	defer dom.mu.Unlock()
 	reason, detail := inst.endReason()
 	d.stopped(dom, inst, reason, detail)
+	dom.mu.Unlock()
+	if inst.mon != nil {
+		inst.mon.Close() // outside mu: Close waits for the reader, which may wait for mu
+	}
 }
 
 // endReason is the shut-off reason and STOPPED detail for a qemu that
@@ -177,7 +188,8 @@ func (inst *instance) endReason() (int32, int32) {
 }
 
 // stopped marks dom shut off after inst ended, raises STOPPED, removes
-// the status file and forgets a transient domain. dom.mu held.
+// the status file and forgets a transient domain. dom.mu held; the
+// caller closes inst's monitor after releasing it.
 func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
 	if dom.proc != inst {
 		return
@@ -187,9 +199,6 @@ func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
 	d.emit(dom, drivers.EventStopped, detail)
 	dom.live, dom.id = nil, -1
 	d.removeStatus(dom.name, inst)
-	if inst.mon != nil {
-		go inst.mon.Close() // Close waits for the reader, which may wait for mu
-	}
 	if dom.persistent == nil {
 		d.remove(dom)
 	}
@@ -197,9 +206,14 @@ func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
 	d.log.Info("domain stopped", "domain", dom.name, "pid", inst.pid, "reason", reason)
 }
 
+// markDegraded records why the driver cannot fully manage inst, unless
+// it ended meanwhile.
 func (d *Driver) markDegraded(dom *domain, inst *instance, why string) {
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
+	if dom.proc != inst {
+		return
+	}
 	inst.degraded = why
 	d.log.Error("guest not fully managed", "domain", dom.name, "pid", inst.pid, "why", why)
 }

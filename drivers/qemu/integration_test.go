@@ -1,6 +1,7 @@
 package qemu_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
 )
 
 const demoXMLPath = "../../testdata/qemu/domains/demo.xml"
@@ -262,6 +265,67 @@ func TestGuestPowerOff(t *testing.T) {
 		t.Errorf("qemu (pid %d) still runs", pid)
 	}
 	ev.stop()
+}
+
+// TestPowerOffWhileAway: a guest whose definition says on_poweroff
+// restart powers off while the daemon is down; the next daemon finds
+// qemu waiting in its shutdown state and restarts the guest, as the
+// definition asks, rather than ending it.
+func TestPowerOffWhileAway(t *testing.T) {
+	d := newTestDaemon(t)
+	guest := guestDir(t)
+	console := d.path("console.log")
+	xml := fmt.Sprintf(`<domain type='qemu'>
+  <name>tiny</name>
+  <memory unit='MiB'>128</memory>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>%s/vmlinuz</kernel>
+    <initrd>%s/initrd.gz</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_poweroff>restart</on_poweroff>
+  <devices>
+    <serial type='file'><source path='%s'/></serial>
+  </devices>
+</domain>
+`, guest, guest, console)
+	os.WriteFile(d.path("tiny.xml"), []byte(xml), 0o644)
+	d.start()
+	d.mustVirsh("define", d.path("tiny.xml"))
+	d.mustVirsh("start", "tiny")
+	pid := d.qemuPIDs()["tiny"]
+	waitConsole(t, console, "GUEST-READY", 1)
+
+	d.kill9()
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	mon, err := qmp.Dial(ctx, d.path("run", "tiny.monitor"), qmp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mon.Execute(ctx, "system_powerdown", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var st struct{ Status string }
+		if err := mon.Execute(ctx, "query-status", nil, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Status == "shutdown" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mon.Close()
+
+	d.start()
+	checkDomstate(t, d, "tiny", "running (booted)")
+	waitConsole(t, console, "GUEST-READY", 2)
+	if now := d.qemuPIDs()["tiny"]; now != pid {
+		t.Errorf("qemu pid %d, was %d", now, pid)
+	}
 }
 
 // waitConsole waits until the guest printed marker n times.

@@ -129,10 +129,11 @@ func (d *Driver) runTransient(ctx context.Context, def *domxml.Def, api string, 
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	if err != nil {
+		// A new transient domain goes away with its failed start. One
+		// another create added stays hidden: that create decides.
 		if created && dom.persistent == nil {
 			d.remove(dom)
 		}
-		dom.hidden = false
 		return drivers.Domain{}, err
 	}
 	return dom.ref(), nil

@@ -79,7 +79,14 @@ func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st 
 	mon, err := qmp.Dial(ctx, inst.monitorPath, qmp.Options{OnEvent: d.onEvent(dom, inst), Timeout: d.cfg.MonitorTimeout})
 	var s qemuStatus
 	if err == nil {
+		// Recorded at once: the events that arrive from now on may need it.
+		dom.mu.Lock()
+		inst.mon = mon
+		dom.mu.Unlock()
 		if s, err = queryStatus(ctx, mon); err != nil {
+			dom.mu.Lock()
+			inst.mon = nil
+			dom.mu.Unlock()
 			mon.Close()
 		}
 	}
@@ -92,7 +99,6 @@ func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st 
 		return
 	}
 	dom.mu.Lock()
-	inst.mon = mon
 	d.refresh(dom, inst, s.Status)
 	dom.mu.Unlock()
 	d.background(func() { d.watch(dom, inst) })
@@ -109,7 +115,16 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 			d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
 		}
 	case "shutdown":
-		// The guest powered off; qemu waits (-no-shutdown): finish it.
+		// The guest powered off; qemu waits (-no-shutdown). Restart it
+		// if its definition says so, as onShutdown would have; else
+		// finish it.
+		if dom.live.XML.OnPoweroff == "restart" {
+			if !inst.resetting { // else its SHUTDOWN event began the reset
+				inst.resetting = true
+				d.goResetGuest(dom, inst)
+			}
+			break
+		}
 		inst.gotShutdown = true
 		if dom.state != drivers.DomainShutdown {
 			dom.state, dom.reason = drivers.DomainShutdown, drivers.ReasonUnknown
@@ -117,9 +132,14 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 		}
 		d.goKill(dom, inst)
 	case "prelaunch", "inmigrate":
-		// A start the daemon did not finish: the guest never ran. Undo it.
-		inst.intent = stopAbortStart
-		d.goKill(dom, inst)
+		// qemu never ran the guest. A domain started paused is left so
+		// (its status file says paused). Otherwise the status file was
+		// written just before the start's `cont`, which the daemon did
+		// not live to send: undo that start.
+		if dom.state != drivers.DomainPaused {
+			inst.intent = stopAbortStart
+			d.goKill(dom, inst)
+		}
 	default: // paused, and the states qemu pauses in (io-error, postmigrate, ...)
 		if dom.state == drivers.DomainRunning {
 			dom.state, dom.reason = drivers.DomainPaused, drivers.ReasonUnknown

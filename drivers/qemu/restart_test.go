@@ -208,3 +208,32 @@ func TestCorruptStatusFile(t *testing.T) {
 		t.Error("the guest was killed")
 	}
 }
+
+// TestReconnectPausedStart: a guest started paused (qemu still in
+// prelaunch, never continued) survives a restart, paused: it is not
+// mistaken for a start the daemon did not finish.
+func TestReconnectPausedStart(t *testing.T) {
+	d, c := testDriver(t)
+	ctx := context.Background()
+	ev := recordEvents(t, c)
+	ref, err := c.DomainDefineXML(ctx, readTestdata(t, "demo.xml"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, err = c.DomainCreate(ctx, ref, drivers.CreatePaused); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Defined Added", "demo Started Booted", "demo Suspended Paused")
+	pid := pidOf(t, c, "demo")
+	d.Shutdown(ctx)
+
+	_, c2, ev2 := restarted(t, d)
+	checkState(t, c2, ref, drivers.DomainPaused, drivers.PausedUser)
+	if got := pidOf(t, c2, "demo"); got != pid || !alive(pid) {
+		t.Fatalf("qemu pid %d (alive: %v), was %d", got, alive(pid), pid)
+	}
+	if err := c2.DomainResume(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	ev2.waitFor(t, "demo Resumed Unpaused")
+}

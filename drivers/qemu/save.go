@@ -46,8 +46,8 @@ const (
 )
 
 // DomainSave pauses the guest (SUSPENDED), streams its state into a file
-// and stops it (STOPPED SAVED). If the stream fails the file is removed
-// and a guest that ran runs again.
+// and stops it (STOPPED SAVED). If the save fails a guest that ran runs
+// again, and a regular file is removed.
 func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml string, flags uint32) error {
 	if err := badFlags("virDomainSaveFlags", flags, saveFlagsKnown); err != nil {
 		return err
@@ -95,7 +95,9 @@ func (d *Driver) replacementDef(dom *domain, dxml string) (*domxml.Def, error) {
 
 // saveTo writes the image: header and definition, then qemu's stream
 // through a descriptor passed over the monitor. A guest that was running
-// is paused first; on failure it runs again and the file is removed.
+// is paused first; on any later failure it runs again, and the image is
+// removed if it is a regular file (never a pipe or a device the client
+// named, such as /dev/null).
 func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *domxml.Def, to string, paused, wasRunning bool) (err error) {
 	xml, err := def.Format(-1)
 	if err != nil {
@@ -105,12 +107,48 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 	if err != nil {
 		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot create save image: %v", err)
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot create save image: %v", err)
+	}
 	defer func() {
 		f.Close()
-		if err != nil {
+		if err != nil && fi.Mode().IsRegular() {
 			os.Remove(to)
 		}
 	}()
+	if _, err := f.Write(saveImageHead(xml, paused)); err != nil {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot write save image %s: %v", to, err)
+	}
+	if wasRunning {
+		if err := d.pause(ctx, dom, inst, drivers.PausedSave); err != nil {
+			return err
+		}
+		defer func() {
+			if err == nil {
+				return
+			}
+			if rerr := d.unpause(ctx, dom, inst, runningSaveCanceled); rerr != nil {
+				d.log.Error("cannot run the guest again after a failed save", "domain", dom.name, "err", rerr)
+			}
+		}()
+	}
+	if err := migrateToFile(ctx, inst, f); err != nil {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot save domain '%s': %v", dom.name, err)
+	}
+	// A pipe or a device (a save streamed to another program) has
+	// nothing to sync, and fsync fails on it.
+	if fi.Mode().IsRegular() {
+		if err := f.Sync(); err != nil {
+			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot write save image %s: %v", to, err)
+		}
+	}
+	return nil
+}
+
+// saveImageHead is what a save image holds before qemu's stream.
+func saveImageHead(xml string, paused bool) []byte {
 	h := saveHeader{Version: saveVersion, XMLLen: uint32(len(xml))}
 	if paused {
 		h.Flags |= imagePaused
@@ -119,26 +157,7 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 	buf.WriteString(saveMagic)
 	binary.Write(&buf, binary.BigEndian, h)
 	buf.WriteString(xml)
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot write save image %s: %v", to, err)
-	}
-	if wasRunning {
-		if err := d.pause(ctx, dom, inst, drivers.PausedSave); err != nil {
-			return err
-		}
-	}
-	if err := migrateToFile(ctx, inst, f); err != nil {
-		if wasRunning {
-			if rerr := d.unpause(ctx, dom, inst, runningSaveCanceled); rerr != nil {
-				d.log.Error("cannot run the guest again after a failed save", "domain", dom.name, "err", rerr)
-			}
-		}
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot save domain '%s': %v", dom.name, err)
-	}
-	if err := f.Sync(); err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot write save image %s: %v", to, err)
-	}
-	return nil
+	return buf.Bytes()
 }
 
 // migrateToFile has qemu write its migration stream to f and waits for

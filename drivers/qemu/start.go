@@ -100,11 +100,20 @@ func startState(o startOpts) (drivers.DomainState, int32) {
 	return drivers.DomainRunning, drivers.RunningBooted
 }
 
-// publish makes dom run inst and raises STARTED (and SUSPENDED when it
-// starts paused).
+// publish makes dom run inst, raises STARTED (and SUSPENDED when it
+// starts paused) and watches inst. If the driver shut down during the
+// start, it lets go of the monitor as Shutdown did for the others: the
+// guest runs on, and qemu serves the next daemon's connection.
 func (d *Driver) publish(dom *domain, inst *instance, live *domxml.Def, id int32, o startOpts) {
 	dom.mu.Lock()
-	defer dom.mu.Unlock()
+	watched := d.publishLocked(dom, inst, live, id, o)
+	dom.mu.Unlock()
+	if !watched {
+		inst.mon.Close() // outside mu: Close waits for the reader, which may wait for mu
+	}
+}
+
+func (d *Driver) publishLocked(dom *domain, inst *instance, live *domxml.Def, id int32, o startOpts) bool {
 	dom.proc, dom.live, dom.id, dom.hidden = inst, live, id, false
 	dom.state, dom.reason = startState(o)
 	detail := int32(drivers.EventStartedBooted)
@@ -119,7 +128,7 @@ func (d *Driver) publish(dom *domain, inst *instance, live *domxml.Def, id int32
 		}
 		d.emit(dom, drivers.EventSuspended, pausedDetail)
 	}
-	d.background(func() { d.watch(dom, inst) })
+	return d.background(func() { d.watch(dom, inst) })
 }
 
 // undoStart kills a qemu that never became the domain's and removes
