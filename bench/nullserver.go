@@ -70,7 +70,7 @@ func nullConn(c net.Conn) {
 			continue
 		}
 		binary.BigEndian.PutUint32(reply[0:], nullFrameLen)
-		copy(reply[4:16], hdr[4:16]) // program, version, procedure
+		copy(reply[4:16], hdr[4:16])              // program, version, procedure
 		binary.BigEndian.PutUint32(reply[16:], 1) // REPLY
 		copy(reply[20:24], hdr[20:24])            // serial
 		binary.BigEndian.PutUint32(reply[24:], 0) // OK
