@@ -20,6 +20,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/systemd"
 )
 
 // Daemon is a configured govirtd instance.
@@ -220,16 +221,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	d.notify(systemd.Ready("serving"))
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop()
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				d.log.Info("SIGHUP: reloading drivers")
-				if err := d.Reload(ctx); err == nil {
-					d.log.Info("reload complete")
-				}
+				d.reload(ctx)
 				continue
 			}
 			d.log.Info("shutting down", "signal", sig.String())
@@ -238,7 +237,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+func (d *Daemon) reload(ctx context.Context) {
+	d.log.Info("SIGHUP: reloading drivers")
+	d.notify(systemd.Reloading())
+	status := "serving; last reload succeeded"
+	if err := d.Reload(ctx); err != nil {
+		status = "serving; last reload failed: " + err.Error()
+	} else {
+		d.log.Info("reload complete")
+	}
+	d.notify(systemd.Ready(status))
+}
+
+// notify logs a failed systemd notification; the daemon runs on.
+func (d *Daemon) notify(err error) {
+	if err != nil {
+		d.log.Warn("systemd notification failed", "err", err)
+	}
+}
+
 func (d *Daemon) stop() error {
+	d.notify(systemd.Stopping())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return d.Shutdown(ctx)

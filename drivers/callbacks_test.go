@@ -123,7 +123,7 @@ func TestListFlagsMatches(t *testing.T) {
 			}
 		}
 	}
-	if ListFlags(1 << 20).Unsupported() == 0 {
+	if ListFlags(1<<20).Unsupported() == 0 {
 		t.Error("an unknown flag is not reported")
 	}
 }

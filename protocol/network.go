@@ -7,7 +7,13 @@ const (
 	ProcConnectListNetworks         Procedure = 38
 	ProcConnectNumOfDefinedNetworks Procedure = 50
 	ProcConnectNumOfNetworks        Procedure = 52
+	ProcNetworkGetAutostart         Procedure = 44
+	ProcNetworkIsActive             Procedure = 152
+	ProcNetworkIsPersistent         Procedure = 153
 )
+
+// NetworkArgs is the argument of every procedure that takes only a network.
+type NetworkArgs struct{ Net Network }
 
 // ConnectListNetworksArgs is also the argument of LIST_DEFINED_NETWORKS.
 type ConnectListNetworksArgs struct{ MaxNames int32 }

@@ -182,13 +182,26 @@ func (c *Conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (D
 	return c.domainCall(ctx, protocol.ProcDomainDefineXMLFlags, &protocol.DomainDefineXMLFlagsArgs{XML: xml, Flags: flags})
 }
 
+// DomainUndefine always uses virDomainUndefineFlags, as virsh does.
 func (c *Conn) DomainUndefine(ctx context.Context, dom Domain, flags uint32) error {
 	return c.call(ctx, protocol.ProcDomainUndefineFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
 }
 
+// Where libvirt has an older entry point without flags (virDomainCreate,
+// virDomainDestroy, ...), the methods below use it when flags are 0, as
+// virsh does; the daemon names the entry point in its errors ("read only
+// access prevents virDomainDestroy").
+
 // DomainCreate starts dom and returns it with its new id.
 func (c *Conn) DomainCreate(ctx context.Context, dom Domain, flags uint32) (Domain, error) {
-	return c.domainCall(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags})
+	if flags != 0 {
+		return c.domainCall(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags})
+	}
+	if err := c.call(ctx, protocol.ProcDomainCreate, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil); err != nil {
+		return Domain{}, err
+	}
+	// virDomainCreate's reply has no domain: look it up for its new id.
+	return c.DomainLookupByUUID(ctx, dom.UUID)
 }
 
 func (c *Conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (Domain, error) {
@@ -196,10 +209,16 @@ func (c *Conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (D
 }
 
 func (c *Conn) DomainDestroy(ctx context.Context, dom Domain, flags uint32) error {
+	if flags == 0 {
+		return c.call(ctx, protocol.ProcDomainDestroy, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+	}
 	return c.call(ctx, protocol.ProcDomainDestroyFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
 }
 
 func (c *Conn) DomainShutdown(ctx context.Context, dom Domain, flags uint32) error {
+	if flags == 0 {
+		return c.call(ctx, protocol.ProcDomainShutdown, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+	}
 	return c.call(ctx, protocol.ProcDomainShutdownFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
 }
 
@@ -229,6 +248,9 @@ func (c *Conn) DomainSave(ctx context.Context, dom Domain, to, dxml string, flag
 	if err != nil {
 		return err
 	}
+	if flags == 0 && dxml == "" {
+		return c.call(ctx, protocol.ProcDomainSave, &protocol.DomainSaveArgs{Dom: domainToWire(dom), To: to}, nil)
+	}
 	return c.call(ctx, protocol.ProcDomainSaveFlags,
 		&protocol.DomainSaveFlagsArgs{Dom: domainToWire(dom), To: to, DXML: optString(dxml), Flags: flags}, nil)
 }
@@ -238,6 +260,9 @@ func (c *Conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 	from, err := filepath.Abs(from)
 	if err != nil {
 		return err
+	}
+	if flags == 0 && dxml == "" {
+		return c.call(ctx, protocol.ProcDomainRestore, &protocol.DomainRestoreArgs{From: from}, nil)
 	}
 	return c.call(ctx, protocol.ProcDomainRestoreFlags,
 		&protocol.DomainRestoreFlagsArgs{From: from, DXML: optString(dxml), Flags: flags}, nil)

@@ -1,0 +1,96 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/remote"
+)
+
+// TestFlaglessEntryPoints drives the default domain through the calls
+// that, without flags, use libvirt's flagless entry points, and checks
+// that the daemon names the entry point in read-only refusals.
+func TestFlaglessEntryPoints(t *testing.T) {
+	ctx := context.Background()
+	uri, _ := serve(t)
+	c := dial(t, uri)
+	dom, err := c.DomainLookupByName(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := filepath.Join(t.TempDir(), "test.save")
+	steps := []struct {
+		name string
+		call func() error
+		want drivers.DomainState
+	}{
+		{"save", func() error { return c.DomainSave(ctx, dom, save, "", 0) }, drivers.DomainShutoff},
+		{"restore", func() error { return c.DomainRestore(ctx, save, "", 0) }, drivers.DomainRunning},
+		{"shutdown", func() error { return c.DomainShutdown(ctx, dom, 0) }, drivers.DomainShutoff},
+		{"create", func() error {
+			started, err := c.DomainCreate(ctx, dom, 0)
+			if err == nil && started.ID < 0 {
+				t.Errorf("DomainCreate returned id %d", started.ID)
+			}
+			return err
+		}, drivers.DomainRunning},
+		{"destroy", func() error { return c.DomainDestroy(ctx, dom, 0) }, drivers.DomainShutoff},
+	}
+	for _, s := range steps {
+		if err := s.call(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if st, _, err := c.DomainGetState(ctx, dom, 0); err != nil || st != s.want {
+			t.Fatalf("after %s: state %v, %v; want %v", s.name, st, err, s.want)
+		}
+	}
+
+	ro, err := remote.DialOptions(ctx, uri, remote.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	err = ro.DomainDestroy(ctx, dom, 0)
+	if !errors.Is(err, drivers.ErrOperationDenied) || err.Error() != "operation forbidden: read only access prevents virDomainDestroy" {
+		t.Errorf("read-only destroy: %v", err)
+	}
+	err = ro.DomainDestroy(ctx, dom, 1)
+	if err == nil || err.Error() != "operation forbidden: read only access prevents virDomainDestroyFlags" {
+		t.Errorf("read-only destroy with flags: %v", err)
+	}
+}
+
+// TestUnsupportedCalls checks that calls the test driver or the daemon
+// lack fail with an error, not a hang or a crash.
+func TestUnsupportedCalls(t *testing.T) {
+	ctx := context.Background()
+	uri, _ := serve(t)
+	c := dial(t, uri)
+	if _, err := c.ConnectListAllNetworks(ctx, 0); !errors.Is(err, drivers.ErrNoSupport) {
+		t.Errorf("ConnectListAllNetworks: %v, want ErrNoSupport", err)
+	}
+	dom, err := c.DomainLookupByID(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.NodeGetSecurityModel(ctx); err == nil {
+		t.Errorf("NodeGetSecurityModel succeeded on a daemon without it")
+	}
+	if _, err := c.DomainGetMessages(ctx, dom, 0); err == nil {
+		t.Errorf("DomainGetMessages succeeded on a daemon without it")
+	}
+	for name, call := range map[string]func(context.Context, remote.Network) (bool, error){
+		"NetworkIsActive": c.NetworkIsActive, "NetworkIsPersistent": c.NetworkIsPersistent, "NetworkGetAutostart": c.NetworkGetAutostart,
+	} {
+		if _, err := call(ctx, remote.Network{Name: "default"}); err == nil {
+			t.Errorf("%s succeeded on a daemon without networks", name)
+		}
+	}
+	// The connection is still usable.
+	if _, err := c.DomainGetInfo(ctx, dom); err != nil {
+		t.Errorf("after unsupported calls: %v", err)
+	}
+}
