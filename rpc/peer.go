@@ -295,9 +295,16 @@ func (p *Peer) handle(h protocol.Header, body []byte) error {
 	return p.startCall(&Call{Header: h, Body: body})
 }
 
-// startCall runs the call at once if fewer than MaxClientRequests run,
-// else queues it; while the queue is full it holds the reader back.
+// startCall runs a quick call on the reader goroutine; any other call at
+// once on its own goroutine if fewer than MaxClientRequests run, else
+// queues it; while the queue is full it holds the reader back.
 func (p *Peer) startCall(c *Call) error {
+	if qs, ok := p.session.(QuickSession); ok && qs.Quick(c.Header) {
+		p.calls.Add(1)
+		p.dispatch(c)
+		p.calls.Done()
+		return nil
+	}
 	limit := p.srv.cfg.MaxClientRequests
 	for {
 		p.callMu.Lock()
