@@ -34,7 +34,7 @@ func (p *Peer) received() {
 // received() its arrival already caused.
 func (p *Peer) handleKeepalive(h protocol.Header) {
 	if h.Type == protocol.Message && h.Procedure == protocol.KeepaliveProcPing {
-		p.enqueue(pongFrame)
+		p.send(pongFrame)
 	}
 }
 
@@ -73,7 +73,7 @@ func (p *Peer) keepaliveTick() {
 		return
 	default:
 		p.unanswered.Add(1)
-		if p.enqueue(pingFrame) != nil {
+		if p.send(pingFrame) != nil {
 			return
 		}
 	}

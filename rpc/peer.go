@@ -57,6 +57,16 @@ type Peer struct {
 	closeMu  sync.Mutex    // guards closeErr, flush and the closing of done
 	closeErr error
 
+	// A frame leaves through out, written by the writer goroutine, or,
+	// when nothing is queued or being written, straight from the
+	// goroutine that made it, with a write that never blocks (send): that
+	// saves waking the writer for every reply and event.
+	wmu     sync.Mutex      // held while writing to conn
+	pending atomic.Int64    // frames in out, in partial or being written; a direct write needs none
+	partial []byte          // the rest of a frame a direct write began; guarded by wmu, written first
+	kick    chan struct{}   // wakes the writer to write partial
+	raw     syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
+
 	callMu    sync.Mutex    // guards running and waiting
 	running   int           // calls being dispatched
 	waiting   []*Call       // calls read but not yet started, at most MaxClientRequests
@@ -71,7 +81,7 @@ type Peer struct {
 
 func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Peer{
+	p := &Peer{
 		srv:       s,
 		conn:      conn,
 		id:        s.nextID.Add(1),
@@ -82,7 +92,14 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		out:       make(chan []byte, s.cfg.MaxQueue),
 		done:      make(chan struct{}),
 		callFreed: make(chan struct{}, 1),
+		kick:      make(chan struct{}, 1),
 	}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			p.raw = raw
+		}
+	}
+	return p
 }
 
 // ID is the client's number, unique for the server's life.
@@ -179,16 +196,82 @@ func (p *Peer) enqueue(frame []byte) error {
 		return ErrPeerClosed
 	default:
 	}
+	p.pending.Add(1)
 	select {
 	case p.out <- frame:
 		return nil
 	default:
 	}
+	p.pending.Add(-1)
 	p.srv.slowDropped.Add(1)
 	err := &SlowClientError{Queue: cap(p.out)}
 	p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "err", err)
 	p.Close(err)
 	return err
+}
+
+// send writes frame at once when nothing is queued or being written,
+// without blocking: what the socket does not take at once is queued, and
+// the writer goroutine writes it. Otherwise frame is queued behind the
+// others. Either way it never blocks, and frames leave in send order.
+func (p *Peer) send(frame []byte) error {
+	if p.raw == nil || p.pending.Load() != 0 || !p.wmu.TryLock() {
+		return p.enqueue(frame)
+	}
+	defer p.wmu.Unlock()
+	if p.pending.Load() != 0 {
+		return p.enqueue(frame)
+	}
+	select {
+	case <-p.done:
+		return ErrPeerClosed
+	default:
+	}
+	n, err := p.writeNonblock(frame)
+	if err != nil {
+		p.Close(err)
+		return err
+	}
+	if n < len(frame) {
+		// Frames queued meanwhile wait behind the rest of this one: the
+		// writer writes partial first, under wmu.
+		p.partial = frame[n:]
+		p.pending.Add(1)
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// writeNonblock writes what the socket takes of b now; the socket is in
+// non-blocking mode, so a full socket buffer ends it early.
+func (p *Peer) writeNonblock(b []byte) (int, error) {
+	n := 0
+	var werr error
+	err := p.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != syscall.EAGAIN {
+				werr = err
+			}
+			if err != nil || m <= 0 {
+				break
+			}
+		}
+		return true // never wait for the socket: the writer goroutine does
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
 }
 
 // SendMessage queues an asynchronous MESSAGE (an event) for the client,
@@ -201,50 +284,63 @@ func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
 	if err != nil {
 		return err
 	}
-	return p.enqueue(f)
+	return p.send(f)
 }
 
 // SendFrame queues an encoded frame for the client. It never blocks.
-func (p *Peer) SendFrame(frame []byte) error { return p.enqueue(frame) }
+func (p *Peer) SendFrame(frame []byte) error { return p.send(frame) }
 
 // CloseAfterFlush disconnects the client once the frames already queued
 // for it are written.
 func (p *Peer) CloseAfterFlush(reason error) { p.closeAfterFlush(reason) }
 
 func (p *Peer) writeLoop() {
-	var backing [16][]byte
+	// backing[0] is for the rest of a frame a direct write began.
+	var backing [17][]byte
 	for {
+		bufs := net.Buffers(backing[1:1])
 		select {
 		case f := <-p.out:
-			// Write what is queued now in one system call.
-			bufs := append(net.Buffers(backing[:0]), f)
-		drain:
-			for len(bufs) < len(backing) {
-				select {
-				case f := <-p.out:
-					bufs = append(bufs, f)
-				default:
-					break drain
-				}
-			}
-			_, err := bufs.WriteTo(p.conn)
-			clear(backing[:])
-			if err != nil {
-				p.Close(err)
-				return
-			}
+			bufs = append(bufs, f)
+		case <-p.kick:
 		case <-p.done:
 			p.closeMu.Lock()
 			flush := p.flush
 			p.closeMu.Unlock()
 			if flush {
-				for len(p.out) > 0 {
-					if _, err := p.conn.Write(<-p.out); err != nil {
-						break
-					}
+				p.wmu.Lock()
+				_, err := p.conn.Write(p.partial)
+				for err == nil && len(p.out) > 0 {
+					_, err = p.conn.Write(<-p.out)
 				}
+				p.wmu.Unlock()
 				p.conn.Close()
 			}
+			return
+		}
+		// Write what is queued now in one system call.
+	drain:
+		for len(bufs) < len(backing)-1 {
+			select {
+			case f := <-p.out:
+				bufs = append(bufs, f)
+			default:
+				break drain
+			}
+		}
+		p.wmu.Lock()
+		if p.partial != nil {
+			backing[0] = p.partial
+			bufs = backing[:len(bufs)+1]
+			p.partial = nil
+		}
+		n := int64(len(bufs))
+		_, err := bufs.WriteTo(p.conn)
+		p.pending.Add(-n)
+		p.wmu.Unlock()
+		clear(backing[:])
+		if err != nil {
+			p.Close(err)
 			return
 		}
 	}
@@ -380,7 +476,7 @@ func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) 
 			return err
 		}
 	}
-	if err := p.enqueue(frame); err != nil {
+	if err := p.send(frame); err != nil {
 		return err
 	}
 	if closeAfter {
