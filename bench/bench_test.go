@@ -150,7 +150,7 @@ func TestNullServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeAll(cs)
-	v, err := throughput(50*time.Millisecond, cs, 4)
+	v, _, err := throughput(50*time.Millisecond, cs, 4)
 	if err != nil || v <= 0 {
 		t.Fatalf("throughput against the null server: %v, %v", v, err)
 	}
@@ -173,7 +173,7 @@ func TestGovirtdThroughput(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", k.name, err)
 		}
-		v, err := throughput(50*time.Millisecond, cs, 2)
+		v, _, err := throughput(50*time.Millisecond, cs, 2)
 		closeAll(cs)
 		if err != nil || v <= 0 {
 			t.Fatalf("%s: %v calls/s, %v", k.name, v, err)

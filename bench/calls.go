@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,8 +12,8 @@ import (
 
 // throughput runs perConn goroutines on each caller, each calling
 // ConnectGetLibVersion back to back for d, and returns the calls per
-// second all together.
-func throughput(d time.Duration, cs []caller, perConn int) (float64, error) {
+// second all together, and the number of calls.
+func throughput(d time.Duration, cs []caller, perConn int) (float64, int64, error) {
 	var (
 		stop  atomic.Bool
 		total atomic.Int64
@@ -43,9 +44,9 @@ func throughput(d time.Duration, cs []caller, perConn int) (float64, error) {
 	}
 	wg.Wait()
 	if first != nil {
-		return 0, first
+		return 0, 0, first
 	}
-	return float64(total.Load()) / time.Since(start).Seconds(), nil
+	return float64(total.Load()) / time.Since(start).Seconds(), total.Load(), nil
 }
 
 // rate calls op back to back for d and returns the calls per second.
@@ -63,8 +64,10 @@ func rate(d time.Duration, op func() error) (float64, error) {
 }
 
 // callsMeasure measures ConnectGetLibVersion calls/s for keys, with conns
-// connections per key and perConn goroutines on each.
+// connections per key and perConn goroutines on each, and the daemon's
+// CPU time per call.
 func (b *bench) callsMeasure(m *Measure, keys []string, conns, perConn int) ([]*Measure, error) {
+	cpu := newMeasure(m.ID+"-cpu", "daemon CPU per call, "+m.Name[strings.Index(m.Name, ",")+2:], "µs", false)
 	callers := map[string][]caller{}
 	defer func() {
 		for _, cs := range callers {
@@ -82,16 +85,38 @@ func (b *bench) callsMeasure(m *Measure, keys []string, conns, perConn int) ([]*
 		}
 		callers[k] = cs
 	}
-	err := b.alternate([]*Measure{m}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+	err := b.alternate([]*Measure{m, cpu}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
 		d := b.o.sample
 		if warmup {
 			d = b.o.warmup
 		}
-		v, err := throughput(d, callers[k], perConn)
-		return []float64{v}, err
+		var v float64
+		var n int64
+		used, err := b.daemonCPU(k, func() (err error) {
+			v, n, err = throughput(d, callers[k], perConn)
+			return err
+		})
+		return []float64{v, micro(used) / float64(max(n, 1))}, err
 	})
-	return []*Measure{m}, err
+	return []*Measure{m, cpu}, err
 }
+
+// daemonCPU runs f and returns the CPU time the daemon serving key used
+// meanwhile.
+func (b *bench) daemonCPU(key string, f func() error) (time.Duration, error) {
+	pid := b.pidOf(key)
+	before, err := cpuTime(pid)
+	if err != nil {
+		return 0, err
+	}
+	if err := f(); err != nil {
+		return 0, err
+	}
+	after, err := cpuTime(pid)
+	return after - before, err
+}
+
+func micro(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // Measure 1: sequential round trips on one connection.
 func (b *bench) measureSequential() ([]*Measure, error) {

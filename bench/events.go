@@ -144,8 +144,9 @@ func countTrue(bs []bool) int {
 }
 
 // eventMeasure samples p50 and p99 of the event latency with nsubs
-// subscribers per daemon, pairs suspend/resume pairs per round.
-func (b *bench) eventMeasure(p50, p99 *Measure, nsubs, pairs int) error {
+// subscribers per daemon, pairs suspend/resume pairs per round, and the
+// daemon's CPU time per event (the call that raises it included).
+func (b *bench) eventMeasure(p50, p99, cpu *Measure, nsubs, pairs int) error {
 	keys := []string{keyGovirtd, keyLibvirtd}
 	rigs := map[string]*eventRig{}
 	defer func() {
@@ -160,17 +161,21 @@ func (b *bench) eventMeasure(p50, p99 *Measure, nsubs, pairs int) error {
 		}
 		rigs[k] = r
 	}
-	return b.alternate([]*Measure{p50, p99}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+	return b.alternate([]*Measure{p50, p99, cpu}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
 		n := pairs
 		if warmup {
 			n = max(pairs/5, 2)
 		}
-		lat, err := rigs[k].sample(n)
+		var lat []time.Duration
+		used, err := b.daemonCPU(k, func() (err error) {
+			lat, err = rigs[k].sample(n)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
 		us := micros(lat)
-		return []float64{percentile(us, 50), percentile(us, 99)}, nil
+		return []float64{percentile(us, 50), percentile(us, 99), micro(used) / float64(len(lat))}, nil
 	})
 }
 
@@ -179,8 +184,9 @@ func (b *bench) eventMeasure(p50, p99 *Measure, nsubs, pairs int) error {
 func (b *bench) measureEventLatency() ([]*Measure, error) {
 	p50 := newMeasure("6-p50", "lifecycle event latency, p50", "µs", false)
 	p99 := newMeasure("6-p99", "lifecycle event latency, p99", "µs", false)
-	err := b.eventMeasure(p50, p99, 1, b.o.pairs)
-	return []*Measure{p50, p99}, err
+	cpu := newMeasure("6-cpu", "daemon CPU per event (suspend or resume call included)", "µs", false)
+	err := b.eventMeasure(p50, p99, cpu, 1, b.o.pairs)
+	return []*Measure{p50, p99, cpu}, err
 }
 
 // Measure 7: event fan-out, time until every one of 1 and of 200
@@ -194,10 +200,14 @@ func (b *bench) measureFanout() ([]*Measure, error) {
 		}
 		p50 := newMeasure(fmt.Sprintf("7-%d-p50", n), fmt.Sprintf("event fan-out to %d subscriber%s, p50", n, plural(n)), "µs", false)
 		p99 := newMeasure(fmt.Sprintf("7-%d-p99", n), fmt.Sprintf("event fan-out to %d subscriber%s, p99", n, plural(n)), "µs", false)
-		if err := b.eventMeasure(p50, p99, n, pairs); err != nil {
+		cpu := newMeasure(fmt.Sprintf("7-%d-cpu", n), fmt.Sprintf("daemon CPU per event, %d subscriber%s", n, plural(n)), "µs", false)
+		if err := b.eventMeasure(p50, p99, cpu, n, pairs); err != nil {
 			return nil, err
 		}
 		out = append(out, p50, p99)
+		if n > 1 { // with one subscriber, measure 6 says it
+			out = append(out, cpu)
+		}
 	}
 	return out, nil
 }
