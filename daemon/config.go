@@ -42,6 +42,15 @@ type Config struct {
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
 
+	// The QEMU driver's binary and directories (qemu_binary,
+	// qemu_config_dir, qemu_autostart_dir, qemu_state_dir,
+	// qemu_log_dir); empty means the driver's default.
+	QEMUBinary       string
+	QEMUConfigDir    string
+	QEMUAutostartDir string
+	QEMUStateDir     string
+	QEMULogDir       string
+
 	// Warnings are what the file had that was ignored: unknown keys, and
 	// libvirtd keys govirtd does not implement.
 	Warnings []string
@@ -194,6 +203,11 @@ var setters = map[string]setter{
 	"keepalive_interval":  intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
 	"keepalive_count":     intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
 	"log_level":           intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
+	"qemu_binary":         strKey(func(c *Config) *string { return &c.QEMUBinary }),
+	"qemu_config_dir":     absPathKey(func(c *Config) *string { return &c.QEMUConfigDir }),
+	"qemu_autostart_dir":  absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
+	"qemu_state_dir":      absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
+	"qemu_log_dir":        absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
 }
 
 // KeepaliveDuration is keepalive_interval as a duration; 0 never pings.

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // requireBinary fails the test when a program the test drives is missing:
@@ -29,15 +31,22 @@ type virshResult struct {
 	code           int
 }
 
-// runVirsh runs the real virsh against uri.
+// runVirsh runs the real virsh against uri. A virsh that hangs is killed
+// after a minute, so the test fails with what it printed instead of
+// stalling the suite.
 func runVirsh(t testing.TB, uri string, args ...string) virshResult {
 	t.Helper()
 	bin := requireBinary(t, "virsh", "libvirt-clients")
-	cmd := exec.Command(bin, append([]string{"-c", uri}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-c", uri}, args...)...)
 	cmd.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0", "LC_ALL=C", "HOME="+t.TempDir())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("virsh %s hung and was killed\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), out.String(), errb.String())
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -26,19 +26,63 @@ import (
 //	struct                                     its exported fields in order
 //
 // A field's maximum is given as `xdr:"max=N"`.
+//
+// Decoding follows rpcgen's decoders where they are lenient: a char or
+// short keeps the low bits of its 4-byte word (xdr_char, xdr_u_short),
+// and a bool is true for any non-zero word (xdr_bool), so bodies made by
+// libvirt on any architecture decode as libvirt would decode them.
 
-// DecodeError reports a body that does not decode: where and why.
+// ErrTruncated is wrapped by a DecodeError when the body ends early.
+var ErrTruncated = errors.New("body ends early")
+
+// ErrLimit is wrapped by a DecodeError or EncodeError when a length or
+// count exceeds its field's maximum.
+var ErrLimit = errors.New("over the protocol limit")
+
+// DecodeError reports a body that does not decode: which field and why.
 type DecodeError struct {
-	Field string // dotted path of the field being decoded
+	// Field is the path of the field being decoded, from the type down:
+	// "ConnectListAllDomainsRet.Domains[3].Name".
+	Field string
 	Msg   string
+	Err   error // ErrTruncated, ErrLimit, or nil
 }
 
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("cannot decode %s: %s", e.Field, e.Msg)
 }
 
-// ErrTruncated is wrapped by a DecodeError when the body ends early.
-var ErrTruncated = errors.New("body ends early")
+// Unwrap returns ErrTruncated or ErrLimit when one is the cause.
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// EncodeError reports a value that cannot be encoded: which field and why.
+type EncodeError struct {
+	Field string // as in DecodeError
+	Msg   string
+	Err   error // ErrLimit, or nil
+}
+
+func (e *EncodeError) Error() string {
+	return fmt.Sprintf("cannot encode %s: %s", e.Field, e.Msg)
+}
+
+// Unwrap returns ErrLimit when it is the cause.
+func (e *EncodeError) Unwrap() error { return e.Err }
+
+// joinPath puts the name of an enclosing field or element in front of a
+// field path built from the inside out. Paths are only built on error,
+// so decoding a large list costs no string work.
+func joinPath(outer, inner string) string {
+	switch {
+	case inner == "":
+		return outer
+	case inner[0] == '[':
+		return outer + inner
+	}
+	return outer + "." + inner
+}
+
+func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 type kind uint8
 
@@ -72,23 +116,38 @@ type codec struct {
 	min    int     // fewest bytes any value of this type encodes to
 }
 
-var codecs sync.Map // reflect.Type -> *codec
-
-func codecFor(t reflect.Type) *codec {
-	if c, ok := codecs.Load(t); ok {
-		return c.(*codec)
-	}
-	c, err := buildCodec(t, 0)
-	if err != nil {
-		// A wire struct the codec cannot handle is a programming error,
-		// caught by the package's tests for every registered struct.
-		panic(fmt.Sprintf("protocol: %s: %v", t, err))
-	}
-	codecs.Store(t, c)
-	return c
+type codecResult struct {
+	c   *codec
+	err error
 }
 
-func buildCodec(t reflect.Type, max uint32) (*codec, error) {
+var codecs sync.Map // reflect.Type -> codecResult
+
+// maxDepth bounds how deeply wire types nest; a type that refers to
+// itself would otherwise recurse forever. libvirt's deepest is far less.
+const maxDepth = 32
+
+// codecFor returns the codec of t, built once. A type the codec cannot
+// handle is a programming error; it is reported, not panicked on, so one
+// bad return type fails one call instead of the daemon.
+func codecFor(t reflect.Type) (*codec, error) {
+	if r, ok := codecs.Load(t); ok {
+		r := r.(codecResult)
+		return r.c, r.err
+	}
+	c, err := buildCodec(t, 0, 0)
+	if err != nil {
+		err = fmt.Errorf("protocol: no XDR encoding for %s: %w", t, err)
+	}
+	codecs.Store(t, codecResult{c, err})
+	return c, err
+}
+
+func buildCodec(t reflect.Type, max uint32, depth int) (*codec, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("nested more than %d deep (a recursive type?)", maxDepth)
+	}
+	depth++
 	switch t.Kind() {
 	case reflect.Int8, reflect.Int16, reflect.Int32:
 		return &codec{kind: kInt, min: 4}, nil
@@ -109,7 +168,7 @@ func buildCodec(t reflect.Type, max uint32) (*codec, error) {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return &codec{kind: kFixedOpaque, n: t.Len(), min: pad4(t.Len())}, nil
 		}
-		elem, err := buildCodec(t.Elem(), 0)
+		elem, err := buildCodec(t.Elem(), 0, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -121,13 +180,13 @@ func buildCodec(t reflect.Type, max uint32) (*codec, error) {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return &codec{kind: kOpaque, max: max, min: 4}, nil
 		}
-		elem, err := buildCodec(t.Elem(), 0)
+		elem, err := buildCodec(t.Elem(), 0, depth)
 		if err != nil {
 			return nil, err
 		}
 		return &codec{kind: kSlice, max: max, elem: elem, min: 4}, nil
 	case reflect.Pointer:
-		elem, err := buildCodec(t.Elem(), max)
+		elem, err := buildCodec(t.Elem(), max, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +202,7 @@ func buildCodec(t reflect.Type, max uint32) (*codec, error) {
 			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
-			fc, err := buildCodec(f.Type, fmax)
+			fc, err := buildCodec(f.Type, fmax, depth)
 			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", f.Name, err)
 			}
@@ -172,6 +231,13 @@ func tagMax(tag string) (uint32, error) {
 
 func pad4(n int) int { return (n + 3) &^ 3 }
 
+func typeName(t reflect.Type) string {
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.String()
+}
+
 // Marshal returns the XDR encoding of v, a struct or a pointer to one.
 // A nil v encodes as an empty body (a void argument or return).
 func Marshal(v any) ([]byte, error) {
@@ -182,7 +248,8 @@ func Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// MarshalTo appends the XDR encoding of v to buf.
+// MarshalTo appends the XDR encoding of v to buf. On error, buf may hold
+// part of the encoding.
 func MarshalTo(buf *bytes.Buffer, v any) error {
 	if v == nil {
 		return nil
@@ -194,15 +261,31 @@ func MarshalTo(buf *bytes.Buffer, v any) error {
 		}
 		rv = rv.Elem()
 	}
+	c, err := codecFor(rv.Type())
+	if err != nil {
+		return err
+	}
 	e := encoder{x: xdr.NewEncoder(buf)}
-	return e.encode(codecFor(rv.Type()), rv, rv.Type().Name())
+	if err := e.encode(c, rv); err != nil {
+		var ee *EncodeError
+		if errors.As(err, &ee) {
+			ee.Field = joinPath(typeName(rv.Type()), ee.Field)
+		}
+		return err
+	}
+	return nil
 }
 
 type encoder struct {
 	x *xdr.Encoder
 }
 
-func (e *encoder) encode(c *codec, v reflect.Value, path string) error {
+func limitError(what string, n int, max uint32) *EncodeError {
+	return &EncodeError{Msg: fmt.Sprintf("%s of %d exceeds the limit of %d", what, n, max), Err: ErrLimit}
+}
+
+// encode writes v. Errors are *EncodeError with the path inside v.
+func (e *encoder) encode(c *codec, v reflect.Value) error {
 	var err error
 	switch c.kind {
 	case kInt:
@@ -217,34 +300,36 @@ func (e *encoder) encode(c *codec, v reflect.Value, path string) error {
 		_, err = e.x.EncodeBool(v.Bool())
 	case kString:
 		if uint64(v.Len()) > uint64(c.max) {
-			return fmt.Errorf("cannot encode %s: string of %d bytes exceeds the limit of %d", path, v.Len(), c.max)
+			return limitError("string length", v.Len(), c.max)
 		}
 		_, err = e.x.EncodeString(v.String())
 	case kOpaque:
 		if uint64(v.Len()) > uint64(c.max) {
-			return fmt.Errorf("cannot encode %s: %d bytes exceed the limit of %d", path, v.Len(), c.max)
+			return limitError("opaque length", v.Len(), c.max)
 		}
 		_, err = e.x.EncodeOpaque(v.Bytes())
 	case kFixedOpaque:
 		b := make([]byte, c.n)
-		reflect.Copy(reflect.ValueOf(b), v)
+		for i := range b {
+			b[i] = byte(v.Index(i).Uint())
+		}
 		_, err = e.x.EncodeFixedOpaque(b)
 	case kFixedArray:
 		for i := 0; i < c.n; i++ {
-			if err := e.encode(c.elem, v.Index(i), path); err != nil {
-				return err
+			if err := e.encode(c.elem, v.Index(i)); err != nil {
+				return prefixEncode(err, index(i))
 			}
 		}
 	case kSlice:
 		if uint64(v.Len()) > uint64(c.max) {
-			return fmt.Errorf("cannot encode %s: %d elements exceed the limit of %d", path, v.Len(), c.max)
+			return limitError("count", v.Len(), c.max)
 		}
 		if _, err = e.x.EncodeUint(uint32(v.Len())); err != nil {
 			break
 		}
 		for i := 0; i < v.Len(); i++ {
-			if err := e.encode(c.elem, v.Index(i), path); err != nil {
-				return err
+			if err := e.encode(c.elem, v.Index(i)); err != nil {
+				return prefixEncode(err, index(i))
 			}
 		}
 	case kOptional:
@@ -255,33 +340,49 @@ func (e *encoder) encode(c *codec, v reflect.Value, path string) error {
 		if _, err = e.x.EncodeUint(1); err != nil {
 			break
 		}
-		return e.encode(c.elem, v.Elem(), path)
+		return e.encode(c.elem, v.Elem())
 	case kStruct:
 		for _, f := range c.fields {
-			if err := e.encode(f.c, v.Field(f.index), path+"."+f.name); err != nil {
-				return err
+			if err := e.encode(f.c, v.Field(f.index)); err != nil {
+				return prefixEncode(err, f.name)
 			}
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("cannot encode %s: %w", path, err)
+		return &EncodeError{Msg: err.Error()}
 	}
 	return nil
+}
+
+func prefixEncode(err error, outer string) error {
+	if ee, ok := err.(*EncodeError); ok {
+		ee.Field = joinPath(outer, ee.Field)
+	}
+	return err
 }
 
 // Unmarshal decodes body into v, which must be a pointer to a struct.
 // Every length is checked against its field's maximum and against the
 // bytes left in body before anything is allocated. Bytes after the value
-// are ignored, as libvirt ignores them.
+// are ignored, as libvirt ignores them. Errors are *DecodeError, except
+// for a v no body can decode into.
 func Unmarshal(body []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("protocol.Unmarshal needs a non-nil pointer, not %T", v)
 	}
 	rv = rv.Elem()
+	c, err := codecFor(rv.Type())
+	if err != nil {
+		return err
+	}
 	r := bytes.NewReader(body)
 	d := decoder{r: r, x: xdr.NewDecoder(r)}
-	return d.decode(codecFor(rv.Type()), rv, rv.Type().Name())
+	if err := d.decode(c, rv); err != nil {
+		err.Field = joinPath(typeName(rv.Type()), err.Field)
+		return err
+	}
+	return nil
 }
 
 type decoder struct {
@@ -289,39 +390,37 @@ type decoder struct {
 	x *xdr.Decoder
 }
 
-func (d *decoder) fail(path, format string, args ...any) error {
-	return &DecodeError{Field: path, Msg: fmt.Sprintf(format, args...)}
-}
-
 // need fails unless n more bytes are left in the body.
-func (d *decoder) need(n int, path string) error {
-	if n > d.r.Len() {
-		return &DecodeError{Field: path, Msg: fmt.Sprintf("%v: %d bytes needed, %d left", ErrTruncated, n, d.r.Len())}
+func (d *decoder) need(n uint64) *DecodeError {
+	if left := uint64(d.r.Len()); n > left {
+		return &DecodeError{Msg: fmt.Sprintf("%v: %d bytes needed, %d left", ErrTruncated, n, left), Err: ErrTruncated}
 	}
 	return nil
 }
 
 // length reads a length or count and checks it against max and against
-// what is left of the body at elemMin bytes per element.
-func (d *decoder) length(max uint32, elemMin int, path, what string) (int, error) {
-	if err := d.need(4, path); err != nil {
+// what is left of the body at elemMin bytes per element, so that nothing
+// is allocated for data the body cannot hold.
+func (d *decoder) length(max uint32, elemMin int, what string) (int, *DecodeError) {
+	if err := d.need(4); err != nil {
 		return 0, err
 	}
 	n, _, err := d.x.DecodeUint()
 	if err != nil {
-		return 0, d.fail(path, "%v", err)
+		return 0, &DecodeError{Msg: err.Error()}
 	}
 	if n > max {
-		return 0, d.fail(path, "%s of %d exceeds the limit of %d", what, n, max)
+		return 0, &DecodeError{Msg: fmt.Sprintf("%s of %d exceeds the limit of %d", what, n, max), Err: ErrLimit}
 	}
-	if err := d.need(int(n)*elemMin, path); err != nil {
+	if err := d.need(uint64(n) * uint64(elemMin)); err != nil {
 		return 0, err
 	}
 	return int(n), nil
 }
 
-func (d *decoder) decode(c *codec, v reflect.Value, path string) error {
-	if err := d.need(c.min, path); err != nil {
+// decode reads a value of codec c into v. Errors carry the path inside v.
+func (d *decoder) decode(c *codec, v reflect.Value) *DecodeError {
+	if err := d.need(uint64(c.min)); err != nil {
 		return err
 	}
 	var err error
@@ -329,18 +428,12 @@ func (d *decoder) decode(c *codec, v reflect.Value, path string) error {
 	case kInt:
 		var i int32
 		if i, _, err = d.x.DecodeInt(); err == nil {
-			if v.OverflowInt(int64(i)) {
-				return d.fail(path, "value %d does not fit %s", i, v.Type())
-			}
-			v.SetInt(int64(i))
+			v.SetInt(int64(i)) // truncates a char or short, as rpcgen does
 		}
 	case kUint:
 		var u uint32
 		if u, _, err = d.x.DecodeUint(); err == nil {
-			if v.OverflowUint(uint64(u)) {
-				return d.fail(path, "value %d does not fit %s", u, v.Type())
-			}
-			v.SetUint(uint64(u))
+			v.SetUint(uint64(u)) // truncates as rpcgen does
 		}
 	case kHyper:
 		var i int64
@@ -353,17 +446,17 @@ func (d *decoder) decode(c *codec, v reflect.Value, path string) error {
 			v.SetUint(u)
 		}
 	case kBool:
-		var b bool
-		if b, _, err = d.x.DecodeBool(); err == nil {
-			v.SetBool(b)
+		var u uint32
+		if u, _, err = d.x.DecodeUint(); err == nil {
+			v.SetBool(u != 0)
 		}
 	case kString, kOpaque:
-		n, lerr := d.length(c.max, 1, path, "length")
+		n, lerr := d.length(c.max, 1, "length")
 		if lerr != nil {
 			return lerr
 		}
-		if err := d.need(pad4(n), path); err != nil {
-			return err
+		if lerr := d.need(uint64(pad4(n))); lerr != nil {
+			return lerr
 		}
 		var b []byte
 		if b, _, err = d.x.DecodeFixedOpaque(int32(n)); err == nil {
@@ -376,22 +469,26 @@ func (d *decoder) decode(c *codec, v reflect.Value, path string) error {
 	case kFixedOpaque:
 		var b []byte
 		if b, _, err = d.x.DecodeFixedOpaque(int32(c.n)); err == nil {
-			reflect.Copy(v, reflect.ValueOf(b))
+			for i, x := range b {
+				v.Index(i).SetUint(uint64(x))
+			}
 		}
 	case kFixedArray:
 		for i := 0; i < c.n; i++ {
-			if err := d.decode(c.elem, v.Index(i), path); err != nil {
+			if err := d.decode(c.elem, v.Index(i)); err != nil {
+				err.Field = joinPath(index(i), err.Field)
 				return err
 			}
 		}
 	case kSlice:
-		n, lerr := d.length(c.max, c.elem.min, path, "count")
+		n, lerr := d.length(c.max, c.elem.min, "count")
 		if lerr != nil {
 			return lerr
 		}
 		v.Set(reflect.MakeSlice(v.Type(), n, n))
 		for i := 0; i < n; i++ {
-			if err := d.decode(c.elem, v.Index(i), path); err != nil {
+			if err := d.decode(c.elem, v.Index(i)); err != nil {
+				err.Field = joinPath(index(i), err.Field)
 				return err
 			}
 		}
@@ -407,19 +504,20 @@ func (d *decoder) decode(c *codec, v reflect.Value, path string) error {
 			return nil
 		}
 		p := reflect.New(v.Type().Elem())
-		if err := d.decode(c.elem, p.Elem(), path); err != nil {
+		if err := d.decode(c.elem, p.Elem()); err != nil {
 			return err
 		}
 		v.Set(p)
 	case kStruct:
 		for _, f := range c.fields {
-			if err := d.decode(f.c, v.Field(f.index), path+"."+f.name); err != nil {
+			if err := d.decode(f.c, v.Field(f.index)); err != nil {
+				err.Field = joinPath(f.name, err.Field)
 				return err
 			}
 		}
 	}
 	if err != nil {
-		return d.fail(path, "%v", err)
+		return &DecodeError{Msg: err.Error()}
 	}
 	return nil
 }

@@ -30,7 +30,12 @@ func TestKeepaliveTimeout(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	conf := filepath.Join(dir, "govirtd.conf")
-	os.WriteFile(conf, []byte(`unix_sock_dir = "`+dir+`"`+"\n"), 0o644)
+	// Every path under dir: the test must not touch the host's.
+	os.WriteFile(conf, []byte(`unix_sock_dir = "`+dir+`"
+qemu_config_dir = "`+dir+`/qemu-config"
+qemu_state_dir = "`+dir+`/qemu-state"
+qemu_log_dir = "`+dir+`/qemu-log"
+`), 0o644)
 	cmd := exec.Command(bin, "--config", conf)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -21,6 +21,14 @@ import (
 // function that stops it.
 func serve(t *testing.T) (string, func()) {
 	t.Helper()
+	uri, _, stop := serveConfig(t, nil)
+	return uri, stop
+}
+
+// serveConfig is serve with the configuration changed by edit, returning
+// the daemon too.
+func serveConfig(t *testing.T, edit func(*daemon.Config)) (string, *daemon.Daemon, func()) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "govirtd-remote-")
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +36,9 @@ func serve(t *testing.T) (string, func()) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	cfg := daemon.Defaults()
 	cfg.UnixSockDir = dir
+	if edit != nil {
+		edit(cfg)
+	}
 	d := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdriver.New())
 	if err := d.Listen(); err != nil {
 		t.Fatal(err)
@@ -42,7 +53,7 @@ func serve(t *testing.T) (string, func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return "test+unix:///default?socket=" + filepath.Join(dir, rpc.SockRW), stop
+	return "test+unix:///default?socket=" + filepath.Join(dir, rpc.SockRW), d, stop
 }
 
 func dial(t *testing.T, uri string) *remote.Conn {

@@ -55,6 +55,8 @@ type pendingCall struct {
 type reply struct {
 	h    protocol.Header
 	body []byte
+	prog uint32 // what the call was
+	proc int32
 }
 
 // NewClient starts a client on conn; it owns conn from now on.
@@ -159,6 +161,13 @@ func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args, 
 }
 
 func decodeReply(r reply, ret any) error {
+	if r.h.Program != r.prog || r.h.Procedure != r.proc {
+		// The serial matched but the reply is to something else: say so
+		// rather than decode it as what it is not (libvirt's client
+		// refuses such replies too).
+		return fmt.Errorf("reply with serial %d is for program %#x procedure %d, not the call's program %#x procedure %d",
+			r.h.Serial, r.h.Program, r.h.Procedure, r.prog, r.proc)
+	}
 	switch r.h.Status {
 	case protocol.StatusOK:
 		if ret == nil {
@@ -203,7 +212,7 @@ func (c *Client) readLoop() {
 		c.lastRecv.Store(time.Now().UnixNano())
 		c.unanswered.Store(0)
 		switch {
-		case h.IsKeepalive():
+		case isKeepaliveMessage(h):
 			if h.Procedure == protocol.KeepaliveProcPing {
 				c.write(pongFrame)
 			}
@@ -217,17 +226,15 @@ func (c *Client) readLoop() {
 	}
 }
 
+// deliver hands a reply to the call with its serial. A reply to no call
+// in flight (one given up on, or a confused server) is dropped.
 func (c *Client) deliver(h protocol.Header, body []byte) {
 	c.mu.Lock()
 	p := c.pending[h.Serial]
-	if p != nil && p.prog == h.Program && p.proc == h.Procedure {
-		delete(c.pending, h.Serial)
-	} else {
-		p = nil
-	}
+	delete(c.pending, h.Serial)
 	c.mu.Unlock()
 	if p != nil {
-		p.done <- reply{h: h, body: body}
+		p.done <- reply{h: h, body: body, prog: p.prog, proc: p.proc}
 	}
 }
 

@@ -33,20 +33,30 @@ var (
 	ErrFrameTooLarge = errors.New("frame too large")
 )
 
+// Is reports whether e is the kind of error target names: a FrameError
+// is either too short or, for any length a header fits in, too large.
 func (e *FrameError) Is(target error) bool {
 	switch target {
 	case ErrFrameTooShort:
 		return e.Length < protocol.MinFrame
 	case ErrFrameTooLarge:
-		return e.Length-protocol.LengthSize > protocol.MessageMax
+		return e.Length >= protocol.MinFrame
 	}
 	return false
 }
 
 // ReadFrame reads one frame from r and returns its header and body. The
 // length word is checked against protocol.MinFrame and
-// protocol.MessageMax before the frame's memory is allocated.
+// protocol.MessageMax before any memory is taken for the frame, and the
+// frame's buffer then grows with the bytes that actually arrive, so a
+// length word promising 32 MiB costs 32 MiB only once 32 MiB are sent.
 func ReadFrame(r io.Reader) (protocol.Header, []byte, error) {
+	return readFrame(r, protocol.MessageMax)
+}
+
+// readFrame is ReadFrame with a smaller limit on the message (header and
+// body) when max is below protocol.MessageMax.
+func readFrame(r io.Reader, max uint32) (protocol.Header, []byte, error) {
 	var lenbuf [protocol.LengthSize]byte
 	if _, err := io.ReadFull(r, lenbuf[:]); err != nil {
 		return protocol.Header{}, nil, err
@@ -56,16 +66,26 @@ func ReadFrame(r io.Reader) (protocol.Header, []byte, error) {
 		return protocol.Header{}, nil, &FrameError{Length: n,
 			Reason: fmt.Sprintf("the smallest frame is %d bytes", protocol.MinFrame)}
 	}
-	if n-protocol.LengthSize > protocol.MessageMax {
+	if n-protocol.LengthSize > max {
 		return protocol.Header{}, nil, &FrameError{Length: n,
-			Reason: fmt.Sprintf("a message may be at most %d bytes", protocol.MessageMax)}
+			Reason: fmt.Sprintf("a message may be at most %d bytes", max)}
 	}
-	msg := make([]byte, n-protocol.LengthSize)
-	if _, err := io.ReadFull(r, msg); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	size := int(n - protocol.LengthSize)
+	msg := make([]byte, min(size, protocol.MessageInitial))
+	for off := 0; ; {
+		m, err := io.ReadFull(r, msg[off:])
+		off += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return protocol.Header{}, nil, err
 		}
-		return protocol.Header{}, nil, err
+		if off == size {
+			break
+		}
+		// Double what has arrived, up to the promised size.
+		msg = append(msg, make([]byte, min(size, 2*len(msg))-len(msg))...)
 	}
 	h, _ := protocol.ParseHeader(msg)
 	return h, msg[protocol.HeaderSize:], nil

@@ -29,11 +29,20 @@ func (p *Peer) received() {
 	p.unanswered.Store(0)
 }
 
+// isKeepaliveMessage reports whether h is a keepalive frame: a MESSAGE of
+// the keepalive program's version 1, as libvirt's virKeepAliveCheckMessage
+// decides. Anything else, a CALL to the keepalive program included, is
+// handled like any other frame (that CALL is answered "Cannot find
+// program", since keepalive has no procedures to call).
+func isKeepaliveMessage(h protocol.Header) bool {
+	return h.Program == protocol.KeepaliveProgram && h.Version == protocol.KeepaliveVersion && h.Type == protocol.Message
+}
+
 // handleKeepalive answers a PING with a PONG, whether or not the client
 // negotiated keepalive, as libvirtd does. A PONG needs no more than the
 // received() its arrival already caused.
 func (p *Peer) handleKeepalive(h protocol.Header) {
-	if h.Type == protocol.Message && h.Procedure == protocol.KeepaliveProcPing {
+	if h.Procedure == protocol.KeepaliveProcPing {
 		p.send(pongFrame)
 	}
 }
@@ -61,6 +70,13 @@ func (p *Peer) EnableKeepalive() {
 }
 
 func (p *Peer) keepaliveTick() {
+	select {
+	case <-p.done:
+		// Already closing, perhaps flushing a farewell to a slow client:
+		// a hard close now would cut it short.
+		return
+	default:
+	}
 	interval := p.srv.cfg.KeepaliveInterval
 	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
 	next := interval
@@ -68,8 +84,9 @@ func (p *Peer) keepaliveTick() {
 	case idle < interval:
 		next = interval - idle
 	case int(p.unanswered.Load()) >= p.srv.cfg.KeepaliveCount:
-		p.srv.keepaliveDrops.Add(1)
-		p.Close(&KeepaliveError{Count: int(p.unanswered.Load()), Interval: interval})
+		if p.close(&KeepaliveError{Count: int(p.unanswered.Load()), Interval: interval}, false) {
+			p.srv.keepaliveDrops.Add(1)
+		}
 		return
 	default:
 		p.unanswered.Add(1)

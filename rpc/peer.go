@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,8 +15,6 @@ import (
 
 	"github.com/govirt/govirtd/protocol"
 )
-
-var errTooManyFiles = syscall.EMFILE
 
 // ErrPeerClosed is returned when sending to a client that is gone.
 var ErrPeerClosed = errors.New("rpc: client connection closed")
@@ -51,19 +50,24 @@ type Peer struct {
 	ctx    context.Context // cancelled when the client is closed
 	cancel context.CancelFunc
 
-	out      chan []byte   // the ordered, bounded outbound queue
+	// out is the ordered, bounded outbound queue. queued counts the
+	// frames enqueue accepted that are not yet completely written: those
+	// in out and those the writer holds. It never exceeds cap(out), so a
+	// send on out never blocks, and a client that does not read holds at
+	// most MaxQueue frames (and one farewell frame) of the daemon's memory.
+	out      chan []byte
+	queued   atomic.Int32
 	done     chan struct{} // closed when the client starts closing
-	flush    bool          // write what is queued before closing the socket; set before done is closed
+	flush    bool          // write what is queued before closing the socket; set only as done is closed
 	closeMu  sync.Mutex    // guards closeErr, flush and the closing of done
 	closeErr error
 
 	// A frame leaves through out, written by the writer goroutine, or,
-	// when nothing is queued or being written, straight from the
-	// goroutine that made it, with a write that never blocks (send): that
-	// saves waking the writer for every reply and event.
+	// when nothing is queued or being written (queued is 0), straight
+	// from the goroutine that made it, with a write that never blocks
+	// (send): that saves waking the writer for every reply and event.
 	wmu     sync.Mutex      // held while writing to conn
-	pending atomic.Int64    // frames in out, in partial or being written; a direct write needs none
-	partial []byte          // the rest of a frame a direct write began; guarded by wmu, written first
+	partial []byte          // the rest of a frame a direct write began, counted in queued; guarded by wmu, written first
 	kick    chan struct{}   // wakes the writer to write partial
 	raw     syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
 
@@ -124,8 +128,10 @@ func (p *Peer) Err() error {
 	return p.closeErr
 }
 
-// QueueLen is how many frames wait to be written to the client.
-func (p *Peer) QueueLen() int { return len(p.out) }
+// QueueLen is how many frames wait to be written to the client,
+// counting those being written; never more than MaxQueue, but for the
+// rest of a frame a direct write began while others were queued.
+func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 
 func (p *Peer) start() {
 	p.received()
@@ -137,7 +143,7 @@ func (p *Peer) start() {
 	}()
 	go func() {
 		err := p.readLoop()
-		p.Close(err)
+		p.readerDone(err)
 		p.calls.Wait()
 		<-writerDone
 		p.stopKeepalive()
@@ -151,10 +157,26 @@ func (p *Peer) start() {
 // holding locks the client's teardown takes.
 func (p *Peer) Close(reason error) { p.close(reason, false) }
 
+// readerDone closes the client when its reader stops, unless a flush is
+// under way: the reader also stops when the client is closing, and the
+// writer then closes the socket once the flush is over, within
+// FlushTimeout; cutting it short would lose the last replies and the
+// farewell.
+func (p *Peer) readerDone(err error) {
+	p.closeMu.Lock()
+	flushing := p.flush
+	p.closeMu.Unlock()
+	if !flushing {
+		p.Close(err)
+	}
+}
+
 // closeAfterFlush disconnects the client after writing what is queued.
 func (p *Peer) closeAfterFlush(reason error) { p.close(reason, true) }
 
-func (p *Peer) close(reason error, flush bool) {
+// close starts closing the client and reports whether this call did (a
+// client closes once; later calls can only cut a flush short).
+func (p *Peer) close(reason error, flush bool) bool {
 	p.closeMu.Lock()
 	select {
 	case <-p.done:
@@ -163,7 +185,7 @@ func (p *Peer) close(reason error, flush bool) {
 			// A flush still under way is cut short.
 			p.conn.Close()
 		}
-		return
+		return false
 	default:
 	}
 	if reason == nil {
@@ -181,45 +203,58 @@ func (p *Peer) close(reason error, flush bool) {
 	} else {
 		p.conn.Close()
 	}
-	if errors.Is(reason, io.EOF) || errors.Is(reason, ErrServerClosed) || errors.Is(reason, net.ErrClosed) {
+	var slow *SlowClientError
+	switch {
+	case errors.As(reason, &slow):
+		p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "reason", reason)
+	case errors.Is(reason, io.EOF) || errors.Is(reason, ErrServerClosed) || errors.Is(reason, net.ErrClosed):
 		p.srv.log.Debug("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
-	} else {
+	default:
 		p.srv.log.Info("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
 	}
+	return true
 }
 
-// enqueue puts a frame on the outbound queue without ever blocking; a
-// client whose queue is full is disconnected.
+// enqueue puts a frame on the outbound queue without ever blocking. A
+// client whose queue is full is dropped: it is closed in flush mode, so
+// that what is queued, and the session's farewell, still reach it if it
+// reads within FlushTimeout.
 func (p *Peer) enqueue(frame []byte) error {
 	select {
 	case <-p.done:
 		return ErrPeerClosed
 	default:
 	}
-	p.pending.Add(1)
-	select {
-	case p.out <- frame:
-		return nil
-	default:
+	n := p.queued.Load()
+	for {
+		if n >= int32(cap(p.out)) {
+			err := &SlowClientError{Queue: cap(p.out)}
+			if p.close(err, true) {
+				p.srv.slowDropped.Add(1)
+			}
+			return err
+		}
+		if p.queued.CompareAndSwap(n, n+1) {
+			break
+		}
+		n = p.queued.Load()
 	}
-	p.pending.Add(-1)
-	p.srv.slowDropped.Add(1)
-	err := &SlowClientError{Queue: cap(p.out)}
-	p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "err", err)
-	p.Close(err)
-	return err
+	p.srv.notePeak(int(n + 1))
+	p.out <- frame // never blocks: len(out) ≤ queued ≤ cap(out)
+	return nil
 }
 
 // send writes frame at once when nothing is queued or being written,
-// without blocking: what the socket does not take at once is queued, and
-// the writer goroutine writes it. Otherwise frame is queued behind the
-// others. Either way it never blocks, and frames leave in send order.
+// without blocking: what the socket does not take at once is kept in
+// partial for the writer goroutine, which writes it before anything
+// queued meanwhile. Otherwise frame is queued behind the others. Either
+// way send never blocks, and frames leave whole and in send order.
 func (p *Peer) send(frame []byte) error {
-	if p.raw == nil || p.pending.Load() != 0 || !p.wmu.TryLock() {
+	if p.raw == nil || p.queued.Load() != 0 || !p.wmu.TryLock() {
 		return p.enqueue(frame)
 	}
 	defer p.wmu.Unlock()
-	if p.pending.Load() != 0 {
+	if p.queued.Load() != 0 {
 		return p.enqueue(frame)
 	}
 	select {
@@ -233,10 +268,8 @@ func (p *Peer) send(frame []byte) error {
 		return err
 	}
 	if n < len(frame) {
-		// Frames queued meanwhile wait behind the rest of this one: the
-		// writer writes partial first, under wmu.
 		p.partial = frame[n:]
-		p.pending.Add(1)
+		p.queued.Add(1)
 		select {
 		case p.kick <- struct{}{}:
 		default:
@@ -294,6 +327,10 @@ func (p *Peer) SendFrame(frame []byte) error { return p.send(frame) }
 // for it are written.
 func (p *Peer) CloseAfterFlush(reason error) { p.closeAfterFlush(reason) }
 
+// writeLoop writes what send could not: frames leave whole and in
+// queue order, after the rest of a frame a direct write began. On a
+// flush close it writes what is queued, then the session's farewell,
+// within the write deadline close set.
 func (p *Peer) writeLoop() {
 	// backing[0] is for the rest of a frame a direct write began.
 	var backing [17][]byte
@@ -308,13 +345,7 @@ func (p *Peer) writeLoop() {
 			flush := p.flush
 			p.closeMu.Unlock()
 			if flush {
-				p.wmu.Lock()
-				_, err := p.conn.Write(p.partial)
-				for err == nil && len(p.out) > 0 {
-					_, err = p.conn.Write(<-p.out)
-				}
-				p.wmu.Unlock()
-				p.conn.Close()
+				p.flushAndClose()
 			}
 			return
 		}
@@ -334,9 +365,9 @@ func (p *Peer) writeLoop() {
 			bufs = backing[:len(bufs)+1]
 			p.partial = nil
 		}
-		n := int64(len(bufs))
+		n := len(bufs)
 		_, err := bufs.WriteTo(p.conn)
-		p.pending.Add(-n)
+		p.queued.Add(-int32(n))
 		p.wmu.Unlock()
 		clear(backing[:])
 		if err != nil {
@@ -344,6 +375,59 @@ func (p *Peer) writeLoop() {
 			return
 		}
 	}
+}
+
+// flushAndClose writes the frames still queued and then the farewell,
+// stopping at the first failed write: after a partial frame nothing more
+// may be written, or the client would read garbage as a frame.
+func (p *Peer) flushAndClose() {
+	defer p.conn.Close()
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.partial != nil {
+		_, err := p.conn.Write(p.partial)
+		p.partial = nil
+		p.queued.Add(-1)
+		if err != nil {
+			return
+		}
+	}
+	for {
+		select {
+		case f := <-p.out:
+			_, err := p.conn.Write(f)
+			p.queued.Add(-1)
+			if err != nil {
+				return
+			}
+		default:
+			if f := p.farewell(); f != nil {
+				p.conn.Write(f)
+			}
+			return
+		}
+	}
+}
+
+// farewell asks the session for a last frame when the client is being
+// dropped for not reading. It runs on the writer goroutine, never on the
+// one that found the queue full, so the session may take its locks.
+func (p *Peer) farewell() (frame []byte) {
+	var slow *SlowClientError
+	if !errors.As(p.Err(), &slow) {
+		return nil
+	}
+	fw, ok := p.session.(Fareweller)
+	if !ok {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p.srv.log.Error("panic in the session's Farewell", "client", p.id, "panic", r, "stack", string(debug.Stack()))
+			frame = nil
+		}
+	}()
+	return fw.Farewell(p.Err())
 }
 
 func (p *Peer) readLoop() error {
@@ -358,7 +442,7 @@ func (p *Peer) readLoop() error {
 			return err
 		}
 		p.received()
-		if h.IsKeepalive() {
+		if isKeepaliveMessage(h) {
 			p.handleKeepalive(h)
 			continue
 		}
@@ -453,10 +537,28 @@ func (p *Peer) dispatch(c *Call) {
 		return
 	default:
 	}
-	ret, err := p.session.Dispatch(p.ctx, c)
+	ret, err := p.callSession(c)
 	if err := p.reply(c.Header, ret, err, c.closeAfterReply); err != nil && !errors.Is(err, ErrPeerClosed) {
 		p.srv.log.Warn("cannot send reply", "client", p.id, "header", c.Header, "err", err)
 	}
+}
+
+// callSession runs the session's Dispatch. A panic fails that call with
+// an internal error and closes the client once the reply is written,
+// rather than taking every other client down with the daemon.
+func (p *Peer) callSession(c *Call) (ret any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			proc := c.Header.Procedure
+			p.srv.log.Error("panic while dispatching a call; closing the client", "client", p.id,
+				"header", c.Header, "panic", r, "stack", string(debug.Stack()))
+			ret = nil
+			err = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC,
+				fmt.Sprintf("internal error: procedure %d failed unexpectedly; see the daemon's log", proc))
+			c.closeAfterReply = true
+		}
+	}()
+	return p.session.Dispatch(p.ctx, c)
 }
 
 func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) error {
@@ -469,7 +571,7 @@ func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) 
 	}
 	if err != nil {
 		var rerr *protocol.Error
-		if !errors.As(err, &rerr) {
+		if !errors.As(err, &rerr) || rerr == nil {
 			rerr = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC, "internal error: "+err.Error())
 		}
 		if frame, err = EncodeFrame(replyHeader(call, protocol.StatusError), rerr); err != nil {

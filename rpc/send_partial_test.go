@@ -40,9 +40,9 @@ func TestSendPartialWriteFirst(t *testing.T) {
 	if err := p.send(a); err != nil {
 		t.Fatal(err)
 	}
-	// The rest of a is pending: the writer now blocks on the full socket
+	// The rest of a is queued: the writer now blocks on the full socket
 	// with wmu held, so partial itself is not to be looked at.
-	if p.pending.Load() == 0 {
+	if p.queued.Load() == 0 {
 		t.Skip("the socket took 4 MiB at once: no partial write to test")
 	}
 	want := [][]byte{a}
@@ -61,7 +61,7 @@ func TestSendPartialWriteFirst(t *testing.T) {
 	if !bytes.Equal(got, bytes.Join(want, nil)) {
 		t.Fatal("frames arrived interleaved or out of order")
 	}
-	if n := p.pending.Load(); n != 0 {
+	if n := p.queued.Load(); n != 0 {
 		t.Errorf("%d frames still counted as pending", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/govirt/govirtd/protocol"
@@ -32,6 +33,16 @@ type Session interface {
 	// Close is called once, after the client's connection is closed and
 	// its last call has returned.
 	Close()
+}
+
+// Fareweller is implemented by a Session that has something to tell a
+// client the server drops for not reading (its outbound queue is full).
+// Farewell returns a whole frame (EncodeFrame) or nil. It is called once,
+// on the client's writer goroutine, which holds no lock of the server's;
+// the frame is written after the frames already queued, unless the
+// client still does not read within FlushTimeout.
+type Fareweller interface {
+	Farewell(reason error) []byte
 }
 
 // QuickSession is a Session that knows calls it answers at once, from
@@ -68,7 +79,9 @@ type ServerConfig struct {
 	// finishes. Keepalive frames never count.
 	MaxClientRequests int
 	// MaxQueue bounds the frames waiting to be written to one client
-	// (max_client_queue). A client whose queue is full is disconnected.
+	// (max_client_queue). A client whose queue is full is disconnected,
+	// after the frames already queued and a farewell (see Fareweller),
+	// written within FlushTimeout.
 	MaxQueue int
 	// KeepaliveInterval is how long a client that negotiated keepalive may
 	// be silent before it is pinged (keepalive_interval); ≤ 0 never pings.
@@ -92,6 +105,9 @@ type ServerStats struct {
 	SlowDropped    uint64 // clients dropped because their outbound queue was full
 	KeepaliveDrops uint64 // clients dropped after unanswered pings
 	Clients        int    // clients connected now
+	// QueuePeak is the most frames any client's outbound queue has held
+	// (counting frames being written); never above MaxQueue.
+	QueuePeak int
 }
 
 // Server serves the remote protocol on any number of listeners.
@@ -104,12 +120,13 @@ type Server struct {
 	rejected       atomic.Uint64
 	slowDropped    atomic.Uint64
 	keepaliveDrops atomic.Uint64
+	queuePeak      atomic.Int64
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
 	peers     map[*Peer]struct{}
+	refusing  map[net.Conn]struct{} // clients over max_clients being told so
 	closing   bool
-	slotFreed chan struct{} // signalled when a peer leaves while at max_clients
 
 	wg sync.WaitGroup // accept loops and peers
 }
@@ -136,7 +153,7 @@ func NewServer(cfg ServerConfig) *Server {
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
 		peers:     map[*Peer]struct{}{},
-		slotFreed: make(chan struct{}, 1),
+		refusing:  map[net.Conn]struct{}{},
 	}
 }
 
@@ -173,7 +190,7 @@ func (s *Server) Serve(l net.Listener, opts ListenerOptions) error {
 				return ErrServerClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				// Out of fds or a passing error: back off, as net/http does.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; retrying", "listener", opts.Name, "err", err, "delay", delay)
@@ -201,10 +218,17 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 		return
 	}
 	if len(s.peers) >= s.cfg.MaxClients {
-		s.mu.Unlock()
 		s.rejected.Add(1)
-		s.log.Warn("client refused: too many clients; raise max_clients", "listener", opts.Name, "max_clients", s.cfg.MaxClients)
+		if len(s.refusing) >= maxRefusing {
+			// A flood of clients: no goroutine or buffer for each.
+			s.mu.Unlock()
+			conn.Close()
+			return
+		}
+		s.refusing[conn] = struct{}{}
 		s.wg.Add(1)
+		s.mu.Unlock()
+		s.log.Warn("client refused: too many clients; raise max_clients", "listener", opts.Name, "max_clients", s.cfg.MaxClients)
 		go s.refuse(conn)
 		return
 	}
@@ -216,20 +240,41 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 	p.start()
 }
 
+// Bounds on refusing clients over max_clients, so that a flood of them
+// costs little: at most maxRefusing at once, each given refuseTimeout to
+// send a first call of at most refuseFrameMax bytes (clients open with a
+// small AUTH_LIST or CONNECT_OPEN).
+const (
+	maxRefusing    = 32
+	refuseTimeout  = 2 * time.Second
+	refuseFrameMax = 64 << 10
+)
+
 // refuse answers the first call of a client over max_clients with an error
 // naming the limit, then closes it: a clear error beats a silent hang in
 // the listen backlog.
 func (s *Server) refuse(conn net.Conn) {
 	defer s.wg.Done()
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(2 * time.Second))
-	h, _, err := ReadFrame(conn)
-	if err != nil || h.Type != protocol.Call {
+	defer func() {
+		s.mu.Lock()
+		delete(s.refusing, conn)
+		s.mu.Unlock()
+		conn.Close()
+	}()
+	conn.SetDeadline(time.Now().Add(refuseTimeout))
+	for range 4 {
+		h, _, err := readFrame(conn, refuseFrameMax)
+		if err != nil {
+			return
+		}
+		if h.Type != protocol.Call {
+			continue
+		}
+		e := protocol.RPCError("too many active clients (%d); raise max_clients in the daemon's config", s.cfg.MaxClients)
+		if f, err := EncodeFrame(replyHeader(h, protocol.StatusError), e); err == nil {
+			conn.Write(f)
+		}
 		return
-	}
-	e := protocol.RPCError("too many active clients (%d); raise max_clients in the daemon's config", s.cfg.MaxClients)
-	if f, err := EncodeFrame(replyHeader(h, protocol.StatusError), e); err == nil {
-		conn.Write(f)
 	}
 }
 
@@ -251,6 +296,17 @@ func (s *Server) Stats() ServerStats {
 		SlowDropped:    s.slowDropped.Load(),
 		KeepaliveDrops: s.keepaliveDrops.Load(),
 		Clients:        n,
+		QueuePeak:      int(s.queuePeak.Load()),
+	}
+}
+
+// notePeak records an outbound queue depth for Stats.
+func (s *Server) notePeak(n int) {
+	for {
+		old := s.queuePeak.Load()
+		if int64(n) <= old || s.queuePeak.CompareAndSwap(old, int64(n)) {
+			return
+		}
 	}
 }
 
@@ -265,15 +321,23 @@ func (s *Server) Peers() []*Peer {
 	return ps
 }
 
-// CloseListeners stops accepting new clients; connected clients stay.
+// CloseListeners stops accepting new clients; connected clients stay,
+// but those being refused at max_clients are closed.
 func (s *Server) CloseListeners() {
 	s.mu.Lock()
 	s.closing = true
 	ls := s.listeners
 	s.listeners = map[net.Listener]struct{}{}
+	var refusing []net.Conn
+	for c := range s.refusing {
+		refusing = append(refusing, c)
+	}
 	s.mu.Unlock()
 	for l := range ls {
 		l.Close()
+	}
+	for _, c := range refusing {
+		c.Close()
 	}
 }
 

@@ -26,7 +26,19 @@ all)
 	;;
 esac
 
-[ -z "$missing" ] && exit 0
+# scripts/mkguest.sh fetches the test guest's kernel and busybox with
+# `apt-get download`, which needs the package lists.
+lists_ok() { apt-cache show linux-image-cloud-amd64 busybox-static >/dev/null 2>&1; }
+
+if [ -z "$missing" ]; then
+	lists_ok && exit 0
+	if [ "$(id -u)" -eq 0 ]; then
+		apt-get update -qq || apt-get update -qq
+	else
+		echo "apt knows no linux-image-cloud-amd64: run apt-get update as root (the QEMU tests build their guest from it)" >&2
+	fi
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "missing Debian packages:$missing" >&2

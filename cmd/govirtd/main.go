@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers/qemu"
 	testdriver "github.com/govirt/govirtd/drivers/test"
 )
 
@@ -53,7 +54,14 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
-			d := daemon.New(cfg, log, testdriver.New())
+			qemuDriver := qemu.New(qemu.Config{
+				Binary:       cfg.QEMUBinary,
+				ConfigDir:    cfg.QEMUConfigDir,
+				AutostartDir: cfg.QEMUAutostartDir,
+				StateDir:     cfg.QEMUStateDir,
+				LogDir:       cfg.QEMULogDir,
+			}, log)
+			d := daemon.New(cfg, log, testdriver.New(), qemuDriver)
 			d.OnListening = func(rw, ro string) {
 				fmt.Printf("govirtd: listening on %s (read-write) and %s (read-only)\n", rw, ro)
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,21 @@ func buildDaemon(t *testing.T) string {
 	return bin
 }
 
+// privateConfig keeps every path of a daemon under dir, so a test never
+// touches the host's /run/govirtd, /etc/govirtd or /var/log/govirtd.
+func privateConfig(dir string) string {
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"unix_sock_dir", dir},
+		{"qemu_config_dir", filepath.Join(dir, "qemu-config")},
+		{"qemu_state_dir", filepath.Join(dir, "qemu-state")},
+		{"qemu_log_dir", filepath.Join(dir, "qemu-log")},
+	} {
+		fmt.Fprintf(&b, "%s = %q\n", kv[0], kv[1])
+	}
+	return b.String()
+}
+
 // TestDaemonBinary runs the real binary: it says where it listens, serves
 // real virsh, and on SIGTERM exits 0 and removes its sockets.
 func TestDaemonBinary(t *testing.T) {
@@ -38,7 +54,7 @@ func TestDaemonBinary(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	conf := filepath.Join(dir, "govirtd.conf")
-	os.WriteFile(conf, []byte("unix_sock_dir = \""+dir+"\"\nno_such_key = 1\n"), 0o644)
+	os.WriteFile(conf, []byte(privateConfig(dir)+"no_such_key = 1\n"), 0o644)
 
 	cmd := exec.Command(bin, "--config", conf)
 	stdout, _ := cmd.StdoutPipe()

@@ -1,0 +1,236 @@
+package qemu
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+)
+
+func (b *builder) devices() *libvirtxml.DomainDeviceList {
+	if b.x.Devices == nil {
+		return &libvirtxml.DomainDeviceList{}
+	}
+	return b.x.Devices
+}
+
+// nicModels maps <model type> to qemu's device; no model is rtl8139, as
+// libvirt has it for x86.
+var nicModels = map[string]string{"": "rtl8139", "virtio": "virtio-net-pci", "e1000": "e1000", "rtl8139": "rtl8139"}
+
+func (b *builder) interfaces() error {
+	for i, n := range b.devices().Interfaces {
+		xpath := fmt.Sprintf("/domain/devices/interface[%d]", i+1)
+		if n.Source == nil || n.Source.User == nil {
+			return unsupported("<interface> (%s): only user-mode networking (type='user') is supported", xpath)
+		}
+		model := ""
+		if n.Model != nil {
+			model = n.Model.Type
+		}
+		qdev, ok := nicModels[model]
+		if !ok {
+			return unsupported("<model type='%s'> (%s): supported models are virtio, e1000 and rtl8139", model, xpath)
+		}
+		if n.MAC == nil || n.MAC.Address == "" {
+			return unsupported("<interface> (%s) has no <mac address>", xpath)
+		}
+		if _, err := net.ParseMAC(n.MAC.Address); err != nil {
+			return unsupported("<mac address='%s'> (%s): %v", n.MAC.Address, xpath, err)
+		}
+		b.c.add("-netdev", opts("user", "id", fmt.Sprintf("hostnet%d", i)))
+		dev := []string{"netdev", fmt.Sprintf("hostnet%d", i), "id", fmt.Sprintf("net%d", i), "mac", n.MAC.Address}
+		if n.Boot != nil {
+			dev = append(dev, "bootindex", strconv.FormatUint(uint64(n.Boot.Order), 10))
+		}
+		b.c.add("-device", opts(qdev, dev...))
+	}
+	return nil
+}
+
+// chardevs adds the serial ports. A <console> of target type serial is
+// the first serial port seen from another side (libvirt lists it twice);
+// it adds a port only when no <serial> exists.
+func (b *builder) chardevs() error {
+	devs := b.devices()
+	type port struct {
+		src   *libvirtxml.DomainChardevSource
+		xpath string
+	}
+	var ports []port
+	for i, s := range devs.Serials {
+		xpath := fmt.Sprintf("/domain/devices/serial[%d]", i+1)
+		if t := s.Target; t != nil {
+			if t.Type != "" && t.Type != "isa-serial" {
+				return unsupported("<target type='%s'> (%s): only isa-serial ports are supported", t.Type, xpath)
+			}
+			if t.Model != nil && t.Model.Name != "" && t.Model.Name != "isa-serial" {
+				return unsupported("<model name='%s'> (%s): only isa-serial is supported", t.Model.Name, xpath)
+			}
+			if t.Port != nil && int(*t.Port) != i {
+				return unsupported("<target port='%d'> (%s): serial ports must be numbered in order from 0", *t.Port, xpath)
+			}
+		}
+		ports = append(ports, port{s.Source, xpath})
+	}
+	for i, c := range devs.Consoles {
+		xpath := fmt.Sprintf("/domain/devices/console[%d]", i+1)
+		if t := c.Target; t != nil && t.Type != "" && t.Type != "serial" {
+			return unsupported("<console><target type='%s'> (%s): only a serial console is supported", t.Type, xpath)
+		}
+		if i > 0 {
+			return unsupported("<console> (%s): only one console is supported", xpath)
+		}
+		if len(ports) == 0 {
+			ports = append(ports, port{c.Source, xpath})
+		}
+	}
+	if len(ports) > 4 {
+		return unsupported("%s: at most 4 serial ports are supported", ports[4].xpath)
+	}
+	for i, p := range ports {
+		backend, err := chardevBackend(p.src, fmt.Sprintf("charserial%d", i), p.xpath)
+		if err != nil {
+			return err
+		}
+		b.c.add("-chardev", backend)
+		b.c.add("-device", opts("isa-serial", "chardev", fmt.Sprintf("charserial%d", i), "id", fmt.Sprintf("serial%d", i), "index", strconv.Itoa(i)))
+	}
+	return nil
+}
+
+func chardevBackend(src *libvirtxml.DomainChardevSource, id, xpath string) (string, error) {
+	switch {
+	case src == nil || src.Pty != nil:
+		return opts("pty", "id", id), nil
+	case src.File != nil:
+		if src.File.Path == "" {
+			return "", unsupported("<source> (%s) of a file chardev has no path", xpath)
+		}
+		kv := []string{"id", id, "path", src.File.Path}
+		switch src.File.Append {
+		case "", "off":
+		case "on":
+			kv = append(kv, "append", "on")
+		default:
+			return "", unsupported("<source append='%s'> (%s): use on or off", src.File.Append, xpath)
+		}
+		return opts("file", kv...), nil
+	}
+	return "", unsupported("%s: only pty and file serial ports are supported", xpath)
+}
+
+// videoDevices maps <video><model type> to qemu's device.
+var videoDevices = map[string]string{"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "none": ""}
+
+// graphics adds the display: none, or one VNC server, and the video card.
+func (b *builder) graphics() error {
+	devs := b.devices()
+	b.c.add("-display", "none")
+	if len(devs.Graphics) > 1 {
+		return unsupported("/domain/devices/graphics[2]: only one <graphics> is supported")
+	}
+	for i, g := range devs.Graphics {
+		if g.VNC == nil {
+			return unsupported("<graphics> (/domain/devices/graphics[%d]): only type='vnc' is supported", i+1)
+		}
+		v, err := vncValue(g.VNC)
+		if err != nil {
+			return err
+		}
+		b.c.add("-vnc", v)
+	}
+	videos := devs.Videos
+	if len(videos) == 0 && len(devs.Graphics) > 0 {
+		videos = []libvirtxml.DomainVideo{{Model: libvirtxml.DomainVideoModel{Type: "vga"}}}
+	}
+	if len(videos) > 1 {
+		return unsupported("/domain/devices/video[2]: only one <video> is supported")
+	}
+	for _, v := range videos {
+		qdev, ok := videoDevices[v.Model.Type]
+		if !ok {
+			return unsupported("<video><model type='%s'>: supported models are vga, cirrus, virtio and none", v.Model.Type)
+		}
+		if qdev != "" {
+			b.c.add("-device", opts(qdev, "id", "video0"))
+		}
+	}
+	return b.inputs()
+}
+
+// vncValue is -vnc's value: the listen address and display, or a range
+// of displays from 0 when the port is chosen automatically.
+func vncValue(v *libvirtxml.DomainGraphicVNC) (string, error) {
+	addr := v.Listen
+	for _, l := range v.Listeners {
+		if l.Address == nil {
+			return "", unsupported("<graphics><listen>: only type='address' is supported")
+		}
+		if l.Address.Address != "" {
+			addr = l.Address.Address
+		}
+	}
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	if ip := net.ParseIP(addr); ip != nil && ip.To4() == nil {
+		addr = "[" + addr + "]"
+	}
+	auto := v.AutoPort == "yes" || v.Port <= 0
+	if !auto && v.Port < 5900 {
+		return "", unsupported("<graphics type='vnc' port='%d'>: the port must be 5900 or above", v.Port)
+	}
+	if auto {
+		return addr + ":0,to=99", nil
+	}
+	return fmt.Sprintf("%s:%d", addr, v.Port-5900), nil
+}
+
+// inputs accepts the PS/2 mouse and keyboard the machine has built in.
+func (b *builder) inputs() error {
+	for i, in := range b.devices().Inputs {
+		if (in.Type != "mouse" && in.Type != "keyboard") || (in.Bus != "" && in.Bus != "ps2") {
+			return unsupported("<input type='%s' bus='%s'> (/domain/devices/input[%d]): only the built-in PS/2 mouse and keyboard are supported", in.Type, in.Bus, i+1)
+		}
+	}
+	return nil
+}
+
+// balloon adds the virtio balloon when asked for; without one the guest
+// always has its full <memory>.
+func (b *builder) balloon() error {
+	devs := b.devices()
+	cur, max := b.def.CurMemKiB(), b.def.MaxMemKiB()
+	hasBalloon := false
+	if mb := devs.MemBalloon; mb != nil {
+		switch mb.Model {
+		case "virtio":
+			hasBalloon = true
+			b.c.add("-device", opts("virtio-balloon-pci", "id", "balloon0"))
+		case "none":
+		default:
+			return unsupported("<memballoon model='%s'>: use virtio or none", mb.Model)
+		}
+	}
+	if cur > max {
+		return unsupported("<currentMemory> (%d KiB) is larger than <memory> (%d KiB)", cur, max)
+	}
+	if cur < max && !hasBalloon {
+		return unsupported("<currentMemory> (%d KiB) below <memory> (%d KiB) needs <memballoon model='virtio'>", cur, max)
+	}
+	return nil
+}
+
+// shellQuote quotes an argument for the golden files and the log, where
+// argv is shown as a shell command line.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=+,.:/@[]%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

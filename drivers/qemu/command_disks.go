@@ -1,0 +1,157 @@
+package qemu
+
+import (
+	"fmt"
+	"strconv"
+
+	"libvirt.org/go/libvirtxml"
+)
+
+// controllers accepts the controllers the machine has built in (libvirt
+// lists them in every definition it writes) and refuses any other.
+func (b *builder) controllers() error {
+	for i, c := range b.devices().Controllers {
+		idx := uint(0)
+		if c.Index != nil {
+			idx = *c.Index
+		}
+		builtin := idx == 0 &&
+			(c.Type == "pci" && (c.Model == "pci-root" && !b.m.q35 || c.Model == "pcie-root" && b.m.q35) ||
+				c.Type == "usb" && c.Model == "none" ||
+				c.Type == "ide" && c.Model == "" && !b.m.q35 ||
+				c.Type == "sata" && c.Model == "" && b.m.q35)
+		if !builtin {
+			return unsupported("<controller type='%s' index='%d' model='%s'> (/domain/devices/controller[%d]): only the machine's built-in controllers are supported", c.Type, idx, c.Model, i+1)
+		}
+	}
+	return nil
+}
+
+// diskIndex reads the index a target name gives: vda → 0, sdb → 1, hdaa → 26.
+func diskIndex(dev string) (int, error) {
+	if len(dev) < 3 {
+		return 0, fmt.Errorf("malformed disk target %q", dev)
+	}
+	idx := 0
+	for _, r := range dev[2:] {
+		if r < 'a' || r > 'z' {
+			return 0, fmt.Errorf("malformed disk target %q", dev)
+		}
+		idx = idx*26 + int(r-'a') + 1
+	}
+	return idx - 1, nil
+}
+
+func (b *builder) disks() error {
+	needAHCI := false
+	for i, d := range b.devices().Disks {
+		xpath := fmt.Sprintf("/domain/devices/disk[%d]", i+1)
+		dd, err := b.disk(d, xpath)
+		if err != nil {
+			return err
+		}
+		if dd.ahci && !needAHCI {
+			needAHCI = true
+			b.c.add("-device", opts("ahci", "id", "sata0"))
+		}
+		b.c.add("-drive", dd.drive)
+		b.c.add("-device", dd.device)
+	}
+	return nil
+}
+
+// diskArgs is one disk's -drive and -device values.
+type diskArgs struct {
+	drive, device string
+	ahci          bool // needs the AHCI controller added on an i440fx machine
+}
+
+func (b *builder) disk(d libvirtxml.DomainDisk, xpath string) (diskArgs, error) {
+	var out diskArgs
+	device := d.Device
+	if device == "" {
+		device = "disk"
+	}
+	if device != "disk" && device != "cdrom" {
+		return out, unsupported("<disk device='%s'> (%s): only disk and cdrom are supported", device, xpath)
+	}
+	if d.Source != nil && d.Source.File == nil {
+		return out, unsupported("<disk> (%s): only file-backed disks (type='file') are supported", xpath)
+	}
+	if d.Target == nil || d.Target.Dev == "" {
+		return out, unsupported("<disk> (%s) has no <target dev>", xpath)
+	}
+	idx, err := diskIndex(d.Target.Dev)
+	if err != nil {
+		return out, unsupported("<target dev='%s'> (%s): %v", d.Target.Dev, xpath, err)
+	}
+	format := "raw"
+	if drv := d.Driver; drv != nil {
+		if drv.Name != "" && drv.Name != "qemu" {
+			return out, unsupported("<driver name='%s'> (%s): only qemu is supported", drv.Name, xpath)
+		}
+		switch drv.Type {
+		case "", "raw":
+		case "qcow2":
+			format = "qcow2"
+		default:
+			return out, unsupported("<driver type='%s'> (%s): only raw and qcow2 images are supported", drv.Type, xpath)
+		}
+	}
+	alias, devArgs, err := b.diskDevice(d.Target.Bus, device, idx, xpath)
+	if err != nil {
+		return out, err
+	}
+	out.ahci = d.Target.Bus == "sata" && !b.m.q35
+	drive := []string{}
+	if d.Source != nil && d.Source.File.File != "" {
+		drive = append(drive, "file", d.Source.File.File, "format", format)
+	}
+	drive = append(drive, "if", "none", "id", "drive-"+alias)
+	if d.ReadOnly != nil || device == "cdrom" {
+		drive = append(drive, "readonly", "on")
+	}
+	out.drive = opts(drive[0]+"="+escapeComma(drive[1]), drive[2:]...)
+	devArgs = append(devArgs, "drive", "drive-"+alias, "id", alias)
+	if d.Boot != nil {
+		devArgs = append(devArgs, "bootindex", strconv.FormatUint(uint64(d.Boot.Order), 10))
+	}
+	out.device = opts(devArgs[0], devArgs[1:]...)
+	return out, nil
+}
+
+// diskDevice returns a disk's alias and the start of its -device value:
+// the qemu device and where it plugs in.
+func (b *builder) diskDevice(bus, device string, idx int, xpath string) (string, []string, error) {
+	kind := "ide-hd"
+	if device == "cdrom" {
+		kind = "ide-cd"
+	}
+	switch bus {
+	case "virtio":
+		if device == "cdrom" {
+			return "", nil, unsupported("<disk device='cdrom'> (%s) on the virtio bus: use sata or ide", xpath)
+		}
+		return fmt.Sprintf("virtio-disk%d", idx), []string{"virtio-blk-pci"}, nil
+	case "ide":
+		if b.m.q35 {
+			return "", nil, unsupported("<target bus='ide'> (%s): the q35 machine has no IDE controller; use sata", xpath)
+		}
+		if idx > 3 {
+			return "", nil, unsupported("<target> (%s): the IDE bus holds 4 disks (hda-hdd)", xpath)
+		}
+		return fmt.Sprintf("ide0-%d-%d", idx/2, idx%2), []string{kind, "bus", fmt.Sprintf("ide.%d", idx/2), "unit", strconv.Itoa(idx % 2)}, nil
+	case "sata":
+		if idx > 5 {
+			return "", nil, unsupported("<target> (%s): the SATA controller has 6 ports (sda-sdf)", xpath)
+		}
+		ahci := "sata0"
+		if b.m.q35 {
+			ahci = "ide" // q35's built-in AHCI names its buses ide.0-ide.5
+		}
+		return fmt.Sprintf("sata0-0-%d", idx), []string{kind, "bus", fmt.Sprintf("%s.%d", ahci, idx)}, nil
+	case "":
+		return "", nil, unsupported("<target> (%s) has no bus", xpath)
+	}
+	return "", nil, unsupported("<target bus='%s'> (%s): supported buses are virtio, ide and sata", bus, xpath)
+}

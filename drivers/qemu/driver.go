@@ -1,0 +1,276 @@
+// Package qemu is govirtd's QEMU driver: it runs each domain as a qemu
+// process it supervises over QMP, serves qemu:///system (as root) and
+// qemu:///session (otherwise), and raises the domains' events itself,
+// including for what happens without an API call (a guest that powers
+// off, a qemu killed from outside, an autostart).
+//
+// Guests outlive the daemon: each runs in its own session, and a status
+// file in the state directory lets a new daemon re-attach. The driver
+// never kills a guest because its own bookkeeping failed.
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
+)
+
+// Driver is the QEMU driver's state, shared by all its connections.
+type Driver struct {
+	cfg Config
+	log *slog.Logger
+
+	// Set by Startup, then read-only.
+	binary  string // the resolved qemu binary
+	version uint64 // its version, major*1e6+minor*1e3+micro
+	started bool
+
+	mu      sync.RWMutex // guards domains; see domain for the lock order
+	domains []*domain    // in the order they became known
+
+	nextID atomic.Int32 // the id the next started domain gets
+
+	events drivers.CallbackList
+
+	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
+	closing chan struct{}  // closed by Shutdown, with goMu held
+	wg      sync.WaitGroup // the driver's goroutines (watchers, autostart)
+}
+
+// background runs f on a goroutine the driver owns; Shutdown waits for
+// it. Once Shutdown began, f is not run and background returns false.
+func (d *Driver) background(f func()) bool {
+	d.goMu.Lock()
+	defer d.goMu.Unlock()
+	select {
+	case <-d.closing:
+		return false
+	default:
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// New returns a QEMU driver configured by cfg (empty fields get their
+// defaults). It does nothing until the daemon calls Startup.
+func New(cfg Config, log *slog.Logger) *Driver {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Driver{cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{})}
+	d.nextID.Store(1)
+	return d
+}
+
+// Name is the driver's name.
+func (d *Driver) Name() string { return "QEMU" }
+
+// Config is the driver's configuration with defaults filled in.
+func (d *Driver) Config() Config { return d.cfg }
+
+// Open accepts qemu:///system when the daemon runs as root and
+// qemu:///session otherwise; an empty URI (a client probing) gets the
+// one that applies.
+func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.Conn, error) {
+	if uri.String() == "" {
+		return &conn{drv: d}, nil
+	}
+	if uri.Scheme != "qemu" {
+		return nil, drivers.ErrDeclined
+	}
+	want := "/session"
+	if privileged() {
+		want = "/system"
+	}
+	if uri.Host != "" || uri.Path != want {
+		return nil, drivers.Errorf(drivers.ErrNoConnect, drivers.FromQEMU,
+			"%s (this daemon runs as uid %d and serves qemu://%s)", uri.Redacted(), os.Geteuid(), want)
+	}
+	return &conn{drv: d}, nil
+}
+
+// Startup finds qemu, prepares the directories, re-attaches to the guests
+// that ran when the daemon stopped, loads the definitions and, once per
+// boot, starts the autostart domains. Without a qemu binary it answers
+// drivers.SkipError and the daemon runs on without this driver.
+func (d *Driver) Startup(ctx context.Context) error {
+	bin, err := d.cfg.findBinary()
+	if err != nil {
+		return &drivers.SkipError{Reason: err.Error()}
+	}
+	d.binary = bin
+	if d.version, err = qemuVersion(ctx, bin); err != nil {
+		return &drivers.SkipError{Reason: err.Error()}
+	}
+	// The other directories are made when first written to.
+	if err := os.MkdirAll(d.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create qemu_state_dir %s: %w (run as root, or set qemu_state_dir in the config file)", d.cfg.StateDir, err)
+	}
+	d.checkStateDir()
+	d.loadDefinitions(ctx, false)
+	d.reconnectAll(ctx)
+	d.started = true
+	d.autostartOnce()
+	d.log.Info("QEMU driver started", "binary", bin, "version", d.version, "domains", len(d.list()))
+	return nil
+}
+
+// checkStateDir warns when the state directory cannot be written: the
+// guests already running keep running, but none can be started.
+func (d *Driver) checkStateDir() {
+	f, err := os.CreateTemp(d.cfg.StateDir, ".probe-*")
+	if err != nil {
+		d.log.Error("state directory is not writable: running guests are kept, new ones cannot start",
+			"dir", d.cfg.StateDir, "err", err)
+		return
+	}
+	f.Close()
+	os.Remove(f.Name())
+}
+
+var versionRE = regexp.MustCompile(`version (\d+)\.(\d+)\.(\d+)`)
+
+// qemuVersion runs `qemu --version`.
+func qemuVersion(ctx context.Context, bin string) (uint64, error) {
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return 0, fmt.Errorf("cannot run %s --version: %v", bin, err)
+	}
+	m := versionRE.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("cannot read the version of %s from %q", bin, out)
+	}
+	var v [3]uint64
+	for i := range v {
+		v[i], _ = strconv.ParseUint(string(m[i+1]), 10, 32)
+	}
+	return v[0]*1_000_000 + v[1]*1000 + v[2], nil
+}
+
+// Reload re-reads the definitions and starts the autostart domains that
+// are not running (libvirt does not autostart on reload; govirtd does).
+func (d *Driver) Reload(ctx context.Context) error {
+	d.loadDefinitions(ctx, true)
+	return d.autostartAll(ctx, "reload")
+}
+
+// Shutdown detaches from the guests, which keep running, and stops the
+// driver's goroutines.
+func (d *Driver) Shutdown(ctx context.Context) error {
+	d.goMu.Lock()
+	select {
+	case <-d.closing:
+		d.goMu.Unlock()
+		return nil
+	default:
+	}
+	close(d.closing)
+	d.goMu.Unlock()
+	// Close waits for the monitor's reader, which may wait for the
+	// domain's mu in an event handler: close outside it.
+	var mons []*qmp.Monitor
+	for _, dom := range d.list() {
+		dom.mu.Lock()
+		if inst := dom.proc; inst != nil && inst.mon != nil {
+			mons = append(mons, inst.mon)
+		}
+		dom.mu.Unlock()
+	}
+	for _, m := range mons {
+		m.Close()
+	}
+	done := make(chan struct{})
+	go func() { d.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("QEMU driver: goroutines still running at shutdown: %w", ctx.Err())
+	}
+}
+
+// list returns the domains, visible or not.
+func (d *Driver) list() []*domain {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return append([]*domain(nil), d.domains...)
+}
+
+// add puts dom on the list.
+func (d *Driver) add(dom *domain) {
+	d.mu.Lock()
+	d.domains = append(d.domains, dom)
+	d.mu.Unlock()
+}
+
+// remove takes dom off the list; dom.mu held.
+func (d *Driver) remove(dom *domain) {
+	dom.removed = true
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, x := range d.domains {
+		if x == dom {
+			d.domains = append(d.domains[:i], d.domains[i+1:]...)
+			return
+		}
+	}
+}
+
+// find returns the visible domain with ref's UUID. It may be removed
+// by the time the caller locks it: see lock.
+func (d *Driver) find(ref drivers.Domain) (*domain, error) {
+	for _, dom := range d.list() {
+		if dom.uuid == ref.UUID {
+			dom.mu.Lock()
+			visible := dom.visible()
+			dom.mu.Unlock()
+			if visible {
+				return dom, nil
+			}
+		}
+	}
+	return nil, noDomain(ref)
+}
+
+func noDomain(ref drivers.Domain) error {
+	return drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
+}
+
+// lock finds ref's domain and returns it with its mu held, still
+// visible.
+func (d *Driver) lock(ref drivers.Domain) (*domain, error) {
+	dom, err := d.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	dom.mu.Lock()
+	if !dom.visible() {
+		dom.mu.Unlock()
+		return nil, noDomain(ref)
+	}
+	return dom, nil
+}
+
+// findBy returns the first domain that match accepts, visible or not.
+func (d *Driver) findBy(match func(*domain) bool) *domain {
+	for _, dom := range d.list() {
+		if match(dom) {
+			return dom
+		}
+	}
+	return nil
+}

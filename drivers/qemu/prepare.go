@@ -1,0 +1,59 @@
+package qemu
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/govirt/govirtd/drivers/domxml"
+)
+
+// prepareDefinition fills in what a definition leaves to the driver, as
+// libvirt does when it accepts one, so that the stored definition says
+// what the guest gets: a MAC address for each interface (newMAC), and
+// each disk's bus when its target name implies one (vd → virtio, hd →
+// ide, sd → sata).
+func prepareDefinition(def *domxml.Def, newMAC func() string) {
+	devs := def.XML.Devices
+	if devs == nil {
+		return
+	}
+	for i := range devs.Interfaces {
+		n := &devs.Interfaces[i]
+		if n.MAC == nil || n.MAC.Address == "" {
+			n.MAC = &libvirtxml.DomainInterfaceMAC{Address: newMAC()}
+		}
+	}
+	for i := range devs.Disks {
+		t := devs.Disks[i].Target
+		if t == nil || t.Bus != "" {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(t.Dev, "vd"):
+			t.Bus = "virtio"
+		case strings.HasPrefix(t.Dev, "hd"):
+			t.Bus = "ide"
+		case strings.HasPrefix(t.Dev, "sd"):
+			t.Bus = "sata"
+		}
+	}
+}
+
+// randomMAC returns a MAC address in qemu's locally administered range
+// 52:54:00, as libvirt generates them.
+func randomMAC() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2])
+}
+
+// validate checks that a prepared definition can be started: that
+// everything in it maps to qemu (the command line is built and thrown
+// away).
+func validate(def *domxml.Def) error {
+	_, err := buildCommand(def, launch{emulator: "qemu", monitorFD: 3})
+	return err
+}

@@ -1,0 +1,233 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
+)
+
+// startOpts says how a domain starts.
+type startOpts struct {
+	paused   bool     // leave the CPUs stopped (VIR_DOMAIN_START_PAUSED)
+	incoming *os.File // a save image positioned at its memory: a restore
+}
+
+// startDomain runs def for dom. The caller holds dom's job and dom is
+// inactive. The steps: qemu started paused (-S) with its monitor on a
+// socket it inherits, the QMP handshake, the status file, then `cont`;
+// only then is the domain published as running and STARTED raised. A
+// failure undoes every step and the error quotes qemu's log.
+func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, o startOpts) error {
+	if _, err := os.Lstat(d.cfg.statusPath(dom.name)); err == nil {
+		// Stopping removes the status file; one that is still there was
+		// not readable at startup, and its guest may be running.
+		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU,
+			"domain '%s' has a status file the driver could not use (%s): its guest may still run; check it and remove the file",
+			dom.name, d.cfg.statusPath(dom.name))
+	}
+	live := def.Copy()
+	incomingFD := 0
+	if o.incoming != nil {
+		incomingFD = 4
+	}
+	cmd, err := buildCommand(live, launch{emulator: d.binary, monitorFD: 3, incomingFD: incomingFD})
+	if err != nil {
+		return err
+	}
+	m, _ := machineOf(live.XML)
+	if m.accel == "kvm" && !kvmAvailable() {
+		return unsupported("domain type 'kvm' needs /dev/kvm, which this host lacks: use <domain type='qemu'> (TCG)")
+	}
+	monPath, err := d.cfg.monitorPath(dom.name, dom.uuid.String())
+	if err != nil {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "%v", err)
+	}
+	logPath := d.cfg.logPath(dom.name)
+	inst, logStart, err := spawn(cmd.Args(), monPath, logPath, o.incoming)
+	if err != nil {
+		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot start domain '%s': %v", dom.name, err)
+	}
+	inst.accel = m.accel
+	fail := func(step string, cause error) error {
+		d.undoStart(dom, inst)
+		return startError(dom.name, step, cause, logPath, logStart)
+	}
+	inst.mon, err = qmp.Dial(ctx, monPath, qmp.Options{OnEvent: d.onEvent(dom, inst), Timeout: d.cfg.MonitorTimeout})
+	if err != nil {
+		return fail("connect to its monitor", err)
+	}
+	if o.incoming != nil {
+		if err := waitIncoming(ctx, inst.mon); err != nil {
+			return fail("load the saved memory", err)
+		}
+	}
+	if err := d.prepareGuest(ctx, inst.mon, live); err != nil {
+		return fail("prepare the guest", err)
+	}
+	id := d.nextID.Add(1) - 1
+	state, reason := startState(o)
+	if err := d.writeStatusFile(dom, inst, live, id, state, reason); err != nil {
+		return fail("record its status", err)
+	}
+	if !o.paused {
+		if err := inst.mon.Execute(ctx, "cont", nil, nil); err != nil {
+			return fail("start its CPUs", err)
+		}
+	}
+	d.publish(dom, inst, live, id, o)
+	d.log.Info("domain started", "domain", dom.name, "pid", inst.pid, "accelerator", inst.accel)
+	return nil
+}
+
+// startState is the state a started domain is in.
+func startState(o startOpts) (drivers.DomainState, int32) {
+	switch {
+	case o.paused:
+		return drivers.DomainPaused, drivers.PausedUser
+	case o.incoming != nil:
+		return drivers.DomainRunning, drivers.RunningRestored
+	}
+	return drivers.DomainRunning, drivers.RunningBooted
+}
+
+// publish makes dom run inst and raises STARTED (and SUSPENDED when it
+// starts paused).
+func (d *Driver) publish(dom *domain, inst *instance, live *domxml.Def, id int32, o startOpts) {
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	dom.proc, dom.live, dom.id, dom.hidden = inst, live, id, false
+	dom.state, dom.reason = startState(o)
+	detail := int32(drivers.EventStartedBooted)
+	if o.incoming != nil {
+		detail = drivers.EventStartedRestored
+	}
+	d.emit(dom, drivers.EventStarted, detail)
+	if o.paused {
+		pausedDetail := int32(drivers.EventSuspendedPaused)
+		if o.incoming != nil {
+			pausedDetail = drivers.EventSuspendedRestored
+		}
+		d.emit(dom, drivers.EventSuspended, pausedDetail)
+	}
+	d.background(func() { d.watch(dom, inst) })
+}
+
+// undoStart kills a qemu that never became the domain's and removes
+// what was written for it.
+func (d *Driver) undoStart(dom *domain, inst *instance) {
+	if inst.mon != nil {
+		inst.mon.Close()
+	}
+	inst.signal(syscall.SIGKILL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !inst.waitExit(ctx) {
+		d.log.Error("qemu of a failed start did not exit after SIGKILL", "domain", dom.name, "pid", inst.pid)
+	}
+	d.removeStatus(dom.name, inst)
+}
+
+// startError says which step failed, why, and what qemu said about it.
+func startError(name, step string, cause error, logPath string, logStart int64) error {
+	var de *qmp.DisconnectedError
+	msg := fmt.Sprintf("domain '%s' did not start: cannot %s: %v", name, step, cause)
+	if errors.As(cause, &de) || errors.Is(cause, syscall.ECONNRESET) || errors.Is(cause, syscall.EPIPE) {
+		msg = fmt.Sprintf("domain '%s' did not start: qemu exited while the driver tried to %s", name, step)
+	}
+	if tail := logTail(logPath, logStart); tail != "" {
+		msg += "; qemu said: " + tail
+	}
+	return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "%s (log: %s)", msg, logPath)
+}
+
+type qemuStatus struct {
+	Status  string `json:"status"`
+	Running bool   `json:"running"`
+}
+
+func queryStatus(ctx context.Context, mon *qmp.Monitor) (qemuStatus, error) {
+	var s qemuStatus
+	err := mon.Execute(ctx, "query-status", nil, &s)
+	return s, err
+}
+
+// waitIncoming waits until qemu has loaded a migration stream. When the
+// load fails qemu exits, which the monitor reports.
+func waitIncoming(ctx context.Context, mon *qmp.Monitor) error {
+	for {
+		s, err := queryStatus(ctx, mon)
+		if err != nil {
+			return err
+		}
+		if s.Status != "inmigrate" {
+			return nil
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// prepareGuest does what the command line cannot before the guest runs
+// (the balloon target) and records in live what qemu chose (pty paths,
+// the VNC port).
+func (d *Driver) prepareGuest(ctx context.Context, mon *qmp.Monitor, live *domxml.Def) error {
+	if cur, max := live.CurMemKiB(), live.MaxMemKiB(); cur < max {
+		if err := mon.Execute(ctx, "balloon", map[string]any{"value": cur * 1024}, nil); err != nil {
+			return err
+		}
+	}
+	devs := live.XML.Devices
+	if devs == nil {
+		return nil
+	}
+	if len(devs.Serials) > 0 || len(devs.Consoles) > 0 {
+		var chardevs []struct{ Label, Filename string }
+		if err := mon.Execute(ctx, "query-chardev", nil, &chardevs); err != nil {
+			return err
+		}
+		for _, c := range chardevs {
+			if p, ok := strings.CutPrefix(c.Filename, "pty:"); ok {
+				setPtyPath(devs, c.Label, p)
+			}
+		}
+	}
+	if len(devs.Graphics) > 0 && devs.Graphics[0].VNC != nil {
+		var vnc struct{ Service string }
+		if err := mon.Execute(ctx, "query-vnc", nil, &vnc); err != nil {
+			return err
+		}
+		fmt.Sscan(vnc.Service, &devs.Graphics[0].VNC.Port)
+	}
+	return nil
+}
+
+// setPtyPath records the pty qemu opened for serial port label
+// (charserialN) in the live definition, and on the console that shows it.
+func setPtyPath(devs *libvirtxml.DomainDeviceList, label, path string) {
+	var n int
+	if _, err := fmt.Sscanf(label, "charserial%d", &n); err != nil {
+		return
+	}
+	pty := &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{Path: path}}
+	if n < len(devs.Serials) {
+		devs.Serials[n].Source = pty
+	}
+	if n == 0 && len(devs.Consoles) > 0 {
+		if c := &devs.Consoles[0]; c.Source == nil || c.Source.Pty != nil {
+			c.Source, c.TTY = pty, path
+		}
+	}
+}

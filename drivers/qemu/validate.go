@@ -1,0 +1,183 @@
+package qemu
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/govirt/govirtd/drivers"
+)
+
+// supported lists every element and attribute of a domain definition the
+// QEMU driver turns into something qemu does (or, like <name> or
+// <metadata>, keeps). Anything else that is set is refused by
+// checkSupported, so nothing in a definition is silently dropped.
+//
+// Keys are element paths below <domain>; "@x" is attribute x. A choice
+// libvirtxml models as a union (a disk's <source> of type file, block,
+// ...) appears as a pseudo element named after the choice ("source/file").
+// The values an allowed attribute may take are checked where the argv is
+// built. A key ending in "/*" allows the element with everything in it.
+var supported = setOf(
+	"@type", "@id", "name", "uuid", "title", "description", "metadata/*",
+	"memory", "memory@unit", "currentMemory", "currentMemory@unit",
+	"vcpu", "vcpu@placement", "vcpu@current",
+	"os", "os/type", "os/type@arch", "os/type@machine", "os/kernel", "os/initrd", "os/cmdline",
+	"os/boot", "os/boot@dev",
+	"features", "features/acpi", "features/apic", "features/pae",
+	"clock", "clock@offset",
+	"on_poweroff", "on_reboot", "on_crash",
+
+	"devices", "devices/emulator",
+
+	"devices/disk", "devices/disk@device",
+	"devices/disk/driver", "devices/disk/driver@name", "devices/disk/driver@type",
+	"devices/disk/source", "devices/disk/source/file", "devices/disk/source/file@file",
+	"devices/disk/target", "devices/disk/target@dev", "devices/disk/target@bus",
+	"devices/disk/readonly", "devices/disk/boot", "devices/disk/boot@order",
+
+	"devices/interface", "devices/interface/mac", "devices/interface/mac@address",
+	"devices/interface/source", "devices/interface/source/user",
+	"devices/interface/model", "devices/interface/model@type",
+	"devices/interface/boot", "devices/interface/boot@order",
+
+	"devices/serial", "devices/serial/source", "devices/serial/source/pty", "devices/serial/source/pty@path",
+	"devices/serial/source/file", "devices/serial/source/file@path", "devices/serial/source/file@append",
+	"devices/serial/target", "devices/serial/target@type", "devices/serial/target@port",
+	"devices/serial/target/model", "devices/serial/target/model@name",
+
+	"devices/console", "devices/console@tty", "devices/console/source", "devices/console/source/pty",
+	"devices/console/source/pty@path", "devices/console/source/file", "devices/console/source/file@path",
+	"devices/console/source/file@append",
+	"devices/console/target", "devices/console/target@type", "devices/console/target@port",
+
+	"devices/graphics", "devices/graphics/vnc", "devices/graphics/vnc@port",
+	"devices/graphics/vnc@autoport", "devices/graphics/vnc@listen",
+	"devices/graphics/vnc/listen", "devices/graphics/vnc/listen/address",
+	"devices/graphics/vnc/listen/address@address",
+
+	"devices/video", "devices/video/model", "devices/video/model@type",
+	"devices/memballoon", "devices/memballoon@model",
+	"devices/input", "devices/input@type", "devices/input@bus", "devices/input/source",
+	"devices/controller", "devices/controller@type", "devices/controller@index", "devices/controller@model",
+	"devices/controller/pci", "devices/controller/usb",
+)
+
+func setOf(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+func unsupported(format string, args ...any) error {
+	return drivers.Errorf(drivers.ErrConfigUnsupported, drivers.FromQEMU, format, args...)
+}
+
+// checkSupported walks a definition and refuses the first element or
+// attribute that is set but not in supported, naming it by its place in
+// the XML (/domain/devices/disk[2]/driver/@cache).
+func checkSupported(x *libvirtxml.Domain) error {
+	return walk(reflect.ValueOf(x).Elem(), "", "/domain")
+}
+
+// walk checks the set fields of struct v, whose element is key (for the
+// table) at xpath (for the message).
+func walk(v reflect.Value, key, xpath string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		name, kind := xmlName(f)
+		if kind == skipField || !f.IsExported() || fv.IsZero() {
+			continue
+		}
+		childKey := strings.TrimPrefix(key+"/"+name, "/")
+		switch kind {
+		case attrField:
+			if !supported[key+"@"+name] {
+				return unsupported("%s/@%s is not supported by the QEMU driver", xpath, name)
+			}
+			continue
+		case unionField:
+			// The choice is the type of the element itself, not a child.
+			if !supported[childKey] {
+				return unsupported("<%s> of type '%s' (%s) is not supported by the QEMU driver", lastName(key), name, xpath)
+			}
+			if err := walkElement(fv, childKey, xpath); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := walkElement(fv, childKey, xpath+"/"+name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkElement checks one child element (or a slice of them).
+func walkElement(v reflect.Value, key, xpath string) error {
+	if supported[key+"/*"] {
+		return nil
+	}
+	if !supported[key] {
+		return unsupported("<%s> (%s) is not supported by the QEMU driver", lastName(key), xpath)
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		return walkElement(v.Elem(), key, xpath)
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			if err := walkElement(v.Index(i), key, fmt.Sprintf("%s[%d]", xpath, i+1)); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		return walk(v, key, xpath)
+	}
+	return nil
+}
+
+func lastName(key string) string { return key[strings.LastIndex(key, "/")+1:] }
+
+// fieldKind is how a struct field appears in the XML.
+type fieldKind int
+
+const (
+	elementField fieldKind = iota
+	attrField
+	unionField // one choice of a union, named after the Go field
+	skipField  // XMLName, and an element's text (what the element means)
+)
+
+// xmlName reads a field's XML name and kind from its tag.
+func xmlName(f reflect.StructField) (string, fieldKind) {
+	if f.Name == "XMLName" {
+		return "", skipField
+	}
+	tag, ok := f.Tag.Lookup("xml")
+	if tag == "-" {
+		return strings.ToLower(f.Name), unionField
+	}
+	if !ok {
+		return strings.ToLower(f.Name), elementField
+	}
+	parts := strings.Split(tag, ",")
+	kind := elementField
+	for _, p := range parts[1:] {
+		switch p {
+		case "attr":
+			kind = attrField
+		case "chardata", "innerxml":
+			kind = skipField
+		}
+	}
+	name := parts[0]
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, kind
+}

@@ -1,0 +1,75 @@
+#!/bin/sh
+# mkguest.sh OUTDIR: builds the tiny Linux guest the QEMU driver's tests
+# boot: OUTDIR/vmlinuz (Debian's cloud kernel) and OUTDIR/initrd.gz (a
+# busybox initramfs). Nothing is installed: the two Debian packages are
+# fetched with `apt-get download` and unpacked in a scratch directory.
+#
+# The guest prints GUEST-UP on its serial console (ttyS0) once booted and
+# GUEST-READY once it listens to the ACPI power button; pressing the
+# button (QMP system_powerdown, `virsh shutdown`) makes it power off.
+set -eu
+
+out=${1:?usage: mkguest.sh OUTDIR}
+for tool in apt-get apt-cache dpkg-deb cpio gzip; do
+	command -v "$tool" >/dev/null 2>&1 || {
+		echo "mkguest.sh: $tool is missing (run \`make deps\`, which installs cpio)" >&2
+		exit 1
+	}
+done
+
+work=$(mktemp -d)
+chmod 755 "$work" # apt-get download runs as _apt where it can
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+# The cloud kernel metapackage depends on the versioned kernel image.
+kernel=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+if [ -z "$kernel" ]; then
+	echo "mkguest.sh: apt knows no linux-image-cloud-amd64 (run apt-get update)" >&2
+	exit 1
+fi
+apt-get download -q "$kernel" busybox-static >/dev/null
+for deb in ./*.deb; do dpkg-deb -x "$deb" root; done
+
+mkdir -p initrd/bin initrd/dev initrd/proc initrd/sys
+cp root/bin/busybox initrd/bin/
+for applet in sh mount insmod poweroff cat sleep dd echo ls grep; do
+	ln -s busybox "initrd/bin/$applet"
+done
+# The power button reaches userspace through these two modules.
+cp "$(find root/lib/modules -name evdev.ko | head -n1)" initrd/
+cp "$(find root/lib/modules -path '*acpi*' -name button.ko | head -n1)" initrd/
+
+cat >initrd/init <<'INIT'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+insmod /evdev.ko
+insmod /button.ko
+echo "GUEST-UP"
+button=""
+while [ -z "$button" ]; do
+	for dev in /sys/class/input/event*; do
+		case "$(cat "$dev/device/name" 2>/dev/null)" in
+		*"Power Button"*) button=/dev/input/${dev##*/} ;;
+		esac
+	done
+	[ -n "$button" ] || sleep 0.1
+done
+# One key event (24 bytes) from the button powers the guest off.
+(dd if="$button" bs=24 count=1 of=/dev/null 2>/dev/null; echo "GUEST-POWEROFF"; poweroff -f) &
+# Ready once dd holds the device open: a press is not lost.
+until ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q "$button"; do sleep 0.05; done
+echo "GUEST-READY"
+while true; do sleep 3600; done
+INIT
+chmod 755 initrd/init
+
+(cd initrd && find . | cpio -o -H newc 2>/dev/null | gzip -1) >initrd.gz
+mkdir -p "$out"
+cp root/boot/vmlinuz-* "$out/vmlinuz.tmp"
+mv "$out/vmlinuz.tmp" "$out/vmlinuz"
+cp initrd.gz "$out/initrd.gz.tmp"
+mv "$out/initrd.gz.tmp" "$out/initrd.gz"
+echo "mkguest.sh: $out/vmlinuz and $out/initrd.gz ($kernel)"
