@@ -192,6 +192,11 @@ func TestConfigs(t *testing.T) {
 	if err != nil || cfg.UnixSockDir != "/tmp/y" || len(cfg.Warnings) != 0 {
 		t.Errorf("govirtd config: %+v, %v", cfg, err)
 	}
+	for _, p := range []string{cfg.QEMUBinary, cfg.QEMUConfigDir, cfg.QEMUAutostartDir, cfg.QEMUStateDir, cfg.QEMULogDir} {
+		if !strings.HasPrefix(p, "/tmp/y/") {
+			t.Errorf("govirtd config: QEMU path %q outside the daemon's directory", p)
+		}
+	}
 }
 
 // shortTempDir is a temporary directory with a path short enough for a

@@ -44,9 +44,21 @@ log_outputs = "3:file:%s"
 }
 
 // govirtdConf is the private govirtd's configuration: its sockets in dir
-// and otherwise the embedded defaults, untuned.
+// and otherwise the embedded defaults, untuned. Like the private
+// libvirtd it serves only its test driver: qemu_binary names a file that
+// does not exist, which makes the QEMU driver skip itself (and its
+// directories are in dir all the same, so nothing outside is touched).
 func govirtdConf(dir string) string {
-	return fmt.Sprintf("unix_sock_dir = %q\nlog_level = 3\n", dir)
+	q := filepath.Join(dir, "qemu")
+	return fmt.Sprintf(`unix_sock_dir = %q
+log_level = 3
+qemu_binary = %q
+qemu_config_dir = %q
+qemu_autostart_dir = %q
+qemu_state_dir = %q
+qemu_log_dir = %q
+`, dir, filepath.Join(q, "no-qemu-binary"), filepath.Join(q, "config"), filepath.Join(q, "autostart"),
+		filepath.Join(q, "state"), filepath.Join(q, "log"))
 }
 
 // startLibvirtd starts bin (Debian's /usr/sbin/libvirtd) on a private
