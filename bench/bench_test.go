@@ -154,6 +154,17 @@ func TestNullServer(t *testing.T) {
 	if err != nil || v <= 0 {
 		t.Fatalf("throughput against the null server: %v, %v", v, err)
 	}
+
+	// Its domain "test" raises lifecycle events for two subscribers.
+	rig, err := newEventRig(sock, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rig.close()
+	lat, err := rig.sample(3)
+	if err != nil || len(lat) != 6 {
+		t.Fatalf("events from the null server: %v, %v", lat, err)
+	}
 }
 
 // TestGovirtdThroughput runs the throughput loop of measures 1–3 with

@@ -147,7 +147,7 @@ func countTrue(bs []bool) int {
 // subscribers per daemon, pairs suspend/resume pairs per round, and the
 // daemon's CPU time per event (the call that raises it included).
 func (b *bench) eventMeasure(p50, p99, cpu *Measure, nsubs, pairs int) error {
-	keys := []string{keyGovirtd, keyLibvirtd}
+	keys := []string{keyGovirtd, keyLibvirtd, keyNull}
 	rigs := map[string]*eventRig{}
 	defer func() {
 		for _, r := range rigs {
