@@ -23,6 +23,9 @@ import (
 	"github.com/govirt/govirtd/systemd"
 )
 
+// driverShutdownTimeout bounds the drivers' Shutdown hooks.
+const driverShutdownTimeout = 30 * time.Second
+
 // Daemon is a configured govirtd instance.
 type Daemon struct {
 	cfg      *Config
@@ -165,7 +168,11 @@ func (d *Daemon) listenUnix(path string, perms os.FileMode) (net.Listener, error
 			return nil, fmt.Errorf("cannot remove stale socket %s: %w", path, err)
 		}
 	}
+	// The socket is born with the umask's mode: make it private until the
+	// chmod below, so no one connects in between.
+	old := syscall.Umask(0o077)
 	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w (check unix_sock_dir)", path, err)
 	}
@@ -198,7 +205,10 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	}
 	d.sessionsMu.Unlock()
 	err := d.srv.Shutdown(ctx)
-	d.shutdownDrivers(ctx)
+	// The drivers get their own time, whatever the clients took.
+	dctx, cancel := context.WithTimeout(context.Background(), driverShutdownTimeout)
+	defer cancel()
+	d.shutdownDrivers(dctx)
 	d.listenMu.Lock()
 	for _, p := range d.paths {
 		os.Remove(p)
@@ -211,16 +221,19 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 // Run starts the drivers, listens, and serves until SIGTERM or SIGINT
 // (clean shutdown) or ctx ends; SIGHUP reloads the drivers.
 func (d *Daemon) Run(ctx context.Context) error {
+	// Signals are caught before anything starts: a SIGHUP or SIGTERM
+	// during a long Startup waits for the loop below instead of killing
+	// the daemon half-started.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	if err := d.Startup(ctx); err != nil {
 		return err
 	}
 	if err := d.Listen(); err != nil {
-		d.shutdownDrivers(ctx)
+		d.shutdownDrivers(context.Background())
 		return err
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	d.notify(systemd.Ready("serving"))
 	for {
 		select {

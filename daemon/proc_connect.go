@@ -18,15 +18,17 @@ func authList(ctx context.Context, r *request, _ *void) (any, error) {
 // supportsFeature answers the transport features the daemon implements.
 // Keepalive is asked before CONNECT_OPEN and starts the pings.
 func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupportsFeatureArgs) (any, error) {
+	if a.Feature == protocol.FeatureProgramKeepalive {
+		r.s.peer.EnableKeepalive()
+		return &protocol.ConnectSupportsFeatureRet{Supported: 1}, nil
+	}
+	// Every other feature is a property of the open connection.
+	if r.conn == nil {
+		return nil, errNotOpen()
+	}
 	supported := int32(0)
 	switch a.Feature {
-	case protocol.FeatureProgramKeepalive:
-		r.s.peer.EnableKeepalive()
-		supported = 1
 	case protocol.FeatureRemoteEventCallback, protocol.FeatureRemoteCloseCallback:
-		if r.conn == nil {
-			return nil, errNotOpen()
-		}
 		supported = 1
 	}
 	return &protocol.ConnectSupportsFeatureRet{Supported: supported}, nil
@@ -60,10 +62,12 @@ func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) (
 	return nil, nil
 }
 
-// connectClose closes the driver connection; the transport closes the
-// socket once the reply is written, as libvirtd does.
+// connectClose asks the transport to close the socket once the reply is
+// written, as libvirtd does. The driver connection is closed with the
+// session, after every call of the client has returned: closing it here
+// would race the client's other calls, and a registration made by one of
+// them after the close would outlive the connection.
 func connectClose(ctx context.Context, r *request, _ *void) (any, error) {
-	r.s.closeConn()
 	r.call.CloseAfterReply()
 	return nil, nil
 }
@@ -113,7 +117,14 @@ func connectGetHostname(ctx context.Context, r *request, _ *void) (any, error) {
 	return &protocol.ConnectGetHostnameRet{Hostname: h}, err
 }
 
+// connectGetURI answers the driver's canonical URI, which matters when
+// the client let the daemon probe (CONNECT_OPEN with no name); a driver
+// that cannot say gets the URI the client opened.
 func connectGetURI(ctx context.Context, r *request, _ *void) (any, error) {
+	if c, ok := r.conn.(drivers.URIGetter); ok {
+		uri, err := c.ConnectGetURI(ctx)
+		return &protocol.ConnectGetURIRet{URI: uri}, err
+	}
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	return &protocol.ConnectGetURIRet{URI: r.s.uri}, nil

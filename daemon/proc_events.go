@@ -130,6 +130,14 @@ func eventDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDoma
 // on the goroutine of the driver that raised the event and never blocks:
 // a client whose queue is full is disconnected by the transport.
 func (s *session) sendEvent(callbackID int, ev drivers.DomainEvent, legacy bool) {
+	// Until the registration is recorded, its reply has not been sent and
+	// the client does not know the id: drop the event, as libvirtd does.
+	s.mu.Lock()
+	_, known := s.events[callbackID]
+	s.mu.Unlock()
+	if !known {
+		return
+	}
 	var (
 		proc protocol.Procedure
 		body any

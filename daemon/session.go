@@ -92,15 +92,12 @@ func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (any, error) {
 }
 
 // Close releases the client's driver connection, and with it every event
-// callback it registered.
+// callback it registered. The transport calls it once, after the client's
+// last call has returned.
 func (s *session) Close() {
 	s.d.sessionsMu.Lock()
 	delete(s.d.sessions, s)
 	s.d.sessionsMu.Unlock()
-	s.closeConn()
-}
-
-func (s *session) closeConn() {
 	s.mu.Lock()
 	conn := s.conn
 	s.conn = nil

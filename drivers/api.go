@@ -44,6 +44,13 @@ type ConnectInfo interface {
 	ConnectGetCapabilities(ctx context.Context) (string, error)
 }
 
+// URIGetter answers the connection's canonical URI (virConnectGetURI), as
+// the driver would spell it: what a client that let the daemon probe
+// learns it is connected to.
+type URIGetter interface {
+	ConnectGetURI(ctx context.Context) (string, error)
+}
+
 // NodeInfoGetter describes the host.
 type NodeInfoGetter interface {
 	NodeGetInfo(ctx context.Context) (NodeInfo, error)

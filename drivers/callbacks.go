@@ -119,3 +119,35 @@ func (l *CallbackList) Emit(ev DomainEvent) {
 		m.cb(m.id, ev)
 	}
 }
+
+// ConnCallbacks is the registration half of a driver connection: it
+// registers the connection's callbacks in a CallbackList and, once the
+// connection is closed, removes them and refuses new ones, so that no
+// registration racing the close outlives the connection. Drivers embed
+// one in their connection type.
+type ConnCallbacks struct {
+	mu     sync.Mutex // orders registrations against Close
+	closed bool
+}
+
+// Register registers a callback of conn in l, unless conn is closed.
+func (cc *ConnCallbacks) Register(l *CallbackList, conn Conn, eventID DomainEventID, dom *Domain, cb EventCallback) (int, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.closed {
+		return 0, Errorf(ErrInvalidArg, FromNone, "connection is closed")
+	}
+	var filter *UUID
+	if dom != nil {
+		filter = &dom.UUID
+	}
+	return l.Register(conn, eventID, filter, cb)
+}
+
+// Close marks conn closed and removes its callbacks from l.
+func (cc *ConnCallbacks) Close(l *CallbackList, conn Conn) {
+	cc.mu.Lock()
+	cc.closed = true
+	cc.mu.Unlock()
+	l.RemoveConn(conn)
+}

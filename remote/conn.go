@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,15 +141,10 @@ func (c *Conn) Close() error {
 // Done is closed when the connection is closed, for whatever reason.
 func (c *Conn) Done() <-chan struct{} { return c.rpc.Done() }
 
-// Err says why the connection closed (see CloseReason); nil while open.
-func (c *Conn) Err() error {
-	select {
-	case <-c.rpc.Done():
-		return c.events.closeReason()
-	default:
-		return nil
-	}
-}
+// Err says why the connection closed (ErrClosedByClient, ErrEOF,
+// ErrDaemonShutdown, ErrDroppedSlow, a keepalive timeout, or the I/O
+// error); nil while it is open.
+func (c *Conn) Err() error { return c.events.closeReason() }
 
 // call runs one procedure of the remote program; an error reply becomes
 // a *drivers.Error.
@@ -165,7 +161,9 @@ func (c *Conn) call(ctx context.Context, proc protocol.Procedure, args, ret any)
 	return err
 }
 
-// fromWireError rebuilds the driver API's error from a remote_error.
+// fromWireError rebuilds the driver API's error from a remote_error. An
+// RPC error "unknown procedure: N" becomes ErrNoSupport, as libvirt's
+// client makes it: the daemon predates or lacks the call.
 func fromWireError(we *protocol.Error) *drivers.Error {
 	e := &drivers.Error{
 		Code:   drivers.ErrorCode(we.Code),
@@ -173,6 +171,10 @@ func fromWireError(we *protocol.Error) *drivers.Error {
 	}
 	if we.Message != nil {
 		e.Message = *we.Message
+	}
+	if e.Code == drivers.ErrRPC && (e.Domain == drivers.FromRPC || e.Domain == drivers.FromRemote) &&
+		strings.HasPrefix(e.Message, "unknown procedure") {
+		e.Code, e.Domain = drivers.ErrNoSupport, drivers.FromRemote
 	}
 	if we.Str1 != nil {
 		e.Template = *we.Str1

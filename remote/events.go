@@ -78,6 +78,7 @@ type dispatcher struct {
 	pullChanged chan struct{} // closed and replaced whenever pull grows or the connection ends
 	seq         uint64
 	farewell    error // why the daemon said it closes the connection
+	reason      error // why the connection closed, once it has
 	closeCBs    []func(error)
 	finished    bool // run has delivered everything and returned
 
@@ -126,10 +127,7 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 			return
 		}
 		d.mu.Lock()
-		d.farewell = ErrDroppedSlow
-		if m.Reason == protocol.CloseReasonEOF {
-			d.farewell = ErrDaemonShutdown
-		}
+		d.farewell = farewellReason(m.Reason)
 		d.mu.Unlock()
 		return
 	default:
@@ -147,19 +145,15 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 }
 
 // run delivers queued events until the connection is closed and the
-// queue is empty, then tells the close callbacks and the waiters why.
+// queue is empty, or Close is called, then tells the close callbacks and
+// the waiters why. It takes one event at a time, under the lock that
+// subscribe takes, so an event held for an id not yet known and the
+// events after it stay in arrival order.
 func (d *dispatcher) run() {
 	defer close(d.done)
 	connDone := d.c.rpc.Done()
 	for {
-		d.mu.Lock()
-		batch := d.queue
-		d.queue = nil
-		d.mu.Unlock()
-		for _, ev := range batch {
-			d.deliver(ev)
-		}
-		if len(batch) > 0 {
+		if d.deliverNext() {
 			continue
 		}
 		select {
@@ -167,40 +161,56 @@ func (d *dispatcher) run() {
 			continue
 		case <-connDone:
 			// The reader has stopped: whatever it queued is all there is.
-			d.mu.Lock()
-			empty := len(d.queue) == 0
-			d.mu.Unlock()
-			if !empty {
+			if d.deliverNext() {
 				continue
 			}
 		case <-d.quit:
 		}
 		break
 	}
+	reason := d.closeReason() // latched from here on
 	d.mu.Lock()
 	cbs := d.closeCBs
 	d.closeCBs = nil
 	d.finished = true
 	close(d.pullChanged)
 	d.mu.Unlock()
-	reason := d.closeReason()
 	for _, cb := range cbs {
 		cb(reason)
 	}
 }
 
-// stop ends run once it has delivered what is queued.
+// stop makes run return without delivering what is still queued. It does
+// not wait for run: Close may be called from a callback, on run's own
+// goroutine.
 func (d *dispatcher) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	select {
 	case <-d.quit:
 	default:
 		close(d.quit)
 	}
-	<-d.done
 }
 
-func (d *dispatcher) deliver(ev Event) {
+// deliverNext delivers the oldest queued event, if any, and reports
+// whether there was one.
+func (d *dispatcher) deliverNext() bool {
 	d.mu.Lock()
+	if len(d.queue) == 0 {
+		d.mu.Unlock()
+		return false
+	}
+	select {
+	case <-d.quit:
+		d.queue = nil
+		d.mu.Unlock()
+		return false
+	default:
+	}
+	ev := d.queue[0]
+	d.queue[0] = Event{}
+	d.queue = d.queue[1:]
 	sub, ok := d.subs[ev.CallbackID]
 	switch {
 	case !ok:
@@ -211,7 +221,7 @@ func (d *dispatcher) deliver(ev Event) {
 		}
 		d.orphans = append(d.orphans, ev)
 		d.mu.Unlock()
-		return
+		return true
 	case sub.cb == nil:
 		if len(d.pull) == pullBufferMax {
 			d.pull = d.pull[1:] // Seq shows the gap
@@ -220,14 +230,16 @@ func (d *dispatcher) deliver(ev Event) {
 		close(d.pullChanged)
 		d.pullChanged = make(chan struct{})
 		d.mu.Unlock()
-		return
+		return true
 	}
 	d.mu.Unlock()
 	sub.cb(ev.CallbackID, ev.DomainEvent)
+	return true
 }
 
 // subscribe records callback id; events that arrived for it before the
-// caller learnt the id are delivered first.
+// caller learnt the id go back to the front of the queue: they are older
+// than anything still queued.
 func (d *dispatcher) subscribe(id int, cb drivers.EventCallback) {
 	d.mu.Lock()
 	d.subs[id] = subscription{cb: cb}
@@ -256,25 +268,50 @@ func (d *dispatcher) unsubscribe(id int) {
 	d.mu.Unlock()
 }
 
+// farewellReason reads the reason of CONNECT_EVENT_CONNECTION_CLOSED as
+// govirtd sends it: EOF when it shuts down, ERROR when it drops a client
+// whose queue filled.
+func farewellReason(reason int32) error {
+	switch reason {
+	case protocol.CloseReasonEOF:
+		return ErrDaemonShutdown
+	case protocol.CloseReasonError:
+		return ErrDroppedSlow
+	case protocol.CloseReasonKeepalive:
+		return errors.New("connection closed by the daemon: keepalive timeout")
+	}
+	return fmt.Errorf("connection closed by the daemon (reason %d)", reason)
+}
+
 // closeReason says why the connection closed, in the terms of this
-// package: what the daemon said, else what the transport saw.
+// package: what the daemon said, else what the transport saw. The first
+// answer after the connection closed is kept.
 func (d *dispatcher) closeReason() error {
 	d.mu.Lock()
-	farewell := d.farewell
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	if d.reason != nil {
+		return d.reason
+	}
+	select {
+	case <-d.c.rpc.Done():
+	default:
+		return nil
+	}
 	err := d.c.rpc.Err()
 	var ka *rpc.KeepaliveError
 	switch {
-	case d.c.closing.Load() || errors.Is(err, rpc.ErrClientClosed):
-		return ErrClosedByClient
 	case errors.As(err, &ka):
-		return fmt.Errorf("keepalive timeout: %w", err)
-	case farewell != nil:
-		return farewell
+		d.reason = fmt.Errorf("keepalive timeout: %w", err)
+	case d.farewell != nil:
+		d.reason = d.farewell
+	case d.c.closing.Load() || errors.Is(err, rpc.ErrClientClosed):
+		d.reason = ErrClosedByClient
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return ErrEOF
+		d.reason = ErrEOF
+	default:
+		d.reason = err
 	}
-	return err
+	return d.reason
 }
 
 // ConnectDomainEventRegisterAny registers for eventID events, of dom only

@@ -32,9 +32,8 @@ func cString(chars []int8) string {
 	return string(b)
 }
 
-// NodeGetSecurityModel asks for the host's security model. A daemon that
-// does not know the procedure answers an ErrRPC "unknown procedure"
-// error, which libvirt's clients read as ErrNoSupport.
+// NodeGetSecurityModel asks for the host's security model; a daemon that
+// does not know the procedure gives ErrNoSupport.
 func (c *Conn) NodeGetSecurityModel(ctx context.Context) (SecurityModel, error) {
 	var ret protocol.NodeGetSecurityModelRet
 	if err := c.call(ctx, protocol.ProcNodeGetSecurityModel, nil, &ret); err != nil {

@@ -142,16 +142,9 @@ func (sh *shell) report(err error) {
 	fmt.Fprintf(sh.errOut, "error: %s\n", err.Error())
 }
 
-// unsupported reports whether err says the daemon lacks an operation: a
-// NO_SUPPORT error, or an "unknown procedure" RPC error, which libvirt's
-// client turns into NO_SUPPORT.
-func unsupported(err error) bool {
-	if errors.Is(err, drivers.ErrNoSupport) {
-		return true
-	}
-	var e *drivers.Error
-	return errors.As(err, &e) && e.Code == drivers.ErrRPC && strings.HasPrefix(e.Message, "unknown procedure")
-}
+// unsupported reports whether err says the daemon lacks an operation (the
+// remote library reports an unknown procedure as NO_SUPPORT too).
+func unsupported(err error) bool { return errors.Is(err, drivers.ErrNoSupport) }
 
 // lookupBy says which forms of a <domain> argument a command tries, in
 // virsh's order: id, then uuid, then name.

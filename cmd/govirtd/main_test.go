@@ -111,3 +111,34 @@ func TestDaemonBinaryBadConfig(t *testing.T) {
 		t.Fatalf("printed %q, want %q", out, want)
 	}
 }
+
+// TestSignalRightAfterStart: a SIGTERM sent the moment the daemon says it
+// listens stops it cleanly (it once killed it half-started, leaving its
+// sockets behind and its drivers not shut down).
+func TestSignalRightAfterStart(t *testing.T) {
+	bin := buildDaemon(t)
+	dir, err := os.MkdirTemp("", "govirtd-sig-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	conf := filepath.Join(dir, "govirtd.conf")
+	os.WriteFile(conf, []byte(privateConfig(dir)), 0o644)
+	for i := range 10 {
+		cmd := exec.Command(bin, "--config", conf)
+		stdout, _ := cmd.StdoutPipe()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		bufio.NewReader(stdout).ReadString('\n')
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("run %d: exit after SIGTERM: %v\n%s", i, err, stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "govirtd-sock")); !os.IsNotExist(err) {
+			t.Fatalf("run %d: socket left behind: %v", i, err)
+		}
+	}
+}

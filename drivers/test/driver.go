@@ -83,15 +83,18 @@ func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.
 
 // conn is one open connection; it identifies its callbacks in the list.
 type conn struct {
-	drv *Driver
+	drv       *Driver
+	callbacks drivers.ConnCallbacks
 }
 
 func (c *conn) Close() error {
-	c.drv.events.RemoveConn(c)
+	c.callbacks.Close(&c.drv.events, c)
 	return nil
 }
 
 func (c *conn) ConnectGetType(context.Context) (string, error) { return "Test", nil }
+
+func (c *conn) ConnectGetURI(context.Context) (string, error) { return "test:///default", nil }
 
 // ConnectGetVersion answers 2 (0.0.2), as libvirt's test driver does.
 func (c *conn) ConnectGetVersion(context.Context) (uint64, error) { return 2, nil }
@@ -139,11 +142,7 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 }
 
 func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
-	var filter *drivers.UUID
-	if dom != nil {
-		filter = &dom.UUID
-	}
-	return c.drv.events.Register(c, eventID, filter, cb)
+	return c.callbacks.Register(&c.drv.events, c, eventID, dom, cb)
 }
 
 func (c *conn) ConnectDomainEventDeregisterAny(ctx context.Context, callbackID int) error {
