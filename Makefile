@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 TESTFLAGS ?=
 
-.PHONY: all build run test deps vet fmt-check unit fuzz bench bench-quick clean
+.PHONY: all build run test deps vet fmt-check unit fuzz bench bench-quick bench-micro clean
 
 all: build
 
@@ -33,6 +33,27 @@ test: deps vet fmt-check
 fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 20s
 	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 20s
+
+# Side by side with a private real libvirtd 9.0, same client (go-libvirt),
+# alternating A B: prints a table and writes bench/results/latest.json
+# (about four minutes). Installs Debian's libvirt-daemon when missing.
+# Not part of `make test`: the numbers depend on the machine's load.
+bench:
+	./scripts/install-deps.sh bench
+	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
+	$(GO) build -o $(BIN)/govirtd-bench ./bench
+	$(BIN)/govirtd-bench -govirtd $(BIN)/govirtd $(BENCHFLAGS)
+
+# The same with fewer, shorter rounds (under a minute): bench/results/quick.json.
+bench-quick:
+	./scripts/install-deps.sh bench
+	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
+	$(GO) build -o $(BIN)/govirtd-bench ./bench
+	$(BIN)/govirtd-bench -govirtd $(BIN)/govirtd -quick $(BENCHFLAGS)
+
+# Go micro-benchmarks of our own hot paths, no libvirtd needed.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./protocol ./rpc ./daemon ./drivers/...
 
 clean:
 	rm -rf $(BIN)

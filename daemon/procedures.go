@@ -12,7 +12,13 @@ type procedure struct {
 	api      string // the public API function, named in errors
 	needConn bool   // fails before CONNECT_OPEN
 	mutating bool   // refused to read-only clients
-	handle   func(ctx context.Context, r *request, body []byte) (any, error)
+	// quick procedures answer from memory without waiting for a
+	// hypervisor, a job or a slow lock, as libvirt's lookups, lists and
+	// state queries take no job: the transport runs them on the client's
+	// reader goroutine (rpc.QuickSession), which saves two goroutine
+	// handoffs per call. The driver methods they call must keep to that.
+	quick  bool
+	handle func(ctx context.Context, r *request, body []byte) (any, error)
 }
 
 type handlerFunc[A any] func(ctx context.Context, r *request, args *A) (any, error)
@@ -43,42 +49,48 @@ func writer[A any](api string, f handlerFunc[A]) procedure {
 	return procedure{api: api, needConn: true, mutating: true, handle: decoded(f)}
 }
 
+// quick marks p as answered from memory (see procedure.quick).
+func quick(p procedure) procedure {
+	p.quick = true
+	return p
+}
+
 type void struct{}
 
 // procedures is the remote program's dispatch table. A procedure not in
 // it is answered "unknown procedure: N", which libvirt's clients read as
 // "not supported" and fall back from.
 var procedures = map[protocol.Procedure]procedure{
-	protocol.ProcAuthList:                       always("virConnectAuthList", authList),
-	protocol.ProcConnectSupportsFeature:         always("virConnectSupportsFeature", supportsFeature),
+	protocol.ProcAuthList:                       quick(always("virConnectAuthList", authList)),
+	protocol.ProcConnectSupportsFeature:         quick(always("virConnectSupportsFeature", supportsFeature)),
 	protocol.ProcConnectOpen:                    always("virConnectOpen", connectOpen),
 	protocol.ProcConnectClose:                   always("virConnectClose", connectClose),
-	protocol.ProcConnectRegisterCloseCallback:   reader("virConnectRegisterCloseCallback", registerCloseCallback),
-	protocol.ProcConnectUnregisterCloseCallback: reader("virConnectUnregisterCloseCallback", unregisterCloseCallback),
-	protocol.ProcConnectGetType:                 reader("virConnectGetType", connectGetType),
-	protocol.ProcConnectGetVersion:              reader("virConnectGetVersion", connectGetVersion),
-	protocol.ProcConnectGetLibVersion:           reader("virConnectGetLibVersion", connectGetLibVersion),
-	protocol.ProcConnectGetHostname:             reader("virConnectGetHostname", connectGetHostname),
-	protocol.ProcConnectGetURI:                  reader("virConnectGetURI", connectGetURI),
+	protocol.ProcConnectRegisterCloseCallback:   quick(reader("virConnectRegisterCloseCallback", registerCloseCallback)),
+	protocol.ProcConnectUnregisterCloseCallback: quick(reader("virConnectUnregisterCloseCallback", unregisterCloseCallback)),
+	protocol.ProcConnectGetType:                 quick(reader("virConnectGetType", connectGetType)),
+	protocol.ProcConnectGetVersion:              quick(reader("virConnectGetVersion", connectGetVersion)),
+	protocol.ProcConnectGetLibVersion:           quick(reader("virConnectGetLibVersion", connectGetLibVersion)),
+	protocol.ProcConnectGetHostname:             quick(reader("virConnectGetHostname", connectGetHostname)),
+	protocol.ProcConnectGetURI:                  quick(reader("virConnectGetURI", connectGetURI)),
 	protocol.ProcConnectGetCapabilities:         reader("virConnectGetCapabilities", connectGetCapabilities),
 	protocol.ProcNodeGetInfo:                    reader("virNodeGetInfo", nodeGetInfo),
 
-	protocol.ProcConnectListAllDomains:      reader("virConnectListAllDomains", listAllDomains),
-	protocol.ProcConnectNumOfDomains:        reader("virConnectNumOfDomains", numOfDomains),
-	protocol.ProcConnectListDomains:         reader("virConnectListDomains", listDomains),
-	protocol.ProcConnectNumOfDefinedDomains: reader("virConnectNumOfDefinedDomains", numOfDefinedDomains),
-	protocol.ProcConnectListDefinedDomains:  reader("virConnectListDefinedDomains", listDefinedDomains),
-	protocol.ProcDomainLookupByID:           reader("virDomainLookupByID", lookupByID),
-	protocol.ProcDomainLookupByName:         reader("virDomainLookupByName", lookupByName),
-	protocol.ProcDomainLookupByUUID:         reader("virDomainLookupByUUID", lookupByUUID),
+	protocol.ProcConnectListAllDomains:      quick(reader("virConnectListAllDomains", listAllDomains)),
+	protocol.ProcConnectNumOfDomains:        quick(reader("virConnectNumOfDomains", numOfDomains)),
+	protocol.ProcConnectListDomains:         quick(reader("virConnectListDomains", listDomains)),
+	protocol.ProcConnectNumOfDefinedDomains: quick(reader("virConnectNumOfDefinedDomains", numOfDefinedDomains)),
+	protocol.ProcConnectListDefinedDomains:  quick(reader("virConnectListDefinedDomains", listDefinedDomains)),
+	protocol.ProcDomainLookupByID:           quick(reader("virDomainLookupByID", lookupByID)),
+	protocol.ProcDomainLookupByName:         quick(reader("virDomainLookupByName", lookupByName)),
+	protocol.ProcDomainLookupByUUID:         quick(reader("virDomainLookupByUUID", lookupByUUID)),
 
 	protocol.ProcDomainGetInfo:             reader("virDomainGetInfo", domainGetInfo),
-	protocol.ProcDomainGetState:            reader("virDomainGetState", domainGetState),
-	protocol.ProcDomainGetOSType:           reader("virDomainGetOSType", domainGetOSType),
+	protocol.ProcDomainGetState:            quick(reader("virDomainGetState", domainGetState)),
+	protocol.ProcDomainGetOSType:           quick(reader("virDomainGetOSType", domainGetOSType)),
 	protocol.ProcDomainGetXMLDesc:          reader("virDomainGetXMLDesc", domainGetXMLDesc),
-	protocol.ProcDomainIsActive:            reader("virDomainIsActive", domainIsActive),
-	protocol.ProcDomainIsPersistent:        reader("virDomainIsPersistent", domainIsPersistent),
-	protocol.ProcDomainGetAutostart:        reader("virDomainGetAutostart", domainGetAutostart),
+	protocol.ProcDomainIsActive:            quick(reader("virDomainIsActive", domainIsActive)),
+	protocol.ProcDomainIsPersistent:        quick(reader("virDomainIsPersistent", domainIsPersistent)),
+	protocol.ProcDomainGetAutostart:        quick(reader("virDomainGetAutostart", domainGetAutostart)),
 	protocol.ProcDomainSetAutostart:        writer("virDomainSetAutostart", domainSetAutostart),
 	protocol.ProcDomainHasManagedSaveImage: reader("virDomainHasManagedSaveImage", domainHasManagedSaveImage),
 	protocol.ProcDomainSnapshotNum:         reader("virDomainSnapshotNum", domainSnapshotNum),
@@ -102,12 +114,12 @@ var procedures = map[protocol.Procedure]procedure{
 	protocol.ProcDomainRestore:         writer("virDomainRestore", domainRestore),
 	protocol.ProcDomainRestoreFlags:    writer("virDomainRestoreFlags", domainRestoreFlags),
 
-	protocol.ProcConnectDomainEventCallbackRegisterAny:   reader("virConnectDomainEventRegisterAny", eventCallbackRegisterAny),
-	protocol.ProcConnectDomainEventCallbackDeregisterAny: reader("virConnectDomainEventDeregisterAny", eventCallbackDeregisterAny),
-	protocol.ProcConnectDomainEventRegister:              reader("virConnectDomainEventRegister", eventRegister),
-	protocol.ProcConnectDomainEventDeregister:            reader("virConnectDomainEventDeregister", eventDeregister),
-	protocol.ProcConnectDomainEventRegisterAny:           reader("virConnectDomainEventRegisterAny", eventRegisterAny),
-	protocol.ProcConnectDomainEventDeregisterAny:         reader("virConnectDomainEventDeregisterAny", eventDeregisterAny),
+	protocol.ProcConnectDomainEventCallbackRegisterAny:   quick(reader("virConnectDomainEventRegisterAny", eventCallbackRegisterAny)),
+	protocol.ProcConnectDomainEventCallbackDeregisterAny: quick(reader("virConnectDomainEventDeregisterAny", eventCallbackDeregisterAny)),
+	protocol.ProcConnectDomainEventRegister:              quick(reader("virConnectDomainEventRegister", eventRegister)),
+	protocol.ProcConnectDomainEventDeregister:            quick(reader("virConnectDomainEventDeregister", eventDeregister)),
+	protocol.ProcConnectDomainEventRegisterAny:           quick(reader("virConnectDomainEventRegisterAny", eventRegisterAny)),
+	protocol.ProcConnectDomainEventDeregisterAny:         quick(reader("virConnectDomainEventDeregisterAny", eventDeregisterAny)),
 
 	protocol.ProcConnectListAllNetworks:      reader("virConnectListAllNetworks", listAllNetworks),
 	protocol.ProcConnectNumOfNetworks:        reader("virConnectNumOfNetworks", numOfNetworks(drivers.NetworkListActive)),

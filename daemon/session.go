@@ -56,6 +56,14 @@ type request struct {
 	conn drivers.Conn // the session's connection when the call started
 }
 
+// Quick reports whether call is one the transport may run on the
+// client's reader goroutine: a quick procedure, or an unknown one (its
+// error reply is quick too).
+func (s *session) Quick(h protocol.Header) bool {
+	p, ok := procedures[protocol.Procedure(h.Procedure)]
+	return !ok || p.quick
+}
+
 // Dispatch runs one call through the procedure table.
 func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (any, error) {
 	proc := protocol.Procedure(call.Header.Procedure)

@@ -43,7 +43,7 @@ func isKeepaliveMessage(h protocol.Header) bool {
 // received() its arrival already caused.
 func (p *Peer) handleKeepalive(h protocol.Header) {
 	if h.Procedure == protocol.KeepaliveProcPing {
-		p.enqueue(pongFrame)
+		p.send(pongFrame)
 	}
 }
 
@@ -90,7 +90,7 @@ func (p *Peer) keepaliveTick() {
 		return
 	default:
 		p.unanswered.Add(1)
-		if p.enqueue(pingFrame) != nil {
+		if p.send(pingFrame) != nil {
 			return
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/govirt/govirtd/protocol"
@@ -61,6 +62,15 @@ type Peer struct {
 	closeMu  sync.Mutex    // guards closeErr, flush and the closing of done
 	closeErr error
 
+	// A frame leaves through out, written by the writer goroutine, or,
+	// when nothing is queued or being written (queued is 0), straight
+	// from the goroutine that made it, with a write that never blocks
+	// (send): that saves waking the writer for every reply and event.
+	wmu     sync.Mutex      // held while writing to conn
+	partial []byte          // the rest of a frame a direct write began, counted in queued; guarded by wmu, written first
+	kick    chan struct{}   // wakes the writer to write partial
+	raw     syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
+
 	callMu    sync.Mutex    // guards running and waiting
 	running   int           // calls being dispatched
 	waiting   []*Call       // calls read but not yet started, at most MaxClientRequests
@@ -75,7 +85,7 @@ type Peer struct {
 
 func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Peer{
+	p := &Peer{
 		srv:       s,
 		conn:      conn,
 		id:        s.nextID.Add(1),
@@ -86,7 +96,14 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		out:       make(chan []byte, s.cfg.MaxQueue),
 		done:      make(chan struct{}),
 		callFreed: make(chan struct{}, 1),
+		kick:      make(chan struct{}, 1),
 	}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			p.raw = raw
+		}
+	}
+	return p
 }
 
 // ID is the client's number, unique for the server's life.
@@ -112,7 +129,8 @@ func (p *Peer) Err() error {
 }
 
 // QueueLen is how many frames wait to be written to the client,
-// counting those being written; never more than MaxQueue.
+// counting those being written; never more than MaxQueue, but for the
+// rest of a frame a direct write began while others were queued.
 func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 
 func (p *Peer) start() {
@@ -226,6 +244,69 @@ func (p *Peer) enqueue(frame []byte) error {
 	return nil
 }
 
+// send writes frame at once when nothing is queued or being written,
+// without blocking: what the socket does not take at once is kept in
+// partial for the writer goroutine, which writes it before anything
+// queued meanwhile. Otherwise frame is queued behind the others. Either
+// way send never blocks, and frames leave whole and in send order.
+func (p *Peer) send(frame []byte) error {
+	if p.raw == nil || p.queued.Load() != 0 || !p.wmu.TryLock() {
+		return p.enqueue(frame)
+	}
+	defer p.wmu.Unlock()
+	if p.queued.Load() != 0 {
+		return p.enqueue(frame)
+	}
+	select {
+	case <-p.done:
+		return ErrPeerClosed
+	default:
+	}
+	n, err := p.writeNonblock(frame)
+	if err != nil {
+		p.Close(err)
+		return err
+	}
+	if n < len(frame) {
+		p.partial = frame[n:]
+		p.queued.Add(1)
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// writeNonblock writes what the socket takes of b now; the socket is in
+// non-blocking mode, so a full socket buffer ends it early.
+func (p *Peer) writeNonblock(b []byte) (int, error) {
+	n := 0
+	var werr error
+	err := p.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != syscall.EAGAIN {
+				werr = err
+			}
+			if err != nil || m <= 0 {
+				break
+			}
+		}
+		return true // never wait for the socket: the writer goroutine does
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
 // SendMessage queues an asynchronous MESSAGE (an event) for the client,
 // with the header libvirtd uses: status OK, serial 1. It never blocks.
 func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
@@ -236,43 +317,29 @@ func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
 	if err != nil {
 		return err
 	}
-	return p.enqueue(f)
+	return p.send(f)
 }
 
 // SendFrame queues an encoded frame for the client. It never blocks.
-func (p *Peer) SendFrame(frame []byte) error { return p.enqueue(frame) }
+func (p *Peer) SendFrame(frame []byte) error { return p.send(frame) }
 
 // CloseAfterFlush disconnects the client once the frames already queued
 // for it are written.
 func (p *Peer) CloseAfterFlush(reason error) { p.closeAfterFlush(reason) }
 
-// writeLoop is the client's only writer: frames leave whole and in
-// queue order. On a flush close it writes what is queued, then the
-// session's farewell, within the write deadline close set.
+// writeLoop writes what send could not: frames leave whole and in
+// queue order, after the rest of a frame a direct write began. On a
+// flush close it writes what is queued, then the session's farewell,
+// within the write deadline close set.
 func (p *Peer) writeLoop() {
-	var backing [16][]byte
+	// backing[0] is for the rest of a frame a direct write began.
+	var backing [17][]byte
 	for {
+		bufs := net.Buffers(backing[1:1])
 		select {
 		case f := <-p.out:
-			// Write what is queued now in one system call.
-			bufs := append(net.Buffers(backing[:0]), f)
-		drain:
-			for len(bufs) < len(backing) {
-				select {
-				case f := <-p.out:
-					bufs = append(bufs, f)
-				default:
-					break drain
-				}
-			}
-			n := len(bufs)
-			_, err := bufs.WriteTo(p.conn)
-			clear(backing[:])
-			p.queued.Add(-int32(n))
-			if err != nil {
-				p.Close(err)
-				return
-			}
+			bufs = append(bufs, f)
+		case <-p.kick:
 		case <-p.done:
 			p.closeMu.Lock()
 			flush := p.flush
@@ -280,6 +347,31 @@ func (p *Peer) writeLoop() {
 			if flush {
 				p.flushAndClose()
 			}
+			return
+		}
+		// Write what is queued now in one system call.
+	drain:
+		for len(bufs) < len(backing)-1 {
+			select {
+			case f := <-p.out:
+				bufs = append(bufs, f)
+			default:
+				break drain
+			}
+		}
+		p.wmu.Lock()
+		if p.partial != nil {
+			backing[0] = p.partial
+			bufs = backing[:len(bufs)+1]
+			p.partial = nil
+		}
+		n := len(bufs)
+		_, err := bufs.WriteTo(p.conn)
+		p.queued.Add(-int32(n))
+		p.wmu.Unlock()
+		clear(backing[:])
+		if err != nil {
+			p.Close(err)
 			return
 		}
 	}
@@ -290,6 +382,16 @@ func (p *Peer) writeLoop() {
 // may be written, or the client would read garbage as a frame.
 func (p *Peer) flushAndClose() {
 	defer p.conn.Close()
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.partial != nil {
+		_, err := p.conn.Write(p.partial)
+		p.partial = nil
+		p.queued.Add(-1)
+		if err != nil {
+			return
+		}
+	}
 	for {
 		select {
 		case f := <-p.out:
@@ -373,9 +475,16 @@ func (p *Peer) handle(h protocol.Header, body []byte) error {
 	return p.startCall(&Call{Header: h, Body: body})
 }
 
-// startCall runs the call at once if fewer than MaxClientRequests run,
-// else queues it; while the queue is full it holds the reader back.
+// startCall runs a quick call on the reader goroutine; any other call at
+// once on its own goroutine if fewer than MaxClientRequests run, else
+// queues it; while the queue is full it holds the reader back.
 func (p *Peer) startCall(c *Call) error {
+	if qs, ok := p.session.(QuickSession); ok && qs.Quick(c.Header) {
+		p.calls.Add(1)
+		p.dispatch(c)
+		p.calls.Done()
+		return nil
+	}
 	limit := p.srv.cfg.MaxClientRequests
 	for {
 		p.callMu.Lock()
@@ -469,7 +578,7 @@ func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) 
 			return err
 		}
 	}
-	if err := p.enqueue(frame); err != nil {
+	if err := p.send(frame); err != nil {
 		return err
 	}
 	if closeAfter {

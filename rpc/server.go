@@ -45,6 +45,18 @@ type Fareweller interface {
 	Farewell(reason error) []byte
 }
 
+// QuickSession is a Session that knows calls it answers at once, from
+// memory, without waiting for anything. The client's reader goroutine
+// runs such a call itself rather than starting a goroutine for it: for a
+// call of a microsecond, waking another goroutine (and another thread)
+// costs more than the call. Quick calls do not count against
+// MaxClientRequests; a call that may wait must never be quick, or the
+// client's other calls and keepalive wait behind it.
+type QuickSession interface {
+	Session
+	Quick(h protocol.Header) bool
+}
+
 // Call is one CALL as the server received it.
 type Call struct {
 	Header protocol.Header

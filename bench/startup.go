@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// settle is how long a daemon is left alone before its RSS is read.
+const settle = 300 * time.Millisecond
+
+// idleConns is the number of idle connections of measure 8.
+const idleConns = 1000
+
+// measureStartup is measure 8. Each round starts a fresh daemon and times
+// exec until its socket accepts a connection; then reads its RSS with one
+// client that opened test:///default (idle), and again with 1,000 such
+// clients; then stops it.
+func (b *bench) measureStartup() ([]*Measure, error) {
+	start := newMeasure("8-start", "exec → socket accepting", "ms", false)
+	idle := newMeasure("8-idle", "RSS idle (1 client, test:///default open)", "MiB", false)
+	conns := newMeasure("8-1000", fmt.Sprintf("RSS with %s idle connections", thousands(idleConns)), "MiB", false)
+	n := 0
+	err := b.alternate([]*Measure{start, idle, conns}, []string{keyGovirtd, keyLibvirtd}, b.o.starts, func(k string, warmup bool) ([]float64, error) {
+		n++
+		p, took, err := b.startDaemon(k, filepath.Join(b.dir, fmt.Sprintf("start-%02d-%s", n, k)))
+		if err != nil {
+			return nil, err
+		}
+		defer p.stop()
+		if warmup {
+			return nil, nil
+		}
+		var cs []caller
+		defer func() { closeParallel(cs) }()
+		rss := func(want int) (float64, error) {
+			more, err := dialMany(goLibvirtClient, p.sock, want-len(cs))
+			if err != nil {
+				return 0, fmt.Errorf("connection %d: %w", len(cs)+1, err)
+			}
+			cs = append(cs, more...)
+			time.Sleep(settle)
+			kib, err := rssKiB(p.pid())
+			return float64(kib) / 1024, err
+		}
+		idleMiB, err := rss(1)
+		if err != nil {
+			return nil, err
+		}
+		connsMiB, err := rss(idleConns)
+		if err != nil {
+			return nil, err
+		}
+		return []float64{float64(took) / float64(time.Millisecond), idleMiB, connsMiB}, nil
+	})
+	return []*Measure{start, idle, conns}, err
+}
+
+// closeParallel closes callers from a few goroutines.
+func closeParallel(cs []caller) {
+	var wg sync.WaitGroup
+	const workers = 8
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(cs); i += workers {
+				cs[i].Close()
+			}
+		}()
+	}
+	wg.Wait()
+}
