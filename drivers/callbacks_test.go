@@ -137,7 +137,4 @@ func TestErrorf(t *testing.T) {
 	if bare := Errorf(ErrNoDomain, FromTest, ""); bare.Message != "Domain not found" {
 		t.Fatalf("bare: %q", bare.Message)
 	}
-	if AsError(errors.New("boom")).Message != "internal error: boom" {
-		t.Fatal("AsError of a plain error")
-	}
 }

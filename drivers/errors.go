@@ -116,16 +116,6 @@ func Errorf(code ErrorCode, domain ErrorDomain, format string, args ...any) *Err
 	return &Error{Code: code, Domain: domain, Message: fmt.Sprintf(m[1], detail), Template: m[1], Detail: detail}
 }
 
-// AsError returns err as an *Error: as it is if it is one (or wraps one),
-// else as an internal error carrying err's text.
-func AsError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return Errorf(ErrInternalError, FromNone, "%s", err.Error())
-}
-
 // CodeOf returns err's libvirt code, or 0 if err is not an *Error.
 func CodeOf(err error) ErrorCode {
 	var e *Error

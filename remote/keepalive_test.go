@@ -52,7 +52,7 @@ qemu_log_dir = "`+dir+`/qemu-log"
 
 	ctx := context.Background()
 	c, err := remote.DialOptions(ctx, "test+unix:///default?socket="+filepath.Join(dir, "govirtd-sock"),
-		remote.Options{KeepaliveInterval: 50 * time.Millisecond, KeepaliveCount: 3})
+		remote.Options{KeepaliveInterval: 200 * time.Millisecond, KeepaliveCount: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ qemu_log_dir = "`+dir+`/qemu-log"
 		t.Fatal(err)
 	}
 	// Alive and answering: pings come and go while we wait a little.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if _, err := c.EventWait(short, remote.AllEvents, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("EventWait on a live daemon: %v", err)

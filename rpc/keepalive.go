@@ -81,6 +81,9 @@ func (p *Peer) keepaliveTick() {
 	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
 	next := interval
 	switch {
+	case p.heldBack.Load():
+		// The daemon is not reading this client (max_client_requests):
+		// its silence proves nothing. Check again later.
 	case idle < interval:
 		next = interval - idle
 	case int(p.unanswered.Load()) >= p.srv.cfg.KeepaliveCount:

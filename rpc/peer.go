@@ -76,6 +76,10 @@ type Peer struct {
 	waiting   []*Call       // calls read but not yet started, at most MaxClientRequests
 	callFreed chan struct{} // signalled when a call finishes, to wake a reader held back
 	calls     sync.WaitGroup
+	// heldBack is set while the reader waits for a call to finish: the
+	// client's PONGs then sit unread, and keepalive must not count them
+	// as missing.
+	heldBack atomic.Bool
 
 	kaMu       sync.Mutex   // guards kaTimer
 	kaTimer    *time.Timer  // nil until the client negotiates keepalive
@@ -323,10 +327,6 @@ func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
 // SendFrame queues an encoded frame for the client. It never blocks.
 func (p *Peer) SendFrame(frame []byte) error { return p.send(frame) }
 
-// CloseAfterFlush disconnects the client once the frames already queued
-// for it are written.
-func (p *Peer) CloseAfterFlush(reason error) { p.closeAfterFlush(reason) }
-
 // writeLoop writes what send could not: frames leave whole and in
 // queue order, after the rest of a frame a direct write began. On a
 // flush close it writes what is queued, then the session's farewell,
@@ -501,11 +501,15 @@ func (p *Peer) startCall(c *Call) error {
 			return nil
 		}
 		p.callMu.Unlock()
+		p.heldBack.Store(true)
 		select {
 		case <-p.callFreed:
 		case <-p.done:
+			p.heldBack.Store(false)
 			return p.Err()
 		}
+		p.heldBack.Store(false)
+		p.received()
 	}
 }
 

@@ -15,15 +15,20 @@ import (
 
 // conn is one client's connection; it identifies its event callbacks.
 type conn struct {
-	drv *Driver
+	drv       *Driver
+	callbacks drivers.ConnCallbacks
 }
 
 func (c *conn) Close() error {
-	c.drv.events.RemoveConn(c)
+	c.callbacks.Close(&c.drv.events, c)
 	return nil
 }
 
 func (c *conn) ConnectGetType(context.Context) (string, error) { return "QEMU", nil }
+
+// ConnectGetURI is the URI this driver serves, also for a client that let
+// the daemon probe (opened with no URI).
+func (c *conn) ConnectGetURI(context.Context) (string, error) { return "qemu://" + servedPath(), nil }
 
 // ConnectGetVersion is qemu's version, as libvirt's QEMU driver reports it.
 func (c *conn) ConnectGetVersion(context.Context) (uint64, error) { return c.drv.version, nil }
@@ -108,11 +113,7 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 }
 
 func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
-	var filter *drivers.UUID
-	if dom != nil {
-		filter = &dom.UUID
-	}
-	return c.drv.events.Register(c, eventID, filter, cb)
+	return c.callbacks.Register(&c.drv.events, c, eventID, dom, cb)
 }
 
 func (c *conn) ConnectDomainEventDeregisterAny(ctx context.Context, callbackID int) error {

@@ -91,15 +91,21 @@ func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.
 	if uri.Scheme != "qemu" {
 		return nil, drivers.ErrDeclined
 	}
-	want := "/session"
-	if privileged() {
-		want = "/system"
-	}
+	want := servedPath()
 	if uri.Host != "" || uri.Path != want {
 		return nil, drivers.Errorf(drivers.ErrNoConnect, drivers.FromQEMU,
 			"%s (this daemon runs as uid %d and serves qemu://%s)", uri.Redacted(), os.Geteuid(), want)
 	}
 	return &conn{drv: d}, nil
+}
+
+// servedPath is the path of the URI this daemon serves: /system as root,
+// /session otherwise.
+func servedPath() string {
+	if privileged() {
+		return "/system"
+	}
+	return "/session"
 }
 
 // Startup finds qemu, prepares the directories, re-attaches to the guests
