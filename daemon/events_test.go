@@ -316,3 +316,24 @@ func TestCallbacksGoWithTheConnection(t *testing.T) {
 	w.c.Close()
 	waitFor(t, "the callbacks to go", func() bool { return d.Driver.Callbacks() == 0 })
 }
+
+// TestRegistrationLimit: one client cannot register without bound (each
+// registration costs every event a scan in the driver).
+func TestRegistrationLimit(t *testing.T) {
+	d := startDaemon(t, nil)
+	w := dialWire(t, d.RO())
+	var err error
+	for i := 0; err == nil; i++ {
+		if i > 2000 {
+			t.Fatal("no limit on registrations")
+		}
+		uuid := protocol.UUID{byte(i), byte(i >> 8), 1}
+		err = w.try(protocol.ProcConnectDomainEventCallbackRegisterAny,
+			&protocol.ConnectDomainEventCallbackRegisterAnyArgs{Dom: &protocol.Domain{Name: "x", UUID: uuid}},
+			&protocol.ConnectDomainEventCallbackRegisterAnyRet{})
+	}
+	wantCode(t, err, drivers.ErrOperationFailed, "operation failed: too many event registrations on this connection (1024); deregister some first")
+	if n := d.Driver.Callbacks(); n != 1024 {
+		t.Fatalf("%d registrations, want 1024", n)
+	}
+}

@@ -7,6 +7,12 @@ import (
 	"github.com/govirt/govirtd/protocol"
 )
 
+// maxRegistrations bounds the event registrations of one client: each
+// costs the driver a scan on every event it raises, and a domain filter
+// may name any uuid, so without a bound one client could slow every
+// event of the daemon.
+const maxRegistrations = 1024
+
 // legacyEventIDMax bounds the event ids of the legacy REGISTER_ANY (167):
 // the sixteen events that have a message without a callback id.
 const legacyEventIDMax = 16
@@ -25,6 +31,13 @@ func (r *request) registerEvent(ctx context.Context, eventID int32, dom *protoco
 		filter = &d
 	}
 	s := r.s
+	s.mu.Lock()
+	n := len(s.events)
+	s.mu.Unlock()
+	if n >= maxRegistrations {
+		return 0, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromRPC,
+			"too many event registrations on this connection (%d); deregister some first", maxRegistrations)
+	}
 	id, err := c.ConnectDomainEventRegisterAny(ctx, filter, drivers.DomainEventID(eventID), func(callbackID int, ev drivers.DomainEvent) {
 		s.sendEvent(callbackID, ev, legacy)
 	})
