@@ -1,29 +1,18 @@
 package daemon_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
-// waitFor polls cond until it holds, failing the test after a generous
-// timeout (only to avoid hanging; no timing is asserted).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds; see testutil.WaitFor.
+func waitFor(t testing.TB, what string, cond func() bool) { testutil.WaitFor(t, what, cond) }
 
 // TestVirshEventLoop runs `virsh event --all --loop --timestamp` in the
 // background while another virsh process changes a domain, and checks
@@ -34,7 +23,7 @@ func TestVirshEventLoop(t *testing.T) {
 	bin := requireBinary(t, "virsh", "libvirt-clients")
 	cmd := exec.Command(bin, "-c", d.URI(), "event", "--all", "--loop", "--timestamp")
 	cmd.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0", "LC_ALL=C", "HOME="+t.TempDir())
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -78,22 +67,4 @@ func TestVirshEventLoop(t *testing.T) {
 	}
 	// virsh deregistered every callback on its way out.
 	waitFor(t, "callbacks to go", func() bool { return d.Driver.Callbacks() == 0 })
-}
-
-// syncBuffer is a bytes.Buffer a test may read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -11,17 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
-// requireBinary fails the test when a program the test drives is missing:
-// the tests run real clients, never stand-ins.
+// requireBinary returns a real program the tests drive; see
+// testutil.RequireBinary.
 func requireBinary(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found: `make deps` installs it (Debian package %s)", name, pkg)
-	}
-	return p
+	return testutil.RequireBinary(t, name, pkg)
 }
 
 // virshResult is what one virsh run printed and how it exited.

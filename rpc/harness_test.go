@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/protocol"
 )
 
@@ -168,17 +169,8 @@ func (h *harness) waitBlocked(n int) []int32 {
 	return tags
 }
 
-// waitFor polls cond until it holds, failing the test after hangTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(hangTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds; see testutil.WaitFor.
+func waitFor(t *testing.T, what string, cond func() bool) { testutil.WaitFor(t, what, cond) }
 
 type testSession struct {
 	h    *harness

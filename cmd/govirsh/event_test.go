@@ -2,24 +2,24 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"regexp"
 	"slices"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
 // eventProcess is a govirsh event command running in the background.
 type eventProcess struct {
 	cmd    *exec.Cmd
 	lines  chan string // stdout, line by line; closed at EOF
-	stderr lockedBuffer
+	stderr testutil.SyncBuffer
 	cancel context.CancelFunc
 }
 
@@ -182,23 +182,4 @@ func TestEventTerminated(t *testing.T) {
 	if !slices.Equal(rest, want) || code != 1 || p.stderr.String() != "" {
 		t.Errorf("exit %d, output %q, want exit 1, %q; stderr: %s", code, rest, want, p.stderr.String())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that exec's copying goroutine and the
-// test may use at the same time.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,39 +1,22 @@
 package qemu_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
 // eventWatch is `virsh event --all --loop` running against the daemon.
 type eventWatch struct {
 	d    *testDaemon
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	seen map[string]int // lines already checked, per domain
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 const sentinelXML = `<domain type='qemu'><name>sentinel</name><memory unit='MiB'>16</memory></domain>`
@@ -42,7 +25,7 @@ const sentinelXML = `<domain type='qemu'><name>sentinel</name><memory unit='MiB'
 // sentinel domain is defined and undefined until virsh reports it.
 func (d *testDaemon) watchEvents() *eventWatch {
 	d.t.Helper()
-	w := &eventWatch{d: d, out: &syncBuffer{}, seen: map[string]int{}, done: make(chan struct{})}
+	w := &eventWatch{d: d, out: &testutil.SyncBuffer{}, seen: map[string]int{}, done: make(chan struct{})}
 	w.cmd = exec.Command("virsh", "-c", d.uri(), "event", "--all", "--loop")
 	w.cmd.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0")
 	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
