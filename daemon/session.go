@@ -57,11 +57,18 @@ type request struct {
 }
 
 // Quick reports whether call is one the transport may run on the
-// client's reader goroutine: a quick procedure, or an unknown one (its
-// error reply is quick too).
+// client's reader goroutine: a quick procedure, an unknown one (its error
+// reply is quick too), or one the driver says never blocks.
 func (s *session) Quick(h protocol.Header) bool {
 	p, ok := procedures[protocol.Procedure(h.Procedure)]
-	return !ok || p.quick
+	if !ok || p.quick {
+		return true
+	}
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	im, ok := conn.(drivers.Immediate)
+	return ok && im.Immediate(p.api)
 }
 
 // Dispatch runs one call through the procedure table.

@@ -44,6 +44,16 @@ type ConnectInfo interface {
 	ConnectGetCapabilities(ctx context.Context) (string, error)
 }
 
+// Immediate is implemented by a connection some of whose operations
+// never block (an in-memory driver's): Immediate reports, by public API
+// name ("virDomainSuspend"), those the daemon may run on the client's
+// reader goroutine, saving a goroutine handoff per call. An operation
+// that may wait — on a disk, a process, a lock held across I/O — must
+// answer false.
+type Immediate interface {
+	Immediate(api string) bool
+}
+
 // URIGetter answers the connection's canonical URI (virConnectGetURI), as
 // the driver would spell it: what a client that let the daemon probe
 // learns it is connected to.

@@ -229,3 +229,15 @@ func TestOpenURIs(t *testing.T) {
 		}
 	}
 }
+
+func TestImmediate(t *testing.T) {
+	c, _ := open(t, New())
+	for api, want := range map[string]bool{
+		"virDomainSuspend": true, "virDomainDefineXML": true, "virDomainGetInfo": true,
+		"virDomainSave": false, "virDomainSaveFlags": false, "virDomainRestoreFlags": false,
+	} {
+		if got := c.Immediate(api); got != want {
+			t.Errorf("Immediate(%s) = %v, want %v", api, got, want)
+		}
+	}
+}
