@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the tests need when they are missing:
 # the real virsh (libvirt-clients), real qemu (qemu-system-x86, qemu-utils),
-# the real libvirtd for the side-by-side benchmark (libvirt-daemon), and
+# the real libvirtd for the side-by-side benchmark (libvirt-daemon),
+# libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
 # cpio for building the tiny test guest.
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
@@ -19,6 +20,7 @@ all)
 	need qemu-system-x86_64 qemu-system-x86
 	need qemu-img qemu-utils
 	need cpio cpio
+	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)
 	echo "usage: $0 [all|bench]" >&2
