@@ -1,0 +1,295 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/rpc"
+)
+
+const (
+	pullBufferMax = 4096 // events kept for EventCheck/EventWait
+	orphanMax     = 256  // events kept for a callback id not yet known
+)
+
+type subscription struct {
+	cb drivers.EventCallback // nil: the events go to the pull buffer
+}
+
+// dispatcher moves events from the reader goroutine to user code: the
+// reader only queues; run delivers, in arrival order.
+type dispatcher struct {
+	c *Conn
+
+	mu          sync.Mutex // guards the fields below
+	queue       []Event    // received, not yet delivered
+	orphans     []Event    // delivered before their callback id was known
+	subs        map[int]subscription
+	pull        []Event       // for EventCheck and EventWait
+	pullChanged chan struct{} // closed and replaced whenever pull grows or the connection ends
+	seq         uint64
+	farewell    error // why the daemon said it closes the connection
+	reason      error // why the connection closed, once it has
+	closeCBs    []func(error)
+	finished    bool // run has delivered everything and returned
+
+	wake chan struct{} // a token when the queue grows
+	quit chan struct{} // closed by stop
+	done chan struct{} // closed when run returns
+}
+
+func newDispatcher(c *Conn) *dispatcher {
+	return &dispatcher{
+		c:           c,
+		subs:        map[int]subscription{},
+		pullChanged: make(chan struct{}),
+		wake:        make(chan struct{}, 1),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+}
+
+// receive runs on the reader goroutine: decode, queue, return.
+func (d *dispatcher) receive(h protocol.Header, body []byte) {
+	if h.Program != protocol.RemoteProgram {
+		return
+	}
+	var ev Event
+	switch protocol.Procedure(h.Procedure) {
+	case protocol.ProcDomainEventCallbackLifecycle:
+		var m protocol.DomainEventCallbackLifecycleMsg
+		if protocol.Unmarshal(body, &m) != nil {
+			return
+		}
+		ev.CallbackID = int(m.CallbackID)
+		ev.DomainEvent = drivers.LifecycleEvent{
+			Dom: domainFromWire(m.Msg.Dom), Event: drivers.LifecycleEventType(m.Msg.Event), Detail: m.Msg.Detail,
+		}
+	case protocol.ProcDomainEventCallbackReboot:
+		var m protocol.DomainEventCallbackRebootMsg
+		if protocol.Unmarshal(body, &m) != nil {
+			return
+		}
+		ev.CallbackID = int(m.CallbackID)
+		ev.DomainEvent = drivers.RebootEvent{Dom: domainFromWire(m.Msg.Dom)}
+	case protocol.ProcConnectEventConnectionClosed:
+		var m protocol.ConnectEventConnectionClosedMsg
+		if protocol.Unmarshal(body, &m) != nil {
+			return
+		}
+		d.mu.Lock()
+		d.farewell = farewellReason(m.Reason)
+		d.mu.Unlock()
+		return
+	default:
+		return
+	}
+	d.mu.Lock()
+	d.seq++
+	ev.Seq = d.seq
+	d.queue = append(d.queue, ev)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers queued events until the connection is closed and the
+// queue is empty, or Close is called, then tells the close callbacks and
+// the waiters why. It takes one event at a time, under the lock that
+// subscribe takes, so an event held for an id not yet known and the
+// events after it stay in arrival order.
+func (d *dispatcher) run() {
+	defer close(d.done)
+	connDone := d.c.rpc.Done()
+	for {
+		if d.deliverNext() {
+			continue
+		}
+		select {
+		case <-d.wake:
+			continue
+		case <-connDone:
+			// The reader has stopped: whatever it queued is all there is.
+			if d.deliverNext() {
+				continue
+			}
+		case <-d.quit:
+		}
+		break
+	}
+	reason := d.closeReason() // latched from here on
+	d.mu.Lock()
+	cbs := d.closeCBs
+	d.closeCBs = nil
+	d.finished = true
+	close(d.pullChanged)
+	d.mu.Unlock()
+	for _, cb := range cbs {
+		cb(reason)
+	}
+}
+
+// stop makes run return without delivering what is still queued. It does
+// not wait for run: Close may be called from a callback, on run's own
+// goroutine.
+func (d *dispatcher) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-d.quit:
+	default:
+		close(d.quit)
+	}
+}
+
+// deliverNext delivers the oldest queued event, if any, and reports
+// whether there was one.
+func (d *dispatcher) deliverNext() bool {
+	d.mu.Lock()
+	if len(d.queue) == 0 {
+		d.mu.Unlock()
+		return false
+	}
+	select {
+	case <-d.quit:
+		d.queue = nil
+		d.mu.Unlock()
+		return false
+	default:
+	}
+	ev := d.queue[0]
+	d.queue[0] = Event{}
+	d.queue = d.queue[1:]
+	sub, ok := d.subs[ev.CallbackID]
+	switch {
+	case !ok:
+		// The reply that tells us this id may still be on its way to the
+		// caller that registered it: keep the event for a while.
+		if len(d.orphans) == orphanMax {
+			d.orphans = d.orphans[1:]
+		}
+		d.orphans = append(d.orphans, ev)
+		d.mu.Unlock()
+		return true
+	case sub.cb == nil:
+		if len(d.pull) == pullBufferMax {
+			d.pull = d.pull[1:] // Seq shows the gap
+		}
+		d.pull = append(d.pull, ev)
+		close(d.pullChanged)
+		d.pullChanged = make(chan struct{})
+		d.mu.Unlock()
+		return true
+	}
+	d.mu.Unlock()
+	sub.cb(ev.CallbackID, ev.DomainEvent)
+	return true
+}
+
+// subscribe records callback id; events that arrived for it before the
+// caller learnt the id go back to the front of the queue: they are older
+// than anything still queued.
+func (d *dispatcher) subscribe(id int, cb drivers.EventCallback) {
+	d.mu.Lock()
+	d.subs[id] = subscription{cb: cb}
+	var early, kept []Event
+	for _, ev := range d.orphans {
+		if ev.CallbackID == id {
+			early = append(early, ev)
+		} else {
+			kept = append(kept, ev)
+		}
+	}
+	d.orphans = kept
+	d.queue = append(early, d.queue...)
+	d.mu.Unlock()
+	if len(early) > 0 {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (d *dispatcher) unsubscribe(id int) {
+	d.mu.Lock()
+	delete(d.subs, id)
+	d.mu.Unlock()
+}
+
+// farewellReason reads the reason of CONNECT_EVENT_CONNECTION_CLOSED as
+// govirtd sends it: EOF when it shuts down, ERROR when it drops a client
+// whose queue filled.
+func farewellReason(reason int32) error {
+	switch reason {
+	case protocol.CloseReasonEOF:
+		return ErrDaemonShutdown
+	case protocol.CloseReasonError:
+		return ErrDroppedSlow
+	case protocol.CloseReasonKeepalive:
+		return errors.New("connection closed by the daemon: keepalive timeout")
+	}
+	return fmt.Errorf("connection closed by the daemon (reason %d)", reason)
+}
+
+// closeReason says why the connection closed, in the terms of this
+// package: what the daemon said, else what the transport saw. The first
+// answer after the connection closed is kept.
+func (d *dispatcher) closeReason() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reason != nil {
+		return d.reason
+	}
+	select {
+	case <-d.c.rpc.Done():
+	default:
+		return nil
+	}
+	err := d.c.rpc.Err()
+	var ka *rpc.KeepaliveError
+	switch {
+	case errors.As(err, &ka):
+		d.reason = fmt.Errorf("keepalive timeout: %w", err)
+	case d.farewell != nil:
+		d.reason = d.farewell
+	case d.c.closing.Load() || errors.Is(err, rpc.ErrClientClosed):
+		d.reason = ErrClosedByClient
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		d.reason = ErrEOF
+	default:
+		d.reason = err
+	}
+	return d.reason
+}
+
+// take finds and removes a matching event; when there is none it returns
+// a channel closed at the next change and whether the connection is done.
+func (d *dispatcher) take(mask EventMask, pred func(Event) bool) (Event, bool, <-chan struct{}, bool) {
+	d.mu.Lock()
+	snapshot := slices.Clone(d.pull)
+	changed, finished := d.pullChanged, d.finished
+	d.mu.Unlock()
+	for _, ev := range snapshot {
+		if mask&(1<<ev.EventID()) == 0 || (pred != nil && !pred(ev)) {
+			continue
+		}
+		d.mu.Lock()
+		i := slices.IndexFunc(d.pull, func(e Event) bool { return e.Seq == ev.Seq })
+		if i >= 0 {
+			d.pull = slices.Delete(d.pull, i, i+1)
+		}
+		d.mu.Unlock()
+		if i >= 0 {
+			return ev, true, nil, false
+		}
+	}
+	return Event{}, false, changed, finished
+}

@@ -1,0 +1,153 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+// The call side of a client: what the transport answers itself, quick
+// calls on the reader, the others on goroutines up to MaxClientRequests,
+// and the replies.
+
+// handle answers what the transport can answer itself and hands calls
+// to the session.
+func (p *Peer) handle(h protocol.Header, body []byte) error {
+	if h.Type != protocol.Call && h.Type != protocol.CallWithFDs {
+		// libvirtd drops stray replies, messages and stream packets.
+		p.srv.log.Debug("ignoring unexpected message", "client", p.id, "header", h)
+		return nil
+	}
+	var rerr *protocol.Error
+	switch {
+	case !p.srv.serves(h.Program, h.Version):
+		rerr = protocol.RPCError("Cannot find program %d version %d", int32(h.Program), int32(h.Version))
+	case h.Status != protocol.StatusOK:
+		rerr = protocol.RPCError("Unexpected message status %d", h.Status)
+	case h.Type == protocol.CallWithFDs:
+		rerr = protocol.RPCError("passing file descriptors is not supported")
+	}
+	if rerr != nil {
+		return p.reply(h, nil, rerr, false)
+	}
+	return p.startCall(&Call{Header: h, Body: body})
+}
+
+// startCall runs a quick call on the reader goroutine; any other call at
+// once on its own goroutine if fewer than MaxClientRequests run, else
+// queues it; while the queue is full it holds the reader back.
+func (p *Peer) startCall(c *Call) error {
+	if qs, ok := p.session.(QuickSession); ok && qs.Quick(c.Header) {
+		p.calls.Add(1)
+		p.dispatch(c)
+		p.calls.Done()
+		return nil
+	}
+	limit := p.srv.cfg.MaxClientRequests
+	for {
+		p.callMu.Lock()
+		if p.running < limit {
+			p.running++
+			p.calls.Add(1)
+			p.callMu.Unlock()
+			go p.runCalls(c)
+			return nil
+		}
+		if len(p.waiting) < limit {
+			p.waiting = append(p.waiting, c)
+			p.callMu.Unlock()
+			return nil
+		}
+		p.callMu.Unlock()
+		p.heldBack.Store(true)
+		select {
+		case <-p.callFreed:
+		case <-p.done:
+			p.heldBack.Store(false)
+			return p.Err()
+		}
+		p.heldBack.Store(false)
+		p.received()
+	}
+}
+
+// runCalls dispatches c, then any calls that queued up meanwhile.
+func (p *Peer) runCalls(c *Call) {
+	defer p.calls.Done()
+	for c != nil {
+		p.dispatch(c)
+		p.callMu.Lock()
+		if len(p.waiting) > 0 {
+			c = p.waiting[0]
+			p.waiting[0] = nil
+			p.waiting = p.waiting[1:]
+		} else {
+			c = nil
+			p.running--
+		}
+		p.callMu.Unlock()
+		select {
+		case p.callFreed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *Peer) dispatch(c *Call) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	ret, err := p.callSession(c)
+	if err := p.reply(c.Header, ret, err, c.closeAfterReply); err != nil && !errors.Is(err, ErrPeerClosed) {
+		p.srv.log.Warn("cannot send reply", "client", p.id, "header", c.Header, "err", err)
+	}
+}
+
+// callSession runs the session's Dispatch. A panic fails that call with
+// an internal error and closes the client once the reply is written,
+// rather than taking every other client down with the daemon.
+func (p *Peer) callSession(c *Call) (ret any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			proc := c.Header.Procedure
+			p.srv.log.Error("panic while dispatching a call; closing the client", "client", p.id,
+				"header", c.Header, "panic", r, "stack", string(debug.Stack()))
+			ret = nil
+			err = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC,
+				fmt.Sprintf("internal error: procedure %d failed unexpectedly; see the daemon's log", proc))
+			c.closeAfterReply = true
+		}
+	}()
+	return p.session.Dispatch(p.ctx, c)
+}
+
+func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) error {
+	var frame []byte
+	if err == nil {
+		frame, err = EncodeFrame(replyHeader(call, protocol.StatusOK), ret)
+		if err != nil {
+			err = fmt.Errorf("encode reply to %s: %w", protocol.Procedure(call.Procedure), err)
+		}
+	}
+	if err != nil {
+		var rerr *protocol.Error
+		if !errors.As(err, &rerr) || rerr == nil {
+			rerr = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC, "internal error: "+err.Error())
+		}
+		if frame, err = EncodeFrame(replyHeader(call, protocol.StatusError), rerr); err != nil {
+			return err
+		}
+	}
+	if err := p.send(frame); err != nil {
+		return err
+	}
+	if closeAfter {
+		p.closeAfterFlush(io.EOF)
+	}
+	return nil
+}

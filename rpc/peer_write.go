@@ -1,0 +1,224 @@
+package rpc
+
+import (
+	"errors"
+	"net"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/govirt/govirtd/protocol"
+)
+
+// The write side of a client: the bounded outbound queue, direct
+// non-blocking writes, the writer goroutine and the flush on close.
+
+// enqueue puts a frame on the outbound queue without ever blocking. A
+// client whose queue is full is dropped: it is closed in flush mode, so
+// that what is queued, and the session's farewell, still reach it if it
+// reads within FlushTimeout.
+func (p *Peer) enqueue(frame []byte) error {
+	select {
+	case <-p.done:
+		return ErrPeerClosed
+	default:
+	}
+	n := p.queued.Load()
+	for {
+		if n >= int32(cap(p.out)) {
+			err := &SlowClientError{Queue: cap(p.out)}
+			if p.close(err, true) {
+				p.srv.slowDropped.Add(1)
+			}
+			return err
+		}
+		if p.queued.CompareAndSwap(n, n+1) {
+			break
+		}
+		n = p.queued.Load()
+	}
+	p.srv.notePeak(int(n + 1))
+	p.out <- frame // never blocks: len(out) ≤ queued ≤ cap(out)
+	return nil
+}
+
+// send writes frame at once when nothing is queued or being written,
+// without blocking: what the socket does not take at once is kept in
+// partial for the writer goroutine, which writes it before anything
+// queued meanwhile. Otherwise frame is queued behind the others. Either
+// way send never blocks, and frames leave whole and in send order.
+func (p *Peer) send(frame []byte) error {
+	if p.raw == nil || p.queued.Load() != 0 || !p.wmu.TryLock() {
+		return p.enqueue(frame)
+	}
+	defer p.wmu.Unlock()
+	if p.queued.Load() != 0 {
+		return p.enqueue(frame)
+	}
+	select {
+	case <-p.done:
+		return ErrPeerClosed
+	default:
+	}
+	n, err := p.writeNonblock(frame)
+	if err != nil {
+		p.Close(err)
+		return err
+	}
+	if n < len(frame) {
+		p.partial = frame[n:]
+		p.queued.Add(1)
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// writeNonblock writes what the socket takes of b now; the socket is in
+// non-blocking mode, so a full socket buffer ends it early.
+func (p *Peer) writeNonblock(b []byte) (int, error) {
+	n := 0
+	var werr error
+	err := p.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if m > 0 {
+				n += m
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != syscall.EAGAIN {
+				werr = err
+			}
+			if err != nil || m <= 0 {
+				break
+			}
+		}
+		return true // never wait for the socket: the writer goroutine does
+	})
+	if err == nil {
+		err = werr
+	}
+	return n, err
+}
+
+// SendMessage queues an asynchronous MESSAGE (an event) for the client,
+// with the header libvirtd uses: status OK, serial 1. It never blocks.
+func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
+	f, err := EncodeFrame(protocol.Header{
+		Program: prog, Version: vers, Procedure: proc,
+		Type: protocol.Message, Serial: 1, Status: protocol.StatusOK,
+	}, body)
+	if err != nil {
+		return err
+	}
+	return p.send(f)
+}
+
+// SendFrame queues an encoded frame for the client. It never blocks.
+func (p *Peer) SendFrame(frame []byte) error { return p.send(frame) }
+
+// writeLoop writes what send could not: frames leave whole and in
+// queue order, after the rest of a frame a direct write began. On a
+// flush close it writes what is queued, then the session's farewell,
+// within the write deadline close set.
+func (p *Peer) writeLoop() {
+	// backing[0] is for the rest of a frame a direct write began.
+	var backing [17][]byte
+	for {
+		bufs := net.Buffers(backing[1:1])
+		select {
+		case f := <-p.out:
+			bufs = append(bufs, f)
+		case <-p.kick:
+		case <-p.done:
+			p.closeMu.Lock()
+			flush := p.flush
+			p.closeMu.Unlock()
+			if flush {
+				p.flushAndClose()
+			}
+			return
+		}
+		// Write what is queued now in one system call.
+	drain:
+		for len(bufs) < len(backing)-1 {
+			select {
+			case f := <-p.out:
+				bufs = append(bufs, f)
+			default:
+				break drain
+			}
+		}
+		p.wmu.Lock()
+		if p.partial != nil {
+			backing[0] = p.partial
+			bufs = backing[:len(bufs)+1]
+			p.partial = nil
+		}
+		n := len(bufs)
+		_, err := bufs.WriteTo(p.conn)
+		p.queued.Add(-int32(n))
+		p.wmu.Unlock()
+		clear(backing[:])
+		if err != nil {
+			p.Close(err)
+			return
+		}
+	}
+}
+
+// flushAndClose writes the frames still queued and then the farewell,
+// stopping at the first failed write: after a partial frame nothing more
+// may be written, or the client would read garbage as a frame.
+func (p *Peer) flushAndClose() {
+	defer p.conn.Close()
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	if p.partial != nil {
+		_, err := p.conn.Write(p.partial)
+		p.partial = nil
+		p.queued.Add(-1)
+		if err != nil {
+			return
+		}
+	}
+	for {
+		select {
+		case f := <-p.out:
+			_, err := p.conn.Write(f)
+			p.queued.Add(-1)
+			if err != nil {
+				return
+			}
+		default:
+			if f := p.farewell(); f != nil {
+				p.conn.Write(f)
+			}
+			return
+		}
+	}
+}
+
+// farewell asks the session for a last frame when the client is being
+// dropped for not reading. It runs on the writer goroutine, never on the
+// one that found the queue full, so the session may take its locks.
+func (p *Peer) farewell() (frame []byte) {
+	var slow *SlowClientError
+	if !errors.As(p.Err(), &slow) {
+		return nil
+	}
+	fw, ok := p.session.(Fareweller)
+	if !ok {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p.srv.log.Error("panic in the session's Farewell", "client", p.id, "panic", r, "stack", string(debug.Stack()))
+			frame = nil
+		}
+	}()
+	return fw.Farewell(p.Err())
+}
