@@ -2,15 +2,10 @@ package test
 
 import (
 	"context"
-	"io"
-	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
-	"github.com/govirt/govirtd/protocol"
 )
 
 // emit raises a lifecycle event for dom; mu must be held.
@@ -239,121 +234,4 @@ func (c *conn) DomainResume(ctx context.Context, ref drivers.Domain) error {
 		d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
 		return nil
 	})
-}
-
-// saveMagic starts a test driver save image; the domain's live XML follows.
-const saveMagic = "govirtd-test-save-1\n"
-
-func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml string, flags uint32) error {
-	d := c.drv
-	return d.withDomain(ref, func(dom *domain) error {
-		if !dom.active() {
-			return notRunning()
-		}
-		def := dom.live
-		if dxml != "" {
-			alt, err := domxml.Parse(dxml)
-			if err != nil {
-				return err
-			}
-			def = alt
-		}
-		xml, err := def.Format(-1)
-		if err != nil {
-			return err
-		}
-		if err := writeImage(to, saveMagic+xml); err != nil {
-			return err
-		}
-		d.stop(dom, drivers.ShutoffSaved)
-		d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
-		return nil
-	})
-}
-
-// writeImage writes a save image next to its place and renames it there:
-// a failure leaves no half-written image, and a FIFO or device at the
-// path is replaced, not written to (the driver's lock is held).
-func writeImage(to, content string) error {
-	fail := func(err error) error {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot write save image %s: %v", to, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(to), "."+filepath.Base(to)+".*")
-	if err != nil {
-		return fail(err)
-	}
-	_, err = f.WriteString(content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), to)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fail(err)
-	}
-	return nil
-}
-
-// readImage reads the definition in a save image, checking it is a
-// regular file that starts with the magic before reading more, and at
-// most a protocol string's worth.
-func readImage(from string) ([]byte, error) {
-	fail := func(format string, args ...any) error {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot restore from %s: "+format, append([]any{from}, args...)...)
-	}
-	// O_NONBLOCK: opening a FIFO must not wait for a writer.
-	f, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fail("%v", err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fail("not a regular file")
-	}
-	magic := make([]byte, len(saveMagic))
-	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != saveMagic {
-		return nil, fail("not a test driver save image")
-	}
-	xml, err := io.ReadAll(io.LimitReader(f, protocol.StringMax+1))
-	if err != nil {
-		return nil, fail("%v", err)
-	}
-	if len(xml) > protocol.StringMax {
-		return nil, fail("the definition is over %d bytes", protocol.StringMax)
-	}
-	return xml, nil
-}
-
-func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint32) error {
-	xml, err := readImage(from)
-	if err != nil {
-		return err
-	}
-	if dxml != "" {
-		xml = []byte(dxml)
-	}
-	def, err := domxml.Parse(string(xml))
-	if err != nil {
-		return err
-	}
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	dom, err := d.claim(def)
-	if err != nil {
-		return err
-	}
-	if dom == nil {
-		dom = &domain{}
-		d.domains = append(d.domains, dom)
-	} else if dom.active() {
-		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain,
-			"domain '%s' is already active", def.Name())
-	}
-	dom.live = def
-	d.start(dom, drivers.RunningRestored)
-	d.emit(dom, drivers.EventStarted, drivers.EventStartedRestored)
-	return nil
 }
