@@ -130,8 +130,7 @@ func (p *Peer) Err() error {
 }
 
 // QueueLen is how many frames wait to be written to the client,
-// counting those being written; never more than MaxQueue, but for the
-// rest of a frame a direct write began while others were queued.
+// counting those being written; never more than MaxQueue.
 func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 
 func (p *Peer) start() {

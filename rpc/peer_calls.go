@@ -42,7 +42,12 @@ func (p *Peer) handle(h protocol.Header, body []byte) error {
 func (p *Peer) startCall(c *Call) error {
 	if qs, ok := p.session.(QuickSession); ok && qs.Quick(c.Header) {
 		p.calls.Add(1)
+		// The reader does not read while it runs the call: PONGs that
+		// arrive meanwhile are not the client's fault.
+		p.heldBack.Store(true)
 		p.dispatch(c)
+		p.heldBack.Store(false)
+		p.received()
 		p.calls.Done()
 		return nil
 	}

@@ -51,26 +51,32 @@ func (p *Peer) send(frame []byte) error {
 		return p.enqueue(frame)
 	}
 	defer p.wmu.Unlock()
-	if p.queued.Load() != 0 {
+	// Claim the frame's place in the queue before writing, so that frames
+	// queued meanwhile count it and the bound holds.
+	if !p.queued.CompareAndSwap(0, 1) {
 		return p.enqueue(frame)
 	}
 	select {
 	case <-p.done:
+		p.queued.Add(-1)
 		return ErrPeerClosed
 	default:
 	}
 	n, err := p.writeNonblock(frame)
 	if err != nil {
+		p.queued.Add(-1)
 		p.Close(err)
 		return err
 	}
-	if n < len(frame) {
-		p.partial = frame[n:]
-		p.queued.Add(1)
-		select {
-		case p.kick <- struct{}{}:
-		default:
-		}
+	if n == len(frame) {
+		p.queued.Add(-1)
+		return nil
+	}
+	// The rest, still counted in queued, goes first when the writer runs.
+	p.partial = frame[n:]
+	select {
+	case p.kick <- struct{}{}:
+	default:
 	}
 	return nil
 }
@@ -82,7 +88,9 @@ func (p *Peer) writeNonblock(b []byte) (int, error) {
 	var werr error
 	err := p.raw.Write(func(fd uintptr) bool {
 		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
+			// MSG_DONTWAIT: never block, even if someone switched the
+			// socket to blocking mode (os.File.Fd does).
+			m, err := syscall.SendmsgN(int(fd), b[n:], nil, nil, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL)
 			if m > 0 {
 				n += m
 			}
