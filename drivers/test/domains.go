@@ -14,6 +14,7 @@ type domain struct {
 	persistent *domxml.Def // the definition; nil for a transient domain
 	live       *domxml.Def // the running definition; nil while inactive
 	id         int32       // -1 while inactive
+	saving     bool        // a save is writing its image
 	state      drivers.DomainState
 	reason     int32
 	autostart  bool

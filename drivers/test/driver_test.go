@@ -241,3 +241,39 @@ func TestImmediate(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveWritesWithoutTheLock: while a save writes its image (here held
+// on purpose, as a slow disk would), the driver answers other calls, and
+// a destroy meanwhile makes the save fail without leaving an image.
+func TestSaveWritesWithoutTheLock(t *testing.T) {
+	ctx := context.Background()
+	c, events := open(t, New())
+	writing, release := make(chan struct{}), make(chan struct{})
+	writeImage = func(to, content string) error {
+		close(writing)
+		<-release
+		return writeImageFile(to, content)
+	}
+	defer func() { writeImage = writeImageFile }()
+	test := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	image := filepath.Join(t.TempDir(), "test.save")
+	saved := make(chan error, 1)
+	go func() { saved <- c.DomainSave(ctx, test, image, "", 0) }()
+	<-writing
+	// The lock is free: lookups, a second save and a destroy are answered.
+	must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	if err := c.DomainSave(ctx, test, image+"2", "", 0); !errors.Is(err, drivers.ErrOperationInvalid) {
+		t.Fatalf("second save during a save: %v", err)
+	}
+	if err := c.DomainDestroy(ctx, test, 0); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-saved; !errors.Is(err, drivers.ErrOperationInvalid) {
+		t.Fatalf("save of a domain destroyed meanwhile: %v", err)
+	}
+	if _, err := os.Stat(image); !os.IsNotExist(err) {
+		t.Fatalf("image left behind: %v", err)
+	}
+	expect(t, events, "test Stopped Destroyed id=-1")
+}

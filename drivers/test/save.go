@@ -15,37 +15,72 @@ import (
 // saveMagic starts a test driver save image; the domain's live XML follows.
 const saveMagic = "govirtd-test-save-1\n"
 
+// DomainSave writes the domain's live definition to an image and stops
+// it. The image is written without the driver's lock, which the driver
+// never holds across I/O (a slow disk would otherwise stall every client
+// of the driver): the definition is taken under the lock, and the domain
+// is stopped under it once the image is written, if it still runs as it
+// did.
 func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml string, flags uint32) error {
+	var alt *domxml.Def
+	if dxml != "" {
+		var err error
+		if alt, err = domxml.Parse(dxml); err != nil {
+			return err
+		}
+	}
 	d := c.drv
-	return d.withDomain(ref, func(dom *domain) error {
-		if !dom.active() {
+	var (
+		xml string
+		id  int32
+	)
+	err := d.withDomain(ref, func(dom *domain) error {
+		switch {
+		case !dom.active():
 			return notRunning()
+		case dom.saving:
+			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is already being saved")
 		}
 		def := dom.live
-		if dxml != "" {
-			alt, err := domxml.Parse(dxml)
-			if err != nil {
-				return err
-			}
+		if alt != nil {
 			def = alt
 		}
-		xml, err := def.Format(-1)
-		if err != nil {
+		var err error
+		if xml, err = def.Format(-1); err != nil {
 			return err
 		}
-		if err := writeImage(to, saveMagic+xml); err != nil {
-			return err
-		}
-		d.stop(dom, drivers.ShutoffSaved)
-		d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
+		dom.saving, id = true, dom.id
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	werr := writeImage(to, saveMagic+xml)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dom, err := d.find(ref)
+	if err == nil {
+		dom.saving = false
+	}
+	switch {
+	case werr != nil:
+		return werr
+	case err != nil || !dom.active() || dom.id != id:
+		os.Remove(to)
+		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain stopped while it was being saved")
+	}
+	d.stop(dom, drivers.ShutoffSaved)
+	d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
+	return nil
 }
 
-// writeImage writes a save image next to its place and renames it there:
+// writeImage writes a save image next to its place and renames it there
+// (a variable, so that a test can make it slow):
 // a failure leaves no half-written image, and a FIFO or device at the
 // path is replaced, not written to (the driver's lock is held).
-func writeImage(to, content string) error {
+var writeImage = writeImageFile
+
+func writeImageFile(to, content string) error {
 	fail := func(err error) error {
 		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot write save image %s: %v", to, err)
 	}
