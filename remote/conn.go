@@ -126,7 +126,15 @@ func (c *Conn) Close() error {
 		select {
 		case <-c.rpc.Done():
 		default:
-			err = c.call(ctx, protocol.ProcConnectClose, nil, nil)
+			// A write blocked on a daemon that does not read would hold
+			// Close: bound the call, and close the socket either way.
+			res := make(chan error, 1)
+			go func() { res <- c.call(ctx, protocol.ProcConnectClose, nil, nil) }()
+			select {
+			case err = <-res:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
 		c.rpc.Close()
 		c.events.stop()

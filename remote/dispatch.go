@@ -92,6 +92,13 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 	d.mu.Lock()
 	d.seq++
 	ev.Seq = d.seq
+	if sub, ok := d.subs[ev.CallbackID]; ok && sub.cb == nil {
+		// Kept for pulling: no user code runs, so the reader may do it,
+		// and EventWait works even from inside a push callback.
+		d.keepLocked(ev)
+		d.mu.Unlock()
+		return
+	}
 	d.queue = append(d.queue, ev)
 	d.mu.Unlock()
 	select {
@@ -116,7 +123,9 @@ func (d *dispatcher) run() {
 		case <-d.wake:
 			continue
 		case <-connDone:
-			// The reader has stopped: whatever it queued is all there is.
+			// The connection is closed and its reader stops soon, having
+			// handed on all it read: wait for it, then deliver the rest.
+			<-d.c.rpc.ReaderDone()
 			if d.deliverNext() {
 				continue
 			}
@@ -124,12 +133,13 @@ func (d *dispatcher) run() {
 		}
 		break
 	}
-	reason := d.closeReason() // latched from here on
+	reason := d.closeReason() // latched: the reader is done
 	d.mu.Lock()
 	cbs := d.closeCBs
 	d.closeCBs = nil
 	d.finished = true
-	close(d.pullChanged)
+	close(d.pullChanged) // wakes the waiters, which see finished
+	d.pullChanged = make(chan struct{})
 	d.mu.Unlock()
 	for _, cb := range cbs {
 		cb(reason)
@@ -179,18 +189,23 @@ func (d *dispatcher) deliverNext() bool {
 		d.mu.Unlock()
 		return true
 	case sub.cb == nil:
-		if len(d.pull) == pullBufferMax {
-			d.pull = d.pull[1:] // Seq shows the gap
-		}
-		d.pull = append(d.pull, ev)
-		close(d.pullChanged)
-		d.pullChanged = make(chan struct{})
+		d.keepLocked(ev)
 		d.mu.Unlock()
 		return true
 	}
 	d.mu.Unlock()
 	sub.cb(ev.CallbackID, ev.DomainEvent)
 	return true
+}
+
+// keepLocked keeps ev for EventCheck and EventWait; d.mu must be held.
+func (d *dispatcher) keepLocked(ev Event) {
+	if len(d.pull) == pullBufferMax {
+		d.pull = d.pull[1:] // Seq shows the gap
+	}
+	d.pull = append(d.pull, ev)
+	close(d.pullChanged)
+	d.pullChanged = make(chan struct{})
 }
 
 // subscribe records callback id; events that arrived for it before the
@@ -254,20 +269,28 @@ func (d *dispatcher) closeReason() error {
 		return nil
 	}
 	err := d.c.rpc.Err()
+	latch := func(reason error) error {
+		// Keep the answer once the reader has handed on everything the
+		// daemon sent: a farewell still unread could change it.
+		select {
+		case <-d.c.rpc.ReaderDone():
+			d.reason = reason
+		default:
+		}
+		return reason
+	}
 	var ka *rpc.KeepaliveError
 	switch {
 	case errors.As(err, &ka):
-		d.reason = fmt.Errorf("keepalive timeout: %w", err)
+		return latch(fmt.Errorf("keepalive timeout: %w", err))
 	case d.farewell != nil:
-		d.reason = d.farewell
+		return latch(d.farewell)
 	case d.c.closing.Load() || errors.Is(err, rpc.ErrClientClosed):
-		d.reason = ErrClosedByClient
+		return latch(ErrClosedByClient)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		d.reason = ErrEOF
-	default:
-		d.reason = err
+		return latch(ErrEOF)
 	}
-	return d.reason
+	return latch(err)
 }
 
 // take finds and removes a matching event; when there is none it returns

@@ -143,10 +143,21 @@ func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args, 
 	c.pending[serial] = p
 	c.mu.Unlock()
 
-	if err := c.write(frame); err != nil {
+	if err := c.write(ctx, frame); err != nil {
 		c.forget(serial)
+		// A server that closed may have written frames not read yet
+		// (events, a farewell saying why): let the reader take them and
+		// learn how the connection ended, within a bound, rather than
+		// discard them by closing now.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-c.readerDone:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
 		c.shutdown(err)
-		return &ClosedError{Reason: err}
+		return &ClosedError{Reason: c.Err()}
 	}
 	select {
 	case r, ok := <-p.done:
@@ -190,12 +201,20 @@ func (c *Client) forget(serial uint32) {
 	c.mu.Unlock()
 }
 
-func (c *Client) write(frame []byte) error {
+// write sends frame whole, giving up at ctx's deadline; a frame cut short
+// leaves the stream unusable, so any error ends the connection.
+func (c *Client) write(ctx context.Context, frame []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	deadline, _ := ctx.Deadline() // zero: no deadline
+	c.conn.SetWriteDeadline(deadline)
 	_, err := c.conn.Write(frame)
 	return err
 }
+
+// ReaderDone is closed when the reader goroutine has stopped: every frame
+// the server sent has been handed on.
+func (c *Client) ReaderDone() <-chan struct{} { return c.readerDone }
 
 func (c *Client) readLoop() {
 	defer close(c.readerDone)
@@ -214,7 +233,7 @@ func (c *Client) readLoop() {
 		switch {
 		case isKeepaliveMessage(h):
 			if h.Procedure == protocol.KeepaliveProcPing {
-				c.write(pongFrame)
+				c.write(context.Background(), pongFrame)
 			}
 		case h.Type == protocol.Reply:
 			c.deliver(h, body)
@@ -262,7 +281,7 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 			return
 		default:
 			c.unanswered.Add(1)
-			if err := c.write(pingFrame); err != nil {
+			if err := c.write(context.Background(), pingFrame); err != nil {
 				c.shutdown(err)
 				return
 			}
