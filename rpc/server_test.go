@@ -608,9 +608,10 @@ func TestSlowClientUnix(t *testing.T) {
 	t.Logf("the good client made %d calls meanwhile", goodCalls)
 }
 
-// TestShutdownFlushes: Shutdown cancels calls in flight, writes what is
-// queued and closes every client.
-func TestShutdownFlushes(t *testing.T) {
+// TestShutdownClosesEveryClient: Shutdown cancels calls in flight, closes
+// every client and their sessions, and refuses to serve again
+// (TestShutdownWritesWhatIsQueued checks the flush).
+func TestShutdownClosesEveryClient(t *testing.T) {
 	h := newHarness(t, ServerConfig{}, false)
 	c := h.dialRaw()
 	call := callHeader(procBlock, 1)
@@ -786,5 +787,45 @@ func TestClientAgainstServer(t *testing.T) {
 	var ce *ClosedError
 	if !errors.As(err, &ce) || !errors.Is(err, io.EOF) {
 		t.Errorf("call after close: %v", err)
+	}
+}
+
+// TestShutdownWritesWhatIsQueued: replies queued for a client that was not
+// reading when the server shut down still reach it, before the close, if
+// it reads within FlushTimeout (calls not yet answered are cancelled).
+func TestShutdownWritesWhatIsQueued(t *testing.T) {
+	h := newHarness(t, ServerConfig{FlushTimeout: 20 * time.Second}, false)
+	c := h.dialRaw()
+	const calls = 8
+	payload := strings.Repeat("x", 256<<10) // more than the socket buffers hold
+	for i := range calls {
+		c.send(callHeader(procEcho, uint32(i+1)), &echoBody{Data: []byte(payload)})
+	}
+	// Each reply is larger than the socket buffers: none is written whole
+	// while the client does not read, so all of them stay queued.
+	waitFor(t, "every reply to be queued", func() bool {
+		peers := h.srv.Peers()
+		return len(peers) == 1 && peers[0].QueueLen() == calls
+	})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), hangTimeout)
+		defer cancel()
+		done <- h.srv.Shutdown(ctx)
+	}()
+	got := c.expectClosed()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != calls {
+		t.Fatalf("%d replies before the close, want %d", len(got), calls)
+	}
+	// Calls run concurrently, so their replies come in any order.
+	seen := map[uint32]bool{}
+	for _, hd := range got {
+		if hd.Status != protocol.StatusOK || hd.Serial < 1 || hd.Serial > calls || seen[hd.Serial] {
+			t.Fatalf("unexpected reply %v among %v", hd, got)
+		}
+		seen[hd.Serial] = true
 	}
 }
