@@ -68,6 +68,14 @@ type Peer struct {
 	kick    chan struct{}   // wakes the writer to write partial
 	raw     syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
 
+	// The writer goroutine runs only while there is something to write or
+	// a flush to do: an idle client costs no writer.
+	writerMu      sync.Mutex     // guards writerReady, writerRunning and writersClosed
+	writerReady   bool           // session is set: a writer may start (it may need the session)
+	writerRunning bool           // a writer goroutine runs
+	writersClosed bool           // teardown began: no writer starts any more
+	writers       sync.WaitGroup // the writer goroutines, for teardown
+
 	callMu    sync.Mutex    // guards running and waiting
 	running   int           // calls being dispatched
 	waiting   []*Call       // calls read but not yet started, at most MaxClientRequests
@@ -136,16 +144,27 @@ func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 func (p *Peer) start() {
 	p.received()
 	p.session = p.srv.cfg.NewSession(p)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		p.writeLoop()
-	}()
+	// Frames may have been sent to the client from NewSession on; the
+	// writer starts only now that it can ask the session for a farewell.
+	p.writerMu.Lock()
+	p.writerReady = true
+	p.writerMu.Unlock()
+	select {
+	case <-p.done: // closing already: the writer does the flush
+		p.startWriter()
+	default:
+		if p.queued.Load() != 0 {
+			p.startWriter()
+		}
+	}
 	go func() {
 		err := p.readLoop()
 		p.readerDone(err)
 		p.calls.Wait()
-		<-writerDone
+		p.writerMu.Lock()
+		p.writersClosed = true
+		p.writerMu.Unlock()
+		p.writers.Wait()
 		p.stopKeepalive()
 		p.session.Close()
 		p.srv.remove(p)
@@ -198,8 +217,9 @@ func (p *Peer) close(reason error, flush bool) bool {
 	p.cancel()
 	if flush {
 		// Bound the flush, and a write already blocked on a client that
-		// does not read.
+		// does not read; the writer does the flush.
 		p.conn.SetWriteDeadline(time.Now().Add(p.srv.cfg.FlushTimeout))
+		p.startWriter()
 	} else {
 		p.conn.Close()
 	}

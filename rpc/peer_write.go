@@ -38,7 +38,43 @@ func (p *Peer) enqueue(frame []byte) error {
 	}
 	p.srv.notePeak(int(n + 1))
 	p.out <- frame // never blocks: len(out) ≤ queued ≤ cap(out)
+	p.startWriter()
 	return nil
+}
+
+// startWriter starts the writer goroutine unless one runs, the client's
+// session is not set yet (start starts it then) or its teardown began.
+func (p *Peer) startWriter() {
+	p.writerMu.Lock()
+	defer p.writerMu.Unlock()
+	if p.writerRunning || p.writersClosed || !p.writerReady {
+		return
+	}
+	p.writerRunning = true
+	p.writers.Add(1)
+	go func() {
+		defer p.writers.Done()
+		p.writeLoop()
+	}()
+}
+
+// writerIdle ends the writer when nothing waits to be written and the
+// client is not closing (a close in flush mode found this writer running
+// and relies on it). A frame counted in queued but not yet in out keeps
+// it: its sender's startWriter would find it running.
+func (p *Peer) writerIdle() bool {
+	p.writerMu.Lock()
+	defer p.writerMu.Unlock()
+	select {
+	case <-p.done:
+		return false // the loop sees done and flushes or stops
+	default:
+	}
+	if p.queued.Load() != 0 || len(p.out) != 0 {
+		return false
+	}
+	p.writerRunning = false
+	return true
 }
 
 // send writes frame at once when nothing is queued or being written,
@@ -78,6 +114,7 @@ func (p *Peer) send(frame []byte) error {
 	case p.kick <- struct{}{}:
 	default:
 	}
+	p.startWriter()
 	return nil
 }
 
@@ -129,9 +166,9 @@ func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
 func (p *Peer) SendFrame(frame []byte) error { return p.send(frame) }
 
 // writeLoop writes what send could not: frames leave whole and in
-// queue order, after the rest of a frame a direct write began. On a
-// flush close it writes what is queued, then the session's farewell,
-// within the write deadline close set.
+// queue order, after the rest of a frame a direct write began; it returns
+// once nothing is left. On a flush close it writes what is queued, then
+// the session's farewell, within the write deadline close set.
 func (p *Peer) writeLoop() {
 	// backing[0] is for the rest of a frame a direct write began.
 	var backing [17][]byte
@@ -173,6 +210,9 @@ func (p *Peer) writeLoop() {
 		clear(backing[:])
 		if err != nil {
 			p.Close(err)
+			return
+		}
+		if p.writerIdle() {
 			return
 		}
 	}
