@@ -1,6 +1,7 @@
 // Package rpc is the transport of libvirt's remote protocol: framing, a
-// server that runs one reader and one writer per client with a bounded,
-// ordered outbound queue, keepalive, and a client that matches replies to
+// server that runs one reader per client and writes to it directly, or
+// through a bounded, ordered outbound queue and a writer goroutine while
+// the socket is full, keepalive, and a client that matches replies to
 // calls by serial. It knows programs and procedures only as numbers and
 // bodies only as bytes; what a domain is, is for the layers above.
 package rpc
