@@ -3,6 +3,7 @@ package qemu
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -161,6 +162,10 @@ func (b *builder) graphics() error {
 	return b.inputs()
 }
 
+// hostName matches a DNS host name, the other form a listen address
+// may take.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+
 // vncValue is -vnc's value: the listen address and display, or a range
 // of displays from 0 when the port is chosen automatically.
 func vncValue(v *libvirtxml.DomainGraphicVNC) (string, error) {
@@ -176,7 +181,12 @@ func vncValue(v *libvirtxml.DomainGraphicVNC) (string, error) {
 	if addr == "" {
 		addr = "127.0.0.1"
 	}
-	if ip := net.ParseIP(addr); ip != nil && ip.To4() == nil {
+	ip := net.ParseIP(addr)
+	if ip == nil && !hostName.MatchString(addr) {
+		// Anything else could carry qemu options after a comma.
+		return "", unsupported("<graphics><listen address='%s'>: not an IP address or host name", addr)
+	}
+	if ip != nil && ip.To4() == nil {
 		addr = "[" + addr + "]"
 	}
 	auto := v.AutoPort == "yes" || v.Port <= 0
