@@ -218,24 +218,7 @@ func guestDir(t *testing.T) string {
 // SHUTDOWN, and qemu is gone.
 func TestGuestPowerOff(t *testing.T) {
 	d := newTestDaemon(t)
-	guest := guestDir(t)
-	console := d.path("console.log")
-	xml := fmt.Sprintf(`<domain type='qemu'>
-  <name>tiny</name>
-  <memory unit='MiB'>128</memory>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>%s/vmlinuz</kernel>
-    <initrd>%s/initrd.gz</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
-  </os>
-  <features><acpi/></features>
-  <devices>
-    <serial type='file'><source path='%s'/></serial>
-  </devices>
-</domain>
-`, guest, guest, console)
-	os.WriteFile(d.path("tiny.xml"), []byte(xml), 0o644)
+	console := d.writeTinyGuest(t, "")
 	d.start()
 	ev := d.watchEvents()
 	d.mustVirsh("define", d.path("tiny.xml"))
@@ -273,25 +256,7 @@ func TestGuestPowerOff(t *testing.T) {
 // definition asks, rather than ending it.
 func TestPowerOffWhileAway(t *testing.T) {
 	d := newTestDaemon(t)
-	guest := guestDir(t)
-	console := d.path("console.log")
-	xml := fmt.Sprintf(`<domain type='qemu'>
-  <name>tiny</name>
-  <memory unit='MiB'>128</memory>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>%s/vmlinuz</kernel>
-    <initrd>%s/initrd.gz</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
-  </os>
-  <features><acpi/></features>
-  <on_poweroff>restart</on_poweroff>
-  <devices>
-    <serial type='file'><source path='%s'/></serial>
-  </devices>
-</domain>
-`, guest, guest, console)
-	os.WriteFile(d.path("tiny.xml"), []byte(xml), 0o644)
+	console := d.writeTinyGuest(t, "<on_poweroff>restart</on_poweroff>")
 	d.start()
 	d.mustVirsh("define", d.path("tiny.xml"))
 	d.mustVirsh("start", "tiny")
@@ -353,4 +318,33 @@ func TestNoQemuBinary(t *testing.T) {
 	if log := d.log(); !strings.Contains(log, "driver not started") || !strings.Contains(log, "qemu_binary") {
 		t.Errorf("the log does not say why the QEMU driver is off:\n%s", log)
 	}
+}
+
+// writeTinyGuest writes d's tiny.xml: the tiny Linux guest, its serial
+// console to a file (returned), with extra elements such as
+// <on_poweroff>.
+func (d *testDaemon) writeTinyGuest(t *testing.T, extra string) string {
+	t.Helper()
+	guest := guestDir(t)
+	console := d.path("console.log")
+	xml := fmt.Sprintf(`<domain type='qemu'>
+  <name>tiny</name>
+  <memory unit='MiB'>128</memory>
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>%s/vmlinuz</kernel>
+    <initrd>%s/initrd.gz</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>
+  </os>
+  <features><acpi/></features>
+  %s
+  <devices>
+    <serial type='file'><source path='%s'/></serial>
+  </devices>
+</domain>
+`, guest, guest, extra, console)
+	if err := os.WriteFile(d.path("tiny.xml"), []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return console
 }
