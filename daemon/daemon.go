@@ -65,7 +65,7 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		MaxQueue:          cfg.MaxClientQueue,
 		KeepaliveInterval: cfg.KeepaliveDuration(),
 		KeepaliveCount:    cfg.KeepaliveCount,
-		Programs:          []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteVersion}},
+		Programs:          []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion}},
 		NewSession:        d.newSession,
 		Logger:            log,
 	})

@@ -78,7 +78,7 @@ func BenchmarkDispatch(b *testing.B) {
 				b.Fatal(err)
 			}
 			call := &rpc.Call{Header: protocol.Header{
-				Program: protocol.RemoteProgram, Version: protocol.RemoteVersion,
+				Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
 				Procedure: int32(c.proc), Type: protocol.Call, Serial: 1,
 			}, Body: body}
 			reply := call.Header
@@ -117,7 +117,7 @@ func benchClient(b *testing.B, sock string, onMessage func(protocol.Header, []by
 	c := rpc.NewClient(nc, rpc.ClientOptions{OnMessage: onMessage})
 	b.Cleanup(func() { c.Close() })
 	name := "test:///default"
-	if err := c.Call(context.Background(), protocol.RemoteProgram, protocol.RemoteVersion,
+	if err := c.Call(context.Background(), protocol.RemoteProgram, protocol.RemoteProtocolVersion,
 		int32(protocol.ProcConnectOpen), &protocol.ConnectOpenArgs{Name: &name}, nil); err != nil {
 		b.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			ctx := context.Background()
 			call := func(cl *rpc.Client) {
 				var ret protocol.ConnectGetLibVersionRet
-				if err := cl.Call(ctx, protocol.RemoteProgram, protocol.RemoteVersion,
+				if err := cl.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion,
 					int32(protocol.ProcConnectGetLibVersion), nil, &ret); err != nil {
 					b.Error(err)
 				}
@@ -198,7 +198,7 @@ func BenchmarkEventFanout(b *testing.B) {
 			for range n {
 				c := benchClient(b, sock, onMessage)
 				var ret protocol.ConnectDomainEventCallbackRegisterAnyRet
-				if err := c.Call(context.Background(), protocol.RemoteProgram, protocol.RemoteVersion,
+				if err := c.Call(context.Background(), protocol.RemoteProgram, protocol.RemoteProtocolVersion,
 					int32(protocol.ProcConnectDomainEventCallbackRegisterAny),
 					&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(drivers.EventIDLifecycle)}, &ret); err != nil {
 					b.Fatal(err)

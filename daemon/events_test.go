@@ -50,7 +50,7 @@ func dialWire(t testing.TB, socket string) *wireClient {
 func (w *wireClient) try(proc protocol.Procedure, args, ret any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return w.c.Call(ctx, protocol.RemoteProgram, protocol.RemoteVersion, int32(proc), args, ret)
+	return w.c.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(proc), args, ret)
 }
 
 // call runs one call that must succeed.

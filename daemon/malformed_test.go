@@ -88,7 +88,7 @@ func TestMalformedInput(t *testing.T) {
 	// alive checks that the raw connection is still served.
 	alive := func(after string) {
 		t.Helper()
-		h := call(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcAuthList), protocol.StatusOK)
+		h := call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcAuthList), protocol.StatusOK)
 		raw.sendFrame(h, nil)
 		gotH, body := raw.recv()
 		var ret protocol.AuthListRet
@@ -130,13 +130,13 @@ func TestMalformedInput(t *testing.T) {
 	}
 
 	// Length words above the maximum.
-	for _, n := range []uint32{protocol.LengthSize + protocol.MessageMax + 1, 0xffffffff} {
+	for _, n := range []uint32{protocol.LengthSize + protocol.NetMessageMax + 1, 0xffffffff} {
 		raw.sendRaw(malformedWord(n))
 		dropped(fmt.Sprintf("a length word of %d", n))
 	}
 
 	// A body cut short, then the client goes.
-	h := call(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
+	h := call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
 	uri := "test:///default"
 	frame, err := rpc.EncodeFrame(h, &protocol.ConnectOpenArgs{Name: &uri})
 	if err != nil {
@@ -157,22 +157,22 @@ func TestMalformedInput(t *testing.T) {
 	// An unknown procedure: exactly what libvirt's clients turn into
 	// VIR_ERR_NO_SUPPORT.
 	for _, proc := range []int32{9999, 0, -1, 443} {
-		h = call(protocol.RemoteProgram, protocol.RemoteVersion, proc, protocol.StatusOK)
+		h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, proc, protocol.StatusOK)
 		raw.sendFrame(h, nil)
 		answered(fmt.Sprintf("unknown procedure %d", proc), h, 39, 7, fmt.Sprintf("unknown procedure: %d", proc))
 	}
 
 	// A call whose status is not OK.
 	for _, st := range []protocol.Status{protocol.StatusError, protocol.StatusContinue, 42} {
-		h = call(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcAuthList), st)
+		h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcAuthList), st)
 		raw.sendFrame(h, nil)
 		answered(fmt.Sprintf("status %d", st), h, 39, 7, fmt.Sprintf("Unexpected message status %d", st))
 	}
 
 	// Arguments that do not decode: a name over the string limit. The
 	// error names the field.
-	h = call(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
-	raw.sendRawFrame(h, append(malformedWord(1), malformedWord(protocol.StringMax+1)...))
+	h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
+	raw.sendRawFrame(h, append(malformedWord(1), malformedWord(protocol.RemoteStringMax+1)...))
 	e := raw.recvError(h)
 	if e.Code != 39 || e.Domain != 7 || !strings.Contains(malformedStr(e.Message), "ConnectOpenArgs.Name") {
 		t.Errorf("undecodable arguments: %d/%d %q", e.Code, e.Domain, malformedStr(e.Message))
@@ -196,7 +196,7 @@ func TestMalformedInput(t *testing.T) {
 			junk[i] = byte(rng.Uint32())
 		}
 		n := binary.BigEndian.Uint32(junk)
-		if n >= protocol.MinFrame && n <= protocol.LengthSize+protocol.MessageMax {
+		if n >= protocol.MinFrame && n <= protocol.LengthSize+protocol.NetMessageMax {
 			t.Logf("seed %d makes a valid length word, %d; skipped", seed, n)
 			continue
 		}

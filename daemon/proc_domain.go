@@ -53,9 +53,9 @@ func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllD
 	if err != nil {
 		return nil, err
 	}
-	if len(doms) > protocol.DomainListMax {
+	if len(doms) > protocol.RemoteDomainListMax {
 		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC,
-			"too many domains (%d) for one reply; the protocol allows %d", len(doms), protocol.DomainListMax)
+			"too many domains (%d) for one reply; the protocol allows %d", len(doms), protocol.RemoteDomainListMax)
 	}
 	ret := &protocol.ConnectListAllDomainsRet{Ret: uint32(len(doms))}
 	if a.NeedResults != 0 {
@@ -73,8 +73,8 @@ func numOfDomains(ctx context.Context, r *request, _ *void) (any, error) {
 }
 
 func listDomains(ctx context.Context, r *request, a *protocol.ConnectListDomainsArgs) (any, error) {
-	if a.MaxIDs < 0 || a.MaxIDs > protocol.DomainListMax {
-		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxids %d must be in [0, %d]", a.MaxIDs, protocol.DomainListMax)
+	if a.MaxIDs < 0 || a.MaxIDs > protocol.RemoteDomainListMax {
+		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxids %d must be in [0, %d]", a.MaxIDs, protocol.RemoteDomainListMax)
 	}
 	doms, err := listAll(ctx, r, drivers.ListActive)
 	if err != nil {
@@ -93,8 +93,8 @@ func numOfDefinedDomains(ctx context.Context, r *request, _ *void) (any, error) 
 }
 
 func listDefinedDomains(ctx context.Context, r *request, a *protocol.ConnectListDefinedDomainsArgs) (any, error) {
-	if a.MaxNames < 0 || a.MaxNames > protocol.DomainListMax {
-		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxnames %d must be in [0, %d]", a.MaxNames, protocol.DomainListMax)
+	if a.MaxNames < 0 || a.MaxNames > protocol.RemoteDomainListMax {
+		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxnames %d must be in [0, %d]", a.MaxNames, protocol.RemoteDomainListMax)
 	}
 	doms, err := listAll(ctx, r, drivers.ListInactive)
 	if err != nil {

@@ -177,7 +177,7 @@ func (s *session) sendEvent(callbackID int, ev drivers.DomainEvent, legacy bool)
 		s.log.Debug("no wire message for event", "event", ev)
 		return
 	}
-	if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion, int32(proc), body); err != nil {
+	if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(proc), body); err != nil {
 		s.log.Debug("event not sent", "proc", proc, "err", err)
 	}
 }

@@ -142,7 +142,7 @@ func (s *session) closedMessage(reason int32) []byte {
 		return nil
 	}
 	f, err := rpc.EncodeFrame(protocol.Header{
-		Program: protocol.RemoteProgram, Version: protocol.RemoteVersion,
+		Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
 		Procedure: int32(protocol.ProcConnectEventConnectionClosed),
 		Type:      protocol.Message, Serial: 1, Status: protocol.StatusOK,
 	}, &protocol.ConnectEventConnectionClosedMsg{Reason: reason})

@@ -41,19 +41,19 @@ func allocated(n int, f func()) uint64 {
 }
 
 func TestStringLimit(t *testing.T) {
-	// Encoding: a string of StringMax bytes is the largest allowed.
-	long := strings.Repeat("x", StringMax+1)
-	if _, err := Marshal(&DomainLookupByNameArgs{Name: long[:StringMax]}); err != nil {
-		t.Errorf("string of StringMax bytes: %v", err)
+	// Encoding: a string of RemoteStringMax bytes is the largest allowed.
+	long := strings.Repeat("x", RemoteStringMax+1)
+	if _, err := Marshal(&DomainLookupByNameArgs{Name: long[:RemoteStringMax]}); err != nil {
+		t.Errorf("string of RemoteStringMax bytes: %v", err)
 	}
 	_, err := Marshal(&DomainLookupByNameArgs{Name: long})
 	var ee *EncodeError
 	if !errors.As(err, &ee) || !errors.Is(err, ErrLimit) || ee.Field != "DomainLookupByNameArgs.Name" {
-		t.Errorf("string of StringMax+1 bytes: got %v, want an ErrLimit EncodeError on DomainLookupByNameArgs.Name", err)
+		t.Errorf("string of RemoteStringMax+1 bytes: got %v, want an ErrLimit EncodeError on DomainLookupByNameArgs.Name", err)
 	}
 
 	// Decoding: the length is refused before anything else is read.
-	de := decodeErr(t, be(StringMax+1), &DomainLookupByNameArgs{})
+	de := decodeErr(t, be(RemoteStringMax+1), &DomainLookupByNameArgs{})
 	if !errors.Is(de, ErrLimit) || de.Field != "DomainLookupByNameArgs.Name" {
 		t.Errorf("got %v, want ErrLimit on DomainLookupByNameArgs.Name", de)
 	}
@@ -63,7 +63,7 @@ func TestStringLimit(t *testing.T) {
 	}
 
 	// The limit also applies inside optional strings.
-	de = decodeErr(t, be(1, StringMax+1), &ConnectOpenArgs{})
+	de = decodeErr(t, be(1, RemoteStringMax+1), &ConnectOpenArgs{})
 	if !errors.Is(de, ErrLimit) || de.Field != "ConnectOpenArgs.Name" {
 		t.Errorf("optional string: got %v", de)
 	}
@@ -134,7 +134,7 @@ func TestCountBeyondBody(t *testing.T) {
 	}
 
 	// A 4 MiB string with 8 bytes behind it.
-	body = append(be(StringMax), 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h')
+	body = append(be(RemoteStringMax), 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h')
 	de = decodeErr(t, body, &DomainDefineXMLArgs{})
 	if !errors.Is(de, ErrTruncated) || de.Field != "DomainDefineXMLArgs.XML" {
 		t.Fatalf("got %v", de)
@@ -198,12 +198,12 @@ func TestDecodeErrorNamesField(t *testing.T) {
 }
 
 func TestEncodeErrorNamesField(t *testing.T) {
-	_, err := Marshal(&ConnectListAllDomainsRet{Domains: []Domain{{Name: "ok"}, {Name: strings.Repeat("x", StringMax+1)}}})
+	_, err := Marshal(&ConnectListAllDomainsRet{Domains: []Domain{{Name: "ok"}, {Name: strings.Repeat("x", RemoteStringMax+1)}}})
 	var ee *EncodeError
 	if !errors.As(err, &ee) || ee.Field != "ConnectListAllDomainsRet.Domains[1].Name" {
 		t.Errorf("got %v", err)
 	}
-	_, err = Marshal(&Error{Dom: &Domain{Name: strings.Repeat("x", StringMax+1)}})
+	_, err = Marshal(&Error{Dom: &Domain{Name: strings.Repeat("x", RemoteStringMax+1)}})
 	if !errors.As(err, &ee) || ee.Field != "Error.Dom.Name" {
 		t.Errorf("got %v", err)
 	}

@@ -2,35 +2,17 @@ package protocol
 
 import "fmt"
 
-// Error is remote_error, the payload of every REPLY with status ERROR.
-// The eleven fields are in libvirt's wire order.
-type Error struct {
-	Code    int32
-	Domain  int32
-	Message *string // never nil in what govirtd sends: go-libvirt needs it
-	Level   int32
-	Dom     *Domain
-	Str1    *string
-	Str2    *string
-	Str3    *string
-	Int1    int32
-	Int2    int32
-	Net     *Network
-}
-
-// Error levels (virErrorLevel).
-const (
-	LevelNone    = 0
-	LevelWarning = 1
-	LevelError   = 2
-)
+// Error (remote_error, generated) is the payload of every REPLY with
+// status ERROR. Message is never nil in what govirtd sends: go-libvirt
+// needs it.
 
 // The error numbers the transport itself needs; the whole set lives in
-// package drivers, whose errors the daemon maps to this struct.
+// package vir.
 const (
-	CodeInternalError = 1
-	CodeRPC           = 39
-	DomainRPC         = 7
+	LevelError        = 2  // VIR_ERR_ERROR
+	CodeInternalError = 1  // VIR_ERR_INTERNAL_ERROR
+	CodeRPC           = 39 // VIR_ERR_RPC
+	DomainRPC         = 7  // VIR_FROM_RPC
 )
 
 // NewError returns an error payload as libvirtd fills one: level ERROR,

@@ -146,7 +146,7 @@ func TestGoldenErrorReply(t *testing.T) {
 		0x00, 0x00, 0x00, 0x00, // 11 net: NULL
 	}
 	e := NewError(42, 12, "Domain not found")
-	h := Header{Program: RemoteProgram, Version: RemoteVersion, Procedure: int32(ProcDomainLookupByName),
+	h := Header{Program: RemoteProgram, Version: RemoteProtocolVersion, Procedure: int32(ProcDomainLookupByName),
 		Type: Reply, Serial: 5, Status: StatusError}
 
 	body, err := Marshal(e)

@@ -5,75 +5,22 @@ import (
 	"fmt"
 )
 
-// Program numbers and versions.
-const (
-	RemoteProgram     uint32 = 0x20008086
-	RemoteVersion     uint32 = 1
-	KeepaliveProgram  uint32 = 0x6b656570 // "keep"
-	KeepaliveVersion  uint32 = 1
-	QEMUProgram       uint32 = 0x20008087
-	LXCProgram        uint32 = 0x00068000
-	KeepaliveProcPing        = 1
-	KeepaliveProcPong        = 2
+
+// Header is the message header that starts every frame
+// (virNetMessageHeader); MessageType and Status are its enums.
+type (
+	Header      = NetMessageHeader
+	MessageType = NetMessageType
+	Status      = NetMessageStatus
 )
 
-// MessageType is the header's type field.
-type MessageType uint32
-
-// Message types (virNetMessageType).
+// Sizes of a frame, from virnetprotocol.x.
 const (
-	Call          MessageType = 0
-	Reply         MessageType = 1
-	Message       MessageType = 2
-	Stream        MessageType = 3
-	CallWithFDs   MessageType = 4
-	ReplyWithFDs  MessageType = 5
-	StreamHole    MessageType = 6
-	lastMsgTypeID             = StreamHole
+	LengthSize = NetMessageLenMax    // the length word before each message
+	HeaderSize = NetMessageHeaderMax // the header's encoded size
+	MinFrame   = LengthSize + HeaderSize
 )
 
-func (t MessageType) String() string {
-	names := [...]string{"CALL", "REPLY", "MESSAGE", "STREAM", "CALL_WITH_FDS", "REPLY_WITH_FDS", "STREAM_HOLE"}
-	if t <= lastMsgTypeID {
-		return names[t]
-	}
-	return fmt.Sprintf("type(%d)", uint32(t))
-}
-
-// Status is the header's status field.
-type Status uint32
-
-// Statuses (virNetMessageStatus).
-const (
-	StatusOK       Status = 0
-	StatusError    Status = 1
-	StatusContinue Status = 2
-)
-
-func (s Status) String() string {
-	switch s {
-	case StatusOK:
-		return "OK"
-	case StatusError:
-		return "ERROR"
-	case StatusContinue:
-		return "CONTINUE"
-	}
-	return fmt.Sprintf("status(%d)", uint32(s))
-}
-
-// Header is the fixed 24-byte header after a frame's length word: six XDR
-// words in this order.
-type Header struct {
-	Program   uint32
-	Version   uint32
-	Procedure int32
-	Type      MessageType
-	Serial    uint32
-	Status    Status
-}
-
-// Put writes h into the first HeaderSize bytes of b.
 func (h *Header) Put(b []byte) {
 	_ = b[HeaderSize-1]
 	binary.BigEndian.PutUint32(b[0:], h.Program)

@@ -11,7 +11,7 @@ import (
 // bodies of the calls the side-by-side benchmark (bench/) makes.
 
 var benchHeader = protocol.Header{
-	Program: protocol.RemoteProgram, Version: protocol.RemoteVersion,
+	Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
 	Procedure: int32(protocol.ProcConnectGetLibVersion), Type: protocol.Reply, Serial: 42,
 }
 

@@ -41,7 +41,7 @@ func TestCloseHangs(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := rpc.NewServer(rpc.ServerConfig{MaxClientRequests: 1,
-		Programs:   []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteVersion}},
+		Programs:   []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion}},
 		NewSession: func(*rpc.Peer) rpc.Session { return stuckSession{} },
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil))})
 	go srv.Serve(l, rpc.ListenerOptions{Name: sock})

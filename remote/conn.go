@@ -157,7 +157,7 @@ func (c *Conn) Err() error { return c.events.closeReason() }
 // call runs one procedure of the remote program; an error reply becomes
 // a *drivers.Error.
 func (c *Conn) call(ctx context.Context, proc protocol.Procedure, args, ret any) error {
-	err := c.rpc.Call(ctx, protocol.RemoteProgram, protocol.RemoteVersion, int32(proc), args, ret)
+	err := c.rpc.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(proc), args, ret)
 	var we *protocol.Error
 	if errors.As(err, &we) {
 		return fromWireError(we)

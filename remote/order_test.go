@@ -24,7 +24,7 @@ type earlySession struct{ p *rpc.Peer }
 const nEv = 200
 
 func (s *earlySession) send(i int) {
-	s.p.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion, int32(protocol.ProcDomainEventCallbackLifecycle),
+	s.p.SendMessage(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcDomainEventCallbackLifecycle),
 		&protocol.DomainEventCallbackLifecycleMsg{CallbackID: 7, Msg: protocol.DomainEventLifecycleMsg{Dom: protocol.Domain{Name: "x", ID: 1}, Event: 2, Detail: int32(i)}})
 }
 

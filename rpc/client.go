@@ -124,7 +124,7 @@ func (e *ClosedError) Unwrap() error { return e.Reason }
 // Call sends a CALL of procedure proc with args (nil for void) and decodes
 // the reply into ret (nil for void). An ERROR reply is returned as a
 // *protocol.Error.
-func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args, ret any) error {
+func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args protocol.Encodable, ret protocol.Decodable) error {
 	serial := c.serial.Add(1)
 	frame, err := EncodeFrame(protocol.Header{
 		Program: prog, Version: vers, Procedure: proc,
@@ -171,7 +171,7 @@ func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args, 
 	}
 }
 
-func decodeReply(r reply, ret any) error {
+func decodeReply(r reply, ret protocol.Decodable) error {
 	if r.h.Program != r.prog || r.h.Procedure != r.proc {
 		// The serial matched but the reply is to something else: say so
 		// rather than decode it as what it is not (libvirt's client
@@ -232,7 +232,7 @@ func (c *Client) readLoop() {
 		c.unanswered.Store(0)
 		switch {
 		case isKeepaliveMessage(h):
-			if h.Procedure == protocol.KeepaliveProcPing {
+			if h.Procedure == int32(protocol.KeepaliveProcPing) {
 				c.write(context.Background(), pongFrame)
 			}
 		case h.Type == protocol.Reply:

@@ -7,7 +7,6 @@
 package rpc
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,15 +47,15 @@ func (e *FrameError) Is(target error) bool {
 
 // ReadFrame reads one frame from r and returns its header and body. The
 // length word is checked against protocol.MinFrame and
-// protocol.MessageMax before any memory is taken for the frame, and the
+// protocol.NetMessageMax before any memory is taken for the frame, and the
 // frame's buffer then grows with the bytes that actually arrive, so a
 // length word promising 32 MiB costs 32 MiB only once 32 MiB are sent.
 func ReadFrame(r io.Reader) (protocol.Header, []byte, error) {
-	return readFrame(r, protocol.MessageMax)
+	return readFrame(r, protocol.NetMessageMax)
 }
 
 // readFrame is ReadFrame with a smaller limit on the message (header and
-// body) when max is below protocol.MessageMax.
+// body) when max is below protocol.NetMessageMax.
 func readFrame(r io.Reader, max uint32) (protocol.Header, []byte, error) {
 	var lenbuf [protocol.LengthSize]byte
 	if _, err := io.ReadFull(r, lenbuf[:]); err != nil {
@@ -72,7 +71,7 @@ func readFrame(r io.Reader, max uint32) (protocol.Header, []byte, error) {
 			Reason: fmt.Sprintf("a message may be at most %d bytes", max)}
 	}
 	size := int(n - protocol.LengthSize)
-	msg := make([]byte, min(size, protocol.MessageInitial))
+	msg := make([]byte, min(size, protocol.NetMessageInitial))
 	for off := 0; ; {
 		m, err := io.ReadFull(r, msg[off:])
 		off += m
@@ -96,14 +95,13 @@ var zeroPrefix [protocol.LengthSize + protocol.HeaderSize]byte
 
 // EncodeFrame returns the frame for header h and a body value, which
 // protocol.Marshal encodes (nil for an empty body).
-func EncodeFrame(h protocol.Header, body any) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(256)
-	buf.Write(zeroPrefix[:])
-	if err := protocol.MarshalTo(&buf, body); err != nil {
+func EncodeFrame(h protocol.Header, body protocol.Encodable) ([]byte, error) {
+	buf := make([]byte, len(zeroPrefix), 256)
+	buf, err := protocol.AppendMarshal(buf, body)
+	if err != nil {
 		return nil, err
 	}
-	return finishFrame(h, buf.Bytes())
+	return finishFrame(h, buf)
 }
 
 // EncodeRawFrame returns the frame for header h and an encoded body.
@@ -114,8 +112,8 @@ func EncodeRawFrame(h protocol.Header, body []byte) ([]byte, error) {
 }
 
 func finishFrame(h protocol.Header, b []byte) ([]byte, error) {
-	if len(b)-protocol.LengthSize > protocol.MessageMax {
-		return nil, fmt.Errorf("message of %d bytes exceeds the limit of %d", len(b)-protocol.LengthSize, protocol.MessageMax)
+	if len(b)-protocol.LengthSize > protocol.NetMessageMax {
+		return nil, fmt.Errorf("message of %d bytes exceeds the limit of %d", len(b)-protocol.LengthSize, protocol.NetMessageMax)
 	}
 	binary.BigEndian.PutUint32(b, uint32(len(b)))
 	h.Put(b[protocol.LengthSize:])

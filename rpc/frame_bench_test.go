@@ -17,7 +17,7 @@ import (
 // every call and reply.
 
 var replyHeader = protocol.Header{
-	Program: protocol.RemoteProgram, Version: protocol.RemoteVersion,
+	Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
 	Procedure: int32(protocol.ProcConnectGetLibVersion), Type: protocol.Reply, Serial: 7,
 }
 

@@ -24,7 +24,7 @@ func TestReadFrameLimits(t *testing.T) {
 			t.Errorf("length %d: %v, want only ErrFrameTooShort", n, err)
 		}
 	}
-	for _, n := range []uint32{protocol.LengthSize + protocol.MessageMax + 1, 0xffffffff} {
+	for _, n := range []uint32{protocol.LengthSize + protocol.NetMessageMax + 1, 0xffffffff} {
 		_, _, err := ReadFrame(bytes.NewReader(lengthWord(n)))
 		if !errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrFrameTooShort) {
 			t.Errorf("length %d: %v, want only ErrFrameTooLarge", n, err)
@@ -54,7 +54,7 @@ func TestReadFrameLimits(t *testing.T) {
 // TestReadFrameTruncatedLarge: a length word promising the maximum, then
 // a trickle, costs what arrived, not what was promised.
 func TestReadFrameTruncatedLarge(t *testing.T) {
-	in := append(lengthWord(protocol.LengthSize+protocol.MessageMax), make([]byte, 1000)...)
+	in := append(lengthWord(protocol.LengthSize+protocol.NetMessageMax), make([]byte, 1000)...)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -75,8 +75,8 @@ func TestReadFrameTruncatedLarge(t *testing.T) {
 // TestReadFrameGrows: frames larger than the first buffer arrive whole,
 // at every size around the doubling steps.
 func TestReadFrameGrows(t *testing.T) {
-	for _, size := range []int{0, 1, protocol.MessageInitial - 24, protocol.MessageInitial, protocol.MessageInitial + 1,
-		2*protocol.MessageInitial + 3, 5 * protocol.MessageInitial} {
+	for _, size := range []int{0, 1, protocol.NetMessageInitial - 24, protocol.NetMessageInitial, protocol.NetMessageInitial + 1,
+		2*protocol.NetMessageInitial + 3, 5 * protocol.NetMessageInitial} {
 		body := make([]byte, size)
 		for i := range body {
 			body[i] = byte(i * 7)
@@ -148,10 +148,10 @@ func TestEncodeFrameGolden(t *testing.T) {
 
 func TestEncodeFrameLimits(t *testing.T) {
 	// The largest body fits; one byte more does not.
-	if _, err := EncodeRawFrame(protocol.Header{}, make([]byte, protocol.PayloadMax)); err != nil {
+	if _, err := EncodeRawFrame(protocol.Header{}, make([]byte, protocol.NetMessagePayloadMax)); err != nil {
 		t.Errorf("body of PayloadMax bytes: %v", err)
 	}
-	if _, err := EncodeRawFrame(protocol.Header{}, make([]byte, protocol.PayloadMax+1)); err == nil {
+	if _, err := EncodeRawFrame(protocol.Header{}, make([]byte, protocol.NetMessagePayloadMax+1)); err == nil {
 		t.Error("body of PayloadMax+1 bytes encoded")
 	}
 	// A body that does not encode is an error, not a panic.

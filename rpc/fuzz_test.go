@@ -57,7 +57,7 @@ func FuzzReadFrame(f *testing.F) {
 				return
 			}
 			n := protocol.LengthSize + protocol.HeaderSize + len(body)
-			if n > protocol.LengthSize+protocol.MessageMax {
+			if n > protocol.LengthSize+protocol.NetMessageMax {
 				t.Fatalf("frame of %d bytes over the limit", n)
 			}
 			again, err := EncodeRawFrame(hd, body)

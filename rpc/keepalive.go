@@ -9,7 +9,7 @@ import (
 func keepaliveFrame(proc int32) []byte {
 	f, _ := EncodeRawFrame(protocol.Header{
 		Program:   protocol.KeepaliveProgram,
-		Version:   protocol.KeepaliveVersion,
+		Version:   protocol.KeepaliveProtocolVersion,
 		Procedure: proc,
 		Type:      protocol.Message,
 		Serial:    0,
@@ -19,8 +19,8 @@ func keepaliveFrame(proc int32) []byte {
 }
 
 var (
-	pingFrame = keepaliveFrame(protocol.KeepaliveProcPing)
-	pongFrame = keepaliveFrame(protocol.KeepaliveProcPong)
+	pingFrame = keepaliveFrame(int32(protocol.KeepaliveProcPing))
+	pongFrame = keepaliveFrame(int32(protocol.KeepaliveProcPong))
 )
 
 // received notes that the client sent something: any frame proves it alive.
@@ -35,14 +35,14 @@ func (p *Peer) received() {
 // handled like any other frame (that CALL is answered "Cannot find
 // program", since keepalive has no procedures to call).
 func isKeepaliveMessage(h protocol.Header) bool {
-	return h.Program == protocol.KeepaliveProgram && h.Version == protocol.KeepaliveVersion && h.Type == protocol.Message
+	return h.Program == protocol.KeepaliveProgram && h.Version == protocol.KeepaliveProtocolVersion && h.Type == protocol.Message
 }
 
 // handleKeepalive answers a PING with a PONG, whether or not the client
 // negotiated keepalive, as libvirtd does. A PONG needs no more than the
 // received() its arrival already caused.
 func (p *Peer) handleKeepalive(h protocol.Header) {
-	if h.Procedure == protocol.KeepaliveProcPing {
+	if h.Procedure == int32(protocol.KeepaliveProcPing) {
 		p.send(pongFrame)
 	}
 }

@@ -116,7 +116,7 @@ func (p *Peer) dispatch(c *Call) {
 // callSession runs the session's Dispatch. A panic fails that call with
 // an internal error and closes the client once the reply is written,
 // rather than taking every other client down with the daemon.
-func (p *Peer) callSession(c *Call) (ret any, err error) {
+func (p *Peer) callSession(c *Call) (ret protocol.Encodable, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			proc := c.Header.Procedure
@@ -131,7 +131,7 @@ func (p *Peer) callSession(c *Call) (ret any, err error) {
 	return p.session.Dispatch(p.ctx, c)
 }
 
-func (p *Peer) reply(call protocol.Header, ret any, err error, closeAfter bool) error {
+func (p *Peer) reply(call protocol.Header, ret protocol.Encodable, err error, closeAfter bool) error {
 	var frame []byte
 	if err == nil {
 		frame, err = EncodeFrame(replyHeader(call, protocol.StatusOK), ret)

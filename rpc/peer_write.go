@@ -151,7 +151,7 @@ func (p *Peer) writeNonblock(b []byte) (int, error) {
 
 // SendMessage queues an asynchronous MESSAGE (an event) for the client,
 // with the header libvirtd uses: status OK, serial 1. It never blocks.
-func (p *Peer) SendMessage(prog, vers uint32, proc int32, body any) error {
+func (p *Peer) SendMessage(prog, vers uint32, proc int32, body protocol.Encodable) error {
 	f, err := EncodeFrame(protocol.Header{
 		Program: prog, Version: vers, Procedure: proc,
 		Type: protocol.Message, Serial: 1, Status: protocol.StatusOK,

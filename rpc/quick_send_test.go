@@ -77,7 +77,7 @@ func qsServe(t *testing.T, maxRequests int, bigPad string, sndbuf int) (string, 
 	srv := rpc.NewServer(rpc.ServerConfig{
 		MaxClientRequests: maxRequests,
 		MaxQueue:          100000,
-		Programs:          []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteVersion}},
+		Programs:          []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion}},
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 		NewSession: func(p *rpc.Peer) rpc.Session {
 			if sndbuf > 0 {
@@ -127,13 +127,13 @@ func TestQuickCallsPassSlowOnes(t *testing.T) {
 	slowDone := make(chan error, 2)
 	for range 2 {
 		go func() {
-			slowDone <- c.Call(ctx, protocol.RemoteProgram, protocol.RemoteVersion, qsProcSlow, nil, &qsBody{})
+			slowDone <- c.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, qsProcSlow, nil, &qsBody{})
 		}()
 	}
 	time.Sleep(50 * time.Millisecond) // let both slow calls arrive
 	for i := range 100 {
 		var ret qsBody
-		if err := c.Call(ctx, protocol.RemoteProgram, protocol.RemoteVersion, qsProcQuick, nil, &ret); err != nil {
+		if err := c.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, qsProcQuick, nil, &ret); err != nil {
 			t.Fatalf("quick call %d: %v", i, err)
 		}
 	}
@@ -179,14 +179,14 @@ func TestSendKeepsFramesWholeAndInOrder(t *testing.T) {
 				// that direct writes meet a queue being written.
 				time.Sleep(200 * time.Microsecond)
 			}
-			if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion, 999, &qsBody{Seq: uint32(i), Pad: pad}); err != nil {
+			if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteProtocolVersion, 999, &qsBody{Seq: uint32(i), Pad: pad}); err != nil {
 				t.Errorf("event %d: %v", i, err)
 				return
 			}
 		}
 	}()
 	for i := range calls {
-		f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: protocol.RemoteVersion,
+		f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
 			Procedure: qsProcBig, Type: protocol.Call, Serial: uint32(i)}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -253,7 +253,7 @@ func TestSendAfterPartialWriteNeverInterleaves(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				pad := strings.Repeat(fmt.Sprint(g), 1+(g*7919+i*104729)%(16<<10))
-				if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteVersion, int32(1000+g), &qsBody{Seq: uint32(i), Pad: pad}); err != nil {
+				if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(1000+g), &qsBody{Seq: uint32(i), Pad: pad}); err != nil {
 					t.Errorf("sender %d, frame %d: %v", g, i, err)
 					return
 				}

@@ -29,7 +29,7 @@ type Session interface {
 	// a *protocol.Error as it is, anything else as an internal error.
 	// Calls of one client may run concurrently, up to MaxClientRequests.
 	// ctx is cancelled when the client goes away.
-	Dispatch(ctx context.Context, call *Call) (any, error)
+	Dispatch(ctx context.Context, call *Call) (protocol.Encodable, error)
 	// Close is called once, after the client's connection is closed and
 	// its last call has returned.
 	Close()

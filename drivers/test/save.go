@@ -122,12 +122,12 @@ func readImage(from string) ([]byte, error) {
 	if _, err := io.ReadFull(f, magic); err != nil || string(magic) != saveMagic {
 		return nil, fail("not a test driver save image")
 	}
-	xml, err := io.ReadAll(io.LimitReader(f, protocol.StringMax+1))
+	xml, err := io.ReadAll(io.LimitReader(f, protocol.RemoteStringMax+1))
 	if err != nil {
 		return nil, fail("%v", err)
 	}
-	if len(xml) > protocol.StringMax {
-		return nil, fail("the definition is over %d bytes", protocol.StringMax)
+	if len(xml) > protocol.RemoteStringMax {
+		return nil, fail("the definition is over %d bytes", protocol.RemoteStringMax)
 	}
 	return xml, nil
 }
