@@ -1,12 +1,22 @@
-# govirtd — see README.md.
+# govirtd — see README.md. `make help` lists the targets.
 GO      ?= go
 BIN     := bin
 TESTFLAGS ?=
+# staticcheck 2026.2.2 (module v0.8.2, released 2026-10-12; its go.mod
+# wants Go 1.26). `make lint` runs it with `go run pkg@version`, which
+# fetches it through the module proxy, leaves go.mod alone and caches the build.
+STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test deps vet fmt-check unit fuzz bench bench-quick bench-micro clean
+.PHONY: all help build run test deps vet fmt-check lint fuzz bench bench-quick bench-micro clean
 
+# Same as build.
 all: build
 
+# Lists the targets, one line each.
+help:
+	@awk '/^# / && !doc { doc = substr($$0, 3) } /^[a-z][a-z-]*:/ { if (doc) printf "  make %-12s %s\n", substr($$1, 1, length($$1) - 1), doc } !/^# / { doc = "" }' $(MAKEFILE_LIST)
+
+# Builds bin/govirtd and bin/govirsh.
 build:
 	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
 	$(GO) build -o $(BIN)/govirsh ./cmd/govirsh
@@ -19,9 +29,11 @@ run: build
 deps:
 	./scripts/install-deps.sh
 
+# go vet of every package.
 vet:
 	$(GO) vet ./...
 
+# Fails when gofmt would change a committed Go file.
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
@@ -29,15 +41,22 @@ fmt-check:
 test: deps vet fmt-check
 	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
 
+# staticcheck (pinned, see STATICCHECK_VERSION) and `go mod tidy -diff`; both run, either fails it.
+lint:
+	@rc=0; \
+	echo "staticcheck $(STATICCHECK_VERSION) ./..."; $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./... || rc=1; \
+	echo "go mod tidy -diff"; $(GO) mod tidy -diff || rc=1; \
+	exit $$rc
+
 # A short run of every fuzz target.
 fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 20s
 	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 20s
 
-# Side by side with a private real libvirtd 9.0, same client (go-libvirt),
-# alternating A B: prints a table and writes bench/results/latest.json
-# (about four minutes). Installs Debian's libvirt-daemon when missing.
-# Not part of `make test`: the numbers depend on the machine's load.
+# govirtd against a private real libvirtd 9.0 (about four minutes): a table and bench/results/latest.json.
+# Same client (go-libvirt) for both, alternating A B. Installs Debian's
+# libvirt-daemon when missing. Not part of `make test`: the numbers depend
+# on the machine's load.
 bench:
 	./scripts/install-deps.sh bench
 	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
@@ -55,5 +74,6 @@ bench-quick:
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCHFLAGS) ./protocol ./rpc ./daemon ./drivers/...
 
+# Removes bin/.
 clean:
 	rm -rf $(BIN)
