@@ -269,8 +269,7 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 	if c.err != nil || c.kaTimer != nil {
 		return
 	}
-	var tick func()
-	tick = func() {
+	tick := func() {
 		idle := time.Since(time.Unix(0, c.lastRecv.Load()))
 		next := interval
 		switch {
