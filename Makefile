@@ -2,6 +2,8 @@
 GO      ?= go
 BIN     := bin
 TESTFLAGS ?=
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 20s
 # staticcheck 2026.2.2 (module v0.8.2, released 2026-10-12; its go.mod
 # wants Go 1.26). `make lint` runs it with `go run pkg@version`, which
 # fetches it through the module proxy, leaves go.mod alone and caches the build.
@@ -48,10 +50,11 @@ lint:
 	echo "go mod tidy -diff"; $(GO) mod tidy -diff || rc=1; \
 	exit $$rc
 
-# A short run of every fuzz target.
+# A short run (FUZZTIME each, default 20s) of every fuzz target.
 fuzz:
-	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime 20s
-	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime 20s
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./drivers/qemu/qmp -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 
 # govirtd against a private real libvirtd 9.0 (about four minutes): a table and bench/results/latest.json.
 # Same client (go-libvirt) for both, alternating A B. Installs Debian's
