@@ -56,7 +56,7 @@ fuzz:
 	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./drivers/qemu/qmp -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
 
-# govirtd against a private real libvirtd 9.0 (about four minutes): a table and bench/results/latest.json.
+# govirtd against a private real libvirtd 9.0 (about 2.5 minutes): a table and bench/results/latest.json.
 # Same client (go-libvirt) for both, alternating A B. Installs Debian's
 # libvirt-daemon when missing. Not part of `make test`: the numbers depend
 # on the machine's load.
@@ -66,7 +66,7 @@ bench:
 	$(GO) build -o $(BIN)/govirtd-bench ./bench
 	$(BIN)/govirtd-bench -govirtd $(BIN)/govirtd $(BENCHFLAGS)
 
-# The same with fewer, shorter rounds (under a minute): bench/results/quick.json.
+# The same with fewer, shorter rounds (about 30 seconds): bench/results/quick.json.
 bench-quick:
 	./scripts/install-deps.sh bench
 	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
