@@ -3,6 +3,9 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -97,4 +100,35 @@ func FuzzUnmarshal(f *testing.F) {
 			t.Fatalf("%s: round trip changed the value:\n%+v\n%+v", name, v, v2)
 		}
 	})
+}
+
+// TestFuzzCorpusNamesTypes: every input committed under
+// testdata/fuzz/FuzzUnmarshal names a generated type, so none is
+// silently skipped after a rename.
+func TestFuzzCorpusNamesTypes(t *testing.T) {
+	files, err := filepath.Glob("testdata/fuzz/FuzzUnmarshal/*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no committed corpus: %v", err)
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, value, _ := strings.Cut(string(b), "\n")
+		value = strings.TrimSpace(value)
+		if header != "go test fuzz v1" || !strings.HasPrefix(value, "[]byte(") || !strings.HasSuffix(value, ")") {
+			t.Errorf("%s: not a one-[]byte fuzz input", file)
+			continue
+		}
+		data, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(value, "[]byte("), ")"))
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		name, _, ok := strings.Cut(data, "\x00")
+		if _, known := typesByName[name]; !ok || !known {
+			t.Errorf("%s: input starts with %q, which is no generated type", file, name)
+		}
+	}
 }
