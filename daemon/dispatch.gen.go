@@ -409,7 +409,7 @@ type remoteHandlers struct {
 // dispatch decodes the call's arguments, checks the connection is
 // open and the client may make the call, and runs the handler or the
 // driver's method.
-func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) (any, error) {
+func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
 	switch r.num {
 	case 1: // REMOTE_PROC_CONNECT_OPEN
 		var a protocol.ConnectOpenArgs
@@ -8632,7 +8632,7 @@ type qemuHandlers struct {
 // dispatch decodes the call's arguments, checks the connection is
 // open and the client may make the call, and runs the handler or the
 // driver's method.
-func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (any, error) {
+func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
 	switch r.num {
 	case 1: // QEMU_PROC_DOMAIN_MONITOR_COMMAND
 		var a protocol.QemuDomainMonitorCommandArgs

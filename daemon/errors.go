@@ -50,6 +50,25 @@ func errNoSupport(api string) error {
 	return drivers.Errorf(drivers.ErrNoSupport, drivers.FromNone, "%s", api)
 }
 
-func errDecode(proc protocol.Procedure, err error) error {
+func errDecode(proc string, err error) error {
 	return drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "cannot decode arguments of %s: %v", proc, err)
+}
+
+// errEventProc answers a client that calls the number of an event
+// message, which only the daemon sends. libvirtd answers it as an unknown
+// procedure; the code and domain are the same (VIR_ERR_RPC, VIR_FROM_RPC),
+// the message says what the number is.
+func errEventProc(proc int32, name string) error {
+	return drivers.Errorf(drivers.ErrRPC, drivers.FromRPC,
+		"procedure %d (%s) is an event the daemon sends; it cannot be called", proc, name)
+}
+
+// errNilReturn is what a driver method that returns neither a value nor
+// an error gets: a bug in the driver, reported rather than sent as an
+// empty body the client cannot decode.
+func errNilReturn(api string, err error) error {
+	if err != nil {
+		return err
+	}
+	return drivers.Errorf(drivers.ErrInternalError, drivers.FromNone, "%s: the driver returned no result", api)
 }

@@ -11,14 +11,14 @@ import (
 // (virConnectGetLibVersion): the protocol release it implements, 9.0.0.
 const LibVersion = 9_000_000
 
-func authList(ctx context.Context, r *request, _ *void) (any, error) {
-	return &protocol.AuthListRet{Types: []int32{protocol.AuthNone}}, nil
+func authList(ctx context.Context, r *request) (*protocol.AuthListRet, error) {
+	return &protocol.AuthListRet{Types: []protocol.AuthType{protocol.RemoteAuthNone}}, nil
 }
 
 // supportsFeature answers the transport features the daemon implements.
 // Keepalive is asked before CONNECT_OPEN and starts the pings.
-func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupportsFeatureArgs) (any, error) {
-	if a.Feature == protocol.FeatureProgramKeepalive {
+func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupportsFeatureArgs) (*protocol.ConnectSupportsFeatureRet, error) {
+	if protocol.DrvFeature(a.Feature) == protocol.DrvFeatureProgramKeepalive {
 		r.s.peer.EnableKeepalive()
 		return &protocol.ConnectSupportsFeatureRet{Supported: 1}, nil
 	}
@@ -27,16 +27,16 @@ func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupport
 		return nil, errNotOpen()
 	}
 	supported := int32(0)
-	switch a.Feature {
-	case protocol.FeatureRemoteEventCallback, protocol.FeatureRemoteCloseCallback:
+	switch protocol.DrvFeature(a.Feature) {
+	case protocol.DrvFeatureRemoteEventCallback, protocol.DrvFeatureRemoteCloseCallback:
 		supported = 1
 	}
 	return &protocol.ConnectSupportsFeatureRet{Supported: supported}, nil
 }
 
-func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) (any, error) {
+func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) error {
 	if r.conn != nil {
-		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
+		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
 	}
 	name := ""
 	if a.Name != nil {
@@ -44,7 +44,7 @@ func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) (
 	}
 	conn, uri, err := r.s.d.registry.Open(ctx, name, a.Flags)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s := r.s
 	s.mu.Lock()
@@ -52,14 +52,14 @@ func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) (
 	if s.conn != nil {
 		// Another CONNECT_OPEN of this client won the race.
 		conn.Close()
-		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
+		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
 	}
 	s.conn, s.uri = conn, uri.String()
 	if a.Flags&drivers.ConnectRO != 0 {
 		s.readOnly = true
 	}
 	s.log.Debug("connection opened", "uri", s.uri, "readonly", s.readOnly)
-	return nil, nil
+	return nil
 }
 
 // connectClose asks the transport to close the socket once the reply is
@@ -67,26 +67,26 @@ func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) (
 // session, after every call of the client has returned: closing it here
 // would race the client's other calls, and a registration made by one of
 // them after the close would outlive the connection.
-func connectClose(ctx context.Context, r *request, _ *void) (any, error) {
+func connectClose(ctx context.Context, r *request) error {
 	r.call.CloseAfterReply()
-	return nil, nil
+	return nil
 }
 
-func registerCloseCallback(ctx context.Context, r *request, _ *void) (any, error) {
+func registerCloseCallback(ctx context.Context, r *request) error {
 	r.s.mu.Lock()
 	r.s.closeCB = true
 	r.s.mu.Unlock()
-	return nil, nil
+	return nil
 }
 
-func unregisterCloseCallback(ctx context.Context, r *request, _ *void) (any, error) {
+func unregisterCloseCallback(ctx context.Context, r *request) error {
 	r.s.mu.Lock()
 	r.s.closeCB = false
 	r.s.mu.Unlock()
-	return nil, nil
+	return nil
 }
 
-func connectGetType(ctx context.Context, r *request, _ *void) (any, error) {
+func connectGetType(ctx context.Context, r *request) (*protocol.ConnectGetTypeRet, error) {
 	c, err := need[drivers.ConnectInfo](r)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func connectGetType(ctx context.Context, r *request, _ *void) (any, error) {
 	return &protocol.ConnectGetTypeRet{Type: t}, err
 }
 
-func connectGetVersion(ctx context.Context, r *request, _ *void) (any, error) {
+func connectGetVersion(ctx context.Context, r *request) (*protocol.ConnectGetVersionRet, error) {
 	c, err := need[drivers.ConnectInfo](r)
 	if err != nil {
 		return nil, err
@@ -104,11 +104,11 @@ func connectGetVersion(ctx context.Context, r *request, _ *void) (any, error) {
 	return &protocol.ConnectGetVersionRet{HvVer: v}, err
 }
 
-func connectGetLibVersion(ctx context.Context, r *request, _ *void) (any, error) {
+func connectGetLibVersion(ctx context.Context, r *request) (*protocol.ConnectGetLibVersionRet, error) {
 	return &protocol.ConnectGetLibVersionRet{LibVer: LibVersion}, nil
 }
 
-func connectGetHostname(ctx context.Context, r *request, _ *void) (any, error) {
+func connectGetHostname(ctx context.Context, r *request) (*protocol.ConnectGetHostnameRet, error) {
 	c, err := need[drivers.ConnectInfo](r)
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func connectGetHostname(ctx context.Context, r *request, _ *void) (any, error) {
 // connectGetURI answers the driver's canonical URI, which matters when
 // the client let the daemon probe (CONNECT_OPEN with no name); a driver
 // that cannot say gets the URI the client opened.
-func connectGetURI(ctx context.Context, r *request, _ *void) (any, error) {
+func connectGetURI(ctx context.Context, r *request) (*protocol.ConnectGetURIRet, error) {
 	if c, ok := r.conn.(drivers.URIGetter); ok {
 		uri, err := c.ConnectGetURI(ctx)
 		return &protocol.ConnectGetURIRet{URI: uri}, err
@@ -130,7 +130,7 @@ func connectGetURI(ctx context.Context, r *request, _ *void) (any, error) {
 	return &protocol.ConnectGetURIRet{URI: r.s.uri}, nil
 }
 
-func connectGetCapabilities(ctx context.Context, r *request, _ *void) (any, error) {
+func connectGetCapabilities(ctx context.Context, r *request) (*protocol.ConnectGetCapabilitiesRet, error) {
 	c, err := need[drivers.ConnectInfo](r)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func connectGetCapabilities(ctx context.Context, r *request, _ *void) (any, erro
 	return &protocol.ConnectGetCapabilitiesRet{Capabilities: caps}, err
 }
 
-func nodeGetInfo(ctx context.Context, r *request, _ *void) (any, error) {
+func nodeGetInfo(ctx context.Context, r *request) (*protocol.NodeGetInfoRet, error) {
 	c, err := need[drivers.NodeInfoGetter](r)
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func nodeGetInfo(ctx context.Context, r *request, _ *void) (any, error) {
 		return nil, err
 	}
 	ret := &protocol.NodeGetInfoRet{
-		Memory: n.Memory, CPUs: n.CPUs, MHz: n.MHz, Nodes: n.Nodes,
+		Memory: n.Memory, CPUs: n.CPUs, Mhz: n.MHz, Nodes: n.Nodes,
 		Sockets: n.Sockets, Cores: n.Cores, Threads: n.Threads,
 	}
 	for i := 0; i < len(n.Model) && i < len(ret.Model)-1; i++ {
@@ -166,7 +166,7 @@ func listNetworksFiltered(ctx context.Context, r *request, flags uint32) ([]driv
 	return c.ConnectListAllNetworks(ctx, flags)
 }
 
-func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAllNetworksArgs) (any, error) {
+func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAllNetworksArgs) (*protocol.ConnectListAllNetworksRet, error) {
 	nets, err := listNetworksFiltered(ctx, r, a.Flags)
 	if err != nil {
 		return nil, err
@@ -180,25 +180,36 @@ func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAll
 	return ret, nil
 }
 
-// numOfNetworks and listNetworks are the older calls, derived from
-// ConnectListAllNetworks with the given filter.
-func numOfNetworks(flags uint32) handlerFunc[void] {
-	return func(ctx context.Context, r *request, _ *void) (any, error) {
-		nets, err := listNetworksFiltered(ctx, r, flags)
-		return &protocol.IntRet{Ret: int32(len(nets))}, err
-	}
+// The older network calls are derived from ConnectListAllNetworks.
+
+func numOfNetworks(ctx context.Context, r *request) (*protocol.ConnectNumOfNetworksRet, error) {
+	nets, err := listNetworksFiltered(ctx, r, drivers.NetworkListActive)
+	return &protocol.ConnectNumOfNetworksRet{Num: int32(len(nets))}, err
 }
 
-func listNetworks(flags uint32) handlerFunc[protocol.ConnectListNetworksArgs] {
-	return func(ctx context.Context, r *request, a *protocol.ConnectListNetworksArgs) (any, error) {
-		nets, err := listNetworksFiltered(ctx, r, flags)
-		if err != nil {
-			return nil, err
-		}
-		ret := &protocol.ConnectListNetworksRet{Names: []string{}}
-		for _, n := range nets[:min(len(nets), max(int(a.MaxNames), 0))] {
-			ret.Names = append(ret.Names, n.Name)
-		}
-		return ret, nil
+func numOfDefinedNetworks(ctx context.Context, r *request) (*protocol.ConnectNumOfDefinedNetworksRet, error) {
+	nets, err := listNetworksFiltered(ctx, r, drivers.NetworkListInactive)
+	return &protocol.ConnectNumOfDefinedNetworksRet{Num: int32(len(nets))}, err
+}
+
+func networkNames(ctx context.Context, r *request, flags uint32, maxNames int32) ([]string, error) {
+	nets, err := listNetworksFiltered(ctx, r, flags)
+	if err != nil {
+		return nil, err
 	}
+	names := []string{}
+	for _, n := range nets[:min(len(nets), max(int(maxNames), 0))] {
+		names = append(names, n.Name)
+	}
+	return names, nil
+}
+
+func listNetworks(ctx context.Context, r *request, a *protocol.ConnectListNetworksArgs) (*protocol.ConnectListNetworksRet, error) {
+	names, err := networkNames(ctx, r, drivers.NetworkListActive, a.Maxnames)
+	return &protocol.ConnectListNetworksRet{Names: names}, err
+}
+
+func listDefinedNetworks(ctx context.Context, r *request, a *protocol.ConnectListDefinedNetworksArgs) (*protocol.ConnectListDefinedNetworksRet, error) {
+	names, err := networkNames(ctx, r, drivers.NetworkListInactive, a.Maxnames)
+	return &protocol.ConnectListDefinedNetworksRet{Names: names}, err
 }

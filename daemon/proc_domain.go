@@ -16,22 +16,12 @@ func toWire(d drivers.Domain) protocol.Domain {
 	return protocol.Domain{Name: d.Name, UUID: protocol.UUID(d.UUID), ID: d.ID}
 }
 
-func boolRet(b bool, err error) (any, error) {
-	if err != nil {
-		return nil, err
-	}
-	ret := &protocol.IntRet{}
+// boolInt is a boolean as the protocol sends it.
+func boolInt(b bool) int32 {
 	if b {
-		ret.Ret = 1
+		return 1
 	}
-	return ret, nil
-}
-
-func domainRet(d drivers.Domain, err error) (any, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &protocol.DomainRet{Dom: toWire(d)}, nil
+	return 0
 }
 
 // Lists and lookups.
@@ -48,7 +38,7 @@ func listAll(ctx context.Context, r *request, flags drivers.ListFlags) ([]driver
 	return c.ConnectListAllDomains(ctx, flags)
 }
 
-func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllDomainsArgs) (any, error) {
+func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllDomainsArgs) (*protocol.ConnectListAllDomainsRet, error) {
 	doms, err := listAll(ctx, r, drivers.ListFlags(a.Flags))
 	if err != nil {
 		return nil, err
@@ -67,73 +57,76 @@ func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllD
 	return ret, nil
 }
 
-func numOfDomains(ctx context.Context, r *request, _ *void) (any, error) {
+func numOfDomains(ctx context.Context, r *request) (*protocol.ConnectNumOfDomainsRet, error) {
 	doms, err := listAll(ctx, r, drivers.ListActive)
-	return &protocol.IntRet{Ret: int32(len(doms))}, err
+	return &protocol.ConnectNumOfDomainsRet{Num: int32(len(doms))}, err
 }
 
-func listDomains(ctx context.Context, r *request, a *protocol.ConnectListDomainsArgs) (any, error) {
-	if a.MaxIDs < 0 || a.MaxIDs > protocol.RemoteDomainListMax {
-		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxids %d must be in [0, %d]", a.MaxIDs, protocol.RemoteDomainListMax)
+func listDomains(ctx context.Context, r *request, a *protocol.ConnectListDomainsArgs) (*protocol.ConnectListDomainsRet, error) {
+	if a.Maxids < 0 || a.Maxids > protocol.RemoteDomainListMax {
+		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxids %d must be in [0, %d]", a.Maxids, protocol.RemoteDomainListMax)
 	}
 	doms, err := listAll(ctx, r, drivers.ListActive)
 	if err != nil {
 		return nil, err
 	}
 	ret := &protocol.ConnectListDomainsRet{IDs: []int32{}}
-	for _, d := range doms[:min(len(doms), int(a.MaxIDs))] {
+	for _, d := range doms[:min(len(doms), int(a.Maxids))] {
 		ret.IDs = append(ret.IDs, d.ID)
 	}
 	return ret, nil
 }
 
-func numOfDefinedDomains(ctx context.Context, r *request, _ *void) (any, error) {
+func numOfDefinedDomains(ctx context.Context, r *request) (*protocol.ConnectNumOfDefinedDomainsRet, error) {
 	doms, err := listAll(ctx, r, drivers.ListInactive)
-	return &protocol.IntRet{Ret: int32(len(doms))}, err
+	return &protocol.ConnectNumOfDefinedDomainsRet{Num: int32(len(doms))}, err
 }
 
-func listDefinedDomains(ctx context.Context, r *request, a *protocol.ConnectListDefinedDomainsArgs) (any, error) {
-	if a.MaxNames < 0 || a.MaxNames > protocol.RemoteDomainListMax {
-		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxnames %d must be in [0, %d]", a.MaxNames, protocol.RemoteDomainListMax)
+func listDefinedDomains(ctx context.Context, r *request, a *protocol.ConnectListDefinedDomainsArgs) (*protocol.ConnectListDefinedDomainsRet, error) {
+	if a.Maxnames < 0 || a.Maxnames > protocol.RemoteDomainListMax {
+		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxnames %d must be in [0, %d]", a.Maxnames, protocol.RemoteDomainListMax)
 	}
 	doms, err := listAll(ctx, r, drivers.ListInactive)
 	if err != nil {
 		return nil, err
 	}
 	ret := &protocol.ConnectListDefinedDomainsRet{Names: []string{}}
-	for _, d := range doms[:min(len(doms), int(a.MaxNames))] {
+	for _, d := range doms[:min(len(doms), int(a.Maxnames))] {
 		ret.Names = append(ret.Names, d.Name)
 	}
 	return ret, nil
 }
 
-func lookupByID(ctx context.Context, r *request, a *protocol.DomainLookupByIDArgs) (any, error) {
+func lookupByID(ctx context.Context, r *request, a *protocol.DomainLookupByIDArgs) (*protocol.DomainLookupByIDRet, error) {
 	c, err := need[drivers.DomainLookup](r)
 	if err != nil {
 		return nil, err
 	}
-	return domainRet(c.DomainLookupByID(ctx, a.ID))
+	d, err := c.DomainLookupByID(ctx, a.ID)
+	return &protocol.DomainLookupByIDRet{Dom: toWire(d)}, err
 }
 
-func lookupByName(ctx context.Context, r *request, a *protocol.DomainLookupByNameArgs) (any, error) {
+func lookupByName(ctx context.Context, r *request, a *protocol.DomainLookupByNameArgs) (*protocol.DomainLookupByNameRet, error) {
 	c, err := need[drivers.DomainLookup](r)
 	if err != nil {
 		return nil, err
 	}
-	return domainRet(c.DomainLookupByName(ctx, a.Name))
+	d, err := c.DomainLookupByName(ctx, a.Name)
+	return &protocol.DomainLookupByNameRet{Dom: toWire(d)}, err
 }
 
-func lookupByUUID(ctx context.Context, r *request, a *protocol.DomainLookupByUUIDArgs) (any, error) {
+func lookupByUUID(ctx context.Context, r *request, a *protocol.DomainLookupByUUIDArgs) (*protocol.DomainLookupByUUIDRet, error) {
 	c, err := need[drivers.DomainLookup](r)
 	if err != nil {
 		return nil, err
 	}
-	return domainRet(c.DomainLookupByUUID(ctx, drivers.UUID(a.UUID)))
+	d, err := c.DomainLookupByUUID(ctx, drivers.UUID(a.UUID))
+	return &protocol.DomainLookupByUUIDRet{Dom: toWire(d)}, err
 }
 
 // Information.
 
-func domainGetInfo(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainGetInfo(ctx context.Context, r *request, a *protocol.DomainGetInfoArgs) (*protocol.DomainGetInfoRet, error) {
 	c, err := need[drivers.DomainInspector](r)
 	if err != nil {
 		return nil, err
@@ -144,11 +137,11 @@ func domainGetInfo(ctx context.Context, r *request, a *protocol.DomainArgs) (any
 	}
 	return &protocol.DomainGetInfoRet{
 		State: uint8(info.State), MaxMem: info.MaxMem, Memory: info.Memory,
-		NrVirtCPU: info.NrVirtCPU, CPUTime: info.CPUTime,
+		NrVirtCpu: info.NrVirtCPU, CpuTime: info.CPUTime,
 	}, nil
 }
 
-func domainGetState(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainGetState(ctx context.Context, r *request, a *protocol.DomainGetStateArgs) (*protocol.DomainGetStateRet, error) {
 	c, err := need[drivers.DomainInspector](r)
 	if err != nil {
 		return nil, err
@@ -160,7 +153,7 @@ func domainGetState(ctx context.Context, r *request, a *protocol.DomainFlagsArgs
 	return &protocol.DomainGetStateRet{State: int32(state), Reason: reason}, nil
 }
 
-func domainGetOSType(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainGetOSType(ctx context.Context, r *request, a *protocol.DomainGetOSTypeArgs) (*protocol.DomainGetOSTypeRet, error) {
 	c, err := need[drivers.DomainInspector](r)
 	if err != nil {
 		return nil, err
@@ -169,162 +162,170 @@ func domainGetOSType(ctx context.Context, r *request, a *protocol.DomainArgs) (a
 	return &protocol.DomainGetOSTypeRet{Type: t}, err
 }
 
-func domainGetXMLDesc(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainGetXMLDesc(ctx context.Context, r *request, a *protocol.DomainGetXMLDescArgs) (*protocol.DomainGetXMLDescRet, error) {
 	c, err := need[drivers.DomainInspector](r)
 	if err != nil {
 		return nil, err
-	}
-	if a.Flags&drivers.XMLSecure != 0 && r.s.isReadOnly() {
-		return nil, drivers.Errorf(drivers.ErrOperationDenied, drivers.FromDomain, "virDomainGetXMLDesc with secure flag")
 	}
 	xml, err := c.DomainGetXMLDesc(ctx, fromWire(a.Dom), a.Flags)
 	return &protocol.DomainGetXMLDescRet{XML: xml}, err
 }
 
-func domainIsActive(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainIsActive(ctx context.Context, r *request, a *protocol.DomainIsActiveArgs) (*protocol.DomainIsActiveRet, error) {
 	c, err := need[drivers.DomainInspector](r)
 	if err != nil {
 		return nil, err
 	}
-	return boolRet(c.DomainIsActive(ctx, fromWire(a.Dom)))
+	b, err := c.DomainIsActive(ctx, fromWire(a.Dom))
+	return &protocol.DomainIsActiveRet{Active: boolInt(b)}, err
 }
 
-func domainIsPersistent(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainIsPersistent(ctx context.Context, r *request, a *protocol.DomainIsPersistentArgs) (*protocol.DomainIsPersistentRet, error) {
 	c, err := need[drivers.DomainInspector](r)
 	if err != nil {
 		return nil, err
 	}
-	return boolRet(c.DomainIsPersistent(ctx, fromWire(a.Dom)))
+	b, err := c.DomainIsPersistent(ctx, fromWire(a.Dom))
+	return &protocol.DomainIsPersistentRet{Persistent: boolInt(b)}, err
 }
 
-func domainGetAutostart(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainGetAutostart(ctx context.Context, r *request, a *protocol.DomainGetAutostartArgs) (*protocol.DomainGetAutostartRet, error) {
 	c, err := need[drivers.DomainAutostarter](r)
 	if err != nil {
 		return nil, err
 	}
-	return boolRet(c.DomainGetAutostart(ctx, fromWire(a.Dom)))
+	b, err := c.DomainGetAutostart(ctx, fromWire(a.Dom))
+	return &protocol.DomainGetAutostartRet{Autostart: boolInt(b)}, err
 }
 
-func domainSetAutostart(ctx context.Context, r *request, a *protocol.DomainSetAutostartArgs) (any, error) {
+func domainSetAutostart(ctx context.Context, r *request, a *protocol.DomainSetAutostartArgs) error {
 	c, err := need[drivers.DomainAutostarter](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainSetAutostart(ctx, fromWire(a.Dom), a.Autostart != 0)
+	return c.DomainSetAutostart(ctx, fromWire(a.Dom), a.Autostart != 0)
 }
 
-func domainHasManagedSaveImage(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainHasManagedSaveImage(ctx context.Context, r *request, a *protocol.DomainHasManagedSaveImageArgs) (*protocol.DomainHasManagedSaveImageRet, error) {
 	c, err := need[drivers.DomainManagedSaver](r)
 	if err != nil {
 		return nil, err
 	}
-	return boolRet(c.DomainHasManagedSaveImage(ctx, fromWire(a.Dom), a.Flags))
+	b, err := c.DomainHasManagedSaveImage(ctx, fromWire(a.Dom), a.Flags)
+	return &protocol.DomainHasManagedSaveImageRet{Result: boolInt(b)}, err
 }
 
-func domainSnapshotNum(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainSnapshotNum(ctx context.Context, r *request, a *protocol.DomainSnapshotNumArgs) (*protocol.DomainSnapshotNumRet, error) {
 	c, err := need[drivers.DomainSnapshotCounter](r)
 	if err != nil {
 		return nil, err
 	}
 	n, err := c.DomainSnapshotNum(ctx, fromWire(a.Dom), a.Flags)
-	return &protocol.IntRet{Ret: int32(n)}, err
+	return &protocol.DomainSnapshotNumRet{Num: int32(n)}, err
 }
 
 // Definitions.
 
-func domainDefineXML(ctx context.Context, r *request, a *protocol.DomainDefineXMLArgs) (any, error) {
-	return domainDefineXMLFlags(ctx, r, &protocol.DomainDefineXMLFlagsArgs{XML: a.XML})
+func domainDefineXML(ctx context.Context, r *request, a *protocol.DomainDefineXMLArgs) (*protocol.DomainDefineXMLRet, error) {
+	ret, err := domainDefineXMLFlags(ctx, r, &protocol.DomainDefineXMLFlagsArgs{XML: a.XML})
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainDefineXMLRet{Dom: ret.Dom}, nil
 }
 
-func domainDefineXMLFlags(ctx context.Context, r *request, a *protocol.DomainDefineXMLFlagsArgs) (any, error) {
+func domainDefineXMLFlags(ctx context.Context, r *request, a *protocol.DomainDefineXMLFlagsArgs) (*protocol.DomainDefineXMLFlagsRet, error) {
 	c, err := need[drivers.DomainDefiner](r)
 	if err != nil {
 		return nil, err
 	}
-	return domainRet(c.DomainDefineXML(ctx, a.XML, a.Flags))
+	d, err := c.DomainDefineXML(ctx, a.XML, a.Flags)
+	return &protocol.DomainDefineXMLFlagsRet{Dom: toWire(d)}, err
 }
 
-func domainUndefine(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
-	return domainUndefineFlags(ctx, r, &protocol.DomainFlagsArgs{Dom: a.Dom})
+func domainUndefine(ctx context.Context, r *request, a *protocol.DomainUndefineArgs) error {
+	return domainUndefineFlags(ctx, r, &protocol.DomainUndefineFlagsArgs{Dom: a.Dom})
 }
 
-func domainUndefineFlags(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainUndefineFlags(ctx context.Context, r *request, a *protocol.DomainUndefineFlagsArgs) error {
 	c, err := need[drivers.DomainDefiner](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainUndefine(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainUndefine(ctx, fromWire(a.Dom), a.Flags)
 }
 
 // Lifecycle.
 
-func domainCreate(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
-	_, err := domainCreateWithFlags(ctx, r, &protocol.DomainFlagsArgs{Dom: a.Dom})
-	return nil, err
+func domainCreate(ctx context.Context, r *request, a *protocol.DomainCreateArgs) error {
+	_, err := domainCreateWithFlags(ctx, r, &protocol.DomainCreateWithFlagsArgs{Dom: a.Dom})
+	return err
 }
 
-func domainCreateWithFlags(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainCreateWithFlags(ctx context.Context, r *request, a *protocol.DomainCreateWithFlagsArgs) (*protocol.DomainCreateWithFlagsRet, error) {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
 		return nil, err
 	}
-	return domainRet(c.DomainCreate(ctx, fromWire(a.Dom), a.Flags))
+	d, err := c.DomainCreate(ctx, fromWire(a.Dom), a.Flags)
+	return &protocol.DomainCreateWithFlagsRet{Dom: toWire(d)}, err
 }
 
-func domainCreateXML(ctx context.Context, r *request, a *protocol.DomainCreateXMLArgs) (any, error) {
+func domainCreateXML(ctx context.Context, r *request, a *protocol.DomainCreateXMLArgs) (*protocol.DomainCreateXMLRet, error) {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
 		return nil, err
 	}
-	return domainRet(c.DomainCreateXML(ctx, a.XMLDesc, a.Flags))
+	d, err := c.DomainCreateXML(ctx, a.XMLDesc, a.Flags)
+	return &protocol.DomainCreateXMLRet{Dom: toWire(d)}, err
 }
 
-func domainDestroy(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
-	return domainDestroyFlags(ctx, r, &protocol.DomainFlagsArgs{Dom: a.Dom})
+func domainDestroy(ctx context.Context, r *request, a *protocol.DomainDestroyArgs) error {
+	return domainDestroyFlags(ctx, r, &protocol.DomainDestroyFlagsArgs{Dom: a.Dom})
 }
 
-func domainDestroyFlags(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainDestroyFlags(ctx context.Context, r *request, a *protocol.DomainDestroyFlagsArgs) error {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainDestroy(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainDestroy(ctx, fromWire(a.Dom), a.Flags)
 }
 
-func domainShutdown(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
-	return domainShutdownFlags(ctx, r, &protocol.DomainFlagsArgs{Dom: a.Dom})
+func domainShutdown(ctx context.Context, r *request, a *protocol.DomainShutdownArgs) error {
+	return domainShutdownFlags(ctx, r, &protocol.DomainShutdownFlagsArgs{Dom: a.Dom})
 }
 
-func domainShutdownFlags(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainShutdownFlags(ctx context.Context, r *request, a *protocol.DomainShutdownFlagsArgs) error {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainShutdown(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainShutdown(ctx, fromWire(a.Dom), a.Flags)
 }
 
-func domainReboot(ctx context.Context, r *request, a *protocol.DomainFlagsArgs) (any, error) {
+func domainReboot(ctx context.Context, r *request, a *protocol.DomainRebootArgs) error {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainReboot(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainReboot(ctx, fromWire(a.Dom), a.Flags)
 }
 
-func domainSuspend(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainSuspend(ctx context.Context, r *request, a *protocol.DomainSuspendArgs) error {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainSuspend(ctx, fromWire(a.Dom))
+	return c.DomainSuspend(ctx, fromWire(a.Dom))
 }
 
-func domainResume(ctx context.Context, r *request, a *protocol.DomainArgs) (any, error) {
+func domainResume(ctx context.Context, r *request, a *protocol.DomainResumeArgs) error {
 	c, err := need[drivers.DomainLifecycle](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainResume(ctx, fromWire(a.Dom))
+	return c.DomainResume(ctx, fromWire(a.Dom))
 }
 
 // absPath refuses a relative path: the daemon's working directory means
@@ -343,32 +344,32 @@ func optString(s *string) string {
 	return *s
 }
 
-func domainSave(ctx context.Context, r *request, a *protocol.DomainSaveArgs) (any, error) {
+func domainSave(ctx context.Context, r *request, a *protocol.DomainSaveArgs) error {
 	return domainSaveFlags(ctx, r, &protocol.DomainSaveFlagsArgs{Dom: a.Dom, To: a.To})
 }
 
-func domainSaveFlags(ctx context.Context, r *request, a *protocol.DomainSaveFlagsArgs) (any, error) {
+func domainSaveFlags(ctx context.Context, r *request, a *protocol.DomainSaveFlagsArgs) error {
 	c, err := need[drivers.DomainSaver](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := absPath("save image", a.To); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainSave(ctx, fromWire(a.Dom), a.To, optString(a.DXML), a.Flags)
+	return c.DomainSave(ctx, fromWire(a.Dom), a.To, optString(a.Dxml), a.Flags)
 }
 
-func domainRestore(ctx context.Context, r *request, a *protocol.DomainRestoreArgs) (any, error) {
+func domainRestore(ctx context.Context, r *request, a *protocol.DomainRestoreArgs) error {
 	return domainRestoreFlags(ctx, r, &protocol.DomainRestoreFlagsArgs{From: a.From})
 }
 
-func domainRestoreFlags(ctx context.Context, r *request, a *protocol.DomainRestoreFlagsArgs) (any, error) {
+func domainRestoreFlags(ctx context.Context, r *request, a *protocol.DomainRestoreFlagsArgs) error {
 	c, err := need[drivers.DomainSaver](r)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := absPath("save image", a.From); err != nil {
-		return nil, err
+		return err
 	}
-	return nil, c.DomainRestore(ctx, a.From, optString(a.DXML), a.Flags)
+	return c.DomainRestore(ctx, a.From, optString(a.Dxml), a.Flags)
 }

@@ -91,7 +91,7 @@ func checkEventID(id, max int32) error {
 	return nil
 }
 
-func eventCallbackRegisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventCallbackRegisterAnyArgs) (any, error) {
+func eventCallbackRegisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventCallbackRegisterAnyArgs) (*protocol.ConnectDomainEventCallbackRegisterAnyRet, error) {
 	if err := checkEventID(a.EventID, int32(drivers.EventIDLast)); err != nil {
 		return nil, err
 	}
@@ -102,41 +102,41 @@ func eventCallbackRegisterAny(ctx context.Context, r *request, a *protocol.Conne
 	return &protocol.ConnectDomainEventCallbackRegisterAnyRet{CallbackID: int32(id)}, nil
 }
 
-func eventCallbackDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventCallbackDeregisterAnyArgs) (any, error) {
-	return nil, r.deregisterEvent(ctx, int(a.CallbackID))
+func eventCallbackDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventCallbackDeregisterAnyArgs) error {
+	return r.deregisterEvent(ctx, int(a.CallbackID))
 }
 
-func eventRegister(ctx context.Context, r *request, _ *void) (any, error) {
+func eventRegister(ctx context.Context, r *request) (*protocol.ConnectDomainEventRegisterRet, error) {
 	if _, err := r.registerEvent(ctx, int32(drivers.EventIDLifecycle), nil, true); err != nil {
 		return nil, err
 	}
 	return &protocol.ConnectDomainEventRegisterRet{CbRegistered: 1}, nil
 }
 
-func eventDeregister(ctx context.Context, r *request, _ *void) (any, error) {
-	if _, err := eventDeregisterAny(ctx, r, &protocol.ConnectDomainEventRegisterAnyArgs{EventID: int32(drivers.EventIDLifecycle)}); err != nil {
+func eventDeregister(ctx context.Context, r *request) (*protocol.ConnectDomainEventDeregisterRet, error) {
+	if err := eventDeregisterAny(ctx, r, &protocol.ConnectDomainEventDeregisterAnyArgs{EventID: int32(drivers.EventIDLifecycle)}); err != nil {
 		return nil, err
 	}
-	return &protocol.ConnectDomainEventRegisterRet{CbRegistered: 0}, nil
+	return &protocol.ConnectDomainEventDeregisterRet{CbRegistered: 0}, nil
 }
 
-func eventRegisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventRegisterAnyArgs) (any, error) {
+func eventRegisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventRegisterAnyArgs) error {
 	if err := checkEventID(a.EventID, legacyEventIDMax); err != nil {
-		return nil, err
+		return err
 	}
 	_, err := r.registerEvent(ctx, a.EventID, nil, true)
-	return nil, err
+	return err
 }
 
-func eventDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventRegisterAnyArgs) (any, error) {
+func eventDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDomainEventDeregisterAnyArgs) error {
 	if err := checkEventID(a.EventID, legacyEventIDMax); err != nil {
-		return nil, err
+		return err
 	}
 	id, ok := r.s.legacyID(a.EventID)
 	if !ok {
-		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "domain event %d not registered", a.EventID)
+		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "domain event %d not registered", a.EventID)
 	}
-	return nil, r.deregisterEvent(ctx, id)
+	return r.deregisterEvent(ctx, id)
 }
 
 // sendEvent queues the message for one event of one registration. It runs
@@ -153,7 +153,7 @@ func (s *session) sendEvent(callbackID int, ev drivers.DomainEvent, legacy bool)
 	}
 	var (
 		proc protocol.Procedure
-		body any
+		body protocol.Encodable
 	)
 	dom := toWire(ev.EventDomain())
 	switch e := ev.(type) {

@@ -3,127 +3,139 @@ package daemon
 import (
 	"context"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 )
 
-// procedure is one entry of the remote program's dispatch table.
-type procedure struct {
-	api      string // the public API function, named in errors
-	needConn bool   // fails before CONNECT_OPEN
-	mutating bool   // refused to read-only clients
-	// quick procedures answer from memory without waiting for a
-	// hypervisor, a job or a slow lock, as libvirt's lookups, lists and
-	// state queries take no job: the transport runs them on the client's
-	// reader goroutine (rpc.QuickSession), which saves two goroutine
-	// handoffs per call. The driver methods they call must keep to that.
-	quick  bool
-	handle func(ctx context.Context, r *request, body []byte) (any, error)
+// remote is the daemon's own handler of each remote procedure that needs
+// more than a call of a driver method with the procedure's own arguments:
+// the connection's state (open, close, features, events), the older list
+// calls derived from ConnectListAllDomains, and conversion to the driver
+// API's types. Every other procedure goes from its generated stub
+// (dispatch.gen.go) straight to the driver's Op method, or answers
+// VIR_ERR_NO_SUPPORT: adding a procedure takes no line here.
+var remote = remoteHandlers{
+	AuthList:                       authList,
+	ConnectSupportsFeature:         supportsFeature,
+	ConnectOpen:                    connectOpen,
+	ConnectClose:                   connectClose,
+	ConnectRegisterCloseCallback:   registerCloseCallback,
+	ConnectUnregisterCloseCallback: unregisterCloseCallback,
+	ConnectGetType:                 connectGetType,
+	ConnectGetVersion:              connectGetVersion,
+	ConnectGetLibVersion:           connectGetLibVersion,
+	ConnectGetHostname:             connectGetHostname,
+	ConnectGetURI:                  connectGetURI,
+	ConnectGetCapabilities:         connectGetCapabilities,
+	NodeGetInfo:                    nodeGetInfo,
+
+	ConnectListAllDomains:      listAllDomains,
+	ConnectNumOfDomains:        numOfDomains,
+	ConnectListDomains:         listDomains,
+	ConnectNumOfDefinedDomains: numOfDefinedDomains,
+	ConnectListDefinedDomains:  listDefinedDomains,
+	DomainLookupByID:           lookupByID,
+	DomainLookupByName:         lookupByName,
+	DomainLookupByUUID:         lookupByUUID,
+
+	DomainGetInfo:             domainGetInfo,
+	DomainGetState:            domainGetState,
+	DomainGetOSType:           domainGetOSType,
+	DomainGetXMLDesc:          domainGetXMLDesc,
+	DomainIsActive:            domainIsActive,
+	DomainIsPersistent:        domainIsPersistent,
+	DomainGetAutostart:        domainGetAutostart,
+	DomainSetAutostart:        domainSetAutostart,
+	DomainHasManagedSaveImage: domainHasManagedSaveImage,
+	DomainSnapshotNum:         domainSnapshotNum,
+
+	DomainDefineXML:       domainDefineXML,
+	DomainDefineXMLFlags:  domainDefineXMLFlags,
+	DomainUndefine:        domainUndefine,
+	DomainUndefineFlags:   domainUndefineFlags,
+	DomainCreate:          domainCreate,
+	DomainCreateWithFlags: domainCreateWithFlags,
+	DomainCreateXML:       domainCreateXML,
+	DomainDestroy:         domainDestroy,
+	DomainDestroyFlags:    domainDestroyFlags,
+	DomainShutdown:        domainShutdown,
+	DomainShutdownFlags:   domainShutdownFlags,
+	DomainReboot:          domainReboot,
+	DomainSuspend:         domainSuspend,
+	DomainResume:          domainResume,
+	DomainSave:            domainSave,
+	DomainSaveFlags:       domainSaveFlags,
+	DomainRestore:         domainRestore,
+	DomainRestoreFlags:    domainRestoreFlags,
+
+	ConnectDomainEventCallbackRegisterAny:   eventCallbackRegisterAny,
+	ConnectDomainEventCallbackDeregisterAny: eventCallbackDeregisterAny,
+	ConnectDomainEventRegister:              eventRegister,
+	ConnectDomainEventDeregister:            eventDeregister,
+	ConnectDomainEventRegisterAny:           eventRegisterAny,
+	ConnectDomainEventDeregisterAny:         eventDeregisterAny,
+
+	ConnectListAllNetworks:      listAllNetworks,
+	ConnectNumOfNetworks:        numOfNetworks,
+	ConnectNumOfDefinedNetworks: numOfDefinedNetworks,
+	ConnectListNetworks:         listNetworks,
+	ConnectListDefinedNetworks:  listDefinedNetworks,
 }
 
-type handlerFunc[A any] func(ctx context.Context, r *request, args *A) (any, error)
+// qemu is the QEMU program's handler table: every procedure goes to the
+// driver.
+var qemu = qemuHandlers{}
 
-func decoded[A any](f handlerFunc[A]) func(context.Context, *request, []byte) (any, error) {
-	return func(ctx context.Context, r *request, body []byte) (any, error) {
-		var args A
-		if err := protocol.Unmarshal(body, &args); err != nil {
-			return nil, errDecode(r.proc, err)
-		}
-		return f(ctx, r, &args)
+// preOpen lists the procedures a client may call before CONNECT_OPEN, as
+// libvirtd allows them: authentication, the feature probe and the open
+// itself.
+var preOpen = map[protocol.Procedure]bool{
+	protocol.ProcConnectOpen:            true,
+	protocol.ProcConnectClose:           true,
+	protocol.ProcConnectSupportsFeature: true,
+	protocol.ProcAuthList:               true,
+	protocol.ProcAuthSaslInit:           true,
+	protocol.ProcAuthSaslStart:          true,
+	protocol.ProcAuthSaslStep:           true,
+	protocol.ProcAuthPolkit:             true,
+}
+
+// quickProcs are answered from the session's own state or from memory
+// without a driver: the transport may run them on the client's reader.
+// Whether a driver's own method never blocks is the driver's to say
+// (drivers.Immediate).
+var quickProcs = map[protocol.Procedure]bool{
+	protocol.ProcAuthList:                       true,
+	protocol.ProcConnectSupportsFeature:         true,
+	protocol.ProcConnectRegisterCloseCallback:   true,
+	protocol.ProcConnectUnregisterCloseCallback: true,
+	protocol.ProcConnectGetLibVersion:           true,
+}
+
+// decode reads the call's arguments.
+func (r *request) decode(body []byte, a protocol.Decodable) error {
+	if err := protocol.Unmarshal(body, a); err != nil {
+		return errDecode(r.info.Name, err)
 	}
+	return nil
 }
 
-// always is a procedure that works before CONNECT_OPEN.
-func always[A any](api string, f handlerFunc[A]) procedure {
-	return procedure{api: api, handle: decoded(f)}
+// admit checks that the call may run: the connection is open (unless the
+// procedure works before CONNECT_OPEN) and, when write says the call
+// changes something, the client is not read-only.
+func (r *request) admit(write bool) error {
+	if r.conn == nil && !(r.prog == protocol.RemoteProgram && preOpen[protocol.Procedure(r.num)]) {
+		return errNotOpen()
+	}
+	if write && r.readOnly {
+		return errReadOnly(r.api)
+	}
+	return nil
 }
 
-// reader is a procedure that needs an open connection.
-func reader[A any](api string, f handlerFunc[A]) procedure {
-	return procedure{api: api, needConn: true, handle: decoded(f)}
-}
-
-// writer is a procedure that needs an open connection and changes state:
-// read-only clients are refused.
-func writer[A any](api string, f handlerFunc[A]) procedure {
-	return procedure{api: api, needConn: true, mutating: true, handle: decoded(f)}
-}
-
-// quick marks p as answered from memory (see procedure.quick).
-func quick(p procedure) procedure {
-	p.quick = true
-	return p
-}
-
-type void struct{}
-
-// procedures is the remote program's dispatch table. A procedure not in
-// it is answered "unknown procedure: N", which libvirt's clients read as
-// "not supported" and fall back from.
-var procedures = map[protocol.Procedure]procedure{
-	protocol.ProcAuthList:                       quick(always("virConnectAuthList", authList)),
-	protocol.ProcConnectSupportsFeature:         quick(always("virConnectSupportsFeature", supportsFeature)),
-	protocol.ProcConnectOpen:                    always("virConnectOpen", connectOpen),
-	protocol.ProcConnectClose:                   always("virConnectClose", connectClose),
-	protocol.ProcConnectRegisterCloseCallback:   quick(reader("virConnectRegisterCloseCallback", registerCloseCallback)),
-	protocol.ProcConnectUnregisterCloseCallback: quick(reader("virConnectUnregisterCloseCallback", unregisterCloseCallback)),
-	protocol.ProcConnectGetType:                 quick(reader("virConnectGetType", connectGetType)),
-	protocol.ProcConnectGetVersion:              quick(reader("virConnectGetVersion", connectGetVersion)),
-	protocol.ProcConnectGetLibVersion:           quick(reader("virConnectGetLibVersion", connectGetLibVersion)),
-	protocol.ProcConnectGetHostname:             quick(reader("virConnectGetHostname", connectGetHostname)),
-	protocol.ProcConnectGetURI:                  quick(reader("virConnectGetURI", connectGetURI)),
-	protocol.ProcConnectGetCapabilities:         reader("virConnectGetCapabilities", connectGetCapabilities),
-	protocol.ProcNodeGetInfo:                    reader("virNodeGetInfo", nodeGetInfo),
-
-	protocol.ProcConnectListAllDomains:      quick(reader("virConnectListAllDomains", listAllDomains)),
-	protocol.ProcConnectNumOfDomains:        quick(reader("virConnectNumOfDomains", numOfDomains)),
-	protocol.ProcConnectListDomains:         quick(reader("virConnectListDomains", listDomains)),
-	protocol.ProcConnectNumOfDefinedDomains: quick(reader("virConnectNumOfDefinedDomains", numOfDefinedDomains)),
-	protocol.ProcConnectListDefinedDomains:  quick(reader("virConnectListDefinedDomains", listDefinedDomains)),
-	protocol.ProcDomainLookupByID:           quick(reader("virDomainLookupByID", lookupByID)),
-	protocol.ProcDomainLookupByName:         quick(reader("virDomainLookupByName", lookupByName)),
-	protocol.ProcDomainLookupByUUID:         quick(reader("virDomainLookupByUUID", lookupByUUID)),
-
-	protocol.ProcDomainGetInfo:             reader("virDomainGetInfo", domainGetInfo),
-	protocol.ProcDomainGetState:            quick(reader("virDomainGetState", domainGetState)),
-	protocol.ProcDomainGetOSType:           quick(reader("virDomainGetOSType", domainGetOSType)),
-	protocol.ProcDomainGetXMLDesc:          reader("virDomainGetXMLDesc", domainGetXMLDesc),
-	protocol.ProcDomainIsActive:            quick(reader("virDomainIsActive", domainIsActive)),
-	protocol.ProcDomainIsPersistent:        quick(reader("virDomainIsPersistent", domainIsPersistent)),
-	protocol.ProcDomainGetAutostart:        quick(reader("virDomainGetAutostart", domainGetAutostart)),
-	protocol.ProcDomainSetAutostart:        writer("virDomainSetAutostart", domainSetAutostart),
-	protocol.ProcDomainHasManagedSaveImage: reader("virDomainHasManagedSaveImage", domainHasManagedSaveImage),
-	protocol.ProcDomainSnapshotNum:         reader("virDomainSnapshotNum", domainSnapshotNum),
-
-	protocol.ProcDomainDefineXML:       writer("virDomainDefineXML", domainDefineXML),
-	protocol.ProcDomainDefineXMLFlags:  writer("virDomainDefineXMLFlags", domainDefineXMLFlags),
-	protocol.ProcDomainUndefine:        writer("virDomainUndefine", domainUndefine),
-	protocol.ProcDomainUndefineFlags:   writer("virDomainUndefineFlags", domainUndefineFlags),
-	protocol.ProcDomainCreate:          writer("virDomainCreate", domainCreate),
-	protocol.ProcDomainCreateWithFlags: writer("virDomainCreateWithFlags", domainCreateWithFlags),
-	protocol.ProcDomainCreateXML:       writer("virDomainCreateXML", domainCreateXML),
-	protocol.ProcDomainDestroy:         writer("virDomainDestroy", domainDestroy),
-	protocol.ProcDomainDestroyFlags:    writer("virDomainDestroyFlags", domainDestroyFlags),
-	protocol.ProcDomainShutdown:        writer("virDomainShutdown", domainShutdown),
-	protocol.ProcDomainShutdownFlags:   writer("virDomainShutdownFlags", domainShutdownFlags),
-	protocol.ProcDomainReboot:          writer("virDomainReboot", domainReboot),
-	protocol.ProcDomainSuspend:         writer("virDomainSuspend", domainSuspend),
-	protocol.ProcDomainResume:          writer("virDomainResume", domainResume),
-	protocol.ProcDomainSave:            writer("virDomainSave", domainSave),
-	protocol.ProcDomainSaveFlags:       writer("virDomainSaveFlags", domainSaveFlags),
-	protocol.ProcDomainRestore:         writer("virDomainRestore", domainRestore),
-	protocol.ProcDomainRestoreFlags:    writer("virDomainRestoreFlags", domainRestoreFlags),
-
-	protocol.ProcConnectDomainEventCallbackRegisterAny:   quick(reader("virConnectDomainEventRegisterAny", eventCallbackRegisterAny)),
-	protocol.ProcConnectDomainEventCallbackDeregisterAny: quick(reader("virConnectDomainEventDeregisterAny", eventCallbackDeregisterAny)),
-	protocol.ProcConnectDomainEventRegister:              quick(reader("virConnectDomainEventRegister", eventRegister)),
-	protocol.ProcConnectDomainEventDeregister:            quick(reader("virConnectDomainEventDeregister", eventDeregister)),
-	protocol.ProcConnectDomainEventRegisterAny:           quick(reader("virConnectDomainEventRegisterAny", eventRegisterAny)),
-	protocol.ProcConnectDomainEventDeregisterAny:         quick(reader("virConnectDomainEventDeregisterAny", eventDeregisterAny)),
-
-	protocol.ProcConnectListAllNetworks:      reader("virConnectListAllNetworks", listAllNetworks),
-	protocol.ProcConnectNumOfNetworks:        reader("virConnectNumOfNetworks", numOfNetworks(drivers.NetworkListActive)),
-	protocol.ProcConnectNumOfDefinedNetworks: reader("virConnectNumOfDefinedNetworks", numOfNetworks(drivers.NetworkListInactive)),
-	protocol.ProcConnectListNetworks:         reader("virConnectListNetworks", listNetworks(drivers.NetworkListActive)),
-	protocol.ProcConnectListDefinedNetworks:  reader("virConnectListDefinedNetworks", listNetworks(drivers.NetworkListInactive)),
+// dispatch runs a call through its program's table.
+func (r *request) dispatch(ctx context.Context, body []byte) (protocol.Encodable, error) {
+	if r.prog == protocol.QemuProgram {
+		return qemu.dispatch(ctx, r, body)
+	}
+	return remote.dispatch(ctx, r, body)
 }

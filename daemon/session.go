@@ -8,6 +8,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // session is the daemon's state for one client: its open driver
@@ -49,49 +50,64 @@ func (d *Daemon) newSession(p *rpc.Peer) rpc.Session {
 
 // request is one call being dispatched.
 type request struct {
-	s    *session
-	call *rpc.Call
-	proc protocol.Procedure
-	api  string       // the public API function the procedure implements
-	conn drivers.Conn // the session's connection when the call started
+	s        *session
+	call     *rpc.Call
+	prog     uint32              // the program the call is for
+	num      int32               // its procedure number
+	info     *protocol.ProcInfo  // what the definition says of it
+	api      string              // the public API function the procedure implements
+	conn     drivers.Conn        // the session's connection when the call started
+	readOnly bool                // the client may only look
+}
+
+// procInfo finds what the protocol definition says of a call.
+func procInfo(h protocol.Header) (*protocol.ProcInfo, bool) {
+	switch h.Program {
+	case protocol.RemoteProgram:
+		return protocol.RemoteProc(protocol.Procedure(h.Procedure))
+	case protocol.QemuProgram:
+		return protocol.QemuProc(protocol.QemuProcedure(h.Procedure))
+	}
+	return nil, false
 }
 
 // Quick reports whether call is one the transport may run on the
-// client's reader goroutine: a quick procedure, an unknown one (its error
-// reply is quick too), or one the driver says never blocks.
+// client's reader goroutine: an unknown procedure or an event number
+// (their error replies are quick too), one the daemon answers from its
+// own state, or one the driver says never blocks.
 func (s *session) Quick(h protocol.Header) bool {
-	p, ok := procedures[protocol.Procedure(h.Procedure)]
-	if !ok || p.quick {
+	info, ok := procInfo(h)
+	if !ok || info.Message {
+		return true
+	}
+	if h.Program != protocol.RemoteProgram {
+		return false
+	}
+	proc := protocol.Procedure(h.Procedure)
+	if quickProcs[proc] {
 		return true
 	}
 	s.mu.Lock()
 	conn := s.conn
 	s.mu.Unlock()
 	im, ok := conn.(drivers.Immediate)
-	return ok && im.Immediate(p.api)
+	return ok && im.Immediate(proc)
 }
 
-// Dispatch runs one call through the procedure table.
-func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (any, error) {
-	proc := protocol.Procedure(call.Header.Procedure)
-	p, ok := procedures[proc]
+// Dispatch runs one call through its program's table.
+func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (protocol.Encodable, error) {
+	info, ok := procInfo(call.Header)
 	if !ok {
 		return nil, wireError(errUnknownProc(call.Header.Procedure))
 	}
 	s.mu.Lock()
-	r := &request{s: s, call: call, proc: proc, api: p.api, conn: s.conn}
-	readOnly := s.readOnly
+	r := &request{s: s, call: call, prog: call.Header.Program, num: call.Header.Procedure,
+		info: info, api: info.API, conn: s.conn, readOnly: s.readOnly}
 	s.mu.Unlock()
-	switch {
-	case p.needConn && r.conn == nil:
-		return nil, wireError(errNotOpen())
-	case p.mutating && readOnly:
-		return nil, wireError(errReadOnly(p.api))
-	}
-	ret, err := p.handle(ctx, r, call.Body)
+	ret, err := r.dispatch(ctx, call.Body)
 	if err != nil {
 		if s.log.Enabled(ctx, slog.LevelDebug) {
-			s.log.Debug("call failed", "proc", proc, "err", err)
+			s.log.Debug("call failed", "proc", info.Name, "err", err)
 		}
 		return nil, wireError(err)
 	}
@@ -121,7 +137,7 @@ func (s *session) Close() {
 // notifyClosing tells a client that registered a close callback that the
 // daemon is going away (CONNECT_EVENT_CONNECTION_CLOSED, reason EOF).
 func (s *session) notifyClosing() {
-	if f := s.closedMessage(protocol.CloseReasonEOF); f != nil {
+	if f := s.closedMessage(vir.ConnectCloseReasonEof); f != nil {
 		s.peer.SendFrame(f)
 	}
 }
@@ -131,10 +147,10 @@ func (s *session) notifyClosing() {
 // reason ERROR, for clients that registered a close callback. govirtd's
 // own client reads that reason as "dropped: too slow".
 func (s *session) Farewell(reason error) []byte {
-	return s.closedMessage(protocol.CloseReasonError)
+	return s.closedMessage(vir.ConnectCloseReasonError)
 }
 
-func (s *session) closedMessage(reason int32) []byte {
+func (s *session) closedMessage(reason vir.ConnectCloseReason) []byte {
 	s.mu.Lock()
 	closeCB := s.closeCB
 	s.mu.Unlock()
@@ -145,7 +161,7 @@ func (s *session) closedMessage(reason int32) []byte {
 		Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
 		Procedure: int32(protocol.ProcConnectEventConnectionClosed),
 		Type:      protocol.Message, Serial: 1, Status: protocol.StatusOK,
-	}, &protocol.ConnectEventConnectionClosedMsg{Reason: reason})
+	}, &protocol.ConnectEventConnectionClosedMsg{Reason: int32(reason)})
 	if err != nil {
 		return nil
 	}
@@ -163,8 +179,4 @@ func need[T any](r *request) (T, error) {
 	return c, nil
 }
 
-func (s *session) isReadOnly() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.readOnly
-}
+

@@ -11,6 +11,8 @@ package drivers
 import (
 	"context"
 	"net/url"
+
+	"github.com/govirt/govirtd/protocol"
 )
 
 // Driver opens connections for the URIs it owns (virConnectDriver).
@@ -45,13 +47,13 @@ type ConnectInfo interface {
 }
 
 // Immediate is implemented by a connection some of whose operations
-// never block (an in-memory driver's): Immediate reports, by public API
-// name ("virDomainSuspend"), those the daemon may run on the client's
-// reader goroutine, saving a goroutine handoff per call. An operation
-// that may wait — on a disk, a process, a lock held across I/O — must
-// answer false.
+// never block (an in-memory driver's, or lookups of a driver's cached
+// state): Immediate reports, by remote procedure, those the daemon may
+// run on the client's reader goroutine, saving a goroutine handoff per
+// call. An operation that may wait — on a disk, a process, a job, a lock
+// held across I/O — must answer false.
 type Immediate interface {
-	Immediate(api string) bool
+	Immediate(proc protocol.Procedure) bool
 }
 
 // URIGetter answers the connection's canonical URI (virConnectGetURI), as

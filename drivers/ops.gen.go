@@ -344,12 +344,12 @@ type OpAuthSaslInit interface {
 
 // OpAuthSaslStart is a connection that serves virAuthSaslStart (REMOTE_PROC_AUTH_SASL_START).
 type OpAuthSaslStart interface {
-	AuthSaslStart(ctx context.Context, mech string, nil int32, data []int8) (*protocol.AuthSaslStartRet, error)
+	AuthSaslStart(ctx context.Context, mech string, nil_ int32, data []int8) (*protocol.AuthSaslStartRet, error)
 }
 
 // OpAuthSaslStep is a connection that serves virAuthSaslStep (REMOTE_PROC_AUTH_SASL_STEP).
 type OpAuthSaslStep interface {
-	AuthSaslStep(ctx context.Context, nil int32, data []int8) (*protocol.AuthSaslStepRet, error)
+	AuthSaslStep(ctx context.Context, nil_ int32, data []int8) (*protocol.AuthSaslStepRet, error)
 }
 
 // OpAuthPolkit is a connection that serves virAuthPolkit (REMOTE_PROC_AUTH_POLKIT).

@@ -317,8 +317,8 @@ func (c *Conn) AuthSaslInit(ctx context.Context) (string, error) {
 }
 
 // AuthSaslStart calls virAuthSaslStart (REMOTE_PROC_AUTH_SASL_START).
-func (c *Conn) AuthSaslStart(ctx context.Context, mech string, nil int32, data []int8) (*protocol.AuthSaslStartRet, error) {
-	args := &protocol.AuthSaslStartArgs{Mech: mech, Nil: nil, Data: data}
+func (c *Conn) AuthSaslStart(ctx context.Context, mech string, nil_ int32, data []int8) (*protocol.AuthSaslStartRet, error) {
+	args := &protocol.AuthSaslStartArgs{Mech: mech, Nil: nil_, Data: data}
 	var ret protocol.AuthSaslStartRet
 	if err := c.call(ctx, protocol.ProcAuthSaslStart, args, &ret); err != nil {
 		return nil, err
@@ -327,8 +327,8 @@ func (c *Conn) AuthSaslStart(ctx context.Context, mech string, nil int32, data [
 }
 
 // AuthSaslStep calls virAuthSaslStep (REMOTE_PROC_AUTH_SASL_STEP).
-func (c *Conn) AuthSaslStep(ctx context.Context, nil int32, data []int8) (*protocol.AuthSaslStepRet, error) {
-	args := &protocol.AuthSaslStepArgs{Nil: nil, Data: data}
+func (c *Conn) AuthSaslStep(ctx context.Context, nil_ int32, data []int8) (*protocol.AuthSaslStepRet, error) {
+	args := &protocol.AuthSaslStepArgs{Nil: nil_, Data: data}
 	var ret protocol.AuthSaslStepRet
 	if err := c.call(ctx, protocol.ProcAuthSaslStep, args, &ret); err != nil {
 		return nil, err

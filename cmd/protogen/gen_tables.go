@@ -214,7 +214,7 @@ func writeDispatch(out string, m *model, procs []*procInfo) error {
 		w.line("// dispatch decodes the call's arguments, checks the connection is")
 		w.line("// open and the client may make the call, and runs the handler or the")
 		w.line("// driver's method.")
-		w.line("func (h *%sHandlers) dispatch(ctx context.Context, r *request, body []byte) (any, error) {", lp)
+		w.line("func (h *%sHandlers) dispatch(ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {", lp)
 		w.indent++
 		w.line("switch r.num {")
 		for _, pi := range procs {

@@ -92,6 +92,9 @@ func generate(src, out string) error {
 	if err := writeProcTables(out, m, procs); err != nil {
 		return err
 	}
+	if err := writeFeatures(src, out); err != nil {
+		return err
+	}
 	if err := writeLimitTests(out, m); err != nil {
 		return err
 	}

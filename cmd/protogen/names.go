@@ -56,7 +56,7 @@ func lowerFirst(s string) string {
 	case "type", "func", "var", "map", "range", "select", "go", "chan", "default",
 		"interface", "package", "import", "return", "switch", "case", "const",
 		"ctx", "err", "args", "ret", "c", "e", "d", "v", "len", "cap", "new",
-		"string", "error":
+		"string", "error", "nil", "true", "false", "iota", "append", "copy", "delete", "make", "panic", "print":
 		return s + "_"
 	}
 	return s

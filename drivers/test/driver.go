@@ -14,6 +14,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/protocol"
 )
 
 // Driver is the test driver's state, shared by all its connections.
@@ -92,25 +93,38 @@ func (c *conn) Close() error {
 	return nil
 }
 
-// immediate are the operations of the test driver that work in memory
-// under its lock and never wait, by public API name. Save and restore,
-// which read and write files, are not among them; a new operation is not
-// either until it is added here.
-var immediate = map[string]bool{
-	"virConnectGetCapabilities": true, "virNodeGetInfo": true,
-	"virDomainCreate": true, "virDomainCreateWithFlags": true, "virDomainCreateXML": true,
-	"virDomainDefineXML": true, "virDomainDefineXMLFlags": true,
-	"virDomainUndefine": true, "virDomainUndefineFlags": true,
-	"virDomainDestroy": true, "virDomainDestroyFlags": true,
-	"virDomainShutdown": true, "virDomainShutdownFlags": true, "virDomainReboot": true,
-	"virDomainSuspend": true, "virDomainResume": true, "virDomainSetAutostart": true,
-	"virDomainGetInfo": true, "virDomainGetXMLDesc": true,
-	"virDomainHasManagedSaveImage": true, "virDomainSnapshotNum": true,
+// immediate are the procedures the test driver serves in memory under
+// its lock without ever waiting. Save and restore, which read and write
+// files, are not among them; a new operation is not either until it is
+// added here.
+var immediate = map[protocol.Procedure]bool{
+	protocol.ProcConnectGetType: true, protocol.ProcConnectGetVersion: true,
+	protocol.ProcConnectGetHostname: true, protocol.ProcConnectGetURI: true,
+	protocol.ProcConnectGetCapabilities: true, protocol.ProcNodeGetInfo: true,
+	protocol.ProcConnectListAllDomains: true, protocol.ProcConnectNumOfDomains: true,
+	protocol.ProcConnectListDomains: true, protocol.ProcConnectNumOfDefinedDomains: true,
+	protocol.ProcConnectListDefinedDomains: true,
+	protocol.ProcDomainLookupByID:          true, protocol.ProcDomainLookupByName: true,
+	protocol.ProcDomainLookupByUUID: true,
+	protocol.ProcDomainGetState:     true, protocol.ProcDomainGetOSType: true,
+	protocol.ProcDomainIsActive: true, protocol.ProcDomainIsPersistent: true,
+	protocol.ProcDomainGetAutostart: true,
+	protocol.ProcDomainCreate:       true, protocol.ProcDomainCreateWithFlags: true, protocol.ProcDomainCreateXML: true,
+	protocol.ProcDomainDefineXML: true, protocol.ProcDomainDefineXMLFlags: true,
+	protocol.ProcDomainUndefine: true, protocol.ProcDomainUndefineFlags: true,
+	protocol.ProcDomainDestroy: true, protocol.ProcDomainDestroyFlags: true,
+	protocol.ProcDomainShutdown: true, protocol.ProcDomainShutdownFlags: true, protocol.ProcDomainReboot: true,
+	protocol.ProcDomainSuspend: true, protocol.ProcDomainResume: true, protocol.ProcDomainSetAutostart: true,
+	protocol.ProcDomainGetInfo: true, protocol.ProcDomainGetXMLDesc: true,
+	protocol.ProcDomainHasManagedSaveImage: true, protocol.ProcDomainSnapshotNum: true,
+	protocol.ProcConnectDomainEventRegister: true, protocol.ProcConnectDomainEventDeregister: true,
+	protocol.ProcConnectDomainEventRegisterAny: true, protocol.ProcConnectDomainEventDeregisterAny: true,
+	protocol.ProcConnectDomainEventCallbackRegisterAny: true, protocol.ProcConnectDomainEventCallbackDeregisterAny: true,
 }
 
-// Immediate reports the operations the daemon may run on the client's
+// Immediate reports the procedures the daemon may run on the client's
 // reader goroutine (drivers.Immediate).
-func (c *conn) Immediate(api string) bool { return immediate[api] }
+func (c *conn) Immediate(proc protocol.Procedure) bool { return immediate[proc] }
 
 func (c *conn) ConnectGetType(context.Context) (string, error) { return "Test", nil }
 
