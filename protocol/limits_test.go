@@ -3,6 +3,9 @@ package protocol
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -68,5 +71,54 @@ func TestLimits(t *testing.T) {
 				t.Errorf("a truncated length of %d allocated %d bytes per decode", c.max, n)
 			}
 		})
+	}
+}
+
+// TestLimitCasesComplete: limitCases has a row for every string, opaque
+// and list that is a direct field of a generated struct, at the offset
+// the reference encoder gives it when every earlier field is zero, and
+// no other rows. (Fields behind an optional or a union are not at a
+// fixed offset; their limits are those of the types they hold, which
+// have rows of their own.)
+func TestLimitCasesComplete(t *testing.T) {
+	want := map[string]int{}
+	for _, proto := range allTypes {
+		typ := reflect.TypeOf(proto).Elem()
+		if _, union := unionArms[typ]; union {
+			continue
+		}
+		offset := 0
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if k := f.Type.Kind(); k == reflect.String || k == reflect.Slice {
+				want[typ.Name()+"."+f.Name] = offset
+			}
+			if holdsUnion(f.Type) {
+				break // its zero value has no encoding: later offsets are unknown
+			}
+			b, err := refEncode(nil, reflect.Zero(f.Type))
+			if err != nil {
+				t.Fatal(err)
+			}
+			offset += len(b)
+		}
+	}
+	for _, c := range limitCases {
+		off, ok := want[c.name]
+		switch {
+		case !ok:
+			t.Errorf("limitCases has %s, which is no string or list field of a generated struct", c.name)
+		case off != c.offset:
+			t.Errorf("%s: offset %d, the reference encoder puts it at %d", c.name, c.offset, off)
+		}
+		delete(want, c.name)
+	}
+	var missing []string
+	for name, off := range want {
+		missing = append(missing, fmt.Sprintf("%s at %d", name, off))
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d fields have no row in limitCases: %s", len(missing), strings.Join(missing, ", "))
 	}
 }
