@@ -424,7 +424,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectOpen)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectOpen(ctx, a.Name, a.Flags)
 	case 2: // REMOTE_PROC_CONNECT_CLOSE
@@ -436,7 +436,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectClose)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectClose(ctx)
 	case 3: // REMOTE_PROC_CONNECT_GET_TYPE
@@ -452,7 +452,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetType)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetType(ctx)
 		if err != nil {
@@ -472,7 +472,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetVersion)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetVersion(ctx)
 		if err != nil {
@@ -496,7 +496,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetMaxVcpus)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetMaxVcpus(ctx, a.Type)
 		if err != nil {
@@ -516,7 +516,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetInfo(ctx)
 		if err != nil || ret == nil {
@@ -536,7 +536,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetCapabilities)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetCapabilities(ctx)
 		if err != nil {
@@ -556,7 +556,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAttachDevice)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainAttachDevice(ctx, a.Dom, a.XML)
 	case 9: // REMOTE_PROC_DOMAIN_CREATE
@@ -572,7 +572,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCreate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainCreate(ctx, a.Dom)
 	case 10: // REMOTE_PROC_DOMAIN_CREATE_XML
@@ -592,7 +592,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCreateXML(ctx, a.XMLDesc, a.Flags)
 		if err != nil {
@@ -616,7 +616,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainDefineXML(ctx, a.XML)
 		if err != nil {
@@ -636,7 +636,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDestroy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainDestroy(ctx, a.Dom)
 	case 13: // REMOTE_PROC_DOMAIN_DETACH_DEVICE
@@ -652,7 +652,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDetachDevice)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainDetachDevice(ctx, a.Dom, a.XML)
 	case 14: // REMOTE_PROC_DOMAIN_GET_XML_DESC
@@ -660,7 +660,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(a.Flags&0x9 != 0 /* VIR_DOMAIN_XML_SECURE|VIR_DOMAIN_XML_MIGRATABLE */); err != nil {
+		if err := r.admitSecure(a.Flags&0x9 != 0 /* VIR_DOMAIN_XML_SECURE|VIR_DOMAIN_XML_MIGRATABLE */); err != nil {
 			return nil, err
 		}
 		if h.DomainGetXMLDesc != nil {
@@ -672,7 +672,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetXMLDesc(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -696,7 +696,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetAutostart(ctx, a.Dom)
 		if err != nil {
@@ -720,7 +720,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetInfo(ctx, a.Dom)
 		if err != nil || ret == nil {
@@ -744,7 +744,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetMaxMemory)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetMaxMemory(ctx, a.Dom)
 		if err != nil {
@@ -768,7 +768,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetMaxVcpus)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetMaxVcpus(ctx, a.Dom)
 		if err != nil {
@@ -792,7 +792,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetOSType)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetOSType(ctx, a.Dom)
 		if err != nil {
@@ -816,7 +816,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetVcpus)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetVcpus(ctx, a.Dom, a.Maxinfo, a.Maplen)
 		if err != nil || ret == nil {
@@ -840,7 +840,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListDefinedDomains)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListDefinedDomains(ctx, a.Maxnames)
 		if err != nil {
@@ -864,7 +864,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainLookupByID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainLookupByID(ctx, a.ID)
 		if err != nil {
@@ -888,7 +888,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainLookupByName(ctx, a.Name)
 		if err != nil {
@@ -912,7 +912,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainLookupByUUID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainLookupByUUID(ctx, a.UUID)
 		if err != nil {
@@ -932,7 +932,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfDefinedDomains)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfDefinedDomains(ctx)
 		if err != nil {
@@ -952,7 +952,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainPinVcpu)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainPinVcpu(ctx, a.Dom, a.Vcpu, a.Cpumap)
 	case 27: // REMOTE_PROC_DOMAIN_REBOOT
@@ -968,7 +968,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainReboot)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainReboot(ctx, a.Dom, a.Flags)
 	case 28: // REMOTE_PROC_DOMAIN_RESUME
@@ -984,7 +984,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainResume)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainResume(ctx, a.Dom)
 	case 29: // REMOTE_PROC_DOMAIN_SET_AUTOSTART
@@ -1000,7 +1000,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetAutostart(ctx, a.Dom, a.Autostart)
 	case 30: // REMOTE_PROC_DOMAIN_SET_MAX_MEMORY
@@ -1016,7 +1016,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetMaxMemory)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetMaxMemory(ctx, a.Dom, a.Memory)
 	case 31: // REMOTE_PROC_DOMAIN_SET_MEMORY
@@ -1032,7 +1032,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetMemory)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetMemory(ctx, a.Dom, a.Memory)
 	case 32: // REMOTE_PROC_DOMAIN_SET_VCPUS
@@ -1048,7 +1048,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetVcpus)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetVcpus(ctx, a.Dom, a.Nvcpus)
 	case 33: // REMOTE_PROC_DOMAIN_SHUTDOWN
@@ -1064,7 +1064,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainShutdown)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainShutdown(ctx, a.Dom)
 	case 34: // REMOTE_PROC_DOMAIN_SUSPEND
@@ -1080,7 +1080,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSuspend)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSuspend(ctx, a.Dom)
 	case 35: // REMOTE_PROC_DOMAIN_UNDEFINE
@@ -1096,7 +1096,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainUndefine(ctx, a.Dom)
 	case 36: // REMOTE_PROC_CONNECT_LIST_DEFINED_NETWORKS
@@ -1116,7 +1116,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListDefinedNetworks)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListDefinedNetworks(ctx, a.Maxnames)
 		if err != nil {
@@ -1140,7 +1140,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListDomains)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListDomains(ctx, a.Maxids)
 		if err != nil {
@@ -1164,7 +1164,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListNetworks)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListNetworks(ctx, a.Maxnames)
 		if err != nil {
@@ -1184,7 +1184,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkCreate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkCreate(ctx, a.Net)
 	case 40: // REMOTE_PROC_NETWORK_CREATE_XML
@@ -1204,7 +1204,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkCreateXML(ctx, a.XML)
 		if err != nil {
@@ -1228,7 +1228,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkDefineXML(ctx, a.XML)
 		if err != nil {
@@ -1248,7 +1248,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkDestroy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkDestroy(ctx, a.Net)
 	case 43: // REMOTE_PROC_NETWORK_GET_XML_DESC
@@ -1268,7 +1268,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkGetXMLDesc(ctx, a.Net, a.Flags)
 		if err != nil {
@@ -1292,7 +1292,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkGetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkGetAutostart(ctx, a.Net)
 		if err != nil {
@@ -1316,7 +1316,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkGetBridgeName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkGetBridgeName(ctx, a.Net)
 		if err != nil {
@@ -1340,7 +1340,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkLookupByName(ctx, a.Name)
 		if err != nil {
@@ -1364,7 +1364,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkLookupByUUID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkLookupByUUID(ctx, a.UUID)
 		if err != nil {
@@ -1384,7 +1384,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkSetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkSetAutostart(ctx, a.Net, a.Autostart)
 	case 49: // REMOTE_PROC_NETWORK_UNDEFINE
@@ -1400,7 +1400,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkUndefine(ctx, a.Net)
 	case 50: // REMOTE_PROC_CONNECT_NUM_OF_DEFINED_NETWORKS
@@ -1416,7 +1416,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfDefinedNetworks)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfDefinedNetworks(ctx)
 		if err != nil {
@@ -1436,7 +1436,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfDomains)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfDomains(ctx)
 		if err != nil {
@@ -1456,7 +1456,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfNetworks)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfNetworks(ctx)
 		if err != nil {
@@ -1476,7 +1476,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCoreDump)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainCoreDump(ctx, a.Dom, a.To, a.Flags)
 	case 54: // REMOTE_PROC_DOMAIN_RESTORE
@@ -1492,7 +1492,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainRestore)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainRestore(ctx, a.From)
 	case 55: // REMOTE_PROC_DOMAIN_SAVE
@@ -1508,7 +1508,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSave)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSave(ctx, a.Dom, a.To)
 	case 56: // REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE
@@ -1528,7 +1528,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetSchedulerType)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetSchedulerType(ctx, a.Dom)
 		if err != nil || ret == nil {
@@ -1552,7 +1552,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetSchedulerParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetSchedulerParameters(ctx, a.Dom, a.Nparams)
 		if err != nil {
@@ -1564,7 +1564,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(false); err != nil {
+		if err := r.admit(true); err != nil {
 			return nil, err
 		}
 		if h.DomainSetSchedulerParameters != nil {
@@ -1572,7 +1572,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetSchedulerParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetSchedulerParameters(ctx, a.Dom, a.Params)
 	case 59: // REMOTE_PROC_CONNECT_GET_HOSTNAME
@@ -1588,7 +1588,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetHostname)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetHostname(ctx)
 		if err != nil {
@@ -1612,7 +1612,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectSupportsFeature)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectSupportsFeature(ctx, a.Feature)
 		if err != nil {
@@ -1636,7 +1636,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePrepare)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigratePrepare(ctx, a.URIIn, a.Flags, a.Dname, a.Resource)
 		if err != nil || ret == nil {
@@ -1656,7 +1656,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePerform)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigratePerform(ctx, a.Dom, a.Cookie, a.URI, a.Flags, a.Dname, a.Resource)
 	case 63: // REMOTE_PROC_DOMAIN_MIGRATE_FINISH
@@ -1676,7 +1676,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateFinish)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigrateFinish(ctx, a.Dname, a.Cookie, a.URI, a.Flags)
 		if err != nil {
@@ -1700,7 +1700,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainBlockStats(ctx, a.Dom, a.Path)
 		if err != nil || ret == nil {
@@ -1724,7 +1724,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainInterfaceStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainInterfaceStats(ctx, a.Dom, a.Device)
 		if err != nil || ret == nil {
@@ -1744,7 +1744,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpAuthList)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.AuthList(ctx)
 		if err != nil {
@@ -1764,7 +1764,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpAuthSaslInit)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.AuthSaslInit(ctx)
 		if err != nil {
@@ -1788,7 +1788,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpAuthSaslStart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.AuthSaslStart(ctx, a.Mech, a.Nil, a.Data)
 		if err != nil || ret == nil {
@@ -1812,7 +1812,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpAuthSaslStep)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.AuthSaslStep(ctx, a.Nil, a.Data)
 		if err != nil || ret == nil {
@@ -1832,7 +1832,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpAuthPolkit)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.AuthPolkit(ctx)
 		if err != nil {
@@ -1852,7 +1852,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfStoragePools)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfStoragePools(ctx)
 		if err != nil {
@@ -1876,7 +1876,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListStoragePools)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListStoragePools(ctx, a.Maxnames)
 		if err != nil {
@@ -1896,7 +1896,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfDefinedStoragePools)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfDefinedStoragePools(ctx)
 		if err != nil {
@@ -1920,7 +1920,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListDefinedStoragePools)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListDefinedStoragePools(ctx, a.Maxnames)
 		if err != nil {
@@ -1944,7 +1944,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectFindStoragePoolSources)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectFindStoragePoolSources(ctx, a.Type, a.SrcSpec, a.Flags)
 		if err != nil {
@@ -1968,7 +1968,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolCreateXML(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -1992,7 +1992,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolDefineXML(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -2012,7 +2012,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolCreate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolCreate(ctx, a.Pool, a.Flags)
 	case 79: // REMOTE_PROC_STORAGE_POOL_BUILD
@@ -2028,7 +2028,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolBuild)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolBuild(ctx, a.Pool, a.Flags)
 	case 80: // REMOTE_PROC_STORAGE_POOL_DESTROY
@@ -2044,7 +2044,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolDestroy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolDestroy(ctx, a.Pool)
 	case 81: // REMOTE_PROC_STORAGE_POOL_DELETE
@@ -2060,7 +2060,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolDelete)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolDelete(ctx, a.Pool, a.Flags)
 	case 82: // REMOTE_PROC_STORAGE_POOL_UNDEFINE
@@ -2076,7 +2076,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolUndefine(ctx, a.Pool)
 	case 83: // REMOTE_PROC_STORAGE_POOL_REFRESH
@@ -2092,7 +2092,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolRefresh)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolRefresh(ctx, a.Pool, a.Flags)
 	case 84: // REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_NAME
@@ -2112,7 +2112,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolLookupByName(ctx, a.Name)
 		if err != nil {
@@ -2136,7 +2136,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolLookupByUUID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolLookupByUUID(ctx, a.UUID)
 		if err != nil {
@@ -2160,7 +2160,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolLookupByVolume)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolLookupByVolume(ctx, a.Vol)
 		if err != nil {
@@ -2184,7 +2184,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolGetInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.StoragePoolGetInfo(ctx, a.Pool)
 		if err != nil || ret == nil {
@@ -2208,7 +2208,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolGetXMLDesc(ctx, a.Pool, a.Flags)
 		if err != nil {
@@ -2232,7 +2232,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolGetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolGetAutostart(ctx, a.Pool)
 		if err != nil {
@@ -2252,7 +2252,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolSetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StoragePoolSetAutostart(ctx, a.Pool, a.Autostart)
 	case 91: // REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES
@@ -2272,7 +2272,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolNumOfVolumes)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolNumOfVolumes(ctx, a.Pool)
 		if err != nil {
@@ -2296,7 +2296,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolListVolumes)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolListVolumes(ctx, a.Pool, a.Maxnames)
 		if err != nil {
@@ -2320,7 +2320,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolCreateXML(ctx, a.Pool, a.XML, a.Flags)
 		if err != nil {
@@ -2340,7 +2340,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolDelete)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StorageVolDelete(ctx, a.Vol, a.Flags)
 	case 95: // REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_NAME
@@ -2360,7 +2360,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolLookupByName(ctx, a.Pool, a.Name)
 		if err != nil {
@@ -2384,7 +2384,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolLookupByKey)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolLookupByKey(ctx, a.Key)
 		if err != nil {
@@ -2408,7 +2408,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolLookupByPath)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolLookupByPath(ctx, a.Path)
 		if err != nil {
@@ -2432,7 +2432,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolGetInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.StorageVolGetInfo(ctx, a.Vol)
 		if err != nil || ret == nil {
@@ -2456,7 +2456,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolGetXMLDesc(ctx, a.Vol, a.Flags)
 		if err != nil {
@@ -2480,7 +2480,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolGetPath)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolGetPath(ctx, a.Vol)
 		if err != nil {
@@ -2504,7 +2504,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetCellsFreeMemory)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeGetCellsFreeMemory(ctx, a.StartCell, a.Maxcells)
 		if err != nil {
@@ -2524,7 +2524,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetFreeMemory)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeGetFreeMemory(ctx)
 		if err != nil {
@@ -2548,7 +2548,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockPeek)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainBlockPeek(ctx, a.Dom, a.Path, a.Offset, a.Size, a.Flags)
 		if err != nil {
@@ -2572,7 +2572,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMemoryPeek)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMemoryPeek(ctx, a.Dom, a.Offset, a.Size, a.Flags)
 		if err != nil {
@@ -2592,7 +2592,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainEventRegister)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectDomainEventRegister(ctx)
 		if err != nil {
@@ -2612,7 +2612,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainEventDeregister)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectDomainEventDeregister(ctx)
 		if err != nil {
@@ -2638,7 +2638,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePrepare2)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigratePrepare2(ctx, a.URIIn, a.Flags, a.Dname, a.Resource, a.DomXML)
 		if err != nil || ret == nil {
@@ -2662,7 +2662,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateFinish2)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigrateFinish2(ctx, a.Dname, a.Cookie, a.URI, a.Flags, a.Retcode)
 		if err != nil {
@@ -2682,7 +2682,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetURI)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetURI(ctx)
 		if err != nil {
@@ -2706,7 +2706,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeNumOfDevices)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeNumOfDevices(ctx, a.Cap, a.Flags)
 		if err != nil {
@@ -2730,7 +2730,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeListDevices)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeListDevices(ctx, a.Cap, a.Maxnames, a.Flags)
 		if err != nil {
@@ -2754,7 +2754,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceLookupByName(ctx, a.Name)
 		if err != nil {
@@ -2778,7 +2778,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceGetXMLDesc(ctx, a.Name, a.Flags)
 		if err != nil {
@@ -2802,7 +2802,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceGetParent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceGetParent(ctx, a.Name)
 		if err != nil {
@@ -2826,7 +2826,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceNumOfCaps)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceNumOfCaps(ctx, a.Name)
 		if err != nil {
@@ -2850,7 +2850,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceListCaps)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceListCaps(ctx, a.Name, a.Maxnames)
 		if err != nil {
@@ -2870,7 +2870,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceDettach)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceDettach(ctx, a.Name)
 	case 119: // REMOTE_PROC_NODE_DEVICE_RE_ATTACH
@@ -2886,7 +2886,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceReAttach)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceReAttach(ctx, a.Name)
 	case 120: // REMOTE_PROC_NODE_DEVICE_RESET
@@ -2902,7 +2902,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceReset)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceReset(ctx, a.Name)
 	case 121: // REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL
@@ -2922,7 +2922,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetSecurityLabel)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetSecurityLabel(ctx, a.Dom)
 		if err != nil || ret == nil {
@@ -2942,7 +2942,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetSecurityModel)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetSecurityModel(ctx)
 		if err != nil || ret == nil {
@@ -2966,7 +2966,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceCreateXML(ctx, a.XMLDesc, a.Flags)
 		if err != nil {
@@ -2986,7 +2986,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceDestroy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceDestroy(ctx, a.Name)
 	case 125: // REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM
@@ -3006,7 +3006,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolCreateXMLFrom)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StorageVolCreateXMLFrom(ctx, a.Pool, a.XML, a.Clonevol, a.Flags)
 		if err != nil {
@@ -3026,7 +3026,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfInterfaces)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfInterfaces(ctx)
 		if err != nil {
@@ -3050,7 +3050,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListInterfaces)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListInterfaces(ctx, a.Maxnames)
 		if err != nil {
@@ -3074,7 +3074,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.InterfaceLookupByName(ctx, a.Name)
 		if err != nil {
@@ -3098,7 +3098,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceLookupByMACString)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.InterfaceLookupByMACString(ctx, a.MAC)
 		if err != nil {
@@ -3122,7 +3122,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.InterfaceGetXMLDesc(ctx, a.Iface, a.Flags)
 		if err != nil {
@@ -3146,7 +3146,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.InterfaceDefineXML(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -3166,7 +3166,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.InterfaceUndefine(ctx, a.Iface)
 	case 133: // REMOTE_PROC_INTERFACE_CREATE
@@ -3182,7 +3182,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceCreate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.InterfaceCreate(ctx, a.Iface, a.Flags)
 	case 134: // REMOTE_PROC_INTERFACE_DESTROY
@@ -3198,7 +3198,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceDestroy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.InterfaceDestroy(ctx, a.Iface, a.Flags)
 	case 135: // REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE
@@ -3218,7 +3218,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainXMLFromNative)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectDomainXMLFromNative(ctx, a.NativeFormat, a.NativeConfig, a.Flags)
 		if err != nil {
@@ -3242,7 +3242,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainXMLToNative)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectDomainXMLToNative(ctx, a.NativeFormat, a.DomainXml, a.Flags)
 		if err != nil {
@@ -3262,7 +3262,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfDefinedInterfaces)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfDefinedInterfaces(ctx)
 		if err != nil {
@@ -3286,7 +3286,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListDefinedInterfaces)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListDefinedInterfaces(ctx, a.Maxnames)
 		if err != nil {
@@ -3306,7 +3306,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfSecrets)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfSecrets(ctx)
 		if err != nil {
@@ -3330,7 +3330,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListSecrets)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListSecrets(ctx, a.Maxuuids)
 		if err != nil {
@@ -3354,7 +3354,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretLookupByUUID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.SecretLookupByUUID(ctx, a.UUID)
 		if err != nil {
@@ -3378,7 +3378,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.SecretDefineXML(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -3402,7 +3402,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.SecretGetXMLDesc(ctx, a.Secret, a.Flags)
 		if err != nil {
@@ -3422,7 +3422,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretSetValue)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.SecretSetValue(ctx, a.Secret, a.Value, a.Flags)
 	case 145: // REMOTE_PROC_SECRET_GET_VALUE
@@ -3442,7 +3442,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretGetValue)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.SecretGetValue(ctx, a.Secret, a.Flags)
 		if err != nil {
@@ -3462,7 +3462,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.SecretUndefine(ctx, a.Secret)
 	case 147: // REMOTE_PROC_SECRET_LOOKUP_BY_USAGE
@@ -3482,7 +3482,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpSecretLookupByUsage)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.SecretLookupByUsage(ctx, a.UsageType, a.UsageID)
 		if err != nil {
@@ -3500,7 +3500,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if h.DomainMigratePrepareTunnel != nil {
 			return nil, h.DomainMigratePrepareTunnel(ctx, r, &a)
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 149: // REMOTE_PROC_CONNECT_IS_SECURE
 		if err := r.admit(false); err != nil {
 			return nil, err
@@ -3514,7 +3514,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectIsSecure)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectIsSecure(ctx)
 		if err != nil {
@@ -3538,7 +3538,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainIsActive)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainIsActive(ctx, a.Dom)
 		if err != nil {
@@ -3562,7 +3562,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainIsPersistent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainIsPersistent(ctx, a.Dom)
 		if err != nil {
@@ -3586,7 +3586,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkIsActive)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkIsActive(ctx, a.Net)
 		if err != nil {
@@ -3610,7 +3610,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkIsPersistent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkIsPersistent(ctx, a.Net)
 		if err != nil {
@@ -3634,7 +3634,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolIsActive)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolIsActive(ctx, a.Pool)
 		if err != nil {
@@ -3658,7 +3658,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolIsPersistent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolIsPersistent(ctx, a.Pool)
 		if err != nil {
@@ -3682,7 +3682,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceIsActive)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.InterfaceIsActive(ctx, a.Iface)
 		if err != nil {
@@ -3702,7 +3702,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetLibVersion)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetLibVersion(ctx)
 		if err != nil {
@@ -3726,7 +3726,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectCompareCPU)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectCompareCPU(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -3750,7 +3750,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMemoryStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMemoryStats(ctx, a.Dom, a.MaxStats, a.Flags)
 		if err != nil {
@@ -3770,7 +3770,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAttachDeviceFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainAttachDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
 	case 161: // REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS
@@ -3786,7 +3786,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDetachDeviceFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainDetachDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
 	case 162: // REMOTE_PROC_CONNECT_BASELINE_CPU
@@ -3806,7 +3806,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectBaselineCPU)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectBaselineCPU(ctx, a.XmlCPUs, a.Flags)
 		if err != nil {
@@ -3830,7 +3830,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetJobInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetJobInfo(ctx, a.Dom)
 		if err != nil || ret == nil {
@@ -3850,7 +3850,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAbortJob)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainAbortJob(ctx, a.Dom)
 	case 165: // REMOTE_PROC_STORAGE_VOL_WIPE
@@ -3866,7 +3866,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolWipe)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StorageVolWipe(ctx, a.Vol, a.Flags)
 	case 166: // REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME
@@ -3882,7 +3882,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateSetMaxDowntime)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigrateSetMaxDowntime(ctx, a.Dom, a.Downtime, a.Flags)
 	case 167: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY
@@ -3898,7 +3898,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainEventRegisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectDomainEventRegisterAny(ctx, a.EventID)
 	case 168: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER_ANY
@@ -3914,7 +3914,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainEventDeregisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectDomainEventDeregisterAny(ctx, a.EventID)
 	case 169: // REMOTE_PROC_DOMAIN_EVENT_REBOOT
@@ -3940,7 +3940,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainUpdateDeviceFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainUpdateDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
 	case 175: // REMOTE_PROC_NWFILTER_LOOKUP_BY_NAME
@@ -3960,7 +3960,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterLookupByName(ctx, a.Name)
 		if err != nil {
@@ -3984,7 +3984,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterLookupByUUID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterLookupByUUID(ctx, a.UUID)
 		if err != nil {
@@ -4008,7 +4008,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterGetXMLDesc(ctx, a.Nwfilter, a.Flags)
 		if err != nil {
@@ -4028,7 +4028,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNumOfNwfilters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNumOfNwfilters(ctx)
 		if err != nil {
@@ -4052,7 +4052,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListNwfilters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectListNwfilters(ctx, a.Maxnames)
 		if err != nil {
@@ -4076,7 +4076,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterDefineXML(ctx, a.XML)
 		if err != nil {
@@ -4096,7 +4096,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NwfilterUndefine(ctx, a.Nwfilter)
 	case 182: // REMOTE_PROC_DOMAIN_MANAGED_SAVE
@@ -4112,7 +4112,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainManagedSave)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainManagedSave(ctx, a.Dom, a.Flags)
 	case 183: // REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE
@@ -4132,7 +4132,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainHasManagedSaveImage)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainHasManagedSaveImage(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -4152,7 +4152,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainManagedSaveRemove)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainManagedSaveRemove(ctx, a.Dom, a.Flags)
 	case 185: // REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML
@@ -4172,7 +4172,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotCreateXML(ctx, a.Dom, a.XMLDesc, a.Flags)
 		if err != nil {
@@ -4184,7 +4184,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(a.Flags&0x1 != 0 /* VIR_DOMAIN_SNAPSHOT_XML_SECURE */); err != nil {
+		if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_SNAPSHOT_XML_SECURE */); err != nil {
 			return nil, err
 		}
 		if h.DomainSnapshotGetXMLDesc != nil {
@@ -4196,7 +4196,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotGetXMLDesc(ctx, a.Snap, a.Flags)
 		if err != nil {
@@ -4220,7 +4220,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotNum)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotNum(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -4244,7 +4244,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotListNames)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotListNames(ctx, a.Dom, a.Maxnames, a.Flags)
 		if err != nil {
@@ -4268,7 +4268,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotLookupByName(ctx, a.Dom, a.Name, a.Flags)
 		if err != nil {
@@ -4292,7 +4292,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainHasCurrentSnapshot)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainHasCurrentSnapshot(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -4316,7 +4316,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotCurrent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotCurrent(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -4336,7 +4336,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainRevertToSnapshot)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainRevertToSnapshot(ctx, a.Snap, a.Flags)
 	case 193: // REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE
@@ -4352,7 +4352,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotDelete)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSnapshotDelete(ctx, a.Snap, a.Flags)
 	case 194: // REMOTE_PROC_DOMAIN_GET_BLOCK_INFO
@@ -4372,7 +4372,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetBlockInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetBlockInfo(ctx, a.Dom, a.Path, a.Flags)
 		if err != nil || ret == nil {
@@ -4398,7 +4398,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCreateWithFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCreateWithFlags(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -4418,7 +4418,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetMemoryParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetMemoryParameters(ctx, a.Dom, a.Params, a.Flags)
 	case 198: // REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS
@@ -4438,7 +4438,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetMemoryParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetMemoryParameters(ctx, a.Dom, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -4458,7 +4458,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetVcpusFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetVcpusFlags(ctx, a.Dom, a.Nvcpus, a.Flags)
 	case 200: // REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS
@@ -4478,7 +4478,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetVcpusFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetVcpusFlags(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -4496,7 +4496,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if h.DomainOpenConsole != nil {
 			return nil, h.DomainOpenConsole(ctx, r, &a)
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 202: // REMOTE_PROC_DOMAIN_IS_UPDATED
 		var a protocol.DomainIsUpdatedArgs
 		if err := r.decode(body, &a); err != nil {
@@ -4514,7 +4514,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainIsUpdated)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainIsUpdated(ctx, a.Dom)
 		if err != nil {
@@ -4538,7 +4538,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetSysinfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetSysinfo(ctx, a.Flags)
 		if err != nil {
@@ -4558,7 +4558,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetMemoryFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetMemoryFlags(ctx, a.Dom, a.Memory, a.Flags)
 	case 205: // REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS
@@ -4574,7 +4574,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetBlkioParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetBlkioParameters(ctx, a.Dom, a.Params, a.Flags)
 	case 206: // REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS
@@ -4594,7 +4594,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetBlkioParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetBlkioParameters(ctx, a.Dom, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -4614,7 +4614,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateSetMaxSpeed)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigrateSetMaxSpeed(ctx, a.Dom, a.Bandwidth, a.Flags)
 	case 208: // REMOTE_PROC_STORAGE_VOL_UPLOAD
@@ -4628,7 +4628,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if h.StorageVolUpload != nil {
 			return nil, h.StorageVolUpload(ctx, r, &a)
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 209: // REMOTE_PROC_STORAGE_VOL_DOWNLOAD
 		var a protocol.StorageVolDownloadArgs
 		if err := r.decode(body, &a); err != nil {
@@ -4640,7 +4640,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if h.StorageVolDownload != nil {
 			return nil, h.StorageVolDownload(ctx, r, &a)
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 210: // REMOTE_PROC_DOMAIN_INJECT_NMI
 		var a protocol.DomainInjectNmiArgs
 		if err := r.decode(body, &a); err != nil {
@@ -4654,7 +4654,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainInjectNmi)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainInjectNmi(ctx, a.Dom, a.Flags)
 	case 211: // REMOTE_PROC_DOMAIN_SCREENSHOT
@@ -4672,7 +4672,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 				return ret, nil
 			}
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 212: // REMOTE_PROC_DOMAIN_GET_STATE
 		var a protocol.DomainGetStateArgs
 		if err := r.decode(body, &a); err != nil {
@@ -4690,7 +4690,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetState)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetState(ctx, a.Dom, a.Flags)
 		if err != nil || ret == nil {
@@ -4714,7 +4714,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateBegin3)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigrateBegin3(ctx, a.Dom, a.Xmlin, a.Flags, a.Dname, a.Resource)
 		if err != nil || ret == nil {
@@ -4738,7 +4738,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePrepare3)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigratePrepare3(ctx, a.CookieIn, a.URIIn, a.Flags, a.Dname, a.Resource, a.DomXML)
 		if err != nil || ret == nil {
@@ -4760,7 +4760,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 				return ret, nil
 			}
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 216: // REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3
 		var a protocol.DomainMigratePerform3Args
 		if err := r.decode(body, &a); err != nil {
@@ -4778,7 +4778,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePerform3)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigratePerform3(ctx, a.Dom, a.Xmlin, a.CookieIn, a.Dconnuri, a.URI, a.Flags, a.Dname, a.Resource)
 		if err != nil {
@@ -4802,7 +4802,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateFinish3)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigrateFinish3(ctx, a.Dname, a.CookieIn, a.Dconnuri, a.URI, a.Flags, a.Cancelled)
 		if err != nil || ret == nil {
@@ -4822,7 +4822,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateConfirm3)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigrateConfirm3(ctx, a.Dom, a.CookieIn, a.Flags, a.Cancelled)
 	case 219: // REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS
@@ -4838,7 +4838,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetSchedulerParametersFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetSchedulerParametersFlags(ctx, a.Dom, a.Params, a.Flags)
 	case 220: // REMOTE_PROC_INTERFACE_CHANGE_BEGIN
@@ -4854,7 +4854,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceChangeBegin)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.InterfaceChangeBegin(ctx, a.Flags)
 	case 221: // REMOTE_PROC_INTERFACE_CHANGE_COMMIT
@@ -4870,7 +4870,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceChangeCommit)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.InterfaceChangeCommit(ctx, a.Flags)
 	case 222: // REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK
@@ -4886,7 +4886,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpInterfaceChangeRollback)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.InterfaceChangeRollback(ctx, a.Flags)
 	case 223: // REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS
@@ -4906,7 +4906,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetSchedulerParametersFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetSchedulerParametersFlags(ctx, a.Dom, a.Nparams, a.Flags)
 		if err != nil {
@@ -4928,7 +4928,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainPinVcpuFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainPinVcpuFlags(ctx, a.Dom, a.Vcpu, a.Cpumap, a.Flags)
 	case 226: // REMOTE_PROC_DOMAIN_SEND_KEY
@@ -4944,7 +4944,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSendKey)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSendKey(ctx, a.Dom, a.Codeset, a.Holdtime, a.Keycodes, a.Flags)
 	case 227: // REMOTE_PROC_NODE_GET_CPU_STATS
@@ -4964,7 +4964,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetCPUStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetCPUStats(ctx, a.CpuNum, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -4988,7 +4988,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetMemoryStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetMemoryStats(ctx, a.Nparams, a.CellNum, a.Flags)
 		if err != nil || ret == nil {
@@ -5012,7 +5012,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetControlInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetControlInfo(ctx, a.Dom, a.Flags)
 		if err != nil || ret == nil {
@@ -5036,7 +5036,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetVcpuPinInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetVcpuPinInfo(ctx, a.Dom, a.Ncpumaps, a.Maplen, a.Flags)
 		if err != nil || ret == nil {
@@ -5056,7 +5056,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainUndefineFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainUndefineFlags(ctx, a.Dom, a.Flags)
 	case 232: // REMOTE_PROC_DOMAIN_SAVE_FLAGS
@@ -5072,7 +5072,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSaveFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSaveFlags(ctx, a.Dom, a.To, a.Dxml, a.Flags)
 	case 233: // REMOTE_PROC_DOMAIN_RESTORE_FLAGS
@@ -5088,7 +5088,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainRestoreFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainRestoreFlags(ctx, a.From, a.Dxml, a.Flags)
 	case 234: // REMOTE_PROC_DOMAIN_DESTROY_FLAGS
@@ -5104,7 +5104,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDestroyFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainDestroyFlags(ctx, a.Dom, a.Flags)
 	case 235: // REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC
@@ -5124,7 +5124,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSaveImageGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSaveImageGetXMLDesc(ctx, a.File, a.Flags)
 		if err != nil {
@@ -5144,7 +5144,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSaveImageDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSaveImageDefineXML(ctx, a.File, a.Dxml, a.Flags)
 	case 237: // REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT
@@ -5160,7 +5160,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockJobAbort)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockJobAbort(ctx, a.Dom, a.Path, a.Flags)
 	case 238: // REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO
@@ -5180,7 +5180,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetBlockJobInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetBlockJobInfo(ctx, a.Dom, a.Path, a.Flags)
 		if err != nil || ret == nil {
@@ -5200,7 +5200,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockJobSetSpeed)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockJobSetSpeed(ctx, a.Dom, a.Path, a.Bandwidth, a.Flags)
 	case 240: // REMOTE_PROC_DOMAIN_BLOCK_PULL
@@ -5216,7 +5216,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockPull)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockPull(ctx, a.Dom, a.Path, a.Bandwidth, a.Flags)
 	case 241: // REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB
@@ -5238,7 +5238,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateGetMaxSpeed)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigrateGetMaxSpeed(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -5262,7 +5262,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockStatsFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainBlockStatsFlags(ctx, a.Dom, a.Path, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -5286,7 +5286,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotGetParent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotGetParent(ctx, a.Snap, a.Flags)
 		if err != nil {
@@ -5306,7 +5306,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainReset)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainReset(ctx, a.Dom, a.Flags)
 	case 246: // REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN
@@ -5326,7 +5326,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotNumChildren)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotNumChildren(ctx, a.Snap, a.Flags)
 		if err != nil {
@@ -5350,7 +5350,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotListChildrenNames)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotListChildrenNames(ctx, a.Snap, a.Maxnames, a.Flags)
 		if err != nil {
@@ -5372,7 +5372,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainOpenGraphics)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainOpenGraphics(ctx, a.Dom, a.Idx, a.Flags)
 	case 250: // REMOTE_PROC_NODE_SUSPEND_FOR_DURATION
@@ -5388,7 +5388,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeSuspendForDuration)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeSuspendForDuration(ctx, a.Target, a.Duration, a.Flags)
 	case 251: // REMOTE_PROC_DOMAIN_BLOCK_RESIZE
@@ -5404,7 +5404,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockResize)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockResize(ctx, a.Dom, a.Disk, a.Size, a.Flags)
 	case 252: // REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE
@@ -5420,7 +5420,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetBlockIoTune)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetBlockIoTune(ctx, a.Dom, a.Disk, a.Params, a.Flags)
 	case 253: // REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE
@@ -5440,7 +5440,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetBlockIoTune)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetBlockIoTune(ctx, a.Dom, a.Disk, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -5460,7 +5460,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetNumaParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetNumaParameters(ctx, a.Dom, a.Params, a.Flags)
 	case 255: // REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS
@@ -5480,7 +5480,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetNumaParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetNumaParameters(ctx, a.Dom, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -5500,7 +5500,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetInterfaceParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetInterfaceParameters(ctx, a.Dom, a.Device, a.Params, a.Flags)
 	case 257: // REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS
@@ -5520,7 +5520,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetInterfaceParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetInterfaceParameters(ctx, a.Dom, a.Device, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -5540,7 +5540,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainShutdownFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainShutdownFlags(ctx, a.Dom, a.Flags)
 	case 259: // REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN
@@ -5556,7 +5556,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolWipePattern)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StorageVolWipePattern(ctx, a.Vol, a.Algorithm, a.Flags)
 	case 260: // REMOTE_PROC_STORAGE_VOL_RESIZE
@@ -5572,7 +5572,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolResize)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.StorageVolResize(ctx, a.Vol, a.Capacity, a.Flags)
 	case 261: // REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION
@@ -5588,7 +5588,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainPmSuspendForDuration)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainPmSuspendForDuration(ctx, a.Dom, a.Target, a.Duration, a.Flags)
 	case 262: // REMOTE_PROC_DOMAIN_GET_CPU_STATS
@@ -5608,7 +5608,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetCPUStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetCPUStats(ctx, a.Dom, a.Nparams, a.StartCPU, a.Ncpus, a.Flags)
 		if err != nil || ret == nil {
@@ -5632,7 +5632,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetDiskErrors)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetDiskErrors(ctx, a.Dom, a.Maxerrors, a.Flags)
 		if err != nil || ret == nil {
@@ -5652,7 +5652,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetMetadata)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetMetadata(ctx, a.Dom, a.Type, a.Metadata, a.Key, a.URI, a.Flags)
 	case 265: // REMOTE_PROC_DOMAIN_GET_METADATA
@@ -5672,7 +5672,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetMetadata)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetMetadata(ctx, a.Dom, a.Type, a.URI, a.Flags)
 		if err != nil {
@@ -5692,7 +5692,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockRebase)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockRebase(ctx, a.Dom, a.Path, a.Base, a.Bandwidth, a.Flags)
 	case 267: // REMOTE_PROC_DOMAIN_PM_WAKEUP
@@ -5708,7 +5708,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainPmWakeup)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainPmWakeup(ctx, a.Dom, a.Flags)
 	case 268: // REMOTE_PROC_DOMAIN_EVENT_TRAY_CHANGE
@@ -5734,7 +5734,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotIsCurrent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotIsCurrent(ctx, a.Snap, a.Flags)
 		if err != nil {
@@ -5758,7 +5758,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotHasMetadata)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainSnapshotHasMetadata(ctx, a.Snap, a.Flags)
 		if err != nil {
@@ -5782,7 +5782,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllDomains)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllDomains(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -5806,7 +5806,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainListAllSnapshots)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainListAllSnapshots(ctx, a.Dom, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -5830,7 +5830,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSnapshotListAllChildren)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainSnapshotListAllChildren(ctx, a.Snapshot, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -5856,7 +5856,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetHostname)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetHostname(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -5880,7 +5880,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetSecurityLabelList)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetSecurityLabelList(ctx, a.Dom)
 		if err != nil || ret == nil {
@@ -5900,7 +5900,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainPinEmulator)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainPinEmulator(ctx, a.Dom, a.Cpumap, a.Flags)
 	case 280: // REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO
@@ -5920,7 +5920,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetEmulatorPinInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetEmulatorPinInfo(ctx, a.Dom, a.Maplen, a.Flags)
 		if err != nil || ret == nil {
@@ -5944,7 +5944,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllStoragePools)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllStoragePools(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -5968,7 +5968,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolListAllVolumes)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.StoragePoolListAllVolumes(ctx, a.Pool, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -5992,7 +5992,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllNetworks)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllNetworks(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6016,7 +6016,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllInterfaces)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllInterfaces(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6040,7 +6040,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllNodeDevices)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllNodeDevices(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6064,7 +6064,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllNwfilters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllNwfilters(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6088,7 +6088,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllSecrets)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllSecrets(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6108,7 +6108,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeSetMemoryParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeSetMemoryParameters(ctx, a.Params, a.Flags)
 	case 289: // REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS
@@ -6128,7 +6128,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetMemoryParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetMemoryParameters(ctx, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -6148,7 +6148,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockCommit)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockCommit(ctx, a.Dom, a.Disk, a.Base, a.Top, a.Bandwidth, a.Flags)
 	case 291: // REMOTE_PROC_NETWORK_UPDATE
@@ -6164,7 +6164,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkUpdate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkUpdate(ctx, a.Net, a.Command, a.Section, a.ParentIndex, a.XML, a.Flags)
 	case 292: // REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND_DISK
@@ -6186,7 +6186,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetCPUMap)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetCPUMap(ctx, a.NeedMap, a.NeedOnline, a.Flags)
 		if err != nil || ret == nil {
@@ -6206,7 +6206,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainFstrim)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainFstrim(ctx, a.Dom, a.MountPoint, a.Minimum, a.Flags)
 	case 295: // REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL
@@ -6222,7 +6222,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSendProcessSignal)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSendProcessSignal(ctx, a.Dom, a.PidValue, a.Signum, a.Flags)
 	case 296: // REMOTE_PROC_DOMAIN_OPEN_CHANNEL
@@ -6236,7 +6236,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if h.DomainOpenChannel != nil {
 			return nil, h.DomainOpenChannel(ctx, r, &a)
 		}
-		return nil, errNoSupport(r.api)
+		return nil, r.errNoSupport()
 	case 297: // REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN
 		var a protocol.NodeDeviceLookupScsiHostByWwnArgs
 		if err := r.decode(body, &a); err != nil {
@@ -6254,7 +6254,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceLookupScsiHostByWwn)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceLookupScsiHostByWwn(ctx, a.Wwnn, a.Wwpn, a.Flags)
 		if err != nil {
@@ -6278,7 +6278,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetJobStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetJobStats(ctx, a.Dom, a.Flags)
 		if err != nil || ret == nil {
@@ -6302,7 +6302,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateGetCompressionCache)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigrateGetCompressionCache(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -6322,7 +6322,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateSetCompressionCache)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigrateSetCompressionCache(ctx, a.Dom, a.CacheSize, a.Flags)
 	case 301: // REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS
@@ -6338,7 +6338,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceDetachFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceDetachFlags(ctx, a.Name, a.DriverName, a.Flags)
 	case 302: // REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS
@@ -6358,7 +6358,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateBegin3Params)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigrateBegin3Params(ctx, a.Dom, a.Params, a.Flags)
 		if err != nil || ret == nil {
@@ -6382,7 +6382,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePrepare3Params)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigratePrepare3Params(ctx, a.Params, a.CookieIn, a.Flags)
 		if err != nil || ret == nil {
@@ -6406,7 +6406,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePrepareTunnel3Params)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigratePrepareTunnel3Params(ctx, a.Params, a.CookieIn, a.Flags)
 		if err != nil {
@@ -6430,7 +6430,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigratePerform3Params)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigratePerform3Params(ctx, a.Dom, a.Dconnuri, a.Params, a.CookieIn, a.Flags)
 		if err != nil {
@@ -6454,7 +6454,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateFinish3Params)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainMigrateFinish3Params(ctx, a.Params, a.CookieIn, a.Flags, a.Cancelled)
 		if err != nil || ret == nil {
@@ -6474,7 +6474,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateConfirm3Params)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigrateConfirm3Params(ctx, a.Dom, a.Params, a.CookieIn, a.Flags, a.Cancelled)
 	case 308: // REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD
@@ -6490,7 +6490,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetMemoryStatsPeriod)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetMemoryStatsPeriod(ctx, a.Dom, a.Period, a.Flags)
 	case 309: // REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES
@@ -6510,7 +6510,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCreateXMLWithFiles)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCreateXMLWithFiles(ctx, a.XMLDesc, a.Flags)
 		if err != nil {
@@ -6534,7 +6534,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCreateWithFiles)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCreateWithFiles(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -6560,7 +6560,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetCPUModelNames)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectGetCPUModelNames(ctx, a.Arch, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6584,7 +6584,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNetworkEventRegisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNetworkEventRegisterAny(ctx, a.EventID, a.Net)
 		if err != nil {
@@ -6604,7 +6604,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNetworkEventDeregisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectNetworkEventDeregisterAny(ctx, a.CallbackID)
 	case 315: // REMOTE_PROC_NETWORK_EVENT_LIFECYCLE
@@ -6626,7 +6626,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainEventCallbackRegisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectDomainEventCallbackRegisterAny(ctx, a.EventID, a.Dom)
 		if err != nil {
@@ -6646,7 +6646,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectDomainEventCallbackDeregisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectDomainEventCallbackDeregisterAny(ctx, a.CallbackID)
 	case 318: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE
@@ -6694,7 +6694,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCoreDumpWithFormat)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainCoreDumpWithFormat(ctx, a.Dom, a.To, a.Dumpformat, a.Flags)
 	case 335: // REMOTE_PROC_DOMAIN_FSFREEZE
@@ -6714,7 +6714,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainFsfreeze)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainFsfreeze(ctx, a.Dom, a.Mountpoints, a.Flags)
 		if err != nil {
@@ -6738,7 +6738,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainFsthaw)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainFsthaw(ctx, a.Dom, a.Mountpoints, a.Flags)
 		if err != nil {
@@ -6762,7 +6762,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetTime)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetTime(ctx, a.Dom, a.Flags)
 		if err != nil || ret == nil {
@@ -6782,7 +6782,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetTime)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetTime(ctx, a.Dom, a.Seconds, a.Nseconds, a.Flags)
 	case 339: // REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2
@@ -6804,7 +6804,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetFreePages)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeGetFreePages(ctx, a.Pages, a.StartCell, a.CellCount, a.Flags)
 		if err != nil {
@@ -6828,7 +6828,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkGetDhcpLeases)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NetworkGetDhcpLeases(ctx, a.Net, a.MAC, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -6852,7 +6852,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetDomainCapabilities)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetDomainCapabilities(ctx, a.Emulatorbin, a.Arch, a.Machine, a.Virttype, a.Flags)
 		if err != nil {
@@ -6872,7 +6872,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainOpenGraphicsFd)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainOpenGraphicsFd(ctx, a.Dom, a.Idx, a.Flags)
 	case 344: // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
@@ -6892,7 +6892,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetAllDomainStats)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetAllDomainStats(ctx, a.Doms, a.Stats, a.Flags)
 		if err != nil {
@@ -6912,7 +6912,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBlockCopy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBlockCopy(ctx, a.Dom, a.Path, a.Destxml, a.Params, a.Flags)
 	case 346: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE
@@ -6934,7 +6934,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeAllocPages)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeAllocPages(ctx, a.PageSizes, a.PageCounts, a.StartCell, a.CellCount, a.Flags)
 		if err != nil {
@@ -6960,7 +6960,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetFsinfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetFsinfo(ctx, a.Dom, a.Flags)
 		if err != nil || ret == nil {
@@ -6984,7 +6984,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDefineXMLFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainDefineXMLFlags(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -7008,7 +7008,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetIothreadInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainGetIothreadInfo(ctx, a.Dom, a.Flags)
 		if err != nil || ret == nil {
@@ -7028,7 +7028,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainPinIothread)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainPinIothread(ctx, a.Dom, a.IothreadsID, a.Cpumap, a.Flags)
 	case 353: // REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES
@@ -7048,7 +7048,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainInterfaceAddresses)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainInterfaceAddresses(ctx, a.Dom, a.Source, a.Flags)
 		if err != nil {
@@ -7070,7 +7070,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAddIothread)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainAddIothread(ctx, a.Dom, a.IothreadID, a.Flags)
 	case 356: // REMOTE_PROC_DOMAIN_DEL_IOTHREAD
@@ -7086,7 +7086,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDelIothread)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainDelIothread(ctx, a.Dom, a.IothreadID, a.Flags)
 	case 357: // REMOTE_PROC_DOMAIN_SET_USER_PASSWORD
@@ -7102,7 +7102,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetUserPassword)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetUserPassword(ctx, a.Dom, a.User, a.Password, a.Flags)
 	case 358: // REMOTE_PROC_DOMAIN_RENAME
@@ -7122,7 +7122,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainRename)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainRename(ctx, a.Dom, a.NewName, a.Flags)
 		if err != nil {
@@ -7140,7 +7140,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectRegisterCloseCallback)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectRegisterCloseCallback(ctx)
 	case 361: // REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK
@@ -7152,7 +7152,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectUnregisterCloseCallback)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectUnregisterCloseCallback(ctx)
 	case 362: // REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED
@@ -7172,7 +7172,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateStartPostCopy)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainMigrateStartPostCopy(ctx, a.Dom, a.Flags)
 	case 365: // REMOTE_PROC_DOMAIN_GET_PERF_EVENTS
@@ -7192,7 +7192,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetPerfEvents)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetPerfEvents(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -7212,7 +7212,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetPerfEvents)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetPerfEvents(ctx, a.Dom, a.Params, a.Flags)
 	case 367: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED
@@ -7234,7 +7234,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectStoragePoolEventRegisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectStoragePoolEventRegisterAny(ctx, a.EventID, a.Pool)
 		if err != nil {
@@ -7254,7 +7254,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectStoragePoolEventDeregisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectStoragePoolEventDeregisterAny(ctx, a.CallbackID)
 	case 370: // REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE
@@ -7276,7 +7276,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetGuestVcpus)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetGuestVcpus(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -7296,7 +7296,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetGuestVcpus)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetGuestVcpus(ctx, a.Dom, a.Cpumap, a.State, a.Flags)
 	case 373: // REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH
@@ -7318,7 +7318,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNodeDeviceEventRegisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectNodeDeviceEventRegisterAny(ctx, a.EventID, a.Dev)
 		if err != nil {
@@ -7338,7 +7338,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectNodeDeviceEventDeregisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectNodeDeviceEventDeregisterAny(ctx, a.CallbackID)
 	case 376: // REMOTE_PROC_NODE_DEVICE_EVENT_LIFECYCLE
@@ -7362,7 +7362,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStorageVolGetInfoFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.StorageVolGetInfoFlags(ctx, a.Vol, a.Flags)
 		if err != nil || ret == nil {
@@ -7388,7 +7388,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectSecretEventRegisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectSecretEventRegisterAny(ctx, a.EventID, a.Secret)
 		if err != nil {
@@ -7408,7 +7408,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectSecretEventDeregisterAny)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectSecretEventDeregisterAny(ctx, a.CallbackID)
 	case 382: // REMOTE_PROC_SECRET_EVENT_LIFECYCLE
@@ -7428,7 +7428,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetVcpu)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetVcpu(ctx, a.Dom, a.Cpumap, a.State, a.Flags)
 	case 385: // REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD
@@ -7446,7 +7446,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetBlockThreshold)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetBlockThreshold(ctx, a.Dom, a.Dev, a.Threshold, a.Flags)
 	case 387: // REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME
@@ -7466,7 +7466,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainMigrateGetMaxDowntime)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainMigrateGetMaxDowntime(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -7478,7 +7478,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(a.Flags&0x1 != 0 /* VIR_DOMAIN_SAVE_IMAGE_XML_SECURE */); err != nil {
+		if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_SAVE_IMAGE_XML_SECURE */); err != nil {
 			return nil, err
 		}
 		if h.DomainManagedSaveGetXMLDesc != nil {
@@ -7490,7 +7490,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainManagedSaveGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainManagedSaveGetXMLDesc(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -7510,7 +7510,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainManagedSaveDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainManagedSaveDefineXML(ctx, a.Dom, a.Dxml, a.Flags)
 	case 390: // REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION
@@ -7526,7 +7526,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetLifecycleAction)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetLifecycleAction(ctx, a.Dom, a.Type, a.Action, a.Flags)
 	case 391: // REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH
@@ -7546,7 +7546,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpStoragePoolLookupByTargetPath)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.StoragePoolLookupByTargetPath(ctx, a.Path)
 		if err != nil {
@@ -7566,7 +7566,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainDetachDeviceAlias)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainDetachDeviceAlias(ctx, a.Dom, a.Alias, a.Flags)
 	case 393: // REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU
@@ -7586,7 +7586,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectCompareHypervisorCPU)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectCompareHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XmlCPU, a.Flags)
 		if err != nil {
@@ -7610,7 +7610,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectBaselineHypervisorCPU)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectBaselineHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XmlCPUs, a.Flags)
 		if err != nil {
@@ -7622,7 +7622,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(false); err != nil {
+		if err := r.admit(true); err != nil {
 			return nil, err
 		}
 		if h.NodeGetSevInfo != nil {
@@ -7634,7 +7634,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeGetSevInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NodeGetSevInfo(ctx, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -7658,7 +7658,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetLaunchSecurityInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetLaunchSecurityInfo(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -7682,7 +7682,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterBindingLookupByPortDev)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterBindingLookupByPortDev(ctx, a.Name)
 		if err != nil {
@@ -7706,7 +7706,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterBindingGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterBindingGetXMLDesc(ctx, a.Nwfilter, a.Flags)
 		if err != nil {
@@ -7730,7 +7730,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterBindingCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterBindingCreateXML(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -7750,7 +7750,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterBindingDelete)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NwfilterBindingDelete(ctx, a.Nwfilter)
 	case 401: // REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS
@@ -7770,7 +7770,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectListAllNwfilterBindings)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.ConnectListAllNwfilterBindings(ctx, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -7790,7 +7790,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetIothreadParams)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetIothreadParams(ctx, a.Dom, a.IothreadID, a.Params, a.Flags)
 	case 403: // REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES
@@ -7810,7 +7810,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectGetStoragePoolCapabilities)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.ConnectGetStoragePoolCapabilities(ctx, a.Flags)
 		if err != nil {
@@ -7834,7 +7834,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkListAllPorts)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NetworkListAllPorts(ctx, a.Network, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -7858,7 +7858,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkPortLookupByUUID)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkPortLookupByUUID(ctx, a.Network, a.UUID)
 		if err != nil {
@@ -7882,7 +7882,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkPortCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkPortCreateXML(ctx, a.Network, a.XML, a.Flags)
 		if err != nil {
@@ -7906,7 +7906,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkPortGetParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.NetworkPortGetParameters(ctx, a.Port, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
@@ -7926,7 +7926,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkPortSetParameters)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkPortSetParameters(ctx, a.Port, a.Params, a.Flags)
 	case 409: // REMOTE_PROC_NETWORK_PORT_GET_XML_DESC
@@ -7946,7 +7946,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkPortGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkPortGetXMLDesc(ctx, a.Port, a.Flags)
 		if err != nil {
@@ -7966,7 +7966,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkPortDelete)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NetworkPortDelete(ctx, a.Port, a.Flags)
 	case 411: // REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML
@@ -7986,7 +7986,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCheckpointCreateXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCheckpointCreateXML(ctx, a.Dom, a.XMLDesc, a.Flags)
 		if err != nil {
@@ -7998,7 +7998,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(a.Flags&0x1 != 0 /* VIR_DOMAIN_CHECKPOINT_XML_SECURE */); err != nil {
+		if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_CHECKPOINT_XML_SECURE */); err != nil {
 			return nil, err
 		}
 		if h.DomainCheckpointGetXMLDesc != nil {
@@ -8010,7 +8010,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCheckpointGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCheckpointGetXMLDesc(ctx, a.Checkpoint, a.Flags)
 		if err != nil {
@@ -8034,7 +8034,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainListAllCheckpoints)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainListAllCheckpoints(ctx, a.Dom, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -8058,7 +8058,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCheckpointListAllChildren)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		ret, err := c.DomainCheckpointListAllChildren(ctx, a.Checkpoint, a.NeedResults, a.Flags)
 		if err != nil || ret == nil {
@@ -8082,7 +8082,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCheckpointLookupByName)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCheckpointLookupByName(ctx, a.Dom, a.Name, a.Flags)
 		if err != nil {
@@ -8106,7 +8106,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCheckpointGetParent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainCheckpointGetParent(ctx, a.Checkpoint, a.Flags)
 		if err != nil {
@@ -8126,7 +8126,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainCheckpointDelete)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainCheckpointDelete(ctx, a.Checkpoint, a.Flags)
 	case 418: // REMOTE_PROC_DOMAIN_GET_GUEST_INFO
@@ -8146,7 +8146,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetGuestInfo)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetGuestInfo(ctx, a.Dom, a.Types, a.Flags)
 		if err != nil {
@@ -8166,7 +8166,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpConnectSetIdentity)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.ConnectSetIdentity(ctx, a.Params, a.Flags)
 	case 420: // REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT
@@ -8186,7 +8186,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAgentSetResponseTimeout)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainAgentSetResponseTimeout(ctx, a.Dom, a.Timeout, a.Flags)
 		if err != nil {
@@ -8206,7 +8206,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBackupBegin)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainBackupBegin(ctx, a.Dom, a.BackupXML, a.CheckpointXML, a.Flags)
 	case 422: // REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC
@@ -8226,7 +8226,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainBackupGetXMLDesc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainBackupGetXMLDesc(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -8252,7 +8252,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAuthorizedSshKeysGet)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainAuthorizedSshKeysGet(ctx, a.Dom, a.User, a.Flags)
 		if err != nil {
@@ -8272,7 +8272,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAuthorizedSshKeysSet)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainAuthorizedSshKeysSet(ctx, a.Dom, a.User, a.Keys, a.Flags)
 	case 426: // REMOTE_PROC_DOMAIN_GET_MESSAGES
@@ -8292,7 +8292,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainGetMessages)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.DomainGetMessages(ctx, a.Dom, a.Flags)
 		if err != nil {
@@ -8312,7 +8312,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainStartDirtyRateCalc)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainStartDirtyRateCalc(ctx, a.Dom, a.Seconds, a.Flags)
 	case 428: // REMOTE_PROC_NODE_DEVICE_DEFINE_XML
@@ -8332,7 +8332,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceDefineXML)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceDefineXML(ctx, a.XMLDesc, a.Flags)
 		if err != nil {
@@ -8352,7 +8352,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceUndefine)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceUndefine(ctx, a.Name, a.Flags)
 	case 430: // REMOTE_PROC_NODE_DEVICE_CREATE
@@ -8368,7 +8368,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceCreate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceCreate(ctx, a.Name, a.Flags)
 	case 431: // REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS
@@ -8388,7 +8388,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNwfilterDefineXMLFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NwfilterDefineXMLFlags(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -8412,7 +8412,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkDefineXMLFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkDefineXMLFlags(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -8424,7 +8424,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
-		if err := r.admit(false); err != nil {
+		if err := r.admit(true); err != nil {
 			return nil, err
 		}
 		if h.NodeDeviceGetAutostart != nil {
@@ -8436,7 +8436,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceGetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceGetAutostart(ctx, a.Name)
 		if err != nil {
@@ -8456,7 +8456,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceSetAutostart)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.NodeDeviceSetAutostart(ctx, a.Name, a.Autostart)
 	case 435: // REMOTE_PROC_NODE_DEVICE_IS_PERSISTENT
@@ -8476,7 +8476,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceIsPersistent)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceIsPersistent(ctx, a.Name)
 		if err != nil {
@@ -8500,7 +8500,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNodeDeviceIsActive)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NodeDeviceIsActive(ctx, a.Name)
 		if err != nil {
@@ -8524,7 +8524,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpNetworkCreateXMLFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.NetworkCreateXMLFlags(ctx, a.XML, a.Flags)
 		if err != nil {
@@ -8546,7 +8546,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSetLaunchSecurityState)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSetLaunchSecurityState(ctx, a.Dom, a.Params, a.Flags)
 	case 440: // REMOTE_PROC_DOMAIN_SAVE_PARAMS
@@ -8562,7 +8562,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainSaveParams)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainSaveParams(ctx, a.Dom, a.Params, a.Flags)
 	case 441: // REMOTE_PROC_DOMAIN_RESTORE_PARAMS
@@ -8578,7 +8578,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainRestoreParams)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainRestoreParams(ctx, a.Params, a.Flags)
 	case 442: // REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS
@@ -8594,7 +8594,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainAbortJobFlags)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainAbortJobFlags(ctx, a.Dom, a.Flags)
 	case 443: // REMOTE_PROC_DOMAIN_FD_ASSOCIATE
@@ -8610,7 +8610,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		c, ok := r.conn.(drivers.OpDomainFdAssociate)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.DomainFdAssociate(ctx, a.Dom, a.Name, a.Flags)
 	}
@@ -8651,7 +8651,7 @@ func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (p
 		}
 		c, ok := r.conn.(drivers.OpQemuDomainMonitorCommand)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.QemuDomainMonitorCommand(ctx, a.Dom, a.Cmd, a.Flags)
 		if err != nil {
@@ -8675,7 +8675,7 @@ func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (p
 		}
 		c, ok := r.conn.(drivers.OpQemuDomainAttach)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.QemuDomainAttach(ctx, a.PidValue, a.Flags)
 		if err != nil {
@@ -8699,7 +8699,7 @@ func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (p
 		}
 		c, ok := r.conn.(drivers.OpQemuDomainAgentCommand)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.QemuDomainAgentCommand(ctx, a.Dom, a.Cmd, a.Timeout, a.Flags)
 		if err != nil {
@@ -8723,7 +8723,7 @@ func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (p
 		}
 		c, ok := r.conn.(drivers.OpQemuConnectDomainMonitorEventRegister)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.QemuConnectDomainMonitorEventRegister(ctx, a.Dom, a.Event, a.Flags)
 		if err != nil {
@@ -8743,7 +8743,7 @@ func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (p
 		}
 		c, ok := r.conn.(drivers.OpQemuConnectDomainMonitorEventDeregister)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		return nil, c.QemuConnectDomainMonitorEventDeregister(ctx, a.CallbackID)
 	case 6: // QEMU_PROC_DOMAIN_MONITOR_EVENT
@@ -8765,7 +8765,7 @@ func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (p
 		}
 		c, ok := r.conn.(drivers.OpQemuDomainMonitorCommandWithFiles)
 		if !ok {
-			return nil, errNoSupport(r.api)
+			return nil, r.errNoSupport()
 		}
 		v, err := c.QemuDomainMonitorCommandWithFiles(ctx, a.Dom, a.Cmd, a.Flags)
 		if err != nil {

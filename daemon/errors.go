@@ -42,12 +42,16 @@ func errNotOpen() error {
 	return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "hypervisor connection not open")
 }
 
-func errReadOnly(api string) error {
-	return drivers.Errorf(drivers.ErrOperationDenied, drivers.FromDomain, "read only access prevents %s", api)
+// errReadOnly is libvirt's refusal of a call to a read-only client, in
+// the error domain of the API's own errors.
+func errReadOnly(api string, domain int32) error {
+	return drivers.Errorf(drivers.ErrOperationDenied, drivers.ErrorDomain(domain), "read only access prevents %s", api)
 }
 
-func errNoSupport(api string) error {
-	return drivers.Errorf(drivers.ErrNoSupport, drivers.FromNone, "%s", api)
+// errNoSupport is libvirt's answer to a call no driver of the connection
+// implements, in the error domain of the API's own errors.
+func (r *request) errNoSupport() error {
+	return drivers.Errorf(drivers.ErrNoSupport, drivers.ErrorDomain(r.info.ErrorDomain), "%s", r.api)
 }
 
 func errDecode(proc string, err error) error {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 
+	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 )
 
@@ -127,7 +128,19 @@ func (r *request) admit(write bool) error {
 		return errNotOpen()
 	}
 	if write && r.readOnly {
-		return errReadOnly(r.api)
+		return errReadOnly(r.api, r.info.ErrorDomain)
+	}
+	return nil
+}
+
+// admitSecure is admit for a call whose flags ask for secrets: libvirt
+// refuses those to read-only clients as "virXxx with secure flag".
+func (r *request) admitSecure(secret bool) error {
+	if err := r.admit(false); err != nil {
+		return err
+	}
+	if secret && r.readOnly {
+		return drivers.Errorf(drivers.ErrOperationDenied, drivers.ErrorDomain(r.info.ErrorDomain), "%s with secure flag", r.api)
 	}
 	return nil
 }

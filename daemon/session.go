@@ -174,7 +174,7 @@ func need[T any](r *request) (T, error) {
 	c, ok := r.conn.(T)
 	if !ok {
 		var zero T
-		return zero, errNoSupport(r.api)
+		return zero, r.errNoSupport()
 	}
 	return c, nil
 }

@@ -5,77 +5,93 @@ package protocol
 // keepaliveProcs describes the 2 procedures of virkeepaliveprotocol.x, by number.
 var keepaliveProcs = [3]ProcInfo{
 	1: {
-		Name: "PING", API: "virPing",
+		Name: "PING", API: "virPing", ErrorDomain: 0,
 	},
 	2: {
-		Name: "PONG", API: "virPong",
+		Name: "PONG", API: "virPong", ErrorDomain: 0,
 	},
+}
+
+// NewKeepaliveArgs returns a new value of the args type of procedure p of
+// virkeepaliveprotocol.x, or nil when it is void or p is not defined.
+func NewKeepaliveArgs(p int32) Body {
+	switch p {
+	}
+	return nil
+}
+
+// NewKeepaliveRet returns a new value of the ret type of procedure p of
+// virkeepaliveprotocol.x, or nil when it is void or p is not defined.
+func NewKeepaliveRet(p int32) Body {
+	switch p {
+	}
+	return nil
 }
 
 // remoteProcs describes the 443 procedures of remote_protocol.x, by number.
 var remoteProcs = [444]ProcInfo{
 	1: {
-		Name: "CONNECT_OPEN", API: "virConnectOpen",
+		Name: "CONNECT_OPEN", API: "virConnectOpen", ErrorDomain: 0,
 		Args:         "ConnectOpenArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	2: {
-		Name: "CONNECT_CLOSE", API: "virConnectClose",
+		Name: "CONNECT_CLOSE", API: "virConnectClose", ErrorDomain: 0,
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	3: {
-		Name: "CONNECT_GET_TYPE", API: "virConnectGetType",
+		Name: "CONNECT_GET_TYPE", API: "virConnectGetType", ErrorDomain: 20,
 		Ret:          "ConnectGetTypeRet",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	4: {
-		Name: "CONNECT_GET_VERSION", API: "virConnectGetVersion",
+		Name: "CONNECT_GET_VERSION", API: "virConnectGetVersion", ErrorDomain: 20,
 		Ret:          "ConnectGetVersionRet",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	5: {
-		Name: "CONNECT_GET_MAX_VCPUS", API: "virConnectGetMaxVcpus",
+		Name: "CONNECT_GET_MAX_VCPUS", API: "virConnectGetMaxVcpus", ErrorDomain: 20,
 		Args:         "ConnectGetMaxVcpusArgs",
 		Ret:          "ConnectGetMaxVcpusRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	6: {
-		Name: "NODE_GET_INFO", API: "virNodeGetInfo",
+		Name: "NODE_GET_INFO", API: "virNodeGetInfo", ErrorDomain: 20,
 		Ret:          "NodeGetInfoRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	7: {
-		Name: "CONNECT_GET_CAPABILITIES", API: "virConnectGetCapabilities",
+		Name: "CONNECT_GET_CAPABILITIES", API: "virConnectGetCapabilities", ErrorDomain: 20,
 		Ret: "ConnectGetCapabilitiesRet",
 		ACL: []string{"connect:read"},
 	},
 	8: {
-		Name: "DOMAIN_ATTACH_DEVICE", API: "virDomainAttachDevice",
+		Name: "DOMAIN_ATTACH_DEVICE", API: "virDomainAttachDevice", ErrorDomain: 20,
 		Args:  "DomainAttachDeviceArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	9: {
-		Name: "DOMAIN_CREATE", API: "virDomainCreate",
+		Name: "DOMAIN_CREATE", API: "virDomainCreate", ErrorDomain: 20,
 		Args:  "DomainCreateArgs",
 		ACL:   []string{"domain:start"},
 		Write: true,
 	},
 	10: {
-		Name: "DOMAIN_CREATE_XML", API: "virDomainCreateXML",
+		Name: "DOMAIN_CREATE_XML", API: "virDomainCreateXML", ErrorDomain: 20,
 		Args:  "DomainCreateXMLArgs",
 		Ret:   "DomainCreateXMLRet",
 		ACL:   []string{"domain:write", "domain:start"},
 		Write: true,
 	},
 	11: {
-		Name: "DOMAIN_DEFINE_XML", API: "virDomainDefineXML",
+		Name: "DOMAIN_DEFINE_XML", API: "virDomainDefineXML", ErrorDomain: 20,
 		Args:         "DomainDefineXMLArgs",
 		Ret:          "DomainDefineXMLRet",
 		HighPriority: true,
@@ -83,200 +99,200 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	12: {
-		Name: "DOMAIN_DESTROY", API: "virDomainDestroy",
+		Name: "DOMAIN_DESTROY", API: "virDomainDestroy", ErrorDomain: 20,
 		Args:         "DomainDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:stop"},
 		Write:        true,
 	},
 	13: {
-		Name: "DOMAIN_DETACH_DEVICE", API: "virDomainDetachDevice",
+		Name: "DOMAIN_DETACH_DEVICE", API: "virDomainDetachDevice", ErrorDomain: 20,
 		Args:  "DomainDetachDeviceArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	14: {
-		Name: "DOMAIN_GET_XML_DESC", API: "virDomainGetXMLDesc",
+		Name: "DOMAIN_GET_XML_DESC", API: "virDomainGetXMLDesc", ErrorDomain: 20,
 		Args:       "DomainGetXMLDescArgs",
 		Ret:        "DomainGetXMLDescRet",
 		ACL:        []string{"domain:read", "domain:read_secure:VIR_DOMAIN_XML_SECURE", "domain:read_secure:VIR_DOMAIN_XML_MIGRATABLE"},
 		WriteFlags: 0x9, // VIR_DOMAIN_XML_SECURE|VIR_DOMAIN_XML_MIGRATABLE
 	},
 	15: {
-		Name: "DOMAIN_GET_AUTOSTART", API: "virDomainGetAutostart",
+		Name: "DOMAIN_GET_AUTOSTART", API: "virDomainGetAutostart", ErrorDomain: 20,
 		Args:         "DomainGetAutostartArgs",
 		Ret:          "DomainGetAutostartRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	16: {
-		Name: "DOMAIN_GET_INFO", API: "virDomainGetInfo",
+		Name: "DOMAIN_GET_INFO", API: "virDomainGetInfo", ErrorDomain: 20,
 		Args: "DomainGetInfoArgs",
 		Ret:  "DomainGetInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	17: {
-		Name: "DOMAIN_GET_MAX_MEMORY", API: "virDomainGetMaxMemory",
+		Name: "DOMAIN_GET_MAX_MEMORY", API: "virDomainGetMaxMemory", ErrorDomain: 20,
 		Args:         "DomainGetMaxMemoryArgs",
 		Ret:          "DomainGetMaxMemoryRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	18: {
-		Name: "DOMAIN_GET_MAX_VCPUS", API: "virDomainGetMaxVcpus",
+		Name: "DOMAIN_GET_MAX_VCPUS", API: "virDomainGetMaxVcpus", ErrorDomain: 20,
 		Args:         "DomainGetMaxVcpusArgs",
 		Ret:          "DomainGetMaxVcpusRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	19: {
-		Name: "DOMAIN_GET_OS_TYPE", API: "virDomainGetOSType",
+		Name: "DOMAIN_GET_OS_TYPE", API: "virDomainGetOSType", ErrorDomain: 20,
 		Args:         "DomainGetOSTypeArgs",
 		Ret:          "DomainGetOSTypeRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	20: {
-		Name: "DOMAIN_GET_VCPUS", API: "virDomainGetVcpus",
+		Name: "DOMAIN_GET_VCPUS", API: "virDomainGetVcpus", ErrorDomain: 20,
 		Args:         "DomainGetVcpusArgs",
 		Ret:          "DomainGetVcpusRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	21: {
-		Name: "CONNECT_LIST_DEFINED_DOMAINS", API: "virConnectListDefinedDomains",
+		Name: "CONNECT_LIST_DEFINED_DOMAINS", API: "virConnectListDefinedDomains", ErrorDomain: 20,
 		Args:         "ConnectListDefinedDomainsArgs",
 		Ret:          "ConnectListDefinedDomainsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	22: {
-		Name: "DOMAIN_LOOKUP_BY_ID", API: "virDomainLookupByID",
+		Name: "DOMAIN_LOOKUP_BY_ID", API: "virDomainLookupByID", ErrorDomain: 20,
 		Args:         "DomainLookupByIDArgs",
 		Ret:          "DomainLookupByIDRet",
 		HighPriority: true,
 		ACL:          []string{"domain:getattr"},
 	},
 	23: {
-		Name: "DOMAIN_LOOKUP_BY_NAME", API: "virDomainLookupByName",
+		Name: "DOMAIN_LOOKUP_BY_NAME", API: "virDomainLookupByName", ErrorDomain: 20,
 		Args:         "DomainLookupByNameArgs",
 		Ret:          "DomainLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"domain:getattr"},
 	},
 	24: {
-		Name: "DOMAIN_LOOKUP_BY_UUID", API: "virDomainLookupByUUID",
+		Name: "DOMAIN_LOOKUP_BY_UUID", API: "virDomainLookupByUUID", ErrorDomain: 20,
 		Args:         "DomainLookupByUUIDArgs",
 		Ret:          "DomainLookupByUUIDRet",
 		HighPriority: true,
 		ACL:          []string{"domain:getattr"},
 	},
 	25: {
-		Name: "CONNECT_NUM_OF_DEFINED_DOMAINS", API: "virConnectNumOfDefinedDomains",
+		Name: "CONNECT_NUM_OF_DEFINED_DOMAINS", API: "virConnectNumOfDefinedDomains", ErrorDomain: 20,
 		Ret:          "ConnectNumOfDefinedDomainsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	26: {
-		Name: "DOMAIN_PIN_VCPU", API: "virDomainPinVcpu",
+		Name: "DOMAIN_PIN_VCPU", API: "virDomainPinVcpu", ErrorDomain: 20,
 		Args:  "DomainPinVcpuArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	27: {
-		Name: "DOMAIN_REBOOT", API: "virDomainReboot",
+		Name: "DOMAIN_REBOOT", API: "virDomainReboot", ErrorDomain: 20,
 		Args:       "DomainRebootArgs",
 		ACL:        []string{"domain:init_control", "domain:write:VIR_DOMAIN_REBOOT_GUEST_AGENT"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_REBOOT_GUEST_AGENT
 	},
 	28: {
-		Name: "DOMAIN_RESUME", API: "virDomainResume",
+		Name: "DOMAIN_RESUME", API: "virDomainResume", ErrorDomain: 20,
 		Args:  "DomainResumeArgs",
 		ACL:   []string{"domain:suspend"},
 		Write: true,
 	},
 	29: {
-		Name: "DOMAIN_SET_AUTOSTART", API: "virDomainSetAutostart",
+		Name: "DOMAIN_SET_AUTOSTART", API: "virDomainSetAutostart", ErrorDomain: 20,
 		Args:         "DomainSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:write"},
 		Write:        true,
 	},
 	30: {
-		Name: "DOMAIN_SET_MAX_MEMORY", API: "virDomainSetMaxMemory",
+		Name: "DOMAIN_SET_MAX_MEMORY", API: "virDomainSetMaxMemory", ErrorDomain: 20,
 		Args:         "DomainSetMaxMemoryArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:write"},
 		Write:        true,
 	},
 	31: {
-		Name: "DOMAIN_SET_MEMORY", API: "virDomainSetMemory",
+		Name: "DOMAIN_SET_MEMORY", API: "virDomainSetMemory", ErrorDomain: 20,
 		Args:  "DomainSetMemoryArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	32: {
-		Name: "DOMAIN_SET_VCPUS", API: "virDomainSetVcpus",
+		Name: "DOMAIN_SET_VCPUS", API: "virDomainSetVcpus", ErrorDomain: 20,
 		Args:  "DomainSetVcpusArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	33: {
-		Name: "DOMAIN_SHUTDOWN", API: "virDomainShutdown",
+		Name: "DOMAIN_SHUTDOWN", API: "virDomainShutdown", ErrorDomain: 20,
 		Args:  "DomainShutdownArgs",
 		ACL:   []string{"domain:init_control"},
 		Write: true,
 	},
 	34: {
-		Name: "DOMAIN_SUSPEND", API: "virDomainSuspend",
+		Name: "DOMAIN_SUSPEND", API: "virDomainSuspend", ErrorDomain: 20,
 		Args:  "DomainSuspendArgs",
 		ACL:   []string{"domain:suspend"},
 		Write: true,
 	},
 	35: {
-		Name: "DOMAIN_UNDEFINE", API: "virDomainUndefine",
+		Name: "DOMAIN_UNDEFINE", API: "virDomainUndefine", ErrorDomain: 20,
 		Args:         "DomainUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:delete"},
 		Write:        true,
 	},
 	36: {
-		Name: "CONNECT_LIST_DEFINED_NETWORKS", API: "virConnectListDefinedNetworks",
+		Name: "CONNECT_LIST_DEFINED_NETWORKS", API: "virConnectListDefinedNetworks", ErrorDomain: 19,
 		Args:         "ConnectListDefinedNetworksArgs",
 		Ret:          "ConnectListDefinedNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
 	},
 	37: {
-		Name: "CONNECT_LIST_DOMAINS", API: "virConnectListDomains",
+		Name: "CONNECT_LIST_DOMAINS", API: "virConnectListDomains", ErrorDomain: 20,
 		Args:         "ConnectListDomainsArgs",
 		Ret:          "ConnectListDomainsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	38: {
-		Name: "CONNECT_LIST_NETWORKS", API: "virConnectListNetworks",
+		Name: "CONNECT_LIST_NETWORKS", API: "virConnectListNetworks", ErrorDomain: 19,
 		Args:         "ConnectListNetworksArgs",
 		Ret:          "ConnectListNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
 	},
 	39: {
-		Name: "NETWORK_CREATE", API: "virNetworkCreate",
+		Name: "NETWORK_CREATE", API: "virNetworkCreate", ErrorDomain: 19,
 		Args:  "NetworkCreateArgs",
 		ACL:   []string{"network:start"},
 		Write: true,
 	},
 	40: {
-		Name: "NETWORK_CREATE_XML", API: "virNetworkCreateXML",
+		Name: "NETWORK_CREATE_XML", API: "virNetworkCreateXML", ErrorDomain: 19,
 		Args:  "NetworkCreateXMLArgs",
 		Ret:   "NetworkCreateXMLRet",
 		ACL:   []string{"network:write", "network:start"},
 		Write: true,
 	},
 	41: {
-		Name: "NETWORK_DEFINE_XML", API: "virNetworkDefineXML",
+		Name: "NETWORK_DEFINE_XML", API: "virNetworkDefineXML", ErrorDomain: 19,
 		Args:         "NetworkDefineXMLArgs",
 		Ret:          "NetworkDefineXMLRet",
 		HighPriority: true,
@@ -284,234 +300,235 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	42: {
-		Name: "NETWORK_DESTROY", API: "virNetworkDestroy",
+		Name: "NETWORK_DESTROY", API: "virNetworkDestroy", ErrorDomain: 19,
 		Args:         "NetworkDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"network:stop"},
 		Write:        true,
 	},
 	43: {
-		Name: "NETWORK_GET_XML_DESC", API: "virNetworkGetXMLDesc",
+		Name: "NETWORK_GET_XML_DESC", API: "virNetworkGetXMLDesc", ErrorDomain: 19,
 		Args:         "NetworkGetXMLDescArgs",
 		Ret:          "NetworkGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"network:read"},
 	},
 	44: {
-		Name: "NETWORK_GET_AUTOSTART", API: "virNetworkGetAutostart",
+		Name: "NETWORK_GET_AUTOSTART", API: "virNetworkGetAutostart", ErrorDomain: 19,
 		Args:         "NetworkGetAutostartArgs",
 		Ret:          "NetworkGetAutostartRet",
 		HighPriority: true,
 		ACL:          []string{"network:read"},
 	},
 	45: {
-		Name: "NETWORK_GET_BRIDGE_NAME", API: "virNetworkGetBridgeName",
+		Name: "NETWORK_GET_BRIDGE_NAME", API: "virNetworkGetBridgeName", ErrorDomain: 19,
 		Args:         "NetworkGetBridgeNameArgs",
 		Ret:          "NetworkGetBridgeNameRet",
 		HighPriority: true,
 		ACL:          []string{"network:read"},
 	},
 	46: {
-		Name: "NETWORK_LOOKUP_BY_NAME", API: "virNetworkLookupByName",
+		Name: "NETWORK_LOOKUP_BY_NAME", API: "virNetworkLookupByName", ErrorDomain: 19,
 		Args:         "NetworkLookupByNameArgs",
 		Ret:          "NetworkLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"network:getattr"},
 	},
 	47: {
-		Name: "NETWORK_LOOKUP_BY_UUID", API: "virNetworkLookupByUUID",
+		Name: "NETWORK_LOOKUP_BY_UUID", API: "virNetworkLookupByUUID", ErrorDomain: 19,
 		Args:         "NetworkLookupByUUIDArgs",
 		Ret:          "NetworkLookupByUUIDRet",
 		HighPriority: true,
 		ACL:          []string{"network:getattr"},
 	},
 	48: {
-		Name: "NETWORK_SET_AUTOSTART", API: "virNetworkSetAutostart",
+		Name: "NETWORK_SET_AUTOSTART", API: "virNetworkSetAutostart", ErrorDomain: 19,
 		Args:         "NetworkSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"network:write"},
 		Write:        true,
 	},
 	49: {
-		Name: "NETWORK_UNDEFINE", API: "virNetworkUndefine",
+		Name: "NETWORK_UNDEFINE", API: "virNetworkUndefine", ErrorDomain: 19,
 		Args:         "NetworkUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"network:delete"},
 		Write:        true,
 	},
 	50: {
-		Name: "CONNECT_NUM_OF_DEFINED_NETWORKS", API: "virConnectNumOfDefinedNetworks",
+		Name: "CONNECT_NUM_OF_DEFINED_NETWORKS", API: "virConnectNumOfDefinedNetworks", ErrorDomain: 19,
 		Ret:          "ConnectNumOfDefinedNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
 	},
 	51: {
-		Name: "CONNECT_NUM_OF_DOMAINS", API: "virConnectNumOfDomains",
+		Name: "CONNECT_NUM_OF_DOMAINS", API: "virConnectNumOfDomains", ErrorDomain: 20,
 		Ret:          "ConnectNumOfDomainsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	52: {
-		Name: "CONNECT_NUM_OF_NETWORKS", API: "virConnectNumOfNetworks",
+		Name: "CONNECT_NUM_OF_NETWORKS", API: "virConnectNumOfNetworks", ErrorDomain: 19,
 		Ret:          "ConnectNumOfNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
 	},
 	53: {
-		Name: "DOMAIN_CORE_DUMP", API: "virDomainCoreDump",
+		Name: "DOMAIN_CORE_DUMP", API: "virDomainCoreDump", ErrorDomain: 20,
 		Args:  "DomainCoreDumpArgs",
 		ACL:   []string{"domain:core_dump"},
 		Write: true,
 	},
 	54: {
-		Name: "DOMAIN_RESTORE", API: "virDomainRestore",
+		Name: "DOMAIN_RESTORE", API: "virDomainRestore", ErrorDomain: 20,
 		Args:  "DomainRestoreArgs",
 		ACL:   []string{"domain:start", "domain:write"},
 		Write: true,
 	},
 	55: {
-		Name: "DOMAIN_SAVE", API: "virDomainSave",
+		Name: "DOMAIN_SAVE", API: "virDomainSave", ErrorDomain: 20,
 		Args:  "DomainSaveArgs",
 		ACL:   []string{"domain:hibernate"},
 		Write: true,
 	},
 	56: {
-		Name: "DOMAIN_GET_SCHEDULER_TYPE", API: "virDomainGetSchedulerType",
+		Name: "DOMAIN_GET_SCHEDULER_TYPE", API: "virDomainGetSchedulerType", ErrorDomain: 20,
 		Args: "DomainGetSchedulerTypeArgs",
 		Ret:  "DomainGetSchedulerTypeRet",
 		ACL:  []string{"domain:read"},
 	},
 	57: {
-		Name: "DOMAIN_GET_SCHEDULER_PARAMETERS", API: "virDomainGetSchedulerParameters",
+		Name: "DOMAIN_GET_SCHEDULER_PARAMETERS", API: "virDomainGetSchedulerParameters", ErrorDomain: 20,
 		Args: "DomainGetSchedulerParametersArgs",
 		Ret:  "DomainGetSchedulerParametersRet",
 		ACL:  []string{"domain:read"},
 	},
 	58: {
-		Name: "DOMAIN_SET_SCHEDULER_PARAMETERS", API: "virDomainSetSchedulerParameters",
-		Args: "DomainSetSchedulerParametersArgs",
-		ACL:  []string{"domain:read"},
+		Name: "DOMAIN_SET_SCHEDULER_PARAMETERS", API: "virDomainSetSchedulerParameters", ErrorDomain: 20,
+		Args:  "DomainSetSchedulerParametersArgs",
+		ACL:   []string{"domain:read"},
+		Write: true,
 	},
 	59: {
-		Name: "CONNECT_GET_HOSTNAME", API: "virConnectGetHostname",
+		Name: "CONNECT_GET_HOSTNAME", API: "virConnectGetHostname", ErrorDomain: 20,
 		Ret:          "ConnectGetHostnameRet",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	60: {
-		Name: "CONNECT_SUPPORTS_FEATURE", API: "virConnectSupportsFeature",
+		Name: "CONNECT_SUPPORTS_FEATURE", API: "virConnectSupportsFeature", ErrorDomain: 20,
 		Args:         "ConnectSupportsFeatureArgs",
 		Ret:          "ConnectSupportsFeatureRet",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	61: {
-		Name: "DOMAIN_MIGRATE_PREPARE", API: "virDomainMigratePrepare",
+		Name: "DOMAIN_MIGRATE_PREPARE", API: "virDomainMigratePrepare", ErrorDomain: 20,
 		Args:  "DomainMigratePrepareArgs",
 		Ret:   "DomainMigratePrepareRet",
 		ACL:   []string{"domain:migrate", "domain:start", "domain:write"},
 		Write: true,
 	},
 	62: {
-		Name: "DOMAIN_MIGRATE_PERFORM", API: "virDomainMigratePerform",
+		Name: "DOMAIN_MIGRATE_PERFORM", API: "virDomainMigratePerform", ErrorDomain: 20,
 		Args:  "DomainMigratePerformArgs",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	63: {
-		Name: "DOMAIN_MIGRATE_FINISH", API: "virDomainMigrateFinish",
+		Name: "DOMAIN_MIGRATE_FINISH", API: "virDomainMigrateFinish", ErrorDomain: 20,
 		Args:  "DomainMigrateFinishArgs",
 		Ret:   "DomainMigrateFinishRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	64: {
-		Name: "DOMAIN_BLOCK_STATS", API: "virDomainBlockStats",
+		Name: "DOMAIN_BLOCK_STATS", API: "virDomainBlockStats", ErrorDomain: 20,
 		Args: "DomainBlockStatsArgs",
 		Ret:  "DomainBlockStatsRet",
 		ACL:  []string{"domain:read"},
 	},
 	65: {
-		Name: "DOMAIN_INTERFACE_STATS", API: "virDomainInterfaceStats",
+		Name: "DOMAIN_INTERFACE_STATS", API: "virDomainInterfaceStats", ErrorDomain: 20,
 		Args:         "DomainInterfaceStatsArgs",
 		Ret:          "DomainInterfaceStatsRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	66: {
-		Name: "AUTH_LIST", API: "virAuthList",
+		Name: "AUTH_LIST", API: "virAuthList", ErrorDomain: 0,
 		Ret:          "AuthListRet",
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	67: {
-		Name: "AUTH_SASL_INIT", API: "virAuthSaslInit",
+		Name: "AUTH_SASL_INIT", API: "virAuthSaslInit", ErrorDomain: 0,
 		Ret:          "AuthSaslInitRet",
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	68: {
-		Name: "AUTH_SASL_START", API: "virAuthSaslStart",
+		Name: "AUTH_SASL_START", API: "virAuthSaslStart", ErrorDomain: 0,
 		Args:         "AuthSaslStartArgs",
 		Ret:          "AuthSaslStartRet",
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	69: {
-		Name: "AUTH_SASL_STEP", API: "virAuthSaslStep",
+		Name: "AUTH_SASL_STEP", API: "virAuthSaslStep", ErrorDomain: 0,
 		Args:         "AuthSaslStepArgs",
 		Ret:          "AuthSaslStepRet",
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	70: {
-		Name: "AUTH_POLKIT", API: "virAuthPolkit",
+		Name: "AUTH_POLKIT", API: "virAuthPolkit", ErrorDomain: 0,
 		Ret:          "AuthPolkitRet",
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	71: {
-		Name: "CONNECT_NUM_OF_STORAGE_POOLS", API: "virConnectNumOfStoragePools",
+		Name: "CONNECT_NUM_OF_STORAGE_POOLS", API: "virConnectNumOfStoragePools", ErrorDomain: 18,
 		Ret:          "ConnectNumOfStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	72: {
-		Name: "CONNECT_LIST_STORAGE_POOLS", API: "virConnectListStoragePools",
+		Name: "CONNECT_LIST_STORAGE_POOLS", API: "virConnectListStoragePools", ErrorDomain: 18,
 		Args:         "ConnectListStoragePoolsArgs",
 		Ret:          "ConnectListStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	73: {
-		Name: "CONNECT_NUM_OF_DEFINED_STORAGE_POOLS", API: "virConnectNumOfDefinedStoragePools",
+		Name: "CONNECT_NUM_OF_DEFINED_STORAGE_POOLS", API: "virConnectNumOfDefinedStoragePools", ErrorDomain: 18,
 		Ret:          "ConnectNumOfDefinedStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	74: {
-		Name: "CONNECT_LIST_DEFINED_STORAGE_POOLS", API: "virConnectListDefinedStoragePools",
+		Name: "CONNECT_LIST_DEFINED_STORAGE_POOLS", API: "virConnectListDefinedStoragePools", ErrorDomain: 18,
 		Args:         "ConnectListDefinedStoragePoolsArgs",
 		Ret:          "ConnectListDefinedStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	75: {
-		Name: "CONNECT_FIND_STORAGE_POOL_SOURCES", API: "virConnectFindStoragePoolSources",
+		Name: "CONNECT_FIND_STORAGE_POOL_SOURCES", API: "virConnectFindStoragePoolSources", ErrorDomain: 18,
 		Args:  "ConnectFindStoragePoolSourcesArgs",
 		Ret:   "ConnectFindStoragePoolSourcesRet",
 		ACL:   []string{"connect:detect_storage_pools"},
 		Write: true,
 	},
 	76: {
-		Name: "STORAGE_POOL_CREATE_XML", API: "virStoragePoolCreateXML",
+		Name: "STORAGE_POOL_CREATE_XML", API: "virStoragePoolCreateXML", ErrorDomain: 18,
 		Args:  "StoragePoolCreateXMLArgs",
 		Ret:   "StoragePoolCreateXMLRet",
 		ACL:   []string{"storage_pool:start", "storage_pool:write"},
 		Write: true,
 	},
 	77: {
-		Name: "STORAGE_POOL_DEFINE_XML", API: "virStoragePoolDefineXML",
+		Name: "STORAGE_POOL_DEFINE_XML", API: "virStoragePoolDefineXML", ErrorDomain: 18,
 		Args:         "StoragePoolDefineXMLArgs",
 		Ret:          "StoragePoolDefineXMLRet",
 		HighPriority: true,
@@ -519,361 +536,361 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	78: {
-		Name: "STORAGE_POOL_CREATE", API: "virStoragePoolCreate",
+		Name: "STORAGE_POOL_CREATE", API: "virStoragePoolCreate", ErrorDomain: 18,
 		Args:  "StoragePoolCreateArgs",
 		ACL:   []string{"storage_pool:start"},
 		Write: true,
 	},
 	79: {
-		Name: "STORAGE_POOL_BUILD", API: "virStoragePoolBuild",
+		Name: "STORAGE_POOL_BUILD", API: "virStoragePoolBuild", ErrorDomain: 18,
 		Args:  "StoragePoolBuildArgs",
 		ACL:   []string{"storage_pool:format"},
 		Write: true,
 	},
 	80: {
-		Name: "STORAGE_POOL_DESTROY", API: "virStoragePoolDestroy",
+		Name: "STORAGE_POOL_DESTROY", API: "virStoragePoolDestroy", ErrorDomain: 18,
 		Args:         "StoragePoolDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:stop"},
 		Write:        true,
 	},
 	81: {
-		Name: "STORAGE_POOL_DELETE", API: "virStoragePoolDelete",
+		Name: "STORAGE_POOL_DELETE", API: "virStoragePoolDelete", ErrorDomain: 18,
 		Args:  "StoragePoolDeleteArgs",
 		ACL:   []string{"storage_pool:format"},
 		Write: true,
 	},
 	82: {
-		Name: "STORAGE_POOL_UNDEFINE", API: "virStoragePoolUndefine",
+		Name: "STORAGE_POOL_UNDEFINE", API: "virStoragePoolUndefine", ErrorDomain: 18,
 		Args:         "StoragePoolUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:delete"},
 		Write:        true,
 	},
 	83: {
-		Name: "STORAGE_POOL_REFRESH", API: "virStoragePoolRefresh",
+		Name: "STORAGE_POOL_REFRESH", API: "virStoragePoolRefresh", ErrorDomain: 18,
 		Args:  "StoragePoolRefreshArgs",
 		ACL:   []string{"storage_pool:refresh"},
 		Write: true,
 	},
 	84: {
-		Name: "STORAGE_POOL_LOOKUP_BY_NAME", API: "virStoragePoolLookupByName",
+		Name: "STORAGE_POOL_LOOKUP_BY_NAME", API: "virStoragePoolLookupByName", ErrorDomain: 18,
 		Args:         "StoragePoolLookupByNameArgs",
 		Ret:          "StoragePoolLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:getattr"},
 	},
 	85: {
-		Name: "STORAGE_POOL_LOOKUP_BY_UUID", API: "virStoragePoolLookupByUUID",
+		Name: "STORAGE_POOL_LOOKUP_BY_UUID", API: "virStoragePoolLookupByUUID", ErrorDomain: 18,
 		Args:         "StoragePoolLookupByUUIDArgs",
 		Ret:          "StoragePoolLookupByUUIDRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:getattr"},
 	},
 	86: {
-		Name: "STORAGE_POOL_LOOKUP_BY_VOLUME", API: "virStoragePoolLookupByVolume",
+		Name: "STORAGE_POOL_LOOKUP_BY_VOLUME", API: "virStoragePoolLookupByVolume", ErrorDomain: 18,
 		Args:         "StoragePoolLookupByVolumeArgs",
 		Ret:          "StoragePoolLookupByVolumeRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:getattr"},
 	},
 	87: {
-		Name: "STORAGE_POOL_GET_INFO", API: "virStoragePoolGetInfo",
+		Name: "STORAGE_POOL_GET_INFO", API: "virStoragePoolGetInfo", ErrorDomain: 18,
 		Args:         "StoragePoolGetInfoArgs",
 		Ret:          "StoragePoolGetInfoRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:read"},
 	},
 	88: {
-		Name: "STORAGE_POOL_GET_XML_DESC", API: "virStoragePoolGetXMLDesc",
+		Name: "STORAGE_POOL_GET_XML_DESC", API: "virStoragePoolGetXMLDesc", ErrorDomain: 18,
 		Args:         "StoragePoolGetXMLDescArgs",
 		Ret:          "StoragePoolGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:read"},
 	},
 	89: {
-		Name: "STORAGE_POOL_GET_AUTOSTART", API: "virStoragePoolGetAutostart",
+		Name: "STORAGE_POOL_GET_AUTOSTART", API: "virStoragePoolGetAutostart", ErrorDomain: 18,
 		Args:         "StoragePoolGetAutostartArgs",
 		Ret:          "StoragePoolGetAutostartRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:read"},
 	},
 	90: {
-		Name: "STORAGE_POOL_SET_AUTOSTART", API: "virStoragePoolSetAutostart",
+		Name: "STORAGE_POOL_SET_AUTOSTART", API: "virStoragePoolSetAutostart", ErrorDomain: 18,
 		Args:         "StoragePoolSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:write"},
 		Write:        true,
 	},
 	91: {
-		Name: "STORAGE_POOL_NUM_OF_VOLUMES", API: "virStoragePoolNumOfVolumes",
+		Name: "STORAGE_POOL_NUM_OF_VOLUMES", API: "virStoragePoolNumOfVolumes", ErrorDomain: 18,
 		Args:         "StoragePoolNumOfVolumesArgs",
 		Ret:          "StoragePoolNumOfVolumesRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:search_storage_vols"},
 	},
 	92: {
-		Name: "STORAGE_POOL_LIST_VOLUMES", API: "virStoragePoolListVolumes",
+		Name: "STORAGE_POOL_LIST_VOLUMES", API: "virStoragePoolListVolumes", ErrorDomain: 18,
 		Args:         "StoragePoolListVolumesArgs",
 		Ret:          "StoragePoolListVolumesRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:search_storage_vols"},
 	},
 	93: {
-		Name: "STORAGE_VOL_CREATE_XML", API: "virStorageVolCreateXML",
+		Name: "STORAGE_VOL_CREATE_XML", API: "virStorageVolCreateXML", ErrorDomain: 18,
 		Args:  "StorageVolCreateXMLArgs",
 		Ret:   "StorageVolCreateXMLRet",
 		ACL:   []string{"storage_vol:create"},
 		Write: true,
 	},
 	94: {
-		Name: "STORAGE_VOL_DELETE", API: "virStorageVolDelete",
+		Name: "STORAGE_VOL_DELETE", API: "virStorageVolDelete", ErrorDomain: 18,
 		Args:  "StorageVolDeleteArgs",
 		ACL:   []string{"storage_vol:delete"},
 		Write: true,
 	},
 	95: {
-		Name: "STORAGE_VOL_LOOKUP_BY_NAME", API: "virStorageVolLookupByName",
+		Name: "STORAGE_VOL_LOOKUP_BY_NAME", API: "virStorageVolLookupByName", ErrorDomain: 18,
 		Args:         "StorageVolLookupByNameArgs",
 		Ret:          "StorageVolLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:getattr"},
 	},
 	96: {
-		Name: "STORAGE_VOL_LOOKUP_BY_KEY", API: "virStorageVolLookupByKey",
+		Name: "STORAGE_VOL_LOOKUP_BY_KEY", API: "virStorageVolLookupByKey", ErrorDomain: 18,
 		Args:         "StorageVolLookupByKeyArgs",
 		Ret:          "StorageVolLookupByKeyRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:getattr"},
 	},
 	97: {
-		Name: "STORAGE_VOL_LOOKUP_BY_PATH", API: "virStorageVolLookupByPath",
+		Name: "STORAGE_VOL_LOOKUP_BY_PATH", API: "virStorageVolLookupByPath", ErrorDomain: 18,
 		Args:         "StorageVolLookupByPathArgs",
 		Ret:          "StorageVolLookupByPathRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:getattr"},
 	},
 	98: {
-		Name: "STORAGE_VOL_GET_INFO", API: "virStorageVolGetInfo",
+		Name: "STORAGE_VOL_GET_INFO", API: "virStorageVolGetInfo", ErrorDomain: 18,
 		Args:         "StorageVolGetInfoArgs",
 		Ret:          "StorageVolGetInfoRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:read"},
 	},
 	99: {
-		Name: "STORAGE_VOL_GET_XML_DESC", API: "virStorageVolGetXMLDesc",
+		Name: "STORAGE_VOL_GET_XML_DESC", API: "virStorageVolGetXMLDesc", ErrorDomain: 18,
 		Args:         "StorageVolGetXMLDescArgs",
 		Ret:          "StorageVolGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:read"},
 	},
 	100: {
-		Name: "STORAGE_VOL_GET_PATH", API: "virStorageVolGetPath",
+		Name: "STORAGE_VOL_GET_PATH", API: "virStorageVolGetPath", ErrorDomain: 18,
 		Args:         "StorageVolGetPathArgs",
 		Ret:          "StorageVolGetPathRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:read"},
 	},
 	101: {
-		Name: "NODE_GET_CELLS_FREE_MEMORY", API: "virNodeGetCellsFreeMemory",
+		Name: "NODE_GET_CELLS_FREE_MEMORY", API: "virNodeGetCellsFreeMemory", ErrorDomain: 20,
 		Args:         "NodeGetCellsFreeMemoryArgs",
 		Ret:          "NodeGetCellsFreeMemoryRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	102: {
-		Name: "NODE_GET_FREE_MEMORY", API: "virNodeGetFreeMemory",
+		Name: "NODE_GET_FREE_MEMORY", API: "virNodeGetFreeMemory", ErrorDomain: 20,
 		Ret:          "NodeGetFreeMemoryRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	103: {
-		Name: "DOMAIN_BLOCK_PEEK", API: "virDomainBlockPeek",
+		Name: "DOMAIN_BLOCK_PEEK", API: "virDomainBlockPeek", ErrorDomain: 20,
 		Args:  "DomainBlockPeekArgs",
 		Ret:   "DomainBlockPeekRet",
 		ACL:   []string{"domain:block_read"},
 		Write: true,
 	},
 	104: {
-		Name: "DOMAIN_MEMORY_PEEK", API: "virDomainMemoryPeek",
+		Name: "DOMAIN_MEMORY_PEEK", API: "virDomainMemoryPeek", ErrorDomain: 20,
 		Args:  "DomainMemoryPeekArgs",
 		Ret:   "DomainMemoryPeekRet",
 		ACL:   []string{"domain:mem_read"},
 		Write: true,
 	},
 	105: {
-		Name: "CONNECT_DOMAIN_EVENT_REGISTER", API: "virConnectDomainEventRegister",
+		Name: "CONNECT_DOMAIN_EVENT_REGISTER", API: "virConnectDomainEventRegister", ErrorDomain: 20,
 		Ret:          "ConnectDomainEventRegisterRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	106: {
-		Name: "CONNECT_DOMAIN_EVENT_DEREGISTER", API: "virConnectDomainEventDeregister",
+		Name: "CONNECT_DOMAIN_EVENT_DEREGISTER", API: "virConnectDomainEventDeregister", ErrorDomain: 20,
 		Ret:          "ConnectDomainEventDeregisterRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	107: {
-		Name: "DOMAIN_EVENT_LIFECYCLE", API: "virDomainEventLifecycle",
+		Name: "DOMAIN_EVENT_LIFECYCLE", API: "virDomainEventLifecycle", ErrorDomain: 0,
 		Args:    "DomainEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	108: {
-		Name: "DOMAIN_MIGRATE_PREPARE2", API: "virDomainMigratePrepare2",
+		Name: "DOMAIN_MIGRATE_PREPARE2", API: "virDomainMigratePrepare2", ErrorDomain: 20,
 		Args:  "DomainMigratePrepare2Args",
 		Ret:   "DomainMigratePrepare2Ret",
 		ACL:   []string{"domain:migrate", "domain:start", "domain:write"},
 		Write: true,
 	},
 	109: {
-		Name: "DOMAIN_MIGRATE_FINISH2", API: "virDomainMigrateFinish2",
+		Name: "DOMAIN_MIGRATE_FINISH2", API: "virDomainMigrateFinish2", ErrorDomain: 20,
 		Args:  "DomainMigrateFinish2Args",
 		Ret:   "DomainMigrateFinish2Ret",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	110: {
-		Name: "CONNECT_GET_URI", API: "virConnectGetURI",
+		Name: "CONNECT_GET_URI", API: "virConnectGetURI", ErrorDomain: 20,
 		Ret:          "ConnectGetURIRet",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	111: {
-		Name: "NODE_NUM_OF_DEVICES", API: "virNodeNumOfDevices",
+		Name: "NODE_NUM_OF_DEVICES", API: "virNodeNumOfDevices", ErrorDomain: 22,
 		Args:         "NodeNumOfDevicesArgs",
 		Ret:          "NodeNumOfDevicesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_node_devices"},
 	},
 	112: {
-		Name: "NODE_LIST_DEVICES", API: "virNodeListDevices",
+		Name: "NODE_LIST_DEVICES", API: "virNodeListDevices", ErrorDomain: 22,
 		Args:         "NodeListDevicesArgs",
 		Ret:          "NodeListDevicesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_node_devices"},
 	},
 	113: {
-		Name: "NODE_DEVICE_LOOKUP_BY_NAME", API: "virNodeDeviceLookupByName",
+		Name: "NODE_DEVICE_LOOKUP_BY_NAME", API: "virNodeDeviceLookupByName", ErrorDomain: 22,
 		Args:         "NodeDeviceLookupByNameArgs",
 		Ret:          "NodeDeviceLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:getattr"},
 	},
 	114: {
-		Name: "NODE_DEVICE_GET_XML_DESC", API: "virNodeDeviceGetXMLDesc",
+		Name: "NODE_DEVICE_GET_XML_DESC", API: "virNodeDeviceGetXMLDesc", ErrorDomain: 22,
 		Args: "NodeDeviceGetXMLDescArgs",
 		Ret:  "NodeDeviceGetXMLDescRet",
 		ACL:  []string{"node_device:read"},
 	},
 	115: {
-		Name: "NODE_DEVICE_GET_PARENT", API: "virNodeDeviceGetParent",
+		Name: "NODE_DEVICE_GET_PARENT", API: "virNodeDeviceGetParent", ErrorDomain: 22,
 		Args:         "NodeDeviceGetParentArgs",
 		Ret:          "NodeDeviceGetParentRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:read"},
 	},
 	116: {
-		Name: "NODE_DEVICE_NUM_OF_CAPS", API: "virNodeDeviceNumOfCaps",
+		Name: "NODE_DEVICE_NUM_OF_CAPS", API: "virNodeDeviceNumOfCaps", ErrorDomain: 22,
 		Args:         "NodeDeviceNumOfCapsArgs",
 		Ret:          "NodeDeviceNumOfCapsRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:read"},
 	},
 	117: {
-		Name: "NODE_DEVICE_LIST_CAPS", API: "virNodeDeviceListCaps",
+		Name: "NODE_DEVICE_LIST_CAPS", API: "virNodeDeviceListCaps", ErrorDomain: 22,
 		Args:         "NodeDeviceListCapsArgs",
 		Ret:          "NodeDeviceListCapsRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:read"},
 	},
 	118: {
-		Name: "NODE_DEVICE_DETTACH", API: "virNodeDeviceDettach",
+		Name: "NODE_DEVICE_DETTACH", API: "virNodeDeviceDettach", ErrorDomain: 22,
 		Args:  "NodeDeviceDettachArgs",
 		ACL:   []string{"node_device:detach"},
 		Write: true,
 	},
 	119: {
-		Name: "NODE_DEVICE_RE_ATTACH", API: "virNodeDeviceReAttach",
+		Name: "NODE_DEVICE_RE_ATTACH", API: "virNodeDeviceReAttach", ErrorDomain: 22,
 		Args:  "NodeDeviceReAttachArgs",
 		ACL:   []string{"node_device:detach"},
 		Write: true,
 	},
 	120: {
-		Name: "NODE_DEVICE_RESET", API: "virNodeDeviceReset",
+		Name: "NODE_DEVICE_RESET", API: "virNodeDeviceReset", ErrorDomain: 22,
 		Args:  "NodeDeviceResetArgs",
 		ACL:   []string{"node_device:detach"},
 		Write: true,
 	},
 	121: {
-		Name: "DOMAIN_GET_SECURITY_LABEL", API: "virDomainGetSecurityLabel",
+		Name: "DOMAIN_GET_SECURITY_LABEL", API: "virDomainGetSecurityLabel", ErrorDomain: 20,
 		Args:         "DomainGetSecurityLabelArgs",
 		Ret:          "DomainGetSecurityLabelRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	122: {
-		Name: "NODE_GET_SECURITY_MODEL", API: "virNodeGetSecurityModel",
+		Name: "NODE_GET_SECURITY_MODEL", API: "virNodeGetSecurityModel", ErrorDomain: 20,
 		Ret:          "NodeGetSecurityModelRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	123: {
-		Name: "NODE_DEVICE_CREATE_XML", API: "virNodeDeviceCreateXML",
+		Name: "NODE_DEVICE_CREATE_XML", API: "virNodeDeviceCreateXML", ErrorDomain: 22,
 		Args:  "NodeDeviceCreateXMLArgs",
 		Ret:   "NodeDeviceCreateXMLRet",
 		ACL:   []string{"node_device:write", "node_device:start"},
 		Write: true,
 	},
 	124: {
-		Name: "NODE_DEVICE_DESTROY", API: "virNodeDeviceDestroy",
+		Name: "NODE_DEVICE_DESTROY", API: "virNodeDeviceDestroy", ErrorDomain: 22,
 		Args:         "NodeDeviceDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:stop"},
 		Write:        true,
 	},
 	125: {
-		Name: "STORAGE_VOL_CREATE_XML_FROM", API: "virStorageVolCreateXMLFrom",
+		Name: "STORAGE_VOL_CREATE_XML_FROM", API: "virStorageVolCreateXMLFrom", ErrorDomain: 18,
 		Args:  "StorageVolCreateXMLFromArgs",
 		Ret:   "StorageVolCreateXMLFromRet",
 		ACL:   []string{"storage_vol:create"},
 		Write: true,
 	},
 	126: {
-		Name: "CONNECT_NUM_OF_INTERFACES", API: "virConnectNumOfInterfaces",
+		Name: "CONNECT_NUM_OF_INTERFACES", API: "virConnectNumOfInterfaces", ErrorDomain: 26,
 		Ret:          "ConnectNumOfInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	127: {
-		Name: "CONNECT_LIST_INTERFACES", API: "virConnectListInterfaces",
+		Name: "CONNECT_LIST_INTERFACES", API: "virConnectListInterfaces", ErrorDomain: 26,
 		Args:         "ConnectListInterfacesArgs",
 		Ret:          "ConnectListInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	128: {
-		Name: "INTERFACE_LOOKUP_BY_NAME", API: "virInterfaceLookupByName",
+		Name: "INTERFACE_LOOKUP_BY_NAME", API: "virInterfaceLookupByName", ErrorDomain: 26,
 		Args:         "InterfaceLookupByNameArgs",
 		Ret:          "InterfaceLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"interface:getattr"},
 	},
 	129: {
-		Name: "INTERFACE_LOOKUP_BY_MAC_STRING", API: "virInterfaceLookupByMACString",
+		Name: "INTERFACE_LOOKUP_BY_MAC_STRING", API: "virInterfaceLookupByMACString", ErrorDomain: 26,
 		Args:         "InterfaceLookupByMACStringArgs",
 		Ret:          "InterfaceLookupByMACStringRet",
 		HighPriority: true,
 		ACL:          []string{"interface:getattr"},
 	},
 	130: {
-		Name: "INTERFACE_GET_XML_DESC", API: "virInterfaceGetXMLDesc",
+		Name: "INTERFACE_GET_XML_DESC", API: "virInterfaceGetXMLDesc", ErrorDomain: 26,
 		Args: "InterfaceGetXMLDescArgs",
 		Ret:  "InterfaceGetXMLDescRet",
 		ACL:  []string{"interface:read"},
 	},
 	131: {
-		Name: "INTERFACE_DEFINE_XML", API: "virInterfaceDefineXML",
+		Name: "INTERFACE_DEFINE_XML", API: "virInterfaceDefineXML", ErrorDomain: 26,
 		Args:         "InterfaceDefineXMLArgs",
 		Ret:          "InterfaceDefineXMLRet",
 		HighPriority: true,
@@ -881,74 +898,74 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	132: {
-		Name: "INTERFACE_UNDEFINE", API: "virInterfaceUndefine",
+		Name: "INTERFACE_UNDEFINE", API: "virInterfaceUndefine", ErrorDomain: 26,
 		Args:         "InterfaceUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"interface:delete"},
 		Write:        true,
 	},
 	133: {
-		Name: "INTERFACE_CREATE", API: "virInterfaceCreate",
+		Name: "INTERFACE_CREATE", API: "virInterfaceCreate", ErrorDomain: 26,
 		Args:  "InterfaceCreateArgs",
 		ACL:   []string{"interface:start"},
 		Write: true,
 	},
 	134: {
-		Name: "INTERFACE_DESTROY", API: "virInterfaceDestroy",
+		Name: "INTERFACE_DESTROY", API: "virInterfaceDestroy", ErrorDomain: 26,
 		Args:         "InterfaceDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"interface:stop"},
 		Write:        true,
 	},
 	135: {
-		Name: "CONNECT_DOMAIN_XML_FROM_NATIVE", API: "virConnectDomainXMLFromNative",
+		Name: "CONNECT_DOMAIN_XML_FROM_NATIVE", API: "virConnectDomainXMLFromNative", ErrorDomain: 20,
 		Args:  "ConnectDomainXMLFromNativeArgs",
 		Ret:   "ConnectDomainXMLFromNativeRet",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	136: {
-		Name: "CONNECT_DOMAIN_XML_TO_NATIVE", API: "virConnectDomainXMLToNative",
+		Name: "CONNECT_DOMAIN_XML_TO_NATIVE", API: "virConnectDomainXMLToNative", ErrorDomain: 20,
 		Args:  "ConnectDomainXMLToNativeArgs",
 		Ret:   "ConnectDomainXMLToNativeRet",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	137: {
-		Name: "CONNECT_NUM_OF_DEFINED_INTERFACES", API: "virConnectNumOfDefinedInterfaces",
+		Name: "CONNECT_NUM_OF_DEFINED_INTERFACES", API: "virConnectNumOfDefinedInterfaces", ErrorDomain: 26,
 		Ret:          "ConnectNumOfDefinedInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	138: {
-		Name: "CONNECT_LIST_DEFINED_INTERFACES", API: "virConnectListDefinedInterfaces",
+		Name: "CONNECT_LIST_DEFINED_INTERFACES", API: "virConnectListDefinedInterfaces", ErrorDomain: 26,
 		Args:         "ConnectListDefinedInterfacesArgs",
 		Ret:          "ConnectListDefinedInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	139: {
-		Name: "CONNECT_NUM_OF_SECRETS", API: "virConnectNumOfSecrets",
+		Name: "CONNECT_NUM_OF_SECRETS", API: "virConnectNumOfSecrets", ErrorDomain: 30,
 		Ret:          "ConnectNumOfSecretsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_secrets"},
 	},
 	140: {
-		Name: "CONNECT_LIST_SECRETS", API: "virConnectListSecrets",
+		Name: "CONNECT_LIST_SECRETS", API: "virConnectListSecrets", ErrorDomain: 30,
 		Args:         "ConnectListSecretsArgs",
 		Ret:          "ConnectListSecretsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_secrets"},
 	},
 	141: {
-		Name: "SECRET_LOOKUP_BY_UUID", API: "virSecretLookupByUUID",
+		Name: "SECRET_LOOKUP_BY_UUID", API: "virSecretLookupByUUID", ErrorDomain: 30,
 		Args:         "SecretLookupByUUIDArgs",
 		Ret:          "SecretLookupByUUIDRet",
 		HighPriority: true,
 		ACL:          []string{"secret:getattr"},
 	},
 	142: {
-		Name: "SECRET_DEFINE_XML", API: "virSecretDefineXML",
+		Name: "SECRET_DEFINE_XML", API: "virSecretDefineXML", ErrorDomain: 30,
 		Args:         "SecretDefineXMLArgs",
 		Ret:          "SecretDefineXMLRet",
 		HighPriority: true,
@@ -956,21 +973,21 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	143: {
-		Name: "SECRET_GET_XML_DESC", API: "virSecretGetXMLDesc",
+		Name: "SECRET_GET_XML_DESC", API: "virSecretGetXMLDesc", ErrorDomain: 30,
 		Args:         "SecretGetXMLDescArgs",
 		Ret:          "SecretGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"secret:read"},
 	},
 	144: {
-		Name: "SECRET_SET_VALUE", API: "virSecretSetValue",
+		Name: "SECRET_SET_VALUE", API: "virSecretSetValue", ErrorDomain: 30,
 		Args:         "SecretSetValueArgs",
 		HighPriority: true,
 		ACL:          []string{"secret:write"},
 		Write:        true,
 	},
 	145: {
-		Name: "SECRET_GET_VALUE", API: "virSecretGetValue",
+		Name: "SECRET_GET_VALUE", API: "virSecretGetValue", ErrorDomain: 30,
 		Args:         "SecretGetValueArgs",
 		Ret:          "SecretGetValueRet",
 		HighPriority: true,
@@ -978,229 +995,229 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	146: {
-		Name: "SECRET_UNDEFINE", API: "virSecretUndefine",
+		Name: "SECRET_UNDEFINE", API: "virSecretUndefine", ErrorDomain: 30,
 		Args:         "SecretUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"secret:delete"},
 		Write:        true,
 	},
 	147: {
-		Name: "SECRET_LOOKUP_BY_USAGE", API: "virSecretLookupByUsage",
+		Name: "SECRET_LOOKUP_BY_USAGE", API: "virSecretLookupByUsage", ErrorDomain: 30,
 		Args:         "SecretLookupByUsageArgs",
 		Ret:          "SecretLookupByUsageRet",
 		HighPriority: true,
 		ACL:          []string{"secret:getattr"},
 	},
 	148: {
-		Name: "DOMAIN_MIGRATE_PREPARE_TUNNEL", API: "virDomainMigratePrepareTunnel",
+		Name: "DOMAIN_MIGRATE_PREPARE_TUNNEL", API: "virDomainMigratePrepareTunnel", ErrorDomain: 20,
 		Args:   "DomainMigratePrepareTunnelArgs",
 		Stream: StreamWrite,
 		ACL:    []string{"domain:migrate", "domain:start", "domain:write"},
 		Write:  true,
 	},
 	149: {
-		Name: "CONNECT_IS_SECURE", API: "virConnectIsSecure",
+		Name: "CONNECT_IS_SECURE", API: "virConnectIsSecure", ErrorDomain: 20,
 		Ret:          "ConnectIsSecureRet",
 		HighPriority: true,
 		ACL:          []string{"none"},
 	},
 	150: {
-		Name: "DOMAIN_IS_ACTIVE", API: "virDomainIsActive",
+		Name: "DOMAIN_IS_ACTIVE", API: "virDomainIsActive", ErrorDomain: 20,
 		Args:         "DomainIsActiveArgs",
 		Ret:          "DomainIsActiveRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	151: {
-		Name: "DOMAIN_IS_PERSISTENT", API: "virDomainIsPersistent",
+		Name: "DOMAIN_IS_PERSISTENT", API: "virDomainIsPersistent", ErrorDomain: 20,
 		Args:         "DomainIsPersistentArgs",
 		Ret:          "DomainIsPersistentRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	152: {
-		Name: "NETWORK_IS_ACTIVE", API: "virNetworkIsActive",
+		Name: "NETWORK_IS_ACTIVE", API: "virNetworkIsActive", ErrorDomain: 19,
 		Args:         "NetworkIsActiveArgs",
 		Ret:          "NetworkIsActiveRet",
 		HighPriority: true,
 		ACL:          []string{"network:read"},
 	},
 	153: {
-		Name: "NETWORK_IS_PERSISTENT", API: "virNetworkIsPersistent",
+		Name: "NETWORK_IS_PERSISTENT", API: "virNetworkIsPersistent", ErrorDomain: 19,
 		Args:         "NetworkIsPersistentArgs",
 		Ret:          "NetworkIsPersistentRet",
 		HighPriority: true,
 		ACL:          []string{"network:read"},
 	},
 	154: {
-		Name: "STORAGE_POOL_IS_ACTIVE", API: "virStoragePoolIsActive",
+		Name: "STORAGE_POOL_IS_ACTIVE", API: "virStoragePoolIsActive", ErrorDomain: 18,
 		Args:         "StoragePoolIsActiveArgs",
 		Ret:          "StoragePoolIsActiveRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:read"},
 	},
 	155: {
-		Name: "STORAGE_POOL_IS_PERSISTENT", API: "virStoragePoolIsPersistent",
+		Name: "STORAGE_POOL_IS_PERSISTENT", API: "virStoragePoolIsPersistent", ErrorDomain: 18,
 		Args:         "StoragePoolIsPersistentArgs",
 		Ret:          "StoragePoolIsPersistentRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:read"},
 	},
 	156: {
-		Name: "INTERFACE_IS_ACTIVE", API: "virInterfaceIsActive",
+		Name: "INTERFACE_IS_ACTIVE", API: "virInterfaceIsActive", ErrorDomain: 26,
 		Args:         "InterfaceIsActiveArgs",
 		Ret:          "InterfaceIsActiveRet",
 		HighPriority: true,
 		ACL:          []string{"interface:read"},
 	},
 	157: {
-		Name: "CONNECT_GET_LIB_VERSION", API: "virConnectGetLibVersion",
+		Name: "CONNECT_GET_LIB_VERSION", API: "virConnectGetLibVersion", ErrorDomain: 20,
 		Ret:          "ConnectGetLibVersionRet",
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	158: {
-		Name: "CONNECT_COMPARE_CPU", API: "virConnectCompareCPU",
+		Name: "CONNECT_COMPARE_CPU", API: "virConnectCompareCPU", ErrorDomain: 20,
 		Args:         "ConnectCompareCPUArgs",
 		Ret:          "ConnectCompareCPURet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	159: {
-		Name: "DOMAIN_MEMORY_STATS", API: "virDomainMemoryStats",
+		Name: "DOMAIN_MEMORY_STATS", API: "virDomainMemoryStats", ErrorDomain: 20,
 		Args: "DomainMemoryStatsArgs",
 		Ret:  "DomainMemoryStatsRet",
 		ACL:  []string{"domain:read"},
 	},
 	160: {
-		Name: "DOMAIN_ATTACH_DEVICE_FLAGS", API: "virDomainAttachDeviceFlags",
+		Name: "DOMAIN_ATTACH_DEVICE_FLAGS", API: "virDomainAttachDeviceFlags", ErrorDomain: 20,
 		Args:       "DomainAttachDeviceFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	161: {
-		Name: "DOMAIN_DETACH_DEVICE_FLAGS", API: "virDomainDetachDeviceFlags",
+		Name: "DOMAIN_DETACH_DEVICE_FLAGS", API: "virDomainDetachDeviceFlags", ErrorDomain: 20,
 		Args:       "DomainDetachDeviceFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	162: {
-		Name: "CONNECT_BASELINE_CPU", API: "virConnectBaselineCPU",
+		Name: "CONNECT_BASELINE_CPU", API: "virConnectBaselineCPU", ErrorDomain: 20,
 		Args: "ConnectBaselineCPUArgs",
 		Ret:  "ConnectBaselineCPURet",
 		ACL:  []string{"connect:read"},
 	},
 	163: {
-		Name: "DOMAIN_GET_JOB_INFO", API: "virDomainGetJobInfo",
+		Name: "DOMAIN_GET_JOB_INFO", API: "virDomainGetJobInfo", ErrorDomain: 20,
 		Args: "DomainGetJobInfoArgs",
 		Ret:  "DomainGetJobInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	164: {
-		Name: "DOMAIN_ABORT_JOB", API: "virDomainAbortJob",
+		Name: "DOMAIN_ABORT_JOB", API: "virDomainAbortJob", ErrorDomain: 20,
 		Args:  "DomainAbortJobArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	165: {
-		Name: "STORAGE_VOL_WIPE", API: "virStorageVolWipe",
+		Name: "STORAGE_VOL_WIPE", API: "virStorageVolWipe", ErrorDomain: 18,
 		Args:  "StorageVolWipeArgs",
 		ACL:   []string{"storage_vol:format"},
 		Write: true,
 	},
 	166: {
-		Name: "DOMAIN_MIGRATE_SET_MAX_DOWNTIME", API: "virDomainMigrateSetMaxDowntime",
+		Name: "DOMAIN_MIGRATE_SET_MAX_DOWNTIME", API: "virDomainMigrateSetMaxDowntime", ErrorDomain: 20,
 		Args:  "DomainMigrateSetMaxDowntimeArgs",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	167: {
-		Name: "CONNECT_DOMAIN_EVENT_REGISTER_ANY", API: "virConnectDomainEventRegisterAny",
+		Name: "CONNECT_DOMAIN_EVENT_REGISTER_ANY", API: "virConnectDomainEventRegisterAny", ErrorDomain: 20,
 		Args:         "ConnectDomainEventRegisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	168: {
-		Name: "CONNECT_DOMAIN_EVENT_DEREGISTER_ANY", API: "virConnectDomainEventDeregisterAny",
+		Name: "CONNECT_DOMAIN_EVENT_DEREGISTER_ANY", API: "virConnectDomainEventDeregisterAny", ErrorDomain: 20,
 		Args:         "ConnectDomainEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	169: {
-		Name: "DOMAIN_EVENT_REBOOT", API: "virDomainEventReboot",
+		Name: "DOMAIN_EVENT_REBOOT", API: "virDomainEventReboot", ErrorDomain: 0,
 		Args:    "DomainEventRebootMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	170: {
-		Name: "DOMAIN_EVENT_RTC_CHANGE", API: "virDomainEventRtcChange",
+		Name: "DOMAIN_EVENT_RTC_CHANGE", API: "virDomainEventRtcChange", ErrorDomain: 0,
 		Args:    "DomainEventRtcChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	171: {
-		Name: "DOMAIN_EVENT_WATCHDOG", API: "virDomainEventWatchdog",
+		Name: "DOMAIN_EVENT_WATCHDOG", API: "virDomainEventWatchdog", ErrorDomain: 0,
 		Args:    "DomainEventWatchdogMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	172: {
-		Name: "DOMAIN_EVENT_IO_ERROR", API: "virDomainEventIoError",
+		Name: "DOMAIN_EVENT_IO_ERROR", API: "virDomainEventIoError", ErrorDomain: 0,
 		Args:    "DomainEventIoErrorMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	173: {
-		Name: "DOMAIN_EVENT_GRAPHICS", API: "virDomainEventGraphics",
+		Name: "DOMAIN_EVENT_GRAPHICS", API: "virDomainEventGraphics", ErrorDomain: 0,
 		Args:    "DomainEventGraphicsMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	174: {
-		Name: "DOMAIN_UPDATE_DEVICE_FLAGS", API: "virDomainUpdateDeviceFlags",
+		Name: "DOMAIN_UPDATE_DEVICE_FLAGS", API: "virDomainUpdateDeviceFlags", ErrorDomain: 20,
 		Args:       "DomainUpdateDeviceFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	175: {
-		Name: "NWFILTER_LOOKUP_BY_NAME", API: "virNWFilterLookupByName",
+		Name: "NWFILTER_LOOKUP_BY_NAME", API: "virNWFilterLookupByName", ErrorDomain: 33,
 		Args:         "NwfilterLookupByNameArgs",
 		Ret:          "NwfilterLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"nwfilter:getattr"},
 	},
 	176: {
-		Name: "NWFILTER_LOOKUP_BY_UUID", API: "virNWFilterLookupByUUID",
+		Name: "NWFILTER_LOOKUP_BY_UUID", API: "virNWFilterLookupByUUID", ErrorDomain: 33,
 		Args:         "NwfilterLookupByUUIDArgs",
 		Ret:          "NwfilterLookupByUUIDRet",
 		HighPriority: true,
 		ACL:          []string{"nwfilter:getattr"},
 	},
 	177: {
-		Name: "NWFILTER_GET_XML_DESC", API: "virNWFilterGetXMLDesc",
+		Name: "NWFILTER_GET_XML_DESC", API: "virNWFilterGetXMLDesc", ErrorDomain: 33,
 		Args:         "NwfilterGetXMLDescArgs",
 		Ret:          "NwfilterGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"nwfilter:read"},
 	},
 	178: {
-		Name: "CONNECT_NUM_OF_NWFILTERS", API: "virConnectNumOfNWFilters",
+		Name: "CONNECT_NUM_OF_NWFILTERS", API: "virConnectNumOfNWFilters", ErrorDomain: 33,
 		Ret:          "ConnectNumOfNwfiltersRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_nwfilters"},
 	},
 	179: {
-		Name: "CONNECT_LIST_NWFILTERS", API: "virConnectListNWFilters",
+		Name: "CONNECT_LIST_NWFILTERS", API: "virConnectListNWFilters", ErrorDomain: 33,
 		Args:         "ConnectListNwfiltersArgs",
 		Ret:          "ConnectListNwfiltersRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_nwfilters"},
 	},
 	180: {
-		Name: "NWFILTER_DEFINE_XML", API: "virNWFilterDefineXML",
+		Name: "NWFILTER_DEFINE_XML", API: "virNWFilterDefineXML", ErrorDomain: 33,
 		Args:         "NwfilterDefineXMLArgs",
 		Ret:          "NwfilterDefineXMLRet",
 		HighPriority: true,
@@ -1208,32 +1225,32 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	181: {
-		Name: "NWFILTER_UNDEFINE", API: "virNWFilterUndefine",
+		Name: "NWFILTER_UNDEFINE", API: "virNWFilterUndefine", ErrorDomain: 33,
 		Args:         "NwfilterUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"nwfilter:delete"},
 		Write:        true,
 	},
 	182: {
-		Name: "DOMAIN_MANAGED_SAVE", API: "virDomainManagedSave",
+		Name: "DOMAIN_MANAGED_SAVE", API: "virDomainManagedSave", ErrorDomain: 20,
 		Args:  "DomainManagedSaveArgs",
 		ACL:   []string{"domain:hibernate"},
 		Write: true,
 	},
 	183: {
-		Name: "DOMAIN_HAS_MANAGED_SAVE_IMAGE", API: "virDomainHasManagedSaveImage",
+		Name: "DOMAIN_HAS_MANAGED_SAVE_IMAGE", API: "virDomainHasManagedSaveImage", ErrorDomain: 20,
 		Args: "DomainHasManagedSaveImageArgs",
 		Ret:  "DomainHasManagedSaveImageRet",
 		ACL:  []string{"domain:read"},
 	},
 	184: {
-		Name: "DOMAIN_MANAGED_SAVE_REMOVE", API: "virDomainManagedSaveRemove",
+		Name: "DOMAIN_MANAGED_SAVE_REMOVE", API: "virDomainManagedSaveRemove", ErrorDomain: 20,
 		Args:  "DomainManagedSaveRemoveArgs",
 		ACL:   []string{"domain:hibernate"},
 		Write: true,
 	},
 	185: {
-		Name: "DOMAIN_SNAPSHOT_CREATE_XML", API: "virDomainSnapshotCreateXML",
+		Name: "DOMAIN_SNAPSHOT_CREATE_XML", API: "virDomainSnapshotCreateXML", ErrorDomain: 35,
 		Args:       "DomainSnapshotCreateXMLArgs",
 		Ret:        "DomainSnapshotCreateXMLRet",
 		ACL:        []string{"domain:snapshot", "domain:fs_freeze:VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE"},
@@ -1241,7 +1258,7 @@ var remoteProcs = [444]ProcInfo{
 		WriteFlags: 0x40, // VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE
 	},
 	186: {
-		Name: "DOMAIN_SNAPSHOT_GET_XML_DESC", API: "virDomainSnapshotGetXMLDesc",
+		Name: "DOMAIN_SNAPSHOT_GET_XML_DESC", API: "virDomainSnapshotGetXMLDesc", ErrorDomain: 35,
 		Args:         "DomainSnapshotGetXMLDescArgs",
 		Ret:          "DomainSnapshotGetXMLDescRet",
 		HighPriority: true,
@@ -1249,165 +1266,165 @@ var remoteProcs = [444]ProcInfo{
 		WriteFlags:   0x1, // VIR_DOMAIN_SNAPSHOT_XML_SECURE
 	},
 	187: {
-		Name: "DOMAIN_SNAPSHOT_NUM", API: "virDomainSnapshotNum",
+		Name: "DOMAIN_SNAPSHOT_NUM", API: "virDomainSnapshotNum", ErrorDomain: 35,
 		Args:         "DomainSnapshotNumArgs",
 		Ret:          "DomainSnapshotNumRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	188: {
-		Name: "DOMAIN_SNAPSHOT_LIST_NAMES", API: "virDomainSnapshotListNames",
+		Name: "DOMAIN_SNAPSHOT_LIST_NAMES", API: "virDomainSnapshotListNames", ErrorDomain: 35,
 		Args:         "DomainSnapshotListNamesArgs",
 		Ret:          "DomainSnapshotListNamesRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	189: {
-		Name: "DOMAIN_SNAPSHOT_LOOKUP_BY_NAME", API: "virDomainSnapshotLookupByName",
+		Name: "DOMAIN_SNAPSHOT_LOOKUP_BY_NAME", API: "virDomainSnapshotLookupByName", ErrorDomain: 35,
 		Args:         "DomainSnapshotLookupByNameArgs",
 		Ret:          "DomainSnapshotLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	190: {
-		Name: "DOMAIN_HAS_CURRENT_SNAPSHOT", API: "virDomainHasCurrentSnapshot",
+		Name: "DOMAIN_HAS_CURRENT_SNAPSHOT", API: "virDomainHasCurrentSnapshot", ErrorDomain: 35,
 		Args: "DomainHasCurrentSnapshotArgs",
 		Ret:  "DomainHasCurrentSnapshotRet",
 		ACL:  []string{"domain:read"},
 	},
 	191: {
-		Name: "DOMAIN_SNAPSHOT_CURRENT", API: "virDomainSnapshotCurrent",
+		Name: "DOMAIN_SNAPSHOT_CURRENT", API: "virDomainSnapshotCurrent", ErrorDomain: 35,
 		Args: "DomainSnapshotCurrentArgs",
 		Ret:  "DomainSnapshotCurrentRet",
 		ACL:  []string{"domain:read"},
 	},
 	192: {
-		Name: "DOMAIN_REVERT_TO_SNAPSHOT", API: "virDomainRevertToSnapshot",
+		Name: "DOMAIN_REVERT_TO_SNAPSHOT", API: "virDomainRevertToSnapshot", ErrorDomain: 35,
 		Args:  "DomainRevertToSnapshotArgs",
 		ACL:   []string{"domain:snapshot"},
 		Write: true,
 	},
 	193: {
-		Name: "DOMAIN_SNAPSHOT_DELETE", API: "virDomainSnapshotDelete",
+		Name: "DOMAIN_SNAPSHOT_DELETE", API: "virDomainSnapshotDelete", ErrorDomain: 35,
 		Args:  "DomainSnapshotDeleteArgs",
 		ACL:   []string{"domain:snapshot"},
 		Write: true,
 	},
 	194: {
-		Name: "DOMAIN_GET_BLOCK_INFO", API: "virDomainGetBlockInfo",
+		Name: "DOMAIN_GET_BLOCK_INFO", API: "virDomainGetBlockInfo", ErrorDomain: 20,
 		Args: "DomainGetBlockInfoArgs",
 		Ret:  "DomainGetBlockInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	195: {
-		Name: "DOMAIN_EVENT_IO_ERROR_REASON", API: "virDomainEventIoErrorReason",
+		Name: "DOMAIN_EVENT_IO_ERROR_REASON", API: "virDomainEventIoErrorReason", ErrorDomain: 0,
 		Args:    "DomainEventIoErrorReasonMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	196: {
-		Name: "DOMAIN_CREATE_WITH_FLAGS", API: "virDomainCreateWithFlags",
+		Name: "DOMAIN_CREATE_WITH_FLAGS", API: "virDomainCreateWithFlags", ErrorDomain: 20,
 		Args:  "DomainCreateWithFlagsArgs",
 		Ret:   "DomainCreateWithFlagsRet",
 		ACL:   []string{"domain:start"},
 		Write: true,
 	},
 	197: {
-		Name: "DOMAIN_SET_MEMORY_PARAMETERS", API: "virDomainSetMemoryParameters",
+		Name: "DOMAIN_SET_MEMORY_PARAMETERS", API: "virDomainSetMemoryParameters", ErrorDomain: 20,
 		Args:       "DomainSetMemoryParametersArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	198: {
-		Name: "DOMAIN_GET_MEMORY_PARAMETERS", API: "virDomainGetMemoryParameters",
+		Name: "DOMAIN_GET_MEMORY_PARAMETERS", API: "virDomainGetMemoryParameters", ErrorDomain: 20,
 		Args: "DomainGetMemoryParametersArgs",
 		Ret:  "DomainGetMemoryParametersRet",
 		ACL:  []string{"domain:read"},
 	},
 	199: {
-		Name: "DOMAIN_SET_VCPUS_FLAGS", API: "virDomainSetVcpusFlags",
+		Name: "DOMAIN_SET_VCPUS_FLAGS", API: "virDomainSetVcpusFlags", ErrorDomain: 20,
 		Args:       "DomainSetVcpusFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG", "domain:write:VIR_DOMAIN_VCPU_GUEST"},
 		Write:      true,
 		WriteFlags: 0xa, // VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_VCPU_GUEST
 	},
 	200: {
-		Name: "DOMAIN_GET_VCPUS_FLAGS", API: "virDomainGetVcpusFlags",
+		Name: "DOMAIN_GET_VCPUS_FLAGS", API: "virDomainGetVcpusFlags", ErrorDomain: 20,
 		Args:       "DomainGetVcpusFlagsArgs",
 		Ret:        "DomainGetVcpusFlagsRet",
 		ACL:        []string{"domain:read", "domain:write:VIR_DOMAIN_VCPU_GUEST"},
 		WriteFlags: 0x8, // VIR_DOMAIN_VCPU_GUEST
 	},
 	201: {
-		Name: "DOMAIN_OPEN_CONSOLE", API: "virDomainOpenConsole",
+		Name: "DOMAIN_OPEN_CONSOLE", API: "virDomainOpenConsole", ErrorDomain: 20,
 		Args:   "DomainOpenConsoleArgs",
 		Stream: StreamRead,
 		ACL:    []string{"domain:open_device"},
 		Write:  true,
 	},
 	202: {
-		Name: "DOMAIN_IS_UPDATED", API: "virDomainIsUpdated",
+		Name: "DOMAIN_IS_UPDATED", API: "virDomainIsUpdated", ErrorDomain: 20,
 		Args:         "DomainIsUpdatedArgs",
 		Ret:          "DomainIsUpdatedRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	203: {
-		Name: "CONNECT_GET_SYSINFO", API: "virConnectGetSysinfo",
+		Name: "CONNECT_GET_SYSINFO", API: "virConnectGetSysinfo", ErrorDomain: 20,
 		Args:         "ConnectGetSysinfoArgs",
 		Ret:          "ConnectGetSysinfoRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	204: {
-		Name: "DOMAIN_SET_MEMORY_FLAGS", API: "virDomainSetMemoryFlags",
+		Name: "DOMAIN_SET_MEMORY_FLAGS", API: "virDomainSetMemoryFlags", ErrorDomain: 20,
 		Args:       "DomainSetMemoryFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	205: {
-		Name: "DOMAIN_SET_BLKIO_PARAMETERS", API: "virDomainSetBlkioParameters",
+		Name: "DOMAIN_SET_BLKIO_PARAMETERS", API: "virDomainSetBlkioParameters", ErrorDomain: 20,
 		Args:       "DomainSetBlkioParametersArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	206: {
-		Name: "DOMAIN_GET_BLKIO_PARAMETERS", API: "virDomainGetBlkioParameters",
+		Name: "DOMAIN_GET_BLKIO_PARAMETERS", API: "virDomainGetBlkioParameters", ErrorDomain: 20,
 		Args: "DomainGetBlkioParametersArgs",
 		Ret:  "DomainGetBlkioParametersRet",
 		ACL:  []string{"domain:read"},
 	},
 	207: {
-		Name: "DOMAIN_MIGRATE_SET_MAX_SPEED", API: "virDomainMigrateSetMaxSpeed",
+		Name: "DOMAIN_MIGRATE_SET_MAX_SPEED", API: "virDomainMigrateSetMaxSpeed", ErrorDomain: 20,
 		Args:  "DomainMigrateSetMaxSpeedArgs",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	208: {
-		Name: "STORAGE_VOL_UPLOAD", API: "virStorageVolUpload",
+		Name: "STORAGE_VOL_UPLOAD", API: "virStorageVolUpload", ErrorDomain: 18,
 		Args:   "StorageVolUploadArgs",
 		Stream: StreamWrite,
 		ACL:    []string{"storage_vol:data_write"},
 		Write:  true,
 	},
 	209: {
-		Name: "STORAGE_VOL_DOWNLOAD", API: "virStorageVolDownload",
+		Name: "STORAGE_VOL_DOWNLOAD", API: "virStorageVolDownload", ErrorDomain: 18,
 		Args:   "StorageVolDownloadArgs",
 		Stream: StreamRead,
 		ACL:    []string{"storage_vol:data_read"},
 		Write:  true,
 	},
 	210: {
-		Name: "DOMAIN_INJECT_NMI", API: "virDomainInjectNMI",
+		Name: "DOMAIN_INJECT_NMI", API: "virDomainInjectNMI", ErrorDomain: 20,
 		Args:  "DomainInjectNmiArgs",
 		ACL:   []string{"domain:inject_nmi"},
 		Write: true,
 	},
 	211: {
-		Name: "DOMAIN_SCREENSHOT", API: "virDomainScreenshot",
+		Name: "DOMAIN_SCREENSHOT", API: "virDomainScreenshot", ErrorDomain: 20,
 		Args:   "DomainScreenshotArgs",
 		Ret:    "DomainScreenshotRet",
 		Stream: StreamRead,
@@ -1415,28 +1432,28 @@ var remoteProcs = [444]ProcInfo{
 		Write:  true,
 	},
 	212: {
-		Name: "DOMAIN_GET_STATE", API: "virDomainGetState",
+		Name: "DOMAIN_GET_STATE", API: "virDomainGetState", ErrorDomain: 20,
 		Args:         "DomainGetStateArgs",
 		Ret:          "DomainGetStateRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	213: {
-		Name: "DOMAIN_MIGRATE_BEGIN3", API: "virDomainMigrateBegin3",
+		Name: "DOMAIN_MIGRATE_BEGIN3", API: "virDomainMigrateBegin3", ErrorDomain: 20,
 		Args:  "DomainMigrateBegin3Args",
 		Ret:   "DomainMigrateBegin3Ret",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	214: {
-		Name: "DOMAIN_MIGRATE_PREPARE3", API: "virDomainMigratePrepare3",
+		Name: "DOMAIN_MIGRATE_PREPARE3", API: "virDomainMigratePrepare3", ErrorDomain: 20,
 		Args:  "DomainMigratePrepare3Args",
 		Ret:   "DomainMigratePrepare3Ret",
 		ACL:   []string{"domain:migrate", "domain:start", "domain:write"},
 		Write: true,
 	},
 	215: {
-		Name: "DOMAIN_MIGRATE_PREPARE_TUNNEL3", API: "virDomainMigratePrepareTunnel3",
+		Name: "DOMAIN_MIGRATE_PREPARE_TUNNEL3", API: "virDomainMigratePrepareTunnel3", ErrorDomain: 20,
 		Args:   "DomainMigratePrepareTunnel3Args",
 		Ret:    "DomainMigratePrepareTunnel3Ret",
 		Stream: StreamWrite,
@@ -1444,130 +1461,130 @@ var remoteProcs = [444]ProcInfo{
 		Write:  true,
 	},
 	216: {
-		Name: "DOMAIN_MIGRATE_PERFORM3", API: "virDomainMigratePerform3",
+		Name: "DOMAIN_MIGRATE_PERFORM3", API: "virDomainMigratePerform3", ErrorDomain: 20,
 		Args:  "DomainMigratePerform3Args",
 		Ret:   "DomainMigratePerform3Ret",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	217: {
-		Name: "DOMAIN_MIGRATE_FINISH3", API: "virDomainMigrateFinish3",
+		Name: "DOMAIN_MIGRATE_FINISH3", API: "virDomainMigrateFinish3", ErrorDomain: 20,
 		Args:  "DomainMigrateFinish3Args",
 		Ret:   "DomainMigrateFinish3Ret",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	218: {
-		Name: "DOMAIN_MIGRATE_CONFIRM3", API: "virDomainMigrateConfirm3",
+		Name: "DOMAIN_MIGRATE_CONFIRM3", API: "virDomainMigrateConfirm3", ErrorDomain: 20,
 		Args:  "DomainMigrateConfirm3Args",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	219: {
-		Name: "DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS", API: "virDomainSetSchedulerParametersFlags",
+		Name: "DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS", API: "virDomainSetSchedulerParametersFlags", ErrorDomain: 20,
 		Args:       "DomainSetSchedulerParametersFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	220: {
-		Name: "INTERFACE_CHANGE_BEGIN", API: "virInterfaceChangeBegin",
+		Name: "INTERFACE_CHANGE_BEGIN", API: "virInterfaceChangeBegin", ErrorDomain: 26,
 		Args:  "InterfaceChangeBeginArgs",
 		ACL:   []string{"connect:interface_transaction"},
 		Write: true,
 	},
 	221: {
-		Name: "INTERFACE_CHANGE_COMMIT", API: "virInterfaceChangeCommit",
+		Name: "INTERFACE_CHANGE_COMMIT", API: "virInterfaceChangeCommit", ErrorDomain: 26,
 		Args:  "InterfaceChangeCommitArgs",
 		ACL:   []string{"connect:interface_transaction"},
 		Write: true,
 	},
 	222: {
-		Name: "INTERFACE_CHANGE_ROLLBACK", API: "virInterfaceChangeRollback",
+		Name: "INTERFACE_CHANGE_ROLLBACK", API: "virInterfaceChangeRollback", ErrorDomain: 26,
 		Args:  "InterfaceChangeRollbackArgs",
 		ACL:   []string{"connect:interface_transaction"},
 		Write: true,
 	},
 	223: {
-		Name: "DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS", API: "virDomainGetSchedulerParametersFlags",
+		Name: "DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS", API: "virDomainGetSchedulerParametersFlags", ErrorDomain: 20,
 		Args: "DomainGetSchedulerParametersFlagsArgs",
 		Ret:  "DomainGetSchedulerParametersFlagsRet",
 		ACL:  []string{"domain:read"},
 	},
 	224: {
-		Name: "DOMAIN_EVENT_CONTROL_ERROR", API: "virDomainEventControlError",
+		Name: "DOMAIN_EVENT_CONTROL_ERROR", API: "virDomainEventControlError", ErrorDomain: 0,
 		Args:    "DomainEventControlErrorMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	225: {
-		Name: "DOMAIN_PIN_VCPU_FLAGS", API: "virDomainPinVcpuFlags",
+		Name: "DOMAIN_PIN_VCPU_FLAGS", API: "virDomainPinVcpuFlags", ErrorDomain: 20,
 		Args:       "DomainPinVcpuFlagsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	226: {
-		Name: "DOMAIN_SEND_KEY", API: "virDomainSendKey",
+		Name: "DOMAIN_SEND_KEY", API: "virDomainSendKey", ErrorDomain: 20,
 		Args:  "DomainSendKeyArgs",
 		ACL:   []string{"domain:send_input"},
 		Write: true,
 	},
 	227: {
-		Name: "NODE_GET_CPU_STATS", API: "virNodeGetCPUStats",
+		Name: "NODE_GET_CPU_STATS", API: "virNodeGetCPUStats", ErrorDomain: 20,
 		Args:         "NodeGetCPUStatsArgs",
 		Ret:          "NodeGetCPUStatsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	228: {
-		Name: "NODE_GET_MEMORY_STATS", API: "virNodeGetMemoryStats",
+		Name: "NODE_GET_MEMORY_STATS", API: "virNodeGetMemoryStats", ErrorDomain: 20,
 		Args:         "NodeGetMemoryStatsArgs",
 		Ret:          "NodeGetMemoryStatsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	229: {
-		Name: "DOMAIN_GET_CONTROL_INFO", API: "virDomainGetControlInfo",
+		Name: "DOMAIN_GET_CONTROL_INFO", API: "virDomainGetControlInfo", ErrorDomain: 20,
 		Args:         "DomainGetControlInfoArgs",
 		Ret:          "DomainGetControlInfoRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	230: {
-		Name: "DOMAIN_GET_VCPU_PIN_INFO", API: "virDomainGetVcpuPinInfo",
+		Name: "DOMAIN_GET_VCPU_PIN_INFO", API: "virDomainGetVcpuPinInfo", ErrorDomain: 20,
 		Args: "DomainGetVcpuPinInfoArgs",
 		Ret:  "DomainGetVcpuPinInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	231: {
-		Name: "DOMAIN_UNDEFINE_FLAGS", API: "virDomainUndefineFlags",
+		Name: "DOMAIN_UNDEFINE_FLAGS", API: "virDomainUndefineFlags", ErrorDomain: 20,
 		Args:         "DomainUndefineFlagsArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:delete"},
 		Write:        true,
 	},
 	232: {
-		Name: "DOMAIN_SAVE_FLAGS", API: "virDomainSaveFlags",
+		Name: "DOMAIN_SAVE_FLAGS", API: "virDomainSaveFlags", ErrorDomain: 20,
 		Args:  "DomainSaveFlagsArgs",
 		ACL:   []string{"domain:hibernate"},
 		Write: true,
 	},
 	233: {
-		Name: "DOMAIN_RESTORE_FLAGS", API: "virDomainRestoreFlags",
+		Name: "DOMAIN_RESTORE_FLAGS", API: "virDomainRestoreFlags", ErrorDomain: 20,
 		Args:  "DomainRestoreFlagsArgs",
 		ACL:   []string{"domain:start", "domain:write"},
 		Write: true,
 	},
 	234: {
-		Name: "DOMAIN_DESTROY_FLAGS", API: "virDomainDestroyFlags",
+		Name: "DOMAIN_DESTROY_FLAGS", API: "virDomainDestroyFlags", ErrorDomain: 20,
 		Args:         "DomainDestroyFlagsArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:stop"},
 		Write:        true,
 	},
 	235: {
-		Name: "DOMAIN_SAVE_IMAGE_GET_XML_DESC", API: "virDomainSaveImageGetXMLDesc",
+		Name: "DOMAIN_SAVE_IMAGE_GET_XML_DESC", API: "virDomainSaveImageGetXMLDesc", ErrorDomain: 20,
 		Args:         "DomainSaveImageGetXMLDescArgs",
 		Ret:          "DomainSaveImageGetXMLDescRet",
 		HighPriority: true,
@@ -1575,360 +1592,360 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	236: {
-		Name: "DOMAIN_SAVE_IMAGE_DEFINE_XML", API: "virDomainSaveImageDefineXML",
+		Name: "DOMAIN_SAVE_IMAGE_DEFINE_XML", API: "virDomainSaveImageDefineXML", ErrorDomain: 20,
 		Args:         "DomainSaveImageDefineXMLArgs",
 		HighPriority: true,
 		ACL:          []string{"domain:write", "domain:hibernate"},
 		Write:        true,
 	},
 	237: {
-		Name: "DOMAIN_BLOCK_JOB_ABORT", API: "virDomainBlockJobAbort",
+		Name: "DOMAIN_BLOCK_JOB_ABORT", API: "virDomainBlockJobAbort", ErrorDomain: 20,
 		Args:  "DomainBlockJobAbortArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	238: {
-		Name: "DOMAIN_GET_BLOCK_JOB_INFO", API: "virDomainGetBlockJobInfo",
+		Name: "DOMAIN_GET_BLOCK_JOB_INFO", API: "virDomainGetBlockJobInfo", ErrorDomain: 20,
 		Args: "DomainGetBlockJobInfoArgs",
 		Ret:  "DomainGetBlockJobInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	239: {
-		Name: "DOMAIN_BLOCK_JOB_SET_SPEED", API: "virDomainBlockJobSetSpeed",
+		Name: "DOMAIN_BLOCK_JOB_SET_SPEED", API: "virDomainBlockJobSetSpeed", ErrorDomain: 20,
 		Args:  "DomainBlockJobSetSpeedArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	240: {
-		Name: "DOMAIN_BLOCK_PULL", API: "virDomainBlockPull",
+		Name: "DOMAIN_BLOCK_PULL", API: "virDomainBlockPull", ErrorDomain: 20,
 		Args:  "DomainBlockPullArgs",
 		ACL:   []string{"domain:block_write"},
 		Write: true,
 	},
 	241: {
-		Name: "DOMAIN_EVENT_BLOCK_JOB", API: "virDomainEventBlockJob",
+		Name: "DOMAIN_EVENT_BLOCK_JOB", API: "virDomainEventBlockJob", ErrorDomain: 0,
 		Args:    "DomainEventBlockJobMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	242: {
-		Name: "DOMAIN_MIGRATE_GET_MAX_SPEED", API: "virDomainMigrateGetMaxSpeed",
+		Name: "DOMAIN_MIGRATE_GET_MAX_SPEED", API: "virDomainMigrateGetMaxSpeed", ErrorDomain: 20,
 		Args:  "DomainMigrateGetMaxSpeedArgs",
 		Ret:   "DomainMigrateGetMaxSpeedRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	243: {
-		Name: "DOMAIN_BLOCK_STATS_FLAGS", API: "virDomainBlockStatsFlags",
+		Name: "DOMAIN_BLOCK_STATS_FLAGS", API: "virDomainBlockStatsFlags", ErrorDomain: 20,
 		Args: "DomainBlockStatsFlagsArgs",
 		Ret:  "DomainBlockStatsFlagsRet",
 		ACL:  []string{"domain:read"},
 	},
 	244: {
-		Name: "DOMAIN_SNAPSHOT_GET_PARENT", API: "virDomainSnapshotGetParent",
+		Name: "DOMAIN_SNAPSHOT_GET_PARENT", API: "virDomainSnapshotGetParent", ErrorDomain: 35,
 		Args:         "DomainSnapshotGetParentArgs",
 		Ret:          "DomainSnapshotGetParentRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	245: {
-		Name: "DOMAIN_RESET", API: "virDomainReset",
+		Name: "DOMAIN_RESET", API: "virDomainReset", ErrorDomain: 20,
 		Args:  "DomainResetArgs",
 		ACL:   []string{"domain:reset"},
 		Write: true,
 	},
 	246: {
-		Name: "DOMAIN_SNAPSHOT_NUM_CHILDREN", API: "virDomainSnapshotNumChildren",
+		Name: "DOMAIN_SNAPSHOT_NUM_CHILDREN", API: "virDomainSnapshotNumChildren", ErrorDomain: 35,
 		Args:         "DomainSnapshotNumChildrenArgs",
 		Ret:          "DomainSnapshotNumChildrenRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	247: {
-		Name: "DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES", API: "virDomainSnapshotListChildrenNames",
+		Name: "DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES", API: "virDomainSnapshotListChildrenNames", ErrorDomain: 35,
 		Args:         "DomainSnapshotListChildrenNamesArgs",
 		Ret:          "DomainSnapshotListChildrenNamesRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	248: {
-		Name: "DOMAIN_EVENT_DISK_CHANGE", API: "virDomainEventDiskChange",
+		Name: "DOMAIN_EVENT_DISK_CHANGE", API: "virDomainEventDiskChange", ErrorDomain: 0,
 		Args:    "DomainEventDiskChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	249: {
-		Name: "DOMAIN_OPEN_GRAPHICS", API: "virDomainOpenGraphics",
+		Name: "DOMAIN_OPEN_GRAPHICS", API: "virDomainOpenGraphics", ErrorDomain: 20,
 		Args:  "DomainOpenGraphicsArgs",
 		ACL:   []string{"domain:open_graphics"},
 		Write: true,
 	},
 	250: {
-		Name: "NODE_SUSPEND_FOR_DURATION", API: "virNodeSuspendForDuration",
+		Name: "NODE_SUSPEND_FOR_DURATION", API: "virNodeSuspendForDuration", ErrorDomain: 20,
 		Args:  "NodeSuspendForDurationArgs",
 		ACL:   []string{"connect:pm_control"},
 		Write: true,
 	},
 	251: {
-		Name: "DOMAIN_BLOCK_RESIZE", API: "virDomainBlockResize",
+		Name: "DOMAIN_BLOCK_RESIZE", API: "virDomainBlockResize", ErrorDomain: 20,
 		Args:  "DomainBlockResizeArgs",
 		ACL:   []string{"domain:block_write"},
 		Write: true,
 	},
 	252: {
-		Name: "DOMAIN_SET_BLOCK_IO_TUNE", API: "virDomainSetBlockIoTune",
+		Name: "DOMAIN_SET_BLOCK_IO_TUNE", API: "virDomainSetBlockIoTune", ErrorDomain: 20,
 		Args:       "DomainSetBlockIoTuneArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	253: {
-		Name: "DOMAIN_GET_BLOCK_IO_TUNE", API: "virDomainGetBlockIoTune",
+		Name: "DOMAIN_GET_BLOCK_IO_TUNE", API: "virDomainGetBlockIoTune", ErrorDomain: 20,
 		Args: "DomainGetBlockIoTuneArgs",
 		Ret:  "DomainGetBlockIoTuneRet",
 		ACL:  []string{"domain:read"},
 	},
 	254: {
-		Name: "DOMAIN_SET_NUMA_PARAMETERS", API: "virDomainSetNumaParameters",
+		Name: "DOMAIN_SET_NUMA_PARAMETERS", API: "virDomainSetNumaParameters", ErrorDomain: 20,
 		Args:       "DomainSetNumaParametersArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	255: {
-		Name: "DOMAIN_GET_NUMA_PARAMETERS", API: "virDomainGetNumaParameters",
+		Name: "DOMAIN_GET_NUMA_PARAMETERS", API: "virDomainGetNumaParameters", ErrorDomain: 20,
 		Args: "DomainGetNumaParametersArgs",
 		Ret:  "DomainGetNumaParametersRet",
 		ACL:  []string{"domain:read"},
 	},
 	256: {
-		Name: "DOMAIN_SET_INTERFACE_PARAMETERS", API: "virDomainSetInterfaceParameters",
+		Name: "DOMAIN_SET_INTERFACE_PARAMETERS", API: "virDomainSetInterfaceParameters", ErrorDomain: 20,
 		Args:       "DomainSetInterfaceParametersArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	257: {
-		Name: "DOMAIN_GET_INTERFACE_PARAMETERS", API: "virDomainGetInterfaceParameters",
+		Name: "DOMAIN_GET_INTERFACE_PARAMETERS", API: "virDomainGetInterfaceParameters", ErrorDomain: 20,
 		Args: "DomainGetInterfaceParametersArgs",
 		Ret:  "DomainGetInterfaceParametersRet",
 		ACL:  []string{"domain:read"},
 	},
 	258: {
-		Name: "DOMAIN_SHUTDOWN_FLAGS", API: "virDomainShutdownFlags",
+		Name: "DOMAIN_SHUTDOWN_FLAGS", API: "virDomainShutdownFlags", ErrorDomain: 20,
 		Args:       "DomainShutdownFlagsArgs",
 		ACL:        []string{"domain:init_control", "domain:write:VIR_DOMAIN_SHUTDOWN_GUEST_AGENT"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_SHUTDOWN_GUEST_AGENT
 	},
 	259: {
-		Name: "STORAGE_VOL_WIPE_PATTERN", API: "virStorageVolWipePattern",
+		Name: "STORAGE_VOL_WIPE_PATTERN", API: "virStorageVolWipePattern", ErrorDomain: 18,
 		Args:  "StorageVolWipePatternArgs",
 		ACL:   []string{"storage_vol:format"},
 		Write: true,
 	},
 	260: {
-		Name: "STORAGE_VOL_RESIZE", API: "virStorageVolResize",
+		Name: "STORAGE_VOL_RESIZE", API: "virStorageVolResize", ErrorDomain: 18,
 		Args:  "StorageVolResizeArgs",
 		ACL:   []string{"storage_vol:resize"},
 		Write: true,
 	},
 	261: {
-		Name: "DOMAIN_PM_SUSPEND_FOR_DURATION", API: "virDomainPMSuspendForDuration",
+		Name: "DOMAIN_PM_SUSPEND_FOR_DURATION", API: "virDomainPMSuspendForDuration", ErrorDomain: 20,
 		Args:  "DomainPmSuspendForDurationArgs",
 		ACL:   []string{"domain:pm_control"},
 		Write: true,
 	},
 	262: {
-		Name: "DOMAIN_GET_CPU_STATS", API: "virDomainGetCPUStats",
+		Name: "DOMAIN_GET_CPU_STATS", API: "virDomainGetCPUStats", ErrorDomain: 20,
 		Args: "DomainGetCPUStatsArgs",
 		Ret:  "DomainGetCPUStatsRet",
 		ACL:  []string{"domain:read"},
 	},
 	263: {
-		Name: "DOMAIN_GET_DISK_ERRORS", API: "virDomainGetDiskErrors",
+		Name: "DOMAIN_GET_DISK_ERRORS", API: "virDomainGetDiskErrors", ErrorDomain: 20,
 		Args: "DomainGetDiskErrorsArgs",
 		Ret:  "DomainGetDiskErrorsRet",
 		ACL:  []string{"domain:read"},
 	},
 	264: {
-		Name: "DOMAIN_SET_METADATA", API: "virDomainSetMetadata",
+		Name: "DOMAIN_SET_METADATA", API: "virDomainSetMetadata", ErrorDomain: 20,
 		Args:       "DomainSetMetadataArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	265: {
-		Name: "DOMAIN_GET_METADATA", API: "virDomainGetMetadata",
+		Name: "DOMAIN_GET_METADATA", API: "virDomainGetMetadata", ErrorDomain: 20,
 		Args: "DomainGetMetadataArgs",
 		Ret:  "DomainGetMetadataRet",
 		ACL:  []string{"domain:read"},
 	},
 	266: {
-		Name: "DOMAIN_BLOCK_REBASE", API: "virDomainBlockRebase",
+		Name: "DOMAIN_BLOCK_REBASE", API: "virDomainBlockRebase", ErrorDomain: 20,
 		Args:  "DomainBlockRebaseArgs",
 		ACL:   []string{"domain:block_write"},
 		Write: true,
 	},
 	267: {
-		Name: "DOMAIN_PM_WAKEUP", API: "virDomainPMWakeup",
+		Name: "DOMAIN_PM_WAKEUP", API: "virDomainPMWakeup", ErrorDomain: 20,
 		Args:  "DomainPmWakeupArgs",
 		ACL:   []string{"domain:pm_control"},
 		Write: true,
 	},
 	268: {
-		Name: "DOMAIN_EVENT_TRAY_CHANGE", API: "virDomainEventTrayChange",
+		Name: "DOMAIN_EVENT_TRAY_CHANGE", API: "virDomainEventTrayChange", ErrorDomain: 0,
 		Args:    "DomainEventTrayChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	269: {
-		Name: "DOMAIN_EVENT_PMWAKEUP", API: "virDomainEventPmwakeup",
+		Name: "DOMAIN_EVENT_PMWAKEUP", API: "virDomainEventPmwakeup", ErrorDomain: 0,
 		Args:    "DomainEventPmwakeupMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	270: {
-		Name: "DOMAIN_EVENT_PMSUSPEND", API: "virDomainEventPmsuspend",
+		Name: "DOMAIN_EVENT_PMSUSPEND", API: "virDomainEventPmsuspend", ErrorDomain: 0,
 		Args:    "DomainEventPmsuspendMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	271: {
-		Name: "DOMAIN_SNAPSHOT_IS_CURRENT", API: "virDomainSnapshotIsCurrent",
+		Name: "DOMAIN_SNAPSHOT_IS_CURRENT", API: "virDomainSnapshotIsCurrent", ErrorDomain: 35,
 		Args: "DomainSnapshotIsCurrentArgs",
 		Ret:  "DomainSnapshotIsCurrentRet",
 		ACL:  []string{"domain:read"},
 	},
 	272: {
-		Name: "DOMAIN_SNAPSHOT_HAS_METADATA", API: "virDomainSnapshotHasMetadata",
+		Name: "DOMAIN_SNAPSHOT_HAS_METADATA", API: "virDomainSnapshotHasMetadata", ErrorDomain: 35,
 		Args: "DomainSnapshotHasMetadataArgs",
 		Ret:  "DomainSnapshotHasMetadataRet",
 		ACL:  []string{"domain:read"},
 	},
 	273: {
-		Name: "CONNECT_LIST_ALL_DOMAINS", API: "virConnectListAllDomains",
+		Name: "CONNECT_LIST_ALL_DOMAINS", API: "virConnectListAllDomains", ErrorDomain: 20,
 		Args:         "ConnectListAllDomainsArgs",
 		Ret:          "ConnectListAllDomainsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	274: {
-		Name: "DOMAIN_LIST_ALL_SNAPSHOTS", API: "virDomainListAllSnapshots",
+		Name: "DOMAIN_LIST_ALL_SNAPSHOTS", API: "virDomainListAllSnapshots", ErrorDomain: 35,
 		Args:         "DomainListAllSnapshotsArgs",
 		Ret:          "DomainListAllSnapshotsRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	275: {
-		Name: "DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN", API: "virDomainSnapshotListAllChildren",
+		Name: "DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN", API: "virDomainSnapshotListAllChildren", ErrorDomain: 35,
 		Args:         "DomainSnapshotListAllChildrenArgs",
 		Ret:          "DomainSnapshotListAllChildrenRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	276: {
-		Name: "DOMAIN_EVENT_BALLOON_CHANGE", API: "virDomainEventBalloonChange",
+		Name: "DOMAIN_EVENT_BALLOON_CHANGE", API: "virDomainEventBalloonChange", ErrorDomain: 0,
 		Args:    "DomainEventBalloonChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	277: {
-		Name: "DOMAIN_GET_HOSTNAME", API: "virDomainGetHostname",
+		Name: "DOMAIN_GET_HOSTNAME", API: "virDomainGetHostname", ErrorDomain: 20,
 		Args:  "DomainGetHostnameArgs",
 		Ret:   "DomainGetHostnameRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	278: {
-		Name: "DOMAIN_GET_SECURITY_LABEL_LIST", API: "virDomainGetSecurityLabelList",
+		Name: "DOMAIN_GET_SECURITY_LABEL_LIST", API: "virDomainGetSecurityLabelList", ErrorDomain: 20,
 		Args:         "DomainGetSecurityLabelListArgs",
 		Ret:          "DomainGetSecurityLabelListRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	279: {
-		Name: "DOMAIN_PIN_EMULATOR", API: "virDomainPinEmulator",
+		Name: "DOMAIN_PIN_EMULATOR", API: "virDomainPinEmulator", ErrorDomain: 20,
 		Args:       "DomainPinEmulatorArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	280: {
-		Name: "DOMAIN_GET_EMULATOR_PIN_INFO", API: "virDomainGetEmulatorPinInfo",
+		Name: "DOMAIN_GET_EMULATOR_PIN_INFO", API: "virDomainGetEmulatorPinInfo", ErrorDomain: 20,
 		Args: "DomainGetEmulatorPinInfoArgs",
 		Ret:  "DomainGetEmulatorPinInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	281: {
-		Name: "CONNECT_LIST_ALL_STORAGE_POOLS", API: "virConnectListAllStoragePools",
+		Name: "CONNECT_LIST_ALL_STORAGE_POOLS", API: "virConnectListAllStoragePools", ErrorDomain: 18,
 		Args:         "ConnectListAllStoragePoolsArgs",
 		Ret:          "ConnectListAllStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	282: {
-		Name: "STORAGE_POOL_LIST_ALL_VOLUMES", API: "virStoragePoolListAllVolumes",
+		Name: "STORAGE_POOL_LIST_ALL_VOLUMES", API: "virStoragePoolListAllVolumes", ErrorDomain: 18,
 		Args:         "StoragePoolListAllVolumesArgs",
 		Ret:          "StoragePoolListAllVolumesRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:search_storage_vols"},
 	},
 	283: {
-		Name: "CONNECT_LIST_ALL_NETWORKS", API: "virConnectListAllNetworks",
+		Name: "CONNECT_LIST_ALL_NETWORKS", API: "virConnectListAllNetworks", ErrorDomain: 19,
 		Args:         "ConnectListAllNetworksArgs",
 		Ret:          "ConnectListAllNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
 	},
 	284: {
-		Name: "CONNECT_LIST_ALL_INTERFACES", API: "virConnectListAllInterfaces",
+		Name: "CONNECT_LIST_ALL_INTERFACES", API: "virConnectListAllInterfaces", ErrorDomain: 26,
 		Args:         "ConnectListAllInterfacesArgs",
 		Ret:          "ConnectListAllInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	285: {
-		Name: "CONNECT_LIST_ALL_NODE_DEVICES", API: "virConnectListAllNodeDevices",
+		Name: "CONNECT_LIST_ALL_NODE_DEVICES", API: "virConnectListAllNodeDevices", ErrorDomain: 22,
 		Args:         "ConnectListAllNodeDevicesArgs",
 		Ret:          "ConnectListAllNodeDevicesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_node_devices"},
 	},
 	286: {
-		Name: "CONNECT_LIST_ALL_NWFILTERS", API: "virConnectListAllNWFilters",
+		Name: "CONNECT_LIST_ALL_NWFILTERS", API: "virConnectListAllNWFilters", ErrorDomain: 33,
 		Args:         "ConnectListAllNwfiltersArgs",
 		Ret:          "ConnectListAllNwfiltersRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_nwfilters"},
 	},
 	287: {
-		Name: "CONNECT_LIST_ALL_SECRETS", API: "virConnectListAllSecrets",
+		Name: "CONNECT_LIST_ALL_SECRETS", API: "virConnectListAllSecrets", ErrorDomain: 30,
 		Args:         "ConnectListAllSecretsArgs",
 		Ret:          "ConnectListAllSecretsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_secrets"},
 	},
 	288: {
-		Name: "NODE_SET_MEMORY_PARAMETERS", API: "virNodeSetMemoryParameters",
+		Name: "NODE_SET_MEMORY_PARAMETERS", API: "virNodeSetMemoryParameters", ErrorDomain: 20,
 		Args:  "NodeSetMemoryParametersArgs",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	289: {
-		Name: "NODE_GET_MEMORY_PARAMETERS", API: "virNodeGetMemoryParameters",
+		Name: "NODE_GET_MEMORY_PARAMETERS", API: "virNodeGetMemoryParameters", ErrorDomain: 20,
 		Args: "NodeGetMemoryParametersArgs",
 		Ret:  "NodeGetMemoryParametersRet",
 		ACL:  []string{"connect:read"},
 	},
 	290: {
-		Name: "DOMAIN_BLOCK_COMMIT", API: "virDomainBlockCommit",
+		Name: "DOMAIN_BLOCK_COMMIT", API: "virDomainBlockCommit", ErrorDomain: 20,
 		Args:  "DomainBlockCommitArgs",
 		ACL:   []string{"domain:block_write"},
 		Write: true,
 	},
 	291: {
-		Name: "NETWORK_UPDATE", API: "virNetworkUpdate",
+		Name: "NETWORK_UPDATE", API: "virNetworkUpdate", ErrorDomain: 19,
 		Args:         "NetworkUpdateArgs",
 		HighPriority: true,
 		ACL:          []string{"network:write", "network:save:!VIR_NETWORK_UPDATE_AFFECT_CONFIG|VIR_NETWORK_UPDATE_AFFECT_LIVE", "network:save:VIR_NETWORK_UPDATE_AFFECT_CONFIG"},
@@ -1936,375 +1953,375 @@ var remoteProcs = [444]ProcInfo{
 		WriteFlags:   0x2, // VIR_NETWORK_UPDATE_AFFECT_CONFIG
 	},
 	292: {
-		Name: "DOMAIN_EVENT_PMSUSPEND_DISK", API: "virDomainEventPmsuspendDisk",
+		Name: "DOMAIN_EVENT_PMSUSPEND_DISK", API: "virDomainEventPmsuspendDisk", ErrorDomain: 0,
 		Args:    "DomainEventPmsuspendDiskMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	293: {
-		Name: "NODE_GET_CPU_MAP", API: "virNodeGetCPUMap",
+		Name: "NODE_GET_CPU_MAP", API: "virNodeGetCPUMap", ErrorDomain: 20,
 		Args: "NodeGetCPUMapArgs",
 		Ret:  "NodeGetCPUMapRet",
 		ACL:  []string{"connect:read"},
 	},
 	294: {
-		Name: "DOMAIN_FSTRIM", API: "virDomainFSTrim",
+		Name: "DOMAIN_FSTRIM", API: "virDomainFSTrim", ErrorDomain: 20,
 		Args:  "DomainFstrimArgs",
 		ACL:   []string{"domain:fs_trim"},
 		Write: true,
 	},
 	295: {
-		Name: "DOMAIN_SEND_PROCESS_SIGNAL", API: "virDomainSendProcessSignal",
+		Name: "DOMAIN_SEND_PROCESS_SIGNAL", API: "virDomainSendProcessSignal", ErrorDomain: 20,
 		Args:  "DomainSendProcessSignalArgs",
 		ACL:   []string{"domain:send_signal"},
 		Write: true,
 	},
 	296: {
-		Name: "DOMAIN_OPEN_CHANNEL", API: "virDomainOpenChannel",
+		Name: "DOMAIN_OPEN_CHANNEL", API: "virDomainOpenChannel", ErrorDomain: 20,
 		Args:   "DomainOpenChannelArgs",
 		Stream: StreamRead,
 		ACL:    []string{"domain:open_device"},
 		Write:  true,
 	},
 	297: {
-		Name: "NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN", API: "virNodeDeviceLookupSCSIHostByWWN",
+		Name: "NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN", API: "virNodeDeviceLookupSCSIHostByWWN", ErrorDomain: 22,
 		Args:         "NodeDeviceLookupScsiHostByWwnArgs",
 		Ret:          "NodeDeviceLookupScsiHostByWwnRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:getattr"},
 	},
 	298: {
-		Name: "DOMAIN_GET_JOB_STATS", API: "virDomainGetJobStats",
+		Name: "DOMAIN_GET_JOB_STATS", API: "virDomainGetJobStats", ErrorDomain: 20,
 		Args: "DomainGetJobStatsArgs",
 		Ret:  "DomainGetJobStatsRet",
 		ACL:  []string{"domain:read"},
 	},
 	299: {
-		Name: "DOMAIN_MIGRATE_GET_COMPRESSION_CACHE", API: "virDomainMigrateGetCompressionCache",
+		Name: "DOMAIN_MIGRATE_GET_COMPRESSION_CACHE", API: "virDomainMigrateGetCompressionCache", ErrorDomain: 20,
 		Args:  "DomainMigrateGetCompressionCacheArgs",
 		Ret:   "DomainMigrateGetCompressionCacheRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	300: {
-		Name: "DOMAIN_MIGRATE_SET_COMPRESSION_CACHE", API: "virDomainMigrateSetCompressionCache",
+		Name: "DOMAIN_MIGRATE_SET_COMPRESSION_CACHE", API: "virDomainMigrateSetCompressionCache", ErrorDomain: 20,
 		Args:  "DomainMigrateSetCompressionCacheArgs",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	301: {
-		Name: "NODE_DEVICE_DETACH_FLAGS", API: "virNodeDeviceDetachFlags",
+		Name: "NODE_DEVICE_DETACH_FLAGS", API: "virNodeDeviceDetachFlags", ErrorDomain: 22,
 		Args:  "NodeDeviceDetachFlagsArgs",
 		ACL:   []string{"node_device:detach"},
 		Write: true,
 	},
 	302: {
-		Name: "DOMAIN_MIGRATE_BEGIN3_PARAMS", API: "virDomainMigrateBegin3Params",
+		Name: "DOMAIN_MIGRATE_BEGIN3_PARAMS", API: "virDomainMigrateBegin3Params", ErrorDomain: 20,
 		Args:  "DomainMigrateBegin3ParamsArgs",
 		Ret:   "DomainMigrateBegin3ParamsRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	303: {
-		Name: "DOMAIN_MIGRATE_PREPARE3_PARAMS", API: "virDomainMigratePrepare3Params",
+		Name: "DOMAIN_MIGRATE_PREPARE3_PARAMS", API: "virDomainMigratePrepare3Params", ErrorDomain: 20,
 		Args:  "DomainMigratePrepare3ParamsArgs",
 		Ret:   "DomainMigratePrepare3ParamsRet",
 		ACL:   []string{"domain:migrate", "domain:start", "domain:write"},
 		Write: true,
 	},
 	304: {
-		Name: "DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS", API: "virDomainMigratePrepareTunnel3Params",
+		Name: "DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS", API: "virDomainMigratePrepareTunnel3Params", ErrorDomain: 20,
 		Args:  "DomainMigratePrepareTunnel3ParamsArgs",
 		Ret:   "DomainMigratePrepareTunnel3ParamsRet",
 		ACL:   []string{"domain:migrate", "domain:start", "domain:write"},
 		Write: true,
 	},
 	305: {
-		Name: "DOMAIN_MIGRATE_PERFORM3_PARAMS", API: "virDomainMigratePerform3Params",
+		Name: "DOMAIN_MIGRATE_PERFORM3_PARAMS", API: "virDomainMigratePerform3Params", ErrorDomain: 20,
 		Args:  "DomainMigratePerform3ParamsArgs",
 		Ret:   "DomainMigratePerform3ParamsRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	306: {
-		Name: "DOMAIN_MIGRATE_FINISH3_PARAMS", API: "virDomainMigrateFinish3Params",
+		Name: "DOMAIN_MIGRATE_FINISH3_PARAMS", API: "virDomainMigrateFinish3Params", ErrorDomain: 20,
 		Args:  "DomainMigrateFinish3ParamsArgs",
 		Ret:   "DomainMigrateFinish3ParamsRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	307: {
-		Name: "DOMAIN_MIGRATE_CONFIRM3_PARAMS", API: "virDomainMigrateConfirm3Params",
+		Name: "DOMAIN_MIGRATE_CONFIRM3_PARAMS", API: "virDomainMigrateConfirm3Params", ErrorDomain: 20,
 		Args:  "DomainMigrateConfirm3ParamsArgs",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	308: {
-		Name: "DOMAIN_SET_MEMORY_STATS_PERIOD", API: "virDomainSetMemoryStatsPeriod",
+		Name: "DOMAIN_SET_MEMORY_STATS_PERIOD", API: "virDomainSetMemoryStatsPeriod", ErrorDomain: 20,
 		Args:       "DomainSetMemoryStatsPeriodArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	309: {
-		Name: "DOMAIN_CREATE_XML_WITH_FILES", API: "virDomainCreateXMLWithFiles",
+		Name: "DOMAIN_CREATE_XML_WITH_FILES", API: "virDomainCreateXMLWithFiles", ErrorDomain: 20,
 		Args:  "DomainCreateXMLWithFilesArgs",
 		Ret:   "DomainCreateXMLWithFilesRet",
 		ACL:   []string{"domain:write", "domain:start"},
 		Write: true,
 	},
 	310: {
-		Name: "DOMAIN_CREATE_WITH_FILES", API: "virDomainCreateWithFiles",
+		Name: "DOMAIN_CREATE_WITH_FILES", API: "virDomainCreateWithFiles", ErrorDomain: 20,
 		Args:  "DomainCreateWithFilesArgs",
 		Ret:   "DomainCreateWithFilesRet",
 		ACL:   []string{"domain:start"},
 		Write: true,
 	},
 	311: {
-		Name: "DOMAIN_EVENT_DEVICE_REMOVED", API: "virDomainEventDeviceRemoved",
+		Name: "DOMAIN_EVENT_DEVICE_REMOVED", API: "virDomainEventDeviceRemoved", ErrorDomain: 0,
 		Args:    "DomainEventDeviceRemovedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	312: {
-		Name: "CONNECT_GET_CPU_MODEL_NAMES", API: "virConnectGetCPUModelNames",
+		Name: "CONNECT_GET_CPU_MODEL_NAMES", API: "virConnectGetCPUModelNames", ErrorDomain: 20,
 		Args: "ConnectGetCPUModelNamesArgs",
 		Ret:  "ConnectGetCPUModelNamesRet",
 		ACL:  []string{"connect:read"},
 	},
 	313: {
-		Name: "CONNECT_NETWORK_EVENT_REGISTER_ANY", API: "virConnectNetworkEventRegisterAny",
+		Name: "CONNECT_NETWORK_EVENT_REGISTER_ANY", API: "virConnectNetworkEventRegisterAny", ErrorDomain: 19,
 		Args:         "ConnectNetworkEventRegisterAnyArgs",
 		Ret:          "ConnectNetworkEventRegisterAnyRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
 	},
 	314: {
-		Name: "CONNECT_NETWORK_EVENT_DEREGISTER_ANY", API: "virConnectNetworkEventDeregisterAny",
+		Name: "CONNECT_NETWORK_EVENT_DEREGISTER_ANY", API: "virConnectNetworkEventDeregisterAny", ErrorDomain: 19,
 		Args:         "ConnectNetworkEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	315: {
-		Name: "NETWORK_EVENT_LIFECYCLE", API: "virNetworkEventLifecycle",
+		Name: "NETWORK_EVENT_LIFECYCLE", API: "virNetworkEventLifecycle", ErrorDomain: 0,
 		Args:    "NetworkEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	316: {
-		Name: "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", API: "virConnectDomainEventRegisterAny",
+		Name: "CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY", API: "virConnectDomainEventRegisterAny", ErrorDomain: 20,
 		Args:         "ConnectDomainEventCallbackRegisterAnyArgs",
 		Ret:          "ConnectDomainEventCallbackRegisterAnyRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_domains"},
 	},
 	317: {
-		Name: "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY", API: "virConnectDomainEventDeregisterAny",
+		Name: "CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY", API: "virConnectDomainEventDeregisterAny", ErrorDomain: 20,
 		Args:         "ConnectDomainEventCallbackDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	318: {
-		Name: "DOMAIN_EVENT_CALLBACK_LIFECYCLE", API: "virDomainEventCallbackLifecycle",
+		Name: "DOMAIN_EVENT_CALLBACK_LIFECYCLE", API: "virDomainEventCallbackLifecycle", ErrorDomain: 0,
 		Args:    "DomainEventCallbackLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	319: {
-		Name: "DOMAIN_EVENT_CALLBACK_REBOOT", API: "virDomainEventCallbackReboot",
+		Name: "DOMAIN_EVENT_CALLBACK_REBOOT", API: "virDomainEventCallbackReboot", ErrorDomain: 0,
 		Args:    "DomainEventCallbackRebootMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	320: {
-		Name: "DOMAIN_EVENT_CALLBACK_RTC_CHANGE", API: "virDomainEventCallbackRtcChange",
+		Name: "DOMAIN_EVENT_CALLBACK_RTC_CHANGE", API: "virDomainEventCallbackRtcChange", ErrorDomain: 0,
 		Args:    "DomainEventCallbackRtcChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	321: {
-		Name: "DOMAIN_EVENT_CALLBACK_WATCHDOG", API: "virDomainEventCallbackWatchdog",
+		Name: "DOMAIN_EVENT_CALLBACK_WATCHDOG", API: "virDomainEventCallbackWatchdog", ErrorDomain: 0,
 		Args:    "DomainEventCallbackWatchdogMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	322: {
-		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR", API: "virDomainEventCallbackIoError",
+		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR", API: "virDomainEventCallbackIoError", ErrorDomain: 0,
 		Args:    "DomainEventCallbackIoErrorMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	323: {
-		Name: "DOMAIN_EVENT_CALLBACK_GRAPHICS", API: "virDomainEventCallbackGraphics",
+		Name: "DOMAIN_EVENT_CALLBACK_GRAPHICS", API: "virDomainEventCallbackGraphics", ErrorDomain: 0,
 		Args:    "DomainEventCallbackGraphicsMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	324: {
-		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON", API: "virDomainEventCallbackIoErrorReason",
+		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON", API: "virDomainEventCallbackIoErrorReason", ErrorDomain: 0,
 		Args:    "DomainEventCallbackIoErrorReasonMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	325: {
-		Name: "DOMAIN_EVENT_CALLBACK_CONTROL_ERROR", API: "virDomainEventCallbackControlError",
+		Name: "DOMAIN_EVENT_CALLBACK_CONTROL_ERROR", API: "virDomainEventCallbackControlError", ErrorDomain: 0,
 		Args:    "DomainEventCallbackControlErrorMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	326: {
-		Name: "DOMAIN_EVENT_CALLBACK_BLOCK_JOB", API: "virDomainEventCallbackBlockJob",
+		Name: "DOMAIN_EVENT_CALLBACK_BLOCK_JOB", API: "virDomainEventCallbackBlockJob", ErrorDomain: 0,
 		Args:    "DomainEventCallbackBlockJobMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	327: {
-		Name: "DOMAIN_EVENT_CALLBACK_DISK_CHANGE", API: "virDomainEventCallbackDiskChange",
+		Name: "DOMAIN_EVENT_CALLBACK_DISK_CHANGE", API: "virDomainEventCallbackDiskChange", ErrorDomain: 0,
 		Args:    "DomainEventCallbackDiskChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	328: {
-		Name: "DOMAIN_EVENT_CALLBACK_TRAY_CHANGE", API: "virDomainEventCallbackTrayChange",
+		Name: "DOMAIN_EVENT_CALLBACK_TRAY_CHANGE", API: "virDomainEventCallbackTrayChange", ErrorDomain: 0,
 		Args:    "DomainEventCallbackTrayChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	329: {
-		Name: "DOMAIN_EVENT_CALLBACK_PMWAKEUP", API: "virDomainEventCallbackPmwakeup",
+		Name: "DOMAIN_EVENT_CALLBACK_PMWAKEUP", API: "virDomainEventCallbackPmwakeup", ErrorDomain: 0,
 		Args:    "DomainEventCallbackPmwakeupMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	330: {
-		Name: "DOMAIN_EVENT_CALLBACK_PMSUSPEND", API: "virDomainEventCallbackPmsuspend",
+		Name: "DOMAIN_EVENT_CALLBACK_PMSUSPEND", API: "virDomainEventCallbackPmsuspend", ErrorDomain: 0,
 		Args:    "DomainEventCallbackPmsuspendMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	331: {
-		Name: "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE", API: "virDomainEventCallbackBalloonChange",
+		Name: "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE", API: "virDomainEventCallbackBalloonChange", ErrorDomain: 0,
 		Args:    "DomainEventCallbackBalloonChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	332: {
-		Name: "DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK", API: "virDomainEventCallbackPmsuspendDisk",
+		Name: "DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK", API: "virDomainEventCallbackPmsuspendDisk", ErrorDomain: 0,
 		Args:    "DomainEventCallbackPmsuspendDiskMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	333: {
-		Name: "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED", API: "virDomainEventCallbackDeviceRemoved",
+		Name: "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED", API: "virDomainEventCallbackDeviceRemoved", ErrorDomain: 0,
 		Args:    "DomainEventCallbackDeviceRemovedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	334: {
-		Name: "DOMAIN_CORE_DUMP_WITH_FORMAT", API: "virDomainCoreDumpWithFormat",
+		Name: "DOMAIN_CORE_DUMP_WITH_FORMAT", API: "virDomainCoreDumpWithFormat", ErrorDomain: 20,
 		Args:  "DomainCoreDumpWithFormatArgs",
 		ACL:   []string{"domain:core_dump"},
 		Write: true,
 	},
 	335: {
-		Name: "DOMAIN_FSFREEZE", API: "virDomainFSFreeze",
+		Name: "DOMAIN_FSFREEZE", API: "virDomainFSFreeze", ErrorDomain: 20,
 		Args:  "DomainFsfreezeArgs",
 		Ret:   "DomainFsfreezeRet",
 		ACL:   []string{"domain:fs_freeze"},
 		Write: true,
 	},
 	336: {
-		Name: "DOMAIN_FSTHAW", API: "virDomainFSThaw",
+		Name: "DOMAIN_FSTHAW", API: "virDomainFSThaw", ErrorDomain: 20,
 		Args:  "DomainFsthawArgs",
 		Ret:   "DomainFsthawRet",
 		ACL:   []string{"domain:fs_freeze"},
 		Write: true,
 	},
 	337: {
-		Name: "DOMAIN_GET_TIME", API: "virDomainGetTime",
+		Name: "DOMAIN_GET_TIME", API: "virDomainGetTime", ErrorDomain: 20,
 		Args:  "DomainGetTimeArgs",
 		Ret:   "DomainGetTimeRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	338: {
-		Name: "DOMAIN_SET_TIME", API: "virDomainSetTime",
+		Name: "DOMAIN_SET_TIME", API: "virDomainSetTime", ErrorDomain: 20,
 		Args:  "DomainSetTimeArgs",
 		ACL:   []string{"domain:set_time"},
 		Write: true,
 	},
 	339: {
-		Name: "DOMAIN_EVENT_BLOCK_JOB_2", API: "virDomainEventBlockJob2",
+		Name: "DOMAIN_EVENT_BLOCK_JOB_2", API: "virDomainEventBlockJob2", ErrorDomain: 0,
 		Args:    "DomainEventBlockJob2Msg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	340: {
-		Name: "NODE_GET_FREE_PAGES", API: "virNodeGetFreePages",
+		Name: "NODE_GET_FREE_PAGES", API: "virNodeGetFreePages", ErrorDomain: 20,
 		Args:         "NodeGetFreePagesArgs",
 		Ret:          "NodeGetFreePagesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	341: {
-		Name: "NETWORK_GET_DHCP_LEASES", API: "virNetworkGetDHCPLeases",
+		Name: "NETWORK_GET_DHCP_LEASES", API: "virNetworkGetDHCPLeases", ErrorDomain: 19,
 		Args: "NetworkGetDhcpLeasesArgs",
 		Ret:  "NetworkGetDhcpLeasesRet",
 		ACL:  []string{"network:read"},
 	},
 	342: {
-		Name: "CONNECT_GET_DOMAIN_CAPABILITIES", API: "virConnectGetDomainCapabilities",
+		Name: "CONNECT_GET_DOMAIN_CAPABILITIES", API: "virConnectGetDomainCapabilities", ErrorDomain: 20,
 		Args:  "ConnectGetDomainCapabilitiesArgs",
 		Ret:   "ConnectGetDomainCapabilitiesRet",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	343: {
-		Name: "DOMAIN_OPEN_GRAPHICS_FD", API: "virDomainOpenGraphicsFD",
+		Name: "DOMAIN_OPEN_GRAPHICS_FD", API: "virDomainOpenGraphicsFD", ErrorDomain: 20,
 		Args:  "DomainOpenGraphicsFdArgs",
 		ACL:   []string{"domain:open_graphics"},
 		Write: true,
 	},
 	344: {
-		Name: "CONNECT_GET_ALL_DOMAIN_STATS", API: "virConnectGetAllDomainStats",
+		Name: "CONNECT_GET_ALL_DOMAIN_STATS", API: "virConnectGetAllDomainStats", ErrorDomain: 20,
 		Args: "ConnectGetAllDomainStatsArgs",
 		Ret:  "ConnectGetAllDomainStatsRet",
 		ACL:  []string{"connect:search_domains"},
 	},
 	345: {
-		Name: "DOMAIN_BLOCK_COPY", API: "virDomainBlockCopy",
+		Name: "DOMAIN_BLOCK_COPY", API: "virDomainBlockCopy", ErrorDomain: 20,
 		Args:  "DomainBlockCopyArgs",
 		ACL:   []string{"domain:block_write"},
 		Write: true,
 	},
 	346: {
-		Name: "DOMAIN_EVENT_CALLBACK_TUNABLE", API: "virDomainEventCallbackTunable",
+		Name: "DOMAIN_EVENT_CALLBACK_TUNABLE", API: "virDomainEventCallbackTunable", ErrorDomain: 0,
 		Args:    "DomainEventCallbackTunableMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	347: {
-		Name: "NODE_ALLOC_PAGES", API: "virNodeAllocPages",
+		Name: "NODE_ALLOC_PAGES", API: "virNodeAllocPages", ErrorDomain: 20,
 		Args:  "NodeAllocPagesArgs",
 		Ret:   "NodeAllocPagesRet",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	348: {
-		Name: "DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE", API: "virDomainEventCallbackAgentLifecycle",
+		Name: "DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE", API: "virDomainEventCallbackAgentLifecycle", ErrorDomain: 0,
 		Args:    "DomainEventCallbackAgentLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	349: {
-		Name: "DOMAIN_GET_FSINFO", API: "virDomainGetFSInfo",
+		Name: "DOMAIN_GET_FSINFO", API: "virDomainGetFSInfo", ErrorDomain: 20,
 		Args:  "DomainGetFsinfoArgs",
 		Ret:   "DomainGetFsinfoRet",
 		ACL:   []string{"domain:fs_freeze"},
 		Write: true,
 	},
 	350: {
-		Name: "DOMAIN_DEFINE_XML_FLAGS", API: "virDomainDefineXMLFlags",
+		Name: "DOMAIN_DEFINE_XML_FLAGS", API: "virDomainDefineXMLFlags", ErrorDomain: 20,
 		Args:         "DomainDefineXMLFlagsArgs",
 		Ret:          "DomainDefineXMLFlagsRet",
 		HighPriority: true,
@@ -2312,312 +2329,313 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	351: {
-		Name: "DOMAIN_GET_IOTHREAD_INFO", API: "virDomainGetIOThreadInfo",
+		Name: "DOMAIN_GET_IOTHREAD_INFO", API: "virDomainGetIOThreadInfo", ErrorDomain: 20,
 		Args: "DomainGetIothreadInfoArgs",
 		Ret:  "DomainGetIothreadInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	352: {
-		Name: "DOMAIN_PIN_IOTHREAD", API: "virDomainPinIOThread",
+		Name: "DOMAIN_PIN_IOTHREAD", API: "virDomainPinIOThread", ErrorDomain: 20,
 		Args:       "DomainPinIothreadArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	353: {
-		Name: "DOMAIN_INTERFACE_ADDRESSES", API: "virDomainInterfaceAddresses",
+		Name: "DOMAIN_INTERFACE_ADDRESSES", API: "virDomainInterfaceAddresses", ErrorDomain: 20,
 		Args:      "DomainInterfaceAddressesArgs",
 		Ret:       "DomainInterfaceAddressesRet",
 		ACL:       []string{"domain:read", "domain:write::source:VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT"},
 		WriteWhen: "Source == 1",
 	},
 	354: {
-		Name: "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED", API: "virDomainEventCallbackDeviceAdded",
+		Name: "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED", API: "virDomainEventCallbackDeviceAdded", ErrorDomain: 0,
 		Args:    "DomainEventCallbackDeviceAddedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	355: {
-		Name: "DOMAIN_ADD_IOTHREAD", API: "virDomainAddIOThread",
+		Name: "DOMAIN_ADD_IOTHREAD", API: "virDomainAddIOThread", ErrorDomain: 20,
 		Args:       "DomainAddIothreadArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	356: {
-		Name: "DOMAIN_DEL_IOTHREAD", API: "virDomainDelIOThread",
+		Name: "DOMAIN_DEL_IOTHREAD", API: "virDomainDelIOThread", ErrorDomain: 20,
 		Args:       "DomainDelIothreadArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	357: {
-		Name: "DOMAIN_SET_USER_PASSWORD", API: "virDomainSetUserPassword",
+		Name: "DOMAIN_SET_USER_PASSWORD", API: "virDomainSetUserPassword", ErrorDomain: 20,
 		Args:  "DomainSetUserPasswordArgs",
 		ACL:   []string{"domain:set_password"},
 		Write: true,
 	},
 	358: {
-		Name: "DOMAIN_RENAME", API: "virDomainRename",
+		Name: "DOMAIN_RENAME", API: "virDomainRename", ErrorDomain: 20,
 		Args:  "DomainRenameArgs",
 		Ret:   "DomainRenameRet",
 		ACL:   []string{"domain:write", "domain:save"},
 		Write: true,
 	},
 	359: {
-		Name: "DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION", API: "virDomainEventCallbackMigrationIteration",
+		Name: "DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION", API: "virDomainEventCallbackMigrationIteration", ErrorDomain: 0,
 		Args:    "DomainEventCallbackMigrationIterationMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	360: {
-		Name: "CONNECT_REGISTER_CLOSE_CALLBACK", API: "virConnectRegisterCloseCallback",
+		Name: "CONNECT_REGISTER_CLOSE_CALLBACK", API: "virConnectRegisterCloseCallback", ErrorDomain: 20,
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	361: {
-		Name: "CONNECT_UNREGISTER_CLOSE_CALLBACK", API: "virConnectUnregisterCloseCallback",
+		Name: "CONNECT_UNREGISTER_CLOSE_CALLBACK", API: "virConnectUnregisterCloseCallback", ErrorDomain: 20,
 		HighPriority: true,
 		ACL:          []string{"connect:getattr"},
 	},
 	362: {
-		Name: "CONNECT_EVENT_CONNECTION_CLOSED", API: "virConnectEventConnectionClosed",
+		Name: "CONNECT_EVENT_CONNECTION_CLOSED", API: "virConnectEventConnectionClosed", ErrorDomain: 0,
 		Args:    "ConnectEventConnectionClosedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	363: {
-		Name: "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED", API: "virDomainEventCallbackJobCompleted",
+		Name: "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED", API: "virDomainEventCallbackJobCompleted", ErrorDomain: 0,
 		Args:    "DomainEventCallbackJobCompletedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	364: {
-		Name: "DOMAIN_MIGRATE_START_POST_COPY", API: "virDomainMigrateStartPostCopy",
+		Name: "DOMAIN_MIGRATE_START_POST_COPY", API: "virDomainMigrateStartPostCopy", ErrorDomain: 20,
 		Args:  "DomainMigrateStartPostCopyArgs",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	365: {
-		Name: "DOMAIN_GET_PERF_EVENTS", API: "virDomainGetPerfEvents",
+		Name: "DOMAIN_GET_PERF_EVENTS", API: "virDomainGetPerfEvents", ErrorDomain: 0,
 		Args: "DomainGetPerfEventsArgs",
 		Ret:  "DomainGetPerfEventsRet",
 		ACL:  []string{"domain:read"},
 	},
 	366: {
-		Name: "DOMAIN_SET_PERF_EVENTS", API: "virDomainSetPerfEvents",
+		Name: "DOMAIN_SET_PERF_EVENTS", API: "virDomainSetPerfEvents", ErrorDomain: 0,
 		Args:  "DomainSetPerfEventsArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	367: {
-		Name: "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED", API: "virDomainEventCallbackDeviceRemovalFailed",
+		Name: "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED", API: "virDomainEventCallbackDeviceRemovalFailed", ErrorDomain: 0,
 		Args:    "DomainEventCallbackDeviceRemovalFailedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	368: {
-		Name: "CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", API: "virConnectStoragePoolEventRegisterAny",
+		Name: "CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", API: "virConnectStoragePoolEventRegisterAny", ErrorDomain: 18,
 		Args:         "ConnectStoragePoolEventRegisterAnyArgs",
 		Ret:          "ConnectStoragePoolEventRegisterAnyRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	369: {
-		Name: "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY", API: "virConnectStoragePoolEventDeregisterAny",
+		Name: "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY", API: "virConnectStoragePoolEventDeregisterAny", ErrorDomain: 18,
 		Args:         "ConnectStoragePoolEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	370: {
-		Name: "STORAGE_POOL_EVENT_LIFECYCLE", API: "virStoragePoolEventLifecycle",
+		Name: "STORAGE_POOL_EVENT_LIFECYCLE", API: "virStoragePoolEventLifecycle", ErrorDomain: 0,
 		Args:    "StoragePoolEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	371: {
-		Name: "DOMAIN_GET_GUEST_VCPUS", API: "virDomainGetGuestVcpus",
+		Name: "DOMAIN_GET_GUEST_VCPUS", API: "virDomainGetGuestVcpus", ErrorDomain: 20,
 		Args:  "DomainGetGuestVcpusArgs",
 		Ret:   "DomainGetGuestVcpusRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	372: {
-		Name: "DOMAIN_SET_GUEST_VCPUS", API: "virDomainSetGuestVcpus",
+		Name: "DOMAIN_SET_GUEST_VCPUS", API: "virDomainSetGuestVcpus", ErrorDomain: 20,
 		Args:  "DomainSetGuestVcpusArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	373: {
-		Name: "STORAGE_POOL_EVENT_REFRESH", API: "virStoragePoolEventRefresh",
+		Name: "STORAGE_POOL_EVENT_REFRESH", API: "virStoragePoolEventRefresh", ErrorDomain: 0,
 		Args:    "StoragePoolEventRefreshMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	374: {
-		Name: "CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY", API: "virConnectNodeDeviceEventRegisterAny",
+		Name: "CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY", API: "virConnectNodeDeviceEventRegisterAny", ErrorDomain: 22,
 		Args:         "ConnectNodeDeviceEventRegisterAnyArgs",
 		Ret:          "ConnectNodeDeviceEventRegisterAnyRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_node_devices"},
 	},
 	375: {
-		Name: "CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY", API: "virConnectNodeDeviceEventDeregisterAny",
+		Name: "CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY", API: "virConnectNodeDeviceEventDeregisterAny", ErrorDomain: 22,
 		Args:         "ConnectNodeDeviceEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	376: {
-		Name: "NODE_DEVICE_EVENT_LIFECYCLE", API: "virNodeDeviceEventLifecycle",
+		Name: "NODE_DEVICE_EVENT_LIFECYCLE", API: "virNodeDeviceEventLifecycle", ErrorDomain: 0,
 		Args:    "NodeDeviceEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	377: {
-		Name: "NODE_DEVICE_EVENT_UPDATE", API: "virNodeDeviceEventUpdate",
+		Name: "NODE_DEVICE_EVENT_UPDATE", API: "virNodeDeviceEventUpdate", ErrorDomain: 0,
 		Args:    "NodeDeviceEventUpdateMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	378: {
-		Name: "STORAGE_VOL_GET_INFO_FLAGS", API: "virStorageVolGetInfoFlags",
+		Name: "STORAGE_VOL_GET_INFO_FLAGS", API: "virStorageVolGetInfoFlags", ErrorDomain: 18,
 		Args:         "StorageVolGetInfoFlagsArgs",
 		Ret:          "StorageVolGetInfoFlagsRet",
 		HighPriority: true,
 		ACL:          []string{"storage_vol:read"},
 	},
 	379: {
-		Name: "DOMAIN_EVENT_CALLBACK_METADATA_CHANGE", API: "virDomainEventCallbackMetadataChange",
+		Name: "DOMAIN_EVENT_CALLBACK_METADATA_CHANGE", API: "virDomainEventCallbackMetadataChange", ErrorDomain: 0,
 		Args:    "DomainEventCallbackMetadataChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	380: {
-		Name: "CONNECT_SECRET_EVENT_REGISTER_ANY", API: "virConnectSecretEventRegisterAny",
+		Name: "CONNECT_SECRET_EVENT_REGISTER_ANY", API: "virConnectSecretEventRegisterAny", ErrorDomain: 30,
 		Args:         "ConnectSecretEventRegisterAnyArgs",
 		Ret:          "ConnectSecretEventRegisterAnyRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_secrets"},
 	},
 	381: {
-		Name: "CONNECT_SECRET_EVENT_DEREGISTER_ANY", API: "virConnectSecretEventDeregisterAny",
+		Name: "CONNECT_SECRET_EVENT_DEREGISTER_ANY", API: "virConnectSecretEventDeregisterAny", ErrorDomain: 30,
 		Args:         "ConnectSecretEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	382: {
-		Name: "SECRET_EVENT_LIFECYCLE", API: "virSecretEventLifecycle",
+		Name: "SECRET_EVENT_LIFECYCLE", API: "virSecretEventLifecycle", ErrorDomain: 0,
 		Args:    "SecretEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	383: {
-		Name: "SECRET_EVENT_VALUE_CHANGED", API: "virSecretEventValueChanged",
+		Name: "SECRET_EVENT_VALUE_CHANGED", API: "virSecretEventValueChanged", ErrorDomain: 0,
 		Args:    "SecretEventValueChangedMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	384: {
-		Name: "DOMAIN_SET_VCPU", API: "virDomainSetVcpu",
+		Name: "DOMAIN_SET_VCPU", API: "virDomainSetVcpu", ErrorDomain: 20,
 		Args:       "DomainSetVcpuArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	385: {
-		Name: "DOMAIN_EVENT_BLOCK_THRESHOLD", API: "virDomainEventBlockThreshold",
+		Name: "DOMAIN_EVENT_BLOCK_THRESHOLD", API: "virDomainEventBlockThreshold", ErrorDomain: 0,
 		Args:    "DomainEventBlockThresholdMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	386: {
-		Name: "DOMAIN_SET_BLOCK_THRESHOLD", API: "virDomainSetBlockThreshold",
+		Name: "DOMAIN_SET_BLOCK_THRESHOLD", API: "virDomainSetBlockThreshold", ErrorDomain: 20,
 		Args:  "DomainSetBlockThresholdArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	387: {
-		Name: "DOMAIN_MIGRATE_GET_MAX_DOWNTIME", API: "virDomainMigrateGetMaxDowntime",
+		Name: "DOMAIN_MIGRATE_GET_MAX_DOWNTIME", API: "virDomainMigrateGetMaxDowntime", ErrorDomain: 20,
 		Args:  "DomainMigrateGetMaxDowntimeArgs",
 		Ret:   "DomainMigrateGetMaxDowntimeRet",
 		ACL:   []string{"domain:migrate"},
 		Write: true,
 	},
 	388: {
-		Name: "DOMAIN_MANAGED_SAVE_GET_XML_DESC", API: "virDomainManagedSaveGetXMLDesc",
+		Name: "DOMAIN_MANAGED_SAVE_GET_XML_DESC", API: "virDomainManagedSaveGetXMLDesc", ErrorDomain: 20,
 		Args:       "DomainManagedSaveGetXMLDescArgs",
 		Ret:        "DomainManagedSaveGetXMLDescRet",
 		ACL:        []string{"domain:read", "domain:read_secure:VIR_DOMAIN_SAVE_IMAGE_XML_SECURE"},
 		WriteFlags: 0x1, // VIR_DOMAIN_SAVE_IMAGE_XML_SECURE
 	},
 	389: {
-		Name: "DOMAIN_MANAGED_SAVE_DEFINE_XML", API: "virDomainManagedSaveDefineXML",
+		Name: "DOMAIN_MANAGED_SAVE_DEFINE_XML", API: "virDomainManagedSaveDefineXML", ErrorDomain: 20,
 		Args:  "DomainManagedSaveDefineXMLArgs",
 		ACL:   []string{"domain:write", "domain:hibernate"},
 		Write: true,
 	},
 	390: {
-		Name: "DOMAIN_SET_LIFECYCLE_ACTION", API: "virDomainSetLifecycleAction",
+		Name: "DOMAIN_SET_LIFECYCLE_ACTION", API: "virDomainSetLifecycleAction", ErrorDomain: 0,
 		Args:  "DomainSetLifecycleActionArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	391: {
-		Name: "STORAGE_POOL_LOOKUP_BY_TARGET_PATH", API: "virStoragePoolLookupByTargetPath",
+		Name: "STORAGE_POOL_LOOKUP_BY_TARGET_PATH", API: "virStoragePoolLookupByTargetPath", ErrorDomain: 18,
 		Args:         "StoragePoolLookupByTargetPathArgs",
 		Ret:          "StoragePoolLookupByTargetPathRet",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:getattr"},
 	},
 	392: {
-		Name: "DOMAIN_DETACH_DEVICE_ALIAS", API: "virDomainDetachDeviceAlias",
+		Name: "DOMAIN_DETACH_DEVICE_ALIAS", API: "virDomainDetachDeviceAlias", ErrorDomain: 20,
 		Args:       "DomainDetachDeviceAliasArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	393: {
-		Name: "CONNECT_COMPARE_HYPERVISOR_CPU", API: "virConnectCompareHypervisorCPU",
+		Name: "CONNECT_COMPARE_HYPERVISOR_CPU", API: "virConnectCompareHypervisorCPU", ErrorDomain: 20,
 		Args:  "ConnectCompareHypervisorCPUArgs",
 		Ret:   "ConnectCompareHypervisorCPURet",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	394: {
-		Name: "CONNECT_BASELINE_HYPERVISOR_CPU", API: "virConnectBaselineHypervisorCPU",
+		Name: "CONNECT_BASELINE_HYPERVISOR_CPU", API: "virConnectBaselineHypervisorCPU", ErrorDomain: 20,
 		Args:  "ConnectBaselineHypervisorCPUArgs",
 		Ret:   "ConnectBaselineHypervisorCPURet",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	395: {
-		Name: "NODE_GET_SEV_INFO", API: "virNodeGetSEVInfo",
-		Args: "NodeGetSevInfoArgs",
-		Ret:  "NodeGetSevInfoRet",
-		ACL:  []string{"connect:read"},
+		Name: "NODE_GET_SEV_INFO", API: "virNodeGetSEVInfo", ErrorDomain: 20,
+		Args:  "NodeGetSevInfoArgs",
+		Ret:   "NodeGetSevInfoRet",
+		ACL:   []string{"connect:read"},
+		Write: true,
 	},
 	396: {
-		Name: "DOMAIN_GET_LAUNCH_SECURITY_INFO", API: "virDomainGetLaunchSecurityInfo",
+		Name: "DOMAIN_GET_LAUNCH_SECURITY_INFO", API: "virDomainGetLaunchSecurityInfo", ErrorDomain: 0,
 		Args: "DomainGetLaunchSecurityInfoArgs",
 		Ret:  "DomainGetLaunchSecurityInfoRet",
 		ACL:  []string{"domain:read"},
 	},
 	397: {
-		Name: "NWFILTER_BINDING_LOOKUP_BY_PORT_DEV", API: "virNWFilterBindingLookupByPortDev",
+		Name: "NWFILTER_BINDING_LOOKUP_BY_PORT_DEV", API: "virNWFilterBindingLookupByPortDev", ErrorDomain: 33,
 		Args:         "NwfilterBindingLookupByPortDevArgs",
 		Ret:          "NwfilterBindingLookupByPortDevRet",
 		HighPriority: true,
 		ACL:          []string{"nwfilter_binding:getattr"},
 	},
 	398: {
-		Name: "NWFILTER_BINDING_GET_XML_DESC", API: "virNWFilterBindingGetXMLDesc",
+		Name: "NWFILTER_BINDING_GET_XML_DESC", API: "virNWFilterBindingGetXMLDesc", ErrorDomain: 33,
 		Args:         "NwfilterBindingGetXMLDescArgs",
 		Ret:          "NwfilterBindingGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"nwfilter_binding:read"},
 	},
 	399: {
-		Name: "NWFILTER_BINDING_CREATE_XML", API: "virNWFilterBindingCreateXML",
+		Name: "NWFILTER_BINDING_CREATE_XML", API: "virNWFilterBindingCreateXML", ErrorDomain: 33,
 		Args:         "NwfilterBindingCreateXMLArgs",
 		Ret:          "NwfilterBindingCreateXMLRet",
 		HighPriority: true,
@@ -2625,79 +2643,79 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	400: {
-		Name: "NWFILTER_BINDING_DELETE", API: "virNWFilterBindingDelete",
+		Name: "NWFILTER_BINDING_DELETE", API: "virNWFilterBindingDelete", ErrorDomain: 33,
 		Args:         "NwfilterBindingDeleteArgs",
 		HighPriority: true,
 		ACL:          []string{"nwfilter_binding:delete"},
 		Write:        true,
 	},
 	401: {
-		Name: "CONNECT_LIST_ALL_NWFILTER_BINDINGS", API: "virConnectListAllNWFilterBindings",
+		Name: "CONNECT_LIST_ALL_NWFILTER_BINDINGS", API: "virConnectListAllNWFilterBindings", ErrorDomain: 33,
 		Args:         "ConnectListAllNwfilterBindingsArgs",
 		Ret:          "ConnectListAllNwfilterBindingsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_nwfilter_bindings"},
 	},
 	402: {
-		Name: "DOMAIN_SET_IOTHREAD_PARAMS", API: "virDomainSetIOThreadParams",
+		Name: "DOMAIN_SET_IOTHREAD_PARAMS", API: "virDomainSetIOThreadParams", ErrorDomain: 20,
 		Args:       "DomainSetIothreadParamsArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	403: {
-		Name: "CONNECT_GET_STORAGE_POOL_CAPABILITIES", API: "virConnectGetStoragePoolCapabilities",
+		Name: "CONNECT_GET_STORAGE_POOL_CAPABILITIES", API: "virConnectGetStoragePoolCapabilities", ErrorDomain: 18,
 		Args: "ConnectGetStoragePoolCapabilitiesArgs",
 		Ret:  "ConnectGetStoragePoolCapabilitiesRet",
 		ACL:  []string{"connect:read"},
 	},
 	404: {
-		Name: "NETWORK_LIST_ALL_PORTS", API: "virNetworkListAllPorts",
+		Name: "NETWORK_LIST_ALL_PORTS", API: "virNetworkListAllPorts", ErrorDomain: 19,
 		Args:         "NetworkListAllPortsArgs",
 		Ret:          "NetworkListAllPortsRet",
 		HighPriority: true,
 		ACL:          []string{"network:search_ports"},
 	},
 	405: {
-		Name: "NETWORK_PORT_LOOKUP_BY_UUID", API: "virNetworkPortLookupByUUID",
+		Name: "NETWORK_PORT_LOOKUP_BY_UUID", API: "virNetworkPortLookupByUUID", ErrorDomain: 19,
 		Args:         "NetworkPortLookupByUUIDArgs",
 		Ret:          "NetworkPortLookupByUUIDRet",
 		HighPriority: true,
 		ACL:          []string{"network_port:getattr"},
 	},
 	406: {
-		Name: "NETWORK_PORT_CREATE_XML", API: "virNetworkPortCreateXML",
+		Name: "NETWORK_PORT_CREATE_XML", API: "virNetworkPortCreateXML", ErrorDomain: 19,
 		Args:  "NetworkPortCreateXMLArgs",
 		Ret:   "NetworkPortCreateXMLRet",
 		ACL:   []string{"network_port:create"},
 		Write: true,
 	},
 	407: {
-		Name: "NETWORK_PORT_GET_PARAMETERS", API: "virNetworkPortGetParameters",
+		Name: "NETWORK_PORT_GET_PARAMETERS", API: "virNetworkPortGetParameters", ErrorDomain: 19,
 		Args: "NetworkPortGetParametersArgs",
 		Ret:  "NetworkPortGetParametersRet",
 		ACL:  []string{"network_port:read"},
 	},
 	408: {
-		Name: "NETWORK_PORT_SET_PARAMETERS", API: "virNetworkPortSetParameters",
+		Name: "NETWORK_PORT_SET_PARAMETERS", API: "virNetworkPortSetParameters", ErrorDomain: 19,
 		Args:  "NetworkPortSetParametersArgs",
 		ACL:   []string{"network_port:write"},
 		Write: true,
 	},
 	409: {
-		Name: "NETWORK_PORT_GET_XML_DESC", API: "virNetworkPortGetXMLDesc",
+		Name: "NETWORK_PORT_GET_XML_DESC", API: "virNetworkPortGetXMLDesc", ErrorDomain: 19,
 		Args: "NetworkPortGetXMLDescArgs",
 		Ret:  "NetworkPortGetXMLDescRet",
 		ACL:  []string{"network_port:read"},
 	},
 	410: {
-		Name: "NETWORK_PORT_DELETE", API: "virNetworkPortDelete",
+		Name: "NETWORK_PORT_DELETE", API: "virNetworkPortDelete", ErrorDomain: 19,
 		Args:  "NetworkPortDeleteArgs",
 		ACL:   []string{"network_port:delete"},
 		Write: true,
 	},
 	411: {
-		Name: "DOMAIN_CHECKPOINT_CREATE_XML", API: "virDomainCheckpointCreateXML",
+		Name: "DOMAIN_CHECKPOINT_CREATE_XML", API: "virDomainCheckpointCreateXML", ErrorDomain: 69,
 		Args:       "DomainCheckpointCreateXMLArgs",
 		Ret:        "DomainCheckpointCreateXMLRet",
 		ACL:        []string{"domain:checkpoint", "domain:fs_freeze:VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE"},
@@ -2705,133 +2723,133 @@ var remoteProcs = [444]ProcInfo{
 		WriteFlags: 0x2, // VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE
 	},
 	412: {
-		Name: "DOMAIN_CHECKPOINT_GET_XML_DESC", API: "virDomainCheckpointGetXMLDesc",
+		Name: "DOMAIN_CHECKPOINT_GET_XML_DESC", API: "virDomainCheckpointGetXMLDesc", ErrorDomain: 69,
 		Args:       "DomainCheckpointGetXMLDescArgs",
 		Ret:        "DomainCheckpointGetXMLDescRet",
 		ACL:        []string{"domain:read", "domain:read_secure:VIR_DOMAIN_CHECKPOINT_XML_SECURE"},
 		WriteFlags: 0x1, // VIR_DOMAIN_CHECKPOINT_XML_SECURE
 	},
 	413: {
-		Name: "DOMAIN_LIST_ALL_CHECKPOINTS", API: "virDomainListAllCheckpoints",
+		Name: "DOMAIN_LIST_ALL_CHECKPOINTS", API: "virDomainListAllCheckpoints", ErrorDomain: 69,
 		Args:         "DomainListAllCheckpointsArgs",
 		Ret:          "DomainListAllCheckpointsRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	414: {
-		Name: "DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN", API: "virDomainCheckpointListAllChildren",
+		Name: "DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN", API: "virDomainCheckpointListAllChildren", ErrorDomain: 69,
 		Args:         "DomainCheckpointListAllChildrenArgs",
 		Ret:          "DomainCheckpointListAllChildrenRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	415: {
-		Name: "DOMAIN_CHECKPOINT_LOOKUP_BY_NAME", API: "virDomainCheckpointLookupByName",
+		Name: "DOMAIN_CHECKPOINT_LOOKUP_BY_NAME", API: "virDomainCheckpointLookupByName", ErrorDomain: 69,
 		Args:         "DomainCheckpointLookupByNameArgs",
 		Ret:          "DomainCheckpointLookupByNameRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	416: {
-		Name: "DOMAIN_CHECKPOINT_GET_PARENT", API: "virDomainCheckpointGetParent",
+		Name: "DOMAIN_CHECKPOINT_GET_PARENT", API: "virDomainCheckpointGetParent", ErrorDomain: 69,
 		Args:         "DomainCheckpointGetParentArgs",
 		Ret:          "DomainCheckpointGetParentRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	417: {
-		Name: "DOMAIN_CHECKPOINT_DELETE", API: "virDomainCheckpointDelete",
+		Name: "DOMAIN_CHECKPOINT_DELETE", API: "virDomainCheckpointDelete", ErrorDomain: 69,
 		Args:  "DomainCheckpointDeleteArgs",
 		ACL:   []string{"domain:checkpoint"},
 		Write: true,
 	},
 	418: {
-		Name: "DOMAIN_GET_GUEST_INFO", API: "virDomainGetGuestInfo",
+		Name: "DOMAIN_GET_GUEST_INFO", API: "virDomainGetGuestInfo", ErrorDomain: 0,
 		Args:  "DomainGetGuestInfoArgs",
 		Ret:   "DomainGetGuestInfoRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	419: {
-		Name: "CONNECT_SET_IDENTITY", API: "virConnectSetIdentity",
+		Name: "CONNECT_SET_IDENTITY", API: "virConnectSetIdentity", ErrorDomain: 20,
 		Args:  "ConnectSetIdentityArgs",
 		ACL:   []string{"connect:write"},
 		Write: true,
 	},
 	420: {
-		Name: "DOMAIN_AGENT_SET_RESPONSE_TIMEOUT", API: "virDomainAgentSetResponseTimeout",
+		Name: "DOMAIN_AGENT_SET_RESPONSE_TIMEOUT", API: "virDomainAgentSetResponseTimeout", ErrorDomain: 20,
 		Args:  "DomainAgentSetResponseTimeoutArgs",
 		Ret:   "DomainAgentSetResponseTimeoutRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	421: {
-		Name: "DOMAIN_BACKUP_BEGIN", API: "virDomainBackupBegin",
+		Name: "DOMAIN_BACKUP_BEGIN", API: "virDomainBackupBegin", ErrorDomain: 20,
 		Args:  "DomainBackupBeginArgs",
 		ACL:   []string{"domain:checkpoint", "domain:block_write"},
 		Write: true,
 	},
 	422: {
-		Name: "DOMAIN_BACKUP_GET_XML_DESC", API: "virDomainBackupGetXMLDesc",
+		Name: "DOMAIN_BACKUP_GET_XML_DESC", API: "virDomainBackupGetXMLDesc", ErrorDomain: 20,
 		Args:         "DomainBackupGetXMLDescArgs",
 		Ret:          "DomainBackupGetXMLDescRet",
 		HighPriority: true,
 		ACL:          []string{"domain:read"},
 	},
 	423: {
-		Name: "DOMAIN_EVENT_MEMORY_FAILURE", API: "virDomainEventMemoryFailure",
+		Name: "DOMAIN_EVENT_MEMORY_FAILURE", API: "virDomainEventMemoryFailure", ErrorDomain: 0,
 		Args:    "DomainEventMemoryFailureMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	424: {
-		Name: "DOMAIN_AUTHORIZED_SSH_KEYS_GET", API: "virDomainAuthorizedSSHKeysGet",
+		Name: "DOMAIN_AUTHORIZED_SSH_KEYS_GET", API: "virDomainAuthorizedSSHKeysGet", ErrorDomain: 20,
 		Args:  "DomainAuthorizedSshKeysGetArgs",
 		Ret:   "DomainAuthorizedSshKeysGetRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	425: {
-		Name: "DOMAIN_AUTHORIZED_SSH_KEYS_SET", API: "virDomainAuthorizedSSHKeysSet",
+		Name: "DOMAIN_AUTHORIZED_SSH_KEYS_SET", API: "virDomainAuthorizedSSHKeysSet", ErrorDomain: 20,
 		Args:  "DomainAuthorizedSshKeysSetArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	426: {
-		Name: "DOMAIN_GET_MESSAGES", API: "virDomainGetMessages",
+		Name: "DOMAIN_GET_MESSAGES", API: "virDomainGetMessages", ErrorDomain: 20,
 		Args: "DomainGetMessagesArgs",
 		Ret:  "DomainGetMessagesRet",
 		ACL:  []string{"domain:read"},
 	},
 	427: {
-		Name: "DOMAIN_START_DIRTY_RATE_CALC", API: "virDomainStartDirtyRateCalc",
+		Name: "DOMAIN_START_DIRTY_RATE_CALC", API: "virDomainStartDirtyRateCalc", ErrorDomain: 20,
 		Args:  "DomainStartDirtyRateCalcArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	428: {
-		Name: "NODE_DEVICE_DEFINE_XML", API: "virNodeDeviceDefineXML",
+		Name: "NODE_DEVICE_DEFINE_XML", API: "virNodeDeviceDefineXML", ErrorDomain: 22,
 		Args:  "NodeDeviceDefineXMLArgs",
 		Ret:   "NodeDeviceDefineXMLRet",
 		ACL:   []string{"node_device:write"},
 		Write: true,
 	},
 	429: {
-		Name: "NODE_DEVICE_UNDEFINE", API: "virNodeDeviceUndefine",
+		Name: "NODE_DEVICE_UNDEFINE", API: "virNodeDeviceUndefine", ErrorDomain: 22,
 		Args:         "NodeDeviceUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:delete"},
 		Write:        true,
 	},
 	430: {
-		Name: "NODE_DEVICE_CREATE", API: "virNodeDeviceCreate",
+		Name: "NODE_DEVICE_CREATE", API: "virNodeDeviceCreate", ErrorDomain: 22,
 		Args:         "NodeDeviceCreateArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:start"},
 		Write:        true,
 	},
 	431: {
-		Name: "NWFILTER_DEFINE_XML_FLAGS", API: "virNWFilterDefineXMLFlags",
+		Name: "NWFILTER_DEFINE_XML_FLAGS", API: "virNWFilterDefineXMLFlags", ErrorDomain: 33,
 		Args:         "NwfilterDefineXMLFlagsArgs",
 		Ret:          "NwfilterDefineXMLFlagsRet",
 		HighPriority: true,
@@ -2839,7 +2857,7 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	432: {
-		Name: "NETWORK_DEFINE_XML_FLAGS", API: "virNetworkDefineXMLFlags",
+		Name: "NETWORK_DEFINE_XML_FLAGS", API: "virNetworkDefineXMLFlags", ErrorDomain: 19,
 		Args:         "NetworkDefineXMLFlagsArgs",
 		Ret:          "NetworkDefineXMLFlagsRet",
 		HighPriority: true,
@@ -2847,35 +2865,36 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	433: {
-		Name: "NODE_DEVICE_GET_AUTOSTART", API: "virNodeDeviceGetAutostart",
+		Name: "NODE_DEVICE_GET_AUTOSTART", API: "virNodeDeviceGetAutostart", ErrorDomain: 22,
 		Args:         "NodeDeviceGetAutostartArgs",
 		Ret:          "NodeDeviceGetAutostartRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:read"},
+		Write:        true,
 	},
 	434: {
-		Name: "NODE_DEVICE_SET_AUTOSTART", API: "virNodeDeviceSetAutostart",
+		Name: "NODE_DEVICE_SET_AUTOSTART", API: "virNodeDeviceSetAutostart", ErrorDomain: 22,
 		Args:         "NodeDeviceSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:write"},
 		Write:        true,
 	},
 	435: {
-		Name: "NODE_DEVICE_IS_PERSISTENT", API: "virNodeDeviceIsPersistent",
+		Name: "NODE_DEVICE_IS_PERSISTENT", API: "virNodeDeviceIsPersistent", ErrorDomain: 22,
 		Args:         "NodeDeviceIsPersistentArgs",
 		Ret:          "NodeDeviceIsPersistentRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:read"},
 	},
 	436: {
-		Name: "NODE_DEVICE_IS_ACTIVE", API: "virNodeDeviceIsActive",
+		Name: "NODE_DEVICE_IS_ACTIVE", API: "virNodeDeviceIsActive", ErrorDomain: 0,
 		Args:         "NodeDeviceIsActiveArgs",
 		Ret:          "NodeDeviceIsActiveRet",
 		HighPriority: true,
 		ACL:          []string{"node_device:read"},
 	},
 	437: {
-		Name: "NETWORK_CREATE_XML_FLAGS", API: "virNetworkCreateXMLFlags",
+		Name: "NETWORK_CREATE_XML_FLAGS", API: "virNetworkCreateXMLFlags", ErrorDomain: 19,
 		Args:         "NetworkCreateXMLFlagsArgs",
 		Ret:          "NetworkCreateXMLFlagsRet",
 		HighPriority: true,
@@ -2883,68 +2902,1408 @@ var remoteProcs = [444]ProcInfo{
 		Write:        true,
 	},
 	438: {
-		Name: "DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE", API: "virDomainEventMemoryDeviceSizeChange",
+		Name: "DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE", API: "virDomainEventMemoryDeviceSizeChange", ErrorDomain: 0,
 		Args:    "DomainEventMemoryDeviceSizeChangeMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	439: {
-		Name: "DOMAIN_SET_LAUNCH_SECURITY_STATE", API: "virDomainSetLaunchSecurityState",
+		Name: "DOMAIN_SET_LAUNCH_SECURITY_STATE", API: "virDomainSetLaunchSecurityState", ErrorDomain: 0,
 		Args:  "DomainSetLaunchSecurityStateArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	440: {
-		Name: "DOMAIN_SAVE_PARAMS", API: "virDomainSaveParams",
+		Name: "DOMAIN_SAVE_PARAMS", API: "virDomainSaveParams", ErrorDomain: 20,
 		Args:  "DomainSaveParamsArgs",
 		ACL:   []string{"domain:hibernate"},
 		Write: true,
 	},
 	441: {
-		Name: "DOMAIN_RESTORE_PARAMS", API: "virDomainRestoreParams",
+		Name: "DOMAIN_RESTORE_PARAMS", API: "virDomainRestoreParams", ErrorDomain: 20,
 		Args:  "DomainRestoreParamsArgs",
 		ACL:   []string{"domain:start", "domain:write"},
 		Write: true,
 	},
 	442: {
-		Name: "DOMAIN_ABORT_JOB_FLAGS", API: "virDomainAbortJobFlags",
+		Name: "DOMAIN_ABORT_JOB_FLAGS", API: "virDomainAbortJobFlags", ErrorDomain: 20,
 		Args:  "DomainAbortJobFlagsArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	443: {
-		Name: "DOMAIN_FD_ASSOCIATE", API: "virDomainFDAssociate",
+		Name: "DOMAIN_FD_ASSOCIATE", API: "virDomainFDAssociate", ErrorDomain: 20,
 		Args:  "DomainFdAssociateArgs",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 }
 
+// NewRemoteArgs returns a new value of the args type of procedure p of
+// remote_protocol.x, or nil when it is void or p is not defined.
+func NewRemoteArgs(p int32) Body {
+	switch p {
+	case 1:
+		return new(ConnectOpenArgs)
+	case 5:
+		return new(ConnectGetMaxVcpusArgs)
+	case 8:
+		return new(DomainAttachDeviceArgs)
+	case 9:
+		return new(DomainCreateArgs)
+	case 10:
+		return new(DomainCreateXMLArgs)
+	case 11:
+		return new(DomainDefineXMLArgs)
+	case 12:
+		return new(DomainDestroyArgs)
+	case 13:
+		return new(DomainDetachDeviceArgs)
+	case 14:
+		return new(DomainGetXMLDescArgs)
+	case 15:
+		return new(DomainGetAutostartArgs)
+	case 16:
+		return new(DomainGetInfoArgs)
+	case 17:
+		return new(DomainGetMaxMemoryArgs)
+	case 18:
+		return new(DomainGetMaxVcpusArgs)
+	case 19:
+		return new(DomainGetOSTypeArgs)
+	case 20:
+		return new(DomainGetVcpusArgs)
+	case 21:
+		return new(ConnectListDefinedDomainsArgs)
+	case 22:
+		return new(DomainLookupByIDArgs)
+	case 23:
+		return new(DomainLookupByNameArgs)
+	case 24:
+		return new(DomainLookupByUUIDArgs)
+	case 26:
+		return new(DomainPinVcpuArgs)
+	case 27:
+		return new(DomainRebootArgs)
+	case 28:
+		return new(DomainResumeArgs)
+	case 29:
+		return new(DomainSetAutostartArgs)
+	case 30:
+		return new(DomainSetMaxMemoryArgs)
+	case 31:
+		return new(DomainSetMemoryArgs)
+	case 32:
+		return new(DomainSetVcpusArgs)
+	case 33:
+		return new(DomainShutdownArgs)
+	case 34:
+		return new(DomainSuspendArgs)
+	case 35:
+		return new(DomainUndefineArgs)
+	case 36:
+		return new(ConnectListDefinedNetworksArgs)
+	case 37:
+		return new(ConnectListDomainsArgs)
+	case 38:
+		return new(ConnectListNetworksArgs)
+	case 39:
+		return new(NetworkCreateArgs)
+	case 40:
+		return new(NetworkCreateXMLArgs)
+	case 41:
+		return new(NetworkDefineXMLArgs)
+	case 42:
+		return new(NetworkDestroyArgs)
+	case 43:
+		return new(NetworkGetXMLDescArgs)
+	case 44:
+		return new(NetworkGetAutostartArgs)
+	case 45:
+		return new(NetworkGetBridgeNameArgs)
+	case 46:
+		return new(NetworkLookupByNameArgs)
+	case 47:
+		return new(NetworkLookupByUUIDArgs)
+	case 48:
+		return new(NetworkSetAutostartArgs)
+	case 49:
+		return new(NetworkUndefineArgs)
+	case 53:
+		return new(DomainCoreDumpArgs)
+	case 54:
+		return new(DomainRestoreArgs)
+	case 55:
+		return new(DomainSaveArgs)
+	case 56:
+		return new(DomainGetSchedulerTypeArgs)
+	case 57:
+		return new(DomainGetSchedulerParametersArgs)
+	case 58:
+		return new(DomainSetSchedulerParametersArgs)
+	case 60:
+		return new(ConnectSupportsFeatureArgs)
+	case 61:
+		return new(DomainMigratePrepareArgs)
+	case 62:
+		return new(DomainMigratePerformArgs)
+	case 63:
+		return new(DomainMigrateFinishArgs)
+	case 64:
+		return new(DomainBlockStatsArgs)
+	case 65:
+		return new(DomainInterfaceStatsArgs)
+	case 68:
+		return new(AuthSaslStartArgs)
+	case 69:
+		return new(AuthSaslStepArgs)
+	case 72:
+		return new(ConnectListStoragePoolsArgs)
+	case 74:
+		return new(ConnectListDefinedStoragePoolsArgs)
+	case 75:
+		return new(ConnectFindStoragePoolSourcesArgs)
+	case 76:
+		return new(StoragePoolCreateXMLArgs)
+	case 77:
+		return new(StoragePoolDefineXMLArgs)
+	case 78:
+		return new(StoragePoolCreateArgs)
+	case 79:
+		return new(StoragePoolBuildArgs)
+	case 80:
+		return new(StoragePoolDestroyArgs)
+	case 81:
+		return new(StoragePoolDeleteArgs)
+	case 82:
+		return new(StoragePoolUndefineArgs)
+	case 83:
+		return new(StoragePoolRefreshArgs)
+	case 84:
+		return new(StoragePoolLookupByNameArgs)
+	case 85:
+		return new(StoragePoolLookupByUUIDArgs)
+	case 86:
+		return new(StoragePoolLookupByVolumeArgs)
+	case 87:
+		return new(StoragePoolGetInfoArgs)
+	case 88:
+		return new(StoragePoolGetXMLDescArgs)
+	case 89:
+		return new(StoragePoolGetAutostartArgs)
+	case 90:
+		return new(StoragePoolSetAutostartArgs)
+	case 91:
+		return new(StoragePoolNumOfVolumesArgs)
+	case 92:
+		return new(StoragePoolListVolumesArgs)
+	case 93:
+		return new(StorageVolCreateXMLArgs)
+	case 94:
+		return new(StorageVolDeleteArgs)
+	case 95:
+		return new(StorageVolLookupByNameArgs)
+	case 96:
+		return new(StorageVolLookupByKeyArgs)
+	case 97:
+		return new(StorageVolLookupByPathArgs)
+	case 98:
+		return new(StorageVolGetInfoArgs)
+	case 99:
+		return new(StorageVolGetXMLDescArgs)
+	case 100:
+		return new(StorageVolGetPathArgs)
+	case 101:
+		return new(NodeGetCellsFreeMemoryArgs)
+	case 103:
+		return new(DomainBlockPeekArgs)
+	case 104:
+		return new(DomainMemoryPeekArgs)
+	case 107:
+		return new(DomainEventLifecycleMsg)
+	case 108:
+		return new(DomainMigratePrepare2Args)
+	case 109:
+		return new(DomainMigrateFinish2Args)
+	case 111:
+		return new(NodeNumOfDevicesArgs)
+	case 112:
+		return new(NodeListDevicesArgs)
+	case 113:
+		return new(NodeDeviceLookupByNameArgs)
+	case 114:
+		return new(NodeDeviceGetXMLDescArgs)
+	case 115:
+		return new(NodeDeviceGetParentArgs)
+	case 116:
+		return new(NodeDeviceNumOfCapsArgs)
+	case 117:
+		return new(NodeDeviceListCapsArgs)
+	case 118:
+		return new(NodeDeviceDettachArgs)
+	case 119:
+		return new(NodeDeviceReAttachArgs)
+	case 120:
+		return new(NodeDeviceResetArgs)
+	case 121:
+		return new(DomainGetSecurityLabelArgs)
+	case 123:
+		return new(NodeDeviceCreateXMLArgs)
+	case 124:
+		return new(NodeDeviceDestroyArgs)
+	case 125:
+		return new(StorageVolCreateXMLFromArgs)
+	case 127:
+		return new(ConnectListInterfacesArgs)
+	case 128:
+		return new(InterfaceLookupByNameArgs)
+	case 129:
+		return new(InterfaceLookupByMACStringArgs)
+	case 130:
+		return new(InterfaceGetXMLDescArgs)
+	case 131:
+		return new(InterfaceDefineXMLArgs)
+	case 132:
+		return new(InterfaceUndefineArgs)
+	case 133:
+		return new(InterfaceCreateArgs)
+	case 134:
+		return new(InterfaceDestroyArgs)
+	case 135:
+		return new(ConnectDomainXMLFromNativeArgs)
+	case 136:
+		return new(ConnectDomainXMLToNativeArgs)
+	case 138:
+		return new(ConnectListDefinedInterfacesArgs)
+	case 140:
+		return new(ConnectListSecretsArgs)
+	case 141:
+		return new(SecretLookupByUUIDArgs)
+	case 142:
+		return new(SecretDefineXMLArgs)
+	case 143:
+		return new(SecretGetXMLDescArgs)
+	case 144:
+		return new(SecretSetValueArgs)
+	case 145:
+		return new(SecretGetValueArgs)
+	case 146:
+		return new(SecretUndefineArgs)
+	case 147:
+		return new(SecretLookupByUsageArgs)
+	case 148:
+		return new(DomainMigratePrepareTunnelArgs)
+	case 150:
+		return new(DomainIsActiveArgs)
+	case 151:
+		return new(DomainIsPersistentArgs)
+	case 152:
+		return new(NetworkIsActiveArgs)
+	case 153:
+		return new(NetworkIsPersistentArgs)
+	case 154:
+		return new(StoragePoolIsActiveArgs)
+	case 155:
+		return new(StoragePoolIsPersistentArgs)
+	case 156:
+		return new(InterfaceIsActiveArgs)
+	case 158:
+		return new(ConnectCompareCPUArgs)
+	case 159:
+		return new(DomainMemoryStatsArgs)
+	case 160:
+		return new(DomainAttachDeviceFlagsArgs)
+	case 161:
+		return new(DomainDetachDeviceFlagsArgs)
+	case 162:
+		return new(ConnectBaselineCPUArgs)
+	case 163:
+		return new(DomainGetJobInfoArgs)
+	case 164:
+		return new(DomainAbortJobArgs)
+	case 165:
+		return new(StorageVolWipeArgs)
+	case 166:
+		return new(DomainMigrateSetMaxDowntimeArgs)
+	case 167:
+		return new(ConnectDomainEventRegisterAnyArgs)
+	case 168:
+		return new(ConnectDomainEventDeregisterAnyArgs)
+	case 169:
+		return new(DomainEventRebootMsg)
+	case 170:
+		return new(DomainEventRtcChangeMsg)
+	case 171:
+		return new(DomainEventWatchdogMsg)
+	case 172:
+		return new(DomainEventIoErrorMsg)
+	case 173:
+		return new(DomainEventGraphicsMsg)
+	case 174:
+		return new(DomainUpdateDeviceFlagsArgs)
+	case 175:
+		return new(NwfilterLookupByNameArgs)
+	case 176:
+		return new(NwfilterLookupByUUIDArgs)
+	case 177:
+		return new(NwfilterGetXMLDescArgs)
+	case 179:
+		return new(ConnectListNwfiltersArgs)
+	case 180:
+		return new(NwfilterDefineXMLArgs)
+	case 181:
+		return new(NwfilterUndefineArgs)
+	case 182:
+		return new(DomainManagedSaveArgs)
+	case 183:
+		return new(DomainHasManagedSaveImageArgs)
+	case 184:
+		return new(DomainManagedSaveRemoveArgs)
+	case 185:
+		return new(DomainSnapshotCreateXMLArgs)
+	case 186:
+		return new(DomainSnapshotGetXMLDescArgs)
+	case 187:
+		return new(DomainSnapshotNumArgs)
+	case 188:
+		return new(DomainSnapshotListNamesArgs)
+	case 189:
+		return new(DomainSnapshotLookupByNameArgs)
+	case 190:
+		return new(DomainHasCurrentSnapshotArgs)
+	case 191:
+		return new(DomainSnapshotCurrentArgs)
+	case 192:
+		return new(DomainRevertToSnapshotArgs)
+	case 193:
+		return new(DomainSnapshotDeleteArgs)
+	case 194:
+		return new(DomainGetBlockInfoArgs)
+	case 195:
+		return new(DomainEventIoErrorReasonMsg)
+	case 196:
+		return new(DomainCreateWithFlagsArgs)
+	case 197:
+		return new(DomainSetMemoryParametersArgs)
+	case 198:
+		return new(DomainGetMemoryParametersArgs)
+	case 199:
+		return new(DomainSetVcpusFlagsArgs)
+	case 200:
+		return new(DomainGetVcpusFlagsArgs)
+	case 201:
+		return new(DomainOpenConsoleArgs)
+	case 202:
+		return new(DomainIsUpdatedArgs)
+	case 203:
+		return new(ConnectGetSysinfoArgs)
+	case 204:
+		return new(DomainSetMemoryFlagsArgs)
+	case 205:
+		return new(DomainSetBlkioParametersArgs)
+	case 206:
+		return new(DomainGetBlkioParametersArgs)
+	case 207:
+		return new(DomainMigrateSetMaxSpeedArgs)
+	case 208:
+		return new(StorageVolUploadArgs)
+	case 209:
+		return new(StorageVolDownloadArgs)
+	case 210:
+		return new(DomainInjectNmiArgs)
+	case 211:
+		return new(DomainScreenshotArgs)
+	case 212:
+		return new(DomainGetStateArgs)
+	case 213:
+		return new(DomainMigrateBegin3Args)
+	case 214:
+		return new(DomainMigratePrepare3Args)
+	case 215:
+		return new(DomainMigratePrepareTunnel3Args)
+	case 216:
+		return new(DomainMigratePerform3Args)
+	case 217:
+		return new(DomainMigrateFinish3Args)
+	case 218:
+		return new(DomainMigrateConfirm3Args)
+	case 219:
+		return new(DomainSetSchedulerParametersFlagsArgs)
+	case 220:
+		return new(InterfaceChangeBeginArgs)
+	case 221:
+		return new(InterfaceChangeCommitArgs)
+	case 222:
+		return new(InterfaceChangeRollbackArgs)
+	case 223:
+		return new(DomainGetSchedulerParametersFlagsArgs)
+	case 224:
+		return new(DomainEventControlErrorMsg)
+	case 225:
+		return new(DomainPinVcpuFlagsArgs)
+	case 226:
+		return new(DomainSendKeyArgs)
+	case 227:
+		return new(NodeGetCPUStatsArgs)
+	case 228:
+		return new(NodeGetMemoryStatsArgs)
+	case 229:
+		return new(DomainGetControlInfoArgs)
+	case 230:
+		return new(DomainGetVcpuPinInfoArgs)
+	case 231:
+		return new(DomainUndefineFlagsArgs)
+	case 232:
+		return new(DomainSaveFlagsArgs)
+	case 233:
+		return new(DomainRestoreFlagsArgs)
+	case 234:
+		return new(DomainDestroyFlagsArgs)
+	case 235:
+		return new(DomainSaveImageGetXMLDescArgs)
+	case 236:
+		return new(DomainSaveImageDefineXMLArgs)
+	case 237:
+		return new(DomainBlockJobAbortArgs)
+	case 238:
+		return new(DomainGetBlockJobInfoArgs)
+	case 239:
+		return new(DomainBlockJobSetSpeedArgs)
+	case 240:
+		return new(DomainBlockPullArgs)
+	case 241:
+		return new(DomainEventBlockJobMsg)
+	case 242:
+		return new(DomainMigrateGetMaxSpeedArgs)
+	case 243:
+		return new(DomainBlockStatsFlagsArgs)
+	case 244:
+		return new(DomainSnapshotGetParentArgs)
+	case 245:
+		return new(DomainResetArgs)
+	case 246:
+		return new(DomainSnapshotNumChildrenArgs)
+	case 247:
+		return new(DomainSnapshotListChildrenNamesArgs)
+	case 248:
+		return new(DomainEventDiskChangeMsg)
+	case 249:
+		return new(DomainOpenGraphicsArgs)
+	case 250:
+		return new(NodeSuspendForDurationArgs)
+	case 251:
+		return new(DomainBlockResizeArgs)
+	case 252:
+		return new(DomainSetBlockIoTuneArgs)
+	case 253:
+		return new(DomainGetBlockIoTuneArgs)
+	case 254:
+		return new(DomainSetNumaParametersArgs)
+	case 255:
+		return new(DomainGetNumaParametersArgs)
+	case 256:
+		return new(DomainSetInterfaceParametersArgs)
+	case 257:
+		return new(DomainGetInterfaceParametersArgs)
+	case 258:
+		return new(DomainShutdownFlagsArgs)
+	case 259:
+		return new(StorageVolWipePatternArgs)
+	case 260:
+		return new(StorageVolResizeArgs)
+	case 261:
+		return new(DomainPmSuspendForDurationArgs)
+	case 262:
+		return new(DomainGetCPUStatsArgs)
+	case 263:
+		return new(DomainGetDiskErrorsArgs)
+	case 264:
+		return new(DomainSetMetadataArgs)
+	case 265:
+		return new(DomainGetMetadataArgs)
+	case 266:
+		return new(DomainBlockRebaseArgs)
+	case 267:
+		return new(DomainPmWakeupArgs)
+	case 268:
+		return new(DomainEventTrayChangeMsg)
+	case 269:
+		return new(DomainEventPmwakeupMsg)
+	case 270:
+		return new(DomainEventPmsuspendMsg)
+	case 271:
+		return new(DomainSnapshotIsCurrentArgs)
+	case 272:
+		return new(DomainSnapshotHasMetadataArgs)
+	case 273:
+		return new(ConnectListAllDomainsArgs)
+	case 274:
+		return new(DomainListAllSnapshotsArgs)
+	case 275:
+		return new(DomainSnapshotListAllChildrenArgs)
+	case 276:
+		return new(DomainEventBalloonChangeMsg)
+	case 277:
+		return new(DomainGetHostnameArgs)
+	case 278:
+		return new(DomainGetSecurityLabelListArgs)
+	case 279:
+		return new(DomainPinEmulatorArgs)
+	case 280:
+		return new(DomainGetEmulatorPinInfoArgs)
+	case 281:
+		return new(ConnectListAllStoragePoolsArgs)
+	case 282:
+		return new(StoragePoolListAllVolumesArgs)
+	case 283:
+		return new(ConnectListAllNetworksArgs)
+	case 284:
+		return new(ConnectListAllInterfacesArgs)
+	case 285:
+		return new(ConnectListAllNodeDevicesArgs)
+	case 286:
+		return new(ConnectListAllNwfiltersArgs)
+	case 287:
+		return new(ConnectListAllSecretsArgs)
+	case 288:
+		return new(NodeSetMemoryParametersArgs)
+	case 289:
+		return new(NodeGetMemoryParametersArgs)
+	case 290:
+		return new(DomainBlockCommitArgs)
+	case 291:
+		return new(NetworkUpdateArgs)
+	case 292:
+		return new(DomainEventPmsuspendDiskMsg)
+	case 293:
+		return new(NodeGetCPUMapArgs)
+	case 294:
+		return new(DomainFstrimArgs)
+	case 295:
+		return new(DomainSendProcessSignalArgs)
+	case 296:
+		return new(DomainOpenChannelArgs)
+	case 297:
+		return new(NodeDeviceLookupScsiHostByWwnArgs)
+	case 298:
+		return new(DomainGetJobStatsArgs)
+	case 299:
+		return new(DomainMigrateGetCompressionCacheArgs)
+	case 300:
+		return new(DomainMigrateSetCompressionCacheArgs)
+	case 301:
+		return new(NodeDeviceDetachFlagsArgs)
+	case 302:
+		return new(DomainMigrateBegin3ParamsArgs)
+	case 303:
+		return new(DomainMigratePrepare3ParamsArgs)
+	case 304:
+		return new(DomainMigratePrepareTunnel3ParamsArgs)
+	case 305:
+		return new(DomainMigratePerform3ParamsArgs)
+	case 306:
+		return new(DomainMigrateFinish3ParamsArgs)
+	case 307:
+		return new(DomainMigrateConfirm3ParamsArgs)
+	case 308:
+		return new(DomainSetMemoryStatsPeriodArgs)
+	case 309:
+		return new(DomainCreateXMLWithFilesArgs)
+	case 310:
+		return new(DomainCreateWithFilesArgs)
+	case 311:
+		return new(DomainEventDeviceRemovedMsg)
+	case 312:
+		return new(ConnectGetCPUModelNamesArgs)
+	case 313:
+		return new(ConnectNetworkEventRegisterAnyArgs)
+	case 314:
+		return new(ConnectNetworkEventDeregisterAnyArgs)
+	case 315:
+		return new(NetworkEventLifecycleMsg)
+	case 316:
+		return new(ConnectDomainEventCallbackRegisterAnyArgs)
+	case 317:
+		return new(ConnectDomainEventCallbackDeregisterAnyArgs)
+	case 318:
+		return new(DomainEventCallbackLifecycleMsg)
+	case 319:
+		return new(DomainEventCallbackRebootMsg)
+	case 320:
+		return new(DomainEventCallbackRtcChangeMsg)
+	case 321:
+		return new(DomainEventCallbackWatchdogMsg)
+	case 322:
+		return new(DomainEventCallbackIoErrorMsg)
+	case 323:
+		return new(DomainEventCallbackGraphicsMsg)
+	case 324:
+		return new(DomainEventCallbackIoErrorReasonMsg)
+	case 325:
+		return new(DomainEventCallbackControlErrorMsg)
+	case 326:
+		return new(DomainEventCallbackBlockJobMsg)
+	case 327:
+		return new(DomainEventCallbackDiskChangeMsg)
+	case 328:
+		return new(DomainEventCallbackTrayChangeMsg)
+	case 329:
+		return new(DomainEventCallbackPmwakeupMsg)
+	case 330:
+		return new(DomainEventCallbackPmsuspendMsg)
+	case 331:
+		return new(DomainEventCallbackBalloonChangeMsg)
+	case 332:
+		return new(DomainEventCallbackPmsuspendDiskMsg)
+	case 333:
+		return new(DomainEventCallbackDeviceRemovedMsg)
+	case 334:
+		return new(DomainCoreDumpWithFormatArgs)
+	case 335:
+		return new(DomainFsfreezeArgs)
+	case 336:
+		return new(DomainFsthawArgs)
+	case 337:
+		return new(DomainGetTimeArgs)
+	case 338:
+		return new(DomainSetTimeArgs)
+	case 339:
+		return new(DomainEventBlockJob2Msg)
+	case 340:
+		return new(NodeGetFreePagesArgs)
+	case 341:
+		return new(NetworkGetDhcpLeasesArgs)
+	case 342:
+		return new(ConnectGetDomainCapabilitiesArgs)
+	case 343:
+		return new(DomainOpenGraphicsFdArgs)
+	case 344:
+		return new(ConnectGetAllDomainStatsArgs)
+	case 345:
+		return new(DomainBlockCopyArgs)
+	case 346:
+		return new(DomainEventCallbackTunableMsg)
+	case 347:
+		return new(NodeAllocPagesArgs)
+	case 348:
+		return new(DomainEventCallbackAgentLifecycleMsg)
+	case 349:
+		return new(DomainGetFsinfoArgs)
+	case 350:
+		return new(DomainDefineXMLFlagsArgs)
+	case 351:
+		return new(DomainGetIothreadInfoArgs)
+	case 352:
+		return new(DomainPinIothreadArgs)
+	case 353:
+		return new(DomainInterfaceAddressesArgs)
+	case 354:
+		return new(DomainEventCallbackDeviceAddedMsg)
+	case 355:
+		return new(DomainAddIothreadArgs)
+	case 356:
+		return new(DomainDelIothreadArgs)
+	case 357:
+		return new(DomainSetUserPasswordArgs)
+	case 358:
+		return new(DomainRenameArgs)
+	case 359:
+		return new(DomainEventCallbackMigrationIterationMsg)
+	case 362:
+		return new(ConnectEventConnectionClosedMsg)
+	case 363:
+		return new(DomainEventCallbackJobCompletedMsg)
+	case 364:
+		return new(DomainMigrateStartPostCopyArgs)
+	case 365:
+		return new(DomainGetPerfEventsArgs)
+	case 366:
+		return new(DomainSetPerfEventsArgs)
+	case 367:
+		return new(DomainEventCallbackDeviceRemovalFailedMsg)
+	case 368:
+		return new(ConnectStoragePoolEventRegisterAnyArgs)
+	case 369:
+		return new(ConnectStoragePoolEventDeregisterAnyArgs)
+	case 370:
+		return new(StoragePoolEventLifecycleMsg)
+	case 371:
+		return new(DomainGetGuestVcpusArgs)
+	case 372:
+		return new(DomainSetGuestVcpusArgs)
+	case 373:
+		return new(StoragePoolEventRefreshMsg)
+	case 374:
+		return new(ConnectNodeDeviceEventRegisterAnyArgs)
+	case 375:
+		return new(ConnectNodeDeviceEventDeregisterAnyArgs)
+	case 376:
+		return new(NodeDeviceEventLifecycleMsg)
+	case 377:
+		return new(NodeDeviceEventUpdateMsg)
+	case 378:
+		return new(StorageVolGetInfoFlagsArgs)
+	case 379:
+		return new(DomainEventCallbackMetadataChangeMsg)
+	case 380:
+		return new(ConnectSecretEventRegisterAnyArgs)
+	case 381:
+		return new(ConnectSecretEventDeregisterAnyArgs)
+	case 382:
+		return new(SecretEventLifecycleMsg)
+	case 383:
+		return new(SecretEventValueChangedMsg)
+	case 384:
+		return new(DomainSetVcpuArgs)
+	case 385:
+		return new(DomainEventBlockThresholdMsg)
+	case 386:
+		return new(DomainSetBlockThresholdArgs)
+	case 387:
+		return new(DomainMigrateGetMaxDowntimeArgs)
+	case 388:
+		return new(DomainManagedSaveGetXMLDescArgs)
+	case 389:
+		return new(DomainManagedSaveDefineXMLArgs)
+	case 390:
+		return new(DomainSetLifecycleActionArgs)
+	case 391:
+		return new(StoragePoolLookupByTargetPathArgs)
+	case 392:
+		return new(DomainDetachDeviceAliasArgs)
+	case 393:
+		return new(ConnectCompareHypervisorCPUArgs)
+	case 394:
+		return new(ConnectBaselineHypervisorCPUArgs)
+	case 395:
+		return new(NodeGetSevInfoArgs)
+	case 396:
+		return new(DomainGetLaunchSecurityInfoArgs)
+	case 397:
+		return new(NwfilterBindingLookupByPortDevArgs)
+	case 398:
+		return new(NwfilterBindingGetXMLDescArgs)
+	case 399:
+		return new(NwfilterBindingCreateXMLArgs)
+	case 400:
+		return new(NwfilterBindingDeleteArgs)
+	case 401:
+		return new(ConnectListAllNwfilterBindingsArgs)
+	case 402:
+		return new(DomainSetIothreadParamsArgs)
+	case 403:
+		return new(ConnectGetStoragePoolCapabilitiesArgs)
+	case 404:
+		return new(NetworkListAllPortsArgs)
+	case 405:
+		return new(NetworkPortLookupByUUIDArgs)
+	case 406:
+		return new(NetworkPortCreateXMLArgs)
+	case 407:
+		return new(NetworkPortGetParametersArgs)
+	case 408:
+		return new(NetworkPortSetParametersArgs)
+	case 409:
+		return new(NetworkPortGetXMLDescArgs)
+	case 410:
+		return new(NetworkPortDeleteArgs)
+	case 411:
+		return new(DomainCheckpointCreateXMLArgs)
+	case 412:
+		return new(DomainCheckpointGetXMLDescArgs)
+	case 413:
+		return new(DomainListAllCheckpointsArgs)
+	case 414:
+		return new(DomainCheckpointListAllChildrenArgs)
+	case 415:
+		return new(DomainCheckpointLookupByNameArgs)
+	case 416:
+		return new(DomainCheckpointGetParentArgs)
+	case 417:
+		return new(DomainCheckpointDeleteArgs)
+	case 418:
+		return new(DomainGetGuestInfoArgs)
+	case 419:
+		return new(ConnectSetIdentityArgs)
+	case 420:
+		return new(DomainAgentSetResponseTimeoutArgs)
+	case 421:
+		return new(DomainBackupBeginArgs)
+	case 422:
+		return new(DomainBackupGetXMLDescArgs)
+	case 423:
+		return new(DomainEventMemoryFailureMsg)
+	case 424:
+		return new(DomainAuthorizedSshKeysGetArgs)
+	case 425:
+		return new(DomainAuthorizedSshKeysSetArgs)
+	case 426:
+		return new(DomainGetMessagesArgs)
+	case 427:
+		return new(DomainStartDirtyRateCalcArgs)
+	case 428:
+		return new(NodeDeviceDefineXMLArgs)
+	case 429:
+		return new(NodeDeviceUndefineArgs)
+	case 430:
+		return new(NodeDeviceCreateArgs)
+	case 431:
+		return new(NwfilterDefineXMLFlagsArgs)
+	case 432:
+		return new(NetworkDefineXMLFlagsArgs)
+	case 433:
+		return new(NodeDeviceGetAutostartArgs)
+	case 434:
+		return new(NodeDeviceSetAutostartArgs)
+	case 435:
+		return new(NodeDeviceIsPersistentArgs)
+	case 436:
+		return new(NodeDeviceIsActiveArgs)
+	case 437:
+		return new(NetworkCreateXMLFlagsArgs)
+	case 438:
+		return new(DomainEventMemoryDeviceSizeChangeMsg)
+	case 439:
+		return new(DomainSetLaunchSecurityStateArgs)
+	case 440:
+		return new(DomainSaveParamsArgs)
+	case 441:
+		return new(DomainRestoreParamsArgs)
+	case 442:
+		return new(DomainAbortJobFlagsArgs)
+	case 443:
+		return new(DomainFdAssociateArgs)
+	}
+	return nil
+}
+
+// NewRemoteRet returns a new value of the ret type of procedure p of
+// remote_protocol.x, or nil when it is void or p is not defined.
+func NewRemoteRet(p int32) Body {
+	switch p {
+	case 3:
+		return new(ConnectGetTypeRet)
+	case 4:
+		return new(ConnectGetVersionRet)
+	case 5:
+		return new(ConnectGetMaxVcpusRet)
+	case 6:
+		return new(NodeGetInfoRet)
+	case 7:
+		return new(ConnectGetCapabilitiesRet)
+	case 10:
+		return new(DomainCreateXMLRet)
+	case 11:
+		return new(DomainDefineXMLRet)
+	case 14:
+		return new(DomainGetXMLDescRet)
+	case 15:
+		return new(DomainGetAutostartRet)
+	case 16:
+		return new(DomainGetInfoRet)
+	case 17:
+		return new(DomainGetMaxMemoryRet)
+	case 18:
+		return new(DomainGetMaxVcpusRet)
+	case 19:
+		return new(DomainGetOSTypeRet)
+	case 20:
+		return new(DomainGetVcpusRet)
+	case 21:
+		return new(ConnectListDefinedDomainsRet)
+	case 22:
+		return new(DomainLookupByIDRet)
+	case 23:
+		return new(DomainLookupByNameRet)
+	case 24:
+		return new(DomainLookupByUUIDRet)
+	case 25:
+		return new(ConnectNumOfDefinedDomainsRet)
+	case 36:
+		return new(ConnectListDefinedNetworksRet)
+	case 37:
+		return new(ConnectListDomainsRet)
+	case 38:
+		return new(ConnectListNetworksRet)
+	case 40:
+		return new(NetworkCreateXMLRet)
+	case 41:
+		return new(NetworkDefineXMLRet)
+	case 43:
+		return new(NetworkGetXMLDescRet)
+	case 44:
+		return new(NetworkGetAutostartRet)
+	case 45:
+		return new(NetworkGetBridgeNameRet)
+	case 46:
+		return new(NetworkLookupByNameRet)
+	case 47:
+		return new(NetworkLookupByUUIDRet)
+	case 50:
+		return new(ConnectNumOfDefinedNetworksRet)
+	case 51:
+		return new(ConnectNumOfDomainsRet)
+	case 52:
+		return new(ConnectNumOfNetworksRet)
+	case 56:
+		return new(DomainGetSchedulerTypeRet)
+	case 57:
+		return new(DomainGetSchedulerParametersRet)
+	case 59:
+		return new(ConnectGetHostnameRet)
+	case 60:
+		return new(ConnectSupportsFeatureRet)
+	case 61:
+		return new(DomainMigratePrepareRet)
+	case 63:
+		return new(DomainMigrateFinishRet)
+	case 64:
+		return new(DomainBlockStatsRet)
+	case 65:
+		return new(DomainInterfaceStatsRet)
+	case 66:
+		return new(AuthListRet)
+	case 67:
+		return new(AuthSaslInitRet)
+	case 68:
+		return new(AuthSaslStartRet)
+	case 69:
+		return new(AuthSaslStepRet)
+	case 70:
+		return new(AuthPolkitRet)
+	case 71:
+		return new(ConnectNumOfStoragePoolsRet)
+	case 72:
+		return new(ConnectListStoragePoolsRet)
+	case 73:
+		return new(ConnectNumOfDefinedStoragePoolsRet)
+	case 74:
+		return new(ConnectListDefinedStoragePoolsRet)
+	case 75:
+		return new(ConnectFindStoragePoolSourcesRet)
+	case 76:
+		return new(StoragePoolCreateXMLRet)
+	case 77:
+		return new(StoragePoolDefineXMLRet)
+	case 84:
+		return new(StoragePoolLookupByNameRet)
+	case 85:
+		return new(StoragePoolLookupByUUIDRet)
+	case 86:
+		return new(StoragePoolLookupByVolumeRet)
+	case 87:
+		return new(StoragePoolGetInfoRet)
+	case 88:
+		return new(StoragePoolGetXMLDescRet)
+	case 89:
+		return new(StoragePoolGetAutostartRet)
+	case 91:
+		return new(StoragePoolNumOfVolumesRet)
+	case 92:
+		return new(StoragePoolListVolumesRet)
+	case 93:
+		return new(StorageVolCreateXMLRet)
+	case 95:
+		return new(StorageVolLookupByNameRet)
+	case 96:
+		return new(StorageVolLookupByKeyRet)
+	case 97:
+		return new(StorageVolLookupByPathRet)
+	case 98:
+		return new(StorageVolGetInfoRet)
+	case 99:
+		return new(StorageVolGetXMLDescRet)
+	case 100:
+		return new(StorageVolGetPathRet)
+	case 101:
+		return new(NodeGetCellsFreeMemoryRet)
+	case 102:
+		return new(NodeGetFreeMemoryRet)
+	case 103:
+		return new(DomainBlockPeekRet)
+	case 104:
+		return new(DomainMemoryPeekRet)
+	case 105:
+		return new(ConnectDomainEventRegisterRet)
+	case 106:
+		return new(ConnectDomainEventDeregisterRet)
+	case 108:
+		return new(DomainMigratePrepare2Ret)
+	case 109:
+		return new(DomainMigrateFinish2Ret)
+	case 110:
+		return new(ConnectGetURIRet)
+	case 111:
+		return new(NodeNumOfDevicesRet)
+	case 112:
+		return new(NodeListDevicesRet)
+	case 113:
+		return new(NodeDeviceLookupByNameRet)
+	case 114:
+		return new(NodeDeviceGetXMLDescRet)
+	case 115:
+		return new(NodeDeviceGetParentRet)
+	case 116:
+		return new(NodeDeviceNumOfCapsRet)
+	case 117:
+		return new(NodeDeviceListCapsRet)
+	case 121:
+		return new(DomainGetSecurityLabelRet)
+	case 122:
+		return new(NodeGetSecurityModelRet)
+	case 123:
+		return new(NodeDeviceCreateXMLRet)
+	case 125:
+		return new(StorageVolCreateXMLFromRet)
+	case 126:
+		return new(ConnectNumOfInterfacesRet)
+	case 127:
+		return new(ConnectListInterfacesRet)
+	case 128:
+		return new(InterfaceLookupByNameRet)
+	case 129:
+		return new(InterfaceLookupByMACStringRet)
+	case 130:
+		return new(InterfaceGetXMLDescRet)
+	case 131:
+		return new(InterfaceDefineXMLRet)
+	case 135:
+		return new(ConnectDomainXMLFromNativeRet)
+	case 136:
+		return new(ConnectDomainXMLToNativeRet)
+	case 137:
+		return new(ConnectNumOfDefinedInterfacesRet)
+	case 138:
+		return new(ConnectListDefinedInterfacesRet)
+	case 139:
+		return new(ConnectNumOfSecretsRet)
+	case 140:
+		return new(ConnectListSecretsRet)
+	case 141:
+		return new(SecretLookupByUUIDRet)
+	case 142:
+		return new(SecretDefineXMLRet)
+	case 143:
+		return new(SecretGetXMLDescRet)
+	case 145:
+		return new(SecretGetValueRet)
+	case 147:
+		return new(SecretLookupByUsageRet)
+	case 149:
+		return new(ConnectIsSecureRet)
+	case 150:
+		return new(DomainIsActiveRet)
+	case 151:
+		return new(DomainIsPersistentRet)
+	case 152:
+		return new(NetworkIsActiveRet)
+	case 153:
+		return new(NetworkIsPersistentRet)
+	case 154:
+		return new(StoragePoolIsActiveRet)
+	case 155:
+		return new(StoragePoolIsPersistentRet)
+	case 156:
+		return new(InterfaceIsActiveRet)
+	case 157:
+		return new(ConnectGetLibVersionRet)
+	case 158:
+		return new(ConnectCompareCPURet)
+	case 159:
+		return new(DomainMemoryStatsRet)
+	case 162:
+		return new(ConnectBaselineCPURet)
+	case 163:
+		return new(DomainGetJobInfoRet)
+	case 175:
+		return new(NwfilterLookupByNameRet)
+	case 176:
+		return new(NwfilterLookupByUUIDRet)
+	case 177:
+		return new(NwfilterGetXMLDescRet)
+	case 178:
+		return new(ConnectNumOfNwfiltersRet)
+	case 179:
+		return new(ConnectListNwfiltersRet)
+	case 180:
+		return new(NwfilterDefineXMLRet)
+	case 183:
+		return new(DomainHasManagedSaveImageRet)
+	case 185:
+		return new(DomainSnapshotCreateXMLRet)
+	case 186:
+		return new(DomainSnapshotGetXMLDescRet)
+	case 187:
+		return new(DomainSnapshotNumRet)
+	case 188:
+		return new(DomainSnapshotListNamesRet)
+	case 189:
+		return new(DomainSnapshotLookupByNameRet)
+	case 190:
+		return new(DomainHasCurrentSnapshotRet)
+	case 191:
+		return new(DomainSnapshotCurrentRet)
+	case 194:
+		return new(DomainGetBlockInfoRet)
+	case 196:
+		return new(DomainCreateWithFlagsRet)
+	case 198:
+		return new(DomainGetMemoryParametersRet)
+	case 200:
+		return new(DomainGetVcpusFlagsRet)
+	case 202:
+		return new(DomainIsUpdatedRet)
+	case 203:
+		return new(ConnectGetSysinfoRet)
+	case 206:
+		return new(DomainGetBlkioParametersRet)
+	case 211:
+		return new(DomainScreenshotRet)
+	case 212:
+		return new(DomainGetStateRet)
+	case 213:
+		return new(DomainMigrateBegin3Ret)
+	case 214:
+		return new(DomainMigratePrepare3Ret)
+	case 215:
+		return new(DomainMigratePrepareTunnel3Ret)
+	case 216:
+		return new(DomainMigratePerform3Ret)
+	case 217:
+		return new(DomainMigrateFinish3Ret)
+	case 223:
+		return new(DomainGetSchedulerParametersFlagsRet)
+	case 227:
+		return new(NodeGetCPUStatsRet)
+	case 228:
+		return new(NodeGetMemoryStatsRet)
+	case 229:
+		return new(DomainGetControlInfoRet)
+	case 230:
+		return new(DomainGetVcpuPinInfoRet)
+	case 235:
+		return new(DomainSaveImageGetXMLDescRet)
+	case 238:
+		return new(DomainGetBlockJobInfoRet)
+	case 242:
+		return new(DomainMigrateGetMaxSpeedRet)
+	case 243:
+		return new(DomainBlockStatsFlagsRet)
+	case 244:
+		return new(DomainSnapshotGetParentRet)
+	case 246:
+		return new(DomainSnapshotNumChildrenRet)
+	case 247:
+		return new(DomainSnapshotListChildrenNamesRet)
+	case 253:
+		return new(DomainGetBlockIoTuneRet)
+	case 255:
+		return new(DomainGetNumaParametersRet)
+	case 257:
+		return new(DomainGetInterfaceParametersRet)
+	case 262:
+		return new(DomainGetCPUStatsRet)
+	case 263:
+		return new(DomainGetDiskErrorsRet)
+	case 265:
+		return new(DomainGetMetadataRet)
+	case 271:
+		return new(DomainSnapshotIsCurrentRet)
+	case 272:
+		return new(DomainSnapshotHasMetadataRet)
+	case 273:
+		return new(ConnectListAllDomainsRet)
+	case 274:
+		return new(DomainListAllSnapshotsRet)
+	case 275:
+		return new(DomainSnapshotListAllChildrenRet)
+	case 277:
+		return new(DomainGetHostnameRet)
+	case 278:
+		return new(DomainGetSecurityLabelListRet)
+	case 280:
+		return new(DomainGetEmulatorPinInfoRet)
+	case 281:
+		return new(ConnectListAllStoragePoolsRet)
+	case 282:
+		return new(StoragePoolListAllVolumesRet)
+	case 283:
+		return new(ConnectListAllNetworksRet)
+	case 284:
+		return new(ConnectListAllInterfacesRet)
+	case 285:
+		return new(ConnectListAllNodeDevicesRet)
+	case 286:
+		return new(ConnectListAllNwfiltersRet)
+	case 287:
+		return new(ConnectListAllSecretsRet)
+	case 289:
+		return new(NodeGetMemoryParametersRet)
+	case 293:
+		return new(NodeGetCPUMapRet)
+	case 297:
+		return new(NodeDeviceLookupScsiHostByWwnRet)
+	case 298:
+		return new(DomainGetJobStatsRet)
+	case 299:
+		return new(DomainMigrateGetCompressionCacheRet)
+	case 302:
+		return new(DomainMigrateBegin3ParamsRet)
+	case 303:
+		return new(DomainMigratePrepare3ParamsRet)
+	case 304:
+		return new(DomainMigratePrepareTunnel3ParamsRet)
+	case 305:
+		return new(DomainMigratePerform3ParamsRet)
+	case 306:
+		return new(DomainMigrateFinish3ParamsRet)
+	case 309:
+		return new(DomainCreateXMLWithFilesRet)
+	case 310:
+		return new(DomainCreateWithFilesRet)
+	case 312:
+		return new(ConnectGetCPUModelNamesRet)
+	case 313:
+		return new(ConnectNetworkEventRegisterAnyRet)
+	case 316:
+		return new(ConnectDomainEventCallbackRegisterAnyRet)
+	case 335:
+		return new(DomainFsfreezeRet)
+	case 336:
+		return new(DomainFsthawRet)
+	case 337:
+		return new(DomainGetTimeRet)
+	case 340:
+		return new(NodeGetFreePagesRet)
+	case 341:
+		return new(NetworkGetDhcpLeasesRet)
+	case 342:
+		return new(ConnectGetDomainCapabilitiesRet)
+	case 344:
+		return new(ConnectGetAllDomainStatsRet)
+	case 347:
+		return new(NodeAllocPagesRet)
+	case 349:
+		return new(DomainGetFsinfoRet)
+	case 350:
+		return new(DomainDefineXMLFlagsRet)
+	case 351:
+		return new(DomainGetIothreadInfoRet)
+	case 353:
+		return new(DomainInterfaceAddressesRet)
+	case 358:
+		return new(DomainRenameRet)
+	case 365:
+		return new(DomainGetPerfEventsRet)
+	case 368:
+		return new(ConnectStoragePoolEventRegisterAnyRet)
+	case 371:
+		return new(DomainGetGuestVcpusRet)
+	case 374:
+		return new(ConnectNodeDeviceEventRegisterAnyRet)
+	case 378:
+		return new(StorageVolGetInfoFlagsRet)
+	case 380:
+		return new(ConnectSecretEventRegisterAnyRet)
+	case 387:
+		return new(DomainMigrateGetMaxDowntimeRet)
+	case 388:
+		return new(DomainManagedSaveGetXMLDescRet)
+	case 391:
+		return new(StoragePoolLookupByTargetPathRet)
+	case 393:
+		return new(ConnectCompareHypervisorCPURet)
+	case 394:
+		return new(ConnectBaselineHypervisorCPURet)
+	case 395:
+		return new(NodeGetSevInfoRet)
+	case 396:
+		return new(DomainGetLaunchSecurityInfoRet)
+	case 397:
+		return new(NwfilterBindingLookupByPortDevRet)
+	case 398:
+		return new(NwfilterBindingGetXMLDescRet)
+	case 399:
+		return new(NwfilterBindingCreateXMLRet)
+	case 401:
+		return new(ConnectListAllNwfilterBindingsRet)
+	case 403:
+		return new(ConnectGetStoragePoolCapabilitiesRet)
+	case 404:
+		return new(NetworkListAllPortsRet)
+	case 405:
+		return new(NetworkPortLookupByUUIDRet)
+	case 406:
+		return new(NetworkPortCreateXMLRet)
+	case 407:
+		return new(NetworkPortGetParametersRet)
+	case 409:
+		return new(NetworkPortGetXMLDescRet)
+	case 411:
+		return new(DomainCheckpointCreateXMLRet)
+	case 412:
+		return new(DomainCheckpointGetXMLDescRet)
+	case 413:
+		return new(DomainListAllCheckpointsRet)
+	case 414:
+		return new(DomainCheckpointListAllChildrenRet)
+	case 415:
+		return new(DomainCheckpointLookupByNameRet)
+	case 416:
+		return new(DomainCheckpointGetParentRet)
+	case 418:
+		return new(DomainGetGuestInfoRet)
+	case 420:
+		return new(DomainAgentSetResponseTimeoutRet)
+	case 422:
+		return new(DomainBackupGetXMLDescRet)
+	case 424:
+		return new(DomainAuthorizedSshKeysGetRet)
+	case 426:
+		return new(DomainGetMessagesRet)
+	case 428:
+		return new(NodeDeviceDefineXMLRet)
+	case 431:
+		return new(NwfilterDefineXMLFlagsRet)
+	case 432:
+		return new(NetworkDefineXMLFlagsRet)
+	case 433:
+		return new(NodeDeviceGetAutostartRet)
+	case 435:
+		return new(NodeDeviceIsPersistentRet)
+	case 436:
+		return new(NodeDeviceIsActiveRet)
+	case 437:
+		return new(NetworkCreateXMLFlagsRet)
+	}
+	return nil
+}
+
 // qemuProcs describes the 7 procedures of qemu_protocol.x, by number.
 var qemuProcs = [8]ProcInfo{
 	1: {
-		Name: "DOMAIN_MONITOR_COMMAND", API: "virDomainQemuMonitorCommand",
+		Name: "DOMAIN_MONITOR_COMMAND", API: "virDomainQemuMonitorCommand", ErrorDomain: 0,
 		Args:  "QemuDomainMonitorCommandArgs",
 		Ret:   "QemuDomainMonitorCommandRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	2: {
-		Name: "DOMAIN_ATTACH", API: "virDomainQemuAttach",
+		Name: "DOMAIN_ATTACH", API: "virDomainQemuAttach", ErrorDomain: 0,
 		Args:  "QemuDomainAttachArgs",
 		Ret:   "QemuDomainAttachRet",
 		ACL:   []string{"domain:start", "domain:write"},
 		Write: true,
 	},
 	3: {
-		Name: "DOMAIN_AGENT_COMMAND", API: "virDomainQemuAgentCommand",
+		Name: "DOMAIN_AGENT_COMMAND", API: "virDomainQemuAgentCommand", ErrorDomain: 0,
 		Args:  "QemuDomainAgentCommandArgs",
 		Ret:   "QemuDomainAgentCommandRet",
 		ACL:   []string{"domain:write"},
 		Write: true,
 	},
 	4: {
-		Name: "CONNECT_DOMAIN_MONITOR_EVENT_REGISTER", API: "virConnectDomainQemuMonitorEventRegister",
+		Name: "CONNECT_DOMAIN_MONITOR_EVENT_REGISTER", API: "virConnectDomainQemuMonitorEventRegister", ErrorDomain: 0,
 		Args:         "QemuConnectDomainMonitorEventRegisterArgs",
 		Ret:          "QemuConnectDomainMonitorEventRegisterRet",
 		HighPriority: true,
@@ -2952,20 +4311,20 @@ var qemuProcs = [8]ProcInfo{
 		Write:        true,
 	},
 	5: {
-		Name: "CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER", API: "virConnectDomainQemuMonitorEventDeregister",
+		Name: "CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER", API: "virConnectDomainQemuMonitorEventDeregister", ErrorDomain: 0,
 		Args:         "QemuConnectDomainMonitorEventDeregisterArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:write"},
 		Write:        true,
 	},
 	6: {
-		Name: "DOMAIN_MONITOR_EVENT", API: "virDomainMonitorEvent",
+		Name: "DOMAIN_MONITOR_EVENT", API: "virDomainMonitorEvent", ErrorDomain: 0,
 		Args:    "QemuDomainMonitorEventMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	7: {
-		Name: "DOMAIN_MONITOR_COMMAND_WITH_FILES", API: "virDomainQemuMonitorCommandWithFiles",
+		Name: "DOMAIN_MONITOR_COMMAND_WITH_FILES", API: "virDomainQemuMonitorCommandWithFiles", ErrorDomain: 0,
 		Args:  "QemuDomainMonitorCommandWithFilesArgs",
 		Ret:   "QemuDomainMonitorCommandWithFilesRet",
 		ACL:   []string{"domain:write"},
@@ -2973,100 +4332,228 @@ var qemuProcs = [8]ProcInfo{
 	},
 }
 
+// NewQemuArgs returns a new value of the args type of procedure p of
+// qemu_protocol.x, or nil when it is void or p is not defined.
+func NewQemuArgs(p int32) Body {
+	switch p {
+	case 1:
+		return new(QemuDomainMonitorCommandArgs)
+	case 2:
+		return new(QemuDomainAttachArgs)
+	case 3:
+		return new(QemuDomainAgentCommandArgs)
+	case 4:
+		return new(QemuConnectDomainMonitorEventRegisterArgs)
+	case 5:
+		return new(QemuConnectDomainMonitorEventDeregisterArgs)
+	case 6:
+		return new(QemuDomainMonitorEventMsg)
+	case 7:
+		return new(QemuDomainMonitorCommandWithFilesArgs)
+	}
+	return nil
+}
+
+// NewQemuRet returns a new value of the ret type of procedure p of
+// qemu_protocol.x, or nil when it is void or p is not defined.
+func NewQemuRet(p int32) Body {
+	switch p {
+	case 1:
+		return new(QemuDomainMonitorCommandRet)
+	case 2:
+		return new(QemuDomainAttachRet)
+	case 3:
+		return new(QemuDomainAgentCommandRet)
+	case 4:
+		return new(QemuConnectDomainMonitorEventRegisterRet)
+	case 7:
+		return new(QemuDomainMonitorCommandWithFilesRet)
+	}
+	return nil
+}
+
 // lxcProcs describes the 1 procedures of lxc_protocol.x, by number.
 var lxcProcs = [2]ProcInfo{
 	1: {
-		Name: "DOMAIN_OPEN_NAMESPACE", API: "virDomainOpenNamespace",
+		Name: "DOMAIN_OPEN_NAMESPACE", API: "virDomainOpenNamespace", ErrorDomain: 0,
 		Args:  "LxcDomainOpenNamespaceArgs",
 		ACL:   []string{"domain:open_namespace"},
 		Write: true,
 	},
 }
 
+// NewLxcArgs returns a new value of the args type of procedure p of
+// lxc_protocol.x, or nil when it is void or p is not defined.
+func NewLxcArgs(p int32) Body {
+	switch p {
+	case 1:
+		return new(LxcDomainOpenNamespaceArgs)
+	}
+	return nil
+}
+
+// NewLxcRet returns a new value of the ret type of procedure p of
+// lxc_protocol.x, or nil when it is void or p is not defined.
+func NewLxcRet(p int32) Body {
+	switch p {
+	}
+	return nil
+}
+
 // adminProcs describes the 19 procedures of admin_protocol.x, by number.
 var adminProcs = [20]ProcInfo{
 	1: {
-		Name: "CONNECT_OPEN", API: "virAdmConnectOpen",
+		Name: "CONNECT_OPEN", API: "virAdmConnectOpen", ErrorDomain: 0,
 		Args: "AdminConnectOpenArgs",
 	},
 	2: {
-		Name: "CONNECT_CLOSE", API: "virAdmConnectClose",
+		Name: "CONNECT_CLOSE", API: "virAdmConnectClose", ErrorDomain: 0,
 	},
 	3: {
-		Name: "CONNECT_GET_LIB_VERSION", API: "virAdmConnectGetLibVersion",
+		Name: "CONNECT_GET_LIB_VERSION", API: "virAdmConnectGetLibVersion", ErrorDomain: 0,
 		Ret: "AdminConnectGetLibVersionRet",
 	},
 	4: {
-		Name: "CONNECT_LIST_SERVERS", API: "virAdmConnectListServers",
+		Name: "CONNECT_LIST_SERVERS", API: "virAdmConnectListServers", ErrorDomain: 0,
 		Args: "AdminConnectListServersArgs",
 		Ret:  "AdminConnectListServersRet",
 	},
 	5: {
-		Name: "CONNECT_LOOKUP_SERVER", API: "virAdmConnectLookupServer",
+		Name: "CONNECT_LOOKUP_SERVER", API: "virAdmConnectLookupServer", ErrorDomain: 0,
 		Args: "AdminConnectLookupServerArgs",
 		Ret:  "AdminConnectLookupServerRet",
 	},
 	6: {
-		Name: "SERVER_GET_THREADPOOL_PARAMETERS", API: "virAdmServerGetThreadPoolParameters",
+		Name: "SERVER_GET_THREADPOOL_PARAMETERS", API: "virAdmServerGetThreadPoolParameters", ErrorDomain: 0,
 		Args: "AdminServerGetThreadpoolParametersArgs",
 		Ret:  "AdminServerGetThreadpoolParametersRet",
 	},
 	7: {
-		Name: "SERVER_SET_THREADPOOL_PARAMETERS", API: "virAdmServerSetThreadPoolParameters",
+		Name: "SERVER_SET_THREADPOOL_PARAMETERS", API: "virAdmServerSetThreadPoolParameters", ErrorDomain: 0,
 		Args: "AdminServerSetThreadpoolParametersArgs",
 	},
 	8: {
-		Name: "SERVER_LIST_CLIENTS", API: "virAdmServerListClients",
+		Name: "SERVER_LIST_CLIENTS", API: "virAdmServerListClients", ErrorDomain: 0,
 		Args: "AdminServerListClientsArgs",
 		Ret:  "AdminServerListClientsRet",
 	},
 	9: {
-		Name: "SERVER_LOOKUP_CLIENT", API: "virAdmServerLookupClient",
+		Name: "SERVER_LOOKUP_CLIENT", API: "virAdmServerLookupClient", ErrorDomain: 0,
 		Args: "AdminServerLookupClientArgs",
 		Ret:  "AdminServerLookupClientRet",
 	},
 	10: {
-		Name: "CLIENT_GET_INFO", API: "virAdmClientGetInfo",
+		Name: "CLIENT_GET_INFO", API: "virAdmClientGetInfo", ErrorDomain: 0,
 		Args: "AdminClientGetInfoArgs",
 		Ret:  "AdminClientGetInfoRet",
 	},
 	11: {
-		Name: "CLIENT_CLOSE", API: "virAdmClientClose",
+		Name: "CLIENT_CLOSE", API: "virAdmClientClose", ErrorDomain: 0,
 		Args: "AdminClientCloseArgs",
 	},
 	12: {
-		Name: "SERVER_GET_CLIENT_LIMITS", API: "virAdmServerGetClientLimits",
+		Name: "SERVER_GET_CLIENT_LIMITS", API: "virAdmServerGetClientLimits", ErrorDomain: 0,
 		Args: "AdminServerGetClientLimitsArgs",
 		Ret:  "AdminServerGetClientLimitsRet",
 	},
 	13: {
-		Name: "SERVER_SET_CLIENT_LIMITS", API: "virAdmServerSetClientLimits",
+		Name: "SERVER_SET_CLIENT_LIMITS", API: "virAdmServerSetClientLimits", ErrorDomain: 0,
 		Args: "AdminServerSetClientLimitsArgs",
 	},
 	14: {
-		Name: "CONNECT_GET_LOGGING_OUTPUTS", API: "virAdmConnectGetLoggingOutputs",
+		Name: "CONNECT_GET_LOGGING_OUTPUTS", API: "virAdmConnectGetLoggingOutputs", ErrorDomain: 0,
 		Args: "AdminConnectGetLoggingOutputsArgs",
 		Ret:  "AdminConnectGetLoggingOutputsRet",
 	},
 	15: {
-		Name: "CONNECT_GET_LOGGING_FILTERS", API: "virAdmConnectGetLoggingFilters",
+		Name: "CONNECT_GET_LOGGING_FILTERS", API: "virAdmConnectGetLoggingFilters", ErrorDomain: 0,
 		Args: "AdminConnectGetLoggingFiltersArgs",
 		Ret:  "AdminConnectGetLoggingFiltersRet",
 	},
 	16: {
-		Name: "CONNECT_SET_LOGGING_OUTPUTS", API: "virAdmConnectSetLoggingOutputs",
+		Name: "CONNECT_SET_LOGGING_OUTPUTS", API: "virAdmConnectSetLoggingOutputs", ErrorDomain: 0,
 		Args: "AdminConnectSetLoggingOutputsArgs",
 	},
 	17: {
-		Name: "CONNECT_SET_LOGGING_FILTERS", API: "virAdmConnectSetLoggingFilters",
+		Name: "CONNECT_SET_LOGGING_FILTERS", API: "virAdmConnectSetLoggingFilters", ErrorDomain: 0,
 		Args: "AdminConnectSetLoggingFiltersArgs",
 	},
 	18: {
-		Name: "SERVER_UPDATE_TLS_FILES", API: "virAdmServerUpdateTlsFiles",
+		Name: "SERVER_UPDATE_TLS_FILES", API: "virAdmServerUpdateTlsFiles", ErrorDomain: 0,
 		Args: "AdminServerUpdateTlsFilesArgs",
 	},
 	19: {
-		Name: "CONNECT_SET_DAEMON_TIMEOUT", API: "virAdmConnectSetDaemonTimeout",
+		Name: "CONNECT_SET_DAEMON_TIMEOUT", API: "virAdmConnectSetDaemonTimeout", ErrorDomain: 0,
 		Args: "AdminConnectSetDaemonTimeoutArgs",
 	},
+}
+
+// NewAdminArgs returns a new value of the args type of procedure p of
+// admin_protocol.x, or nil when it is void or p is not defined.
+func NewAdminArgs(p int32) Body {
+	switch p {
+	case 1:
+		return new(AdminConnectOpenArgs)
+	case 4:
+		return new(AdminConnectListServersArgs)
+	case 5:
+		return new(AdminConnectLookupServerArgs)
+	case 6:
+		return new(AdminServerGetThreadpoolParametersArgs)
+	case 7:
+		return new(AdminServerSetThreadpoolParametersArgs)
+	case 8:
+		return new(AdminServerListClientsArgs)
+	case 9:
+		return new(AdminServerLookupClientArgs)
+	case 10:
+		return new(AdminClientGetInfoArgs)
+	case 11:
+		return new(AdminClientCloseArgs)
+	case 12:
+		return new(AdminServerGetClientLimitsArgs)
+	case 13:
+		return new(AdminServerSetClientLimitsArgs)
+	case 14:
+		return new(AdminConnectGetLoggingOutputsArgs)
+	case 15:
+		return new(AdminConnectGetLoggingFiltersArgs)
+	case 16:
+		return new(AdminConnectSetLoggingOutputsArgs)
+	case 17:
+		return new(AdminConnectSetLoggingFiltersArgs)
+	case 18:
+		return new(AdminServerUpdateTlsFilesArgs)
+	case 19:
+		return new(AdminConnectSetDaemonTimeoutArgs)
+	}
+	return nil
+}
+
+// NewAdminRet returns a new value of the ret type of procedure p of
+// admin_protocol.x, or nil when it is void or p is not defined.
+func NewAdminRet(p int32) Body {
+	switch p {
+	case 3:
+		return new(AdminConnectGetLibVersionRet)
+	case 4:
+		return new(AdminConnectListServersRet)
+	case 5:
+		return new(AdminConnectLookupServerRet)
+	case 6:
+		return new(AdminServerGetThreadpoolParametersRet)
+	case 8:
+		return new(AdminServerListClientsRet)
+	case 9:
+		return new(AdminServerLookupClientRet)
+	case 10:
+		return new(AdminClientGetInfoRet)
+	case 12:
+		return new(AdminServerGetClientLimitsRet)
+	case 14:
+		return new(AdminConnectGetLoggingOutputsRet)
+	case 15:
+		return new(AdminConnectGetLoggingFiltersRet)
+	}
+	return nil
 }

@@ -6,6 +6,10 @@ package protocol
 type ProcInfo struct {
 	Name string // the wire name: "DOMAIN_GET_INFO"
 	API  string // the public API function it implements: "virDomainGetInfo"
+	// ErrorDomain is the error domain (virErrorDomain) libvirt reports
+	// that function's own errors in: VIR_FROM_DOMAIN for virDomain*,
+	// VIR_FROM_NETWORK for virNetwork*, …
+	ErrorDomain int32
 	// Args and Ret name the Go types of the body; "" for void.
 	Args, Ret string
 	// Message marks an event the daemon sends; a client never calls it.
@@ -22,6 +26,12 @@ type ProcInfo struct {
 	Write      bool
 	WriteFlags uint32
 	WriteWhen  string
+}
+
+// Body is a pointer to a generated type: it encodes and decodes itself.
+type Body interface {
+	Encodable
+	Decodable
 }
 
 // StreamKind says whether a procedure opens a stream, and which way.

@@ -33,7 +33,7 @@ func writeProcTables(out string, m *model, procs []*procInfo) error {
 		for _, pi := range ps {
 			w.line("%d: {", pi.num)
 			w.indent++
-			w.line("Name: %q, API: %q,", pi.wire, pi.api)
+			w.line("Name: %q, API: %q, ErrorDomain: %d,", pi.wire, pi.api, pi.errDomain)
 			if pi.args != nil {
 				w.line("Args: %q,", pi.args.goName)
 			}
@@ -70,6 +70,26 @@ func writeProcTables(out string, m *model, procs []*procInfo) error {
 		w.indent--
 		w.line("}")
 		w.line("")
+		for _, kind := range []string{"Args", "Ret"} {
+			w.line("// New%s%s returns a new value of the %s type of procedure p of", p.goName, kind, strings.ToLower(kind))
+			w.line("// %s, or nil when it is void or p is not defined.", baseName(p.file))
+			w.line("func New%s%s(p int32) Body {", p.goName, kind)
+			w.line("switch p {")
+			for _, pi := range ps {
+				t := pi.args
+				if kind == "Ret" {
+					t = pi.ret
+				}
+				if t != nil {
+					w.line("case %d:", pi.num)
+					w.line("\treturn new(%s)", t.goName)
+				}
+			}
+			w.line("}")
+			w.line("return nil")
+			w.line("}")
+			w.line("")
+		}
 	}
 	return writeGo(filepath.Join(out, "protocol", "procedures.gen.go"), "protocol", nil, w.b.String())
 }
@@ -274,7 +294,11 @@ func writeStub(w *codeWriter, m *model, pi *procInfo) {
 	case pi.writeArg != "":
 		write = pi.writeArg
 	}
-	w.line("if err := r.admit(%s); err != nil {", write)
+	admit := "admit"
+	if len(pi.writeFlags) > 0 && secureFlags(pi.writeFlags) {
+		admit = "admitSecure" // libvirt's own wording for these
+	}
+	w.line("if err := r.%s(%s); err != nil {", admit, write)
 	w.line("\treturn nil, err")
 	w.line("}")
 	w.line("if h.%s != nil {", pi.goName)
@@ -289,12 +313,12 @@ func writeStub(w *codeWriter, m *model, pi *procInfo) {
 	}
 	w.line("}")
 	if !pi.served() {
-		w.line("return nil, errNoSupport(r.api)")
+		w.line("return nil, r.errNoSupport()")
 		return
 	}
 	w.line("c, ok := r.conn.(drivers.Op%s)", pi.goName)
 	w.line("if !ok {")
-	w.line("\treturn nil, errNoSupport(r.api)")
+	w.line("\treturn nil, r.errNoSupport()")
 	w.line("}")
 	var args []string
 	if pi.args != nil {
@@ -404,4 +428,16 @@ func writeClient(out string, m *model, procs []*procInfo) error {
 	sort.Strings(names)
 	return writeGo(filepath.Join(out, "remote", "calls.gen.go"), "remote",
 		[]string{"context", "github.com/govirt/govirtd/protocol"}, w.b.String())
+}
+
+// secureFlags reports flags that ask for secrets (…_XML_SECURE,
+// VIR_DOMAIN_XML_MIGRATABLE), which libvirt refuses with a message of its
+// own.
+func secureFlags(flags []string) bool {
+	for _, f := range flags {
+		if !strings.HasSuffix(f, "_SECURE") && !strings.HasSuffix(f, "_MIGRATABLE") {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 )
 
 // xkind is what a resolved XDR type is on the wire.
@@ -327,9 +326,6 @@ func (t *xtype) goType(pkg string) string {
 	panic("unreachable")
 }
 
-// isEnum reports whether t is one of the programs' enums.
-func (t *xtype) isEnum() bool { return t.kind == xNamed && t.named.enum != nil }
-
 // limitExpr is the Go expression of t's limit.
 func (t *xtype) limitExpr() string {
 	if t.max < 0 {
@@ -339,8 +335,4 @@ func (t *xtype) limitExpr() string {
 		return t.maxC
 	}
 	return fmt.Sprint(t.max)
-}
-
-func (nt *namedType) isMsg() bool {
-	return strings.HasSuffix(nt.cName, "_msg") || strings.HasSuffix(nt.cName, "Msg")
 }

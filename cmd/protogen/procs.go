@@ -18,6 +18,7 @@ type procInfo struct {
 	wire      string // DOMAIN_GET_INFO
 	goName    string // DomainGetInfo: the method name everywhere
 	api       string // virDomainGetInfo
+	errDomain int64  // the error domain (virErrorDomain) of the API's errors
 	args, ret *namedType
 	msg       bool // an event the daemon sends, never called
 	high      bool // @priority: high
@@ -35,7 +36,7 @@ func readPerm(perm string) bool {
 	return perm == "getattr" || perm == "read" || strings.HasPrefix(perm, "search_")
 }
 
-func buildProcs(m *model, hdr *headerSyms, progs []*program) ([]*procInfo, error) {
+func buildProcs(m *model, hdr *headerSyms, apis map[string]apiFacts, progs []*program) ([]*procInfo, error) {
 	var all []*procInfo
 	for _, p := range progs {
 		if p.enum == "" {
@@ -64,6 +65,14 @@ func buildProcs(m *model, hdr *headerSyms, progs []*program) ([]*procInfo, error
 				return nil, fmt.Errorf("%s: %s: %w", p.file, it.name, err)
 			}
 			pi.api = apiName(hdr, p.goName, pi.wire)
+			if f, ok := apis[pi.api]; ok {
+				pi.errDomain = m.consts[f.fromThis]
+				// libvirt refuses some calls whose @acl asks only read
+				// access (virDomainSetSchedulerParameters says
+				// domain:read): what a read-only client meets is the
+				// union of the two.
+				pi.write = pi.write || f.readOnly
+			}
 			all = append(all, pi)
 		}
 	}
@@ -131,6 +140,17 @@ func (pi *procInfo) access(m *model, rule string) error {
 	return nil
 }
 
+// aclWrite is the access class of the @acl rules alone.
+func (pi *procInfo) aclWrite() bool {
+	for _, rule := range pi.acls {
+		parts := strings.Split(rule, ":")
+		if len(parts) >= 2 && !readPerm(parts[1]) && (len(parts) == 2 || strings.HasPrefix(parts[2], "!")) {
+			return true
+		}
+	}
+	return false
+}
+
 // flagMask is the Go expression of the procedure's write flags.
 func (pi *procInfo) flagMask(m *model) (uint32, string) {
 	var v uint32
@@ -176,31 +196,63 @@ func apiName(hdr *headerSyms, prog, wire string) string {
 	return "vir" + camel(wire)
 }
 
-// readOnlyChecks reads which public functions refuse read-only
-// connections outright (virCheckReadOnlyGoto at the top of the body), to
-// compare with what the @acl rules say.
-func readOnlyChecks(src string) map[string]bool {
-	files, _ := filepath.Glob(filepath.Join(src, "src", "libvirt*.c"))
+// apiFacts is what the public API's implementation (src/libvirt*.c)
+// tells of one function: the error domain its errors carry
+// (VIR_FROM_THIS of its file) and whether it refuses read-only
+// connections outright (virCheckReadOnlyGoto at the top of its body).
+type apiFacts struct {
+	fromThis string
+	readOnly bool
+}
+
+var (
+	reFuncDef  = regexp.MustCompile(`(?m)^(vir\w+)\(`)
+	reFromThis = regexp.MustCompile(`(?m)^#define VIR_FROM_THIS (VIR_FROM_\w+)`)
+)
+
+func readAPIFacts(src string) (map[string]apiFacts, error) {
+	files, err := filepath.Glob(filepath.Join(src, "src", "libvirt*.c"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no src/libvirt*.c in %s", src)
+	}
 	sort.Strings(files)
-	out := map[string]bool{}
-	reDef := regexp.MustCompile(`(?m)^(vir\w+)\(`)
+	out := map[string]apiFacts{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			continue
+			return nil, err
 		}
 		text := string(b)
-		locs := reDef.FindAllStringSubmatchIndex(text, -1)
+		from := "VIR_FROM_NONE"
+		if m := reFromThis.FindStringSubmatch(text); m != nil {
+			from = m[1]
+		}
+		locs := reFuncDef.FindAllStringSubmatchIndex(text, -1)
 		for i, l := range locs {
 			end := len(text)
 			if i+1 < len(locs) {
 				end = locs[i+1][0]
 			}
-			body := text[l[0]:end]
-			if strings.Contains(body, "\n    virCheckReadOnlyGoto(") {
-				out[text[l[2]:l[3]]] = true
+			out[text[l[2]:l[3]]] = apiFacts{
+				fromThis: from,
+				readOnly: strings.Contains(text[l[0]:end], "\n    virCheckReadOnlyGoto("),
 			}
 		}
 	}
-	return out
+	return out, nil
+}
+
+// compareReadOnly reports, on standard error, where the @acl access class
+// and the public API's own read-only check disagree, for whoever changes
+// the access rule.
+func compareReadOnly(procs []*procInfo, apis map[string]apiFacts) {
+	for _, pi := range procs {
+		f, ok := apis[pi.api]
+		if !ok || pi.prog.goName != "Remote" || pi.msg {
+			continue
+		}
+		if aclWrite := pi.aclWrite(); f.readOnly != aclWrite {
+			fmt.Fprintf(os.Stderr, "protogen: %s (%s): @acl says write=%v, virCheckReadOnlyGoto says %v\n", pi.cName, pi.api, aclWrite, f.readOnly)
+		}
+	}
 }
