@@ -3224,7 +3224,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if err != nil {
 			return nil, err
 		}
-		return &protocol.ConnectDomainXMLFromNativeRet{DomainXml: v}, nil
+		return &protocol.ConnectDomainXMLFromNativeRet{DomainXML: v}, nil
 	case 136: // REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE
 		var a protocol.ConnectDomainXMLToNativeArgs
 		if err := r.decode(body, &a); err != nil {
@@ -3244,7 +3244,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		v, err := c.ConnectDomainXMLToNative(ctx, a.NativeFormat, a.DomainXml, a.Flags)
+		v, err := c.ConnectDomainXMLToNative(ctx, a.NativeFormat, a.DomainXML, a.Flags)
 		if err != nil {
 			return nil, err
 		}
@@ -3808,7 +3808,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		v, err := c.ConnectBaselineCPU(ctx, a.XmlCPUs, a.Flags)
+		v, err := c.ConnectBaselineCPU(ctx, a.XMLCPUs, a.Flags)
 		if err != nil {
 			return nil, err
 		}
@@ -4966,7 +4966,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		ret, err := c.NodeGetCPUStats(ctx, a.CpuNum, a.Nparams, a.Flags)
+		ret, err := c.NodeGetCPUStats(ctx, a.CPUNum, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
 			return nil, errNilReturn(r.api, err)
 		}
@@ -7588,7 +7588,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		v, err := c.ConnectCompareHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XmlCPU, a.Flags)
+		v, err := c.ConnectCompareHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XMLCPU, a.Flags)
 		if err != nil {
 			return nil, err
 		}
@@ -7612,7 +7612,7 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		v, err := c.ConnectBaselineHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XmlCPUs, a.Flags)
+		v, err := c.ConnectBaselineHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XMLCPUs, a.Flags)
 		if err != nil {
 			return nil, err
 		}

@@ -149,7 +149,7 @@ func nodeGetInfo(ctx context.Context, r *request) (*protocol.NodeGetInfoRet, err
 		return nil, err
 	}
 	ret := &protocol.NodeGetInfoRet{
-		Memory: n.Memory, CPUs: n.CPUs, Mhz: n.MHz, Nodes: n.Nodes,
+		Memory: n.Memory, CPUs: n.CPUs, MHz: n.MHz, Nodes: n.Nodes,
 		Sockets: n.Sockets, Cores: n.Cores, Threads: n.Threads,
 	}
 	for i := 0; i < len(n.Model) && i < len(ret.Model)-1; i++ {

@@ -137,7 +137,7 @@ func domainGetInfo(ctx context.Context, r *request, a *protocol.DomainGetInfoArg
 	}
 	return &protocol.DomainGetInfoRet{
 		State: uint8(info.State), MaxMem: info.MaxMem, Memory: info.Memory,
-		NrVirtCpu: info.NrVirtCPU, CpuTime: info.CPUTime,
+		NrVirtCPU: info.NrVirtCPU, CPUTime: info.CPUTime,
 	}, nil
 }
 

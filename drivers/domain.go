@@ -1,39 +1,18 @@
 package drivers
 
-import (
-	"encoding/hex"
-	"fmt"
-	"strings"
-)
+import "github.com/govirt/govirtd/protocol"
 
-// UUID is a domain's or network's 16-byte UUID.
-type UUID [16]byte
+// UUID is a domain's or network's 16-byte UUID (remote_uuid).
+type UUID = protocol.UUID
 
 // ParseUUID parses the 36-character form, or the 32 hex digits without
 // dashes that libvirt also accepts.
-func ParseUUID(s string) (UUID, error) {
-	var u UUID
-	h := strings.ReplaceAll(strings.TrimSpace(s), "-", "")
-	if len(h) != 32 {
-		return u, fmt.Errorf("malformed uuid %q", s)
-	}
-	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, fmt.Errorf("malformed uuid %q", s)
-	}
-	return u, nil
-}
+func ParseUUID(s string) (UUID, error) { return protocol.ParseUUID(s) }
 
-func (u UUID) String() string {
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
-}
-
-// Domain names a domain as the public API's virDomainPtr does. ID is -1
-// while the domain is inactive. Drivers find a domain by its UUID.
-type Domain struct {
-	Name string
-	UUID UUID
-	ID   int32
-}
+// Domain names a domain as the public API's virDomainPtr does, and is the
+// wire's remote_nonnull_domain. ID is -1 while the domain is inactive.
+// Drivers find a domain by its UUID.
+type Domain = protocol.Domain
 
 // DomainState is virDomainState.
 type DomainState int32

@@ -679,7 +679,7 @@ type OpConnectDomainXMLFromNative interface {
 
 // OpConnectDomainXMLToNative is a connection that serves virConnectDomainXMLToNative (REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE).
 type OpConnectDomainXMLToNative interface {
-	ConnectDomainXMLToNative(ctx context.Context, nativeFormat string, domainXml string, flags uint32) (string, error)
+	ConnectDomainXMLToNative(ctx context.Context, nativeFormat string, domainXML string, flags uint32) (string, error)
 }
 
 // OpConnectNumOfDefinedInterfaces is a connection that serves virConnectNumOfDefinedInterfaces (REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES).
@@ -804,7 +804,7 @@ type OpDomainDetachDeviceFlags interface {
 
 // OpConnectBaselineCPU is a connection that serves virConnectBaselineCPU (REMOTE_PROC_CONNECT_BASELINE_CPU).
 type OpConnectBaselineCPU interface {
-	ConnectBaselineCPU(ctx context.Context, xmlCPUs []string, flags uint32) (string, error)
+	ConnectBaselineCPU(ctx context.Context, xmlcpUs []string, flags uint32) (string, error)
 }
 
 // OpDomainGetJobInfo is a connection that serves virDomainGetJobInfo (REMOTE_PROC_DOMAIN_GET_JOB_INFO).
@@ -1689,12 +1689,12 @@ type OpDomainDetachDeviceAlias interface {
 
 // OpConnectCompareHypervisorCPU is a connection that serves virConnectCompareHypervisorCPU (REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU).
 type OpConnectCompareHypervisorCPU interface {
-	ConnectCompareHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlCPU string, flags uint32) (int32, error)
+	ConnectCompareHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlcpu string, flags uint32) (int32, error)
 }
 
 // OpConnectBaselineHypervisorCPU is a connection that serves virConnectBaselineHypervisorCPU (REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU).
 type OpConnectBaselineHypervisorCPU interface {
-	ConnectBaselineHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlCPUs []string, flags uint32) (string, error)
+	ConnectBaselineHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlcpUs []string, flags uint32) (string, error)
 }
 
 // OpNodeGetSevInfo is a connection that serves virNodeGetSEVInfo (REMOTE_PROC_NODE_GET_SEV_INFO).

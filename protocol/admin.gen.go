@@ -108,7 +108,7 @@ func (v *AdminTypedParamValue) EncodeXDR(e *Encoder) error {
 			return fieldErr("S", err)
 		}
 	default:
-		return badDiscriminant("Type", int64(v.Type))
+		return badDiscriminantEncode("Type", int64(v.Type))
 	}
 	return nil
 }

@@ -107,6 +107,10 @@ func badDiscriminant(field string, v int64) error {
 	return &DecodeError{Field: field, Msg: fmt.Sprintf("no union arm for discriminant %d", v)}
 }
 
+func badDiscriminantEncode(field string, v int64) error {
+	return &EncodeError{Field: field, Msg: fmt.Sprintf("no union arm for discriminant %d", v)}
+}
+
 // Encoder appends XDR to a buffer.
 type Encoder struct {
 	buf []byte
@@ -260,13 +264,15 @@ func (d *Decoder) length(max uint32, elemMin int, what string) (int, error) {
 	return int(n), nil
 }
 
-func (d *Decoder) bytes(n int) []byte {
-	b := d.b[d.off : d.off+n]
-	d.off += n
-	if p := (4 - n%4) % 4; p > 0 {
-		d.off = min(d.off+p, len(d.b))
+// padded checks that n bytes and their padding are left, as rpcgen's
+// xdr_opaque requires, and returns the n bytes, skipping the padding.
+func (d *Decoder) padded(n int) ([]byte, error) {
+	if err := d.need(uint64(n+3) &^ 3); err != nil {
+		return nil, err
 	}
-	return b
+	b := d.b[d.off : d.off+n]
+	d.off += (n + 3) &^ 3
+	return b, nil
 }
 
 // String reads a string of at most max bytes.
@@ -275,7 +281,8 @@ func (d *Decoder) String(max uint32) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(d.bytes(n)), nil
+	b, err := d.padded(n)
+	return string(b), err
 }
 
 // Opaque reads variable-length opaque data of at most max bytes, copied
@@ -285,16 +292,18 @@ func (d *Decoder) Opaque(max uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte(nil), d.bytes(n)...), nil
+	b, err := d.padded(n)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
 }
 
 // FixedOpaque fills dst and skips its padding.
 func (d *Decoder) FixedOpaque(dst []byte) error {
-	if err := d.need(uint64(len(dst))); err != nil {
-		return err
-	}
-	copy(dst, d.bytes(len(dst)))
-	return nil
+	b, err := d.padded(len(dst))
+	copy(dst, b)
+	return err
 }
 
 // Count reads an array's element count: at most max, and no more than
@@ -344,7 +353,6 @@ func Unmarshal(body []byte, v Decodable) error {
 	}
 	return nil
 }
-
 
 func typeName(v any) string {
 	return strings.TrimPrefix(fmt.Sprintf("%T", v), "*protocol.")

@@ -163,11 +163,11 @@ func TestCountBeyondBody(t *testing.T) {
 // re-encodes up to 3 bytes longer. The tests that expect libvirt's
 // behaviour are skipped, or tolerate exactly this, until codec.go is
 // fixed; then set this to true.
-const paddingChecked = false
+const paddingChecked = true
 
 // unionEncodeErrorFixed says whether encoding a union with no arm for
 // its discriminant fails with an *EncodeError (see TestUnionDiscriminant).
-const unionEncodeErrorFixed = false
+const unionEncodeErrorFixed = true
 
 // TestDecodeErrorNamesField: the path goes down through structs, list
 // elements and optional data to the field that failed.
@@ -248,10 +248,10 @@ func TestLenientLikeRpcgen(t *testing.T) {
 	if err := Unmarshal(body, &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.State != 1 || info.NrVirtCpu != 2 {
-		t.Errorf("u_char 0x101 → %d, u_short 0x10002 → %d; want 1 and 2", info.State, info.NrVirtCpu)
+	if info.State != 1 || info.NrVirtCPU != 2 {
+		t.Errorf("u_char 0x101 → %d, u_short 0x10002 → %d; want 1 and 2", info.State, info.NrVirtCPU)
 	}
-	if info.MaxMem != 1 || info.Memory != 2 || info.CpuTime != 3 {
+	if info.MaxMem != 1 || info.Memory != 2 || info.CPUTime != 3 {
 		t.Errorf("hypers: %+v", info)
 	}
 

@@ -1,11 +1,11 @@
-// Package protocol holds the wire types of libvirt's remote RPC protocol:
-// the frame header, the error payload, program and procedure numbers, the
-// argument and return structs of the procedures govirtd serves, event
-// payloads, and the size limits of libvirt 9.0.
+// Package protocol holds the wire types of libvirt's remote RPC protocol,
+// generated from libvirt 9.0's protocol definitions by cmd/protogen: the
+// frame header and error payload (virnetprotocol.x), the programs and
+// their procedures (remote, QEMU, LXC, admin, keepalive) with each one's
+// names, types and access class, every argument, return and event struct
+// with its limits, and an explicit XDR codec for each.
 //
-// It does no I/O. Bodies are encoded and decoded with Marshal and
-// Unmarshal, which walk a Go struct in field order (XDR has no field names)
-// on top of the primitives of github.com/davecgh/go-xdr/xdr2, adding what
-// libvirt's rpcgen output needs and xdr2 lacks: optional data (a Go
-// pointer), per-field maximum lengths, and 4-byte chars.
+// It does no I/O. Bodies are encoded with Marshal and decoded with
+// Unmarshal, which call the generated EncodeXDR and DecodeXDR methods over
+// the primitives of codec.go. See README.md for how the generator works.
 package protocol

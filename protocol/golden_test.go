@@ -332,7 +332,7 @@ func TestGoldenChars(t *testing.T) {
 	var r NodeGetInfoRet
 	copy(r.Model[:], []int8{'x', 'y', -61}) // -61 is 0xc3, a byte of a UTF-8 sequence
 	r.Memory = 0x0102030405060708
-	r.CPUs, r.Mhz, r.Nodes, r.Sockets, r.Cores, r.Threads = 1, 2, 3, 4, 5, 6
+	r.CPUs, r.MHz, r.Nodes, r.Sockets, r.Cores, r.Threads = 1, 2, 3, 4, 5, 6
 	want := []byte{
 		0x00, 0x00, 0x00, 'x', // model[0] 'x', a char in 4 bytes
 		0x00, 0x00, 0x00, 'y', // model[1] 'y'
@@ -364,7 +364,7 @@ func TestGoldenChars(t *testing.T) {
 	}
 
 	// A variable-length char array: the security model, count then chars.
-	golden(t, &NodeGetSecurityModelRet{Model: []int8{'n', 'o', 0}, Doi: []int8{}}, []byte{
+	golden(t, &NodeGetSecurityModelRet{Model: []int8{'n', 'o', 0}, DOI: []int8{}}, []byte{
 		0x00, 0x00, 0x00, 0x03, // model: 3 chars (libvirtd counts the NUL)
 		0x00, 0x00, 0x00, 'n',
 		0x00, 0x00, 0x00, 'o',

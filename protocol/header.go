@@ -5,7 +5,6 @@ import (
 	"fmt"
 )
 
-
 // Header is the message header that starts every frame
 // (virNetMessageHeader); MessageType and Status are its enums.
 type (

@@ -46,7 +46,7 @@ const (
 	RemoteSecurityLabelListMax               = 64         // REMOTE_SECURITY_LABEL_LIST_MAX
 	RemoteSecurityModelMax                   = 257        // REMOTE_SECURITY_MODEL_MAX
 	RemoteSecurityLabelMax                   = 4097       // REMOTE_SECURITY_LABEL_MAX
-	RemoteSecurityDoiMax                     = 257        // REMOTE_SECURITY_DOI_MAX
+	RemoteSecurityDOIMax                     = 257        // REMOTE_SECURITY_DOI_MAX
 	RemoteSecretValueMax                     = 0x10000    // REMOTE_SECRET_VALUE_MAX
 	RemoteSecretListMax                      = 16384      // REMOTE_SECRET_LIST_MAX
 	RemoteCPUBaselineMax                     = 256        // REMOTE_CPU_BASELINE_MAX
@@ -1569,7 +1569,7 @@ func (v *TypedParamValue) EncodeXDR(e *Encoder) error {
 			return fieldErr("S", err)
 		}
 	default:
-		return badDiscriminant("Type", int64(v.Type))
+		return badDiscriminantEncode("Type", int64(v.Type))
 	}
 	return nil
 }
@@ -2007,7 +2007,7 @@ type NodeGetInfoRet struct {
 	Model   [32]int8
 	Memory  uint64
 	CPUs    int32
-	Mhz     int32
+	MHz     int32
 	Nodes   int32
 	Sockets int32
 	Cores   int32
@@ -2021,7 +2021,7 @@ func (v *NodeGetInfoRet) EncodeXDR(e *Encoder) error {
 	}
 	e.Uint64(v.Memory)
 	e.Int32(v.CPUs)
-	e.Int32(v.Mhz)
+	e.Int32(v.MHz)
 	e.Int32(v.Nodes)
 	e.Int32(v.Sockets)
 	e.Int32(v.Cores)
@@ -2045,8 +2045,8 @@ func (v *NodeGetInfoRet) DecodeXDR(d *Decoder) error {
 	if v.CPUs, err = d.Int32(); err != nil {
 		return fieldErr("CPUs", err)
 	}
-	if v.Mhz, err = d.Int32(); err != nil {
-		return fieldErr("Mhz", err)
+	if v.MHz, err = d.Int32(); err != nil {
+		return fieldErr("MHz", err)
 	}
 	if v.Nodes, err = d.Int32(); err != nil {
 		return fieldErr("Nodes", err)
@@ -2197,14 +2197,14 @@ func (v *ConnectGetDomainCapabilitiesRet) DecodeXDR(d *Decoder) error {
 
 // NodeGetCPUStatsArgs is struct remote_node_get_cpu_stats_args.
 type NodeGetCPUStatsArgs struct {
-	CpuNum  int32
+	CPUNum  int32
 	Nparams int32
 	Flags   uint32
 }
 
 // EncodeXDR appends v's XDR encoding (remote_node_get_cpu_stats_args) to e.
 func (v *NodeGetCPUStatsArgs) EncodeXDR(e *Encoder) error {
-	e.Int32(v.CpuNum)
+	e.Int32(v.CPUNum)
 	e.Int32(v.Nparams)
 	e.Uint32(v.Flags)
 	return nil
@@ -2213,8 +2213,8 @@ func (v *NodeGetCPUStatsArgs) EncodeXDR(e *Encoder) error {
 // DecodeXDR reads v (remote_node_get_cpu_stats_args) from d.
 func (v *NodeGetCPUStatsArgs) DecodeXDR(d *Decoder) error {
 	var err error
-	if v.CpuNum, err = d.Int32(); err != nil {
-		return fieldErr("CpuNum", err)
+	if v.CPUNum, err = d.Int32(); err != nil {
+		return fieldErr("CPUNum", err)
 	}
 	if v.Nparams, err = d.Int32(); err != nil {
 		return fieldErr("Nparams", err)
@@ -4574,8 +4574,8 @@ type DomainGetInfoRet struct {
 	State     uint8
 	MaxMem    uint64
 	Memory    uint64
-	NrVirtCpu uint16
-	CpuTime   uint64
+	NrVirtCPU uint16
+	CPUTime   uint64
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_get_info_ret) to e.
@@ -4583,8 +4583,8 @@ func (v *DomainGetInfoRet) EncodeXDR(e *Encoder) error {
 	e.Uint32(uint32(v.State))
 	e.Uint64(v.MaxMem)
 	e.Uint64(v.Memory)
-	e.Uint32(uint32(v.NrVirtCpu))
-	e.Uint64(v.CpuTime)
+	e.Uint32(uint32(v.NrVirtCPU))
+	e.Uint64(v.CPUTime)
 	return nil
 }
 
@@ -4603,12 +4603,12 @@ func (v *DomainGetInfoRet) DecodeXDR(d *Decoder) error {
 		return fieldErr("Memory", err)
 	}
 	if n77, err := d.Uint32(); err != nil {
-		return fieldErr("NrVirtCpu", err)
+		return fieldErr("NrVirtCPU", err)
 	} else {
-		v.NrVirtCpu = uint16(n77)
+		v.NrVirtCPU = uint16(n77)
 	}
-	if v.CpuTime, err = d.Uint64(); err != nil {
-		return fieldErr("CpuTime", err)
+	if v.CPUTime, err = d.Uint64(); err != nil {
+		return fieldErr("CPUTime", err)
 	}
 	return err
 }
@@ -6787,7 +6787,7 @@ func (v *DomainGetSecurityLabelListRet) DecodeXDR(d *Decoder) error {
 // NodeGetSecurityModelRet is struct remote_node_get_security_model_ret.
 type NodeGetSecurityModelRet struct {
 	Model []int8 // at most RemoteSecurityModelMax
-	Doi   []int8 // at most RemoteSecurityDoiMax
+	DOI   []int8 // at most RemoteSecurityDOIMax
 }
 
 // EncodeXDR appends v's XDR encoding (remote_node_get_security_model_ret) to e.
@@ -6798,11 +6798,11 @@ func (v *NodeGetSecurityModelRet) EncodeXDR(e *Encoder) error {
 	for i116 := range v.Model {
 		e.Int32(int32(v.Model[i116]))
 	}
-	if err := e.Count(len(v.Doi), RemoteSecurityDoiMax); err != nil {
-		return fieldErr("Doi", err)
+	if err := e.Count(len(v.DOI), RemoteSecurityDOIMax); err != nil {
+		return fieldErr("DOI", err)
 	}
-	for i117 := range v.Doi {
-		e.Int32(int32(v.Doi[i117]))
+	for i117 := range v.DOI {
+		e.Int32(int32(v.DOI[i117]))
 	}
 	return nil
 }
@@ -6822,16 +6822,16 @@ func (v *NodeGetSecurityModelRet) DecodeXDR(d *Decoder) error {
 			v.Model[i119] = int8(n120)
 		}
 	}
-	if n121, err := d.Count(RemoteSecurityDoiMax, 4); err != nil {
-		return fieldErr("Doi", err)
+	if n121, err := d.Count(RemoteSecurityDOIMax, 4); err != nil {
+		return fieldErr("DOI", err)
 	} else {
-		v.Doi = make([]int8, n121)
+		v.DOI = make([]int8, n121)
 	}
-	for i122 := range v.Doi {
+	for i122 := range v.DOI {
 		if n123, err := d.Int32(); err != nil {
-			return fieldErr("Doi", indexErr(i122, err))
+			return fieldErr("DOI", indexErr(i122, err))
 		} else {
-			v.Doi[i122] = int8(n123)
+			v.DOI[i122] = int8(n123)
 		}
 	}
 	return err
@@ -12151,13 +12151,13 @@ func (v *ConnectDomainXMLFromNativeArgs) DecodeXDR(d *Decoder) error {
 
 // ConnectDomainXMLFromNativeRet is struct remote_connect_domain_xml_from_native_ret.
 type ConnectDomainXMLFromNativeRet struct {
-	DomainXml string // at most RemoteStringMax
+	DomainXML string // at most RemoteStringMax
 }
 
 // EncodeXDR appends v's XDR encoding (remote_connect_domain_xml_from_native_ret) to e.
 func (v *ConnectDomainXMLFromNativeRet) EncodeXDR(e *Encoder) error {
-	if err := e.String(v.DomainXml, RemoteStringMax); err != nil {
-		return fieldErr("DomainXml", err)
+	if err := e.String(v.DomainXML, RemoteStringMax); err != nil {
+		return fieldErr("DomainXML", err)
 	}
 	return nil
 }
@@ -12165,8 +12165,8 @@ func (v *ConnectDomainXMLFromNativeRet) EncodeXDR(e *Encoder) error {
 // DecodeXDR reads v (remote_connect_domain_xml_from_native_ret) from d.
 func (v *ConnectDomainXMLFromNativeRet) DecodeXDR(d *Decoder) error {
 	var err error
-	if v.DomainXml, err = d.String(RemoteStringMax); err != nil {
-		return fieldErr("DomainXml", err)
+	if v.DomainXML, err = d.String(RemoteStringMax); err != nil {
+		return fieldErr("DomainXML", err)
 	}
 	return err
 }
@@ -12174,7 +12174,7 @@ func (v *ConnectDomainXMLFromNativeRet) DecodeXDR(d *Decoder) error {
 // ConnectDomainXMLToNativeArgs is struct remote_connect_domain_xml_to_native_args.
 type ConnectDomainXMLToNativeArgs struct {
 	NativeFormat string // at most RemoteStringMax
-	DomainXml    string // at most RemoteStringMax
+	DomainXML    string // at most RemoteStringMax
 	Flags        uint32
 }
 
@@ -12183,8 +12183,8 @@ func (v *ConnectDomainXMLToNativeArgs) EncodeXDR(e *Encoder) error {
 	if err := e.String(v.NativeFormat, RemoteStringMax); err != nil {
 		return fieldErr("NativeFormat", err)
 	}
-	if err := e.String(v.DomainXml, RemoteStringMax); err != nil {
-		return fieldErr("DomainXml", err)
+	if err := e.String(v.DomainXML, RemoteStringMax); err != nil {
+		return fieldErr("DomainXML", err)
 	}
 	e.Uint32(v.Flags)
 	return nil
@@ -12196,8 +12196,8 @@ func (v *ConnectDomainXMLToNativeArgs) DecodeXDR(d *Decoder) error {
 	if v.NativeFormat, err = d.String(RemoteStringMax); err != nil {
 		return fieldErr("NativeFormat", err)
 	}
-	if v.DomainXml, err = d.String(RemoteStringMax); err != nil {
-		return fieldErr("DomainXml", err)
+	if v.DomainXML, err = d.String(RemoteStringMax); err != nil {
+		return fieldErr("DomainXML", err)
 	}
 	if v.Flags, err = d.Uint32(); err != nil {
 		return fieldErr("Flags", err)
@@ -13049,18 +13049,18 @@ func (v *ConnectCompareCPURet) DecodeXDR(d *Decoder) error {
 
 // ConnectBaselineCPUArgs is struct remote_connect_baseline_cpu_args.
 type ConnectBaselineCPUArgs struct {
-	XmlCPUs []string // at most RemoteCPUBaselineMax
+	XMLCPUs []string // at most RemoteCPUBaselineMax
 	Flags   uint32
 }
 
 // EncodeXDR appends v's XDR encoding (remote_connect_baseline_cpu_args) to e.
 func (v *ConnectBaselineCPUArgs) EncodeXDR(e *Encoder) error {
-	if err := e.Count(len(v.XmlCPUs), RemoteCPUBaselineMax); err != nil {
-		return fieldErr("XmlCPUs", err)
+	if err := e.Count(len(v.XMLCPUs), RemoteCPUBaselineMax); err != nil {
+		return fieldErr("XMLCPUs", err)
 	}
-	for i206 := range v.XmlCPUs {
-		if err := e.String(v.XmlCPUs[i206], RemoteStringMax); err != nil {
-			return fieldErr("XmlCPUs", indexErr(i206, err))
+	for i206 := range v.XMLCPUs {
+		if err := e.String(v.XMLCPUs[i206], RemoteStringMax); err != nil {
+			return fieldErr("XMLCPUs", indexErr(i206, err))
 		}
 	}
 	e.Uint32(v.Flags)
@@ -13071,13 +13071,13 @@ func (v *ConnectBaselineCPUArgs) EncodeXDR(e *Encoder) error {
 func (v *ConnectBaselineCPUArgs) DecodeXDR(d *Decoder) error {
 	var err error
 	if n207, err := d.Count(RemoteCPUBaselineMax, 4); err != nil {
-		return fieldErr("XmlCPUs", err)
+		return fieldErr("XMLCPUs", err)
 	} else {
-		v.XmlCPUs = make([]string, n207)
+		v.XMLCPUs = make([]string, n207)
 	}
-	for i208 := range v.XmlCPUs {
-		if v.XmlCPUs[i208], err = d.String(RemoteStringMax); err != nil {
-			return fieldErr("XmlCPUs", indexErr(i208, err))
+	for i208 := range v.XMLCPUs {
+		if v.XMLCPUs[i208], err = d.String(RemoteStringMax); err != nil {
+			return fieldErr("XMLCPUs", indexErr(i208, err))
 		}
 	}
 	if v.Flags, err = d.Uint32(); err != nil {
@@ -20305,7 +20305,7 @@ type ConnectCompareHypervisorCPUArgs struct {
 	Arch     *string
 	Machine  *string
 	Virttype *string
-	XmlCPU   string // at most RemoteStringMax
+	XMLCPU   string // at most RemoteStringMax
 	Flags    uint32
 }
 
@@ -20343,8 +20343,8 @@ func (v *ConnectCompareHypervisorCPUArgs) EncodeXDR(e *Encoder) error {
 			return fieldErr("Virttype", err)
 		}
 	}
-	if err := e.String(v.XmlCPU, RemoteStringMax); err != nil {
-		return fieldErr("XmlCPU", err)
+	if err := e.String(v.XMLCPU, RemoteStringMax); err != nil {
+		return fieldErr("XMLCPU", err)
 	}
 	e.Uint32(v.Flags)
 	return nil
@@ -20385,8 +20385,8 @@ func (v *ConnectCompareHypervisorCPUArgs) DecodeXDR(d *Decoder) error {
 			return fieldErr("Virttype", err)
 		}
 	}
-	if v.XmlCPU, err = d.String(RemoteStringMax); err != nil {
-		return fieldErr("XmlCPU", err)
+	if v.XMLCPU, err = d.String(RemoteStringMax); err != nil {
+		return fieldErr("XMLCPU", err)
 	}
 	if v.Flags, err = d.Uint32(); err != nil {
 		return fieldErr("Flags", err)
@@ -20420,7 +20420,7 @@ type ConnectBaselineHypervisorCPUArgs struct {
 	Arch     *string
 	Machine  *string
 	Virttype *string
-	XmlCPUs  []string // at most RemoteCPUBaselineMax
+	XMLCPUs  []string // at most RemoteCPUBaselineMax
 	Flags    uint32
 }
 
@@ -20458,12 +20458,12 @@ func (v *ConnectBaselineHypervisorCPUArgs) EncodeXDR(e *Encoder) error {
 			return fieldErr("Virttype", err)
 		}
 	}
-	if err := e.Count(len(v.XmlCPUs), RemoteCPUBaselineMax); err != nil {
-		return fieldErr("XmlCPUs", err)
+	if err := e.Count(len(v.XMLCPUs), RemoteCPUBaselineMax); err != nil {
+		return fieldErr("XMLCPUs", err)
 	}
-	for i372 := range v.XmlCPUs {
-		if err := e.String(v.XmlCPUs[i372], RemoteStringMax); err != nil {
-			return fieldErr("XmlCPUs", indexErr(i372, err))
+	for i372 := range v.XMLCPUs {
+		if err := e.String(v.XMLCPUs[i372], RemoteStringMax); err != nil {
+			return fieldErr("XMLCPUs", indexErr(i372, err))
 		}
 	}
 	e.Uint32(v.Flags)
@@ -20506,13 +20506,13 @@ func (v *ConnectBaselineHypervisorCPUArgs) DecodeXDR(d *Decoder) error {
 		}
 	}
 	if n377, err := d.Count(RemoteCPUBaselineMax, 4); err != nil {
-		return fieldErr("XmlCPUs", err)
+		return fieldErr("XMLCPUs", err)
 	} else {
-		v.XmlCPUs = make([]string, n377)
+		v.XMLCPUs = make([]string, n377)
 	}
-	for i378 := range v.XmlCPUs {
-		if v.XmlCPUs[i378], err = d.String(RemoteStringMax); err != nil {
-			return fieldErr("XmlCPUs", indexErr(i378, err))
+	for i378 := range v.XMLCPUs {
+		if v.XMLCPUs[i378], err = d.String(RemoteStringMax); err != nil {
+			return fieldErr("XMLCPUs", indexErr(i378, err))
 		}
 	}
 	if v.Flags, err = d.Uint32(); err != nil {

@@ -798,12 +798,12 @@ func (c *Conn) ConnectDomainXMLFromNative(ctx context.Context, nativeFormat stri
 	args := &protocol.ConnectDomainXMLFromNativeArgs{NativeFormat: nativeFormat, NativeConfig: nativeConfig, Flags: flags}
 	var ret protocol.ConnectDomainXMLFromNativeRet
 	err := c.call(ctx, protocol.ProcConnectDomainXMLFromNative, args, &ret)
-	return ret.DomainXml, err
+	return ret.DomainXML, err
 }
 
 // ConnectDomainXMLToNative calls virConnectDomainXMLToNative (REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE).
-func (c *Conn) ConnectDomainXMLToNative(ctx context.Context, nativeFormat string, domainXml string, flags uint32) (string, error) {
-	args := &protocol.ConnectDomainXMLToNativeArgs{NativeFormat: nativeFormat, DomainXml: domainXml, Flags: flags}
+func (c *Conn) ConnectDomainXMLToNative(ctx context.Context, nativeFormat string, domainXML string, flags uint32) (string, error) {
+	args := &protocol.ConnectDomainXMLToNativeArgs{NativeFormat: nativeFormat, DomainXML: domainXML, Flags: flags}
 	var ret protocol.ConnectDomainXMLToNativeRet
 	err := c.call(ctx, protocol.ProcConnectDomainXMLToNative, args, &ret)
 	return ret.NativeConfig, err
@@ -951,8 +951,8 @@ func (c *Conn) DomainDetachDeviceFlags(ctx context.Context, dom protocol.Domain,
 }
 
 // ConnectBaselineCPU calls virConnectBaselineCPU (REMOTE_PROC_CONNECT_BASELINE_CPU).
-func (c *Conn) ConnectBaselineCPU(ctx context.Context, xmlCPUs []string, flags uint32) (string, error) {
-	args := &protocol.ConnectBaselineCPUArgs{XmlCPUs: xmlCPUs, Flags: flags}
+func (c *Conn) ConnectBaselineCPU(ctx context.Context, xmlcpUs []string, flags uint32) (string, error) {
+	args := &protocol.ConnectBaselineCPUArgs{XMLCPUs: xmlcpUs, Flags: flags}
 	var ret protocol.ConnectBaselineCPURet
 	err := c.call(ctx, protocol.ProcConnectBaselineCPU, args, &ret)
 	return ret.CPU, err
@@ -1313,7 +1313,7 @@ func (c *Conn) DomainSendKey(ctx context.Context, dom protocol.Domain, codeset u
 
 // NodeGetCPUStats calls virNodeGetCPUStats (REMOTE_PROC_NODE_GET_CPU_STATS).
 func (c *Conn) NodeGetCPUStats(ctx context.Context, cpuNum int32, nparams int32, flags uint32) (*protocol.NodeGetCPUStatsRet, error) {
-	args := &protocol.NodeGetCPUStatsArgs{CpuNum: cpuNum, Nparams: nparams, Flags: flags}
+	args := &protocol.NodeGetCPUStatsArgs{CPUNum: cpuNum, Nparams: nparams, Flags: flags}
 	var ret protocol.NodeGetCPUStatsRet
 	if err := c.call(ctx, protocol.ProcNodeGetCPUStats, args, &ret); err != nil {
 		return nil, err
@@ -2242,16 +2242,16 @@ func (c *Conn) DomainDetachDeviceAlias(ctx context.Context, dom protocol.Domain,
 }
 
 // ConnectCompareHypervisorCPU calls virConnectCompareHypervisorCPU (REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU).
-func (c *Conn) ConnectCompareHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlCPU string, flags uint32) (int32, error) {
-	args := &protocol.ConnectCompareHypervisorCPUArgs{Emulator: emulator, Arch: arch, Machine: machine, Virttype: virttype, XmlCPU: xmlCPU, Flags: flags}
+func (c *Conn) ConnectCompareHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlcpu string, flags uint32) (int32, error) {
+	args := &protocol.ConnectCompareHypervisorCPUArgs{Emulator: emulator, Arch: arch, Machine: machine, Virttype: virttype, XMLCPU: xmlcpu, Flags: flags}
 	var ret protocol.ConnectCompareHypervisorCPURet
 	err := c.call(ctx, protocol.ProcConnectCompareHypervisorCPU, args, &ret)
 	return ret.Result, err
 }
 
 // ConnectBaselineHypervisorCPU calls virConnectBaselineHypervisorCPU (REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU).
-func (c *Conn) ConnectBaselineHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlCPUs []string, flags uint32) (string, error) {
-	args := &protocol.ConnectBaselineHypervisorCPUArgs{Emulator: emulator, Arch: arch, Machine: machine, Virttype: virttype, XmlCPUs: xmlCPUs, Flags: flags}
+func (c *Conn) ConnectBaselineHypervisorCPU(ctx context.Context, emulator *string, arch *string, machine *string, virttype *string, xmlcpUs []string, flags uint32) (string, error) {
+	args := &protocol.ConnectBaselineHypervisorCPUArgs{Emulator: emulator, Arch: arch, Machine: machine, Virttype: virttype, XMLCPUs: xmlcpUs, Flags: flags}
 	var ret protocol.ConnectBaselineHypervisorCPURet
 	err := c.call(ctx, protocol.ProcConnectBaselineHypervisorCPU, args, &ret)
 	return ret.CPU, err

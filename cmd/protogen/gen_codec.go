@@ -309,7 +309,7 @@ func writeUnionCodec(w *codeWriter, nt *namedType) {
 	if !hasDefault {
 		w.line("default:")
 		w.indent++
-		w.line("return badDiscriminant(%q, int64(%s))", nt.disc.goName, disc)
+		w.line("return badDiscriminantEncode(%q, int64(%s))", nt.disc.goName, disc)
 		w.indent--
 	}
 	w.line("}")

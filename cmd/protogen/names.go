@@ -12,17 +12,17 @@ import (
 var initialisms = map[string]string{
 	"id": "ID", "ids": "IDs", "uuid": "UUID", "xml": "XML", "uri": "URI",
 	"cpu": "CPU", "cpus": "CPUs", "os": "OS", "ip": "IP", "mac": "MAC", "fds": "FDs",
-	"ok": "OK",
+	"ok": "OK", "mhz": "MHz", "doi": "DOI",
 }
 
 // camel joins words of a C identifier into an exported Go name.
 func camel(c string) string {
 	var b strings.Builder
-	for _, w := range strings.Split(c, "_") {
+	for _, w := range words(c) {
 		if w == "" {
 			continue
 		}
-		if r, ok := initialisms[strings.ToLower(w)]; ok && (w == strings.ToLower(w) || w == strings.ToUpper(w)) {
+		if r, ok := initialisms[strings.ToLower(w)]; ok {
 			b.WriteString(r)
 			continue
 		}
@@ -34,6 +34,23 @@ func camel(c string) string {
 		b.WriteString(string(rs))
 	}
 	return b.String()
+}
+
+// words splits a C identifier at underscores and, inside mixed-case
+// names (nrVirtCpu), where a lower-case letter meets an upper-case one.
+func words(c string) []string {
+	var out []string
+	for _, part := range strings.Split(c, "_") {
+		start := 0
+		for i := 1; i < len(part); i++ {
+			if unicode.IsLower(rune(part[i-1])) && unicode.IsUpper(rune(part[i])) {
+				out = append(out, part[start:i])
+				start = i
+			}
+		}
+		out = append(out, part[start:])
+	}
+	return out
 }
 
 // lowerFirst makes a Go parameter name from an exported one, avoiding
