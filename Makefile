@@ -9,7 +9,7 @@ FUZZTIME ?= 20s
 # fetches it through the module proxy, leaves go.mod alone and caches the build.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all help build run test deps vet fmt-check lint fuzz bench bench-quick bench-micro clean
+.PHONY: all help build run test deps vet fmt-check lint generate generate-check fuzz bench bench-quick bench-micro clean
 
 # Same as build.
 all: build
@@ -30,6 +30,15 @@ run: build
 # Installs the Debian packages the tests need (virsh, qemu, libvirtd) when missing.
 deps:
 	./scripts/install-deps.sh
+
+# Regenerates the protocol code from Debian's libvirt 9.0 source (fetched
+# with apt-get source into a temporary directory); see protocol/README.md.
+generate:
+	$(GO) run ./cmd/protogen $(GENFLAGS)
+
+# Fails when `make generate` would change a committed file.
+generate-check: generate
+	@git diff --exit-code --stat -- protocol vir drivers/ops.gen.go daemon/dispatch.gen.go remote/calls.gen.go || { echo "the generated files differ from what make generate writes"; exit 1; }
 
 # go vet of every package.
 vet:
