@@ -253,8 +253,8 @@ type remoteHandlers struct {
 	DomainOpenGraphics                      func(ctx context.Context, r *request, a *protocol.DomainOpenGraphicsArgs) error
 	NodeSuspendForDuration                  func(ctx context.Context, r *request, a *protocol.NodeSuspendForDurationArgs) error
 	DomainBlockResize                       func(ctx context.Context, r *request, a *protocol.DomainBlockResizeArgs) error
-	DomainSetBlockIoTune                    func(ctx context.Context, r *request, a *protocol.DomainSetBlockIoTuneArgs) error
-	DomainGetBlockIoTune                    func(ctx context.Context, r *request, a *protocol.DomainGetBlockIoTuneArgs) (*protocol.DomainGetBlockIoTuneRet, error)
+	DomainSetBlockIOTune                    func(ctx context.Context, r *request, a *protocol.DomainSetBlockIOTuneArgs) error
+	DomainGetBlockIOTune                    func(ctx context.Context, r *request, a *protocol.DomainGetBlockIOTuneArgs) (*protocol.DomainGetBlockIOTuneRet, error)
 	DomainSetNumaParameters                 func(ctx context.Context, r *request, a *protocol.DomainSetNumaParametersArgs) error
 	DomainGetNumaParameters                 func(ctx context.Context, r *request, a *protocol.DomainGetNumaParametersArgs) (*protocol.DomainGetNumaParametersRet, error)
 	DomainSetInterfaceParameters            func(ctx context.Context, r *request, a *protocol.DomainSetInterfaceParametersArgs) error
@@ -5408,41 +5408,41 @@ func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) 
 		}
 		return nil, c.DomainBlockResize(ctx, a.Dom, a.Disk, a.Size, a.Flags)
 	case 252: // REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE
-		var a protocol.DomainSetBlockIoTuneArgs
+		var a protocol.DomainSetBlockIOTuneArgs
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
 		if err := r.admit(true); err != nil {
 			return nil, err
 		}
-		if h.DomainSetBlockIoTune != nil {
-			return nil, h.DomainSetBlockIoTune(ctx, r, &a)
+		if h.DomainSetBlockIOTune != nil {
+			return nil, h.DomainSetBlockIOTune(ctx, r, &a)
 		}
-		c, ok := r.conn.(drivers.OpDomainSetBlockIoTune)
+		c, ok := r.conn.(drivers.OpDomainSetBlockIOTune)
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		return nil, c.DomainSetBlockIoTune(ctx, a.Dom, a.Disk, a.Params, a.Flags)
+		return nil, c.DomainSetBlockIOTune(ctx, a.Dom, a.Disk, a.Params, a.Flags)
 	case 253: // REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE
-		var a protocol.DomainGetBlockIoTuneArgs
+		var a protocol.DomainGetBlockIOTuneArgs
 		if err := r.decode(body, &a); err != nil {
 			return nil, err
 		}
 		if err := r.admit(false); err != nil {
 			return nil, err
 		}
-		if h.DomainGetBlockIoTune != nil {
-			if ret, err := h.DomainGetBlockIoTune(ctx, r, &a); err != nil {
+		if h.DomainGetBlockIOTune != nil {
+			if ret, err := h.DomainGetBlockIOTune(ctx, r, &a); err != nil {
 				return nil, err
 			} else {
 				return ret, nil
 			}
 		}
-		c, ok := r.conn.(drivers.OpDomainGetBlockIoTune)
+		c, ok := r.conn.(drivers.OpDomainGetBlockIOTune)
 		if !ok {
 			return nil, r.errNoSupport()
 		}
-		ret, err := c.DomainGetBlockIoTune(ctx, a.Dom, a.Disk, a.Nparams, a.Flags)
+		ret, err := c.DomainGetBlockIOTune(ctx, a.Dom, a.Disk, a.Nparams, a.Flags)
 		if err != nil || ret == nil {
 			return nil, errNilReturn(r.api, err)
 		}

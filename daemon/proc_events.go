@@ -151,31 +151,20 @@ func (s *session) sendEvent(callbackID int, ev drivers.DomainEvent, legacy bool)
 	if !known {
 		return
 	}
-	var (
-		proc protocol.Procedure
-		body protocol.Encodable
-	)
-	dom := toWire(ev.EventDomain())
-	switch e := ev.(type) {
-	case drivers.LifecycleEvent:
-		msg := protocol.DomainEventLifecycleMsg{Dom: dom, Event: int32(e.Event), Detail: e.Detail}
-		if legacy {
-			proc, body = protocol.ProcDomainEventLifecycle, &msg
-		} else {
-			proc, body = protocol.ProcDomainEventCallbackLifecycle,
-				&protocol.DomainEventCallbackLifecycleMsg{CallbackID: int32(callbackID), Msg: msg}
-		}
-	case drivers.RebootEvent:
-		msg := protocol.DomainEventRebootMsg{Dom: dom}
-		if legacy {
-			proc, body = protocol.ProcDomainEventReboot, &msg
-		} else {
-			proc, body = protocol.ProcDomainEventCallbackReboot,
-				&protocol.DomainEventCallbackRebootMsg{CallbackID: int32(callbackID), Msg: msg}
-		}
-	default:
+	procs, ok := protocol.DomainEventProcs(int32(ev.EventID()))
+	if !ok {
 		s.log.Debug("no wire message for event", "event", ev)
 		return
+	}
+	msg := ev.Wire()
+	proc, body := procs.Callback, protocol.Encodable(msg)
+	if legacy {
+		proc, body = procs.Legacy, msg.Legacy()
+		if proc == 0 || body == nil {
+			return // not an event legacy registrations can ask for
+		}
+	} else {
+		msg.SetCallbackID(int32(callbackID))
 	}
 	if err := s.peer.SendMessage(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(proc), body); err != nil {
 		s.log.Debug("event not sent", "proc", proc, "err", err)

@@ -1,6 +1,10 @@
 package drivers
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/govirt/govirtd/protocol"
+)
 
 // DomainEventID is virDomainEventID: the kind of event a callback wants.
 type DomainEventID int32
@@ -127,10 +131,28 @@ func (t LifecycleEventType) DetailString(detail int32) string {
 }
 
 // DomainEvent is an event a driver raises about one of its domains.
+// Wire returns a new message for it, as a registration with a callback
+// id receives it (the daemon sets the id, and sends the message's Legacy
+// part to legacy registrations): with that, any of libvirt's event ids
+// reaches clients with no code per event in the daemon.
 type DomainEvent interface {
 	EventID() DomainEventID
 	EventDomain() Domain
+	Wire() protocol.CallbackMsg
 }
+
+// WireEvent is any domain event, given as its wire message: a driver
+// raises one with, for instance, a *protocol.DomainEventCallbackTunableMsg.
+// Msg is copied for each registration, never changed.
+type WireEvent struct {
+	ID  DomainEventID
+	Dom Domain
+	Msg func() protocol.CallbackMsg // a new message each call
+}
+
+func (e WireEvent) EventID() DomainEventID     { return e.ID }
+func (e WireEvent) EventDomain() Domain        { return e.Dom }
+func (e WireEvent) Wire() protocol.CallbackMsg { return e.Msg() }
 
 // LifecycleEvent is VIR_DOMAIN_EVENT_ID_LIFECYCLE. Dom carries the
 // domain's id after the change (-1 once it stopped).
@@ -143,6 +165,10 @@ type LifecycleEvent struct {
 func (e LifecycleEvent) EventID() DomainEventID { return EventIDLifecycle }
 func (e LifecycleEvent) EventDomain() Domain    { return e.Dom }
 
+func (e LifecycleEvent) Wire() protocol.CallbackMsg {
+	return &protocol.DomainEventCallbackLifecycleMsg{Msg: protocol.DomainEventLifecycleMsg{Dom: e.Dom, Event: int32(e.Event), Detail: e.Detail}}
+}
+
 func (e LifecycleEvent) String() string {
 	return fmt.Sprintf("lifecycle %s %s %s", e.Dom.Name, e.Event, e.Event.DetailString(e.Detail))
 }
@@ -152,6 +178,10 @@ type RebootEvent struct{ Dom Domain }
 
 func (e RebootEvent) EventID() DomainEventID { return EventIDReboot }
 func (e RebootEvent) EventDomain() Domain    { return e.Dom }
+
+func (e RebootEvent) Wire() protocol.CallbackMsg {
+	return &protocol.DomainEventCallbackRebootMsg{Msg: protocol.DomainEventRebootMsg{Dom: e.Dom}}
+}
 
 // EventCallback receives the events of one registration. It runs on the
 // goroutine that raised the event, while the driver may hold locks: it

@@ -1182,14 +1182,14 @@ type OpDomainBlockResize interface {
 	DomainBlockResize(ctx context.Context, dom protocol.Domain, disk string, size uint64, flags uint32) error
 }
 
-// OpDomainSetBlockIoTune is a connection that serves virDomainSetBlockIoTune (REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE).
-type OpDomainSetBlockIoTune interface {
-	DomainSetBlockIoTune(ctx context.Context, dom protocol.Domain, disk string, params []protocol.TypedParam, flags uint32) error
+// OpDomainSetBlockIOTune is a connection that serves virDomainSetBlockIoTune (REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE).
+type OpDomainSetBlockIOTune interface {
+	DomainSetBlockIOTune(ctx context.Context, dom protocol.Domain, disk string, params []protocol.TypedParam, flags uint32) error
 }
 
-// OpDomainGetBlockIoTune is a connection that serves virDomainGetBlockIoTune (REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE).
-type OpDomainGetBlockIoTune interface {
-	DomainGetBlockIoTune(ctx context.Context, dom protocol.Domain, disk *string, nparams int32, flags uint32) (*protocol.DomainGetBlockIoTuneRet, error)
+// OpDomainGetBlockIOTune is a connection that serves virDomainGetBlockIoTune (REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE).
+type OpDomainGetBlockIOTune interface {
+	DomainGetBlockIOTune(ctx context.Context, dom protocol.Domain, disk *string, nparams int32, flags uint32) (*protocol.DomainGetBlockIOTuneRet, error)
 }
 
 // OpDomainSetNumaParameters is a connection that serves virDomainSetNumaParameters (REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS).

@@ -1164,8 +1164,8 @@ var remoteProcs = [444]ProcInfo{
 		ACL:     []string{"none"},
 	},
 	172: {
-		Name: "DOMAIN_EVENT_IO_ERROR", API: "virDomainEventIoError", ErrorDomain: 0,
-		Args:    "DomainEventIoErrorMsg",
+		Name: "DOMAIN_EVENT_IO_ERROR", API: "virDomainEventIOError", ErrorDomain: 0,
+		Args:    "DomainEventIOErrorMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
@@ -1317,8 +1317,8 @@ var remoteProcs = [444]ProcInfo{
 		ACL:  []string{"domain:read"},
 	},
 	195: {
-		Name: "DOMAIN_EVENT_IO_ERROR_REASON", API: "virDomainEventIoErrorReason", ErrorDomain: 0,
-		Args:    "DomainEventIoErrorReasonMsg",
+		Name: "DOMAIN_EVENT_IO_ERROR_REASON", API: "virDomainEventIOErrorReason", ErrorDomain: 0,
+		Args:    "DomainEventIOErrorReasonMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
@@ -1694,15 +1694,15 @@ var remoteProcs = [444]ProcInfo{
 	},
 	252: {
 		Name: "DOMAIN_SET_BLOCK_IO_TUNE", API: "virDomainSetBlockIoTune", ErrorDomain: 20,
-		Args:       "DomainSetBlockIoTuneArgs",
+		Args:       "DomainSetBlockIOTuneArgs",
 		ACL:        []string{"domain:write", "domain:save:!VIR_DOMAIN_AFFECT_CONFIG|VIR_DOMAIN_AFFECT_LIVE", "domain:save:VIR_DOMAIN_AFFECT_CONFIG"},
 		Write:      true,
 		WriteFlags: 0x2, // VIR_DOMAIN_AFFECT_CONFIG
 	},
 	253: {
 		Name: "DOMAIN_GET_BLOCK_IO_TUNE", API: "virDomainGetBlockIoTune", ErrorDomain: 20,
-		Args: "DomainGetBlockIoTuneArgs",
-		Ret:  "DomainGetBlockIoTuneRet",
+		Args: "DomainGetBlockIOTuneArgs",
+		Ret:  "DomainGetBlockIOTuneRet",
 		ACL:  []string{"domain:read"},
 	},
 	254: {
@@ -2146,8 +2146,8 @@ var remoteProcs = [444]ProcInfo{
 		ACL:     []string{"none"},
 	},
 	322: {
-		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR", API: "virDomainEventCallbackIoError", ErrorDomain: 0,
-		Args:    "DomainEventCallbackIoErrorMsg",
+		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR", API: "virDomainEventCallbackIOError", ErrorDomain: 0,
+		Args:    "DomainEventCallbackIOErrorMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
@@ -2158,8 +2158,8 @@ var remoteProcs = [444]ProcInfo{
 		ACL:     []string{"none"},
 	},
 	324: {
-		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON", API: "virDomainEventCallbackIoErrorReason", ErrorDomain: 0,
-		Args:    "DomainEventCallbackIoErrorReasonMsg",
+		Name: "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON", API: "virDomainEventCallbackIOErrorReason", ErrorDomain: 0,
+		Args:    "DomainEventCallbackIOErrorReasonMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
@@ -3236,7 +3236,7 @@ func NewRemoteArgs(p int32) Body {
 	case 171:
 		return new(DomainEventWatchdogMsg)
 	case 172:
-		return new(DomainEventIoErrorMsg)
+		return new(DomainEventIOErrorMsg)
 	case 173:
 		return new(DomainEventGraphicsMsg)
 	case 174:
@@ -3280,7 +3280,7 @@ func NewRemoteArgs(p int32) Body {
 	case 194:
 		return new(DomainGetBlockInfoArgs)
 	case 195:
-		return new(DomainEventIoErrorReasonMsg)
+		return new(DomainEventIOErrorReasonMsg)
 	case 196:
 		return new(DomainCreateWithFlagsArgs)
 	case 197:
@@ -3394,9 +3394,9 @@ func NewRemoteArgs(p int32) Body {
 	case 251:
 		return new(DomainBlockResizeArgs)
 	case 252:
-		return new(DomainSetBlockIoTuneArgs)
+		return new(DomainSetBlockIOTuneArgs)
 	case 253:
-		return new(DomainGetBlockIoTuneArgs)
+		return new(DomainGetBlockIOTuneArgs)
 	case 254:
 		return new(DomainSetNumaParametersArgs)
 	case 255:
@@ -3534,11 +3534,11 @@ func NewRemoteArgs(p int32) Body {
 	case 321:
 		return new(DomainEventCallbackWatchdogMsg)
 	case 322:
-		return new(DomainEventCallbackIoErrorMsg)
+		return new(DomainEventCallbackIOErrorMsg)
 	case 323:
 		return new(DomainEventCallbackGraphicsMsg)
 	case 324:
-		return new(DomainEventCallbackIoErrorReasonMsg)
+		return new(DomainEventCallbackIOErrorReasonMsg)
 	case 325:
 		return new(DomainEventCallbackControlErrorMsg)
 	case 326:
@@ -4096,7 +4096,7 @@ func NewRemoteRet(p int32) Body {
 	case 247:
 		return new(DomainSnapshotListChildrenNamesRet)
 	case 253:
-		return new(DomainGetBlockIoTuneRet)
+		return new(DomainGetBlockIOTuneRet)
 	case 255:
 		return new(DomainGetNumaParametersRet)
 	case 257:

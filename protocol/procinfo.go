@@ -70,3 +70,20 @@ func lookupProc(table []ProcInfo, n int64) (*ProcInfo, bool) {
 	}
 	return &table[n], true
 }
+
+// EventProcs are the message procedures that carry one event id: the
+// message with a callback id (CONNECT_*_EVENT_CALLBACK_REGISTER_ANY
+// registrations) and, for the domain events that predate callback ids,
+// the legacy message (0 when there is none).
+type EventProcs struct {
+	Callback, Legacy Procedure
+}
+
+// CallbackMsg is an event message with a callback id, the first field of
+// every such message. A driver raises an event as one; the daemon sets the
+// id per registration and sends Legacy() to legacy registrations.
+type CallbackMsg interface {
+	Body
+	SetCallbackID(id int32)
+	Legacy() Encodable
+}

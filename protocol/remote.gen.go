@@ -28,7 +28,7 @@ const (
 	RemoteDomainSchedulerParametersMax       = 16         // REMOTE_DOMAIN_SCHEDULER_PARAMETERS_MAX
 	RemoteDomainBlkioParametersMax           = 16         // REMOTE_DOMAIN_BLKIO_PARAMETERS_MAX
 	RemoteDomainMemoryParametersMax          = 16         // REMOTE_DOMAIN_MEMORY_PARAMETERS_MAX
-	RemoteDomainBlockIoTuneParametersMax     = 32         // REMOTE_DOMAIN_BLOCK_IO_TUNE_PARAMETERS_MAX
+	RemoteDomainBlockIOTuneParametersMax     = 32         // REMOTE_DOMAIN_BLOCK_IO_TUNE_PARAMETERS_MAX
 	RemoteDomainNumaParametersMax            = 16         // REMOTE_DOMAIN_NUMA_PARAMETERS_MAX
 	RemoteDomainPerfEventsMax                = 64         // REMOTE_DOMAIN_PERF_EVENTS_MAX
 	RemoteDomainBlockCopyParametersMax       = 16         // REMOTE_DOMAIN_BLOCK_COPY_PARAMETERS_MAX
@@ -280,7 +280,7 @@ const (
 	ProcDomainEventReboot                       Procedure = 169 // REMOTE_PROC_DOMAIN_EVENT_REBOOT
 	ProcDomainEventRtcChange                    Procedure = 170 // REMOTE_PROC_DOMAIN_EVENT_RTC_CHANGE
 	ProcDomainEventWatchdog                     Procedure = 171 // REMOTE_PROC_DOMAIN_EVENT_WATCHDOG
-	ProcDomainEventIoError                      Procedure = 172 // REMOTE_PROC_DOMAIN_EVENT_IO_ERROR
+	ProcDomainEventIOError                      Procedure = 172 // REMOTE_PROC_DOMAIN_EVENT_IO_ERROR
 	ProcDomainEventGraphics                     Procedure = 173 // REMOTE_PROC_DOMAIN_EVENT_GRAPHICS
 	ProcDomainUpdateDeviceFlags                 Procedure = 174 // REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS
 	ProcNwfilterLookupByName                    Procedure = 175 // REMOTE_PROC_NWFILTER_LOOKUP_BY_NAME
@@ -303,7 +303,7 @@ const (
 	ProcDomainRevertToSnapshot                  Procedure = 192 // REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT
 	ProcDomainSnapshotDelete                    Procedure = 193 // REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE
 	ProcDomainGetBlockInfo                      Procedure = 194 // REMOTE_PROC_DOMAIN_GET_BLOCK_INFO
-	ProcDomainEventIoErrorReason                Procedure = 195 // REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON
+	ProcDomainEventIOErrorReason                Procedure = 195 // REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON
 	ProcDomainCreateWithFlags                   Procedure = 196 // REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS
 	ProcDomainSetMemoryParameters               Procedure = 197 // REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS
 	ProcDomainGetMemoryParameters               Procedure = 198 // REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS
@@ -360,8 +360,8 @@ const (
 	ProcDomainOpenGraphics                      Procedure = 249 // REMOTE_PROC_DOMAIN_OPEN_GRAPHICS
 	ProcNodeSuspendForDuration                  Procedure = 250 // REMOTE_PROC_NODE_SUSPEND_FOR_DURATION
 	ProcDomainBlockResize                       Procedure = 251 // REMOTE_PROC_DOMAIN_BLOCK_RESIZE
-	ProcDomainSetBlockIoTune                    Procedure = 252 // REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE
-	ProcDomainGetBlockIoTune                    Procedure = 253 // REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE
+	ProcDomainSetBlockIOTune                    Procedure = 252 // REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE
+	ProcDomainGetBlockIOTune                    Procedure = 253 // REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE
 	ProcDomainSetNumaParameters                 Procedure = 254 // REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS
 	ProcDomainGetNumaParameters                 Procedure = 255 // REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS
 	ProcDomainSetInterfaceParameters            Procedure = 256 // REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS
@@ -430,9 +430,9 @@ const (
 	ProcDomainEventCallbackReboot               Procedure = 319 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT
 	ProcDomainEventCallbackRtcChange            Procedure = 320 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_RTC_CHANGE
 	ProcDomainEventCallbackWatchdog             Procedure = 321 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_WATCHDOG
-	ProcDomainEventCallbackIoError              Procedure = 322 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR
+	ProcDomainEventCallbackIOError              Procedure = 322 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR
 	ProcDomainEventCallbackGraphics             Procedure = 323 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_GRAPHICS
-	ProcDomainEventCallbackIoErrorReason        Procedure = 324 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON
+	ProcDomainEventCallbackIOErrorReason        Procedure = 324 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON
 	ProcDomainEventCallbackControlError         Procedure = 325 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_CONTROL_ERROR
 	ProcDomainEventCallbackBlockJob             Procedure = 326 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB
 	ProcDomainEventCallbackDiskChange           Procedure = 327 // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DISK_CHANGE
@@ -7629,23 +7629,23 @@ func (v *DomainBlockCommitArgs) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainSetBlockIoTuneArgs is struct remote_domain_set_block_io_tune_args.
-type DomainSetBlockIoTuneArgs struct {
+// DomainSetBlockIOTuneArgs is struct remote_domain_set_block_io_tune_args.
+type DomainSetBlockIOTuneArgs struct {
 	Dom    Domain
 	Disk   string       // at most RemoteStringMax
-	Params []TypedParam // at most RemoteDomainBlockIoTuneParametersMax
+	Params []TypedParam // at most RemoteDomainBlockIOTuneParametersMax
 	Flags  uint32
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_set_block_io_tune_args) to e.
-func (v *DomainSetBlockIoTuneArgs) EncodeXDR(e *Encoder) error {
+func (v *DomainSetBlockIOTuneArgs) EncodeXDR(e *Encoder) error {
 	if err := v.Dom.EncodeXDR(e); err != nil {
 		return fieldErr("Dom", err)
 	}
 	if err := e.String(v.Disk, RemoteStringMax); err != nil {
 		return fieldErr("Disk", err)
 	}
-	if err := e.Count(len(v.Params), RemoteDomainBlockIoTuneParametersMax); err != nil {
+	if err := e.Count(len(v.Params), RemoteDomainBlockIOTuneParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
 	for i134 := range v.Params {
@@ -7658,7 +7658,7 @@ func (v *DomainSetBlockIoTuneArgs) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_set_block_io_tune_args) from d.
-func (v *DomainSetBlockIoTuneArgs) DecodeXDR(d *Decoder) error {
+func (v *DomainSetBlockIOTuneArgs) DecodeXDR(d *Decoder) error {
 	var err error
 	if err = v.Dom.DecodeXDR(d); err != nil {
 		return fieldErr("Dom", err)
@@ -7666,7 +7666,7 @@ func (v *DomainSetBlockIoTuneArgs) DecodeXDR(d *Decoder) error {
 	if v.Disk, err = d.String(RemoteStringMax); err != nil {
 		return fieldErr("Disk", err)
 	}
-	if n135, err := d.Count(RemoteDomainBlockIoTuneParametersMax, 12); err != nil {
+	if n135, err := d.Count(RemoteDomainBlockIOTuneParametersMax, 12); err != nil {
 		return fieldErr("Params", err)
 	} else {
 		v.Params = make([]TypedParam, n135)
@@ -7682,8 +7682,8 @@ func (v *DomainSetBlockIoTuneArgs) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainGetBlockIoTuneArgs is struct remote_domain_get_block_io_tune_args.
-type DomainGetBlockIoTuneArgs struct {
+// DomainGetBlockIOTuneArgs is struct remote_domain_get_block_io_tune_args.
+type DomainGetBlockIOTuneArgs struct {
 	Dom     Domain
 	Disk    *string
 	Nparams int32
@@ -7691,7 +7691,7 @@ type DomainGetBlockIoTuneArgs struct {
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_get_block_io_tune_args) to e.
-func (v *DomainGetBlockIoTuneArgs) EncodeXDR(e *Encoder) error {
+func (v *DomainGetBlockIOTuneArgs) EncodeXDR(e *Encoder) error {
 	if err := v.Dom.EncodeXDR(e); err != nil {
 		return fieldErr("Dom", err)
 	}
@@ -7709,7 +7709,7 @@ func (v *DomainGetBlockIoTuneArgs) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_get_block_io_tune_args) from d.
-func (v *DomainGetBlockIoTuneArgs) DecodeXDR(d *Decoder) error {
+func (v *DomainGetBlockIOTuneArgs) DecodeXDR(d *Decoder) error {
 	var err error
 	if err = v.Dom.DecodeXDR(d); err != nil {
 		return fieldErr("Dom", err)
@@ -7731,15 +7731,15 @@ func (v *DomainGetBlockIoTuneArgs) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainGetBlockIoTuneRet is struct remote_domain_get_block_io_tune_ret.
-type DomainGetBlockIoTuneRet struct {
-	Params  []TypedParam // at most RemoteDomainBlockIoTuneParametersMax
+// DomainGetBlockIOTuneRet is struct remote_domain_get_block_io_tune_ret.
+type DomainGetBlockIOTuneRet struct {
+	Params  []TypedParam // at most RemoteDomainBlockIOTuneParametersMax
 	Nparams int32
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_get_block_io_tune_ret) to e.
-func (v *DomainGetBlockIoTuneRet) EncodeXDR(e *Encoder) error {
-	if err := e.Count(len(v.Params), RemoteDomainBlockIoTuneParametersMax); err != nil {
+func (v *DomainGetBlockIOTuneRet) EncodeXDR(e *Encoder) error {
+	if err := e.Count(len(v.Params), RemoteDomainBlockIOTuneParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
 	for i138 := range v.Params {
@@ -7752,9 +7752,9 @@ func (v *DomainGetBlockIoTuneRet) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_get_block_io_tune_ret) from d.
-func (v *DomainGetBlockIoTuneRet) DecodeXDR(d *Decoder) error {
+func (v *DomainGetBlockIOTuneRet) DecodeXDR(d *Decoder) error {
 	var err error
-	if n139, err := d.Count(RemoteDomainBlockIoTuneParametersMax, 12); err != nil {
+	if n139, err := d.Count(RemoteDomainBlockIOTuneParametersMax, 12); err != nil {
 		return fieldErr("Params", err)
 	} else {
 		v.Params = make([]TypedParam, n139)
@@ -13831,8 +13831,8 @@ func (v *DomainEventCallbackWatchdogMsg) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainEventIoErrorMsg is struct remote_domain_event_io_error_msg.
-type DomainEventIoErrorMsg struct {
+// DomainEventIOErrorMsg is struct remote_domain_event_io_error_msg.
+type DomainEventIOErrorMsg struct {
 	Dom      Domain
 	SrcPath  string // at most RemoteStringMax
 	DevAlias string // at most RemoteStringMax
@@ -13840,7 +13840,7 @@ type DomainEventIoErrorMsg struct {
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_event_io_error_msg) to e.
-func (v *DomainEventIoErrorMsg) EncodeXDR(e *Encoder) error {
+func (v *DomainEventIOErrorMsg) EncodeXDR(e *Encoder) error {
 	if err := v.Dom.EncodeXDR(e); err != nil {
 		return fieldErr("Dom", err)
 	}
@@ -13855,7 +13855,7 @@ func (v *DomainEventIoErrorMsg) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_event_io_error_msg) from d.
-func (v *DomainEventIoErrorMsg) DecodeXDR(d *Decoder) error {
+func (v *DomainEventIOErrorMsg) DecodeXDR(d *Decoder) error {
 	var err error
 	if err = v.Dom.DecodeXDR(d); err != nil {
 		return fieldErr("Dom", err)
@@ -13872,14 +13872,14 @@ func (v *DomainEventIoErrorMsg) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainEventCallbackIoErrorMsg is struct remote_domain_event_callback_io_error_msg.
-type DomainEventCallbackIoErrorMsg struct {
+// DomainEventCallbackIOErrorMsg is struct remote_domain_event_callback_io_error_msg.
+type DomainEventCallbackIOErrorMsg struct {
 	CallbackID int32
-	Msg        DomainEventIoErrorMsg
+	Msg        DomainEventIOErrorMsg
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_event_callback_io_error_msg) to e.
-func (v *DomainEventCallbackIoErrorMsg) EncodeXDR(e *Encoder) error {
+func (v *DomainEventCallbackIOErrorMsg) EncodeXDR(e *Encoder) error {
 	e.Int32(v.CallbackID)
 	if err := v.Msg.EncodeXDR(e); err != nil {
 		return fieldErr("Msg", err)
@@ -13888,7 +13888,7 @@ func (v *DomainEventCallbackIoErrorMsg) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_event_callback_io_error_msg) from d.
-func (v *DomainEventCallbackIoErrorMsg) DecodeXDR(d *Decoder) error {
+func (v *DomainEventCallbackIOErrorMsg) DecodeXDR(d *Decoder) error {
 	var err error
 	if v.CallbackID, err = d.Int32(); err != nil {
 		return fieldErr("CallbackID", err)
@@ -13899,8 +13899,8 @@ func (v *DomainEventCallbackIoErrorMsg) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainEventIoErrorReasonMsg is struct remote_domain_event_io_error_reason_msg.
-type DomainEventIoErrorReasonMsg struct {
+// DomainEventIOErrorReasonMsg is struct remote_domain_event_io_error_reason_msg.
+type DomainEventIOErrorReasonMsg struct {
 	Dom      Domain
 	SrcPath  string // at most RemoteStringMax
 	DevAlias string // at most RemoteStringMax
@@ -13909,7 +13909,7 @@ type DomainEventIoErrorReasonMsg struct {
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_event_io_error_reason_msg) to e.
-func (v *DomainEventIoErrorReasonMsg) EncodeXDR(e *Encoder) error {
+func (v *DomainEventIOErrorReasonMsg) EncodeXDR(e *Encoder) error {
 	if err := v.Dom.EncodeXDR(e); err != nil {
 		return fieldErr("Dom", err)
 	}
@@ -13927,7 +13927,7 @@ func (v *DomainEventIoErrorReasonMsg) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_event_io_error_reason_msg) from d.
-func (v *DomainEventIoErrorReasonMsg) DecodeXDR(d *Decoder) error {
+func (v *DomainEventIOErrorReasonMsg) DecodeXDR(d *Decoder) error {
 	var err error
 	if err = v.Dom.DecodeXDR(d); err != nil {
 		return fieldErr("Dom", err)
@@ -13947,14 +13947,14 @@ func (v *DomainEventIoErrorReasonMsg) DecodeXDR(d *Decoder) error {
 	return err
 }
 
-// DomainEventCallbackIoErrorReasonMsg is struct remote_domain_event_callback_io_error_reason_msg.
-type DomainEventCallbackIoErrorReasonMsg struct {
+// DomainEventCallbackIOErrorReasonMsg is struct remote_domain_event_callback_io_error_reason_msg.
+type DomainEventCallbackIOErrorReasonMsg struct {
 	CallbackID int32
-	Msg        DomainEventIoErrorReasonMsg
+	Msg        DomainEventIOErrorReasonMsg
 }
 
 // EncodeXDR appends v's XDR encoding (remote_domain_event_callback_io_error_reason_msg) to e.
-func (v *DomainEventCallbackIoErrorReasonMsg) EncodeXDR(e *Encoder) error {
+func (v *DomainEventCallbackIOErrorReasonMsg) EncodeXDR(e *Encoder) error {
 	e.Int32(v.CallbackID)
 	if err := v.Msg.EncodeXDR(e); err != nil {
 		return fieldErr("Msg", err)
@@ -13963,7 +13963,7 @@ func (v *DomainEventCallbackIoErrorReasonMsg) EncodeXDR(e *Encoder) error {
 }
 
 // DecodeXDR reads v (remote_domain_event_callback_io_error_reason_msg) from d.
-func (v *DomainEventCallbackIoErrorReasonMsg) DecodeXDR(d *Decoder) error {
+func (v *DomainEventCallbackIOErrorReasonMsg) DecodeXDR(d *Decoder) error {
 	var err error
 	if v.CallbackID, err = d.Int32(); err != nil {
 		return fieldErr("CallbackID", err)

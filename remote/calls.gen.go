@@ -1483,17 +1483,17 @@ func (c *Conn) DomainBlockResize(ctx context.Context, dom protocol.Domain, disk 
 	return c.call(ctx, protocol.ProcDomainBlockResize, args, nil)
 }
 
-// DomainSetBlockIoTune calls virDomainSetBlockIoTune (REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE).
-func (c *Conn) DomainSetBlockIoTune(ctx context.Context, dom protocol.Domain, disk string, params []protocol.TypedParam, flags uint32) error {
-	args := &protocol.DomainSetBlockIoTuneArgs{Dom: dom, Disk: disk, Params: params, Flags: flags}
-	return c.call(ctx, protocol.ProcDomainSetBlockIoTune, args, nil)
+// DomainSetBlockIOTune calls virDomainSetBlockIoTune (REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE).
+func (c *Conn) DomainSetBlockIOTune(ctx context.Context, dom protocol.Domain, disk string, params []protocol.TypedParam, flags uint32) error {
+	args := &protocol.DomainSetBlockIOTuneArgs{Dom: dom, Disk: disk, Params: params, Flags: flags}
+	return c.call(ctx, protocol.ProcDomainSetBlockIOTune, args, nil)
 }
 
-// DomainGetBlockIoTune calls virDomainGetBlockIoTune (REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE).
-func (c *Conn) DomainGetBlockIoTune(ctx context.Context, dom protocol.Domain, disk *string, nparams int32, flags uint32) (*protocol.DomainGetBlockIoTuneRet, error) {
-	args := &protocol.DomainGetBlockIoTuneArgs{Dom: dom, Disk: disk, Nparams: nparams, Flags: flags}
-	var ret protocol.DomainGetBlockIoTuneRet
-	if err := c.call(ctx, protocol.ProcDomainGetBlockIoTune, args, &ret); err != nil {
+// DomainGetBlockIOTune calls virDomainGetBlockIoTune (REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE).
+func (c *Conn) DomainGetBlockIOTune(ctx context.Context, dom protocol.Domain, disk *string, nparams int32, flags uint32) (*protocol.DomainGetBlockIOTuneRet, error) {
+	args := &protocol.DomainGetBlockIOTuneArgs{Dom: dom, Disk: disk, Nparams: nparams, Flags: flags}
+	var ret protocol.DomainGetBlockIOTuneRet
+	if err := c.call(ctx, protocol.ProcDomainGetBlockIOTune, args, &ret); err != nil {
 		return nil, err
 	}
 	return &ret, nil

@@ -102,6 +102,9 @@ func generate(src, out string) error {
 	if err := writeProcTables(out, m, procs); err != nil {
 		return err
 	}
+	if err := writeEvents(out, m, procs); err != nil {
+		return err
+	}
 	if err := writeFeatures(src, out); err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 var initialisms = map[string]string{
 	"id": "ID", "ids": "IDs", "uuid": "UUID", "xml": "XML", "uri": "URI",
 	"cpu": "CPU", "cpus": "CPUs", "os": "OS", "ip": "IP", "mac": "MAC", "fds": "FDs",
-	"ok": "OK", "mhz": "MHz", "doi": "DOI",
+	"ok": "OK", "mhz": "MHz", "doi": "DOI", "io": "IO",
 }
 
 // camel joins words of a C identifier into an exported Go name.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
 )
 
 const demoXML = `<domain type='test'><name>demo</name><uuid>0b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b</uuid>
@@ -232,12 +233,14 @@ func TestOpenURIs(t *testing.T) {
 
 func TestImmediate(t *testing.T) {
 	c, _ := open(t, New())
-	for api, want := range map[string]bool{
-		"virDomainSuspend": true, "virDomainDefineXML": true, "virDomainGetInfo": true,
-		"virDomainSave": false, "virDomainSaveFlags": false, "virDomainRestoreFlags": false,
+	for proc, want := range map[protocol.Procedure]bool{
+		protocol.ProcDomainSuspend: true, protocol.ProcDomainDefineXML: true, protocol.ProcDomainGetInfo: true,
+		protocol.ProcDomainLookupByName: true, protocol.ProcConnectListAllDomains: true,
+		protocol.ProcDomainSave: false, protocol.ProcDomainSaveFlags: false, protocol.ProcDomainRestoreFlags: false,
+		protocol.ProcDomainGetHostname: false,
 	} {
-		if got := c.Immediate(api); got != want {
-			t.Errorf("Immediate(%s) = %v, want %v", api, got, want)
+		if got := c.Immediate(proc); got != want {
+			t.Errorf("Immediate(%s) = %v, want %v", proc, got, want)
 		}
 	}
 }
