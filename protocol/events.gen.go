@@ -42,8 +42,76 @@ func DomainEventProcs(id int32) (EventProcs, bool) {
 	return domainEventProcs[id], true
 }
 
+// DomainEventOfProc returns the Domain event id procedure p carries
+// with a callback id.
+func DomainEventOfProc(p Procedure) (int32, bool) {
+	switch p {
+	case ProcDomainEventCallbackLifecycle:
+		return 0, true
+	case ProcDomainEventCallbackReboot:
+		return 1, true
+	case ProcDomainEventCallbackRtcChange:
+		return 2, true
+	case ProcDomainEventCallbackWatchdog:
+		return 3, true
+	case ProcDomainEventCallbackIOError:
+		return 4, true
+	case ProcDomainEventCallbackGraphics:
+		return 5, true
+	case ProcDomainEventCallbackIOErrorReason:
+		return 6, true
+	case ProcDomainEventCallbackControlError:
+		return 7, true
+	case ProcDomainEventCallbackBlockJob:
+		return 8, true
+	case ProcDomainEventCallbackDiskChange:
+		return 9, true
+	case ProcDomainEventCallbackTrayChange:
+		return 10, true
+	case ProcDomainEventCallbackPmwakeup:
+		return 11, true
+	case ProcDomainEventCallbackPmsuspend:
+		return 12, true
+	case ProcDomainEventCallbackBalloonChange:
+		return 13, true
+	case ProcDomainEventCallbackPmsuspendDisk:
+		return 14, true
+	case ProcDomainEventCallbackDeviceRemoved:
+		return 15, true
+	case ProcDomainEventBlockJob2:
+		return 16, true
+	case ProcDomainEventCallbackTunable:
+		return 17, true
+	case ProcDomainEventCallbackAgentLifecycle:
+		return 18, true
+	case ProcDomainEventCallbackDeviceAdded:
+		return 19, true
+	case ProcDomainEventCallbackMigrationIteration:
+		return 20, true
+	case ProcDomainEventCallbackJobCompleted:
+		return 21, true
+	case ProcDomainEventCallbackDeviceRemovalFailed:
+		return 22, true
+	case ProcDomainEventCallbackMetadataChange:
+		return 23, true
+	case ProcDomainEventBlockThreshold:
+		return 24, true
+	case ProcDomainEventMemoryFailure:
+		return 25, true
+	case ProcDomainEventMemoryDeviceSizeChange:
+		return 26, true
+	}
+	return 0, false
+}
+
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackLifecycleMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackLifecycleMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackLifecycleMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackLifecycleMsg) Legacy() Encodable { return &v.Msg }
@@ -51,11 +119,23 @@ func (v *DomainEventCallbackLifecycleMsg) Legacy() Encodable { return &v.Msg }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackRebootMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackRebootMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackRebootMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackRebootMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackRtcChangeMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackRtcChangeMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackRtcChangeMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackRtcChangeMsg) Legacy() Encodable { return &v.Msg }
@@ -63,11 +143,23 @@ func (v *DomainEventCallbackRtcChangeMsg) Legacy() Encodable { return &v.Msg }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackWatchdogMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackWatchdogMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackWatchdogMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackWatchdogMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackIOErrorMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackIOErrorMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackIOErrorMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackIOErrorMsg) Legacy() Encodable { return &v.Msg }
@@ -75,11 +167,23 @@ func (v *DomainEventCallbackIOErrorMsg) Legacy() Encodable { return &v.Msg }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackGraphicsMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackGraphicsMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackGraphicsMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackGraphicsMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackIOErrorReasonMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackIOErrorReasonMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackIOErrorReasonMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackIOErrorReasonMsg) Legacy() Encodable { return &v.Msg }
@@ -87,11 +191,23 @@ func (v *DomainEventCallbackIOErrorReasonMsg) Legacy() Encodable { return &v.Msg
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackControlErrorMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackControlErrorMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackControlErrorMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackControlErrorMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackBlockJobMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackBlockJobMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackBlockJobMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackBlockJobMsg) Legacy() Encodable { return &v.Msg }
@@ -99,11 +215,23 @@ func (v *DomainEventCallbackBlockJobMsg) Legacy() Encodable { return &v.Msg }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackDiskChangeMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackDiskChangeMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackDiskChangeMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackDiskChangeMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackTrayChangeMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackTrayChangeMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackTrayChangeMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackTrayChangeMsg) Legacy() Encodable { return &v.Msg }
@@ -111,11 +239,23 @@ func (v *DomainEventCallbackTrayChangeMsg) Legacy() Encodable { return &v.Msg }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackPmwakeupMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackPmwakeupMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackPmwakeupMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackPmwakeupMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackPmsuspendMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackPmsuspendMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackPmsuspendMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackPmsuspendMsg) Legacy() Encodable { return &v.Msg }
@@ -123,11 +263,23 @@ func (v *DomainEventCallbackPmsuspendMsg) Legacy() Encodable { return &v.Msg }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackBalloonChangeMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackBalloonChangeMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackBalloonChangeMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackBalloonChangeMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackPmsuspendDiskMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackPmsuspendDiskMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackPmsuspendDiskMsg) EventDomain() Domain { return v.Msg.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackPmsuspendDiskMsg) Legacy() Encodable { return &v.Msg }
@@ -135,11 +287,23 @@ func (v *DomainEventCallbackPmsuspendDiskMsg) Legacy() Encodable { return &v.Msg
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackDeviceRemovedMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackDeviceRemovedMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackDeviceRemovedMsg) EventDomain() Domain { return v.Msg.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackDeviceRemovedMsg) Legacy() Encodable { return &v.Msg }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventBlockJob2Msg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventBlockJob2Msg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventBlockJob2Msg) EventDomain() Domain { return v.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventBlockJob2Msg) Legacy() Encodable { return nil }
@@ -147,11 +311,23 @@ func (v *DomainEventBlockJob2Msg) Legacy() Encodable { return nil }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackTunableMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackTunableMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackTunableMsg) EventDomain() Domain { return v.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackTunableMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackAgentLifecycleMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackAgentLifecycleMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackAgentLifecycleMsg) EventDomain() Domain { return v.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackAgentLifecycleMsg) Legacy() Encodable { return nil }
@@ -159,11 +335,23 @@ func (v *DomainEventCallbackAgentLifecycleMsg) Legacy() Encodable { return nil }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackDeviceAddedMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackDeviceAddedMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackDeviceAddedMsg) EventDomain() Domain { return v.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackDeviceAddedMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackMigrationIterationMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackMigrationIterationMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackMigrationIterationMsg) EventDomain() Domain { return v.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackMigrationIterationMsg) Legacy() Encodable { return nil }
@@ -171,11 +359,23 @@ func (v *DomainEventCallbackMigrationIterationMsg) Legacy() Encodable { return n
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackJobCompletedMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackJobCompletedMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackJobCompletedMsg) EventDomain() Domain { return v.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackJobCompletedMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackDeviceRemovalFailedMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackDeviceRemovalFailedMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackDeviceRemovalFailedMsg) EventDomain() Domain { return v.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackDeviceRemovalFailedMsg) Legacy() Encodable { return nil }
@@ -183,11 +383,23 @@ func (v *DomainEventCallbackDeviceRemovalFailedMsg) Legacy() Encodable { return 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventCallbackMetadataChangeMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventCallbackMetadataChangeMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventCallbackMetadataChangeMsg) EventDomain() Domain { return v.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventCallbackMetadataChangeMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventBlockThresholdMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventBlockThresholdMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventBlockThresholdMsg) EventDomain() Domain { return v.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventBlockThresholdMsg) Legacy() Encodable { return nil }
@@ -195,11 +407,23 @@ func (v *DomainEventBlockThresholdMsg) Legacy() Encodable { return nil }
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventMemoryFailureMsg) SetCallbackID(id int32) { v.CallbackID = id }
 
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventMemoryFailureMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventMemoryFailureMsg) EventDomain() Domain { return v.Dom }
+
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventMemoryFailureMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *DomainEventMemoryDeviceSizeChangeMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *DomainEventMemoryDeviceSizeChangeMsg) EventCallbackID() int32 { return v.CallbackID }
+
+// EventDomain is the domain the event is about.
+func (v *DomainEventMemoryDeviceSizeChangeMsg) EventDomain() Domain { return v.Dom }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *DomainEventMemoryDeviceSizeChangeMsg) Legacy() Encodable { return nil }
@@ -218,8 +442,21 @@ func NetworkEventProcs(id int32) (EventProcs, bool) {
 	return networkEventProcs[id], true
 }
 
+// NetworkEventOfProc returns the Network event id procedure p carries
+// with a callback id.
+func NetworkEventOfProc(p Procedure) (int32, bool) {
+	switch p {
+	case ProcNetworkEventLifecycle:
+		return 0, true
+	}
+	return 0, false
+}
+
 // SetCallbackID sets the registration the event is for.
 func (v *NetworkEventLifecycleMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *NetworkEventLifecycleMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *NetworkEventLifecycleMsg) Legacy() Encodable { return nil }
@@ -239,14 +476,32 @@ func StoragePoolEventProcs(id int32) (EventProcs, bool) {
 	return storagePoolEventProcs[id], true
 }
 
+// StoragePoolEventOfProc returns the StoragePool event id procedure p carries
+// with a callback id.
+func StoragePoolEventOfProc(p Procedure) (int32, bool) {
+	switch p {
+	case ProcStoragePoolEventLifecycle:
+		return 0, true
+	case ProcStoragePoolEventRefresh:
+		return 1, true
+	}
+	return 0, false
+}
+
 // SetCallbackID sets the registration the event is for.
 func (v *StoragePoolEventLifecycleMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *StoragePoolEventLifecycleMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *StoragePoolEventLifecycleMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *StoragePoolEventRefreshMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *StoragePoolEventRefreshMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *StoragePoolEventRefreshMsg) Legacy() Encodable { return nil }
@@ -266,14 +521,32 @@ func NodeDeviceEventProcs(id int32) (EventProcs, bool) {
 	return nodeDeviceEventProcs[id], true
 }
 
+// NodeDeviceEventOfProc returns the NodeDevice event id procedure p carries
+// with a callback id.
+func NodeDeviceEventOfProc(p Procedure) (int32, bool) {
+	switch p {
+	case ProcNodeDeviceEventLifecycle:
+		return 0, true
+	case ProcNodeDeviceEventUpdate:
+		return 1, true
+	}
+	return 0, false
+}
+
 // SetCallbackID sets the registration the event is for.
 func (v *NodeDeviceEventLifecycleMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *NodeDeviceEventLifecycleMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *NodeDeviceEventLifecycleMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *NodeDeviceEventUpdateMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *NodeDeviceEventUpdateMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *NodeDeviceEventUpdateMsg) Legacy() Encodable { return nil }
@@ -293,14 +566,32 @@ func SecretEventProcs(id int32) (EventProcs, bool) {
 	return secretEventProcs[id], true
 }
 
+// SecretEventOfProc returns the Secret event id procedure p carries
+// with a callback id.
+func SecretEventOfProc(p Procedure) (int32, bool) {
+	switch p {
+	case ProcSecretEventLifecycle:
+		return 0, true
+	case ProcSecretEventValueChanged:
+		return 1, true
+	}
+	return 0, false
+}
+
 // SetCallbackID sets the registration the event is for.
 func (v *SecretEventLifecycleMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *SecretEventLifecycleMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *SecretEventLifecycleMsg) Legacy() Encodable { return nil }
 
 // SetCallbackID sets the registration the event is for.
 func (v *SecretEventValueChangedMsg) SetCallbackID(id int32) { v.CallbackID = id }
+
+// EventCallbackID is the registration the event is for.
+func (v *SecretEventValueChangedMsg) EventCallbackID() int32 { return v.CallbackID }
 
 // Legacy is the message sent to legacy registrations, or nil.
 func (v *SecretEventValueChangedMsg) Legacy() Encodable { return nil }

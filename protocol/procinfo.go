@@ -85,5 +85,12 @@ type EventProcs struct {
 type CallbackMsg interface {
 	Body
 	SetCallbackID(id int32)
+	EventCallbackID() int32
 	Legacy() Encodable
+}
+
+// DomainCallbackMsg is a domain event's message with a callback id.
+type DomainCallbackMsg interface {
+	CallbackMsg
+	EventDomain() Domain
 }

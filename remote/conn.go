@@ -94,7 +94,7 @@ func (c *Conn) open(ctx context.Context, opts Options) error {
 	if opts.KeepaliveInterval > 0 {
 		var ret protocol.ConnectSupportsFeatureRet
 		err := c.call(ctx, protocol.ProcConnectSupportsFeature,
-			&protocol.ConnectSupportsFeatureArgs{Feature: protocol.FeatureProgramKeepalive}, &ret)
+			&protocol.ConnectSupportsFeatureArgs{Feature: int32(protocol.DrvFeatureProgramKeepalive)}, &ret)
 		if err == nil && ret.Supported == 1 {
 			c.rpc.StartKeepalive(opts.KeepaliveInterval, opts.KeepaliveCount)
 		}
@@ -156,7 +156,7 @@ func (c *Conn) Err() error { return c.events.closeReason() }
 
 // call runs one procedure of the remote program; an error reply becomes
 // a *drivers.Error.
-func (c *Conn) call(ctx context.Context, proc protocol.Procedure, args, ret any) error {
+func (c *Conn) call(ctx context.Context, proc protocol.Procedure, args protocol.Encodable, ret protocol.Decodable) error {
 	err := c.rpc.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(proc), args, ret)
 	var we *protocol.Error
 	if errors.As(err, &we) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 	"github.com/govirt/govirtd/rpc"
 )
 
@@ -59,25 +60,8 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 	if h.Program != protocol.RemoteProgram {
 		return
 	}
-	var ev Event
-	switch protocol.Procedure(h.Procedure) {
-	case protocol.ProcDomainEventCallbackLifecycle:
-		var m protocol.DomainEventCallbackLifecycleMsg
-		if protocol.Unmarshal(body, &m) != nil {
-			return
-		}
-		ev.CallbackID = int(m.CallbackID)
-		ev.DomainEvent = drivers.LifecycleEvent{
-			Dom: domainFromWire(m.Msg.Dom), Event: drivers.LifecycleEventType(m.Msg.Event), Detail: m.Msg.Detail,
-		}
-	case protocol.ProcDomainEventCallbackReboot:
-		var m protocol.DomainEventCallbackRebootMsg
-		if protocol.Unmarshal(body, &m) != nil {
-			return
-		}
-		ev.CallbackID = int(m.CallbackID)
-		ev.DomainEvent = drivers.RebootEvent{Dom: domainFromWire(m.Msg.Dom)}
-	case protocol.ProcConnectEventConnectionClosed:
+	proc := protocol.Procedure(h.Procedure)
+	if proc == protocol.ProcConnectEventConnectionClosed {
 		var m protocol.ConnectEventConnectionClosedMsg
 		if protocol.Unmarshal(body, &m) != nil {
 			return
@@ -86,9 +70,16 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 		d.farewell = farewellReason(m.Reason)
 		d.mu.Unlock()
 		return
-	default:
+	}
+	id, ok := protocol.DomainEventOfProc(proc)
+	if !ok {
 		return
 	}
+	m, ok := protocol.NewRemoteArgs(h.Procedure).(protocol.DomainCallbackMsg)
+	if !ok || protocol.Unmarshal(body, m) != nil {
+		return
+	}
+	ev := Event{CallbackID: int(m.EventCallbackID()), DomainEvent: domainEvent(drivers.DomainEventID(id), m)}
 	d.mu.Lock()
 	d.seq++
 	ev.Seq = d.seq
@@ -243,12 +234,12 @@ func (d *dispatcher) unsubscribe(id int) {
 // govirtd sends it: EOF when it shuts down, ERROR when it drops a client
 // whose queue filled.
 func farewellReason(reason int32) error {
-	switch reason {
-	case protocol.CloseReasonEOF:
+	switch vir.ConnectCloseReason(reason) {
+	case vir.ConnectCloseReasonEof:
 		return ErrDaemonShutdown
-	case protocol.CloseReasonError:
+	case vir.ConnectCloseReasonError:
 		return ErrDroppedSlow
-	case protocol.CloseReasonKeepalive:
+	case vir.ConnectCloseReasonKeepalive:
 		return errors.New("connection closed by the daemon: keepalive timeout")
 	}
 	return fmt.Errorf("connection closed by the daemon (reason %d)", reason)
@@ -315,4 +306,16 @@ func (d *dispatcher) take(mask EventMask, pred func(Event) bool) (Event, bool, <
 		}
 	}
 	return Event{}, false, changed, finished
+}
+
+// domainEvent is the driver API's event for a message: the lifecycle and
+// reboot events as their own types, every other one as its message.
+func domainEvent(id drivers.DomainEventID, m protocol.DomainCallbackMsg) drivers.DomainEvent {
+	switch m := m.(type) {
+	case *protocol.DomainEventCallbackLifecycleMsg:
+		return drivers.LifecycleEvent{Dom: m.Msg.Dom, Event: drivers.LifecycleEventType(m.Msg.Event), Detail: m.Msg.Detail}
+	case *protocol.DomainEventCallbackRebootMsg:
+		return drivers.RebootEvent{Dom: m.Msg.Dom}
+	}
+	return drivers.WireEvent{ID: id, Dom: m.EventDomain(), Msg: func() protocol.CallbackMsg { return m }}
 }

@@ -11,26 +11,35 @@ import (
 // The methods below are the public API, with the names and signatures of
 // the driver API's interfaces (Conn satisfies them all).
 
-func domainFromWire(d protocol.Domain) Domain {
-	return Domain{Name: d.Name, UUID: UUID(d.UUID), ID: d.ID}
+
+// domainRet decodes the return of every procedure whose return is one
+// remote_nonnull_domain (the lookups, define, create): all of them encode
+// as the domain alone.
+type domainRet struct{ Dom protocol.Domain }
+
+func (r *domainRet) DecodeXDR(d *protocol.Decoder) error { return r.Dom.DecodeXDR(d) }
+
+// intRet decodes the return of every procedure whose return is one int
+// (the Is… and Get…Autostart queries).
+type intRet struct{ V int32 }
+
+func (r *intRet) DecodeXDR(d *protocol.Decoder) (err error) {
+	r.V, err = d.Int32()
+	return err
 }
 
-func domainToWire(d Domain) protocol.Domain {
-	return protocol.Domain{Name: d.Name, UUID: protocol.UUID(d.UUID), ID: d.ID}
-}
-
-func (c *Conn) domainCall(ctx context.Context, proc protocol.Procedure, args any) (Domain, error) {
-	var ret protocol.DomainRet
+func (c *Conn) domainCall(ctx context.Context, proc protocol.Procedure, args protocol.Encodable) (Domain, error) {
+	var ret domainRet
 	if err := c.call(ctx, proc, args, &ret); err != nil {
 		return Domain{}, err
 	}
-	return domainFromWire(ret.Dom), nil
+	return ret.Dom, nil
 }
 
-func (c *Conn) boolCall(ctx context.Context, proc protocol.Procedure, args any) (bool, error) {
-	var ret protocol.IntRet
+func (c *Conn) boolCall(ctx context.Context, proc protocol.Procedure, args protocol.Encodable) (bool, error) {
+	var ret intRet
 	err := c.call(ctx, proc, args, &ret)
-	return ret.Ret != 0, err
+	return ret.V != 0, err
 }
 
 // Connection and host.
@@ -101,7 +110,7 @@ func (c *Conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlag
 	}
 	doms := make([]Domain, len(ret.Domains))
 	for i, d := range ret.Domains {
-		doms[i] = domainFromWire(d)
+		doms[i] = d
 	}
 	return doms, nil
 }
@@ -122,7 +131,7 @@ func (c *Conn) DomainLookupByUUID(ctx context.Context, uuid UUID) (Domain, error
 
 func (c *Conn) DomainGetInfo(ctx context.Context, dom Domain) (DomainInfo, error) {
 	var ret protocol.DomainGetInfoRet
-	if err := c.call(ctx, protocol.ProcDomainGetInfo, &protocol.DomainArgs{Dom: domainToWire(dom)}, &ret); err != nil {
+	if err := c.call(ctx, protocol.ProcDomainGetInfo, &protocol.DomainGetInfoArgs{Dom: dom}, &ret); err != nil {
 		return DomainInfo{}, err
 	}
 	return DomainInfo{
@@ -133,36 +142,36 @@ func (c *Conn) DomainGetInfo(ctx context.Context, dom Domain) (DomainInfo, error
 
 func (c *Conn) DomainGetState(ctx context.Context, dom Domain, flags uint32) (DomainState, int32, error) {
 	var ret protocol.DomainGetStateRet
-	err := c.call(ctx, protocol.ProcDomainGetState, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, &ret)
+	err := c.call(ctx, protocol.ProcDomainGetState, &protocol.DomainGetStateArgs{Dom: dom, Flags: flags}, &ret)
 	return DomainState(ret.State), ret.Reason, err
 }
 
 func (c *Conn) DomainGetOSType(ctx context.Context, dom Domain) (string, error) {
 	var ret protocol.DomainGetOSTypeRet
-	err := c.call(ctx, protocol.ProcDomainGetOSType, &protocol.DomainArgs{Dom: domainToWire(dom)}, &ret)
+	err := c.call(ctx, protocol.ProcDomainGetOSType, &protocol.DomainGetOSTypeArgs{Dom: dom}, &ret)
 	return ret.Type, err
 }
 
 func (c *Conn) DomainGetXMLDesc(ctx context.Context, dom Domain, flags uint32) (string, error) {
 	var ret protocol.DomainGetXMLDescRet
-	err := c.call(ctx, protocol.ProcDomainGetXMLDesc, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, &ret)
+	err := c.call(ctx, protocol.ProcDomainGetXMLDesc, &protocol.DomainGetXMLDescArgs{Dom: dom, Flags: flags}, &ret)
 	return ret.XML, err
 }
 
 func (c *Conn) DomainIsActive(ctx context.Context, dom Domain) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainIsActive, &protocol.DomainArgs{Dom: domainToWire(dom)})
+	return c.boolCall(ctx, protocol.ProcDomainIsActive, &protocol.DomainIsActiveArgs{Dom: dom})
 }
 
 func (c *Conn) DomainIsPersistent(ctx context.Context, dom Domain) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainIsPersistent, &protocol.DomainArgs{Dom: domainToWire(dom)})
+	return c.boolCall(ctx, protocol.ProcDomainIsPersistent, &protocol.DomainIsPersistentArgs{Dom: dom})
 }
 
 func (c *Conn) DomainGetAutostart(ctx context.Context, dom Domain) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainGetAutostart, &protocol.DomainArgs{Dom: domainToWire(dom)})
+	return c.boolCall(ctx, protocol.ProcDomainGetAutostart, &protocol.DomainGetAutostartArgs{Dom: dom})
 }
 
 func (c *Conn) DomainSetAutostart(ctx context.Context, dom Domain, autostart bool) error {
-	a := &protocol.DomainSetAutostartArgs{Dom: domainToWire(dom)}
+	a := &protocol.DomainSetAutostartArgs{Dom: dom}
 	if autostart {
 		a.Autostart = 1
 	}
@@ -170,7 +179,7 @@ func (c *Conn) DomainSetAutostart(ctx context.Context, dom Domain, autostart boo
 }
 
 func (c *Conn) DomainHasManagedSaveImage(ctx context.Context, dom Domain, flags uint32) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainHasManagedSaveImage, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags})
+	return c.boolCall(ctx, protocol.ProcDomainHasManagedSaveImage, &protocol.DomainHasManagedSaveImageArgs{Dom: dom, Flags: flags})
 }
 
 // Definitions and lifecycle.
@@ -184,7 +193,7 @@ func (c *Conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (D
 
 // DomainUndefine always uses virDomainUndefineFlags, as virsh does.
 func (c *Conn) DomainUndefine(ctx context.Context, dom Domain, flags uint32) error {
-	return c.call(ctx, protocol.ProcDomainUndefineFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+	return c.call(ctx, protocol.ProcDomainUndefineFlags, &protocol.DomainUndefineFlagsArgs{Dom: dom, Flags: flags}, nil)
 }
 
 // Where libvirt has an older entry point without flags (virDomainCreate,
@@ -195,9 +204,9 @@ func (c *Conn) DomainUndefine(ctx context.Context, dom Domain, flags uint32) err
 // DomainCreate starts dom and returns it with its new id.
 func (c *Conn) DomainCreate(ctx context.Context, dom Domain, flags uint32) (Domain, error) {
 	if flags != 0 {
-		return c.domainCall(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags})
+		return c.domainCall(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainCreateWithFlagsArgs{Dom: dom, Flags: flags})
 	}
-	if err := c.call(ctx, protocol.ProcDomainCreate, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil); err != nil {
+	if err := c.call(ctx, protocol.ProcDomainCreate, &protocol.DomainCreateArgs{Dom: dom}, nil); err != nil {
 		return Domain{}, err
 	}
 	// virDomainCreate's reply has no domain: look it up for its new id.
@@ -210,28 +219,28 @@ func (c *Conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (D
 
 func (c *Conn) DomainDestroy(ctx context.Context, dom Domain, flags uint32) error {
 	if flags == 0 {
-		return c.call(ctx, protocol.ProcDomainDestroy, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+		return c.call(ctx, protocol.ProcDomainDestroy, &protocol.DomainDestroyArgs{Dom: dom}, nil)
 	}
-	return c.call(ctx, protocol.ProcDomainDestroyFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+	return c.call(ctx, protocol.ProcDomainDestroyFlags, &protocol.DomainDestroyFlagsArgs{Dom: dom, Flags: flags}, nil)
 }
 
 func (c *Conn) DomainShutdown(ctx context.Context, dom Domain, flags uint32) error {
 	if flags == 0 {
-		return c.call(ctx, protocol.ProcDomainShutdown, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+		return c.call(ctx, protocol.ProcDomainShutdown, &protocol.DomainShutdownArgs{Dom: dom}, nil)
 	}
-	return c.call(ctx, protocol.ProcDomainShutdownFlags, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+	return c.call(ctx, protocol.ProcDomainShutdownFlags, &protocol.DomainShutdownFlagsArgs{Dom: dom, Flags: flags}, nil)
 }
 
 func (c *Conn) DomainReboot(ctx context.Context, dom Domain, flags uint32) error {
-	return c.call(ctx, protocol.ProcDomainReboot, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, nil)
+	return c.call(ctx, protocol.ProcDomainReboot, &protocol.DomainRebootArgs{Dom: dom, Flags: flags}, nil)
 }
 
 func (c *Conn) DomainSuspend(ctx context.Context, dom Domain) error {
-	return c.call(ctx, protocol.ProcDomainSuspend, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+	return c.call(ctx, protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: dom}, nil)
 }
 
 func (c *Conn) DomainResume(ctx context.Context, dom Domain) error {
-	return c.call(ctx, protocol.ProcDomainResume, &protocol.DomainArgs{Dom: domainToWire(dom)}, nil)
+	return c.call(ctx, protocol.ProcDomainResume, &protocol.DomainResumeArgs{Dom: dom}, nil)
 }
 
 func optString(s string) *string {
@@ -249,10 +258,10 @@ func (c *Conn) DomainSave(ctx context.Context, dom Domain, to, dxml string, flag
 		return err
 	}
 	if flags == 0 && dxml == "" {
-		return c.call(ctx, protocol.ProcDomainSave, &protocol.DomainSaveArgs{Dom: domainToWire(dom), To: to}, nil)
+		return c.call(ctx, protocol.ProcDomainSave, &protocol.DomainSaveArgs{Dom: dom, To: to}, nil)
 	}
 	return c.call(ctx, protocol.ProcDomainSaveFlags,
-		&protocol.DomainSaveFlagsArgs{Dom: domainToWire(dom), To: to, DXML: optString(dxml), Flags: flags}, nil)
+		&protocol.DomainSaveFlagsArgs{Dom: dom, To: to, Dxml: optString(dxml), Flags: flags}, nil)
 }
 
 // DomainRestore starts a domain from a file DomainSave wrote.
@@ -265,7 +274,7 @@ func (c *Conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 		return c.call(ctx, protocol.ProcDomainRestore, &protocol.DomainRestoreArgs{From: from}, nil)
 	}
 	return c.call(ctx, protocol.ProcDomainRestoreFlags,
-		&protocol.DomainRestoreFlagsArgs{From: from, DXML: optString(dxml), Flags: flags}, nil)
+		&protocol.DomainRestoreFlagsArgs{From: from, Dxml: optString(dxml), Flags: flags}, nil)
 }
 
 // Conn offers the driver API; these fail to compile if it drifts.

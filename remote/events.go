@@ -59,7 +59,7 @@ func MaskOf(ids ...drivers.DomainEventID) EventMask {
 func (c *Conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
 	args := &protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(eventID)}
 	if dom != nil {
-		w := domainToWire(*dom)
+		w := *dom
 		args.Dom = &w
 	}
 	var ret protocol.ConnectDomainEventCallbackRegisterAnyRet

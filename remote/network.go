@@ -32,17 +32,17 @@ func (c *Conn) ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Netw
 
 // NetworkIsActive reports whether net is running.
 func (c *Conn) NetworkIsActive(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcNetworkIsActive, &protocol.NetworkArgs{Net: networkToWire(net)})
+	return c.boolCall(ctx, protocol.ProcNetworkIsActive, &protocol.NetworkIsActiveArgs{Net: networkToWire(net)})
 }
 
 // NetworkIsPersistent reports whether net has a persistent definition.
 func (c *Conn) NetworkIsPersistent(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcNetworkIsPersistent, &protocol.NetworkArgs{Net: networkToWire(net)})
+	return c.boolCall(ctx, protocol.ProcNetworkIsPersistent, &protocol.NetworkIsPersistentArgs{Net: networkToWire(net)})
 }
 
 // NetworkGetAutostart reports whether net starts with the daemon.
 func (c *Conn) NetworkGetAutostart(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcNetworkGetAutostart, &protocol.NetworkArgs{Net: networkToWire(net)})
+	return c.boolCall(ctx, protocol.ProcNetworkGetAutostart, &protocol.NetworkGetAutostartArgs{Net: networkToWire(net)})
 }
 
 var _ drivers.NetworkLister = (*Conn)(nil)

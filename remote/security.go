@@ -45,7 +45,7 @@ func (c *Conn) NodeGetSecurityModel(ctx context.Context) (SecurityModel, error) 
 // DomainGetSecurityLabel asks for dom's security label.
 func (c *Conn) DomainGetSecurityLabel(ctx context.Context, dom Domain) (SecurityLabel, error) {
 	var ret protocol.DomainGetSecurityLabelRet
-	if err := c.call(ctx, protocol.ProcDomainGetSecurityLabel, &protocol.DomainArgs{Dom: domainToWire(dom)}, &ret); err != nil {
+	if err := c.call(ctx, protocol.ProcDomainGetSecurityLabel, &protocol.DomainGetSecurityLabelArgs{Dom: dom}, &ret); err != nil {
 		return SecurityLabel{}, err
 	}
 	return SecurityLabel{Label: cString(ret.Label), Enforcing: ret.Enforcing != 0}, nil
@@ -55,6 +55,6 @@ func (c *Conn) DomainGetSecurityLabel(ctx context.Context, dom Domain) (Security
 // (tainting, deprecations); flags are virDomainMessageType.
 func (c *Conn) DomainGetMessages(ctx context.Context, dom Domain, flags uint32) ([]string, error) {
 	var ret protocol.DomainGetMessagesRet
-	err := c.call(ctx, protocol.ProcDomainGetMessages, &protocol.DomainFlagsArgs{Dom: domainToWire(dom), Flags: flags}, &ret)
+	err := c.call(ctx, protocol.ProcDomainGetMessages, &protocol.DomainGetMessagesArgs{Dom: dom, Flags: flags}, &ret)
 	return ret.Msgs, err
 }

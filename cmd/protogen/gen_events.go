@@ -90,11 +90,40 @@ func writeEvents(out string, m *model, procs []*procInfo) error {
 		w.line("\treturn %s[id], true", table)
 		w.line("}")
 		w.line("")
+		w.line("// %sEventOfProc returns the %s event id procedure p carries", fam.goName, fam.goName)
+		w.line("// with a callback id.")
+		w.line("func %sEventOfProc(p Procedure) (int32, bool) {", fam.goName)
+		w.line("switch p {")
+		for _, ev := range evs {
+			w.line("case %s:", ev.callback.goConst)
+			w.line("\treturn %d, true", ev.id)
+		}
+		w.line("}")
+		w.line("return 0, false")
+		w.line("}")
+		w.line("")
 		for _, ev := range evs {
 			nt := ev.callback.args
 			w.line("// SetCallbackID sets the registration the event is for.")
 			w.line("func (v *%s) SetCallbackID(id int32) { v.CallbackID = id }", nt.goName)
 			w.line("")
+			w.line("// EventCallbackID is the registration the event is for.")
+			w.line("func (v *%s) EventCallbackID() int32 { return v.CallbackID }", nt.goName)
+			w.line("")
+			if fam.goName == "Domain" {
+				path := ""
+				switch {
+				case fieldNamed(nt, "dom") != nil:
+					path = "Dom"
+				case ev.nested != nil && fieldNamed(ev.nested.t.named, "dom") != nil:
+					path = ev.nested.goName + ".Dom"
+				default:
+					return fmt.Errorf("%s: no domain in %s", ev.cID, nt.cName)
+				}
+				w.line("// EventDomain is the domain the event is about.")
+				w.line("func (v *%s) EventDomain() Domain { return v.%s }", nt.goName, path)
+				w.line("")
+			}
 			w.line("// Legacy is the message sent to legacy registrations, or nil.")
 			if ev.nested != nil {
 				w.line("func (v *%s) Legacy() Encodable { return &v.%s }", nt.goName, ev.nested.goName)
@@ -109,4 +138,13 @@ func writeEvents(out string, m *model, procs []*procInfo) error {
 
 func hasCallbackID(nt *namedType) bool {
 	return nt != nil && len(nt.fields) > 0 && nt.fields[0].cName == "callbackID"
+}
+
+func fieldNamed(nt *namedType, c string) *field {
+	for _, f := range nt.fields {
+		if f.cName == c {
+			return f
+		}
+	}
+	return nil
 }
