@@ -15,7 +15,7 @@ import (
 func TestCloseRacingRegistrations(t *testing.T) {
 	d := startDaemon(t, nil)
 	var batch bytes.Buffer
-	frame := func(serial uint32, proc protocol.Procedure, args any) {
+	frame := func(serial uint32, proc protocol.Procedure, args protocol.Encodable) {
 		f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: 1,
 			Procedure: int32(proc), Type: protocol.Call, Serial: serial}, args)
 		if err != nil {
@@ -29,7 +29,7 @@ func TestCloseRacingRegistrations(t *testing.T) {
 		protocol.ProcConnectClose,
 		protocol.ProcConnectDomainEventCallbackRegisterAny, protocol.ProcConnectDomainEventCallbackRegisterAny,
 	} {
-		var args any
+		var args protocol.Encodable
 		if proc != protocol.ProcConnectClose {
 			args = &protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(i)}
 		}
@@ -71,14 +71,14 @@ func TestFeaturesBeforeOpen(t *testing.T) {
 	defer c.Close()
 	w := &wireClient{t: t, c: c}
 	var ret protocol.ConnectSupportsFeatureRet
-	w.call(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: protocol.FeatureProgramKeepalive}, &ret)
+	w.call(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: int32(protocol.DrvFeatureProgramKeepalive)}, &ret)
 	if ret.Supported != 1 {
 		t.Fatalf("keepalive before open: %d", ret.Supported)
 	}
-	err = w.try(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: protocol.FeatureRemoteEventCallback}, &ret)
+	err = w.try(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: int32(protocol.DrvFeatureRemoteEventCallback)}, &ret)
 	wantCode(t, err, 1, "internal error: hypervisor connection not open")
 	w.call(protocol.ProcConnectOpen, &protocol.ConnectOpenArgs{Name: ptr("test:///default")}, nil)
-	for feature, want := range map[int32]int32{protocol.FeatureRemoteEventCallback: 1, protocol.FeatureRemoteCloseCallback: 1, 8: 0, 9999: 0} {
+	for feature, want := range map[int32]int32{int32(protocol.DrvFeatureRemoteEventCallback): 1, int32(protocol.DrvFeatureRemoteCloseCallback): 1, 8: 0, 9999: 0} {
 		w.call(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: feature}, &ret)
 		if ret.Supported != want {
 			t.Errorf("feature %d: %d, want %d", feature, ret.Supported, want)

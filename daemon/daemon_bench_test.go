@@ -56,7 +56,7 @@ func BenchmarkDispatch(b *testing.B) {
 		name  string
 		ndoms int
 		proc  protocol.Procedure
-		args  any
+		args  protocol.Encodable
 	}{
 		{"ConnectGetLibVersion", 1, protocol.ProcConnectGetLibVersion, nil},
 		{"DomainLookupByName/1", 1, protocol.ProcDomainLookupByName, &protocol.DomainLookupByNameArgs{Name: "test"}},

@@ -47,14 +47,14 @@ func dialWire(t testing.TB, socket string) *wireClient {
 }
 
 // try runs one call and returns its error.
-func (w *wireClient) try(proc protocol.Procedure, args, ret any) error {
+func (w *wireClient) try(proc protocol.Procedure, args protocol.Encodable, ret protocol.Decodable) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return w.c.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(proc), args, ret)
 }
 
 // call runs one call that must succeed.
-func (w *wireClient) call(proc protocol.Procedure, args, ret any) {
+func (w *wireClient) call(proc protocol.Procedure, args protocol.Encodable, ret protocol.Decodable) {
 	w.t.Helper()
 	if err := w.try(proc, args, ret); err != nil {
 		w.t.Fatalf("%s: %v", proc, err)
@@ -63,7 +63,7 @@ func (w *wireClient) call(proc protocol.Procedure, args, ret any) {
 
 func (w *wireClient) lookup(name string) protocol.Domain {
 	w.t.Helper()
-	var ret protocol.DomainRet
+	var ret protocol.DomainLookupByNameRet
 	w.call(protocol.ProcDomainLookupByName, &protocol.DomainLookupByNameArgs{Name: name}, &ret)
 	return ret.Dom
 }
@@ -140,14 +140,14 @@ func TestEventTwoCallbacksOneDeregistered(t *testing.T) {
 		&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: 0}, &protocol.ConnectDomainEventCallbackRegisterAnyRet{})
 	wantCode(t, err, drivers.ErrInvalidArg, "invalid argument: event callback already tracked")
 
-	w.call(protocol.ProcDomainSuspend, &protocol.DomainArgs{Dom: test}, nil)
+	w.call(protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: test}, nil)
 	got := w.events(2)
 	if got[0].callbackID != all || got[1].callbackID != filtered || got[0].event != drivers.EventSuspended {
 		t.Fatalf("after suspend: %+v, want callbacks %d then %d", got, all, filtered)
 	}
 	w.call(protocol.ProcConnectDomainEventCallbackDeregisterAny,
 		&protocol.ConnectDomainEventCallbackDeregisterAnyArgs{CallbackID: all}, nil)
-	w.call(protocol.ProcDomainResume, &protocol.DomainArgs{Dom: test}, nil)
+	w.call(protocol.ProcDomainResume, &protocol.DomainResumeArgs{Dom: test}, nil)
 	got = w.events(3)
 	if len(got) != 3 || got[2].callbackID != filtered || got[2].event != drivers.EventResumed {
 		t.Fatalf("after deregistering %d: %+v", all, got)
@@ -176,7 +176,7 @@ func itoa(i int32) string {
 func TestEventFilterAndIsolation(t *testing.T) {
 	d := startDaemon(t, nil)
 	actor := dialWire(t, d.RW())
-	var def protocol.DomainRet
+	var def protocol.DomainDefineXMLRet
 	actor.call(protocol.ProcDomainDefineXML, &protocol.DomainDefineXMLArgs{XML: demoXML(t)}, &def)
 
 	filtered := dialWire(t, d.RW())
@@ -186,9 +186,9 @@ func TestEventFilterAndIsolation(t *testing.T) {
 	bystander := dialWire(t, d.RW())
 
 	test := actor.lookup("test")
-	actor.call(protocol.ProcDomainSuspend, &protocol.DomainArgs{Dom: test}, nil)
-	actor.call(protocol.ProcDomainCreate, &protocol.DomainArgs{Dom: def.Dom}, nil)
-	actor.call(protocol.ProcDomainResume, &protocol.DomainArgs{Dom: test}, nil)
+	actor.call(protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: test}, nil)
+	actor.call(protocol.ProcDomainCreate, &protocol.DomainCreateArgs{Dom: def.Dom}, nil)
+	actor.call(protocol.ProcDomainResume, &protocol.DomainResumeArgs{Dom: test}, nil)
 
 	all := unfiltered.events(3)
 	if all[0].dom != "test" || all[1].dom != "demo" || all[1].event != drivers.EventStarted || all[2].dom != "test" {
@@ -220,7 +220,7 @@ func TestEventBeforeReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	send := func(serial uint32, proc protocol.Procedure, args any) {
+	send := func(serial uint32, proc protocol.Procedure, args protocol.Encodable) {
 		f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: 1,
 			Procedure: int32(proc), Type: protocol.Call, Serial: serial}, args)
 		if err != nil {
@@ -249,7 +249,7 @@ func TestEventBeforeReply(t *testing.T) {
 	if h.Serial != 8 || protocol.Unmarshal(body, &reg) != nil || reg.CallbackID <= cb {
 		t.Fatalf("register reply %s, id %d (ids are never reused: want > %d)", h, reg.CallbackID, cb)
 	}
-	send(9, protocol.ProcDomainSuspend, &protocol.DomainArgs{Dom: test})
+	send(9, protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: test})
 	h, body = recv()
 	want := protocol.Header{Program: protocol.RemoteProgram, Version: 1,
 		Procedure: int32(protocol.ProcDomainEventCallbackLifecycle), Type: protocol.Message, Serial: 1, Status: protocol.StatusOK}
@@ -274,7 +274,7 @@ func TestLegacyEventRegistration(t *testing.T) {
 	test := w.lookup("test")
 	var reg protocol.ConnectDomainEventRegisterRet
 	w.call(protocol.ProcConnectDomainEventRegister, nil, &reg)
-	w.call(protocol.ProcDomainSuspend, &protocol.DomainArgs{Dom: test}, nil)
+	w.call(protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: test}, nil)
 	waitFor(t, "the legacy event", func() bool { return w.received() == 1 })
 	w.mu.Lock()
 	m := w.msgs[0]
@@ -288,7 +288,7 @@ func TestLegacyEventRegistration(t *testing.T) {
 	wantCode(t, w.try(protocol.ProcConnectDomainEventRegisterAny, &protocol.ConnectDomainEventRegisterAnyArgs{EventID: 16}, nil),
 		drivers.ErrInternalError, "internal error: unsupported event ID 16")
 	w.call(protocol.ProcConnectDomainEventRegisterAny, &protocol.ConnectDomainEventRegisterAnyArgs{EventID: 1}, nil)
-	w.call(protocol.ProcDomainReboot, &protocol.DomainFlagsArgs{Dom: test}, nil)
+	w.call(protocol.ProcDomainReboot, &protocol.DomainRebootArgs{Dom: test}, nil)
 	waitFor(t, "the legacy reboot event", func() bool { return w.received() == 2 })
 	w.mu.Lock()
 	p := w.msgs[1].h.Procedure

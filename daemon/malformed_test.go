@@ -236,7 +236,7 @@ func (c *malformedConn) sendRaw(b []byte) {
 	}
 }
 
-func (c *malformedConn) sendFrame(h protocol.Header, body any) {
+func (c *malformedConn) sendFrame(h protocol.Header, body protocol.Encodable) {
 	c.t.Helper()
 	f, err := rpc.EncodeFrame(h, body)
 	if err != nil {

@@ -115,7 +115,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 // rawCall writes a CALL frame on nc and reads frames until its reply.
-func rawCall(t testing.TB, nc net.Conn, serial uint32, proc protocol.Procedure, args any) {
+func rawCall(t testing.TB, nc net.Conn, serial uint32, proc protocol.Procedure, args protocol.Encodable) {
 	t.Helper()
 	f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: 1,
 		Procedure: int32(proc), Type: protocol.Call, Serial: serial}, args)

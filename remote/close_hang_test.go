@@ -24,7 +24,7 @@ import (
 // the client goes away (a daemon whose calls wait on slow storage).
 type stuckSession struct{}
 
-func (stuckSession) Dispatch(ctx context.Context, c *rpc.Call) (any, error) {
+func (stuckSession) Dispatch(ctx context.Context, c *rpc.Call) (protocol.Encodable, error) {
 	switch protocol.Procedure(c.Header.Procedure) {
 	case protocol.ProcConnectOpen, protocol.ProcConnectRegisterCloseCallback, protocol.ProcConnectClose:
 		return nil, nil

@@ -28,7 +28,7 @@ func (s *earlySession) send(i int) {
 		&protocol.DomainEventCallbackLifecycleMsg{CallbackID: 7, Msg: protocol.DomainEventLifecycleMsg{Dom: protocol.Domain{Name: "x", ID: 1}, Event: 2, Detail: int32(i)}})
 }
 
-func (s *earlySession) Dispatch(ctx context.Context, c *rpc.Call) (any, error) {
+func (s *earlySession) Dispatch(ctx context.Context, c *rpc.Call) (protocol.Encodable, error) {
 	switch protocol.Procedure(c.Header.Procedure) {
 	case protocol.ProcConnectDomainEventCallbackRegisterAny:
 		for i := 0; i < nEv/2; i++ {

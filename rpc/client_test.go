@@ -36,7 +36,7 @@ func (s *fakeServer) readCall() (protocol.Header, []byte) {
 	return hd, body
 }
 
-func (s *fakeServer) write(hd protocol.Header, body any) {
+func (s *fakeServer) write(hd protocol.Header, body protocol.Encodable) {
 	s.t.Helper()
 	f, err := EncodeFrame(hd, body)
 	if err != nil {
@@ -175,7 +175,7 @@ func TestClientKeepalive(t *testing.T) {
 	s.SetWriteDeadline(time.Now().Add(hangTimeout))
 	s.Write(pingFrame)
 	hd, _ := s.readCall()
-	if !hd.IsKeepalive() || hd.Procedure != protocol.KeepaliveProcPong {
+	if !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPong) {
 		t.Fatalf("answer to PING: %v", hd)
 	}
 
@@ -183,7 +183,7 @@ func TestClientKeepalive(t *testing.T) {
 	c.StartKeepalive(10*time.Millisecond, count)
 	for i := range count {
 		hd, _ := s.readCall()
-		if !hd.IsKeepalive() || hd.Procedure != protocol.KeepaliveProcPing {
+		if !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPing) {
 			t.Fatalf("frame %d: %v, want a PING", i, hd)
 		}
 	}

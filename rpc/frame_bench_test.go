@@ -62,7 +62,7 @@ func (r *loopReader) Read(p []byte) (int, error) {
 func BenchmarkReadFrame(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		args any
+		args protocol.Encodable
 	}{
 		{"void", nil},
 		{"LookupByName", &protocol.DomainLookupByNameArgs{Name: "bench-199"}},

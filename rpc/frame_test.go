@@ -154,8 +154,8 @@ func TestEncodeFrameLimits(t *testing.T) {
 	if _, err := EncodeRawFrame(protocol.Header{}, make([]byte, protocol.NetMessagePayloadMax+1)); err == nil {
 		t.Error("body of PayloadMax+1 bytes encoded")
 	}
-	// A body that does not encode is an error, not a panic.
-	if _, err := EncodeFrame(protocol.Header{}, &struct{ L []int32 }{}); err == nil {
-		t.Error("a body type without limits encoded")
+	// A body over its limit is an error, not a frame.
+	if _, err := EncodeFrame(protocol.Header{}, &echoBody{Data: make([]byte, 1<<20+1)}); err == nil {
+		t.Error("a body over its limit encoded")
 	}
 }

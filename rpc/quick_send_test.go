@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/govirt/govirtd/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -30,10 +31,7 @@ const (
 )
 
 // qsBody is a reply or message body: a sequence number and padding.
-type qsBody struct {
-	Seq uint32
-	Pad string
-}
+type qsBody = testutil.SeqBody
 
 // qsSession is a session whose calls are qsProc*.
 type qsSession struct {
@@ -44,7 +42,7 @@ type qsSession struct {
 
 func (s *qsSession) Quick(h protocol.Header) bool { return h.Procedure != qsProcSlow }
 
-func (s *qsSession) Dispatch(ctx context.Context, c *rpc.Call) (any, error) {
+func (s *qsSession) Dispatch(ctx context.Context, c *rpc.Call) (protocol.Encodable, error) {
 	switch c.Header.Procedure {
 	case qsProcSlow:
 		select {

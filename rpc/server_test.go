@@ -54,7 +54,7 @@ func TestUnknownProgramOrVersion(t *testing.T) {
 func TestCallWithBadStatus(t *testing.T) {
 	h := newHarness(t, ServerConfig{}, false)
 	c := h.dialRaw()
-	for _, status := range []protocol.Status{protocol.StatusError, protocol.StatusContinue, 7, 0xffffffff} {
+	for _, status := range []protocol.Status{protocol.StatusError, protocol.StatusContinue, 7, -1} {
 		call := callHeader(procEcho, 5)
 		call.Status = status
 		c.send(call, &echoBody{Data: []byte("x")})
@@ -75,7 +75,7 @@ func TestStrayFramesIgnored(t *testing.T) {
 		c.send(hd, &echoBody{Data: []byte("stray")})
 	}
 	// A keepalive frame that is not a PING, and a PONG nobody asked for.
-	c.sendRaw(keepaliveFrame(protocol.KeepaliveProcPong))
+	c.sendRaw(keepaliveFrame(int32(protocol.KeepaliveProcPong)))
 	c.sendRaw(keepaliveFrame(7))
 	// A PING of another keepalive version is not a keepalive frame, and
 	// not a call either.
@@ -200,7 +200,7 @@ func readPings(t *testing.T, c *rawConn) int {
 			}
 			return n
 		}
-		if !hd.IsKeepalive() || hd.Procedure != protocol.KeepaliveProcPing || hd.Type != protocol.Message || len(body) != 0 {
+		if !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPing) || hd.Type != protocol.Message || len(body) != 0 {
 			t.Fatalf("frame %v, want a PING", hd)
 		}
 		n++
@@ -219,7 +219,7 @@ func TestKeepalive(t *testing.T) {
 	// PING is answered with PONG whether or not keepalive was negotiated.
 	quiet.sendRaw(pingFrame)
 	hd, body := quiet.recv()
-	if !hd.IsKeepalive() || hd.Procedure != protocol.KeepaliveProcPong || hd.Type != protocol.Message || hd.Serial != 0 || len(body) != 0 {
+	if !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPong) || hd.Type != protocol.Message || hd.Serial != 0 || len(body) != 0 {
 		t.Fatalf("answer to PING: %v, want a PONG", hd)
 	}
 
@@ -254,7 +254,7 @@ func TestKeepaliveAnswered(t *testing.T) {
 	c.recv()
 	for pings := 0; pings < count+2; {
 		hd, _ := c.recv()
-		if hd.IsKeepalive() && hd.Procedure == protocol.KeepaliveProcPing {
+		if hd.IsKeepalive() && hd.Procedure == int32(protocol.KeepaliveProcPing) {
 			pings++
 			c.sendRaw(pongFrame)
 		}
@@ -355,7 +355,7 @@ func TestMaxClientRequests(t *testing.T) {
 	// With every slot taken and the waiting room full, keepalive is still
 	// answered, and nothing else has been sent.
 	c.sendRaw(pingFrame)
-	if hd, _ := c.recv(); !hd.IsKeepalive() || hd.Procedure != protocol.KeepaliveProcPong {
+	if hd, _ := c.recv(); !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPong) {
 		t.Fatalf("got %v, want a PONG", hd)
 	}
 	// One call more is read and held until a slot frees.

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/govirt/govirtd/internal/testutil"
 	"io"
 	"log/slog"
 	"math/rand"
@@ -35,17 +36,14 @@ const (
 	rvMsgBase   = 1000
 )
 
-type rvBody struct {
-	Seq uint32
-	Pad string
-}
+type rvBody = testutil.SeqBody
 
 type rvSession struct {
 	p *Peer
 }
 
 func (s *rvSession) Quick(h protocol.Header) bool { return h.Procedure != rvProcSlow }
-func (s *rvSession) Dispatch(ctx context.Context, c *Call) (any, error) {
+func (s *rvSession) Dispatch(ctx context.Context, c *Call) (protocol.Encodable, error) {
 	if c.Header.Procedure == rvProcSlow {
 		time.Sleep(time.Duration(rand.Intn(200)) * time.Microsecond)
 	}
