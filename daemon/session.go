@@ -52,12 +52,12 @@ func (d *Daemon) newSession(p *rpc.Peer) rpc.Session {
 type request struct {
 	s        *session
 	call     *rpc.Call
-	prog     uint32              // the program the call is for
-	num      int32               // its procedure number
-	info     *protocol.ProcInfo  // what the definition says of it
-	api      string              // the public API function the procedure implements
-	conn     drivers.Conn        // the session's connection when the call started
-	readOnly bool                // the client may only look
+	prog     uint32             // the program the call is for
+	num      int32              // its procedure number
+	info     *protocol.ProcInfo // what the definition says of it
+	api      string             // the public API function the procedure implements
+	conn     drivers.Conn       // the session's connection when the call started
+	readOnly bool               // the client may only look
 }
 
 // procInfo finds what the protocol definition says of a call.
@@ -178,5 +178,3 @@ func need[T any](r *request) (T, error) {
 	}
 	return c, nil
 }
-
-

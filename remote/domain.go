@@ -11,7 +11,6 @@ import (
 // The methods below are the public API, with the names and signatures of
 // the driver API's interfaces (Conn satisfies them all).
 
-
 // domainRet decodes the return of every procedure whose return is one
 // remote_nonnull_domain (the lookups, define, create): all of them encode
 // as the domain alone.
