@@ -26,7 +26,9 @@ func (p *Peer) handle(h protocol.Header, body []byte) error {
 	case !p.srv.serves(h.Program, h.Version):
 		rerr = protocol.RPCError("Cannot find program %d version %d", int32(h.Program), int32(h.Version))
 	case h.Status != protocol.StatusOK:
-		rerr = protocol.RPCError("Unexpected message status %d", h.Status)
+		// libvirt formats the status with %u: a negative one reads as
+		// its unsigned value.
+		rerr = protocol.RPCError("Unexpected message status %d", uint32(h.Status))
 	case h.Type == protocol.CallWithFDs:
 		rerr = protocol.RPCError("passing file descriptors is not supported")
 	}
