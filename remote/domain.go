@@ -11,34 +11,16 @@ import (
 // The methods below are the public API, with the names and signatures of
 // the driver API's interfaces (Conn satisfies them all).
 
-// domainRet decodes the return of every procedure whose return is one
-// remote_nonnull_domain (the lookups, define, create): all of them encode
-// as the domain alone.
-type domainRet struct{ Dom protocol.Domain }
+// Each method decodes its procedure's own generated Ret type: the wire
+// shape of a return is the generator's to know, not this file's.
 
-func (r *domainRet) DecodeXDR(d *protocol.Decoder) error { return r.Dom.DecodeXDR(d) }
-
-// intRet decodes the return of every procedure whose return is one int
-// (the Is… and Get…Autostart queries).
-type intRet struct{ V int32 }
-
-func (r *intRet) DecodeXDR(d *protocol.Decoder) (err error) {
-	r.V, err = d.Int32()
-	return err
-}
-
-func (c *Conn) domainCall(ctx context.Context, proc protocol.Procedure, args protocol.Encodable) (Domain, error) {
-	var ret domainRet
-	if err := c.call(ctx, proc, args, &ret); err != nil {
+// domainOrZero is dom, or the zero Domain with err: a reply that failed
+// to decode may have filled part of it.
+func domainOrZero(dom Domain, err error) (Domain, error) {
+	if err != nil {
 		return Domain{}, err
 	}
-	return ret.Dom, nil
-}
-
-func (c *Conn) boolCall(ctx context.Context, proc protocol.Procedure, args protocol.Encodable) (bool, error) {
-	var ret intRet
-	err := c.call(ctx, proc, args, &ret)
-	return ret.V != 0, err
+	return dom, nil
 }
 
 // Connection and host.
@@ -115,15 +97,21 @@ func (c *Conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlag
 }
 
 func (c *Conn) DomainLookupByID(ctx context.Context, id int32) (Domain, error) {
-	return c.domainCall(ctx, protocol.ProcDomainLookupByID, &protocol.DomainLookupByIDArgs{ID: id})
+	var ret protocol.DomainLookupByIDRet
+	err := c.call(ctx, protocol.ProcDomainLookupByID, &protocol.DomainLookupByIDArgs{ID: id}, &ret)
+	return domainOrZero(ret.Dom, err)
 }
 
 func (c *Conn) DomainLookupByName(ctx context.Context, name string) (Domain, error) {
-	return c.domainCall(ctx, protocol.ProcDomainLookupByName, &protocol.DomainLookupByNameArgs{Name: name})
+	var ret protocol.DomainLookupByNameRet
+	err := c.call(ctx, protocol.ProcDomainLookupByName, &protocol.DomainLookupByNameArgs{Name: name}, &ret)
+	return domainOrZero(ret.Dom, err)
 }
 
 func (c *Conn) DomainLookupByUUID(ctx context.Context, uuid UUID) (Domain, error) {
-	return c.domainCall(ctx, protocol.ProcDomainLookupByUUID, &protocol.DomainLookupByUUIDArgs{UUID: protocol.UUID(uuid)})
+	var ret protocol.DomainLookupByUUIDRet
+	err := c.call(ctx, protocol.ProcDomainLookupByUUID, &protocol.DomainLookupByUUIDArgs{UUID: uuid}, &ret)
+	return domainOrZero(ret.Dom, err)
 }
 
 // Information.
@@ -158,15 +146,21 @@ func (c *Conn) DomainGetXMLDesc(ctx context.Context, dom Domain, flags uint32) (
 }
 
 func (c *Conn) DomainIsActive(ctx context.Context, dom Domain) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainIsActive, &protocol.DomainIsActiveArgs{Dom: dom})
+	var ret protocol.DomainIsActiveRet
+	err := c.call(ctx, protocol.ProcDomainIsActive, &protocol.DomainIsActiveArgs{Dom: dom}, &ret)
+	return ret.Active != 0, err
 }
 
 func (c *Conn) DomainIsPersistent(ctx context.Context, dom Domain) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainIsPersistent, &protocol.DomainIsPersistentArgs{Dom: dom})
+	var ret protocol.DomainIsPersistentRet
+	err := c.call(ctx, protocol.ProcDomainIsPersistent, &protocol.DomainIsPersistentArgs{Dom: dom}, &ret)
+	return ret.Persistent != 0, err
 }
 
 func (c *Conn) DomainGetAutostart(ctx context.Context, dom Domain) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainGetAutostart, &protocol.DomainGetAutostartArgs{Dom: dom})
+	var ret protocol.DomainGetAutostartRet
+	err := c.call(ctx, protocol.ProcDomainGetAutostart, &protocol.DomainGetAutostartArgs{Dom: dom}, &ret)
+	return ret.Autostart != 0, err
 }
 
 func (c *Conn) DomainSetAutostart(ctx context.Context, dom Domain, autostart bool) error {
@@ -178,16 +172,22 @@ func (c *Conn) DomainSetAutostart(ctx context.Context, dom Domain, autostart boo
 }
 
 func (c *Conn) DomainHasManagedSaveImage(ctx context.Context, dom Domain, flags uint32) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcDomainHasManagedSaveImage, &protocol.DomainHasManagedSaveImageArgs{Dom: dom, Flags: flags})
+	var ret protocol.DomainHasManagedSaveImageRet
+	err := c.call(ctx, protocol.ProcDomainHasManagedSaveImage, &protocol.DomainHasManagedSaveImageArgs{Dom: dom, Flags: flags}, &ret)
+	return ret.Result != 0, err
 }
 
 // Definitions and lifecycle.
 
 func (c *Conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (Domain, error) {
 	if flags == 0 {
-		return c.domainCall(ctx, protocol.ProcDomainDefineXML, &protocol.DomainDefineXMLArgs{XML: xml})
+		var ret protocol.DomainDefineXMLRet
+		err := c.call(ctx, protocol.ProcDomainDefineXML, &protocol.DomainDefineXMLArgs{XML: xml}, &ret)
+		return domainOrZero(ret.Dom, err)
 	}
-	return c.domainCall(ctx, protocol.ProcDomainDefineXMLFlags, &protocol.DomainDefineXMLFlagsArgs{XML: xml, Flags: flags})
+	var ret protocol.DomainDefineXMLFlagsRet
+	err := c.call(ctx, protocol.ProcDomainDefineXMLFlags, &protocol.DomainDefineXMLFlagsArgs{XML: xml, Flags: flags}, &ret)
+	return domainOrZero(ret.Dom, err)
 }
 
 // DomainUndefine always uses virDomainUndefineFlags, as virsh does.
@@ -203,7 +203,9 @@ func (c *Conn) DomainUndefine(ctx context.Context, dom Domain, flags uint32) err
 // DomainCreate starts dom and returns it with its new id.
 func (c *Conn) DomainCreate(ctx context.Context, dom Domain, flags uint32) (Domain, error) {
 	if flags != 0 {
-		return c.domainCall(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainCreateWithFlagsArgs{Dom: dom, Flags: flags})
+		var ret protocol.DomainCreateWithFlagsRet
+		err := c.call(ctx, protocol.ProcDomainCreateWithFlags, &protocol.DomainCreateWithFlagsArgs{Dom: dom, Flags: flags}, &ret)
+		return domainOrZero(ret.Dom, err)
 	}
 	if err := c.call(ctx, protocol.ProcDomainCreate, &protocol.DomainCreateArgs{Dom: dom}, nil); err != nil {
 		return Domain{}, err
@@ -213,7 +215,9 @@ func (c *Conn) DomainCreate(ctx context.Context, dom Domain, flags uint32) (Doma
 }
 
 func (c *Conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (Domain, error) {
-	return c.domainCall(ctx, protocol.ProcDomainCreateXML, &protocol.DomainCreateXMLArgs{XMLDesc: xml, Flags: flags})
+	var ret protocol.DomainCreateXMLRet
+	err := c.call(ctx, protocol.ProcDomainCreateXML, &protocol.DomainCreateXMLArgs{XMLDesc: xml, Flags: flags}, &ret)
+	return domainOrZero(ret.Dom, err)
 }
 
 func (c *Conn) DomainDestroy(ctx context.Context, dom Domain, flags uint32) error {

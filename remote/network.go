@@ -32,17 +32,23 @@ func (c *Conn) ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Netw
 
 // NetworkIsActive reports whether net is running.
 func (c *Conn) NetworkIsActive(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcNetworkIsActive, &protocol.NetworkIsActiveArgs{Net: networkToWire(net)})
+	var ret protocol.NetworkIsActiveRet
+	err := c.call(ctx, protocol.ProcNetworkIsActive, &protocol.NetworkIsActiveArgs{Net: networkToWire(net)}, &ret)
+	return ret.Active != 0, err
 }
 
 // NetworkIsPersistent reports whether net has a persistent definition.
 func (c *Conn) NetworkIsPersistent(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcNetworkIsPersistent, &protocol.NetworkIsPersistentArgs{Net: networkToWire(net)})
+	var ret protocol.NetworkIsPersistentRet
+	err := c.call(ctx, protocol.ProcNetworkIsPersistent, &protocol.NetworkIsPersistentArgs{Net: networkToWire(net)}, &ret)
+	return ret.Persistent != 0, err
 }
 
 // NetworkGetAutostart reports whether net starts with the daemon.
 func (c *Conn) NetworkGetAutostart(ctx context.Context, net Network) (bool, error) {
-	return c.boolCall(ctx, protocol.ProcNetworkGetAutostart, &protocol.NetworkGetAutostartArgs{Net: networkToWire(net)})
+	var ret protocol.NetworkGetAutostartRet
+	err := c.call(ctx, protocol.ProcNetworkGetAutostart, &protocol.NetworkGetAutostartArgs{Net: networkToWire(net)}, &ret)
+	return ret.Autostart != 0, err
 }
 
 var _ drivers.NetworkLister = (*Conn)(nil)
