@@ -156,7 +156,7 @@ func TestMalformedInput(t *testing.T) {
 
 	// An unknown procedure: exactly what libvirt's clients turn into
 	// VIR_ERR_NO_SUPPORT.
-	for _, proc := range []int32{9999, 0, -1, 443} {
+	for _, proc := range []int32{9999, 0, -1, 444} {
 		h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, proc, protocol.StatusOK)
 		raw.sendFrame(h, nil)
 		answered(fmt.Sprintf("unknown procedure %d", proc), h, 39, 7, fmt.Sprintf("unknown procedure: %d", proc))
