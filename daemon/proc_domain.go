@@ -8,13 +8,6 @@ import (
 	"github.com/govirt/govirtd/protocol"
 )
 
-func fromWire(d protocol.Domain) drivers.Domain {
-	return drivers.Domain{Name: d.Name, UUID: drivers.UUID(d.UUID), ID: d.ID}
-}
-
-func toWire(d drivers.Domain) protocol.Domain {
-	return protocol.Domain{Name: d.Name, UUID: protocol.UUID(d.UUID), ID: d.ID}
-}
 
 // boolInt is a boolean as the protocol sends it.
 func boolInt(b bool) int32 {
@@ -49,10 +42,7 @@ func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllD
 	}
 	ret := &protocol.ConnectListAllDomainsRet{Ret: uint32(len(doms))}
 	if a.NeedResults != 0 {
-		ret.Domains = make([]protocol.Domain, len(doms))
-		for i, d := range doms {
-			ret.Domains[i] = toWire(d)
-		}
+		ret.Domains = doms // the driver API's domains are the wire's
 	}
 	return ret, nil
 }
@@ -103,7 +93,7 @@ func lookupByID(ctx context.Context, r *request, a *protocol.DomainLookupByIDArg
 		return nil, err
 	}
 	d, err := c.DomainLookupByID(ctx, a.ID)
-	return &protocol.DomainLookupByIDRet{Dom: toWire(d)}, err
+	return &protocol.DomainLookupByIDRet{Dom: d}, err
 }
 
 func lookupByName(ctx context.Context, r *request, a *protocol.DomainLookupByNameArgs) (*protocol.DomainLookupByNameRet, error) {
@@ -112,7 +102,7 @@ func lookupByName(ctx context.Context, r *request, a *protocol.DomainLookupByNam
 		return nil, err
 	}
 	d, err := c.DomainLookupByName(ctx, a.Name)
-	return &protocol.DomainLookupByNameRet{Dom: toWire(d)}, err
+	return &protocol.DomainLookupByNameRet{Dom: d}, err
 }
 
 func lookupByUUID(ctx context.Context, r *request, a *protocol.DomainLookupByUUIDArgs) (*protocol.DomainLookupByUUIDRet, error) {
@@ -120,8 +110,8 @@ func lookupByUUID(ctx context.Context, r *request, a *protocol.DomainLookupByUUI
 	if err != nil {
 		return nil, err
 	}
-	d, err := c.DomainLookupByUUID(ctx, drivers.UUID(a.UUID))
-	return &protocol.DomainLookupByUUIDRet{Dom: toWire(d)}, err
+	d, err := c.DomainLookupByUUID(ctx, a.UUID)
+	return &protocol.DomainLookupByUUIDRet{Dom: d}, err
 }
 
 // Information.
@@ -131,7 +121,7 @@ func domainGetInfo(ctx context.Context, r *request, a *protocol.DomainGetInfoArg
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.DomainGetInfo(ctx, fromWire(a.Dom))
+	info, err := c.DomainGetInfo(ctx, a.Dom)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +136,7 @@ func domainGetState(ctx context.Context, r *request, a *protocol.DomainGetStateA
 	if err != nil {
 		return nil, err
 	}
-	state, reason, err := c.DomainGetState(ctx, fromWire(a.Dom), a.Flags)
+	state, reason, err := c.DomainGetState(ctx, a.Dom, a.Flags)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +148,7 @@ func domainGetOSType(ctx context.Context, r *request, a *protocol.DomainGetOSTyp
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.DomainGetOSType(ctx, fromWire(a.Dom))
+	t, err := c.DomainGetOSType(ctx, a.Dom)
 	return &protocol.DomainGetOSTypeRet{Type: t}, err
 }
 
@@ -167,7 +157,7 @@ func domainGetXMLDesc(ctx context.Context, r *request, a *protocol.DomainGetXMLD
 	if err != nil {
 		return nil, err
 	}
-	xml, err := c.DomainGetXMLDesc(ctx, fromWire(a.Dom), a.Flags)
+	xml, err := c.DomainGetXMLDesc(ctx, a.Dom, a.Flags)
 	return &protocol.DomainGetXMLDescRet{XML: xml}, err
 }
 
@@ -176,7 +166,7 @@ func domainIsActive(ctx context.Context, r *request, a *protocol.DomainIsActiveA
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.DomainIsActive(ctx, fromWire(a.Dom))
+	b, err := c.DomainIsActive(ctx, a.Dom)
 	return &protocol.DomainIsActiveRet{Active: boolInt(b)}, err
 }
 
@@ -185,7 +175,7 @@ func domainIsPersistent(ctx context.Context, r *request, a *protocol.DomainIsPer
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.DomainIsPersistent(ctx, fromWire(a.Dom))
+	b, err := c.DomainIsPersistent(ctx, a.Dom)
 	return &protocol.DomainIsPersistentRet{Persistent: boolInt(b)}, err
 }
 
@@ -194,7 +184,7 @@ func domainGetAutostart(ctx context.Context, r *request, a *protocol.DomainGetAu
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.DomainGetAutostart(ctx, fromWire(a.Dom))
+	b, err := c.DomainGetAutostart(ctx, a.Dom)
 	return &protocol.DomainGetAutostartRet{Autostart: boolInt(b)}, err
 }
 
@@ -203,7 +193,7 @@ func domainSetAutostart(ctx context.Context, r *request, a *protocol.DomainSetAu
 	if err != nil {
 		return err
 	}
-	return c.DomainSetAutostart(ctx, fromWire(a.Dom), a.Autostart != 0)
+	return c.DomainSetAutostart(ctx, a.Dom, a.Autostart != 0)
 }
 
 func domainHasManagedSaveImage(ctx context.Context, r *request, a *protocol.DomainHasManagedSaveImageArgs) (*protocol.DomainHasManagedSaveImageRet, error) {
@@ -211,7 +201,7 @@ func domainHasManagedSaveImage(ctx context.Context, r *request, a *protocol.Doma
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.DomainHasManagedSaveImage(ctx, fromWire(a.Dom), a.Flags)
+	b, err := c.DomainHasManagedSaveImage(ctx, a.Dom, a.Flags)
 	return &protocol.DomainHasManagedSaveImageRet{Result: boolInt(b)}, err
 }
 
@@ -220,7 +210,7 @@ func domainSnapshotNum(ctx context.Context, r *request, a *protocol.DomainSnapsh
 	if err != nil {
 		return nil, err
 	}
-	n, err := c.DomainSnapshotNum(ctx, fromWire(a.Dom), a.Flags)
+	n, err := c.DomainSnapshotNum(ctx, a.Dom, a.Flags)
 	return &protocol.DomainSnapshotNumRet{Num: int32(n)}, err
 }
 
@@ -240,7 +230,7 @@ func domainDefineXMLFlags(ctx context.Context, r *request, a *protocol.DomainDef
 		return nil, err
 	}
 	d, err := c.DomainDefineXML(ctx, a.XML, a.Flags)
-	return &protocol.DomainDefineXMLFlagsRet{Dom: toWire(d)}, err
+	return &protocol.DomainDefineXMLFlagsRet{Dom: d}, err
 }
 
 func domainUndefine(ctx context.Context, r *request, a *protocol.DomainUndefineArgs) error {
@@ -252,7 +242,7 @@ func domainUndefineFlags(ctx context.Context, r *request, a *protocol.DomainUnde
 	if err != nil {
 		return err
 	}
-	return c.DomainUndefine(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainUndefine(ctx, a.Dom, a.Flags)
 }
 
 // Lifecycle.
@@ -267,8 +257,8 @@ func domainCreateWithFlags(ctx context.Context, r *request, a *protocol.DomainCr
 	if err != nil {
 		return nil, err
 	}
-	d, err := c.DomainCreate(ctx, fromWire(a.Dom), a.Flags)
-	return &protocol.DomainCreateWithFlagsRet{Dom: toWire(d)}, err
+	d, err := c.DomainCreate(ctx, a.Dom, a.Flags)
+	return &protocol.DomainCreateWithFlagsRet{Dom: d}, err
 }
 
 func domainCreateXML(ctx context.Context, r *request, a *protocol.DomainCreateXMLArgs) (*protocol.DomainCreateXMLRet, error) {
@@ -277,7 +267,7 @@ func domainCreateXML(ctx context.Context, r *request, a *protocol.DomainCreateXM
 		return nil, err
 	}
 	d, err := c.DomainCreateXML(ctx, a.XMLDesc, a.Flags)
-	return &protocol.DomainCreateXMLRet{Dom: toWire(d)}, err
+	return &protocol.DomainCreateXMLRet{Dom: d}, err
 }
 
 func domainDestroy(ctx context.Context, r *request, a *protocol.DomainDestroyArgs) error {
@@ -289,7 +279,7 @@ func domainDestroyFlags(ctx context.Context, r *request, a *protocol.DomainDestr
 	if err != nil {
 		return err
 	}
-	return c.DomainDestroy(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainDestroy(ctx, a.Dom, a.Flags)
 }
 
 func domainShutdown(ctx context.Context, r *request, a *protocol.DomainShutdownArgs) error {
@@ -301,7 +291,7 @@ func domainShutdownFlags(ctx context.Context, r *request, a *protocol.DomainShut
 	if err != nil {
 		return err
 	}
-	return c.DomainShutdown(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainShutdown(ctx, a.Dom, a.Flags)
 }
 
 func domainReboot(ctx context.Context, r *request, a *protocol.DomainRebootArgs) error {
@@ -309,7 +299,7 @@ func domainReboot(ctx context.Context, r *request, a *protocol.DomainRebootArgs)
 	if err != nil {
 		return err
 	}
-	return c.DomainReboot(ctx, fromWire(a.Dom), a.Flags)
+	return c.DomainReboot(ctx, a.Dom, a.Flags)
 }
 
 func domainSuspend(ctx context.Context, r *request, a *protocol.DomainSuspendArgs) error {
@@ -317,7 +307,7 @@ func domainSuspend(ctx context.Context, r *request, a *protocol.DomainSuspendArg
 	if err != nil {
 		return err
 	}
-	return c.DomainSuspend(ctx, fromWire(a.Dom))
+	return c.DomainSuspend(ctx, a.Dom)
 }
 
 func domainResume(ctx context.Context, r *request, a *protocol.DomainResumeArgs) error {
@@ -325,7 +315,7 @@ func domainResume(ctx context.Context, r *request, a *protocol.DomainResumeArgs)
 	if err != nil {
 		return err
 	}
-	return c.DomainResume(ctx, fromWire(a.Dom))
+	return c.DomainResume(ctx, a.Dom)
 }
 
 // absPath refuses a relative path: the daemon's working directory means
@@ -356,7 +346,7 @@ func domainSaveFlags(ctx context.Context, r *request, a *protocol.DomainSaveFlag
 	if err := absPath("save image", a.To); err != nil {
 		return err
 	}
-	return c.DomainSave(ctx, fromWire(a.Dom), a.To, optString(a.Dxml), a.Flags)
+	return c.DomainSave(ctx, a.Dom, a.To, optString(a.Dxml), a.Flags)
 }
 
 func domainRestore(ctx context.Context, r *request, a *protocol.DomainRestoreArgs) error {

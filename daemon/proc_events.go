@@ -27,7 +27,7 @@ func (r *request) registerEvent(ctx context.Context, eventID int32, dom *protoco
 	}
 	var filter *drivers.Domain
 	if dom != nil {
-		d := fromWire(*dom)
+		d := *dom
 		filter = &d
 	}
 	s := r.s

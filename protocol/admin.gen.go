@@ -318,6 +318,7 @@ func (v *AdminConnectListServersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Servers), AdminServerListMax); err != nil {
 		return fieldErr("Servers", err)
 	}
+	e.Grow(len(v.Servers) * 4)
 	for i1 := range v.Servers {
 		if err := v.Servers[i1].EncodeXDR(e); err != nil {
 			return fieldErr("Servers", indexErr(i1, err))
@@ -432,6 +433,7 @@ func (v *AdminServerGetThreadpoolParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), AdminServerThreadpoolParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i4 := range v.Params {
 		if err := v.Params[i4].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i4, err))
@@ -471,6 +473,7 @@ func (v *AdminServerSetThreadpoolParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), AdminServerThreadpoolParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i7 := range v.Params {
 		if err := v.Params[i7].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i7, err))
@@ -545,6 +548,7 @@ func (v *AdminServerListClientsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Clients), AdminClientListMax); err != nil {
 		return fieldErr("Clients", err)
 	}
+	e.Grow(len(v.Clients) * 24)
 	for i10 := range v.Clients {
 		if err := v.Clients[i10].EncodeXDR(e); err != nil {
 			return fieldErr("Clients", indexErr(i10, err))
@@ -664,6 +668,7 @@ func (v *AdminClientGetInfoRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), AdminClientInfoParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i13 := range v.Params {
 		if err := v.Params[i13].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i13, err))
@@ -752,6 +757,7 @@ func (v *AdminServerGetClientLimitsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), AdminServerClientLimitsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i16 := range v.Params {
 		if err := v.Params[i16].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i16, err))
@@ -791,6 +797,7 @@ func (v *AdminServerSetClientLimitsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), AdminServerClientLimitsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i19 := range v.Params {
 		if err := v.Params[i19].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i19, err))

@@ -180,9 +180,19 @@ func (e *Encoder) Count(n int, max uint32) error {
 	return nil
 }
 
+var zeros [4]byte
+
 func (e *Encoder) pad(n int) {
 	if p := (4 - n%4) % 4; p > 0 {
-		e.buf = append(e.buf, make([]byte, p)...)
+		e.buf = append(e.buf, zeros[:p]...)
+	}
+}
+
+// Grow makes room for n more bytes: the generated code asks for an
+// array's smallest encoding before it encodes the elements.
+func (e *Encoder) Grow(n int) {
+	if n > cap(e.buf)-len(e.buf) {
+		e.buf = append(e.buf[:cap(e.buf)], make([]byte, n-(cap(e.buf)-len(e.buf)))...)[:len(e.buf)]
 	}
 }
 

@@ -2236,6 +2236,7 @@ func (v *NodeGetCPUStatsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNodeCPUStatsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i16 := range v.Params {
 		if err := v.Params[i16].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i16, err))
@@ -2305,6 +2306,7 @@ func (v *NodeGetMemoryStatsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNodeMemoryStatsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i19 := range v.Params {
 		if err := v.Params[i19].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i19, err))
@@ -2368,6 +2370,7 @@ func (v *NodeGetCellsFreeMemoryRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Cells), RemoteNodeMaxCells); err != nil {
 		return fieldErr("Cells", err)
 	}
+	e.Grow(len(v.Cells) * 8)
 	for i22 := range v.Cells {
 		e.Uint64(v.Cells[i22])
 	}
@@ -2496,6 +2499,7 @@ func (v *DomainGetSchedulerParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainSchedulerParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i25 := range v.Params {
 		if err := v.Params[i25].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i25, err))
@@ -2562,6 +2566,7 @@ func (v *DomainGetSchedulerParametersFlagsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainSchedulerParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i28 := range v.Params {
 		if err := v.Params[i28].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i28, err))
@@ -2600,6 +2605,7 @@ func (v *DomainSetSchedulerParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainSchedulerParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i31 := range v.Params {
 		if err := v.Params[i31].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i31, err))
@@ -2642,6 +2648,7 @@ func (v *DomainSetSchedulerParametersFlagsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainSchedulerParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i34 := range v.Params {
 		if err := v.Params[i34].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i34, err))
@@ -2688,6 +2695,7 @@ func (v *DomainSetBlkioParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainBlkioParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i37 := range v.Params {
 		if err := v.Params[i37].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i37, err))
@@ -2762,6 +2770,7 @@ func (v *DomainGetBlkioParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainBlkioParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i40 := range v.Params {
 		if err := v.Params[i40].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i40, err))
@@ -2805,6 +2814,7 @@ func (v *DomainSetMemoryParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMemoryParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i43 := range v.Params {
 		if err := v.Params[i43].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i43, err))
@@ -2879,6 +2889,7 @@ func (v *DomainGetMemoryParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMemoryParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i46 := range v.Params {
 		if err := v.Params[i46].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i46, err))
@@ -2961,6 +2972,7 @@ func (v *DomainSetNumaParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainNumaParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i49 := range v.Params {
 		if err := v.Params[i49].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i49, err))
@@ -3035,6 +3047,7 @@ func (v *DomainGetNumaParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainNumaParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i52 := range v.Params {
 		if err := v.Params[i52].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i52, err))
@@ -3078,6 +3091,7 @@ func (v *DomainSetPerfEventsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainPerfEventsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i55 := range v.Params {
 		if err := v.Params[i55].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i55, err))
@@ -3146,6 +3160,7 @@ func (v *DomainGetPerfEventsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainPerfEventsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i58 := range v.Params {
 		if err := v.Params[i58].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i58, err))
@@ -3289,6 +3304,7 @@ func (v *DomainBlockStatsFlagsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainBlockStatsParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i61 := range v.Params {
 		if err := v.Params[i61].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i61, err))
@@ -3420,6 +3436,7 @@ func (v *DomainSetInterfaceParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainInterfaceParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i64 := range v.Params {
 		if err := v.Params[i64].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i64, err))
@@ -3504,6 +3521,7 @@ func (v *DomainGetInterfaceParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainInterfaceParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i67 := range v.Params {
 		if err := v.Params[i67].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i67, err))
@@ -3599,6 +3617,7 @@ func (v *DomainMemoryStatsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Stats), RemoteDomainMemoryStatsMax); err != nil {
 		return fieldErr("Stats", err)
 	}
+	e.Grow(len(v.Stats) * 12)
 	for i70 := range v.Stats {
 		if err := v.Stats[i70].EncodeXDR(e); err != nil {
 			return fieldErr("Stats", indexErr(i70, err))
@@ -4708,6 +4727,7 @@ func (v *DomainSaveParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainSaveParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i79 := range v.Params {
 		if err := v.Params[i79].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i79, err))
@@ -4816,6 +4836,7 @@ func (v *DomainRestoreParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainSaveParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i83 := range v.Params {
 		if err := v.Params[i83].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i83, err))
@@ -5540,6 +5561,7 @@ func (v *ConnectListDefinedDomainsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteDomainListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i94 := range v.Names {
 		if err := e.String(v.Names[i94], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i94, err))
@@ -6343,6 +6365,7 @@ func (v *DomainGetVcpusRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Info), RemoteVcpuinfoMax); err != nil {
 		return fieldErr("Info", err)
 	}
+	e.Grow(len(v.Info) * 20)
 	for i100 := range v.Info {
 		if err := v.Info[i100].EncodeXDR(e); err != nil {
 			return fieldErr("Info", indexErr(i100, err))
@@ -6480,6 +6503,7 @@ func (v *DomainGetIothreadInfoRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Info), RemoteIothreadInfoMax); err != nil {
 		return fieldErr("Info", err)
 	}
+	e.Grow(len(v.Info) * 8)
 	for i103 := range v.Info {
 		if err := v.Info[i103].EncodeXDR(e); err != nil {
 			return fieldErr("Info", indexErr(i103, err))
@@ -6628,6 +6652,7 @@ func (v *DomainSetIothreadParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainIothreadParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i106 := range v.Params {
 		if err := v.Params[i106].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i106, err))
@@ -6756,6 +6781,7 @@ func (v *DomainGetSecurityLabelListRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Labels), RemoteSecurityLabelListMax); err != nil {
 		return fieldErr("Labels", err)
 	}
+	e.Grow(len(v.Labels) * 8)
 	for i113 := range v.Labels {
 		if err := v.Labels[i113].EncodeXDR(e); err != nil {
 			return fieldErr("Labels", indexErr(i113, err))
@@ -7519,6 +7545,7 @@ func (v *DomainBlockCopyArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainBlockCopyParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i129 := range v.Params {
 		if err := v.Params[i129].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i129, err))
@@ -7648,6 +7675,7 @@ func (v *DomainSetBlockIOTuneArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainBlockIOTuneParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i134 := range v.Params {
 		if err := v.Params[i134].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i134, err))
@@ -7742,6 +7770,7 @@ func (v *DomainGetBlockIOTuneRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainBlockIOTuneParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i138 := range v.Params {
 		if err := v.Params[i138].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i138, err))
@@ -7823,6 +7852,7 @@ func (v *DomainGetCPUStatsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainGetCPUStatsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i141 := range v.Params {
 		if err := v.Params[i141].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i141, err))
@@ -7950,6 +7980,7 @@ func (v *ConnectListNetworksRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteNetworkListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i144 := range v.Names {
 		if err := e.String(v.Names[i144], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i144, err))
@@ -8024,6 +8055,7 @@ func (v *ConnectListDefinedNetworksRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteNetworkListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i147 := range v.Names {
 		if err := e.String(v.Names[i147], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i147, err))
@@ -8647,6 +8679,7 @@ func (v *ConnectListNwfiltersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteNwfilterListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i150 := range v.Names {
 		if err := e.String(v.Names[i150], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i150, err))
@@ -8971,6 +9004,7 @@ func (v *ConnectListInterfacesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteInterfaceListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i153 := range v.Names {
 		if err := e.String(v.Names[i153], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i153, err))
@@ -9045,6 +9079,7 @@ func (v *ConnectListDefinedInterfacesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteInterfaceListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i156 := range v.Names {
 		if err := e.String(v.Names[i156], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i156, err))
@@ -9401,6 +9436,7 @@ func (v *AuthListRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Types), RemoteAuthTypeListMax); err != nil {
 		return fieldErr("Types", err)
 	}
+	e.Grow(len(v.Types) * 4)
 	for i159 := range v.Types {
 		e.Int32(int32(v.Types[i159]))
 	}
@@ -9690,6 +9726,7 @@ func (v *ConnectListStoragePoolsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteStoragePoolListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i179 := range v.Names {
 		if err := e.String(v.Names[i179], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i179, err))
@@ -9764,6 +9801,7 @@ func (v *ConnectListDefinedStoragePoolsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteStoragePoolListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i182 := range v.Names {
 		if err := e.String(v.Names[i182], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i182, err))
@@ -10534,6 +10572,7 @@ func (v *StoragePoolListVolumesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteStorageVolListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i187 := range v.Names {
 		if err := e.String(v.Names[i187], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i187, err))
@@ -11249,6 +11288,7 @@ func (v *NodeListDevicesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteNodeDeviceListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i194 := range v.Names {
 		if err := e.String(v.Names[i194], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i194, err))
@@ -11555,6 +11595,7 @@ func (v *NodeDeviceListCapsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteNodeDeviceCapsListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i198 := range v.Names {
 		if err := e.String(v.Names[i198], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i198, err))
@@ -12277,6 +12318,7 @@ func (v *ConnectListSecretsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Uuids), RemoteSecretListMax); err != nil {
 		return fieldErr("Uuids", err)
 	}
+	e.Grow(len(v.Uuids) * 4)
 	for i202 := range v.Uuids {
 		if err := e.String(v.Uuids[i202], RemoteStringMax); err != nil {
 			return fieldErr("Uuids", indexErr(i202, err))
@@ -13058,6 +13100,7 @@ func (v *ConnectBaselineCPUArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.XMLCPUs), RemoteCPUBaselineMax); err != nil {
 		return fieldErr("XMLCPUs", err)
 	}
+	e.Grow(len(v.XMLCPUs) * 4)
 	for i206 := range v.XMLCPUs {
 		if err := e.String(v.XMLCPUs[i206], RemoteStringMax); err != nil {
 			return fieldErr("XMLCPUs", indexErr(i206, err))
@@ -13244,6 +13287,7 @@ func (v *DomainGetJobStatsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainJobStatsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i209 := range v.Params {
 		if err := v.Params[i209].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i209, err))
@@ -14065,6 +14109,7 @@ func (v *DomainEventGraphicsMsg) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Subject), RemoteDomainEventGraphicsIdentityMax); err != nil {
 		return fieldErr("Subject", err)
 	}
+	e.Grow(len(v.Subject) * 8)
 	for i213 := range v.Subject {
 		if err := v.Subject[i213].EncodeXDR(e); err != nil {
 			return fieldErr("Subject", indexErr(i213, err))
@@ -14957,6 +15002,7 @@ func (v *DomainSnapshotListNamesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteDomainSnapshotListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i219 := range v.Names {
 		if err := e.String(v.Names[i219], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i219, err))
@@ -15024,6 +15070,7 @@ func (v *DomainListAllSnapshotsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Snapshots), RemoteDomainSnapshotListMax); err != nil {
 		return fieldErr("Snapshots", err)
 	}
+	e.Grow(len(v.Snapshots) * 28)
 	for i222 := range v.Snapshots {
 		if err := v.Snapshots[i222].EncodeXDR(e); err != nil {
 			return fieldErr("Snapshots", indexErr(i222, err))
@@ -15141,6 +15188,7 @@ func (v *DomainSnapshotListChildrenNamesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Names), RemoteDomainSnapshotListMax); err != nil {
 		return fieldErr("Names", err)
 	}
+	e.Grow(len(v.Names) * 4)
 	for i225 := range v.Names {
 		if err := e.String(v.Names[i225], RemoteStringMax); err != nil {
 			return fieldErr("Names", indexErr(i225, err))
@@ -15208,6 +15256,7 @@ func (v *DomainSnapshotListAllChildrenRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Snapshots), RemoteDomainSnapshotListMax); err != nil {
 		return fieldErr("Snapshots", err)
 	}
+	e.Grow(len(v.Snapshots) * 28)
 	for i228 := range v.Snapshots {
 		if err := v.Snapshots[i228].EncodeXDR(e); err != nil {
 			return fieldErr("Snapshots", indexErr(i228, err))
@@ -16624,6 +16673,7 @@ func (v *DomainGetDiskErrorsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Errors), RemoteDomainDiskErrorsMax); err != nil {
 		return fieldErr("Errors", err)
 	}
+	e.Grow(len(v.Errors) * 8)
 	for i245 := range v.Errors {
 		if err := v.Errors[i245].EncodeXDR(e); err != nil {
 			return fieldErr("Errors", indexErr(i245, err))
@@ -16688,6 +16738,7 @@ func (v *ConnectListAllDomainsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Domains), RemoteDomainListMax); err != nil {
 		return fieldErr("Domains", err)
 	}
+	e.Grow(len(v.Domains) * 24)
 	for i248 := range v.Domains {
 		if err := v.Domains[i248].EncodeXDR(e); err != nil {
 			return fieldErr("Domains", indexErr(i248, err))
@@ -16752,6 +16803,7 @@ func (v *ConnectListAllStoragePoolsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Pools), RemoteStoragePoolListMax); err != nil {
 		return fieldErr("Pools", err)
 	}
+	e.Grow(len(v.Pools) * 20)
 	for i251 := range v.Pools {
 		if err := v.Pools[i251].EncodeXDR(e); err != nil {
 			return fieldErr("Pools", indexErr(i251, err))
@@ -16823,6 +16875,7 @@ func (v *StoragePoolListAllVolumesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Vols), RemoteStorageVolListMax); err != nil {
 		return fieldErr("Vols", err)
 	}
+	e.Grow(len(v.Vols) * 12)
 	for i254 := range v.Vols {
 		if err := v.Vols[i254].EncodeXDR(e); err != nil {
 			return fieldErr("Vols", indexErr(i254, err))
@@ -16887,6 +16940,7 @@ func (v *ConnectListAllNetworksRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Nets), RemoteNetworkListMax); err != nil {
 		return fieldErr("Nets", err)
 	}
+	e.Grow(len(v.Nets) * 20)
 	for i257 := range v.Nets {
 		if err := v.Nets[i257].EncodeXDR(e); err != nil {
 			return fieldErr("Nets", indexErr(i257, err))
@@ -16951,6 +17005,7 @@ func (v *ConnectListAllInterfacesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Ifaces), RemoteInterfaceListMax); err != nil {
 		return fieldErr("Ifaces", err)
 	}
+	e.Grow(len(v.Ifaces) * 8)
 	for i260 := range v.Ifaces {
 		if err := v.Ifaces[i260].EncodeXDR(e); err != nil {
 			return fieldErr("Ifaces", indexErr(i260, err))
@@ -17015,6 +17070,7 @@ func (v *ConnectListAllNodeDevicesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Devices), RemoteNodeDeviceListMax); err != nil {
 		return fieldErr("Devices", err)
 	}
+	e.Grow(len(v.Devices) * 4)
 	for i263 := range v.Devices {
 		if err := v.Devices[i263].EncodeXDR(e); err != nil {
 			return fieldErr("Devices", indexErr(i263, err))
@@ -17079,6 +17135,7 @@ func (v *ConnectListAllNwfiltersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Filters), RemoteNwfilterListMax); err != nil {
 		return fieldErr("Filters", err)
 	}
+	e.Grow(len(v.Filters) * 20)
 	for i266 := range v.Filters {
 		if err := v.Filters[i266].EncodeXDR(e); err != nil {
 			return fieldErr("Filters", indexErr(i266, err))
@@ -17143,6 +17200,7 @@ func (v *ConnectListAllSecretsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Secrets), RemoteSecretListMax); err != nil {
 		return fieldErr("Secrets", err)
 	}
+	e.Grow(len(v.Secrets) * 24)
 	for i269 := range v.Secrets {
 		if err := v.Secrets[i269].EncodeXDR(e); err != nil {
 			return fieldErr("Secrets", indexErr(i269, err))
@@ -17182,6 +17240,7 @@ func (v *NodeSetMemoryParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNodeMemoryParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i272 := range v.Params {
 		if err := v.Params[i272].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i272, err))
@@ -17246,6 +17305,7 @@ func (v *NodeGetMemoryParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNodeMemoryParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i275 := range v.Params {
 		if err := v.Params[i275].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i275, err))
@@ -17489,6 +17549,7 @@ func (v *DomainMigrateBegin3ParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMigrateParamListMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i279 := range v.Params {
 		if err := v.Params[i279].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i279, err))
@@ -17561,6 +17622,7 @@ func (v *DomainMigratePrepare3ParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMigrateParamListMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i282 := range v.Params {
 		if err := v.Params[i282].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i282, err))
@@ -17646,6 +17708,7 @@ func (v *DomainMigratePrepareTunnel3ParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMigrateParamListMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i286 := range v.Params {
 		if err := v.Params[i286].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i286, err))
@@ -17727,6 +17790,7 @@ func (v *DomainMigratePerform3ParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMigrateParamListMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i289 := range v.Params {
 		if err := v.Params[i289].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i289, err))
@@ -17807,6 +17871,7 @@ func (v *DomainMigrateFinish3ParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMigrateParamListMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i293 := range v.Params {
 		if err := v.Params[i293].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i293, err))
@@ -17891,6 +17956,7 @@ func (v *DomainMigrateConfirm3ParamsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainMigrateParamListMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i296 := range v.Params {
 		if err := v.Params[i296].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i296, err))
@@ -18109,6 +18175,7 @@ func (v *DomainEventCallbackTunableMsg) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainEventTunableMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i300 := range v.Params {
 		if err := v.Params[i300].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i300, err))
@@ -18236,6 +18303,7 @@ func (v *ConnectGetCPUModelNamesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Models), RemoteConnectCPUModelsMax); err != nil {
 		return fieldErr("Models", err)
 	}
+	e.Grow(len(v.Models) * 4)
 	for i303 := range v.Models {
 		if err := e.String(v.Models[i303], RemoteStringMax); err != nil {
 			return fieldErr("Models", indexErr(i303, err))
@@ -18675,6 +18743,7 @@ func (v *DomainFsfreezeArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Mountpoints), RemoteDomainFsfreezeMountpointsMax); err != nil {
 		return fieldErr("Mountpoints", err)
 	}
+	e.Grow(len(v.Mountpoints) * 4)
 	for i309 := range v.Mountpoints {
 		if err := e.String(v.Mountpoints[i309], RemoteStringMax); err != nil {
 			return fieldErr("Mountpoints", indexErr(i309, err))
@@ -18741,6 +18810,7 @@ func (v *DomainFsthawArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Mountpoints), RemoteDomainFsfreezeMountpointsMax); err != nil {
 		return fieldErr("Mountpoints", err)
 	}
+	e.Grow(len(v.Mountpoints) * 4)
 	for i312 := range v.Mountpoints {
 		if err := e.String(v.Mountpoints[i312], RemoteStringMax); err != nil {
 			return fieldErr("Mountpoints", indexErr(i312, err))
@@ -18849,6 +18919,7 @@ func (v *NodeGetFreePagesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Counts), RemoteNodeMaxCells); err != nil {
 		return fieldErr("Counts", err)
 	}
+	e.Grow(len(v.Counts) * 8)
 	for i318 := range v.Counts {
 		e.Uint64(v.Counts[i318])
 	}
@@ -18891,6 +18962,7 @@ func (v *NodeAllocPagesArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.PageCounts), RemoteNodeMaxCells); err != nil {
 		return fieldErr("PageCounts", err)
 	}
+	e.Grow(len(v.PageCounts) * 8)
 	for i322 := range v.PageCounts {
 		e.Uint64(v.PageCounts[i322])
 	}
@@ -19127,6 +19199,7 @@ func (v *NetworkGetDhcpLeasesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Leases), RemoteNetworkDhcpLeasesMax); err != nil {
 		return fieldErr("Leases", err)
 	}
+	e.Grow(len(v.Leases) * 40)
 	for i332 := range v.Leases {
 		if err := v.Leases[i332].EncodeXDR(e); err != nil {
 			return fieldErr("Leases", indexErr(i332, err))
@@ -19169,6 +19242,7 @@ func (v *DomainStatsRecord) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteConnectGetAllDomainStatsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i335 := range v.Params {
 		if err := v.Params[i335].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i335, err))
@@ -19208,6 +19282,7 @@ func (v *ConnectGetAllDomainStatsArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Doms), RemoteDomainListMax); err != nil {
 		return fieldErr("Doms", err)
 	}
+	e.Grow(len(v.Doms) * 24)
 	for i338 := range v.Doms {
 		if err := v.Doms[i338].EncodeXDR(e); err != nil {
 			return fieldErr("Doms", indexErr(i338, err))
@@ -19287,6 +19362,7 @@ func (v *ConnectGetAllDomainStatsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.RetStats), RemoteDomainListMax); err != nil {
 		return fieldErr("RetStats", err)
 	}
+	e.Grow(len(v.RetStats) * 28)
 	for i341 := range v.RetStats {
 		if err := v.RetStats[i341].EncodeXDR(e); err != nil {
 			return fieldErr("RetStats", indexErr(i341, err))
@@ -19333,6 +19409,7 @@ func (v *DomainFsinfo) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.DevAliases), RemoteDomainFsinfoDisksMax); err != nil {
 		return fieldErr("DevAliases", err)
 	}
+	e.Grow(len(v.DevAliases) * 4)
 	for i344 := range v.DevAliases {
 		if err := e.String(v.DevAliases[i344], RemoteStringMax); err != nil {
 			return fieldErr("DevAliases", indexErr(i344, err))
@@ -19404,6 +19481,7 @@ func (v *DomainGetFsinfoRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Info), RemoteDomainFsinfoMax); err != nil {
 		return fieldErr("Info", err)
 	}
+	e.Grow(len(v.Info) * 16)
 	for i347 := range v.Info {
 		if err := v.Info[i347].EncodeXDR(e); err != nil {
 			return fieldErr("Info", indexErr(i347, err))
@@ -19487,6 +19565,7 @@ func (v *DomainInterface) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Addrs), RemoteDomainIPAddrMax); err != nil {
 		return fieldErr("Addrs", err)
 	}
+	e.Grow(len(v.Addrs) * 12)
 	for i350 := range v.Addrs {
 		if err := v.Addrs[i350].EncodeXDR(e); err != nil {
 			return fieldErr("Addrs", indexErr(i350, err))
@@ -19564,6 +19643,7 @@ func (v *DomainInterfaceAddressesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Ifaces), RemoteDomainInterfaceMax); err != nil {
 		return fieldErr("Ifaces", err)
 	}
+	e.Grow(len(v.Ifaces) * 12)
 	for i354 := range v.Ifaces {
 		if err := v.Ifaces[i354].EncodeXDR(e); err != nil {
 			return fieldErr("Ifaces", indexErr(i354, err))
@@ -19761,6 +19841,7 @@ func (v *DomainEventCallbackJobCompletedMsg) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainJobStatsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i360 := range v.Params {
 		if err := v.Params[i360].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i360, err))
@@ -19889,6 +19970,7 @@ func (v *DomainGetGuestVcpusRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainGuestVcpuParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i363 := range v.Params {
 		if err := v.Params[i363].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i363, err))
@@ -20461,6 +20543,7 @@ func (v *ConnectBaselineHypervisorCPUArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.XMLCPUs), RemoteCPUBaselineMax); err != nil {
 		return fieldErr("XMLCPUs", err)
 	}
+	e.Grow(len(v.XMLCPUs) * 4)
 	for i372 := range v.XMLCPUs {
 		if err := e.String(v.XMLCPUs[i372], RemoteStringMax); err != nil {
 			return fieldErr("XMLCPUs", indexErr(i372, err))
@@ -20579,6 +20662,7 @@ func (v *NodeGetSevInfoRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNodeSevInfoMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i379 := range v.Params {
 		if err := v.Params[i379].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i379, err))
@@ -20644,6 +20728,7 @@ func (v *DomainGetLaunchSecurityInfoRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainLaunchSecurityInfoParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i382 := range v.Params {
 		if err := v.Params[i382].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i382, err))
@@ -20683,6 +20768,7 @@ func (v *DomainSetLaunchSecurityStateArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainLaunchSecurityStateParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i385 := range v.Params {
 		if err := v.Params[i385].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i385, err))
@@ -20914,6 +21000,7 @@ func (v *ConnectListAllNwfilterBindingsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Bindings), RemoteNwfilterBindingListMax); err != nil {
 		return fieldErr("Bindings", err)
 	}
+	e.Grow(len(v.Bindings) * 8)
 	for i388 := range v.Bindings {
 		if err := v.Bindings[i388].EncodeXDR(e); err != nil {
 			return fieldErr("Bindings", indexErr(i388, err))
@@ -21027,6 +21114,7 @@ func (v *NetworkListAllPortsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Ports), RemoteNetworkPortListMax); err != nil {
 		return fieldErr("Ports", err)
 	}
+	e.Grow(len(v.Ports) * 36)
 	for i391 := range v.Ports {
 		if err := v.Ports[i391].EncodeXDR(e); err != nil {
 			return fieldErr("Ports", indexErr(i391, err))
@@ -21175,6 +21263,7 @@ func (v *NetworkPortSetParametersArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNetworkPortParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i394 := range v.Params {
 		if err := v.Params[i394].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i394, err))
@@ -21249,6 +21338,7 @@ func (v *NetworkPortGetParametersRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteNetworkPortParametersMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i397 := range v.Params {
 		if err := v.Params[i397].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i397, err))
@@ -21501,6 +21591,7 @@ func (v *DomainListAllCheckpointsRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Checkpoints), RemoteDomainCheckpointListMax); err != nil {
 		return fieldErr("Checkpoints", err)
 	}
+	e.Grow(len(v.Checkpoints) * 28)
 	for i400 := range v.Checkpoints {
 		if err := v.Checkpoints[i400].EncodeXDR(e); err != nil {
 			return fieldErr("Checkpoints", indexErr(i400, err))
@@ -21572,6 +21663,7 @@ func (v *DomainCheckpointListAllChildrenRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Checkpoints), RemoteDomainCheckpointListMax); err != nil {
 		return fieldErr("Checkpoints", err)
 	}
+	e.Grow(len(v.Checkpoints) * 28)
 	for i403 := range v.Checkpoints {
 		if err := v.Checkpoints[i403].EncodeXDR(e); err != nil {
 			return fieldErr("Checkpoints", indexErr(i403, err))
@@ -21774,6 +21866,7 @@ func (v *DomainGetGuestInfoRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteDomainGuestInfoParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i406 := range v.Params {
 		if err := v.Params[i406].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i406, err))
@@ -21809,6 +21902,7 @@ func (v *ConnectSetIdentityArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Params), RemoteConnectIdentityParamsMax); err != nil {
 		return fieldErr("Params", err)
 	}
+	e.Grow(len(v.Params) * 12)
 	for i409 := range v.Params {
 		if err := v.Params[i409].EncodeXDR(e); err != nil {
 			return fieldErr("Params", indexErr(i409, err))
@@ -22033,6 +22127,7 @@ func (v *DomainAuthorizedSshKeysGetRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Keys), RemoteDomainAuthorizedSshKeysMax); err != nil {
 		return fieldErr("Keys", err)
 	}
+	e.Grow(len(v.Keys) * 4)
 	for i413 := range v.Keys {
 		if err := e.String(v.Keys[i413], RemoteStringMax); err != nil {
 			return fieldErr("Keys", indexErr(i413, err))
@@ -22076,6 +22171,7 @@ func (v *DomainAuthorizedSshKeysSetArgs) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Keys), RemoteDomainAuthorizedSshKeysMax); err != nil {
 		return fieldErr("Keys", err)
 	}
+	e.Grow(len(v.Keys) * 4)
 	for i416 := range v.Keys {
 		if err := e.String(v.Keys[i416], RemoteStringMax); err != nil {
 			return fieldErr("Keys", indexErr(i416, err))
@@ -22147,6 +22243,7 @@ func (v *DomainGetMessagesRet) EncodeXDR(e *Encoder) error {
 	if err := e.Count(len(v.Msgs), RemoteDomainMessagesMax); err != nil {
 		return fieldErr("Msgs", err)
 	}
+	e.Grow(len(v.Msgs) * 4)
 	for i419 := range v.Msgs {
 		if err := e.String(v.Msgs[i419], RemoteStringMax); err != nil {
 			return fieldErr("Msgs", indexErr(i419, err))

@@ -91,6 +91,9 @@ func (w *codeWriter) encode(t *xtype, x string, fail failer) {
 		w.line("%s", fail.with("err"))
 		w.indent--
 		w.line("}")
+		if t.elem.minSize() > 4 || t.elem.kind != xPrim {
+			w.line("e.Grow(len(%s) * %d)", x, t.elem.minSize())
+		}
 		i := w.newVar("i")
 		w.line("for %s := range %s {", i, x)
 		w.indent++

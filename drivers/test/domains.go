@@ -124,7 +124,7 @@ func (c *conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlag
 	d := c.drv
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []drivers.Domain
+	out := make([]drivers.Domain, 0, len(d.domains))
 	for _, dom := range d.domains {
 		if flags.Matches(drivers.DomainListEntry{
 			State:      dom.state,
