@@ -89,11 +89,7 @@ func (c *Conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlag
 		&protocol.ConnectListAllDomainsArgs{NeedResults: 1, Flags: uint32(flags)}, &ret); err != nil {
 		return nil, err
 	}
-	doms := make([]Domain, len(ret.Domains))
-	for i, d := range ret.Domains {
-		doms[i] = d
-	}
-	return doms, nil
+	return ret.Domains, nil
 }
 
 func (c *Conn) DomainLookupByID(ctx context.Context, id int32) (Domain, error) {

@@ -38,7 +38,6 @@ func writeEvents(out string, m *model, procs []*procInfo) error {
 		}
 	}
 	w := &codeWriter{}
-	var callbackTypes []*procInfo
 	for _, fam := range eventFamilies {
 		var evs []*eventInfo
 		for cName, v := range m.consts {
@@ -66,7 +65,6 @@ func writeEvents(out string, m *model, procs []*procInfo) error {
 				}
 			}
 			evs = append(evs, ev)
-			callbackTypes = append(callbackTypes, ev.callback)
 		}
 		sort.Slice(evs, func(i, j int) bool { return evs[i].id < evs[j].id })
 		table := strings.ToLower(fam.goName[:1]) + fam.goName[1:] + "EventProcs"

@@ -976,7 +976,7 @@ func (s *hdrSet) name() error {
 	owner := map[string]string{}
 	claim := func(goName, cName, where string) error {
 		if prev, ok := owner[goName]; ok {
-			return fmt.Errorf("Go name collision: %s and %s (%s) both become %s; change the naming rule in cmd/protogen/headers.go",
+			return fmt.Errorf("name collision in Go: %s and %s (%s) both become %s; change the naming rule in cmd/protogen/headers.go",
 				prev, cName, where, goName)
 		}
 		owner[goName] = fmt.Sprintf("%s (%s)", cName, where)
