@@ -8,7 +8,10 @@ import (
 	"strings"
 )
 
-var reDrvFeature = regexp.MustCompile(`(?s)typedef\s+enum\s*\{(.*?)\}\s*virDrvFeature\s*;`)
+var (
+	reDrvFeature = regexp.MustCompile(`(?s)typedef\s+enum\s*\{(.*?)\}\s*virDrvFeature\s*;`)
+	reFeature    = regexp.MustCompile(`^\s*(VIR_DRV_FEATURE_\w+)\s*=\s*(\d+)\s*$`)
+)
 
 // writeFeatures emits protocol/features.gen.go: the features a client asks
 // about with CONNECT_SUPPORTS_FEATURE (virDrvFeature). They are part of
@@ -29,14 +32,11 @@ func writeFeatures(src, out string) error {
 	w.line("")
 	w.line("const (")
 	for _, item := range strings.Split(m[1], ",") {
-		im := reItem.FindStringSubmatch(strings.TrimSpace(item))
-		if im == nil || im[2] == "" {
+		im := reFeature.FindStringSubmatch(strings.TrimSpace(item))
+		if im == nil {
 			continue
 		}
-		v, err := evalC(im[2], nil)
-		if err != nil {
-			return fmt.Errorf("src/libvirt_internal.h: %s: %w", im[1], err)
-		}
+		v, _ := parseNumber(im[2])
 		w.line("\t%s DrvFeature = %d // %s", camel(strings.TrimPrefix(im[1], "VIR_")), v, im[1])
 	}
 	w.line(")")

@@ -124,23 +124,8 @@ type hdrReport struct {
 }
 
 func hdrGenerate(includeDir, outDir string) (*hdrReport, error) {
-	set := newHdrSet()
-	var outs []string
-	for _, h := range hdrHeaders {
-		path, src, err := hdrRead(includeDir, h)
-		if err != nil {
-			return nil, err
-		}
-		if path == "" {
-			set.skip("%s: not in %s (the enums and macros it holds are not generated)", h.names[0], includeDir)
-			continue
-		}
-		if err := set.parse(filepath.Base(path), src); err != nil {
-			return nil, err
-		}
-		outs = append(outs, h.out)
-	}
-	if err := set.resolve(); err != nil {
+	set, outs, err := hdrLoad(includeDir)
+	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
@@ -156,6 +141,27 @@ func hdrGenerate(includeDir, outDir string) (*hdrReport, error) {
 		}
 	}
 	return set.report(), nil
+}
+
+// hdrLoad reads and resolves the headers of includeDir; outs names the
+// output file of each of set.files.
+func hdrLoad(includeDir string) (set *hdrSet, outs []string, err error) {
+	set = newHdrSet()
+	for _, h := range hdrHeaders {
+		path, src, err := hdrRead(includeDir, h)
+		if err != nil {
+			return nil, nil, err
+		}
+		if path == "" {
+			set.skip("%s: not in %s (the enums and macros it holds are not generated)", h.names[0], includeDir)
+			continue
+		}
+		if err := set.parse(filepath.Base(path), src); err != nil {
+			return nil, nil, err
+		}
+		outs = append(outs, h.out)
+	}
+	return set, outs, set.resolve()
 }
 
 // hdrRead returns the first of h's names found in dir, or "" for a missing
