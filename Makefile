@@ -48,8 +48,9 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Every test, with the race detector, after installing what they need.
-test: deps vet fmt-check
+# Every test, with the race detector, after installing what they need
+# and checking that the generated files are what make generate writes.
+test: deps vet fmt-check generate-check
 	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
 
 # staticcheck (pinned, see STATICCHECK_VERSION) and `go mod tidy -diff`; both run, either fails it.
