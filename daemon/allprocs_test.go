@@ -169,3 +169,27 @@ func TestReadOnlySocketRefusesWrites(t *testing.T) {
 		t.Errorf("only %d procedures refused to a read-only client", refused)
 	}
 }
+
+// TestReadOnlySecretFlags: flags that ask for secrets are refused to a
+// read-only client as libvirt 9.0 refuses them (the @acl rules'
+// read_secure), and the same call without them is answered.
+func TestReadOnlySecretFlags(t *testing.T) {
+	d := startDaemon(t, nil)
+	c := openRaw(t, d.RO())
+	var look protocol.DomainLookupByNameRet
+	if err := remoteCall(c, protocol.ProcDomainLookupByName, &protocol.DomainLookupByNameArgs{Name: "test"}, &look); err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range []uint32{uint32(vir.DomainXMLSecure), uint32(vir.DomainXMLMigratable)} {
+		err := remoteCall(c, protocol.ProcDomainGetXMLDesc, &protocol.DomainGetXMLDescArgs{Dom: look.Dom, Flags: flags}, &protocol.DomainGetXMLDescRet{})
+		var we *protocol.Error
+		if !errors.As(err, &we) || vir.ErrorNumber(we.Code) != vir.ErrOperationDenied ||
+			we.Error() != "operation forbidden: virDomainGetXMLDesc with secure flag" {
+			t.Errorf("flags %#x: %v, want libvirt's refusal", flags, err)
+		}
+	}
+	var ret protocol.DomainGetXMLDescRet
+	if err := remoteCall(c, protocol.ProcDomainGetXMLDesc, &protocol.DomainGetXMLDescArgs{Dom: look.Dom, Flags: uint32(vir.DomainXMLInactive)}, &ret); err != nil || !strings.Contains(ret.XML, "<name>test</name>") {
+		t.Errorf("inactive XML on the read-only socket: %v", err)
+	}
+}

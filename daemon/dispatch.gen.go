@@ -406,8215 +406,9549 @@ type remoteHandlers struct {
 	DomainFdAssociate                       func(ctx context.Context, r *request, a *protocol.DomainFdAssociateArgs) error
 }
 
+// remoteStubs holds the stub of each remote procedure, by number.
+var remoteStubs = [444]func(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error){
+	1:   remoteStubConnectOpen,
+	2:   remoteStubConnectClose,
+	3:   remoteStubConnectGetType,
+	4:   remoteStubConnectGetVersion,
+	5:   remoteStubConnectGetMaxVcpus,
+	6:   remoteStubNodeGetInfo,
+	7:   remoteStubConnectGetCapabilities,
+	8:   remoteStubDomainAttachDevice,
+	9:   remoteStubDomainCreate,
+	10:  remoteStubDomainCreateXML,
+	11:  remoteStubDomainDefineXML,
+	12:  remoteStubDomainDestroy,
+	13:  remoteStubDomainDetachDevice,
+	14:  remoteStubDomainGetXMLDesc,
+	15:  remoteStubDomainGetAutostart,
+	16:  remoteStubDomainGetInfo,
+	17:  remoteStubDomainGetMaxMemory,
+	18:  remoteStubDomainGetMaxVcpus,
+	19:  remoteStubDomainGetOSType,
+	20:  remoteStubDomainGetVcpus,
+	21:  remoteStubConnectListDefinedDomains,
+	22:  remoteStubDomainLookupByID,
+	23:  remoteStubDomainLookupByName,
+	24:  remoteStubDomainLookupByUUID,
+	25:  remoteStubConnectNumOfDefinedDomains,
+	26:  remoteStubDomainPinVcpu,
+	27:  remoteStubDomainReboot,
+	28:  remoteStubDomainResume,
+	29:  remoteStubDomainSetAutostart,
+	30:  remoteStubDomainSetMaxMemory,
+	31:  remoteStubDomainSetMemory,
+	32:  remoteStubDomainSetVcpus,
+	33:  remoteStubDomainShutdown,
+	34:  remoteStubDomainSuspend,
+	35:  remoteStubDomainUndefine,
+	36:  remoteStubConnectListDefinedNetworks,
+	37:  remoteStubConnectListDomains,
+	38:  remoteStubConnectListNetworks,
+	39:  remoteStubNetworkCreate,
+	40:  remoteStubNetworkCreateXML,
+	41:  remoteStubNetworkDefineXML,
+	42:  remoteStubNetworkDestroy,
+	43:  remoteStubNetworkGetXMLDesc,
+	44:  remoteStubNetworkGetAutostart,
+	45:  remoteStubNetworkGetBridgeName,
+	46:  remoteStubNetworkLookupByName,
+	47:  remoteStubNetworkLookupByUUID,
+	48:  remoteStubNetworkSetAutostart,
+	49:  remoteStubNetworkUndefine,
+	50:  remoteStubConnectNumOfDefinedNetworks,
+	51:  remoteStubConnectNumOfDomains,
+	52:  remoteStubConnectNumOfNetworks,
+	53:  remoteStubDomainCoreDump,
+	54:  remoteStubDomainRestore,
+	55:  remoteStubDomainSave,
+	56:  remoteStubDomainGetSchedulerType,
+	57:  remoteStubDomainGetSchedulerParameters,
+	58:  remoteStubDomainSetSchedulerParameters,
+	59:  remoteStubConnectGetHostname,
+	60:  remoteStubConnectSupportsFeature,
+	61:  remoteStubDomainMigratePrepare,
+	62:  remoteStubDomainMigratePerform,
+	63:  remoteStubDomainMigrateFinish,
+	64:  remoteStubDomainBlockStats,
+	65:  remoteStubDomainInterfaceStats,
+	66:  remoteStubAuthList,
+	67:  remoteStubAuthSaslInit,
+	68:  remoteStubAuthSaslStart,
+	69:  remoteStubAuthSaslStep,
+	70:  remoteStubAuthPolkit,
+	71:  remoteStubConnectNumOfStoragePools,
+	72:  remoteStubConnectListStoragePools,
+	73:  remoteStubConnectNumOfDefinedStoragePools,
+	74:  remoteStubConnectListDefinedStoragePools,
+	75:  remoteStubConnectFindStoragePoolSources,
+	76:  remoteStubStoragePoolCreateXML,
+	77:  remoteStubStoragePoolDefineXML,
+	78:  remoteStubStoragePoolCreate,
+	79:  remoteStubStoragePoolBuild,
+	80:  remoteStubStoragePoolDestroy,
+	81:  remoteStubStoragePoolDelete,
+	82:  remoteStubStoragePoolUndefine,
+	83:  remoteStubStoragePoolRefresh,
+	84:  remoteStubStoragePoolLookupByName,
+	85:  remoteStubStoragePoolLookupByUUID,
+	86:  remoteStubStoragePoolLookupByVolume,
+	87:  remoteStubStoragePoolGetInfo,
+	88:  remoteStubStoragePoolGetXMLDesc,
+	89:  remoteStubStoragePoolGetAutostart,
+	90:  remoteStubStoragePoolSetAutostart,
+	91:  remoteStubStoragePoolNumOfVolumes,
+	92:  remoteStubStoragePoolListVolumes,
+	93:  remoteStubStorageVolCreateXML,
+	94:  remoteStubStorageVolDelete,
+	95:  remoteStubStorageVolLookupByName,
+	96:  remoteStubStorageVolLookupByKey,
+	97:  remoteStubStorageVolLookupByPath,
+	98:  remoteStubStorageVolGetInfo,
+	99:  remoteStubStorageVolGetXMLDesc,
+	100: remoteStubStorageVolGetPath,
+	101: remoteStubNodeGetCellsFreeMemory,
+	102: remoteStubNodeGetFreeMemory,
+	103: remoteStubDomainBlockPeek,
+	104: remoteStubDomainMemoryPeek,
+	105: remoteStubConnectDomainEventRegister,
+	106: remoteStubConnectDomainEventDeregister,
+	107: remoteStubDomainEventLifecycle,
+	108: remoteStubDomainMigratePrepare2,
+	109: remoteStubDomainMigrateFinish2,
+	110: remoteStubConnectGetURI,
+	111: remoteStubNodeNumOfDevices,
+	112: remoteStubNodeListDevices,
+	113: remoteStubNodeDeviceLookupByName,
+	114: remoteStubNodeDeviceGetXMLDesc,
+	115: remoteStubNodeDeviceGetParent,
+	116: remoteStubNodeDeviceNumOfCaps,
+	117: remoteStubNodeDeviceListCaps,
+	118: remoteStubNodeDeviceDettach,
+	119: remoteStubNodeDeviceReAttach,
+	120: remoteStubNodeDeviceReset,
+	121: remoteStubDomainGetSecurityLabel,
+	122: remoteStubNodeGetSecurityModel,
+	123: remoteStubNodeDeviceCreateXML,
+	124: remoteStubNodeDeviceDestroy,
+	125: remoteStubStorageVolCreateXMLFrom,
+	126: remoteStubConnectNumOfInterfaces,
+	127: remoteStubConnectListInterfaces,
+	128: remoteStubInterfaceLookupByName,
+	129: remoteStubInterfaceLookupByMACString,
+	130: remoteStubInterfaceGetXMLDesc,
+	131: remoteStubInterfaceDefineXML,
+	132: remoteStubInterfaceUndefine,
+	133: remoteStubInterfaceCreate,
+	134: remoteStubInterfaceDestroy,
+	135: remoteStubConnectDomainXMLFromNative,
+	136: remoteStubConnectDomainXMLToNative,
+	137: remoteStubConnectNumOfDefinedInterfaces,
+	138: remoteStubConnectListDefinedInterfaces,
+	139: remoteStubConnectNumOfSecrets,
+	140: remoteStubConnectListSecrets,
+	141: remoteStubSecretLookupByUUID,
+	142: remoteStubSecretDefineXML,
+	143: remoteStubSecretGetXMLDesc,
+	144: remoteStubSecretSetValue,
+	145: remoteStubSecretGetValue,
+	146: remoteStubSecretUndefine,
+	147: remoteStubSecretLookupByUsage,
+	148: remoteStubDomainMigratePrepareTunnel,
+	149: remoteStubConnectIsSecure,
+	150: remoteStubDomainIsActive,
+	151: remoteStubDomainIsPersistent,
+	152: remoteStubNetworkIsActive,
+	153: remoteStubNetworkIsPersistent,
+	154: remoteStubStoragePoolIsActive,
+	155: remoteStubStoragePoolIsPersistent,
+	156: remoteStubInterfaceIsActive,
+	157: remoteStubConnectGetLibVersion,
+	158: remoteStubConnectCompareCPU,
+	159: remoteStubDomainMemoryStats,
+	160: remoteStubDomainAttachDeviceFlags,
+	161: remoteStubDomainDetachDeviceFlags,
+	162: remoteStubConnectBaselineCPU,
+	163: remoteStubDomainGetJobInfo,
+	164: remoteStubDomainAbortJob,
+	165: remoteStubStorageVolWipe,
+	166: remoteStubDomainMigrateSetMaxDowntime,
+	167: remoteStubConnectDomainEventRegisterAny,
+	168: remoteStubConnectDomainEventDeregisterAny,
+	169: remoteStubDomainEventReboot,
+	170: remoteStubDomainEventRtcChange,
+	171: remoteStubDomainEventWatchdog,
+	172: remoteStubDomainEventIOError,
+	173: remoteStubDomainEventGraphics,
+	174: remoteStubDomainUpdateDeviceFlags,
+	175: remoteStubNwfilterLookupByName,
+	176: remoteStubNwfilterLookupByUUID,
+	177: remoteStubNwfilterGetXMLDesc,
+	178: remoteStubConnectNumOfNwfilters,
+	179: remoteStubConnectListNwfilters,
+	180: remoteStubNwfilterDefineXML,
+	181: remoteStubNwfilterUndefine,
+	182: remoteStubDomainManagedSave,
+	183: remoteStubDomainHasManagedSaveImage,
+	184: remoteStubDomainManagedSaveRemove,
+	185: remoteStubDomainSnapshotCreateXML,
+	186: remoteStubDomainSnapshotGetXMLDesc,
+	187: remoteStubDomainSnapshotNum,
+	188: remoteStubDomainSnapshotListNames,
+	189: remoteStubDomainSnapshotLookupByName,
+	190: remoteStubDomainHasCurrentSnapshot,
+	191: remoteStubDomainSnapshotCurrent,
+	192: remoteStubDomainRevertToSnapshot,
+	193: remoteStubDomainSnapshotDelete,
+	194: remoteStubDomainGetBlockInfo,
+	195: remoteStubDomainEventIOErrorReason,
+	196: remoteStubDomainCreateWithFlags,
+	197: remoteStubDomainSetMemoryParameters,
+	198: remoteStubDomainGetMemoryParameters,
+	199: remoteStubDomainSetVcpusFlags,
+	200: remoteStubDomainGetVcpusFlags,
+	201: remoteStubDomainOpenConsole,
+	202: remoteStubDomainIsUpdated,
+	203: remoteStubConnectGetSysinfo,
+	204: remoteStubDomainSetMemoryFlags,
+	205: remoteStubDomainSetBlkioParameters,
+	206: remoteStubDomainGetBlkioParameters,
+	207: remoteStubDomainMigrateSetMaxSpeed,
+	208: remoteStubStorageVolUpload,
+	209: remoteStubStorageVolDownload,
+	210: remoteStubDomainInjectNmi,
+	211: remoteStubDomainScreenshot,
+	212: remoteStubDomainGetState,
+	213: remoteStubDomainMigrateBegin3,
+	214: remoteStubDomainMigratePrepare3,
+	215: remoteStubDomainMigratePrepareTunnel3,
+	216: remoteStubDomainMigratePerform3,
+	217: remoteStubDomainMigrateFinish3,
+	218: remoteStubDomainMigrateConfirm3,
+	219: remoteStubDomainSetSchedulerParametersFlags,
+	220: remoteStubInterfaceChangeBegin,
+	221: remoteStubInterfaceChangeCommit,
+	222: remoteStubInterfaceChangeRollback,
+	223: remoteStubDomainGetSchedulerParametersFlags,
+	224: remoteStubDomainEventControlError,
+	225: remoteStubDomainPinVcpuFlags,
+	226: remoteStubDomainSendKey,
+	227: remoteStubNodeGetCPUStats,
+	228: remoteStubNodeGetMemoryStats,
+	229: remoteStubDomainGetControlInfo,
+	230: remoteStubDomainGetVcpuPinInfo,
+	231: remoteStubDomainUndefineFlags,
+	232: remoteStubDomainSaveFlags,
+	233: remoteStubDomainRestoreFlags,
+	234: remoteStubDomainDestroyFlags,
+	235: remoteStubDomainSaveImageGetXMLDesc,
+	236: remoteStubDomainSaveImageDefineXML,
+	237: remoteStubDomainBlockJobAbort,
+	238: remoteStubDomainGetBlockJobInfo,
+	239: remoteStubDomainBlockJobSetSpeed,
+	240: remoteStubDomainBlockPull,
+	241: remoteStubDomainEventBlockJob,
+	242: remoteStubDomainMigrateGetMaxSpeed,
+	243: remoteStubDomainBlockStatsFlags,
+	244: remoteStubDomainSnapshotGetParent,
+	245: remoteStubDomainReset,
+	246: remoteStubDomainSnapshotNumChildren,
+	247: remoteStubDomainSnapshotListChildrenNames,
+	248: remoteStubDomainEventDiskChange,
+	249: remoteStubDomainOpenGraphics,
+	250: remoteStubNodeSuspendForDuration,
+	251: remoteStubDomainBlockResize,
+	252: remoteStubDomainSetBlockIOTune,
+	253: remoteStubDomainGetBlockIOTune,
+	254: remoteStubDomainSetNumaParameters,
+	255: remoteStubDomainGetNumaParameters,
+	256: remoteStubDomainSetInterfaceParameters,
+	257: remoteStubDomainGetInterfaceParameters,
+	258: remoteStubDomainShutdownFlags,
+	259: remoteStubStorageVolWipePattern,
+	260: remoteStubStorageVolResize,
+	261: remoteStubDomainPmSuspendForDuration,
+	262: remoteStubDomainGetCPUStats,
+	263: remoteStubDomainGetDiskErrors,
+	264: remoteStubDomainSetMetadata,
+	265: remoteStubDomainGetMetadata,
+	266: remoteStubDomainBlockRebase,
+	267: remoteStubDomainPmWakeup,
+	268: remoteStubDomainEventTrayChange,
+	269: remoteStubDomainEventPmwakeup,
+	270: remoteStubDomainEventPmsuspend,
+	271: remoteStubDomainSnapshotIsCurrent,
+	272: remoteStubDomainSnapshotHasMetadata,
+	273: remoteStubConnectListAllDomains,
+	274: remoteStubDomainListAllSnapshots,
+	275: remoteStubDomainSnapshotListAllChildren,
+	276: remoteStubDomainEventBalloonChange,
+	277: remoteStubDomainGetHostname,
+	278: remoteStubDomainGetSecurityLabelList,
+	279: remoteStubDomainPinEmulator,
+	280: remoteStubDomainGetEmulatorPinInfo,
+	281: remoteStubConnectListAllStoragePools,
+	282: remoteStubStoragePoolListAllVolumes,
+	283: remoteStubConnectListAllNetworks,
+	284: remoteStubConnectListAllInterfaces,
+	285: remoteStubConnectListAllNodeDevices,
+	286: remoteStubConnectListAllNwfilters,
+	287: remoteStubConnectListAllSecrets,
+	288: remoteStubNodeSetMemoryParameters,
+	289: remoteStubNodeGetMemoryParameters,
+	290: remoteStubDomainBlockCommit,
+	291: remoteStubNetworkUpdate,
+	292: remoteStubDomainEventPmsuspendDisk,
+	293: remoteStubNodeGetCPUMap,
+	294: remoteStubDomainFstrim,
+	295: remoteStubDomainSendProcessSignal,
+	296: remoteStubDomainOpenChannel,
+	297: remoteStubNodeDeviceLookupScsiHostByWwn,
+	298: remoteStubDomainGetJobStats,
+	299: remoteStubDomainMigrateGetCompressionCache,
+	300: remoteStubDomainMigrateSetCompressionCache,
+	301: remoteStubNodeDeviceDetachFlags,
+	302: remoteStubDomainMigrateBegin3Params,
+	303: remoteStubDomainMigratePrepare3Params,
+	304: remoteStubDomainMigratePrepareTunnel3Params,
+	305: remoteStubDomainMigratePerform3Params,
+	306: remoteStubDomainMigrateFinish3Params,
+	307: remoteStubDomainMigrateConfirm3Params,
+	308: remoteStubDomainSetMemoryStatsPeriod,
+	309: remoteStubDomainCreateXMLWithFiles,
+	310: remoteStubDomainCreateWithFiles,
+	311: remoteStubDomainEventDeviceRemoved,
+	312: remoteStubConnectGetCPUModelNames,
+	313: remoteStubConnectNetworkEventRegisterAny,
+	314: remoteStubConnectNetworkEventDeregisterAny,
+	315: remoteStubNetworkEventLifecycle,
+	316: remoteStubConnectDomainEventCallbackRegisterAny,
+	317: remoteStubConnectDomainEventCallbackDeregisterAny,
+	318: remoteStubDomainEventCallbackLifecycle,
+	319: remoteStubDomainEventCallbackReboot,
+	320: remoteStubDomainEventCallbackRtcChange,
+	321: remoteStubDomainEventCallbackWatchdog,
+	322: remoteStubDomainEventCallbackIOError,
+	323: remoteStubDomainEventCallbackGraphics,
+	324: remoteStubDomainEventCallbackIOErrorReason,
+	325: remoteStubDomainEventCallbackControlError,
+	326: remoteStubDomainEventCallbackBlockJob,
+	327: remoteStubDomainEventCallbackDiskChange,
+	328: remoteStubDomainEventCallbackTrayChange,
+	329: remoteStubDomainEventCallbackPmwakeup,
+	330: remoteStubDomainEventCallbackPmsuspend,
+	331: remoteStubDomainEventCallbackBalloonChange,
+	332: remoteStubDomainEventCallbackPmsuspendDisk,
+	333: remoteStubDomainEventCallbackDeviceRemoved,
+	334: remoteStubDomainCoreDumpWithFormat,
+	335: remoteStubDomainFsfreeze,
+	336: remoteStubDomainFsthaw,
+	337: remoteStubDomainGetTime,
+	338: remoteStubDomainSetTime,
+	339: remoteStubDomainEventBlockJob2,
+	340: remoteStubNodeGetFreePages,
+	341: remoteStubNetworkGetDhcpLeases,
+	342: remoteStubConnectGetDomainCapabilities,
+	343: remoteStubDomainOpenGraphicsFd,
+	344: remoteStubConnectGetAllDomainStats,
+	345: remoteStubDomainBlockCopy,
+	346: remoteStubDomainEventCallbackTunable,
+	347: remoteStubNodeAllocPages,
+	348: remoteStubDomainEventCallbackAgentLifecycle,
+	349: remoteStubDomainGetFsinfo,
+	350: remoteStubDomainDefineXMLFlags,
+	351: remoteStubDomainGetIothreadInfo,
+	352: remoteStubDomainPinIothread,
+	353: remoteStubDomainInterfaceAddresses,
+	354: remoteStubDomainEventCallbackDeviceAdded,
+	355: remoteStubDomainAddIothread,
+	356: remoteStubDomainDelIothread,
+	357: remoteStubDomainSetUserPassword,
+	358: remoteStubDomainRename,
+	359: remoteStubDomainEventCallbackMigrationIteration,
+	360: remoteStubConnectRegisterCloseCallback,
+	361: remoteStubConnectUnregisterCloseCallback,
+	362: remoteStubConnectEventConnectionClosed,
+	363: remoteStubDomainEventCallbackJobCompleted,
+	364: remoteStubDomainMigrateStartPostCopy,
+	365: remoteStubDomainGetPerfEvents,
+	366: remoteStubDomainSetPerfEvents,
+	367: remoteStubDomainEventCallbackDeviceRemovalFailed,
+	368: remoteStubConnectStoragePoolEventRegisterAny,
+	369: remoteStubConnectStoragePoolEventDeregisterAny,
+	370: remoteStubStoragePoolEventLifecycle,
+	371: remoteStubDomainGetGuestVcpus,
+	372: remoteStubDomainSetGuestVcpus,
+	373: remoteStubStoragePoolEventRefresh,
+	374: remoteStubConnectNodeDeviceEventRegisterAny,
+	375: remoteStubConnectNodeDeviceEventDeregisterAny,
+	376: remoteStubNodeDeviceEventLifecycle,
+	377: remoteStubNodeDeviceEventUpdate,
+	378: remoteStubStorageVolGetInfoFlags,
+	379: remoteStubDomainEventCallbackMetadataChange,
+	380: remoteStubConnectSecretEventRegisterAny,
+	381: remoteStubConnectSecretEventDeregisterAny,
+	382: remoteStubSecretEventLifecycle,
+	383: remoteStubSecretEventValueChanged,
+	384: remoteStubDomainSetVcpu,
+	385: remoteStubDomainEventBlockThreshold,
+	386: remoteStubDomainSetBlockThreshold,
+	387: remoteStubDomainMigrateGetMaxDowntime,
+	388: remoteStubDomainManagedSaveGetXMLDesc,
+	389: remoteStubDomainManagedSaveDefineXML,
+	390: remoteStubDomainSetLifecycleAction,
+	391: remoteStubStoragePoolLookupByTargetPath,
+	392: remoteStubDomainDetachDeviceAlias,
+	393: remoteStubConnectCompareHypervisorCPU,
+	394: remoteStubConnectBaselineHypervisorCPU,
+	395: remoteStubNodeGetSevInfo,
+	396: remoteStubDomainGetLaunchSecurityInfo,
+	397: remoteStubNwfilterBindingLookupByPortDev,
+	398: remoteStubNwfilterBindingGetXMLDesc,
+	399: remoteStubNwfilterBindingCreateXML,
+	400: remoteStubNwfilterBindingDelete,
+	401: remoteStubConnectListAllNwfilterBindings,
+	402: remoteStubDomainSetIothreadParams,
+	403: remoteStubConnectGetStoragePoolCapabilities,
+	404: remoteStubNetworkListAllPorts,
+	405: remoteStubNetworkPortLookupByUUID,
+	406: remoteStubNetworkPortCreateXML,
+	407: remoteStubNetworkPortGetParameters,
+	408: remoteStubNetworkPortSetParameters,
+	409: remoteStubNetworkPortGetXMLDesc,
+	410: remoteStubNetworkPortDelete,
+	411: remoteStubDomainCheckpointCreateXML,
+	412: remoteStubDomainCheckpointGetXMLDesc,
+	413: remoteStubDomainListAllCheckpoints,
+	414: remoteStubDomainCheckpointListAllChildren,
+	415: remoteStubDomainCheckpointLookupByName,
+	416: remoteStubDomainCheckpointGetParent,
+	417: remoteStubDomainCheckpointDelete,
+	418: remoteStubDomainGetGuestInfo,
+	419: remoteStubConnectSetIdentity,
+	420: remoteStubDomainAgentSetResponseTimeout,
+	421: remoteStubDomainBackupBegin,
+	422: remoteStubDomainBackupGetXMLDesc,
+	423: remoteStubDomainEventMemoryFailure,
+	424: remoteStubDomainAuthorizedSshKeysGet,
+	425: remoteStubDomainAuthorizedSshKeysSet,
+	426: remoteStubDomainGetMessages,
+	427: remoteStubDomainStartDirtyRateCalc,
+	428: remoteStubNodeDeviceDefineXML,
+	429: remoteStubNodeDeviceUndefine,
+	430: remoteStubNodeDeviceCreate,
+	431: remoteStubNwfilterDefineXMLFlags,
+	432: remoteStubNetworkDefineXMLFlags,
+	433: remoteStubNodeDeviceGetAutostart,
+	434: remoteStubNodeDeviceSetAutostart,
+	435: remoteStubNodeDeviceIsPersistent,
+	436: remoteStubNodeDeviceIsActive,
+	437: remoteStubNetworkCreateXMLFlags,
+	438: remoteStubDomainEventMemoryDeviceSizeChange,
+	439: remoteStubDomainSetLaunchSecurityState,
+	440: remoteStubDomainSaveParams,
+	441: remoteStubDomainRestoreParams,
+	442: remoteStubDomainAbortJobFlags,
+	443: remoteStubDomainFdAssociate,
+}
+
 // dispatch decodes the call's arguments, checks the connection is
 // open and the client may make the call, and runs the handler or the
 // driver's method.
 func (h *remoteHandlers) dispatch(ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
-	switch r.num {
-	case 1: // REMOTE_PROC_CONNECT_OPEN
-		var a protocol.ConnectOpenArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectOpen != nil {
-			return nil, h.ConnectOpen(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectOpen)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectOpen(ctx, a.Name, a.Flags)
-	case 2: // REMOTE_PROC_CONNECT_CLOSE
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectClose != nil {
-			return nil, h.ConnectClose(ctx, r)
-		}
-		c, ok := r.conn.(drivers.OpConnectClose)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectClose(ctx)
-	case 3: // REMOTE_PROC_CONNECT_GET_TYPE
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetType != nil {
-			if ret, err := h.ConnectGetType(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetType)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetType(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetTypeRet{Type: v}, nil
-	case 4: // REMOTE_PROC_CONNECT_GET_VERSION
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetVersion != nil {
-			if ret, err := h.ConnectGetVersion(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetVersion)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetVersion(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetVersionRet{HvVer: v}, nil
-	case 5: // REMOTE_PROC_CONNECT_GET_MAX_VCPUS
-		var a protocol.ConnectGetMaxVcpusArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetMaxVcpus != nil {
-			if ret, err := h.ConnectGetMaxVcpus(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetMaxVcpus)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetMaxVcpus(ctx, a.Type)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetMaxVcpusRet{MaxVcpus: v}, nil
-	case 6: // REMOTE_PROC_NODE_GET_INFO
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetInfo != nil {
-			if ret, err := h.NodeGetInfo(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetInfo(ctx)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 7: // REMOTE_PROC_CONNECT_GET_CAPABILITIES
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetCapabilities != nil {
-			if ret, err := h.ConnectGetCapabilities(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetCapabilities)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetCapabilities(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetCapabilitiesRet{Capabilities: v}, nil
-	case 8: // REMOTE_PROC_DOMAIN_ATTACH_DEVICE
-		var a protocol.DomainAttachDeviceArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAttachDevice != nil {
-			return nil, h.DomainAttachDevice(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainAttachDevice)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainAttachDevice(ctx, a.Dom, a.XML)
-	case 9: // REMOTE_PROC_DOMAIN_CREATE
-		var a protocol.DomainCreateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCreate != nil {
-			return nil, h.DomainCreate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainCreate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainCreate(ctx, a.Dom)
-	case 10: // REMOTE_PROC_DOMAIN_CREATE_XML
-		var a protocol.DomainCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCreateXML != nil {
-			if ret, err := h.DomainCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCreateXML(ctx, a.XMLDesc, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCreateXMLRet{Dom: v}, nil
-	case 11: // REMOTE_PROC_DOMAIN_DEFINE_XML
-		var a protocol.DomainDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDefineXML != nil {
-			if ret, err := h.DomainDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainDefineXML(ctx, a.XML)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainDefineXMLRet{Dom: v}, nil
-	case 12: // REMOTE_PROC_DOMAIN_DESTROY
-		var a protocol.DomainDestroyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDestroy != nil {
-			return nil, h.DomainDestroy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainDestroy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainDestroy(ctx, a.Dom)
-	case 13: // REMOTE_PROC_DOMAIN_DETACH_DEVICE
-		var a protocol.DomainDetachDeviceArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDetachDevice != nil {
-			return nil, h.DomainDetachDevice(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainDetachDevice)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainDetachDevice(ctx, a.Dom, a.XML)
-	case 14: // REMOTE_PROC_DOMAIN_GET_XML_DESC
-		var a protocol.DomainGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admitSecure(a.Flags&0x9 != 0 /* VIR_DOMAIN_XML_SECURE|VIR_DOMAIN_XML_MIGRATABLE */); err != nil {
-			return nil, err
-		}
-		if h.DomainGetXMLDesc != nil {
-			if ret, err := h.DomainGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetXMLDesc(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetXMLDescRet{XML: v}, nil
-	case 15: // REMOTE_PROC_DOMAIN_GET_AUTOSTART
-		var a protocol.DomainGetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetAutostart != nil {
-			if ret, err := h.DomainGetAutostart(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetAutostart(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetAutostartRet{Autostart: v}, nil
-	case 16: // REMOTE_PROC_DOMAIN_GET_INFO
-		var a protocol.DomainGetInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetInfo != nil {
-			if ret, err := h.DomainGetInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetInfo(ctx, a.Dom)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 17: // REMOTE_PROC_DOMAIN_GET_MAX_MEMORY
-		var a protocol.DomainGetMaxMemoryArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetMaxMemory != nil {
-			if ret, err := h.DomainGetMaxMemory(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetMaxMemory)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetMaxMemory(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetMaxMemoryRet{Memory: v}, nil
-	case 18: // REMOTE_PROC_DOMAIN_GET_MAX_VCPUS
-		var a protocol.DomainGetMaxVcpusArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetMaxVcpus != nil {
-			if ret, err := h.DomainGetMaxVcpus(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetMaxVcpus)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetMaxVcpus(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetMaxVcpusRet{Num: v}, nil
-	case 19: // REMOTE_PROC_DOMAIN_GET_OS_TYPE
-		var a protocol.DomainGetOSTypeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetOSType != nil {
-			if ret, err := h.DomainGetOSType(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetOSType)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetOSType(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetOSTypeRet{Type: v}, nil
-	case 20: // REMOTE_PROC_DOMAIN_GET_VCPUS
-		var a protocol.DomainGetVcpusArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetVcpus != nil {
-			if ret, err := h.DomainGetVcpus(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetVcpus)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetVcpus(ctx, a.Dom, a.Maxinfo, a.Maplen)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 21: // REMOTE_PROC_CONNECT_LIST_DEFINED_DOMAINS
-		var a protocol.ConnectListDefinedDomainsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListDefinedDomains != nil {
-			if ret, err := h.ConnectListDefinedDomains(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListDefinedDomains)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListDefinedDomains(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListDefinedDomainsRet{Names: v}, nil
-	case 22: // REMOTE_PROC_DOMAIN_LOOKUP_BY_ID
-		var a protocol.DomainLookupByIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainLookupByID != nil {
-			if ret, err := h.DomainLookupByID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainLookupByID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainLookupByID(ctx, a.ID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainLookupByIDRet{Dom: v}, nil
-	case 23: // REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME
-		var a protocol.DomainLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainLookupByName != nil {
-			if ret, err := h.DomainLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainLookupByName(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainLookupByNameRet{Dom: v}, nil
-	case 24: // REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID
-		var a protocol.DomainLookupByUUIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainLookupByUUID != nil {
-			if ret, err := h.DomainLookupByUUID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainLookupByUUID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainLookupByUUID(ctx, a.UUID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainLookupByUUIDRet{Dom: v}, nil
-	case 25: // REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfDefinedDomains != nil {
-			if ret, err := h.ConnectNumOfDefinedDomains(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfDefinedDomains)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfDefinedDomains(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfDefinedDomainsRet{Num: v}, nil
-	case 26: // REMOTE_PROC_DOMAIN_PIN_VCPU
-		var a protocol.DomainPinVcpuArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainPinVcpu != nil {
-			return nil, h.DomainPinVcpu(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainPinVcpu)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainPinVcpu(ctx, a.Dom, a.Vcpu, a.Cpumap)
-	case 27: // REMOTE_PROC_DOMAIN_REBOOT
-		var a protocol.DomainRebootArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainReboot != nil {
-			return nil, h.DomainReboot(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainReboot)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainReboot(ctx, a.Dom, a.Flags)
-	case 28: // REMOTE_PROC_DOMAIN_RESUME
-		var a protocol.DomainResumeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainResume != nil {
-			return nil, h.DomainResume(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainResume)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainResume(ctx, a.Dom)
-	case 29: // REMOTE_PROC_DOMAIN_SET_AUTOSTART
-		var a protocol.DomainSetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetAutostart != nil {
-			return nil, h.DomainSetAutostart(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetAutostart(ctx, a.Dom, a.Autostart)
-	case 30: // REMOTE_PROC_DOMAIN_SET_MAX_MEMORY
-		var a protocol.DomainSetMaxMemoryArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetMaxMemory != nil {
-			return nil, h.DomainSetMaxMemory(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetMaxMemory)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetMaxMemory(ctx, a.Dom, a.Memory)
-	case 31: // REMOTE_PROC_DOMAIN_SET_MEMORY
-		var a protocol.DomainSetMemoryArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetMemory != nil {
-			return nil, h.DomainSetMemory(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetMemory)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetMemory(ctx, a.Dom, a.Memory)
-	case 32: // REMOTE_PROC_DOMAIN_SET_VCPUS
-		var a protocol.DomainSetVcpusArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetVcpus != nil {
-			return nil, h.DomainSetVcpus(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetVcpus)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetVcpus(ctx, a.Dom, a.Nvcpus)
-	case 33: // REMOTE_PROC_DOMAIN_SHUTDOWN
-		var a protocol.DomainShutdownArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainShutdown != nil {
-			return nil, h.DomainShutdown(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainShutdown)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainShutdown(ctx, a.Dom)
-	case 34: // REMOTE_PROC_DOMAIN_SUSPEND
-		var a protocol.DomainSuspendArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSuspend != nil {
-			return nil, h.DomainSuspend(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSuspend)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSuspend(ctx, a.Dom)
-	case 35: // REMOTE_PROC_DOMAIN_UNDEFINE
-		var a protocol.DomainUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainUndefine != nil {
-			return nil, h.DomainUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainUndefine(ctx, a.Dom)
-	case 36: // REMOTE_PROC_CONNECT_LIST_DEFINED_NETWORKS
-		var a protocol.ConnectListDefinedNetworksArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListDefinedNetworks != nil {
-			if ret, err := h.ConnectListDefinedNetworks(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListDefinedNetworks)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListDefinedNetworks(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListDefinedNetworksRet{Names: v}, nil
-	case 37: // REMOTE_PROC_CONNECT_LIST_DOMAINS
-		var a protocol.ConnectListDomainsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListDomains != nil {
-			if ret, err := h.ConnectListDomains(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListDomains)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListDomains(ctx, a.Maxids)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListDomainsRet{IDs: v}, nil
-	case 38: // REMOTE_PROC_CONNECT_LIST_NETWORKS
-		var a protocol.ConnectListNetworksArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListNetworks != nil {
-			if ret, err := h.ConnectListNetworks(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListNetworks)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListNetworks(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListNetworksRet{Names: v}, nil
-	case 39: // REMOTE_PROC_NETWORK_CREATE
-		var a protocol.NetworkCreateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkCreate != nil {
-			return nil, h.NetworkCreate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkCreate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkCreate(ctx, a.Net)
-	case 40: // REMOTE_PROC_NETWORK_CREATE_XML
-		var a protocol.NetworkCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkCreateXML != nil {
-			if ret, err := h.NetworkCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkCreateXML(ctx, a.XML)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkCreateXMLRet{Net: v}, nil
-	case 41: // REMOTE_PROC_NETWORK_DEFINE_XML
-		var a protocol.NetworkDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkDefineXML != nil {
-			if ret, err := h.NetworkDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkDefineXML(ctx, a.XML)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkDefineXMLRet{Net: v}, nil
-	case 42: // REMOTE_PROC_NETWORK_DESTROY
-		var a protocol.NetworkDestroyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkDestroy != nil {
-			return nil, h.NetworkDestroy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkDestroy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkDestroy(ctx, a.Net)
-	case 43: // REMOTE_PROC_NETWORK_GET_XML_DESC
-		var a protocol.NetworkGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkGetXMLDesc != nil {
-			if ret, err := h.NetworkGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkGetXMLDesc(ctx, a.Net, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkGetXMLDescRet{XML: v}, nil
-	case 44: // REMOTE_PROC_NETWORK_GET_AUTOSTART
-		var a protocol.NetworkGetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkGetAutostart != nil {
-			if ret, err := h.NetworkGetAutostart(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkGetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkGetAutostart(ctx, a.Net)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkGetAutostartRet{Autostart: v}, nil
-	case 45: // REMOTE_PROC_NETWORK_GET_BRIDGE_NAME
-		var a protocol.NetworkGetBridgeNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkGetBridgeName != nil {
-			if ret, err := h.NetworkGetBridgeName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkGetBridgeName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkGetBridgeName(ctx, a.Net)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkGetBridgeNameRet{Name: v}, nil
-	case 46: // REMOTE_PROC_NETWORK_LOOKUP_BY_NAME
-		var a protocol.NetworkLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkLookupByName != nil {
-			if ret, err := h.NetworkLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkLookupByName(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkLookupByNameRet{Net: v}, nil
-	case 47: // REMOTE_PROC_NETWORK_LOOKUP_BY_UUID
-		var a protocol.NetworkLookupByUUIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkLookupByUUID != nil {
-			if ret, err := h.NetworkLookupByUUID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkLookupByUUID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkLookupByUUID(ctx, a.UUID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkLookupByUUIDRet{Net: v}, nil
-	case 48: // REMOTE_PROC_NETWORK_SET_AUTOSTART
-		var a protocol.NetworkSetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkSetAutostart != nil {
-			return nil, h.NetworkSetAutostart(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkSetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkSetAutostart(ctx, a.Net, a.Autostart)
-	case 49: // REMOTE_PROC_NETWORK_UNDEFINE
-		var a protocol.NetworkUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkUndefine != nil {
-			return nil, h.NetworkUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkUndefine(ctx, a.Net)
-	case 50: // REMOTE_PROC_CONNECT_NUM_OF_DEFINED_NETWORKS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfDefinedNetworks != nil {
-			if ret, err := h.ConnectNumOfDefinedNetworks(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfDefinedNetworks)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfDefinedNetworks(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfDefinedNetworksRet{Num: v}, nil
-	case 51: // REMOTE_PROC_CONNECT_NUM_OF_DOMAINS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfDomains != nil {
-			if ret, err := h.ConnectNumOfDomains(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfDomains)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfDomains(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfDomainsRet{Num: v}, nil
-	case 52: // REMOTE_PROC_CONNECT_NUM_OF_NETWORKS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfNetworks != nil {
-			if ret, err := h.ConnectNumOfNetworks(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfNetworks)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfNetworks(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfNetworksRet{Num: v}, nil
-	case 53: // REMOTE_PROC_DOMAIN_CORE_DUMP
-		var a protocol.DomainCoreDumpArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCoreDump != nil {
-			return nil, h.DomainCoreDump(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainCoreDump)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainCoreDump(ctx, a.Dom, a.To, a.Flags)
-	case 54: // REMOTE_PROC_DOMAIN_RESTORE
-		var a protocol.DomainRestoreArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainRestore != nil {
-			return nil, h.DomainRestore(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainRestore)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainRestore(ctx, a.From)
-	case 55: // REMOTE_PROC_DOMAIN_SAVE
-		var a protocol.DomainSaveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSave != nil {
-			return nil, h.DomainSave(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSave)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSave(ctx, a.Dom, a.To)
-	case 56: // REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE
-		var a protocol.DomainGetSchedulerTypeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetSchedulerType != nil {
-			if ret, err := h.DomainGetSchedulerType(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetSchedulerType)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetSchedulerType(ctx, a.Dom)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 57: // REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS
-		var a protocol.DomainGetSchedulerParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetSchedulerParameters != nil {
-			if ret, err := h.DomainGetSchedulerParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetSchedulerParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetSchedulerParameters(ctx, a.Dom, a.Nparams)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetSchedulerParametersRet{Params: v}, nil
-	case 58: // REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS
-		var a protocol.DomainSetSchedulerParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetSchedulerParameters != nil {
-			return nil, h.DomainSetSchedulerParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetSchedulerParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetSchedulerParameters(ctx, a.Dom, a.Params)
-	case 59: // REMOTE_PROC_CONNECT_GET_HOSTNAME
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetHostname != nil {
-			if ret, err := h.ConnectGetHostname(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetHostname)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetHostname(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetHostnameRet{Hostname: v}, nil
-	case 60: // REMOTE_PROC_CONNECT_SUPPORTS_FEATURE
-		var a protocol.ConnectSupportsFeatureArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectSupportsFeature != nil {
-			if ret, err := h.ConnectSupportsFeature(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectSupportsFeature)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectSupportsFeature(ctx, a.Feature)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectSupportsFeatureRet{Supported: v}, nil
-	case 61: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE
-		var a protocol.DomainMigratePrepareArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepare != nil {
-			if ret, err := h.DomainMigratePrepare(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePrepare)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigratePrepare(ctx, a.URIIn, a.Flags, a.Dname, a.Resource)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 62: // REMOTE_PROC_DOMAIN_MIGRATE_PERFORM
-		var a protocol.DomainMigratePerformArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePerform != nil {
-			return nil, h.DomainMigratePerform(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePerform)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigratePerform(ctx, a.Dom, a.Cookie, a.URI, a.Flags, a.Dname, a.Resource)
-	case 63: // REMOTE_PROC_DOMAIN_MIGRATE_FINISH
-		var a protocol.DomainMigrateFinishArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateFinish != nil {
-			if ret, err := h.DomainMigrateFinish(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateFinish)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigrateFinish(ctx, a.Dname, a.Cookie, a.URI, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigrateFinishRet{Ddom: v}, nil
-	case 64: // REMOTE_PROC_DOMAIN_BLOCK_STATS
-		var a protocol.DomainBlockStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockStats != nil {
-			if ret, err := h.DomainBlockStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainBlockStats(ctx, a.Dom, a.Path)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 65: // REMOTE_PROC_DOMAIN_INTERFACE_STATS
-		var a protocol.DomainInterfaceStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainInterfaceStats != nil {
-			if ret, err := h.DomainInterfaceStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainInterfaceStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainInterfaceStats(ctx, a.Dom, a.Device)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 66: // REMOTE_PROC_AUTH_LIST
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.AuthList != nil {
-			if ret, err := h.AuthList(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpAuthList)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.AuthList(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.AuthListRet{Types: v}, nil
-	case 67: // REMOTE_PROC_AUTH_SASL_INIT
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.AuthSaslInit != nil {
-			if ret, err := h.AuthSaslInit(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpAuthSaslInit)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.AuthSaslInit(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.AuthSaslInitRet{Mechlist: v}, nil
-	case 68: // REMOTE_PROC_AUTH_SASL_START
-		var a protocol.AuthSaslStartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.AuthSaslStart != nil {
-			if ret, err := h.AuthSaslStart(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpAuthSaslStart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.AuthSaslStart(ctx, a.Mech, a.Nil, a.Data)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 69: // REMOTE_PROC_AUTH_SASL_STEP
-		var a protocol.AuthSaslStepArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.AuthSaslStep != nil {
-			if ret, err := h.AuthSaslStep(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpAuthSaslStep)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.AuthSaslStep(ctx, a.Nil, a.Data)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 70: // REMOTE_PROC_AUTH_POLKIT
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.AuthPolkit != nil {
-			if ret, err := h.AuthPolkit(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpAuthPolkit)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.AuthPolkit(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.AuthPolkitRet{Complete: v}, nil
-	case 71: // REMOTE_PROC_CONNECT_NUM_OF_STORAGE_POOLS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfStoragePools != nil {
-			if ret, err := h.ConnectNumOfStoragePools(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfStoragePools)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfStoragePools(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfStoragePoolsRet{Num: v}, nil
-	case 72: // REMOTE_PROC_CONNECT_LIST_STORAGE_POOLS
-		var a protocol.ConnectListStoragePoolsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListStoragePools != nil {
-			if ret, err := h.ConnectListStoragePools(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListStoragePools)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListStoragePools(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListStoragePoolsRet{Names: v}, nil
-	case 73: // REMOTE_PROC_CONNECT_NUM_OF_DEFINED_STORAGE_POOLS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfDefinedStoragePools != nil {
-			if ret, err := h.ConnectNumOfDefinedStoragePools(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfDefinedStoragePools)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfDefinedStoragePools(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfDefinedStoragePoolsRet{Num: v}, nil
-	case 74: // REMOTE_PROC_CONNECT_LIST_DEFINED_STORAGE_POOLS
-		var a protocol.ConnectListDefinedStoragePoolsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListDefinedStoragePools != nil {
-			if ret, err := h.ConnectListDefinedStoragePools(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListDefinedStoragePools)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListDefinedStoragePools(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListDefinedStoragePoolsRet{Names: v}, nil
-	case 75: // REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES
-		var a protocol.ConnectFindStoragePoolSourcesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectFindStoragePoolSources != nil {
-			if ret, err := h.ConnectFindStoragePoolSources(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectFindStoragePoolSources)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectFindStoragePoolSources(ctx, a.Type, a.SrcSpec, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectFindStoragePoolSourcesRet{XML: v}, nil
-	case 76: // REMOTE_PROC_STORAGE_POOL_CREATE_XML
-		var a protocol.StoragePoolCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolCreateXML != nil {
-			if ret, err := h.StoragePoolCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolCreateXML(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolCreateXMLRet{Pool: v}, nil
-	case 77: // REMOTE_PROC_STORAGE_POOL_DEFINE_XML
-		var a protocol.StoragePoolDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolDefineXML != nil {
-			if ret, err := h.StoragePoolDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolDefineXML(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolDefineXMLRet{Pool: v}, nil
-	case 78: // REMOTE_PROC_STORAGE_POOL_CREATE
-		var a protocol.StoragePoolCreateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolCreate != nil {
-			return nil, h.StoragePoolCreate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolCreate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolCreate(ctx, a.Pool, a.Flags)
-	case 79: // REMOTE_PROC_STORAGE_POOL_BUILD
-		var a protocol.StoragePoolBuildArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolBuild != nil {
-			return nil, h.StoragePoolBuild(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolBuild)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolBuild(ctx, a.Pool, a.Flags)
-	case 80: // REMOTE_PROC_STORAGE_POOL_DESTROY
-		var a protocol.StoragePoolDestroyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolDestroy != nil {
-			return nil, h.StoragePoolDestroy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolDestroy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolDestroy(ctx, a.Pool)
-	case 81: // REMOTE_PROC_STORAGE_POOL_DELETE
-		var a protocol.StoragePoolDeleteArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolDelete != nil {
-			return nil, h.StoragePoolDelete(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolDelete)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolDelete(ctx, a.Pool, a.Flags)
-	case 82: // REMOTE_PROC_STORAGE_POOL_UNDEFINE
-		var a protocol.StoragePoolUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolUndefine != nil {
-			return nil, h.StoragePoolUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolUndefine(ctx, a.Pool)
-	case 83: // REMOTE_PROC_STORAGE_POOL_REFRESH
-		var a protocol.StoragePoolRefreshArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolRefresh != nil {
-			return nil, h.StoragePoolRefresh(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolRefresh)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolRefresh(ctx, a.Pool, a.Flags)
-	case 84: // REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_NAME
-		var a protocol.StoragePoolLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolLookupByName != nil {
-			if ret, err := h.StoragePoolLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolLookupByName(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolLookupByNameRet{Pool: v}, nil
-	case 85: // REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_UUID
-		var a protocol.StoragePoolLookupByUUIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolLookupByUUID != nil {
-			if ret, err := h.StoragePoolLookupByUUID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolLookupByUUID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolLookupByUUID(ctx, a.UUID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolLookupByUUIDRet{Pool: v}, nil
-	case 86: // REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_VOLUME
-		var a protocol.StoragePoolLookupByVolumeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolLookupByVolume != nil {
-			if ret, err := h.StoragePoolLookupByVolume(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolLookupByVolume)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolLookupByVolume(ctx, a.Vol)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolLookupByVolumeRet{Pool: v}, nil
-	case 87: // REMOTE_PROC_STORAGE_POOL_GET_INFO
-		var a protocol.StoragePoolGetInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolGetInfo != nil {
-			if ret, err := h.StoragePoolGetInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolGetInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.StoragePoolGetInfo(ctx, a.Pool)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 88: // REMOTE_PROC_STORAGE_POOL_GET_XML_DESC
-		var a protocol.StoragePoolGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolGetXMLDesc != nil {
-			if ret, err := h.StoragePoolGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolGetXMLDesc(ctx, a.Pool, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolGetXMLDescRet{XML: v}, nil
-	case 89: // REMOTE_PROC_STORAGE_POOL_GET_AUTOSTART
-		var a protocol.StoragePoolGetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolGetAutostart != nil {
-			if ret, err := h.StoragePoolGetAutostart(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolGetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolGetAutostart(ctx, a.Pool)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolGetAutostartRet{Autostart: v}, nil
-	case 90: // REMOTE_PROC_STORAGE_POOL_SET_AUTOSTART
-		var a protocol.StoragePoolSetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolSetAutostart != nil {
-			return nil, h.StoragePoolSetAutostart(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolSetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StoragePoolSetAutostart(ctx, a.Pool, a.Autostart)
-	case 91: // REMOTE_PROC_STORAGE_POOL_NUM_OF_VOLUMES
-		var a protocol.StoragePoolNumOfVolumesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolNumOfVolumes != nil {
-			if ret, err := h.StoragePoolNumOfVolumes(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolNumOfVolumes)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolNumOfVolumes(ctx, a.Pool)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolNumOfVolumesRet{Num: v}, nil
-	case 92: // REMOTE_PROC_STORAGE_POOL_LIST_VOLUMES
-		var a protocol.StoragePoolListVolumesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolListVolumes != nil {
-			if ret, err := h.StoragePoolListVolumes(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolListVolumes)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolListVolumes(ctx, a.Pool, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolListVolumesRet{Names: v}, nil
-	case 93: // REMOTE_PROC_STORAGE_VOL_CREATE_XML
-		var a protocol.StorageVolCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolCreateXML != nil {
-			if ret, err := h.StorageVolCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolCreateXML(ctx, a.Pool, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolCreateXMLRet{Vol: v}, nil
-	case 94: // REMOTE_PROC_STORAGE_VOL_DELETE
-		var a protocol.StorageVolDeleteArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolDelete != nil {
-			return nil, h.StorageVolDelete(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStorageVolDelete)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StorageVolDelete(ctx, a.Vol, a.Flags)
-	case 95: // REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_NAME
-		var a protocol.StorageVolLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolLookupByName != nil {
-			if ret, err := h.StorageVolLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolLookupByName(ctx, a.Pool, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolLookupByNameRet{Vol: v}, nil
-	case 96: // REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_KEY
-		var a protocol.StorageVolLookupByKeyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolLookupByKey != nil {
-			if ret, err := h.StorageVolLookupByKey(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolLookupByKey)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolLookupByKey(ctx, a.Key)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolLookupByKeyRet{Vol: v}, nil
-	case 97: // REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_PATH
-		var a protocol.StorageVolLookupByPathArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolLookupByPath != nil {
-			if ret, err := h.StorageVolLookupByPath(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolLookupByPath)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolLookupByPath(ctx, a.Path)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolLookupByPathRet{Vol: v}, nil
-	case 98: // REMOTE_PROC_STORAGE_VOL_GET_INFO
-		var a protocol.StorageVolGetInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolGetInfo != nil {
-			if ret, err := h.StorageVolGetInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolGetInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.StorageVolGetInfo(ctx, a.Vol)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 99: // REMOTE_PROC_STORAGE_VOL_GET_XML_DESC
-		var a protocol.StorageVolGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolGetXMLDesc != nil {
-			if ret, err := h.StorageVolGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolGetXMLDesc(ctx, a.Vol, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolGetXMLDescRet{XML: v}, nil
-	case 100: // REMOTE_PROC_STORAGE_VOL_GET_PATH
-		var a protocol.StorageVolGetPathArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolGetPath != nil {
-			if ret, err := h.StorageVolGetPath(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolGetPath)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolGetPath(ctx, a.Vol)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolGetPathRet{Name: v}, nil
-	case 101: // REMOTE_PROC_NODE_GET_CELLS_FREE_MEMORY
-		var a protocol.NodeGetCellsFreeMemoryArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetCellsFreeMemory != nil {
-			if ret, err := h.NodeGetCellsFreeMemory(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetCellsFreeMemory)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeGetCellsFreeMemory(ctx, a.StartCell, a.Maxcells)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeGetCellsFreeMemoryRet{Cells: v}, nil
-	case 102: // REMOTE_PROC_NODE_GET_FREE_MEMORY
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetFreeMemory != nil {
-			if ret, err := h.NodeGetFreeMemory(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetFreeMemory)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeGetFreeMemory(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeGetFreeMemoryRet{FreeMem: v}, nil
-	case 103: // REMOTE_PROC_DOMAIN_BLOCK_PEEK
-		var a protocol.DomainBlockPeekArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockPeek != nil {
-			if ret, err := h.DomainBlockPeek(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockPeek)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainBlockPeek(ctx, a.Dom, a.Path, a.Offset, a.Size, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainBlockPeekRet{Buffer: v}, nil
-	case 104: // REMOTE_PROC_DOMAIN_MEMORY_PEEK
-		var a protocol.DomainMemoryPeekArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMemoryPeek != nil {
-			if ret, err := h.DomainMemoryPeek(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMemoryPeek)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMemoryPeek(ctx, a.Dom, a.Offset, a.Size, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMemoryPeekRet{Buffer: v}, nil
-	case 105: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainEventRegister != nil {
-			if ret, err := h.ConnectDomainEventRegister(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainEventRegister)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectDomainEventRegister(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectDomainEventRegisterRet{CbRegistered: v}, nil
-	case 106: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainEventDeregister != nil {
-			if ret, err := h.ConnectDomainEventDeregister(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainEventDeregister)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectDomainEventDeregister(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectDomainEventDeregisterRet{CbRegistered: v}, nil
-	case 107: // REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_LIFECYCLE")
-	case 108: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE2
-		var a protocol.DomainMigratePrepare2Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepare2 != nil {
-			if ret, err := h.DomainMigratePrepare2(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePrepare2)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigratePrepare2(ctx, a.URIIn, a.Flags, a.Dname, a.Resource, a.DomXML)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 109: // REMOTE_PROC_DOMAIN_MIGRATE_FINISH2
-		var a protocol.DomainMigrateFinish2Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateFinish2 != nil {
-			if ret, err := h.DomainMigrateFinish2(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateFinish2)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigrateFinish2(ctx, a.Dname, a.Cookie, a.URI, a.Flags, a.Retcode)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigrateFinish2Ret{Ddom: v}, nil
-	case 110: // REMOTE_PROC_CONNECT_GET_URI
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetURI != nil {
-			if ret, err := h.ConnectGetURI(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetURI)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetURI(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetURIRet{URI: v}, nil
-	case 111: // REMOTE_PROC_NODE_NUM_OF_DEVICES
-		var a protocol.NodeNumOfDevicesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeNumOfDevices != nil {
-			if ret, err := h.NodeNumOfDevices(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeNumOfDevices)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeNumOfDevices(ctx, a.Cap, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeNumOfDevicesRet{Num: v}, nil
-	case 112: // REMOTE_PROC_NODE_LIST_DEVICES
-		var a protocol.NodeListDevicesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeListDevices != nil {
-			if ret, err := h.NodeListDevices(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeListDevices)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeListDevices(ctx, a.Cap, a.Maxnames, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeListDevicesRet{Names: v}, nil
-	case 113: // REMOTE_PROC_NODE_DEVICE_LOOKUP_BY_NAME
-		var a protocol.NodeDeviceLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceLookupByName != nil {
-			if ret, err := h.NodeDeviceLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceLookupByName(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceLookupByNameRet{Dev: v}, nil
-	case 114: // REMOTE_PROC_NODE_DEVICE_GET_XML_DESC
-		var a protocol.NodeDeviceGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceGetXMLDesc != nil {
-			if ret, err := h.NodeDeviceGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceGetXMLDesc(ctx, a.Name, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceGetXMLDescRet{XML: v}, nil
-	case 115: // REMOTE_PROC_NODE_DEVICE_GET_PARENT
-		var a protocol.NodeDeviceGetParentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceGetParent != nil {
-			if ret, err := h.NodeDeviceGetParent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceGetParent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceGetParent(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceGetParentRet{ParentName: v}, nil
-	case 116: // REMOTE_PROC_NODE_DEVICE_NUM_OF_CAPS
-		var a protocol.NodeDeviceNumOfCapsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceNumOfCaps != nil {
-			if ret, err := h.NodeDeviceNumOfCaps(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceNumOfCaps)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceNumOfCaps(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceNumOfCapsRet{Num: v}, nil
-	case 117: // REMOTE_PROC_NODE_DEVICE_LIST_CAPS
-		var a protocol.NodeDeviceListCapsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceListCaps != nil {
-			if ret, err := h.NodeDeviceListCaps(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceListCaps)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceListCaps(ctx, a.Name, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceListCapsRet{Names: v}, nil
-	case 118: // REMOTE_PROC_NODE_DEVICE_DETTACH
-		var a protocol.NodeDeviceDettachArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceDettach != nil {
-			return nil, h.NodeDeviceDettach(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceDettach)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceDettach(ctx, a.Name)
-	case 119: // REMOTE_PROC_NODE_DEVICE_RE_ATTACH
-		var a protocol.NodeDeviceReAttachArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceReAttach != nil {
-			return nil, h.NodeDeviceReAttach(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceReAttach)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceReAttach(ctx, a.Name)
-	case 120: // REMOTE_PROC_NODE_DEVICE_RESET
-		var a protocol.NodeDeviceResetArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceReset != nil {
-			return nil, h.NodeDeviceReset(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceReset)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceReset(ctx, a.Name)
-	case 121: // REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL
-		var a protocol.DomainGetSecurityLabelArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetSecurityLabel != nil {
-			if ret, err := h.DomainGetSecurityLabel(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetSecurityLabel)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetSecurityLabel(ctx, a.Dom)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 122: // REMOTE_PROC_NODE_GET_SECURITY_MODEL
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetSecurityModel != nil {
-			if ret, err := h.NodeGetSecurityModel(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetSecurityModel)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetSecurityModel(ctx)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 123: // REMOTE_PROC_NODE_DEVICE_CREATE_XML
-		var a protocol.NodeDeviceCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceCreateXML != nil {
-			if ret, err := h.NodeDeviceCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceCreateXML(ctx, a.XMLDesc, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceCreateXMLRet{Dev: v}, nil
-	case 124: // REMOTE_PROC_NODE_DEVICE_DESTROY
-		var a protocol.NodeDeviceDestroyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceDestroy != nil {
-			return nil, h.NodeDeviceDestroy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceDestroy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceDestroy(ctx, a.Name)
-	case 125: // REMOTE_PROC_STORAGE_VOL_CREATE_XML_FROM
-		var a protocol.StorageVolCreateXMLFromArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolCreateXMLFrom != nil {
-			if ret, err := h.StorageVolCreateXMLFrom(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolCreateXMLFrom)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StorageVolCreateXMLFrom(ctx, a.Pool, a.XML, a.Clonevol, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StorageVolCreateXMLFromRet{Vol: v}, nil
-	case 126: // REMOTE_PROC_CONNECT_NUM_OF_INTERFACES
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfInterfaces != nil {
-			if ret, err := h.ConnectNumOfInterfaces(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfInterfaces)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfInterfaces(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfInterfacesRet{Num: v}, nil
-	case 127: // REMOTE_PROC_CONNECT_LIST_INTERFACES
-		var a protocol.ConnectListInterfacesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListInterfaces != nil {
-			if ret, err := h.ConnectListInterfaces(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListInterfaces)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListInterfaces(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListInterfacesRet{Names: v}, nil
-	case 128: // REMOTE_PROC_INTERFACE_LOOKUP_BY_NAME
-		var a protocol.InterfaceLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.InterfaceLookupByName != nil {
-			if ret, err := h.InterfaceLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpInterfaceLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.InterfaceLookupByName(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.InterfaceLookupByNameRet{Iface: v}, nil
-	case 129: // REMOTE_PROC_INTERFACE_LOOKUP_BY_MAC_STRING
-		var a protocol.InterfaceLookupByMACStringArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.InterfaceLookupByMACString != nil {
-			if ret, err := h.InterfaceLookupByMACString(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpInterfaceLookupByMACString)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.InterfaceLookupByMACString(ctx, a.MAC)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.InterfaceLookupByMACStringRet{Iface: v}, nil
-	case 130: // REMOTE_PROC_INTERFACE_GET_XML_DESC
-		var a protocol.InterfaceGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.InterfaceGetXMLDesc != nil {
-			if ret, err := h.InterfaceGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpInterfaceGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.InterfaceGetXMLDesc(ctx, a.Iface, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.InterfaceGetXMLDescRet{XML: v}, nil
-	case 131: // REMOTE_PROC_INTERFACE_DEFINE_XML
-		var a protocol.InterfaceDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceDefineXML != nil {
-			if ret, err := h.InterfaceDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpInterfaceDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.InterfaceDefineXML(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.InterfaceDefineXMLRet{Iface: v}, nil
-	case 132: // REMOTE_PROC_INTERFACE_UNDEFINE
-		var a protocol.InterfaceUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceUndefine != nil {
-			return nil, h.InterfaceUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpInterfaceUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.InterfaceUndefine(ctx, a.Iface)
-	case 133: // REMOTE_PROC_INTERFACE_CREATE
-		var a protocol.InterfaceCreateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceCreate != nil {
-			return nil, h.InterfaceCreate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpInterfaceCreate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.InterfaceCreate(ctx, a.Iface, a.Flags)
-	case 134: // REMOTE_PROC_INTERFACE_DESTROY
-		var a protocol.InterfaceDestroyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceDestroy != nil {
-			return nil, h.InterfaceDestroy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpInterfaceDestroy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.InterfaceDestroy(ctx, a.Iface, a.Flags)
-	case 135: // REMOTE_PROC_CONNECT_DOMAIN_XML_FROM_NATIVE
-		var a protocol.ConnectDomainXMLFromNativeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainXMLFromNative != nil {
-			if ret, err := h.ConnectDomainXMLFromNative(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainXMLFromNative)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectDomainXMLFromNative(ctx, a.NativeFormat, a.NativeConfig, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectDomainXMLFromNativeRet{DomainXML: v}, nil
-	case 136: // REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE
-		var a protocol.ConnectDomainXMLToNativeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainXMLToNative != nil {
-			if ret, err := h.ConnectDomainXMLToNative(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainXMLToNative)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectDomainXMLToNative(ctx, a.NativeFormat, a.DomainXML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectDomainXMLToNativeRet{NativeConfig: v}, nil
-	case 137: // REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfDefinedInterfaces != nil {
-			if ret, err := h.ConnectNumOfDefinedInterfaces(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfDefinedInterfaces)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfDefinedInterfaces(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfDefinedInterfacesRet{Num: v}, nil
-	case 138: // REMOTE_PROC_CONNECT_LIST_DEFINED_INTERFACES
-		var a protocol.ConnectListDefinedInterfacesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListDefinedInterfaces != nil {
-			if ret, err := h.ConnectListDefinedInterfaces(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListDefinedInterfaces)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListDefinedInterfaces(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListDefinedInterfacesRet{Names: v}, nil
-	case 139: // REMOTE_PROC_CONNECT_NUM_OF_SECRETS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfSecrets != nil {
-			if ret, err := h.ConnectNumOfSecrets(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfSecrets)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfSecrets(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfSecretsRet{Num: v}, nil
-	case 140: // REMOTE_PROC_CONNECT_LIST_SECRETS
-		var a protocol.ConnectListSecretsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListSecrets != nil {
-			if ret, err := h.ConnectListSecrets(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListSecrets)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListSecrets(ctx, a.Maxuuids)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListSecretsRet{Uuids: v}, nil
-	case 141: // REMOTE_PROC_SECRET_LOOKUP_BY_UUID
-		var a protocol.SecretLookupByUUIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.SecretLookupByUUID != nil {
-			if ret, err := h.SecretLookupByUUID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpSecretLookupByUUID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.SecretLookupByUUID(ctx, a.UUID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.SecretLookupByUUIDRet{Secret: v}, nil
-	case 142: // REMOTE_PROC_SECRET_DEFINE_XML
-		var a protocol.SecretDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.SecretDefineXML != nil {
-			if ret, err := h.SecretDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpSecretDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.SecretDefineXML(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.SecretDefineXMLRet{Secret: v}, nil
-	case 143: // REMOTE_PROC_SECRET_GET_XML_DESC
-		var a protocol.SecretGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.SecretGetXMLDesc != nil {
-			if ret, err := h.SecretGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpSecretGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.SecretGetXMLDesc(ctx, a.Secret, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.SecretGetXMLDescRet{XML: v}, nil
-	case 144: // REMOTE_PROC_SECRET_SET_VALUE
-		var a protocol.SecretSetValueArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.SecretSetValue != nil {
-			return nil, h.SecretSetValue(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpSecretSetValue)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.SecretSetValue(ctx, a.Secret, a.Value, a.Flags)
-	case 145: // REMOTE_PROC_SECRET_GET_VALUE
-		var a protocol.SecretGetValueArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.SecretGetValue != nil {
-			if ret, err := h.SecretGetValue(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpSecretGetValue)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.SecretGetValue(ctx, a.Secret, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.SecretGetValueRet{Value: v}, nil
-	case 146: // REMOTE_PROC_SECRET_UNDEFINE
-		var a protocol.SecretUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.SecretUndefine != nil {
-			return nil, h.SecretUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpSecretUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.SecretUndefine(ctx, a.Secret)
-	case 147: // REMOTE_PROC_SECRET_LOOKUP_BY_USAGE
-		var a protocol.SecretLookupByUsageArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.SecretLookupByUsage != nil {
-			if ret, err := h.SecretLookupByUsage(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpSecretLookupByUsage)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.SecretLookupByUsage(ctx, a.UsageType, a.UsageID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.SecretLookupByUsageRet{Secret: v}, nil
-	case 148: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL
-		var a protocol.DomainMigratePrepareTunnelArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepareTunnel != nil {
-			return nil, h.DomainMigratePrepareTunnel(ctx, r, &a)
-		}
-		return nil, r.errNoSupport()
-	case 149: // REMOTE_PROC_CONNECT_IS_SECURE
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectIsSecure != nil {
-			if ret, err := h.ConnectIsSecure(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectIsSecure)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectIsSecure(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectIsSecureRet{Secure: v}, nil
-	case 150: // REMOTE_PROC_DOMAIN_IS_ACTIVE
-		var a protocol.DomainIsActiveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainIsActive != nil {
-			if ret, err := h.DomainIsActive(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainIsActive)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainIsActive(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainIsActiveRet{Active: v}, nil
-	case 151: // REMOTE_PROC_DOMAIN_IS_PERSISTENT
-		var a protocol.DomainIsPersistentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainIsPersistent != nil {
-			if ret, err := h.DomainIsPersistent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainIsPersistent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainIsPersistent(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainIsPersistentRet{Persistent: v}, nil
-	case 152: // REMOTE_PROC_NETWORK_IS_ACTIVE
-		var a protocol.NetworkIsActiveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkIsActive != nil {
-			if ret, err := h.NetworkIsActive(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkIsActive)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkIsActive(ctx, a.Net)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkIsActiveRet{Active: v}, nil
-	case 153: // REMOTE_PROC_NETWORK_IS_PERSISTENT
-		var a protocol.NetworkIsPersistentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkIsPersistent != nil {
-			if ret, err := h.NetworkIsPersistent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkIsPersistent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkIsPersistent(ctx, a.Net)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkIsPersistentRet{Persistent: v}, nil
-	case 154: // REMOTE_PROC_STORAGE_POOL_IS_ACTIVE
-		var a protocol.StoragePoolIsActiveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolIsActive != nil {
-			if ret, err := h.StoragePoolIsActive(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolIsActive)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolIsActive(ctx, a.Pool)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolIsActiveRet{Active: v}, nil
-	case 155: // REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT
-		var a protocol.StoragePoolIsPersistentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolIsPersistent != nil {
-			if ret, err := h.StoragePoolIsPersistent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolIsPersistent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolIsPersistent(ctx, a.Pool)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolIsPersistentRet{Persistent: v}, nil
-	case 156: // REMOTE_PROC_INTERFACE_IS_ACTIVE
-		var a protocol.InterfaceIsActiveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.InterfaceIsActive != nil {
-			if ret, err := h.InterfaceIsActive(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpInterfaceIsActive)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.InterfaceIsActive(ctx, a.Iface)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.InterfaceIsActiveRet{Active: v}, nil
-	case 157: // REMOTE_PROC_CONNECT_GET_LIB_VERSION
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetLibVersion != nil {
-			if ret, err := h.ConnectGetLibVersion(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetLibVersion)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetLibVersion(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetLibVersionRet{LibVer: v}, nil
-	case 158: // REMOTE_PROC_CONNECT_COMPARE_CPU
-		var a protocol.ConnectCompareCPUArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectCompareCPU != nil {
-			if ret, err := h.ConnectCompareCPU(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectCompareCPU)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectCompareCPU(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectCompareCPURet{Result: v}, nil
-	case 159: // REMOTE_PROC_DOMAIN_MEMORY_STATS
-		var a protocol.DomainMemoryStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainMemoryStats != nil {
-			if ret, err := h.DomainMemoryStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMemoryStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMemoryStats(ctx, a.Dom, a.MaxStats, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMemoryStatsRet{Stats: v}, nil
-	case 160: // REMOTE_PROC_DOMAIN_ATTACH_DEVICE_FLAGS
-		var a protocol.DomainAttachDeviceFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAttachDeviceFlags != nil {
-			return nil, h.DomainAttachDeviceFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainAttachDeviceFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainAttachDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
-	case 161: // REMOTE_PROC_DOMAIN_DETACH_DEVICE_FLAGS
-		var a protocol.DomainDetachDeviceFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDetachDeviceFlags != nil {
-			return nil, h.DomainDetachDeviceFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainDetachDeviceFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainDetachDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
-	case 162: // REMOTE_PROC_CONNECT_BASELINE_CPU
-		var a protocol.ConnectBaselineCPUArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectBaselineCPU != nil {
-			if ret, err := h.ConnectBaselineCPU(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectBaselineCPU)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectBaselineCPU(ctx, a.XMLCPUs, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectBaselineCPURet{CPU: v}, nil
-	case 163: // REMOTE_PROC_DOMAIN_GET_JOB_INFO
-		var a protocol.DomainGetJobInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetJobInfo != nil {
-			if ret, err := h.DomainGetJobInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetJobInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetJobInfo(ctx, a.Dom)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 164: // REMOTE_PROC_DOMAIN_ABORT_JOB
-		var a protocol.DomainAbortJobArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAbortJob != nil {
-			return nil, h.DomainAbortJob(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainAbortJob)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainAbortJob(ctx, a.Dom)
-	case 165: // REMOTE_PROC_STORAGE_VOL_WIPE
-		var a protocol.StorageVolWipeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolWipe != nil {
-			return nil, h.StorageVolWipe(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStorageVolWipe)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StorageVolWipe(ctx, a.Vol, a.Flags)
-	case 166: // REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_DOWNTIME
-		var a protocol.DomainMigrateSetMaxDowntimeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateSetMaxDowntime != nil {
-			return nil, h.DomainMigrateSetMaxDowntime(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateSetMaxDowntime)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigrateSetMaxDowntime(ctx, a.Dom, a.Downtime, a.Flags)
-	case 167: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_REGISTER_ANY
-		var a protocol.ConnectDomainEventRegisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainEventRegisterAny != nil {
-			return nil, h.ConnectDomainEventRegisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainEventRegisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectDomainEventRegisterAny(ctx, a.EventID)
-	case 168: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_DEREGISTER_ANY
-		var a protocol.ConnectDomainEventDeregisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainEventDeregisterAny != nil {
-			return nil, h.ConnectDomainEventDeregisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainEventDeregisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectDomainEventDeregisterAny(ctx, a.EventID)
-	case 169: // REMOTE_PROC_DOMAIN_EVENT_REBOOT
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_REBOOT")
-	case 170: // REMOTE_PROC_DOMAIN_EVENT_RTC_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_RTC_CHANGE")
-	case 171: // REMOTE_PROC_DOMAIN_EVENT_WATCHDOG
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_WATCHDOG")
-	case 172: // REMOTE_PROC_DOMAIN_EVENT_IO_ERROR
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_IO_ERROR")
-	case 173: // REMOTE_PROC_DOMAIN_EVENT_GRAPHICS
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_GRAPHICS")
-	case 174: // REMOTE_PROC_DOMAIN_UPDATE_DEVICE_FLAGS
-		var a protocol.DomainUpdateDeviceFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainUpdateDeviceFlags != nil {
-			return nil, h.DomainUpdateDeviceFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainUpdateDeviceFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainUpdateDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
-	case 175: // REMOTE_PROC_NWFILTER_LOOKUP_BY_NAME
-		var a protocol.NwfilterLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NwfilterLookupByName != nil {
-			if ret, err := h.NwfilterLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterLookupByName(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterLookupByNameRet{Nwfilter: v}, nil
-	case 176: // REMOTE_PROC_NWFILTER_LOOKUP_BY_UUID
-		var a protocol.NwfilterLookupByUUIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NwfilterLookupByUUID != nil {
-			if ret, err := h.NwfilterLookupByUUID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterLookupByUUID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterLookupByUUID(ctx, a.UUID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterLookupByUUIDRet{Nwfilter: v}, nil
-	case 177: // REMOTE_PROC_NWFILTER_GET_XML_DESC
-		var a protocol.NwfilterGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NwfilterGetXMLDesc != nil {
-			if ret, err := h.NwfilterGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterGetXMLDesc(ctx, a.Nwfilter, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterGetXMLDescRet{XML: v}, nil
-	case 178: // REMOTE_PROC_CONNECT_NUM_OF_NWFILTERS
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNumOfNwfilters != nil {
-			if ret, err := h.ConnectNumOfNwfilters(ctx, r); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNumOfNwfilters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNumOfNwfilters(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNumOfNwfiltersRet{Num: v}, nil
-	case 179: // REMOTE_PROC_CONNECT_LIST_NWFILTERS
-		var a protocol.ConnectListNwfiltersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListNwfilters != nil {
-			if ret, err := h.ConnectListNwfilters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListNwfilters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectListNwfilters(ctx, a.Maxnames)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectListNwfiltersRet{Names: v}, nil
-	case 180: // REMOTE_PROC_NWFILTER_DEFINE_XML
-		var a protocol.NwfilterDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NwfilterDefineXML != nil {
-			if ret, err := h.NwfilterDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterDefineXML(ctx, a.XML)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterDefineXMLRet{Nwfilter: v}, nil
-	case 181: // REMOTE_PROC_NWFILTER_UNDEFINE
-		var a protocol.NwfilterUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NwfilterUndefine != nil {
-			return nil, h.NwfilterUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNwfilterUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NwfilterUndefine(ctx, a.Nwfilter)
-	case 182: // REMOTE_PROC_DOMAIN_MANAGED_SAVE
-		var a protocol.DomainManagedSaveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainManagedSave != nil {
-			return nil, h.DomainManagedSave(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainManagedSave)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainManagedSave(ctx, a.Dom, a.Flags)
-	case 183: // REMOTE_PROC_DOMAIN_HAS_MANAGED_SAVE_IMAGE
-		var a protocol.DomainHasManagedSaveImageArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainHasManagedSaveImage != nil {
-			if ret, err := h.DomainHasManagedSaveImage(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainHasManagedSaveImage)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainHasManagedSaveImage(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainHasManagedSaveImageRet{Result: v}, nil
-	case 184: // REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE
-		var a protocol.DomainManagedSaveRemoveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainManagedSaveRemove != nil {
-			return nil, h.DomainManagedSaveRemove(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainManagedSaveRemove)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainManagedSaveRemove(ctx, a.Dom, a.Flags)
-	case 185: // REMOTE_PROC_DOMAIN_SNAPSHOT_CREATE_XML
-		var a protocol.DomainSnapshotCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotCreateXML != nil {
-			if ret, err := h.DomainSnapshotCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotCreateXML(ctx, a.Dom, a.XMLDesc, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotCreateXMLRet{Snap: v}, nil
-	case 186: // REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC
-		var a protocol.DomainSnapshotGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_SNAPSHOT_XML_SECURE */); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotGetXMLDesc != nil {
-			if ret, err := h.DomainSnapshotGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotGetXMLDesc(ctx, a.Snap, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotGetXMLDescRet{XML: v}, nil
-	case 187: // REMOTE_PROC_DOMAIN_SNAPSHOT_NUM
-		var a protocol.DomainSnapshotNumArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotNum != nil {
-			if ret, err := h.DomainSnapshotNum(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotNum)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotNum(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotNumRet{Num: v}, nil
-	case 188: // REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_NAMES
-		var a protocol.DomainSnapshotListNamesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotListNames != nil {
-			if ret, err := h.DomainSnapshotListNames(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotListNames)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotListNames(ctx, a.Dom, a.Maxnames, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotListNamesRet{Names: v}, nil
-	case 189: // REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME
-		var a protocol.DomainSnapshotLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotLookupByName != nil {
-			if ret, err := h.DomainSnapshotLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotLookupByName(ctx, a.Dom, a.Name, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotLookupByNameRet{Snap: v}, nil
-	case 190: // REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT
-		var a protocol.DomainHasCurrentSnapshotArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainHasCurrentSnapshot != nil {
-			if ret, err := h.DomainHasCurrentSnapshot(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainHasCurrentSnapshot)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainHasCurrentSnapshot(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainHasCurrentSnapshotRet{Result: v}, nil
-	case 191: // REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT
-		var a protocol.DomainSnapshotCurrentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotCurrent != nil {
-			if ret, err := h.DomainSnapshotCurrent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotCurrent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotCurrent(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotCurrentRet{Snap: v}, nil
-	case 192: // REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT
-		var a protocol.DomainRevertToSnapshotArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainRevertToSnapshot != nil {
-			return nil, h.DomainRevertToSnapshot(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainRevertToSnapshot)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainRevertToSnapshot(ctx, a.Snap, a.Flags)
-	case 193: // REMOTE_PROC_DOMAIN_SNAPSHOT_DELETE
-		var a protocol.DomainSnapshotDeleteArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotDelete != nil {
-			return nil, h.DomainSnapshotDelete(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotDelete)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSnapshotDelete(ctx, a.Snap, a.Flags)
-	case 194: // REMOTE_PROC_DOMAIN_GET_BLOCK_INFO
-		var a protocol.DomainGetBlockInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetBlockInfo != nil {
-			if ret, err := h.DomainGetBlockInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetBlockInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetBlockInfo(ctx, a.Dom, a.Path, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 195: // REMOTE_PROC_DOMAIN_EVENT_IO_ERROR_REASON
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_IO_ERROR_REASON")
-	case 196: // REMOTE_PROC_DOMAIN_CREATE_WITH_FLAGS
-		var a protocol.DomainCreateWithFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCreateWithFlags != nil {
-			if ret, err := h.DomainCreateWithFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCreateWithFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCreateWithFlags(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCreateWithFlagsRet{Dom: v}, nil
-	case 197: // REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS
-		var a protocol.DomainSetMemoryParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetMemoryParameters != nil {
-			return nil, h.DomainSetMemoryParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetMemoryParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetMemoryParameters(ctx, a.Dom, a.Params, a.Flags)
-	case 198: // REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS
-		var a protocol.DomainGetMemoryParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetMemoryParameters != nil {
-			if ret, err := h.DomainGetMemoryParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetMemoryParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetMemoryParameters(ctx, a.Dom, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 199: // REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS
-		var a protocol.DomainSetVcpusFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetVcpusFlags != nil {
-			return nil, h.DomainSetVcpusFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetVcpusFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetVcpusFlags(ctx, a.Dom, a.Nvcpus, a.Flags)
-	case 200: // REMOTE_PROC_DOMAIN_GET_VCPUS_FLAGS
-		var a protocol.DomainGetVcpusFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(a.Flags&0x8 != 0 /* VIR_DOMAIN_VCPU_GUEST */); err != nil {
-			return nil, err
-		}
-		if h.DomainGetVcpusFlags != nil {
-			if ret, err := h.DomainGetVcpusFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetVcpusFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetVcpusFlags(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetVcpusFlagsRet{Num: v}, nil
-	case 201: // REMOTE_PROC_DOMAIN_OPEN_CONSOLE
-		var a protocol.DomainOpenConsoleArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainOpenConsole != nil {
-			return nil, h.DomainOpenConsole(ctx, r, &a)
-		}
-		return nil, r.errNoSupport()
-	case 202: // REMOTE_PROC_DOMAIN_IS_UPDATED
-		var a protocol.DomainIsUpdatedArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainIsUpdated != nil {
-			if ret, err := h.DomainIsUpdated(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainIsUpdated)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainIsUpdated(ctx, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainIsUpdatedRet{Updated: v}, nil
-	case 203: // REMOTE_PROC_CONNECT_GET_SYSINFO
-		var a protocol.ConnectGetSysinfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetSysinfo != nil {
-			if ret, err := h.ConnectGetSysinfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetSysinfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetSysinfo(ctx, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetSysinfoRet{Sysinfo: v}, nil
-	case 204: // REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS
-		var a protocol.DomainSetMemoryFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetMemoryFlags != nil {
-			return nil, h.DomainSetMemoryFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetMemoryFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetMemoryFlags(ctx, a.Dom, a.Memory, a.Flags)
-	case 205: // REMOTE_PROC_DOMAIN_SET_BLKIO_PARAMETERS
-		var a protocol.DomainSetBlkioParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetBlkioParameters != nil {
-			return nil, h.DomainSetBlkioParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetBlkioParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetBlkioParameters(ctx, a.Dom, a.Params, a.Flags)
-	case 206: // REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS
-		var a protocol.DomainGetBlkioParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetBlkioParameters != nil {
-			if ret, err := h.DomainGetBlkioParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetBlkioParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetBlkioParameters(ctx, a.Dom, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 207: // REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED
-		var a protocol.DomainMigrateSetMaxSpeedArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateSetMaxSpeed != nil {
-			return nil, h.DomainMigrateSetMaxSpeed(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateSetMaxSpeed)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigrateSetMaxSpeed(ctx, a.Dom, a.Bandwidth, a.Flags)
-	case 208: // REMOTE_PROC_STORAGE_VOL_UPLOAD
-		var a protocol.StorageVolUploadArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolUpload != nil {
-			return nil, h.StorageVolUpload(ctx, r, &a)
-		}
-		return nil, r.errNoSupport()
-	case 209: // REMOTE_PROC_STORAGE_VOL_DOWNLOAD
-		var a protocol.StorageVolDownloadArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolDownload != nil {
-			return nil, h.StorageVolDownload(ctx, r, &a)
-		}
-		return nil, r.errNoSupport()
-	case 210: // REMOTE_PROC_DOMAIN_INJECT_NMI
-		var a protocol.DomainInjectNmiArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainInjectNmi != nil {
-			return nil, h.DomainInjectNmi(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainInjectNmi)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainInjectNmi(ctx, a.Dom, a.Flags)
-	case 211: // REMOTE_PROC_DOMAIN_SCREENSHOT
-		var a protocol.DomainScreenshotArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainScreenshot != nil {
-			if ret, err := h.DomainScreenshot(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		return nil, r.errNoSupport()
-	case 212: // REMOTE_PROC_DOMAIN_GET_STATE
-		var a protocol.DomainGetStateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetState != nil {
-			if ret, err := h.DomainGetState(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetState)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetState(ctx, a.Dom, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 213: // REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3
-		var a protocol.DomainMigrateBegin3Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateBegin3 != nil {
-			if ret, err := h.DomainMigrateBegin3(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateBegin3)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigrateBegin3(ctx, a.Dom, a.Xmlin, a.Flags, a.Dname, a.Resource)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 214: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3
-		var a protocol.DomainMigratePrepare3Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepare3 != nil {
-			if ret, err := h.DomainMigratePrepare3(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePrepare3)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigratePrepare3(ctx, a.CookieIn, a.URIIn, a.Flags, a.Dname, a.Resource, a.DomXML)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 215: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3
-		var a protocol.DomainMigratePrepareTunnel3Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepareTunnel3 != nil {
-			if ret, err := h.DomainMigratePrepareTunnel3(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		return nil, r.errNoSupport()
-	case 216: // REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3
-		var a protocol.DomainMigratePerform3Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePerform3 != nil {
-			if ret, err := h.DomainMigratePerform3(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePerform3)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigratePerform3(ctx, a.Dom, a.Xmlin, a.CookieIn, a.Dconnuri, a.URI, a.Flags, a.Dname, a.Resource)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigratePerform3Ret{CookieOut: v}, nil
-	case 217: // REMOTE_PROC_DOMAIN_MIGRATE_FINISH3
-		var a protocol.DomainMigrateFinish3Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateFinish3 != nil {
-			if ret, err := h.DomainMigrateFinish3(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateFinish3)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigrateFinish3(ctx, a.Dname, a.CookieIn, a.Dconnuri, a.URI, a.Flags, a.Cancelled)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 218: // REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3
-		var a protocol.DomainMigrateConfirm3Args
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateConfirm3 != nil {
-			return nil, h.DomainMigrateConfirm3(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateConfirm3)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigrateConfirm3(ctx, a.Dom, a.CookieIn, a.Flags, a.Cancelled)
-	case 219: // REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS
-		var a protocol.DomainSetSchedulerParametersFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetSchedulerParametersFlags != nil {
-			return nil, h.DomainSetSchedulerParametersFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetSchedulerParametersFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetSchedulerParametersFlags(ctx, a.Dom, a.Params, a.Flags)
-	case 220: // REMOTE_PROC_INTERFACE_CHANGE_BEGIN
-		var a protocol.InterfaceChangeBeginArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceChangeBegin != nil {
-			return nil, h.InterfaceChangeBegin(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpInterfaceChangeBegin)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.InterfaceChangeBegin(ctx, a.Flags)
-	case 221: // REMOTE_PROC_INTERFACE_CHANGE_COMMIT
-		var a protocol.InterfaceChangeCommitArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceChangeCommit != nil {
-			return nil, h.InterfaceChangeCommit(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpInterfaceChangeCommit)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.InterfaceChangeCommit(ctx, a.Flags)
-	case 222: // REMOTE_PROC_INTERFACE_CHANGE_ROLLBACK
-		var a protocol.InterfaceChangeRollbackArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.InterfaceChangeRollback != nil {
-			return nil, h.InterfaceChangeRollback(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpInterfaceChangeRollback)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.InterfaceChangeRollback(ctx, a.Flags)
-	case 223: // REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS
-		var a protocol.DomainGetSchedulerParametersFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetSchedulerParametersFlags != nil {
-			if ret, err := h.DomainGetSchedulerParametersFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetSchedulerParametersFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetSchedulerParametersFlags(ctx, a.Dom, a.Nparams, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetSchedulerParametersFlagsRet{Params: v}, nil
-	case 224: // REMOTE_PROC_DOMAIN_EVENT_CONTROL_ERROR
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CONTROL_ERROR")
-	case 225: // REMOTE_PROC_DOMAIN_PIN_VCPU_FLAGS
-		var a protocol.DomainPinVcpuFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainPinVcpuFlags != nil {
-			return nil, h.DomainPinVcpuFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainPinVcpuFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainPinVcpuFlags(ctx, a.Dom, a.Vcpu, a.Cpumap, a.Flags)
-	case 226: // REMOTE_PROC_DOMAIN_SEND_KEY
-		var a protocol.DomainSendKeyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSendKey != nil {
-			return nil, h.DomainSendKey(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSendKey)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSendKey(ctx, a.Dom, a.Codeset, a.Holdtime, a.Keycodes, a.Flags)
-	case 227: // REMOTE_PROC_NODE_GET_CPU_STATS
-		var a protocol.NodeGetCPUStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetCPUStats != nil {
-			if ret, err := h.NodeGetCPUStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetCPUStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetCPUStats(ctx, a.CPUNum, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 228: // REMOTE_PROC_NODE_GET_MEMORY_STATS
-		var a protocol.NodeGetMemoryStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetMemoryStats != nil {
-			if ret, err := h.NodeGetMemoryStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetMemoryStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetMemoryStats(ctx, a.Nparams, a.CellNum, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 229: // REMOTE_PROC_DOMAIN_GET_CONTROL_INFO
-		var a protocol.DomainGetControlInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetControlInfo != nil {
-			if ret, err := h.DomainGetControlInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetControlInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetControlInfo(ctx, a.Dom, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 230: // REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO
-		var a protocol.DomainGetVcpuPinInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetVcpuPinInfo != nil {
-			if ret, err := h.DomainGetVcpuPinInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetVcpuPinInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetVcpuPinInfo(ctx, a.Dom, a.Ncpumaps, a.Maplen, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 231: // REMOTE_PROC_DOMAIN_UNDEFINE_FLAGS
-		var a protocol.DomainUndefineFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainUndefineFlags != nil {
-			return nil, h.DomainUndefineFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainUndefineFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainUndefineFlags(ctx, a.Dom, a.Flags)
-	case 232: // REMOTE_PROC_DOMAIN_SAVE_FLAGS
-		var a protocol.DomainSaveFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSaveFlags != nil {
-			return nil, h.DomainSaveFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSaveFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSaveFlags(ctx, a.Dom, a.To, a.Dxml, a.Flags)
-	case 233: // REMOTE_PROC_DOMAIN_RESTORE_FLAGS
-		var a protocol.DomainRestoreFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainRestoreFlags != nil {
-			return nil, h.DomainRestoreFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainRestoreFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainRestoreFlags(ctx, a.From, a.Dxml, a.Flags)
-	case 234: // REMOTE_PROC_DOMAIN_DESTROY_FLAGS
-		var a protocol.DomainDestroyFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDestroyFlags != nil {
-			return nil, h.DomainDestroyFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainDestroyFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainDestroyFlags(ctx, a.Dom, a.Flags)
-	case 235: // REMOTE_PROC_DOMAIN_SAVE_IMAGE_GET_XML_DESC
-		var a protocol.DomainSaveImageGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSaveImageGetXMLDesc != nil {
-			if ret, err := h.DomainSaveImageGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSaveImageGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSaveImageGetXMLDesc(ctx, a.File, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSaveImageGetXMLDescRet{XML: v}, nil
-	case 236: // REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML
-		var a protocol.DomainSaveImageDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSaveImageDefineXML != nil {
-			return nil, h.DomainSaveImageDefineXML(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSaveImageDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSaveImageDefineXML(ctx, a.File, a.Dxml, a.Flags)
-	case 237: // REMOTE_PROC_DOMAIN_BLOCK_JOB_ABORT
-		var a protocol.DomainBlockJobAbortArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockJobAbort != nil {
-			return nil, h.DomainBlockJobAbort(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockJobAbort)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockJobAbort(ctx, a.Dom, a.Path, a.Flags)
-	case 238: // REMOTE_PROC_DOMAIN_GET_BLOCK_JOB_INFO
-		var a protocol.DomainGetBlockJobInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetBlockJobInfo != nil {
-			if ret, err := h.DomainGetBlockJobInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetBlockJobInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetBlockJobInfo(ctx, a.Dom, a.Path, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 239: // REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED
-		var a protocol.DomainBlockJobSetSpeedArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockJobSetSpeed != nil {
-			return nil, h.DomainBlockJobSetSpeed(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockJobSetSpeed)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockJobSetSpeed(ctx, a.Dom, a.Path, a.Bandwidth, a.Flags)
-	case 240: // REMOTE_PROC_DOMAIN_BLOCK_PULL
-		var a protocol.DomainBlockPullArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockPull != nil {
-			return nil, h.DomainBlockPull(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockPull)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockPull(ctx, a.Dom, a.Path, a.Bandwidth, a.Flags)
-	case 241: // REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_BLOCK_JOB")
-	case 242: // REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_SPEED
-		var a protocol.DomainMigrateGetMaxSpeedArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateGetMaxSpeed != nil {
-			if ret, err := h.DomainMigrateGetMaxSpeed(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateGetMaxSpeed)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigrateGetMaxSpeed(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigrateGetMaxSpeedRet{Bandwidth: v}, nil
-	case 243: // REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS
-		var a protocol.DomainBlockStatsFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockStatsFlags != nil {
-			if ret, err := h.DomainBlockStatsFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockStatsFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainBlockStatsFlags(ctx, a.Dom, a.Path, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 244: // REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT
-		var a protocol.DomainSnapshotGetParentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotGetParent != nil {
-			if ret, err := h.DomainSnapshotGetParent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotGetParent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotGetParent(ctx, a.Snap, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotGetParentRet{Snap: v}, nil
-	case 245: // REMOTE_PROC_DOMAIN_RESET
-		var a protocol.DomainResetArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainReset != nil {
-			return nil, h.DomainReset(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainReset)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainReset(ctx, a.Dom, a.Flags)
-	case 246: // REMOTE_PROC_DOMAIN_SNAPSHOT_NUM_CHILDREN
-		var a protocol.DomainSnapshotNumChildrenArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotNumChildren != nil {
-			if ret, err := h.DomainSnapshotNumChildren(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotNumChildren)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotNumChildren(ctx, a.Snap, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotNumChildrenRet{Num: v}, nil
-	case 247: // REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_CHILDREN_NAMES
-		var a protocol.DomainSnapshotListChildrenNamesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotListChildrenNames != nil {
-			if ret, err := h.DomainSnapshotListChildrenNames(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotListChildrenNames)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotListChildrenNames(ctx, a.Snap, a.Maxnames, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotListChildrenNamesRet{Names: v}, nil
-	case 248: // REMOTE_PROC_DOMAIN_EVENT_DISK_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_DISK_CHANGE")
-	case 249: // REMOTE_PROC_DOMAIN_OPEN_GRAPHICS
-		var a protocol.DomainOpenGraphicsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainOpenGraphics != nil {
-			return nil, h.DomainOpenGraphics(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainOpenGraphics)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainOpenGraphics(ctx, a.Dom, a.Idx, a.Flags)
-	case 250: // REMOTE_PROC_NODE_SUSPEND_FOR_DURATION
-		var a protocol.NodeSuspendForDurationArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeSuspendForDuration != nil {
-			return nil, h.NodeSuspendForDuration(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeSuspendForDuration)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeSuspendForDuration(ctx, a.Target, a.Duration, a.Flags)
-	case 251: // REMOTE_PROC_DOMAIN_BLOCK_RESIZE
-		var a protocol.DomainBlockResizeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockResize != nil {
-			return nil, h.DomainBlockResize(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockResize)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockResize(ctx, a.Dom, a.Disk, a.Size, a.Flags)
-	case 252: // REMOTE_PROC_DOMAIN_SET_BLOCK_IO_TUNE
-		var a protocol.DomainSetBlockIOTuneArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetBlockIOTune != nil {
-			return nil, h.DomainSetBlockIOTune(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetBlockIOTune)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetBlockIOTune(ctx, a.Dom, a.Disk, a.Params, a.Flags)
-	case 253: // REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE
-		var a protocol.DomainGetBlockIOTuneArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetBlockIOTune != nil {
-			if ret, err := h.DomainGetBlockIOTune(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetBlockIOTune)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetBlockIOTune(ctx, a.Dom, a.Disk, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 254: // REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS
-		var a protocol.DomainSetNumaParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetNumaParameters != nil {
-			return nil, h.DomainSetNumaParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetNumaParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetNumaParameters(ctx, a.Dom, a.Params, a.Flags)
-	case 255: // REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS
-		var a protocol.DomainGetNumaParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetNumaParameters != nil {
-			if ret, err := h.DomainGetNumaParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetNumaParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetNumaParameters(ctx, a.Dom, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 256: // REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS
-		var a protocol.DomainSetInterfaceParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetInterfaceParameters != nil {
-			return nil, h.DomainSetInterfaceParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetInterfaceParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetInterfaceParameters(ctx, a.Dom, a.Device, a.Params, a.Flags)
-	case 257: // REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS
-		var a protocol.DomainGetInterfaceParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetInterfaceParameters != nil {
-			if ret, err := h.DomainGetInterfaceParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetInterfaceParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetInterfaceParameters(ctx, a.Dom, a.Device, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 258: // REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS
-		var a protocol.DomainShutdownFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainShutdownFlags != nil {
-			return nil, h.DomainShutdownFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainShutdownFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainShutdownFlags(ctx, a.Dom, a.Flags)
-	case 259: // REMOTE_PROC_STORAGE_VOL_WIPE_PATTERN
-		var a protocol.StorageVolWipePatternArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolWipePattern != nil {
-			return nil, h.StorageVolWipePattern(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStorageVolWipePattern)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StorageVolWipePattern(ctx, a.Vol, a.Algorithm, a.Flags)
-	case 260: // REMOTE_PROC_STORAGE_VOL_RESIZE
-		var a protocol.StorageVolResizeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.StorageVolResize != nil {
-			return nil, h.StorageVolResize(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpStorageVolResize)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.StorageVolResize(ctx, a.Vol, a.Capacity, a.Flags)
-	case 261: // REMOTE_PROC_DOMAIN_PM_SUSPEND_FOR_DURATION
-		var a protocol.DomainPmSuspendForDurationArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainPmSuspendForDuration != nil {
-			return nil, h.DomainPmSuspendForDuration(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainPmSuspendForDuration)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainPmSuspendForDuration(ctx, a.Dom, a.Target, a.Duration, a.Flags)
-	case 262: // REMOTE_PROC_DOMAIN_GET_CPU_STATS
-		var a protocol.DomainGetCPUStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetCPUStats != nil {
-			if ret, err := h.DomainGetCPUStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetCPUStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetCPUStats(ctx, a.Dom, a.Nparams, a.StartCPU, a.Ncpus, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 263: // REMOTE_PROC_DOMAIN_GET_DISK_ERRORS
-		var a protocol.DomainGetDiskErrorsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetDiskErrors != nil {
-			if ret, err := h.DomainGetDiskErrors(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetDiskErrors)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetDiskErrors(ctx, a.Dom, a.Maxerrors, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 264: // REMOTE_PROC_DOMAIN_SET_METADATA
-		var a protocol.DomainSetMetadataArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetMetadata != nil {
-			return nil, h.DomainSetMetadata(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetMetadata)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetMetadata(ctx, a.Dom, a.Type, a.Metadata, a.Key, a.URI, a.Flags)
-	case 265: // REMOTE_PROC_DOMAIN_GET_METADATA
-		var a protocol.DomainGetMetadataArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetMetadata != nil {
-			if ret, err := h.DomainGetMetadata(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetMetadata)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetMetadata(ctx, a.Dom, a.Type, a.URI, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetMetadataRet{Metadata: v}, nil
-	case 266: // REMOTE_PROC_DOMAIN_BLOCK_REBASE
-		var a protocol.DomainBlockRebaseArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockRebase != nil {
-			return nil, h.DomainBlockRebase(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockRebase)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockRebase(ctx, a.Dom, a.Path, a.Base, a.Bandwidth, a.Flags)
-	case 267: // REMOTE_PROC_DOMAIN_PM_WAKEUP
-		var a protocol.DomainPmWakeupArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainPmWakeup != nil {
-			return nil, h.DomainPmWakeup(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainPmWakeup)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainPmWakeup(ctx, a.Dom, a.Flags)
-	case 268: // REMOTE_PROC_DOMAIN_EVENT_TRAY_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_TRAY_CHANGE")
-	case 269: // REMOTE_PROC_DOMAIN_EVENT_PMWAKEUP
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_PMWAKEUP")
-	case 270: // REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_PMSUSPEND")
-	case 271: // REMOTE_PROC_DOMAIN_SNAPSHOT_IS_CURRENT
-		var a protocol.DomainSnapshotIsCurrentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotIsCurrent != nil {
-			if ret, err := h.DomainSnapshotIsCurrent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotIsCurrent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotIsCurrent(ctx, a.Snap, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotIsCurrentRet{Current: v}, nil
-	case 272: // REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA
-		var a protocol.DomainSnapshotHasMetadataArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotHasMetadata != nil {
-			if ret, err := h.DomainSnapshotHasMetadata(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotHasMetadata)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainSnapshotHasMetadata(ctx, a.Snap, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainSnapshotHasMetadataRet{Metadata: v}, nil
-	case 273: // REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS
-		var a protocol.ConnectListAllDomainsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllDomains != nil {
-			if ret, err := h.ConnectListAllDomains(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllDomains)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllDomains(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 274: // REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS
-		var a protocol.DomainListAllSnapshotsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainListAllSnapshots != nil {
-			if ret, err := h.DomainListAllSnapshots(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainListAllSnapshots)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainListAllSnapshots(ctx, a.Dom, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 275: // REMOTE_PROC_DOMAIN_SNAPSHOT_LIST_ALL_CHILDREN
-		var a protocol.DomainSnapshotListAllChildrenArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainSnapshotListAllChildren != nil {
-			if ret, err := h.DomainSnapshotListAllChildren(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainSnapshotListAllChildren)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainSnapshotListAllChildren(ctx, a.Snapshot, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 276: // REMOTE_PROC_DOMAIN_EVENT_BALLOON_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_BALLOON_CHANGE")
-	case 277: // REMOTE_PROC_DOMAIN_GET_HOSTNAME
-		var a protocol.DomainGetHostnameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainGetHostname != nil {
-			if ret, err := h.DomainGetHostname(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetHostname)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetHostname(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetHostnameRet{Hostname: v}, nil
-	case 278: // REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST
-		var a protocol.DomainGetSecurityLabelListArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetSecurityLabelList != nil {
-			if ret, err := h.DomainGetSecurityLabelList(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetSecurityLabelList)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetSecurityLabelList(ctx, a.Dom)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 279: // REMOTE_PROC_DOMAIN_PIN_EMULATOR
-		var a protocol.DomainPinEmulatorArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainPinEmulator != nil {
-			return nil, h.DomainPinEmulator(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainPinEmulator)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainPinEmulator(ctx, a.Dom, a.Cpumap, a.Flags)
-	case 280: // REMOTE_PROC_DOMAIN_GET_EMULATOR_PIN_INFO
-		var a protocol.DomainGetEmulatorPinInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetEmulatorPinInfo != nil {
-			if ret, err := h.DomainGetEmulatorPinInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetEmulatorPinInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetEmulatorPinInfo(ctx, a.Dom, a.Maplen, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 281: // REMOTE_PROC_CONNECT_LIST_ALL_STORAGE_POOLS
-		var a protocol.ConnectListAllStoragePoolsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllStoragePools != nil {
-			if ret, err := h.ConnectListAllStoragePools(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllStoragePools)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllStoragePools(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 282: // REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES
-		var a protocol.StoragePoolListAllVolumesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolListAllVolumes != nil {
-			if ret, err := h.StoragePoolListAllVolumes(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolListAllVolumes)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.StoragePoolListAllVolumes(ctx, a.Pool, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 283: // REMOTE_PROC_CONNECT_LIST_ALL_NETWORKS
-		var a protocol.ConnectListAllNetworksArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllNetworks != nil {
-			if ret, err := h.ConnectListAllNetworks(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllNetworks)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllNetworks(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 284: // REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES
-		var a protocol.ConnectListAllInterfacesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllInterfaces != nil {
-			if ret, err := h.ConnectListAllInterfaces(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllInterfaces)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllInterfaces(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 285: // REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES
-		var a protocol.ConnectListAllNodeDevicesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllNodeDevices != nil {
-			if ret, err := h.ConnectListAllNodeDevices(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllNodeDevices)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllNodeDevices(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 286: // REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS
-		var a protocol.ConnectListAllNwfiltersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllNwfilters != nil {
-			if ret, err := h.ConnectListAllNwfilters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllNwfilters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllNwfilters(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 287: // REMOTE_PROC_CONNECT_LIST_ALL_SECRETS
-		var a protocol.ConnectListAllSecretsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllSecrets != nil {
-			if ret, err := h.ConnectListAllSecrets(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllSecrets)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllSecrets(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 288: // REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS
-		var a protocol.NodeSetMemoryParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeSetMemoryParameters != nil {
-			return nil, h.NodeSetMemoryParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeSetMemoryParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeSetMemoryParameters(ctx, a.Params, a.Flags)
-	case 289: // REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS
-		var a protocol.NodeGetMemoryParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetMemoryParameters != nil {
-			if ret, err := h.NodeGetMemoryParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetMemoryParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetMemoryParameters(ctx, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 290: // REMOTE_PROC_DOMAIN_BLOCK_COMMIT
-		var a protocol.DomainBlockCommitArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockCommit != nil {
-			return nil, h.DomainBlockCommit(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockCommit)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockCommit(ctx, a.Dom, a.Disk, a.Base, a.Top, a.Bandwidth, a.Flags)
-	case 291: // REMOTE_PROC_NETWORK_UPDATE
-		var a protocol.NetworkUpdateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkUpdate != nil {
-			return nil, h.NetworkUpdate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkUpdate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkUpdate(ctx, a.Net, a.Command, a.Section, a.ParentIndex, a.XML, a.Flags)
-	case 292: // REMOTE_PROC_DOMAIN_EVENT_PMSUSPEND_DISK
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_PMSUSPEND_DISK")
-	case 293: // REMOTE_PROC_NODE_GET_CPU_MAP
-		var a protocol.NodeGetCPUMapArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetCPUMap != nil {
-			if ret, err := h.NodeGetCPUMap(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetCPUMap)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetCPUMap(ctx, a.NeedMap, a.NeedOnline, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 294: // REMOTE_PROC_DOMAIN_FSTRIM
-		var a protocol.DomainFstrimArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainFstrim != nil {
-			return nil, h.DomainFstrim(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainFstrim)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainFstrim(ctx, a.Dom, a.MountPoint, a.Minimum, a.Flags)
-	case 295: // REMOTE_PROC_DOMAIN_SEND_PROCESS_SIGNAL
-		var a protocol.DomainSendProcessSignalArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSendProcessSignal != nil {
-			return nil, h.DomainSendProcessSignal(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSendProcessSignal)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSendProcessSignal(ctx, a.Dom, a.PidValue, a.Signum, a.Flags)
-	case 296: // REMOTE_PROC_DOMAIN_OPEN_CHANNEL
-		var a protocol.DomainOpenChannelArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainOpenChannel != nil {
-			return nil, h.DomainOpenChannel(ctx, r, &a)
-		}
-		return nil, r.errNoSupport()
-	case 297: // REMOTE_PROC_NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN
-		var a protocol.NodeDeviceLookupScsiHostByWwnArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceLookupScsiHostByWwn != nil {
-			if ret, err := h.NodeDeviceLookupScsiHostByWwn(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceLookupScsiHostByWwn)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceLookupScsiHostByWwn(ctx, a.Wwnn, a.Wwpn, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceLookupScsiHostByWwnRet{Dev: v}, nil
-	case 298: // REMOTE_PROC_DOMAIN_GET_JOB_STATS
-		var a protocol.DomainGetJobStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetJobStats != nil {
-			if ret, err := h.DomainGetJobStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetJobStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetJobStats(ctx, a.Dom, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 299: // REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE
-		var a protocol.DomainMigrateGetCompressionCacheArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateGetCompressionCache != nil {
-			if ret, err := h.DomainMigrateGetCompressionCache(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateGetCompressionCache)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigrateGetCompressionCache(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigrateGetCompressionCacheRet{CacheSize: v}, nil
-	case 300: // REMOTE_PROC_DOMAIN_MIGRATE_SET_COMPRESSION_CACHE
-		var a protocol.DomainMigrateSetCompressionCacheArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateSetCompressionCache != nil {
-			return nil, h.DomainMigrateSetCompressionCache(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateSetCompressionCache)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigrateSetCompressionCache(ctx, a.Dom, a.CacheSize, a.Flags)
-	case 301: // REMOTE_PROC_NODE_DEVICE_DETACH_FLAGS
-		var a protocol.NodeDeviceDetachFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceDetachFlags != nil {
-			return nil, h.NodeDeviceDetachFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceDetachFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceDetachFlags(ctx, a.Name, a.DriverName, a.Flags)
-	case 302: // REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3_PARAMS
-		var a protocol.DomainMigrateBegin3ParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateBegin3Params != nil {
-			if ret, err := h.DomainMigrateBegin3Params(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateBegin3Params)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigrateBegin3Params(ctx, a.Dom, a.Params, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 303: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE3_PARAMS
-		var a protocol.DomainMigratePrepare3ParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepare3Params != nil {
-			if ret, err := h.DomainMigratePrepare3Params(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePrepare3Params)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigratePrepare3Params(ctx, a.Params, a.CookieIn, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 304: // REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3_PARAMS
-		var a protocol.DomainMigratePrepareTunnel3ParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePrepareTunnel3Params != nil {
-			if ret, err := h.DomainMigratePrepareTunnel3Params(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePrepareTunnel3Params)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigratePrepareTunnel3Params(ctx, a.Params, a.CookieIn, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigratePrepareTunnel3ParamsRet{CookieOut: v}, nil
-	case 305: // REMOTE_PROC_DOMAIN_MIGRATE_PERFORM3_PARAMS
-		var a protocol.DomainMigratePerform3ParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigratePerform3Params != nil {
-			if ret, err := h.DomainMigratePerform3Params(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigratePerform3Params)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigratePerform3Params(ctx, a.Dom, a.Dconnuri, a.Params, a.CookieIn, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigratePerform3ParamsRet{CookieOut: v}, nil
-	case 306: // REMOTE_PROC_DOMAIN_MIGRATE_FINISH3_PARAMS
-		var a protocol.DomainMigrateFinish3ParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateFinish3Params != nil {
-			if ret, err := h.DomainMigrateFinish3Params(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateFinish3Params)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainMigrateFinish3Params(ctx, a.Params, a.CookieIn, a.Flags, a.Cancelled)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 307: // REMOTE_PROC_DOMAIN_MIGRATE_CONFIRM3_PARAMS
-		var a protocol.DomainMigrateConfirm3ParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateConfirm3Params != nil {
-			return nil, h.DomainMigrateConfirm3Params(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateConfirm3Params)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigrateConfirm3Params(ctx, a.Dom, a.Params, a.CookieIn, a.Flags, a.Cancelled)
-	case 308: // REMOTE_PROC_DOMAIN_SET_MEMORY_STATS_PERIOD
-		var a protocol.DomainSetMemoryStatsPeriodArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetMemoryStatsPeriod != nil {
-			return nil, h.DomainSetMemoryStatsPeriod(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetMemoryStatsPeriod)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetMemoryStatsPeriod(ctx, a.Dom, a.Period, a.Flags)
-	case 309: // REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES
-		var a protocol.DomainCreateXMLWithFilesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCreateXMLWithFiles != nil {
-			if ret, err := h.DomainCreateXMLWithFiles(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCreateXMLWithFiles)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCreateXMLWithFiles(ctx, a.XMLDesc, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCreateXMLWithFilesRet{Dom: v}, nil
-	case 310: // REMOTE_PROC_DOMAIN_CREATE_WITH_FILES
-		var a protocol.DomainCreateWithFilesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCreateWithFiles != nil {
-			if ret, err := h.DomainCreateWithFiles(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCreateWithFiles)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCreateWithFiles(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCreateWithFilesRet{Dom: v}, nil
-	case 311: // REMOTE_PROC_DOMAIN_EVENT_DEVICE_REMOVED
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_DEVICE_REMOVED")
-	case 312: // REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES
-		var a protocol.ConnectGetCPUModelNamesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetCPUModelNames != nil {
-			if ret, err := h.ConnectGetCPUModelNames(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetCPUModelNames)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectGetCPUModelNames(ctx, a.Arch, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 313: // REMOTE_PROC_CONNECT_NETWORK_EVENT_REGISTER_ANY
-		var a protocol.ConnectNetworkEventRegisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNetworkEventRegisterAny != nil {
-			if ret, err := h.ConnectNetworkEventRegisterAny(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNetworkEventRegisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNetworkEventRegisterAny(ctx, a.EventID, a.Net)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNetworkEventRegisterAnyRet{CallbackID: v}, nil
-	case 314: // REMOTE_PROC_CONNECT_NETWORK_EVENT_DEREGISTER_ANY
-		var a protocol.ConnectNetworkEventDeregisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNetworkEventDeregisterAny != nil {
-			return nil, h.ConnectNetworkEventDeregisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectNetworkEventDeregisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectNetworkEventDeregisterAny(ctx, a.CallbackID)
-	case 315: // REMOTE_PROC_NETWORK_EVENT_LIFECYCLE
-		return nil, errEventProc(r.num, "NETWORK_EVENT_LIFECYCLE")
-	case 316: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY
-		var a protocol.ConnectDomainEventCallbackRegisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainEventCallbackRegisterAny != nil {
-			if ret, err := h.ConnectDomainEventCallbackRegisterAny(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainEventCallbackRegisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectDomainEventCallbackRegisterAny(ctx, a.EventID, a.Dom)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectDomainEventCallbackRegisterAnyRet{CallbackID: v}, nil
-	case 317: // REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY
-		var a protocol.ConnectDomainEventCallbackDeregisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectDomainEventCallbackDeregisterAny != nil {
-			return nil, h.ConnectDomainEventCallbackDeregisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectDomainEventCallbackDeregisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectDomainEventCallbackDeregisterAny(ctx, a.CallbackID)
-	case 318: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_LIFECYCLE")
-	case 319: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_REBOOT
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_REBOOT")
-	case 320: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_RTC_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_RTC_CHANGE")
-	case 321: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_WATCHDOG
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_WATCHDOG")
-	case 322: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_IO_ERROR")
-	case 323: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_GRAPHICS
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_GRAPHICS")
-	case 324: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON")
-	case 325: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_CONTROL_ERROR
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_CONTROL_ERROR")
-	case 326: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BLOCK_JOB
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_BLOCK_JOB")
-	case 327: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DISK_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DISK_CHANGE")
-	case 328: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TRAY_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_TRAY_CHANGE")
-	case 329: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMWAKEUP
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_PMWAKEUP")
-	case 330: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_PMSUSPEND")
-	case 331: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE")
-	case 332: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK")
-	case 333: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED")
-	case 334: // REMOTE_PROC_DOMAIN_CORE_DUMP_WITH_FORMAT
-		var a protocol.DomainCoreDumpWithFormatArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCoreDumpWithFormat != nil {
-			return nil, h.DomainCoreDumpWithFormat(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainCoreDumpWithFormat)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainCoreDumpWithFormat(ctx, a.Dom, a.To, a.Dumpformat, a.Flags)
-	case 335: // REMOTE_PROC_DOMAIN_FSFREEZE
-		var a protocol.DomainFsfreezeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainFsfreeze != nil {
-			if ret, err := h.DomainFsfreeze(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainFsfreeze)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainFsfreeze(ctx, a.Dom, a.Mountpoints, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainFsfreezeRet{Filesystems: v}, nil
-	case 336: // REMOTE_PROC_DOMAIN_FSTHAW
-		var a protocol.DomainFsthawArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainFsthaw != nil {
-			if ret, err := h.DomainFsthaw(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainFsthaw)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainFsthaw(ctx, a.Dom, a.Mountpoints, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainFsthawRet{Filesystems: v}, nil
-	case 337: // REMOTE_PROC_DOMAIN_GET_TIME
-		var a protocol.DomainGetTimeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainGetTime != nil {
-			if ret, err := h.DomainGetTime(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetTime)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetTime(ctx, a.Dom, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 338: // REMOTE_PROC_DOMAIN_SET_TIME
-		var a protocol.DomainSetTimeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetTime != nil {
-			return nil, h.DomainSetTime(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetTime)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetTime(ctx, a.Dom, a.Seconds, a.Nseconds, a.Flags)
-	case 339: // REMOTE_PROC_DOMAIN_EVENT_BLOCK_JOB_2
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_BLOCK_JOB_2")
-	case 340: // REMOTE_PROC_NODE_GET_FREE_PAGES
-		var a protocol.NodeGetFreePagesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeGetFreePages != nil {
-			if ret, err := h.NodeGetFreePages(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetFreePages)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeGetFreePages(ctx, a.Pages, a.StartCell, a.CellCount, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeGetFreePagesRet{Counts: v}, nil
-	case 341: // REMOTE_PROC_NETWORK_GET_DHCP_LEASES
-		var a protocol.NetworkGetDhcpLeasesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkGetDhcpLeases != nil {
-			if ret, err := h.NetworkGetDhcpLeases(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkGetDhcpLeases)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NetworkGetDhcpLeases(ctx, a.Net, a.MAC, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 342: // REMOTE_PROC_CONNECT_GET_DOMAIN_CAPABILITIES
-		var a protocol.ConnectGetDomainCapabilitiesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetDomainCapabilities != nil {
-			if ret, err := h.ConnectGetDomainCapabilities(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetDomainCapabilities)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetDomainCapabilities(ctx, a.Emulatorbin, a.Arch, a.Machine, a.Virttype, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetDomainCapabilitiesRet{Capabilities: v}, nil
-	case 343: // REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD
-		var a protocol.DomainOpenGraphicsFdArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainOpenGraphicsFd != nil {
-			return nil, h.DomainOpenGraphicsFd(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainOpenGraphicsFd)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainOpenGraphicsFd(ctx, a.Dom, a.Idx, a.Flags)
-	case 344: // REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS
-		var a protocol.ConnectGetAllDomainStatsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetAllDomainStats != nil {
-			if ret, err := h.ConnectGetAllDomainStats(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetAllDomainStats)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetAllDomainStats(ctx, a.Doms, a.Stats, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetAllDomainStatsRet{RetStats: v}, nil
-	case 345: // REMOTE_PROC_DOMAIN_BLOCK_COPY
-		var a protocol.DomainBlockCopyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBlockCopy != nil {
-			return nil, h.DomainBlockCopy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBlockCopy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBlockCopy(ctx, a.Dom, a.Path, a.Destxml, a.Params, a.Flags)
-	case 346: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_TUNABLE")
-	case 347: // REMOTE_PROC_NODE_ALLOC_PAGES
-		var a protocol.NodeAllocPagesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeAllocPages != nil {
-			if ret, err := h.NodeAllocPages(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeAllocPages)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeAllocPages(ctx, a.PageSizes, a.PageCounts, a.StartCell, a.CellCount, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeAllocPagesRet{Ret: v}, nil
-	case 348: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE")
-	case 349: // REMOTE_PROC_DOMAIN_GET_FSINFO
-		var a protocol.DomainGetFsinfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainGetFsinfo != nil {
-			if ret, err := h.DomainGetFsinfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetFsinfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetFsinfo(ctx, a.Dom, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 350: // REMOTE_PROC_DOMAIN_DEFINE_XML_FLAGS
-		var a protocol.DomainDefineXMLFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDefineXMLFlags != nil {
-			if ret, err := h.DomainDefineXMLFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainDefineXMLFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainDefineXMLFlags(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainDefineXMLFlagsRet{Dom: v}, nil
-	case 351: // REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO
-		var a protocol.DomainGetIothreadInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetIothreadInfo != nil {
-			if ret, err := h.DomainGetIothreadInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetIothreadInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainGetIothreadInfo(ctx, a.Dom, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 352: // REMOTE_PROC_DOMAIN_PIN_IOTHREAD
-		var a protocol.DomainPinIothreadArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainPinIothread != nil {
-			return nil, h.DomainPinIothread(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainPinIothread)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainPinIothread(ctx, a.Dom, a.IothreadsID, a.Cpumap, a.Flags)
-	case 353: // REMOTE_PROC_DOMAIN_INTERFACE_ADDRESSES
-		var a protocol.DomainInterfaceAddressesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(a.Source == 1); err != nil {
-			return nil, err
-		}
-		if h.DomainInterfaceAddresses != nil {
-			if ret, err := h.DomainInterfaceAddresses(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainInterfaceAddresses)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainInterfaceAddresses(ctx, a.Dom, a.Source, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainInterfaceAddressesRet{Ifaces: v}, nil
-	case 354: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_ADDED
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED")
-	case 355: // REMOTE_PROC_DOMAIN_ADD_IOTHREAD
-		var a protocol.DomainAddIothreadArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAddIothread != nil {
-			return nil, h.DomainAddIothread(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainAddIothread)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainAddIothread(ctx, a.Dom, a.IothreadID, a.Flags)
-	case 356: // REMOTE_PROC_DOMAIN_DEL_IOTHREAD
-		var a protocol.DomainDelIothreadArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDelIothread != nil {
-			return nil, h.DomainDelIothread(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainDelIothread)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainDelIothread(ctx, a.Dom, a.IothreadID, a.Flags)
-	case 357: // REMOTE_PROC_DOMAIN_SET_USER_PASSWORD
-		var a protocol.DomainSetUserPasswordArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetUserPassword != nil {
-			return nil, h.DomainSetUserPassword(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetUserPassword)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetUserPassword(ctx, a.Dom, a.User, a.Password, a.Flags)
-	case 358: // REMOTE_PROC_DOMAIN_RENAME
-		var a protocol.DomainRenameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainRename != nil {
-			if ret, err := h.DomainRename(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainRename)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainRename(ctx, a.Dom, a.NewName, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainRenameRet{Retcode: v}, nil
-	case 359: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION")
-	case 360: // REMOTE_PROC_CONNECT_REGISTER_CLOSE_CALLBACK
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectRegisterCloseCallback != nil {
-			return nil, h.ConnectRegisterCloseCallback(ctx, r)
-		}
-		c, ok := r.conn.(drivers.OpConnectRegisterCloseCallback)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectRegisterCloseCallback(ctx)
-	case 361: // REMOTE_PROC_CONNECT_UNREGISTER_CLOSE_CALLBACK
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectUnregisterCloseCallback != nil {
-			return nil, h.ConnectUnregisterCloseCallback(ctx, r)
-		}
-		c, ok := r.conn.(drivers.OpConnectUnregisterCloseCallback)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectUnregisterCloseCallback(ctx)
-	case 362: // REMOTE_PROC_CONNECT_EVENT_CONNECTION_CLOSED
-		return nil, errEventProc(r.num, "CONNECT_EVENT_CONNECTION_CLOSED")
-	case 363: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED")
-	case 364: // REMOTE_PROC_DOMAIN_MIGRATE_START_POST_COPY
-		var a protocol.DomainMigrateStartPostCopyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateStartPostCopy != nil {
-			return nil, h.DomainMigrateStartPostCopy(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateStartPostCopy)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainMigrateStartPostCopy(ctx, a.Dom, a.Flags)
-	case 365: // REMOTE_PROC_DOMAIN_GET_PERF_EVENTS
-		var a protocol.DomainGetPerfEventsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetPerfEvents != nil {
-			if ret, err := h.DomainGetPerfEvents(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetPerfEvents)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetPerfEvents(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetPerfEventsRet{Params: v}, nil
-	case 366: // REMOTE_PROC_DOMAIN_SET_PERF_EVENTS
-		var a protocol.DomainSetPerfEventsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetPerfEvents != nil {
-			return nil, h.DomainSetPerfEvents(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetPerfEvents)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetPerfEvents(ctx, a.Dom, a.Params, a.Flags)
-	case 367: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED")
-	case 368: // REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY
-		var a protocol.ConnectStoragePoolEventRegisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectStoragePoolEventRegisterAny != nil {
-			if ret, err := h.ConnectStoragePoolEventRegisterAny(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectStoragePoolEventRegisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectStoragePoolEventRegisterAny(ctx, a.EventID, a.Pool)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectStoragePoolEventRegisterAnyRet{CallbackID: v}, nil
-	case 369: // REMOTE_PROC_CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY
-		var a protocol.ConnectStoragePoolEventDeregisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectStoragePoolEventDeregisterAny != nil {
-			return nil, h.ConnectStoragePoolEventDeregisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectStoragePoolEventDeregisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectStoragePoolEventDeregisterAny(ctx, a.CallbackID)
-	case 370: // REMOTE_PROC_STORAGE_POOL_EVENT_LIFECYCLE
-		return nil, errEventProc(r.num, "STORAGE_POOL_EVENT_LIFECYCLE")
-	case 371: // REMOTE_PROC_DOMAIN_GET_GUEST_VCPUS
-		var a protocol.DomainGetGuestVcpusArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainGetGuestVcpus != nil {
-			if ret, err := h.DomainGetGuestVcpus(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetGuestVcpus)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetGuestVcpus(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetGuestVcpusRet{Params: v}, nil
-	case 372: // REMOTE_PROC_DOMAIN_SET_GUEST_VCPUS
-		var a protocol.DomainSetGuestVcpusArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetGuestVcpus != nil {
-			return nil, h.DomainSetGuestVcpus(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetGuestVcpus)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetGuestVcpus(ctx, a.Dom, a.Cpumap, a.State, a.Flags)
-	case 373: // REMOTE_PROC_STORAGE_POOL_EVENT_REFRESH
-		return nil, errEventProc(r.num, "STORAGE_POOL_EVENT_REFRESH")
-	case 374: // REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY
-		var a protocol.ConnectNodeDeviceEventRegisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNodeDeviceEventRegisterAny != nil {
-			if ret, err := h.ConnectNodeDeviceEventRegisterAny(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectNodeDeviceEventRegisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectNodeDeviceEventRegisterAny(ctx, a.EventID, a.Dev)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectNodeDeviceEventRegisterAnyRet{CallbackID: v}, nil
-	case 375: // REMOTE_PROC_CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY
-		var a protocol.ConnectNodeDeviceEventDeregisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectNodeDeviceEventDeregisterAny != nil {
-			return nil, h.ConnectNodeDeviceEventDeregisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectNodeDeviceEventDeregisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectNodeDeviceEventDeregisterAny(ctx, a.CallbackID)
-	case 376: // REMOTE_PROC_NODE_DEVICE_EVENT_LIFECYCLE
-		return nil, errEventProc(r.num, "NODE_DEVICE_EVENT_LIFECYCLE")
-	case 377: // REMOTE_PROC_NODE_DEVICE_EVENT_UPDATE
-		return nil, errEventProc(r.num, "NODE_DEVICE_EVENT_UPDATE")
-	case 378: // REMOTE_PROC_STORAGE_VOL_GET_INFO_FLAGS
-		var a protocol.StorageVolGetInfoFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StorageVolGetInfoFlags != nil {
-			if ret, err := h.StorageVolGetInfoFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStorageVolGetInfoFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.StorageVolGetInfoFlags(ctx, a.Vol, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 379: // REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_METADATA_CHANGE")
-	case 380: // REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY
-		var a protocol.ConnectSecretEventRegisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectSecretEventRegisterAny != nil {
-			if ret, err := h.ConnectSecretEventRegisterAny(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectSecretEventRegisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectSecretEventRegisterAny(ctx, a.EventID, a.Secret)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectSecretEventRegisterAnyRet{CallbackID: v}, nil
-	case 381: // REMOTE_PROC_CONNECT_SECRET_EVENT_DEREGISTER_ANY
-		var a protocol.ConnectSecretEventDeregisterAnyArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectSecretEventDeregisterAny != nil {
-			return nil, h.ConnectSecretEventDeregisterAny(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectSecretEventDeregisterAny)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectSecretEventDeregisterAny(ctx, a.CallbackID)
-	case 382: // REMOTE_PROC_SECRET_EVENT_LIFECYCLE
-		return nil, errEventProc(r.num, "SECRET_EVENT_LIFECYCLE")
-	case 383: // REMOTE_PROC_SECRET_EVENT_VALUE_CHANGED
-		return nil, errEventProc(r.num, "SECRET_EVENT_VALUE_CHANGED")
-	case 384: // REMOTE_PROC_DOMAIN_SET_VCPU
-		var a protocol.DomainSetVcpuArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetVcpu != nil {
-			return nil, h.DomainSetVcpu(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetVcpu)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetVcpu(ctx, a.Dom, a.Cpumap, a.State, a.Flags)
-	case 385: // REMOTE_PROC_DOMAIN_EVENT_BLOCK_THRESHOLD
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_BLOCK_THRESHOLD")
-	case 386: // REMOTE_PROC_DOMAIN_SET_BLOCK_THRESHOLD
-		var a protocol.DomainSetBlockThresholdArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetBlockThreshold != nil {
-			return nil, h.DomainSetBlockThreshold(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetBlockThreshold)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetBlockThreshold(ctx, a.Dom, a.Dev, a.Threshold, a.Flags)
-	case 387: // REMOTE_PROC_DOMAIN_MIGRATE_GET_MAX_DOWNTIME
-		var a protocol.DomainMigrateGetMaxDowntimeArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainMigrateGetMaxDowntime != nil {
-			if ret, err := h.DomainMigrateGetMaxDowntime(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainMigrateGetMaxDowntime)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainMigrateGetMaxDowntime(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainMigrateGetMaxDowntimeRet{Downtime: v}, nil
-	case 388: // REMOTE_PROC_DOMAIN_MANAGED_SAVE_GET_XML_DESC
-		var a protocol.DomainManagedSaveGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_SAVE_IMAGE_XML_SECURE */); err != nil {
-			return nil, err
-		}
-		if h.DomainManagedSaveGetXMLDesc != nil {
-			if ret, err := h.DomainManagedSaveGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainManagedSaveGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainManagedSaveGetXMLDesc(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainManagedSaveGetXMLDescRet{XML: v}, nil
-	case 389: // REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML
-		var a protocol.DomainManagedSaveDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainManagedSaveDefineXML != nil {
-			return nil, h.DomainManagedSaveDefineXML(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainManagedSaveDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainManagedSaveDefineXML(ctx, a.Dom, a.Dxml, a.Flags)
-	case 390: // REMOTE_PROC_DOMAIN_SET_LIFECYCLE_ACTION
-		var a protocol.DomainSetLifecycleActionArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetLifecycleAction != nil {
-			return nil, h.DomainSetLifecycleAction(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetLifecycleAction)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetLifecycleAction(ctx, a.Dom, a.Type, a.Action, a.Flags)
-	case 391: // REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_TARGET_PATH
-		var a protocol.StoragePoolLookupByTargetPathArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.StoragePoolLookupByTargetPath != nil {
-			if ret, err := h.StoragePoolLookupByTargetPath(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpStoragePoolLookupByTargetPath)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.StoragePoolLookupByTargetPath(ctx, a.Path)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.StoragePoolLookupByTargetPathRet{Pool: v}, nil
-	case 392: // REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS
-		var a protocol.DomainDetachDeviceAliasArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainDetachDeviceAlias != nil {
-			return nil, h.DomainDetachDeviceAlias(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainDetachDeviceAlias)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainDetachDeviceAlias(ctx, a.Dom, a.Alias, a.Flags)
-	case 393: // REMOTE_PROC_CONNECT_COMPARE_HYPERVISOR_CPU
-		var a protocol.ConnectCompareHypervisorCPUArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectCompareHypervisorCPU != nil {
-			if ret, err := h.ConnectCompareHypervisorCPU(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectCompareHypervisorCPU)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectCompareHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XMLCPU, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectCompareHypervisorCPURet{Result: v}, nil
-	case 394: // REMOTE_PROC_CONNECT_BASELINE_HYPERVISOR_CPU
-		var a protocol.ConnectBaselineHypervisorCPUArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectBaselineHypervisorCPU != nil {
-			if ret, err := h.ConnectBaselineHypervisorCPU(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectBaselineHypervisorCPU)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectBaselineHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XMLCPUs, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectBaselineHypervisorCPURet{CPU: v}, nil
-	case 395: // REMOTE_PROC_NODE_GET_SEV_INFO
-		var a protocol.NodeGetSevInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeGetSevInfo != nil {
-			if ret, err := h.NodeGetSevInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeGetSevInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NodeGetSevInfo(ctx, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 396: // REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO
-		var a protocol.DomainGetLaunchSecurityInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetLaunchSecurityInfo != nil {
-			if ret, err := h.DomainGetLaunchSecurityInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetLaunchSecurityInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetLaunchSecurityInfo(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetLaunchSecurityInfoRet{Params: v}, nil
-	case 397: // REMOTE_PROC_NWFILTER_BINDING_LOOKUP_BY_PORT_DEV
-		var a protocol.NwfilterBindingLookupByPortDevArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NwfilterBindingLookupByPortDev != nil {
-			if ret, err := h.NwfilterBindingLookupByPortDev(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterBindingLookupByPortDev)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterBindingLookupByPortDev(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterBindingLookupByPortDevRet{Nwfilter: v}, nil
-	case 398: // REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC
-		var a protocol.NwfilterBindingGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NwfilterBindingGetXMLDesc != nil {
-			if ret, err := h.NwfilterBindingGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterBindingGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterBindingGetXMLDesc(ctx, a.Nwfilter, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterBindingGetXMLDescRet{XML: v}, nil
-	case 399: // REMOTE_PROC_NWFILTER_BINDING_CREATE_XML
-		var a protocol.NwfilterBindingCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NwfilterBindingCreateXML != nil {
-			if ret, err := h.NwfilterBindingCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterBindingCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterBindingCreateXML(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterBindingCreateXMLRet{Nwfilter: v}, nil
-	case 400: // REMOTE_PROC_NWFILTER_BINDING_DELETE
-		var a protocol.NwfilterBindingDeleteArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NwfilterBindingDelete != nil {
-			return nil, h.NwfilterBindingDelete(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNwfilterBindingDelete)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NwfilterBindingDelete(ctx, a.Nwfilter)
-	case 401: // REMOTE_PROC_CONNECT_LIST_ALL_NWFILTER_BINDINGS
-		var a protocol.ConnectListAllNwfilterBindingsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectListAllNwfilterBindings != nil {
-			if ret, err := h.ConnectListAllNwfilterBindings(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectListAllNwfilterBindings)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.ConnectListAllNwfilterBindings(ctx, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 402: // REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS
-		var a protocol.DomainSetIothreadParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetIothreadParams != nil {
-			return nil, h.DomainSetIothreadParams(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetIothreadParams)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetIothreadParams(ctx, a.Dom, a.IothreadID, a.Params, a.Flags)
-	case 403: // REMOTE_PROC_CONNECT_GET_STORAGE_POOL_CAPABILITIES
-		var a protocol.ConnectGetStoragePoolCapabilitiesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.ConnectGetStoragePoolCapabilities != nil {
-			if ret, err := h.ConnectGetStoragePoolCapabilities(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpConnectGetStoragePoolCapabilities)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.ConnectGetStoragePoolCapabilities(ctx, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.ConnectGetStoragePoolCapabilitiesRet{Capabilities: v}, nil
-	case 404: // REMOTE_PROC_NETWORK_LIST_ALL_PORTS
-		var a protocol.NetworkListAllPortsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkListAllPorts != nil {
-			if ret, err := h.NetworkListAllPorts(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkListAllPorts)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NetworkListAllPorts(ctx, a.Network, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 405: // REMOTE_PROC_NETWORK_PORT_LOOKUP_BY_UUID
-		var a protocol.NetworkPortLookupByUUIDArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkPortLookupByUUID != nil {
-			if ret, err := h.NetworkPortLookupByUUID(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkPortLookupByUUID)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkPortLookupByUUID(ctx, a.Network, a.UUID)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkPortLookupByUUIDRet{Port: v}, nil
-	case 406: // REMOTE_PROC_NETWORK_PORT_CREATE_XML
-		var a protocol.NetworkPortCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkPortCreateXML != nil {
-			if ret, err := h.NetworkPortCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkPortCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkPortCreateXML(ctx, a.Network, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkPortCreateXMLRet{Port: v}, nil
-	case 407: // REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS
-		var a protocol.NetworkPortGetParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkPortGetParameters != nil {
-			if ret, err := h.NetworkPortGetParameters(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkPortGetParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.NetworkPortGetParameters(ctx, a.Port, a.Nparams, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 408: // REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS
-		var a protocol.NetworkPortSetParametersArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkPortSetParameters != nil {
-			return nil, h.NetworkPortSetParameters(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkPortSetParameters)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkPortSetParameters(ctx, a.Port, a.Params, a.Flags)
-	case 409: // REMOTE_PROC_NETWORK_PORT_GET_XML_DESC
-		var a protocol.NetworkPortGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NetworkPortGetXMLDesc != nil {
-			if ret, err := h.NetworkPortGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkPortGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkPortGetXMLDesc(ctx, a.Port, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkPortGetXMLDescRet{XML: v}, nil
-	case 410: // REMOTE_PROC_NETWORK_PORT_DELETE
-		var a protocol.NetworkPortDeleteArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkPortDelete != nil {
-			return nil, h.NetworkPortDelete(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNetworkPortDelete)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NetworkPortDelete(ctx, a.Port, a.Flags)
-	case 411: // REMOTE_PROC_DOMAIN_CHECKPOINT_CREATE_XML
-		var a protocol.DomainCheckpointCreateXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCheckpointCreateXML != nil {
-			if ret, err := h.DomainCheckpointCreateXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCheckpointCreateXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCheckpointCreateXML(ctx, a.Dom, a.XMLDesc, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCheckpointCreateXMLRet{Checkpoint: v}, nil
-	case 412: // REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC
-		var a protocol.DomainCheckpointGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_CHECKPOINT_XML_SECURE */); err != nil {
-			return nil, err
-		}
-		if h.DomainCheckpointGetXMLDesc != nil {
-			if ret, err := h.DomainCheckpointGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCheckpointGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCheckpointGetXMLDesc(ctx, a.Checkpoint, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCheckpointGetXMLDescRet{XML: v}, nil
-	case 413: // REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS
-		var a protocol.DomainListAllCheckpointsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainListAllCheckpoints != nil {
-			if ret, err := h.DomainListAllCheckpoints(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainListAllCheckpoints)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainListAllCheckpoints(ctx, a.Dom, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 414: // REMOTE_PROC_DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN
-		var a protocol.DomainCheckpointListAllChildrenArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainCheckpointListAllChildren != nil {
-			if ret, err := h.DomainCheckpointListAllChildren(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCheckpointListAllChildren)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		ret, err := c.DomainCheckpointListAllChildren(ctx, a.Checkpoint, a.NeedResults, a.Flags)
-		if err != nil || ret == nil {
-			return nil, errNilReturn(r.api, err)
-		}
-		return ret, nil
-	case 415: // REMOTE_PROC_DOMAIN_CHECKPOINT_LOOKUP_BY_NAME
-		var a protocol.DomainCheckpointLookupByNameArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainCheckpointLookupByName != nil {
-			if ret, err := h.DomainCheckpointLookupByName(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCheckpointLookupByName)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCheckpointLookupByName(ctx, a.Dom, a.Name, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCheckpointLookupByNameRet{Checkpoint: v}, nil
-	case 416: // REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT
-		var a protocol.DomainCheckpointGetParentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainCheckpointGetParent != nil {
-			if ret, err := h.DomainCheckpointGetParent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainCheckpointGetParent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainCheckpointGetParent(ctx, a.Checkpoint, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainCheckpointGetParentRet{Parent: v}, nil
-	case 417: // REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE
-		var a protocol.DomainCheckpointDeleteArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainCheckpointDelete != nil {
-			return nil, h.DomainCheckpointDelete(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainCheckpointDelete)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainCheckpointDelete(ctx, a.Checkpoint, a.Flags)
-	case 418: // REMOTE_PROC_DOMAIN_GET_GUEST_INFO
-		var a protocol.DomainGetGuestInfoArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainGetGuestInfo != nil {
-			if ret, err := h.DomainGetGuestInfo(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetGuestInfo)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetGuestInfo(ctx, a.Dom, a.Types, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetGuestInfoRet{Params: v}, nil
-	case 419: // REMOTE_PROC_CONNECT_SET_IDENTITY
-		var a protocol.ConnectSetIdentityArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.ConnectSetIdentity != nil {
-			return nil, h.ConnectSetIdentity(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpConnectSetIdentity)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.ConnectSetIdentity(ctx, a.Params, a.Flags)
-	case 420: // REMOTE_PROC_DOMAIN_AGENT_SET_RESPONSE_TIMEOUT
-		var a protocol.DomainAgentSetResponseTimeoutArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAgentSetResponseTimeout != nil {
-			if ret, err := h.DomainAgentSetResponseTimeout(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainAgentSetResponseTimeout)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainAgentSetResponseTimeout(ctx, a.Dom, a.Timeout, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainAgentSetResponseTimeoutRet{Result: v}, nil
-	case 421: // REMOTE_PROC_DOMAIN_BACKUP_BEGIN
-		var a protocol.DomainBackupBeginArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainBackupBegin != nil {
-			return nil, h.DomainBackupBegin(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainBackupBegin)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainBackupBegin(ctx, a.Dom, a.BackupXML, a.CheckpointXML, a.Flags)
-	case 422: // REMOTE_PROC_DOMAIN_BACKUP_GET_XML_DESC
-		var a protocol.DomainBackupGetXMLDescArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainBackupGetXMLDesc != nil {
-			if ret, err := h.DomainBackupGetXMLDesc(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainBackupGetXMLDesc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainBackupGetXMLDesc(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainBackupGetXMLDescRet{XML: v}, nil
-	case 423: // REMOTE_PROC_DOMAIN_EVENT_MEMORY_FAILURE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_MEMORY_FAILURE")
-	case 424: // REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET
-		var a protocol.DomainAuthorizedSshKeysGetArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAuthorizedSshKeysGet != nil {
-			if ret, err := h.DomainAuthorizedSshKeysGet(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainAuthorizedSshKeysGet)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainAuthorizedSshKeysGet(ctx, a.Dom, a.User, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainAuthorizedSshKeysGetRet{Keys: v}, nil
-	case 425: // REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET
-		var a protocol.DomainAuthorizedSshKeysSetArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAuthorizedSshKeysSet != nil {
-			return nil, h.DomainAuthorizedSshKeysSet(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainAuthorizedSshKeysSet)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainAuthorizedSshKeysSet(ctx, a.Dom, a.User, a.Keys, a.Flags)
-	case 426: // REMOTE_PROC_DOMAIN_GET_MESSAGES
-		var a protocol.DomainGetMessagesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.DomainGetMessages != nil {
-			if ret, err := h.DomainGetMessages(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpDomainGetMessages)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.DomainGetMessages(ctx, a.Dom, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.DomainGetMessagesRet{Msgs: v}, nil
-	case 427: // REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC
-		var a protocol.DomainStartDirtyRateCalcArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainStartDirtyRateCalc != nil {
-			return nil, h.DomainStartDirtyRateCalc(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainStartDirtyRateCalc)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainStartDirtyRateCalc(ctx, a.Dom, a.Seconds, a.Flags)
-	case 428: // REMOTE_PROC_NODE_DEVICE_DEFINE_XML
-		var a protocol.NodeDeviceDefineXMLArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceDefineXML != nil {
-			if ret, err := h.NodeDeviceDefineXML(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceDefineXML)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceDefineXML(ctx, a.XMLDesc, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceDefineXMLRet{Dev: v}, nil
-	case 429: // REMOTE_PROC_NODE_DEVICE_UNDEFINE
-		var a protocol.NodeDeviceUndefineArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceUndefine != nil {
-			return nil, h.NodeDeviceUndefine(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceUndefine)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceUndefine(ctx, a.Name, a.Flags)
-	case 430: // REMOTE_PROC_NODE_DEVICE_CREATE
-		var a protocol.NodeDeviceCreateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceCreate != nil {
-			return nil, h.NodeDeviceCreate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceCreate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceCreate(ctx, a.Name, a.Flags)
-	case 431: // REMOTE_PROC_NWFILTER_DEFINE_XML_FLAGS
-		var a protocol.NwfilterDefineXMLFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NwfilterDefineXMLFlags != nil {
-			if ret, err := h.NwfilterDefineXMLFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNwfilterDefineXMLFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NwfilterDefineXMLFlags(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NwfilterDefineXMLFlagsRet{Nwfilter: v}, nil
-	case 432: // REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS
-		var a protocol.NetworkDefineXMLFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkDefineXMLFlags != nil {
-			if ret, err := h.NetworkDefineXMLFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkDefineXMLFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkDefineXMLFlags(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkDefineXMLFlagsRet{Net: v}, nil
-	case 433: // REMOTE_PROC_NODE_DEVICE_GET_AUTOSTART
-		var a protocol.NodeDeviceGetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceGetAutostart != nil {
-			if ret, err := h.NodeDeviceGetAutostart(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceGetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceGetAutostart(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceGetAutostartRet{Autostart: v}, nil
-	case 434: // REMOTE_PROC_NODE_DEVICE_SET_AUTOSTART
-		var a protocol.NodeDeviceSetAutostartArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceSetAutostart != nil {
-			return nil, h.NodeDeviceSetAutostart(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceSetAutostart)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.NodeDeviceSetAutostart(ctx, a.Name, a.Autostart)
-	case 435: // REMOTE_PROC_NODE_DEVICE_IS_PERSISTENT
-		var a protocol.NodeDeviceIsPersistentArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceIsPersistent != nil {
-			if ret, err := h.NodeDeviceIsPersistent(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceIsPersistent)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceIsPersistent(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceIsPersistentRet{Persistent: v}, nil
-	case 436: // REMOTE_PROC_NODE_DEVICE_IS_ACTIVE
-		var a protocol.NodeDeviceIsActiveArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(false); err != nil {
-			return nil, err
-		}
-		if h.NodeDeviceIsActive != nil {
-			if ret, err := h.NodeDeviceIsActive(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNodeDeviceIsActive)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NodeDeviceIsActive(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NodeDeviceIsActiveRet{Active: v}, nil
-	case 437: // REMOTE_PROC_NETWORK_CREATE_XML_FLAGS
-		var a protocol.NetworkCreateXMLFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.NetworkCreateXMLFlags != nil {
-			if ret, err := h.NetworkCreateXMLFlags(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpNetworkCreateXMLFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.NetworkCreateXMLFlags(ctx, a.XML, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.NetworkCreateXMLFlagsRet{Net: v}, nil
-	case 438: // REMOTE_PROC_DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE
-		return nil, errEventProc(r.num, "DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE")
-	case 439: // REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE
-		var a protocol.DomainSetLaunchSecurityStateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSetLaunchSecurityState != nil {
-			return nil, h.DomainSetLaunchSecurityState(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSetLaunchSecurityState)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSetLaunchSecurityState(ctx, a.Dom, a.Params, a.Flags)
-	case 440: // REMOTE_PROC_DOMAIN_SAVE_PARAMS
-		var a protocol.DomainSaveParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainSaveParams != nil {
-			return nil, h.DomainSaveParams(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainSaveParams)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainSaveParams(ctx, a.Dom, a.Params, a.Flags)
-	case 441: // REMOTE_PROC_DOMAIN_RESTORE_PARAMS
-		var a protocol.DomainRestoreParamsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainRestoreParams != nil {
-			return nil, h.DomainRestoreParams(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainRestoreParams)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainRestoreParams(ctx, a.Params, a.Flags)
-	case 442: // REMOTE_PROC_DOMAIN_ABORT_JOB_FLAGS
-		var a protocol.DomainAbortJobFlagsArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainAbortJobFlags != nil {
-			return nil, h.DomainAbortJobFlags(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainAbortJobFlags)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainAbortJobFlags(ctx, a.Dom, a.Flags)
-	case 443: // REMOTE_PROC_DOMAIN_FD_ASSOCIATE
-		var a protocol.DomainFdAssociateArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.DomainFdAssociate != nil {
-			return nil, h.DomainFdAssociate(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpDomainFdAssociate)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.DomainFdAssociate(ctx, a.Dom, a.Name, a.Flags)
+	if r.num < 0 || int(r.num) >= len(remoteStubs) || remoteStubs[r.num] == nil {
+		return nil, errUnknownProc(r.num)
 	}
-	return nil, errUnknownProc(r.num)
+	return remoteStubs[r.num](h, ctx, r, body)
+}
+
+func remoteStubConnectOpen(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectOpenArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectOpen != nil {
+		return nil, h.ConnectOpen(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectOpen)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectOpen(ctx, a.Name, a.Flags)
+}
+
+func remoteStubConnectClose(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectClose != nil {
+		return nil, h.ConnectClose(ctx, r)
+	}
+	c, ok := r.conn.(drivers.OpConnectClose)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectClose(ctx)
+}
+
+func remoteStubConnectGetType(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetType != nil {
+		if ret, err := h.ConnectGetType(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetType)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetType(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetTypeRet{Type: v}, nil
+}
+
+func remoteStubConnectGetVersion(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetVersion != nil {
+		if ret, err := h.ConnectGetVersion(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetVersion)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetVersionRet{HvVer: v}, nil
+}
+
+func remoteStubConnectGetMaxVcpus(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectGetMaxVcpusArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetMaxVcpus != nil {
+		if ret, err := h.ConnectGetMaxVcpus(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetMaxVcpus)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetMaxVcpus(ctx, a.Type)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetMaxVcpusRet{MaxVcpus: v}, nil
+}
+
+func remoteStubNodeGetInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetInfo != nil {
+		if ret, err := h.NodeGetInfo(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetInfo(ctx)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectGetCapabilities(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetCapabilities != nil {
+		if ret, err := h.ConnectGetCapabilities(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetCapabilities)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetCapabilities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetCapabilitiesRet{Capabilities: v}, nil
+}
+
+func remoteStubDomainAttachDevice(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAttachDeviceArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAttachDevice != nil {
+		return nil, h.DomainAttachDevice(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainAttachDevice)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainAttachDevice(ctx, a.Dom, a.XML)
+}
+
+func remoteStubDomainCreate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCreateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCreate != nil {
+		return nil, h.DomainCreate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainCreate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainCreate(ctx, a.Dom)
+}
+
+func remoteStubDomainCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCreateXML != nil {
+		if ret, err := h.DomainCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCreateXML(ctx, a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCreateXMLRet{Dom: v}, nil
+}
+
+func remoteStubDomainDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDefineXML != nil {
+		if ret, err := h.DomainDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainDefineXML(ctx, a.XML)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainDefineXMLRet{Dom: v}, nil
+}
+
+func remoteStubDomainDestroy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDestroyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDestroy != nil {
+		return nil, h.DomainDestroy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainDestroy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainDestroy(ctx, a.Dom)
+}
+
+func remoteStubDomainDetachDevice(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDetachDeviceArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDetachDevice != nil {
+		return nil, h.DomainDetachDevice(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainDetachDevice)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainDetachDevice(ctx, a.Dom, a.XML)
+}
+
+func remoteStubDomainGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admitSecure(a.Flags&0x9 != 0 /* VIR_DOMAIN_XML_SECURE|VIR_DOMAIN_XML_MIGRATABLE */); err != nil {
+		return nil, err
+	}
+	if h.DomainGetXMLDesc != nil {
+		if ret, err := h.DomainGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetXMLDesc(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubDomainGetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetAutostart != nil {
+		if ret, err := h.DomainGetAutostart(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetAutostart(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetAutostartRet{Autostart: v}, nil
+}
+
+func remoteStubDomainGetInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetInfo != nil {
+		if ret, err := h.DomainGetInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetInfo(ctx, a.Dom)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainGetMaxMemory(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetMaxMemoryArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetMaxMemory != nil {
+		if ret, err := h.DomainGetMaxMemory(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetMaxMemory)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetMaxMemory(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetMaxMemoryRet{Memory: v}, nil
+}
+
+func remoteStubDomainGetMaxVcpus(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetMaxVcpusArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetMaxVcpus != nil {
+		if ret, err := h.DomainGetMaxVcpus(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetMaxVcpus)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetMaxVcpus(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetMaxVcpusRet{Num: v}, nil
+}
+
+func remoteStubDomainGetOSType(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetOSTypeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetOSType != nil {
+		if ret, err := h.DomainGetOSType(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetOSType)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetOSType(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetOSTypeRet{Type: v}, nil
+}
+
+func remoteStubDomainGetVcpus(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetVcpusArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetVcpus != nil {
+		if ret, err := h.DomainGetVcpus(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetVcpus)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetVcpus(ctx, a.Dom, a.Maxinfo, a.Maplen)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListDefinedDomains(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListDefinedDomainsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListDefinedDomains != nil {
+		if ret, err := h.ConnectListDefinedDomains(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListDefinedDomains)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListDefinedDomains(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListDefinedDomainsRet{Names: v}, nil
+}
+
+func remoteStubDomainLookupByID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainLookupByIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainLookupByID != nil {
+		if ret, err := h.DomainLookupByID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainLookupByID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainLookupByID(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainLookupByIDRet{Dom: v}, nil
+}
+
+func remoteStubDomainLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainLookupByName != nil {
+		if ret, err := h.DomainLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainLookupByName(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainLookupByNameRet{Dom: v}, nil
+}
+
+func remoteStubDomainLookupByUUID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainLookupByUUIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainLookupByUUID != nil {
+		if ret, err := h.DomainLookupByUUID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainLookupByUUID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainLookupByUUID(ctx, a.UUID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainLookupByUUIDRet{Dom: v}, nil
+}
+
+func remoteStubConnectNumOfDefinedDomains(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfDefinedDomains != nil {
+		if ret, err := h.ConnectNumOfDefinedDomains(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfDefinedDomains)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfDefinedDomains(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfDefinedDomainsRet{Num: v}, nil
+}
+
+func remoteStubDomainPinVcpu(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainPinVcpuArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainPinVcpu != nil {
+		return nil, h.DomainPinVcpu(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainPinVcpu)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainPinVcpu(ctx, a.Dom, a.Vcpu, a.Cpumap)
+}
+
+func remoteStubDomainReboot(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainRebootArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainReboot != nil {
+		return nil, h.DomainReboot(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainReboot)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainReboot(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainResume(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainResumeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainResume != nil {
+		return nil, h.DomainResume(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainResume)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainResume(ctx, a.Dom)
+}
+
+func remoteStubDomainSetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetAutostart != nil {
+		return nil, h.DomainSetAutostart(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetAutostart(ctx, a.Dom, a.Autostart)
+}
+
+func remoteStubDomainSetMaxMemory(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetMaxMemoryArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetMaxMemory != nil {
+		return nil, h.DomainSetMaxMemory(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetMaxMemory)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetMaxMemory(ctx, a.Dom, a.Memory)
+}
+
+func remoteStubDomainSetMemory(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetMemoryArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetMemory != nil {
+		return nil, h.DomainSetMemory(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetMemory)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetMemory(ctx, a.Dom, a.Memory)
+}
+
+func remoteStubDomainSetVcpus(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetVcpusArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetVcpus != nil {
+		return nil, h.DomainSetVcpus(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetVcpus)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetVcpus(ctx, a.Dom, a.Nvcpus)
+}
+
+func remoteStubDomainShutdown(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainShutdownArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainShutdown != nil {
+		return nil, h.DomainShutdown(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainShutdown)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainShutdown(ctx, a.Dom)
+}
+
+func remoteStubDomainSuspend(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSuspendArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSuspend != nil {
+		return nil, h.DomainSuspend(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSuspend)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSuspend(ctx, a.Dom)
+}
+
+func remoteStubDomainUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainUndefine != nil {
+		return nil, h.DomainUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainUndefine(ctx, a.Dom)
+}
+
+func remoteStubConnectListDefinedNetworks(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListDefinedNetworksArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListDefinedNetworks != nil {
+		if ret, err := h.ConnectListDefinedNetworks(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListDefinedNetworks)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListDefinedNetworks(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListDefinedNetworksRet{Names: v}, nil
+}
+
+func remoteStubConnectListDomains(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListDomainsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListDomains != nil {
+		if ret, err := h.ConnectListDomains(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListDomains)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListDomains(ctx, a.Maxids)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListDomainsRet{IDs: v}, nil
+}
+
+func remoteStubConnectListNetworks(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListNetworksArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListNetworks != nil {
+		if ret, err := h.ConnectListNetworks(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListNetworks)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListNetworks(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListNetworksRet{Names: v}, nil
+}
+
+func remoteStubNetworkCreate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkCreateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkCreate != nil {
+		return nil, h.NetworkCreate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkCreate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkCreate(ctx, a.Net)
+}
+
+func remoteStubNetworkCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkCreateXML != nil {
+		if ret, err := h.NetworkCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkCreateXML(ctx, a.XML)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkCreateXMLRet{Net: v}, nil
+}
+
+func remoteStubNetworkDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkDefineXML != nil {
+		if ret, err := h.NetworkDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkDefineXML(ctx, a.XML)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkDefineXMLRet{Net: v}, nil
+}
+
+func remoteStubNetworkDestroy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkDestroyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkDestroy != nil {
+		return nil, h.NetworkDestroy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkDestroy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkDestroy(ctx, a.Net)
+}
+
+func remoteStubNetworkGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkGetXMLDesc != nil {
+		if ret, err := h.NetworkGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkGetXMLDesc(ctx, a.Net, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubNetworkGetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkGetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkGetAutostart != nil {
+		if ret, err := h.NetworkGetAutostart(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkGetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkGetAutostart(ctx, a.Net)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkGetAutostartRet{Autostart: v}, nil
+}
+
+func remoteStubNetworkGetBridgeName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkGetBridgeNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkGetBridgeName != nil {
+		if ret, err := h.NetworkGetBridgeName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkGetBridgeName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkGetBridgeName(ctx, a.Net)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkGetBridgeNameRet{Name: v}, nil
+}
+
+func remoteStubNetworkLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkLookupByName != nil {
+		if ret, err := h.NetworkLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkLookupByName(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkLookupByNameRet{Net: v}, nil
+}
+
+func remoteStubNetworkLookupByUUID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkLookupByUUIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkLookupByUUID != nil {
+		if ret, err := h.NetworkLookupByUUID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkLookupByUUID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkLookupByUUID(ctx, a.UUID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkLookupByUUIDRet{Net: v}, nil
+}
+
+func remoteStubNetworkSetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkSetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkSetAutostart != nil {
+		return nil, h.NetworkSetAutostart(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkSetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkSetAutostart(ctx, a.Net, a.Autostart)
+}
+
+func remoteStubNetworkUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkUndefine != nil {
+		return nil, h.NetworkUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkUndefine(ctx, a.Net)
+}
+
+func remoteStubConnectNumOfDefinedNetworks(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfDefinedNetworks != nil {
+		if ret, err := h.ConnectNumOfDefinedNetworks(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfDefinedNetworks)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfDefinedNetworks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfDefinedNetworksRet{Num: v}, nil
+}
+
+func remoteStubConnectNumOfDomains(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfDomains != nil {
+		if ret, err := h.ConnectNumOfDomains(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfDomains)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfDomains(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfDomainsRet{Num: v}, nil
+}
+
+func remoteStubConnectNumOfNetworks(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfNetworks != nil {
+		if ret, err := h.ConnectNumOfNetworks(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfNetworks)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfNetworks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfNetworksRet{Num: v}, nil
+}
+
+func remoteStubDomainCoreDump(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCoreDumpArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCoreDump != nil {
+		return nil, h.DomainCoreDump(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainCoreDump)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainCoreDump(ctx, a.Dom, a.To, a.Flags)
+}
+
+func remoteStubDomainRestore(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainRestoreArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainRestore != nil {
+		return nil, h.DomainRestore(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainRestore)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainRestore(ctx, a.From)
+}
+
+func remoteStubDomainSave(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSaveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSave != nil {
+		return nil, h.DomainSave(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSave)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSave(ctx, a.Dom, a.To)
+}
+
+func remoteStubDomainGetSchedulerType(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetSchedulerTypeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetSchedulerType != nil {
+		if ret, err := h.DomainGetSchedulerType(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetSchedulerType)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetSchedulerType(ctx, a.Dom)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainGetSchedulerParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetSchedulerParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetSchedulerParameters != nil {
+		if ret, err := h.DomainGetSchedulerParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetSchedulerParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetSchedulerParameters(ctx, a.Dom, a.Nparams)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetSchedulerParametersRet{Params: v}, nil
+}
+
+func remoteStubDomainSetSchedulerParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetSchedulerParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetSchedulerParameters != nil {
+		return nil, h.DomainSetSchedulerParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetSchedulerParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetSchedulerParameters(ctx, a.Dom, a.Params)
+}
+
+func remoteStubConnectGetHostname(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetHostname != nil {
+		if ret, err := h.ConnectGetHostname(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetHostname)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetHostname(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetHostnameRet{Hostname: v}, nil
+}
+
+func remoteStubConnectSupportsFeature(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectSupportsFeatureArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectSupportsFeature != nil {
+		if ret, err := h.ConnectSupportsFeature(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectSupportsFeature)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectSupportsFeature(ctx, a.Feature)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectSupportsFeatureRet{Supported: v}, nil
+}
+
+func remoteStubDomainMigratePrepare(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepareArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepare != nil {
+		if ret, err := h.DomainMigratePrepare(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePrepare)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigratePrepare(ctx, a.URIIn, a.Flags, a.Dname, a.Resource)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigratePerform(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePerformArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePerform != nil {
+		return nil, h.DomainMigratePerform(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePerform)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigratePerform(ctx, a.Dom, a.Cookie, a.URI, a.Flags, a.Dname, a.Resource)
+}
+
+func remoteStubDomainMigrateFinish(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateFinishArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateFinish != nil {
+		if ret, err := h.DomainMigrateFinish(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateFinish)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigrateFinish(ctx, a.Dname, a.Cookie, a.URI, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigrateFinishRet{Ddom: v}, nil
+}
+
+func remoteStubDomainBlockStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockStats != nil {
+		if ret, err := h.DomainBlockStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainBlockStats(ctx, a.Dom, a.Path)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainInterfaceStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainInterfaceStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainInterfaceStats != nil {
+		if ret, err := h.DomainInterfaceStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainInterfaceStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainInterfaceStats(ctx, a.Dom, a.Device)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubAuthList(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.AuthList != nil {
+		if ret, err := h.AuthList(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpAuthList)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.AuthList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.AuthListRet{Types: v}, nil
+}
+
+func remoteStubAuthSaslInit(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.AuthSaslInit != nil {
+		if ret, err := h.AuthSaslInit(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpAuthSaslInit)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.AuthSaslInit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.AuthSaslInitRet{Mechlist: v}, nil
+}
+
+func remoteStubAuthSaslStart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.AuthSaslStartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.AuthSaslStart != nil {
+		if ret, err := h.AuthSaslStart(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpAuthSaslStart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.AuthSaslStart(ctx, a.Mech, a.Nil, a.Data)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubAuthSaslStep(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.AuthSaslStepArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.AuthSaslStep != nil {
+		if ret, err := h.AuthSaslStep(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpAuthSaslStep)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.AuthSaslStep(ctx, a.Nil, a.Data)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubAuthPolkit(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.AuthPolkit != nil {
+		if ret, err := h.AuthPolkit(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpAuthPolkit)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.AuthPolkit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.AuthPolkitRet{Complete: v}, nil
+}
+
+func remoteStubConnectNumOfStoragePools(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfStoragePools != nil {
+		if ret, err := h.ConnectNumOfStoragePools(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfStoragePools)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfStoragePools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfStoragePoolsRet{Num: v}, nil
+}
+
+func remoteStubConnectListStoragePools(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListStoragePoolsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListStoragePools != nil {
+		if ret, err := h.ConnectListStoragePools(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListStoragePools)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListStoragePools(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListStoragePoolsRet{Names: v}, nil
+}
+
+func remoteStubConnectNumOfDefinedStoragePools(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfDefinedStoragePools != nil {
+		if ret, err := h.ConnectNumOfDefinedStoragePools(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfDefinedStoragePools)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfDefinedStoragePools(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfDefinedStoragePoolsRet{Num: v}, nil
+}
+
+func remoteStubConnectListDefinedStoragePools(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListDefinedStoragePoolsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListDefinedStoragePools != nil {
+		if ret, err := h.ConnectListDefinedStoragePools(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListDefinedStoragePools)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListDefinedStoragePools(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListDefinedStoragePoolsRet{Names: v}, nil
+}
+
+func remoteStubConnectFindStoragePoolSources(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectFindStoragePoolSourcesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectFindStoragePoolSources != nil {
+		if ret, err := h.ConnectFindStoragePoolSources(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectFindStoragePoolSources)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectFindStoragePoolSources(ctx, a.Type, a.SrcSpec, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectFindStoragePoolSourcesRet{XML: v}, nil
+}
+
+func remoteStubStoragePoolCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolCreateXML != nil {
+		if ret, err := h.StoragePoolCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolCreateXML(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolCreateXMLRet{Pool: v}, nil
+}
+
+func remoteStubStoragePoolDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolDefineXML != nil {
+		if ret, err := h.StoragePoolDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolDefineXML(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolDefineXMLRet{Pool: v}, nil
+}
+
+func remoteStubStoragePoolCreate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolCreateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolCreate != nil {
+		return nil, h.StoragePoolCreate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolCreate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolCreate(ctx, a.Pool, a.Flags)
+}
+
+func remoteStubStoragePoolBuild(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolBuildArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolBuild != nil {
+		return nil, h.StoragePoolBuild(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolBuild)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolBuild(ctx, a.Pool, a.Flags)
+}
+
+func remoteStubStoragePoolDestroy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolDestroyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolDestroy != nil {
+		return nil, h.StoragePoolDestroy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolDestroy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolDestroy(ctx, a.Pool)
+}
+
+func remoteStubStoragePoolDelete(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolDeleteArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolDelete != nil {
+		return nil, h.StoragePoolDelete(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolDelete)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolDelete(ctx, a.Pool, a.Flags)
+}
+
+func remoteStubStoragePoolUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolUndefine != nil {
+		return nil, h.StoragePoolUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolUndefine(ctx, a.Pool)
+}
+
+func remoteStubStoragePoolRefresh(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolRefreshArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolRefresh != nil {
+		return nil, h.StoragePoolRefresh(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolRefresh)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolRefresh(ctx, a.Pool, a.Flags)
+}
+
+func remoteStubStoragePoolLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolLookupByName != nil {
+		if ret, err := h.StoragePoolLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolLookupByName(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolLookupByNameRet{Pool: v}, nil
+}
+
+func remoteStubStoragePoolLookupByUUID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolLookupByUUIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolLookupByUUID != nil {
+		if ret, err := h.StoragePoolLookupByUUID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolLookupByUUID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolLookupByUUID(ctx, a.UUID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolLookupByUUIDRet{Pool: v}, nil
+}
+
+func remoteStubStoragePoolLookupByVolume(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolLookupByVolumeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolLookupByVolume != nil {
+		if ret, err := h.StoragePoolLookupByVolume(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolLookupByVolume)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolLookupByVolume(ctx, a.Vol)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolLookupByVolumeRet{Pool: v}, nil
+}
+
+func remoteStubStoragePoolGetInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolGetInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolGetInfo != nil {
+		if ret, err := h.StoragePoolGetInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolGetInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.StoragePoolGetInfo(ctx, a.Pool)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubStoragePoolGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolGetXMLDesc != nil {
+		if ret, err := h.StoragePoolGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolGetXMLDesc(ctx, a.Pool, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubStoragePoolGetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolGetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolGetAutostart != nil {
+		if ret, err := h.StoragePoolGetAutostart(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolGetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolGetAutostart(ctx, a.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolGetAutostartRet{Autostart: v}, nil
+}
+
+func remoteStubStoragePoolSetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolSetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolSetAutostart != nil {
+		return nil, h.StoragePoolSetAutostart(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolSetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StoragePoolSetAutostart(ctx, a.Pool, a.Autostart)
+}
+
+func remoteStubStoragePoolNumOfVolumes(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolNumOfVolumesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolNumOfVolumes != nil {
+		if ret, err := h.StoragePoolNumOfVolumes(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolNumOfVolumes)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolNumOfVolumes(ctx, a.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolNumOfVolumesRet{Num: v}, nil
+}
+
+func remoteStubStoragePoolListVolumes(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolListVolumesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolListVolumes != nil {
+		if ret, err := h.StoragePoolListVolumes(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolListVolumes)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolListVolumes(ctx, a.Pool, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolListVolumesRet{Names: v}, nil
+}
+
+func remoteStubStorageVolCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolCreateXML != nil {
+		if ret, err := h.StorageVolCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolCreateXML(ctx, a.Pool, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolCreateXMLRet{Vol: v}, nil
+}
+
+func remoteStubStorageVolDelete(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolDeleteArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolDelete != nil {
+		return nil, h.StorageVolDelete(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStorageVolDelete)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StorageVolDelete(ctx, a.Vol, a.Flags)
+}
+
+func remoteStubStorageVolLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolLookupByName != nil {
+		if ret, err := h.StorageVolLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolLookupByName(ctx, a.Pool, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolLookupByNameRet{Vol: v}, nil
+}
+
+func remoteStubStorageVolLookupByKey(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolLookupByKeyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolLookupByKey != nil {
+		if ret, err := h.StorageVolLookupByKey(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolLookupByKey)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolLookupByKey(ctx, a.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolLookupByKeyRet{Vol: v}, nil
+}
+
+func remoteStubStorageVolLookupByPath(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolLookupByPathArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolLookupByPath != nil {
+		if ret, err := h.StorageVolLookupByPath(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolLookupByPath)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolLookupByPath(ctx, a.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolLookupByPathRet{Vol: v}, nil
+}
+
+func remoteStubStorageVolGetInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolGetInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolGetInfo != nil {
+		if ret, err := h.StorageVolGetInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolGetInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.StorageVolGetInfo(ctx, a.Vol)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubStorageVolGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolGetXMLDesc != nil {
+		if ret, err := h.StorageVolGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolGetXMLDesc(ctx, a.Vol, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubStorageVolGetPath(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolGetPathArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolGetPath != nil {
+		if ret, err := h.StorageVolGetPath(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolGetPath)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolGetPath(ctx, a.Vol)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolGetPathRet{Name: v}, nil
+}
+
+func remoteStubNodeGetCellsFreeMemory(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetCellsFreeMemoryArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetCellsFreeMemory != nil {
+		if ret, err := h.NodeGetCellsFreeMemory(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetCellsFreeMemory)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeGetCellsFreeMemory(ctx, a.StartCell, a.Maxcells)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeGetCellsFreeMemoryRet{Cells: v}, nil
+}
+
+func remoteStubNodeGetFreeMemory(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetFreeMemory != nil {
+		if ret, err := h.NodeGetFreeMemory(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetFreeMemory)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeGetFreeMemory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeGetFreeMemoryRet{FreeMem: v}, nil
+}
+
+func remoteStubDomainBlockPeek(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockPeekArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockPeek != nil {
+		if ret, err := h.DomainBlockPeek(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockPeek)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainBlockPeek(ctx, a.Dom, a.Path, a.Offset, a.Size, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainBlockPeekRet{Buffer: v}, nil
+}
+
+func remoteStubDomainMemoryPeek(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMemoryPeekArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMemoryPeek != nil {
+		if ret, err := h.DomainMemoryPeek(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMemoryPeek)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMemoryPeek(ctx, a.Dom, a.Offset, a.Size, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMemoryPeekRet{Buffer: v}, nil
+}
+
+func remoteStubConnectDomainEventRegister(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainEventRegister != nil {
+		if ret, err := h.ConnectDomainEventRegister(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainEventRegister)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectDomainEventRegister(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainEventRegisterRet{CbRegistered: v}, nil
+}
+
+func remoteStubConnectDomainEventDeregister(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainEventDeregister != nil {
+		if ret, err := h.ConnectDomainEventDeregister(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainEventDeregister)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectDomainEventDeregister(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainEventDeregisterRet{CbRegistered: v}, nil
+}
+
+func remoteStubDomainEventLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_LIFECYCLE")
+}
+
+func remoteStubDomainMigratePrepare2(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepare2Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepare2 != nil {
+		if ret, err := h.DomainMigratePrepare2(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePrepare2)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigratePrepare2(ctx, a.URIIn, a.Flags, a.Dname, a.Resource, a.DomXML)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigrateFinish2(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateFinish2Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateFinish2 != nil {
+		if ret, err := h.DomainMigrateFinish2(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateFinish2)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigrateFinish2(ctx, a.Dname, a.Cookie, a.URI, a.Flags, a.Retcode)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigrateFinish2Ret{Ddom: v}, nil
+}
+
+func remoteStubConnectGetURI(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetURI != nil {
+		if ret, err := h.ConnectGetURI(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetURI)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetURI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetURIRet{URI: v}, nil
+}
+
+func remoteStubNodeNumOfDevices(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeNumOfDevicesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeNumOfDevices != nil {
+		if ret, err := h.NodeNumOfDevices(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeNumOfDevices)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeNumOfDevices(ctx, a.Cap, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeNumOfDevicesRet{Num: v}, nil
+}
+
+func remoteStubNodeListDevices(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeListDevicesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeListDevices != nil {
+		if ret, err := h.NodeListDevices(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeListDevices)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeListDevices(ctx, a.Cap, a.Maxnames, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeListDevicesRet{Names: v}, nil
+}
+
+func remoteStubNodeDeviceLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceLookupByName != nil {
+		if ret, err := h.NodeDeviceLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceLookupByName(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceLookupByNameRet{Dev: v}, nil
+}
+
+func remoteStubNodeDeviceGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceGetXMLDesc != nil {
+		if ret, err := h.NodeDeviceGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceGetXMLDesc(ctx, a.Name, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubNodeDeviceGetParent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceGetParentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceGetParent != nil {
+		if ret, err := h.NodeDeviceGetParent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceGetParent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceGetParent(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceGetParentRet{ParentName: v}, nil
+}
+
+func remoteStubNodeDeviceNumOfCaps(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceNumOfCapsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceNumOfCaps != nil {
+		if ret, err := h.NodeDeviceNumOfCaps(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceNumOfCaps)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceNumOfCaps(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceNumOfCapsRet{Num: v}, nil
+}
+
+func remoteStubNodeDeviceListCaps(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceListCapsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceListCaps != nil {
+		if ret, err := h.NodeDeviceListCaps(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceListCaps)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceListCaps(ctx, a.Name, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceListCapsRet{Names: v}, nil
+}
+
+func remoteStubNodeDeviceDettach(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceDettachArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceDettach != nil {
+		return nil, h.NodeDeviceDettach(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceDettach)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceDettach(ctx, a.Name)
+}
+
+func remoteStubNodeDeviceReAttach(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceReAttachArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceReAttach != nil {
+		return nil, h.NodeDeviceReAttach(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceReAttach)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceReAttach(ctx, a.Name)
+}
+
+func remoteStubNodeDeviceReset(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceResetArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceReset != nil {
+		return nil, h.NodeDeviceReset(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceReset)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceReset(ctx, a.Name)
+}
+
+func remoteStubDomainGetSecurityLabel(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetSecurityLabelArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetSecurityLabel != nil {
+		if ret, err := h.DomainGetSecurityLabel(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetSecurityLabel)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetSecurityLabel(ctx, a.Dom)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubNodeGetSecurityModel(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetSecurityModel != nil {
+		if ret, err := h.NodeGetSecurityModel(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetSecurityModel)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetSecurityModel(ctx)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubNodeDeviceCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceCreateXML != nil {
+		if ret, err := h.NodeDeviceCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceCreateXML(ctx, a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceCreateXMLRet{Dev: v}, nil
+}
+
+func remoteStubNodeDeviceDestroy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceDestroyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceDestroy != nil {
+		return nil, h.NodeDeviceDestroy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceDestroy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceDestroy(ctx, a.Name)
+}
+
+func remoteStubStorageVolCreateXMLFrom(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolCreateXMLFromArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolCreateXMLFrom != nil {
+		if ret, err := h.StorageVolCreateXMLFrom(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolCreateXMLFrom)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StorageVolCreateXMLFrom(ctx, a.Pool, a.XML, a.Clonevol, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StorageVolCreateXMLFromRet{Vol: v}, nil
+}
+
+func remoteStubConnectNumOfInterfaces(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfInterfaces != nil {
+		if ret, err := h.ConnectNumOfInterfaces(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfInterfaces)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfInterfaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfInterfacesRet{Num: v}, nil
+}
+
+func remoteStubConnectListInterfaces(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListInterfacesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListInterfaces != nil {
+		if ret, err := h.ConnectListInterfaces(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListInterfaces)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListInterfaces(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListInterfacesRet{Names: v}, nil
+}
+
+func remoteStubInterfaceLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.InterfaceLookupByName != nil {
+		if ret, err := h.InterfaceLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpInterfaceLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.InterfaceLookupByName(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.InterfaceLookupByNameRet{Iface: v}, nil
+}
+
+func remoteStubInterfaceLookupByMACString(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceLookupByMACStringArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.InterfaceLookupByMACString != nil {
+		if ret, err := h.InterfaceLookupByMACString(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpInterfaceLookupByMACString)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.InterfaceLookupByMACString(ctx, a.MAC)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.InterfaceLookupByMACStringRet{Iface: v}, nil
+}
+
+func remoteStubInterfaceGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.InterfaceGetXMLDesc != nil {
+		if ret, err := h.InterfaceGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpInterfaceGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.InterfaceGetXMLDesc(ctx, a.Iface, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.InterfaceGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubInterfaceDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceDefineXML != nil {
+		if ret, err := h.InterfaceDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpInterfaceDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.InterfaceDefineXML(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.InterfaceDefineXMLRet{Iface: v}, nil
+}
+
+func remoteStubInterfaceUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceUndefine != nil {
+		return nil, h.InterfaceUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpInterfaceUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.InterfaceUndefine(ctx, a.Iface)
+}
+
+func remoteStubInterfaceCreate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceCreateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceCreate != nil {
+		return nil, h.InterfaceCreate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpInterfaceCreate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.InterfaceCreate(ctx, a.Iface, a.Flags)
+}
+
+func remoteStubInterfaceDestroy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceDestroyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceDestroy != nil {
+		return nil, h.InterfaceDestroy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpInterfaceDestroy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.InterfaceDestroy(ctx, a.Iface, a.Flags)
+}
+
+func remoteStubConnectDomainXMLFromNative(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectDomainXMLFromNativeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainXMLFromNative != nil {
+		if ret, err := h.ConnectDomainXMLFromNative(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainXMLFromNative)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectDomainXMLFromNative(ctx, a.NativeFormat, a.NativeConfig, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainXMLFromNativeRet{DomainXML: v}, nil
+}
+
+func remoteStubConnectDomainXMLToNative(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectDomainXMLToNativeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainXMLToNative != nil {
+		if ret, err := h.ConnectDomainXMLToNative(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainXMLToNative)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectDomainXMLToNative(ctx, a.NativeFormat, a.DomainXML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainXMLToNativeRet{NativeConfig: v}, nil
+}
+
+func remoteStubConnectNumOfDefinedInterfaces(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfDefinedInterfaces != nil {
+		if ret, err := h.ConnectNumOfDefinedInterfaces(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfDefinedInterfaces)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfDefinedInterfaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfDefinedInterfacesRet{Num: v}, nil
+}
+
+func remoteStubConnectListDefinedInterfaces(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListDefinedInterfacesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListDefinedInterfaces != nil {
+		if ret, err := h.ConnectListDefinedInterfaces(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListDefinedInterfaces)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListDefinedInterfaces(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListDefinedInterfacesRet{Names: v}, nil
+}
+
+func remoteStubConnectNumOfSecrets(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfSecrets != nil {
+		if ret, err := h.ConnectNumOfSecrets(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfSecrets)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfSecrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfSecretsRet{Num: v}, nil
+}
+
+func remoteStubConnectListSecrets(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListSecretsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListSecrets != nil {
+		if ret, err := h.ConnectListSecrets(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListSecrets)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListSecrets(ctx, a.Maxuuids)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListSecretsRet{Uuids: v}, nil
+}
+
+func remoteStubSecretLookupByUUID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretLookupByUUIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.SecretLookupByUUID != nil {
+		if ret, err := h.SecretLookupByUUID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpSecretLookupByUUID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.SecretLookupByUUID(ctx, a.UUID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.SecretLookupByUUIDRet{Secret: v}, nil
+}
+
+func remoteStubSecretDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.SecretDefineXML != nil {
+		if ret, err := h.SecretDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpSecretDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.SecretDefineXML(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.SecretDefineXMLRet{Secret: v}, nil
+}
+
+func remoteStubSecretGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.SecretGetXMLDesc != nil {
+		if ret, err := h.SecretGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpSecretGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.SecretGetXMLDesc(ctx, a.Secret, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.SecretGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubSecretSetValue(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretSetValueArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.SecretSetValue != nil {
+		return nil, h.SecretSetValue(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpSecretSetValue)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.SecretSetValue(ctx, a.Secret, a.Value, a.Flags)
+}
+
+func remoteStubSecretGetValue(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretGetValueArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.SecretGetValue != nil {
+		if ret, err := h.SecretGetValue(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpSecretGetValue)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.SecretGetValue(ctx, a.Secret, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.SecretGetValueRet{Value: v}, nil
+}
+
+func remoteStubSecretUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.SecretUndefine != nil {
+		return nil, h.SecretUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpSecretUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.SecretUndefine(ctx, a.Secret)
+}
+
+func remoteStubSecretLookupByUsage(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.SecretLookupByUsageArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.SecretLookupByUsage != nil {
+		if ret, err := h.SecretLookupByUsage(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpSecretLookupByUsage)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.SecretLookupByUsage(ctx, a.UsageType, a.UsageID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.SecretLookupByUsageRet{Secret: v}, nil
+}
+
+func remoteStubDomainMigratePrepareTunnel(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepareTunnelArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepareTunnel != nil {
+		return nil, h.DomainMigratePrepareTunnel(ctx, r, &a)
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubConnectIsSecure(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectIsSecure != nil {
+		if ret, err := h.ConnectIsSecure(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectIsSecure)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectIsSecure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectIsSecureRet{Secure: v}, nil
+}
+
+func remoteStubDomainIsActive(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainIsActiveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainIsActive != nil {
+		if ret, err := h.DomainIsActive(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainIsActive)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainIsActive(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainIsActiveRet{Active: v}, nil
+}
+
+func remoteStubDomainIsPersistent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainIsPersistentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainIsPersistent != nil {
+		if ret, err := h.DomainIsPersistent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainIsPersistent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainIsPersistent(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainIsPersistentRet{Persistent: v}, nil
+}
+
+func remoteStubNetworkIsActive(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkIsActiveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkIsActive != nil {
+		if ret, err := h.NetworkIsActive(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkIsActive)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkIsActive(ctx, a.Net)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkIsActiveRet{Active: v}, nil
+}
+
+func remoteStubNetworkIsPersistent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkIsPersistentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkIsPersistent != nil {
+		if ret, err := h.NetworkIsPersistent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkIsPersistent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkIsPersistent(ctx, a.Net)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkIsPersistentRet{Persistent: v}, nil
+}
+
+func remoteStubStoragePoolIsActive(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolIsActiveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolIsActive != nil {
+		if ret, err := h.StoragePoolIsActive(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolIsActive)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolIsActive(ctx, a.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolIsActiveRet{Active: v}, nil
+}
+
+func remoteStubStoragePoolIsPersistent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolIsPersistentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolIsPersistent != nil {
+		if ret, err := h.StoragePoolIsPersistent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolIsPersistent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolIsPersistent(ctx, a.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolIsPersistentRet{Persistent: v}, nil
+}
+
+func remoteStubInterfaceIsActive(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceIsActiveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.InterfaceIsActive != nil {
+		if ret, err := h.InterfaceIsActive(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpInterfaceIsActive)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.InterfaceIsActive(ctx, a.Iface)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.InterfaceIsActiveRet{Active: v}, nil
+}
+
+func remoteStubConnectGetLibVersion(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetLibVersion != nil {
+		if ret, err := h.ConnectGetLibVersion(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetLibVersion)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetLibVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetLibVersionRet{LibVer: v}, nil
+}
+
+func remoteStubConnectCompareCPU(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectCompareCPUArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectCompareCPU != nil {
+		if ret, err := h.ConnectCompareCPU(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectCompareCPU)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectCompareCPU(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectCompareCPURet{Result: v}, nil
+}
+
+func remoteStubDomainMemoryStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMemoryStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainMemoryStats != nil {
+		if ret, err := h.DomainMemoryStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMemoryStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMemoryStats(ctx, a.Dom, a.MaxStats, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMemoryStatsRet{Stats: v}, nil
+}
+
+func remoteStubDomainAttachDeviceFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAttachDeviceFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAttachDeviceFlags != nil {
+		return nil, h.DomainAttachDeviceFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainAttachDeviceFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainAttachDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
+}
+
+func remoteStubDomainDetachDeviceFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDetachDeviceFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDetachDeviceFlags != nil {
+		return nil, h.DomainDetachDeviceFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainDetachDeviceFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainDetachDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
+}
+
+func remoteStubConnectBaselineCPU(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectBaselineCPUArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectBaselineCPU != nil {
+		if ret, err := h.ConnectBaselineCPU(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectBaselineCPU)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectBaselineCPU(ctx, a.XMLCPUs, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectBaselineCPURet{CPU: v}, nil
+}
+
+func remoteStubDomainGetJobInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetJobInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetJobInfo != nil {
+		if ret, err := h.DomainGetJobInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetJobInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetJobInfo(ctx, a.Dom)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainAbortJob(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAbortJobArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAbortJob != nil {
+		return nil, h.DomainAbortJob(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainAbortJob)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainAbortJob(ctx, a.Dom)
+}
+
+func remoteStubStorageVolWipe(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolWipeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolWipe != nil {
+		return nil, h.StorageVolWipe(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStorageVolWipe)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StorageVolWipe(ctx, a.Vol, a.Flags)
+}
+
+func remoteStubDomainMigrateSetMaxDowntime(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateSetMaxDowntimeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateSetMaxDowntime != nil {
+		return nil, h.DomainMigrateSetMaxDowntime(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateSetMaxDowntime)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigrateSetMaxDowntime(ctx, a.Dom, a.Downtime, a.Flags)
+}
+
+func remoteStubConnectDomainEventRegisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectDomainEventRegisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainEventRegisterAny != nil {
+		return nil, h.ConnectDomainEventRegisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainEventRegisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectDomainEventRegisterAny(ctx, a.EventID)
+}
+
+func remoteStubConnectDomainEventDeregisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectDomainEventDeregisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainEventDeregisterAny != nil {
+		return nil, h.ConnectDomainEventDeregisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainEventDeregisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectDomainEventDeregisterAny(ctx, a.EventID)
+}
+
+func remoteStubDomainEventReboot(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_REBOOT")
+}
+
+func remoteStubDomainEventRtcChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_RTC_CHANGE")
+}
+
+func remoteStubDomainEventWatchdog(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_WATCHDOG")
+}
+
+func remoteStubDomainEventIOError(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_IO_ERROR")
+}
+
+func remoteStubDomainEventGraphics(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_GRAPHICS")
+}
+
+func remoteStubDomainUpdateDeviceFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainUpdateDeviceFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainUpdateDeviceFlags != nil {
+		return nil, h.DomainUpdateDeviceFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainUpdateDeviceFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainUpdateDeviceFlags(ctx, a.Dom, a.XML, a.Flags)
+}
+
+func remoteStubNwfilterLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NwfilterLookupByName != nil {
+		if ret, err := h.NwfilterLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterLookupByName(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterLookupByNameRet{Nwfilter: v}, nil
+}
+
+func remoteStubNwfilterLookupByUUID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterLookupByUUIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NwfilterLookupByUUID != nil {
+		if ret, err := h.NwfilterLookupByUUID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterLookupByUUID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterLookupByUUID(ctx, a.UUID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterLookupByUUIDRet{Nwfilter: v}, nil
+}
+
+func remoteStubNwfilterGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NwfilterGetXMLDesc != nil {
+		if ret, err := h.NwfilterGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterGetXMLDesc(ctx, a.Nwfilter, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubConnectNumOfNwfilters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNumOfNwfilters != nil {
+		if ret, err := h.ConnectNumOfNwfilters(ctx, r); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNumOfNwfilters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNumOfNwfilters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNumOfNwfiltersRet{Num: v}, nil
+}
+
+func remoteStubConnectListNwfilters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListNwfiltersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListNwfilters != nil {
+		if ret, err := h.ConnectListNwfilters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListNwfilters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectListNwfilters(ctx, a.Maxnames)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectListNwfiltersRet{Names: v}, nil
+}
+
+func remoteStubNwfilterDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NwfilterDefineXML != nil {
+		if ret, err := h.NwfilterDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterDefineXML(ctx, a.XML)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterDefineXMLRet{Nwfilter: v}, nil
+}
+
+func remoteStubNwfilterUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NwfilterUndefine != nil {
+		return nil, h.NwfilterUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNwfilterUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NwfilterUndefine(ctx, a.Nwfilter)
+}
+
+func remoteStubDomainManagedSave(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainManagedSaveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainManagedSave != nil {
+		return nil, h.DomainManagedSave(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainManagedSave)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainManagedSave(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainHasManagedSaveImage(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainHasManagedSaveImageArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainHasManagedSaveImage != nil {
+		if ret, err := h.DomainHasManagedSaveImage(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainHasManagedSaveImage)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainHasManagedSaveImage(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainHasManagedSaveImageRet{Result: v}, nil
+}
+
+func remoteStubDomainManagedSaveRemove(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainManagedSaveRemoveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainManagedSaveRemove != nil {
+		return nil, h.DomainManagedSaveRemove(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainManagedSaveRemove)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainManagedSaveRemove(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainSnapshotCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotCreateXML != nil {
+		if ret, err := h.DomainSnapshotCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotCreateXML(ctx, a.Dom, a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotCreateXMLRet{Snap: v}, nil
+}
+
+func remoteStubDomainSnapshotGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_SNAPSHOT_XML_SECURE */); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotGetXMLDesc != nil {
+		if ret, err := h.DomainSnapshotGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotGetXMLDesc(ctx, a.Snap, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubDomainSnapshotNum(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotNumArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotNum != nil {
+		if ret, err := h.DomainSnapshotNum(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotNum)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotNum(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotNumRet{Num: v}, nil
+}
+
+func remoteStubDomainSnapshotListNames(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotListNamesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotListNames != nil {
+		if ret, err := h.DomainSnapshotListNames(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotListNames)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotListNames(ctx, a.Dom, a.Maxnames, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotListNamesRet{Names: v}, nil
+}
+
+func remoteStubDomainSnapshotLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotLookupByName != nil {
+		if ret, err := h.DomainSnapshotLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotLookupByName(ctx, a.Dom, a.Name, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotLookupByNameRet{Snap: v}, nil
+}
+
+func remoteStubDomainHasCurrentSnapshot(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainHasCurrentSnapshotArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainHasCurrentSnapshot != nil {
+		if ret, err := h.DomainHasCurrentSnapshot(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainHasCurrentSnapshot)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainHasCurrentSnapshot(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainHasCurrentSnapshotRet{Result: v}, nil
+}
+
+func remoteStubDomainSnapshotCurrent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotCurrentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotCurrent != nil {
+		if ret, err := h.DomainSnapshotCurrent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotCurrent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotCurrent(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotCurrentRet{Snap: v}, nil
+}
+
+func remoteStubDomainRevertToSnapshot(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainRevertToSnapshotArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainRevertToSnapshot != nil {
+		return nil, h.DomainRevertToSnapshot(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainRevertToSnapshot)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainRevertToSnapshot(ctx, a.Snap, a.Flags)
+}
+
+func remoteStubDomainSnapshotDelete(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotDeleteArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotDelete != nil {
+		return nil, h.DomainSnapshotDelete(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotDelete)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSnapshotDelete(ctx, a.Snap, a.Flags)
+}
+
+func remoteStubDomainGetBlockInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetBlockInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetBlockInfo != nil {
+		if ret, err := h.DomainGetBlockInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetBlockInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetBlockInfo(ctx, a.Dom, a.Path, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainEventIOErrorReason(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_IO_ERROR_REASON")
+}
+
+func remoteStubDomainCreateWithFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCreateWithFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCreateWithFlags != nil {
+		if ret, err := h.DomainCreateWithFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCreateWithFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCreateWithFlags(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCreateWithFlagsRet{Dom: v}, nil
+}
+
+func remoteStubDomainSetMemoryParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetMemoryParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetMemoryParameters != nil {
+		return nil, h.DomainSetMemoryParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetMemoryParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetMemoryParameters(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubDomainGetMemoryParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetMemoryParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetMemoryParameters != nil {
+		if ret, err := h.DomainGetMemoryParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetMemoryParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetMemoryParameters(ctx, a.Dom, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSetVcpusFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetVcpusFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetVcpusFlags != nil {
+		return nil, h.DomainSetVcpusFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetVcpusFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetVcpusFlags(ctx, a.Dom, a.Nvcpus, a.Flags)
+}
+
+func remoteStubDomainGetVcpusFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetVcpusFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(a.Flags&0x8 != 0 /* VIR_DOMAIN_VCPU_GUEST */); err != nil {
+		return nil, err
+	}
+	if h.DomainGetVcpusFlags != nil {
+		if ret, err := h.DomainGetVcpusFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetVcpusFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetVcpusFlags(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetVcpusFlagsRet{Num: v}, nil
+}
+
+func remoteStubDomainOpenConsole(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainOpenConsoleArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainOpenConsole != nil {
+		return nil, h.DomainOpenConsole(ctx, r, &a)
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubDomainIsUpdated(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainIsUpdatedArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainIsUpdated != nil {
+		if ret, err := h.DomainIsUpdated(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainIsUpdated)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainIsUpdated(ctx, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainIsUpdatedRet{Updated: v}, nil
+}
+
+func remoteStubConnectGetSysinfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectGetSysinfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetSysinfo != nil {
+		if ret, err := h.ConnectGetSysinfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetSysinfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetSysinfo(ctx, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetSysinfoRet{Sysinfo: v}, nil
+}
+
+func remoteStubDomainSetMemoryFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetMemoryFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetMemoryFlags != nil {
+		return nil, h.DomainSetMemoryFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetMemoryFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetMemoryFlags(ctx, a.Dom, a.Memory, a.Flags)
+}
+
+func remoteStubDomainSetBlkioParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetBlkioParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetBlkioParameters != nil {
+		return nil, h.DomainSetBlkioParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetBlkioParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetBlkioParameters(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubDomainGetBlkioParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetBlkioParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetBlkioParameters != nil {
+		if ret, err := h.DomainGetBlkioParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetBlkioParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetBlkioParameters(ctx, a.Dom, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigrateSetMaxSpeed(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateSetMaxSpeedArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateSetMaxSpeed != nil {
+		return nil, h.DomainMigrateSetMaxSpeed(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateSetMaxSpeed)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigrateSetMaxSpeed(ctx, a.Dom, a.Bandwidth, a.Flags)
+}
+
+func remoteStubStorageVolUpload(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolUploadArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolUpload != nil {
+		return nil, h.StorageVolUpload(ctx, r, &a)
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubStorageVolDownload(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolDownloadArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolDownload != nil {
+		return nil, h.StorageVolDownload(ctx, r, &a)
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubDomainInjectNmi(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainInjectNmiArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainInjectNmi != nil {
+		return nil, h.DomainInjectNmi(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainInjectNmi)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainInjectNmi(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainScreenshot(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainScreenshotArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainScreenshot != nil {
+		if ret, err := h.DomainScreenshot(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubDomainGetState(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetStateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetState != nil {
+		if ret, err := h.DomainGetState(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetState)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetState(ctx, a.Dom, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigrateBegin3(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateBegin3Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateBegin3 != nil {
+		if ret, err := h.DomainMigrateBegin3(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateBegin3)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigrateBegin3(ctx, a.Dom, a.Xmlin, a.Flags, a.Dname, a.Resource)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigratePrepare3(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepare3Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepare3 != nil {
+		if ret, err := h.DomainMigratePrepare3(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePrepare3)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigratePrepare3(ctx, a.CookieIn, a.URIIn, a.Flags, a.Dname, a.Resource, a.DomXML)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigratePrepareTunnel3(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepareTunnel3Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepareTunnel3 != nil {
+		if ret, err := h.DomainMigratePrepareTunnel3(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubDomainMigratePerform3(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePerform3Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePerform3 != nil {
+		if ret, err := h.DomainMigratePerform3(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePerform3)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigratePerform3(ctx, a.Dom, a.Xmlin, a.CookieIn, a.Dconnuri, a.URI, a.Flags, a.Dname, a.Resource)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigratePerform3Ret{CookieOut: v}, nil
+}
+
+func remoteStubDomainMigrateFinish3(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateFinish3Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateFinish3 != nil {
+		if ret, err := h.DomainMigrateFinish3(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateFinish3)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigrateFinish3(ctx, a.Dname, a.CookieIn, a.Dconnuri, a.URI, a.Flags, a.Cancelled)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigrateConfirm3(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateConfirm3Args
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateConfirm3 != nil {
+		return nil, h.DomainMigrateConfirm3(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateConfirm3)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigrateConfirm3(ctx, a.Dom, a.CookieIn, a.Flags, a.Cancelled)
+}
+
+func remoteStubDomainSetSchedulerParametersFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetSchedulerParametersFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetSchedulerParametersFlags != nil {
+		return nil, h.DomainSetSchedulerParametersFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetSchedulerParametersFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetSchedulerParametersFlags(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubInterfaceChangeBegin(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceChangeBeginArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceChangeBegin != nil {
+		return nil, h.InterfaceChangeBegin(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpInterfaceChangeBegin)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.InterfaceChangeBegin(ctx, a.Flags)
+}
+
+func remoteStubInterfaceChangeCommit(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceChangeCommitArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceChangeCommit != nil {
+		return nil, h.InterfaceChangeCommit(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpInterfaceChangeCommit)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.InterfaceChangeCommit(ctx, a.Flags)
+}
+
+func remoteStubInterfaceChangeRollback(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.InterfaceChangeRollbackArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.InterfaceChangeRollback != nil {
+		return nil, h.InterfaceChangeRollback(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpInterfaceChangeRollback)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.InterfaceChangeRollback(ctx, a.Flags)
+}
+
+func remoteStubDomainGetSchedulerParametersFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetSchedulerParametersFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetSchedulerParametersFlags != nil {
+		if ret, err := h.DomainGetSchedulerParametersFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetSchedulerParametersFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetSchedulerParametersFlags(ctx, a.Dom, a.Nparams, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetSchedulerParametersFlagsRet{Params: v}, nil
+}
+
+func remoteStubDomainEventControlError(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CONTROL_ERROR")
+}
+
+func remoteStubDomainPinVcpuFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainPinVcpuFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainPinVcpuFlags != nil {
+		return nil, h.DomainPinVcpuFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainPinVcpuFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainPinVcpuFlags(ctx, a.Dom, a.Vcpu, a.Cpumap, a.Flags)
+}
+
+func remoteStubDomainSendKey(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSendKeyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSendKey != nil {
+		return nil, h.DomainSendKey(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSendKey)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSendKey(ctx, a.Dom, a.Codeset, a.Holdtime, a.Keycodes, a.Flags)
+}
+
+func remoteStubNodeGetCPUStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetCPUStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetCPUStats != nil {
+		if ret, err := h.NodeGetCPUStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetCPUStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetCPUStats(ctx, a.CPUNum, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubNodeGetMemoryStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetMemoryStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetMemoryStats != nil {
+		if ret, err := h.NodeGetMemoryStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetMemoryStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetMemoryStats(ctx, a.Nparams, a.CellNum, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainGetControlInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetControlInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetControlInfo != nil {
+		if ret, err := h.DomainGetControlInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetControlInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetControlInfo(ctx, a.Dom, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainGetVcpuPinInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetVcpuPinInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetVcpuPinInfo != nil {
+		if ret, err := h.DomainGetVcpuPinInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetVcpuPinInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetVcpuPinInfo(ctx, a.Dom, a.Ncpumaps, a.Maplen, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainUndefineFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainUndefineFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainUndefineFlags != nil {
+		return nil, h.DomainUndefineFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainUndefineFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainUndefineFlags(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainSaveFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSaveFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSaveFlags != nil {
+		return nil, h.DomainSaveFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSaveFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSaveFlags(ctx, a.Dom, a.To, a.Dxml, a.Flags)
+}
+
+func remoteStubDomainRestoreFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainRestoreFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainRestoreFlags != nil {
+		return nil, h.DomainRestoreFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainRestoreFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainRestoreFlags(ctx, a.From, a.Dxml, a.Flags)
+}
+
+func remoteStubDomainDestroyFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDestroyFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDestroyFlags != nil {
+		return nil, h.DomainDestroyFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainDestroyFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainDestroyFlags(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainSaveImageGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSaveImageGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSaveImageGetXMLDesc != nil {
+		if ret, err := h.DomainSaveImageGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSaveImageGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSaveImageGetXMLDesc(ctx, a.File, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSaveImageGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubDomainSaveImageDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSaveImageDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSaveImageDefineXML != nil {
+		return nil, h.DomainSaveImageDefineXML(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSaveImageDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSaveImageDefineXML(ctx, a.File, a.Dxml, a.Flags)
+}
+
+func remoteStubDomainBlockJobAbort(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockJobAbortArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockJobAbort != nil {
+		return nil, h.DomainBlockJobAbort(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockJobAbort)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockJobAbort(ctx, a.Dom, a.Path, a.Flags)
+}
+
+func remoteStubDomainGetBlockJobInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetBlockJobInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetBlockJobInfo != nil {
+		if ret, err := h.DomainGetBlockJobInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetBlockJobInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetBlockJobInfo(ctx, a.Dom, a.Path, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainBlockJobSetSpeed(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockJobSetSpeedArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockJobSetSpeed != nil {
+		return nil, h.DomainBlockJobSetSpeed(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockJobSetSpeed)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockJobSetSpeed(ctx, a.Dom, a.Path, a.Bandwidth, a.Flags)
+}
+
+func remoteStubDomainBlockPull(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockPullArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockPull != nil {
+		return nil, h.DomainBlockPull(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockPull)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockPull(ctx, a.Dom, a.Path, a.Bandwidth, a.Flags)
+}
+
+func remoteStubDomainEventBlockJob(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_BLOCK_JOB")
+}
+
+func remoteStubDomainMigrateGetMaxSpeed(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateGetMaxSpeedArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateGetMaxSpeed != nil {
+		if ret, err := h.DomainMigrateGetMaxSpeed(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateGetMaxSpeed)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigrateGetMaxSpeed(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigrateGetMaxSpeedRet{Bandwidth: v}, nil
+}
+
+func remoteStubDomainBlockStatsFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockStatsFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockStatsFlags != nil {
+		if ret, err := h.DomainBlockStatsFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockStatsFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainBlockStatsFlags(ctx, a.Dom, a.Path, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSnapshotGetParent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotGetParentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotGetParent != nil {
+		if ret, err := h.DomainSnapshotGetParent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotGetParent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotGetParent(ctx, a.Snap, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotGetParentRet{Snap: v}, nil
+}
+
+func remoteStubDomainReset(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainResetArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainReset != nil {
+		return nil, h.DomainReset(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainReset)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainReset(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainSnapshotNumChildren(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotNumChildrenArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotNumChildren != nil {
+		if ret, err := h.DomainSnapshotNumChildren(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotNumChildren)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotNumChildren(ctx, a.Snap, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotNumChildrenRet{Num: v}, nil
+}
+
+func remoteStubDomainSnapshotListChildrenNames(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotListChildrenNamesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotListChildrenNames != nil {
+		if ret, err := h.DomainSnapshotListChildrenNames(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotListChildrenNames)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotListChildrenNames(ctx, a.Snap, a.Maxnames, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotListChildrenNamesRet{Names: v}, nil
+}
+
+func remoteStubDomainEventDiskChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_DISK_CHANGE")
+}
+
+func remoteStubDomainOpenGraphics(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainOpenGraphicsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainOpenGraphics != nil {
+		return nil, h.DomainOpenGraphics(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainOpenGraphics)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainOpenGraphics(ctx, a.Dom, a.Idx, a.Flags)
+}
+
+func remoteStubNodeSuspendForDuration(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeSuspendForDurationArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeSuspendForDuration != nil {
+		return nil, h.NodeSuspendForDuration(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeSuspendForDuration)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeSuspendForDuration(ctx, a.Target, a.Duration, a.Flags)
+}
+
+func remoteStubDomainBlockResize(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockResizeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockResize != nil {
+		return nil, h.DomainBlockResize(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockResize)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockResize(ctx, a.Dom, a.Disk, a.Size, a.Flags)
+}
+
+func remoteStubDomainSetBlockIOTune(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetBlockIOTuneArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetBlockIOTune != nil {
+		return nil, h.DomainSetBlockIOTune(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetBlockIOTune)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetBlockIOTune(ctx, a.Dom, a.Disk, a.Params, a.Flags)
+}
+
+func remoteStubDomainGetBlockIOTune(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetBlockIOTuneArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetBlockIOTune != nil {
+		if ret, err := h.DomainGetBlockIOTune(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetBlockIOTune)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetBlockIOTune(ctx, a.Dom, a.Disk, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSetNumaParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetNumaParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetNumaParameters != nil {
+		return nil, h.DomainSetNumaParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetNumaParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetNumaParameters(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubDomainGetNumaParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetNumaParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetNumaParameters != nil {
+		if ret, err := h.DomainGetNumaParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetNumaParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetNumaParameters(ctx, a.Dom, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSetInterfaceParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetInterfaceParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetInterfaceParameters != nil {
+		return nil, h.DomainSetInterfaceParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetInterfaceParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetInterfaceParameters(ctx, a.Dom, a.Device, a.Params, a.Flags)
+}
+
+func remoteStubDomainGetInterfaceParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetInterfaceParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetInterfaceParameters != nil {
+		if ret, err := h.DomainGetInterfaceParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetInterfaceParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetInterfaceParameters(ctx, a.Dom, a.Device, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainShutdownFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainShutdownFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainShutdownFlags != nil {
+		return nil, h.DomainShutdownFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainShutdownFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainShutdownFlags(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubStorageVolWipePattern(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolWipePatternArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolWipePattern != nil {
+		return nil, h.StorageVolWipePattern(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStorageVolWipePattern)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StorageVolWipePattern(ctx, a.Vol, a.Algorithm, a.Flags)
+}
+
+func remoteStubStorageVolResize(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolResizeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.StorageVolResize != nil {
+		return nil, h.StorageVolResize(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpStorageVolResize)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.StorageVolResize(ctx, a.Vol, a.Capacity, a.Flags)
+}
+
+func remoteStubDomainPmSuspendForDuration(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainPmSuspendForDurationArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainPmSuspendForDuration != nil {
+		return nil, h.DomainPmSuspendForDuration(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainPmSuspendForDuration)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainPmSuspendForDuration(ctx, a.Dom, a.Target, a.Duration, a.Flags)
+}
+
+func remoteStubDomainGetCPUStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetCPUStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetCPUStats != nil {
+		if ret, err := h.DomainGetCPUStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetCPUStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetCPUStats(ctx, a.Dom, a.Nparams, a.StartCPU, a.Ncpus, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainGetDiskErrors(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetDiskErrorsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetDiskErrors != nil {
+		if ret, err := h.DomainGetDiskErrors(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetDiskErrors)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetDiskErrors(ctx, a.Dom, a.Maxerrors, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSetMetadata(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetMetadataArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetMetadata != nil {
+		return nil, h.DomainSetMetadata(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetMetadata)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetMetadata(ctx, a.Dom, a.Type, a.Metadata, a.Key, a.URI, a.Flags)
+}
+
+func remoteStubDomainGetMetadata(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetMetadataArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetMetadata != nil {
+		if ret, err := h.DomainGetMetadata(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetMetadata)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetMetadata(ctx, a.Dom, a.Type, a.URI, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetMetadataRet{Metadata: v}, nil
+}
+
+func remoteStubDomainBlockRebase(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockRebaseArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockRebase != nil {
+		return nil, h.DomainBlockRebase(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockRebase)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockRebase(ctx, a.Dom, a.Path, a.Base, a.Bandwidth, a.Flags)
+}
+
+func remoteStubDomainPmWakeup(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainPmWakeupArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainPmWakeup != nil {
+		return nil, h.DomainPmWakeup(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainPmWakeup)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainPmWakeup(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainEventTrayChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_TRAY_CHANGE")
+}
+
+func remoteStubDomainEventPmwakeup(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_PMWAKEUP")
+}
+
+func remoteStubDomainEventPmsuspend(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_PMSUSPEND")
+}
+
+func remoteStubDomainSnapshotIsCurrent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotIsCurrentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotIsCurrent != nil {
+		if ret, err := h.DomainSnapshotIsCurrent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotIsCurrent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotIsCurrent(ctx, a.Snap, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotIsCurrentRet{Current: v}, nil
+}
+
+func remoteStubDomainSnapshotHasMetadata(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotHasMetadataArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotHasMetadata != nil {
+		if ret, err := h.DomainSnapshotHasMetadata(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotHasMetadata)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainSnapshotHasMetadata(ctx, a.Snap, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainSnapshotHasMetadataRet{Metadata: v}, nil
+}
+
+func remoteStubConnectListAllDomains(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllDomainsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllDomains != nil {
+		if ret, err := h.ConnectListAllDomains(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllDomains)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllDomains(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainListAllSnapshots(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainListAllSnapshotsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainListAllSnapshots != nil {
+		if ret, err := h.DomainListAllSnapshots(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainListAllSnapshots)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainListAllSnapshots(ctx, a.Dom, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSnapshotListAllChildren(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSnapshotListAllChildrenArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainSnapshotListAllChildren != nil {
+		if ret, err := h.DomainSnapshotListAllChildren(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainSnapshotListAllChildren)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainSnapshotListAllChildren(ctx, a.Snapshot, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainEventBalloonChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_BALLOON_CHANGE")
+}
+
+func remoteStubDomainGetHostname(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetHostnameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainGetHostname != nil {
+		if ret, err := h.DomainGetHostname(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetHostname)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetHostname(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetHostnameRet{Hostname: v}, nil
+}
+
+func remoteStubDomainGetSecurityLabelList(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetSecurityLabelListArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetSecurityLabelList != nil {
+		if ret, err := h.DomainGetSecurityLabelList(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetSecurityLabelList)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetSecurityLabelList(ctx, a.Dom)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainPinEmulator(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainPinEmulatorArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainPinEmulator != nil {
+		return nil, h.DomainPinEmulator(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainPinEmulator)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainPinEmulator(ctx, a.Dom, a.Cpumap, a.Flags)
+}
+
+func remoteStubDomainGetEmulatorPinInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetEmulatorPinInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetEmulatorPinInfo != nil {
+		if ret, err := h.DomainGetEmulatorPinInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetEmulatorPinInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetEmulatorPinInfo(ctx, a.Dom, a.Maplen, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListAllStoragePools(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllStoragePoolsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllStoragePools != nil {
+		if ret, err := h.ConnectListAllStoragePools(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllStoragePools)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllStoragePools(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubStoragePoolListAllVolumes(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolListAllVolumesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolListAllVolumes != nil {
+		if ret, err := h.StoragePoolListAllVolumes(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolListAllVolumes)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.StoragePoolListAllVolumes(ctx, a.Pool, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListAllNetworks(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllNetworksArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllNetworks != nil {
+		if ret, err := h.ConnectListAllNetworks(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllNetworks)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllNetworks(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListAllInterfaces(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllInterfacesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllInterfaces != nil {
+		if ret, err := h.ConnectListAllInterfaces(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllInterfaces)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllInterfaces(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListAllNodeDevices(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllNodeDevicesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllNodeDevices != nil {
+		if ret, err := h.ConnectListAllNodeDevices(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllNodeDevices)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllNodeDevices(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListAllNwfilters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllNwfiltersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllNwfilters != nil {
+		if ret, err := h.ConnectListAllNwfilters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllNwfilters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllNwfilters(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectListAllSecrets(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllSecretsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllSecrets != nil {
+		if ret, err := h.ConnectListAllSecrets(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllSecrets)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllSecrets(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubNodeSetMemoryParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeSetMemoryParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeSetMemoryParameters != nil {
+		return nil, h.NodeSetMemoryParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeSetMemoryParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeSetMemoryParameters(ctx, a.Params, a.Flags)
+}
+
+func remoteStubNodeGetMemoryParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetMemoryParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetMemoryParameters != nil {
+		if ret, err := h.NodeGetMemoryParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetMemoryParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetMemoryParameters(ctx, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainBlockCommit(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockCommitArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockCommit != nil {
+		return nil, h.DomainBlockCommit(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockCommit)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockCommit(ctx, a.Dom, a.Disk, a.Base, a.Top, a.Bandwidth, a.Flags)
+}
+
+func remoteStubNetworkUpdate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkUpdateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkUpdate != nil {
+		return nil, h.NetworkUpdate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkUpdate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkUpdate(ctx, a.Net, a.Command, a.Section, a.ParentIndex, a.XML, a.Flags)
+}
+
+func remoteStubDomainEventPmsuspendDisk(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_PMSUSPEND_DISK")
+}
+
+func remoteStubNodeGetCPUMap(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetCPUMapArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetCPUMap != nil {
+		if ret, err := h.NodeGetCPUMap(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetCPUMap)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetCPUMap(ctx, a.NeedMap, a.NeedOnline, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainFstrim(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainFstrimArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainFstrim != nil {
+		return nil, h.DomainFstrim(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainFstrim)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainFstrim(ctx, a.Dom, a.MountPoint, a.Minimum, a.Flags)
+}
+
+func remoteStubDomainSendProcessSignal(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSendProcessSignalArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSendProcessSignal != nil {
+		return nil, h.DomainSendProcessSignal(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSendProcessSignal)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSendProcessSignal(ctx, a.Dom, a.PidValue, a.Signum, a.Flags)
+}
+
+func remoteStubDomainOpenChannel(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainOpenChannelArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainOpenChannel != nil {
+		return nil, h.DomainOpenChannel(ctx, r, &a)
+	}
+	return nil, r.errNoSupport()
+}
+
+func remoteStubNodeDeviceLookupScsiHostByWwn(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceLookupScsiHostByWwnArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceLookupScsiHostByWwn != nil {
+		if ret, err := h.NodeDeviceLookupScsiHostByWwn(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceLookupScsiHostByWwn)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceLookupScsiHostByWwn(ctx, a.Wwnn, a.Wwpn, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceLookupScsiHostByWwnRet{Dev: v}, nil
+}
+
+func remoteStubDomainGetJobStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetJobStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetJobStats != nil {
+		if ret, err := h.DomainGetJobStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetJobStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetJobStats(ctx, a.Dom, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigrateGetCompressionCache(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateGetCompressionCacheArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateGetCompressionCache != nil {
+		if ret, err := h.DomainMigrateGetCompressionCache(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateGetCompressionCache)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigrateGetCompressionCache(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigrateGetCompressionCacheRet{CacheSize: v}, nil
+}
+
+func remoteStubDomainMigrateSetCompressionCache(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateSetCompressionCacheArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateSetCompressionCache != nil {
+		return nil, h.DomainMigrateSetCompressionCache(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateSetCompressionCache)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigrateSetCompressionCache(ctx, a.Dom, a.CacheSize, a.Flags)
+}
+
+func remoteStubNodeDeviceDetachFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceDetachFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceDetachFlags != nil {
+		return nil, h.NodeDeviceDetachFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceDetachFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceDetachFlags(ctx, a.Name, a.DriverName, a.Flags)
+}
+
+func remoteStubDomainMigrateBegin3Params(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateBegin3ParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateBegin3Params != nil {
+		if ret, err := h.DomainMigrateBegin3Params(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateBegin3Params)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigrateBegin3Params(ctx, a.Dom, a.Params, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigratePrepare3Params(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepare3ParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepare3Params != nil {
+		if ret, err := h.DomainMigratePrepare3Params(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePrepare3Params)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigratePrepare3Params(ctx, a.Params, a.CookieIn, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigratePrepareTunnel3Params(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePrepareTunnel3ParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePrepareTunnel3Params != nil {
+		if ret, err := h.DomainMigratePrepareTunnel3Params(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePrepareTunnel3Params)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigratePrepareTunnel3Params(ctx, a.Params, a.CookieIn, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigratePrepareTunnel3ParamsRet{CookieOut: v}, nil
+}
+
+func remoteStubDomainMigratePerform3Params(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigratePerform3ParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigratePerform3Params != nil {
+		if ret, err := h.DomainMigratePerform3Params(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigratePerform3Params)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigratePerform3Params(ctx, a.Dom, a.Dconnuri, a.Params, a.CookieIn, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigratePerform3ParamsRet{CookieOut: v}, nil
+}
+
+func remoteStubDomainMigrateFinish3Params(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateFinish3ParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateFinish3Params != nil {
+		if ret, err := h.DomainMigrateFinish3Params(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateFinish3Params)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainMigrateFinish3Params(ctx, a.Params, a.CookieIn, a.Flags, a.Cancelled)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainMigrateConfirm3Params(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateConfirm3ParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateConfirm3Params != nil {
+		return nil, h.DomainMigrateConfirm3Params(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateConfirm3Params)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigrateConfirm3Params(ctx, a.Dom, a.Params, a.CookieIn, a.Flags, a.Cancelled)
+}
+
+func remoteStubDomainSetMemoryStatsPeriod(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetMemoryStatsPeriodArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetMemoryStatsPeriod != nil {
+		return nil, h.DomainSetMemoryStatsPeriod(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetMemoryStatsPeriod)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetMemoryStatsPeriod(ctx, a.Dom, a.Period, a.Flags)
+}
+
+func remoteStubDomainCreateXMLWithFiles(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCreateXMLWithFilesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCreateXMLWithFiles != nil {
+		if ret, err := h.DomainCreateXMLWithFiles(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCreateXMLWithFiles)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCreateXMLWithFiles(ctx, a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCreateXMLWithFilesRet{Dom: v}, nil
+}
+
+func remoteStubDomainCreateWithFiles(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCreateWithFilesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCreateWithFiles != nil {
+		if ret, err := h.DomainCreateWithFiles(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCreateWithFiles)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCreateWithFiles(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCreateWithFilesRet{Dom: v}, nil
+}
+
+func remoteStubDomainEventDeviceRemoved(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_DEVICE_REMOVED")
+}
+
+func remoteStubConnectGetCPUModelNames(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectGetCPUModelNamesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetCPUModelNames != nil {
+		if ret, err := h.ConnectGetCPUModelNames(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetCPUModelNames)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectGetCPUModelNames(ctx, a.Arch, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectNetworkEventRegisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectNetworkEventRegisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNetworkEventRegisterAny != nil {
+		if ret, err := h.ConnectNetworkEventRegisterAny(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNetworkEventRegisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNetworkEventRegisterAny(ctx, a.EventID, a.Net)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNetworkEventRegisterAnyRet{CallbackID: v}, nil
+}
+
+func remoteStubConnectNetworkEventDeregisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectNetworkEventDeregisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNetworkEventDeregisterAny != nil {
+		return nil, h.ConnectNetworkEventDeregisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectNetworkEventDeregisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectNetworkEventDeregisterAny(ctx, a.CallbackID)
+}
+
+func remoteStubNetworkEventLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "NETWORK_EVENT_LIFECYCLE")
+}
+
+func remoteStubConnectDomainEventCallbackRegisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectDomainEventCallbackRegisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainEventCallbackRegisterAny != nil {
+		if ret, err := h.ConnectDomainEventCallbackRegisterAny(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainEventCallbackRegisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectDomainEventCallbackRegisterAny(ctx, a.EventID, a.Dom)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectDomainEventCallbackRegisterAnyRet{CallbackID: v}, nil
+}
+
+func remoteStubConnectDomainEventCallbackDeregisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectDomainEventCallbackDeregisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectDomainEventCallbackDeregisterAny != nil {
+		return nil, h.ConnectDomainEventCallbackDeregisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectDomainEventCallbackDeregisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectDomainEventCallbackDeregisterAny(ctx, a.CallbackID)
+}
+
+func remoteStubDomainEventCallbackLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_LIFECYCLE")
+}
+
+func remoteStubDomainEventCallbackReboot(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_REBOOT")
+}
+
+func remoteStubDomainEventCallbackRtcChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_RTC_CHANGE")
+}
+
+func remoteStubDomainEventCallbackWatchdog(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_WATCHDOG")
+}
+
+func remoteStubDomainEventCallbackIOError(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_IO_ERROR")
+}
+
+func remoteStubDomainEventCallbackGraphics(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_GRAPHICS")
+}
+
+func remoteStubDomainEventCallbackIOErrorReason(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON")
+}
+
+func remoteStubDomainEventCallbackControlError(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_CONTROL_ERROR")
+}
+
+func remoteStubDomainEventCallbackBlockJob(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_BLOCK_JOB")
+}
+
+func remoteStubDomainEventCallbackDiskChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DISK_CHANGE")
+}
+
+func remoteStubDomainEventCallbackTrayChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_TRAY_CHANGE")
+}
+
+func remoteStubDomainEventCallbackPmwakeup(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_PMWAKEUP")
+}
+
+func remoteStubDomainEventCallbackPmsuspend(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_PMSUSPEND")
+}
+
+func remoteStubDomainEventCallbackBalloonChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE")
+}
+
+func remoteStubDomainEventCallbackPmsuspendDisk(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK")
+}
+
+func remoteStubDomainEventCallbackDeviceRemoved(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED")
+}
+
+func remoteStubDomainCoreDumpWithFormat(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCoreDumpWithFormatArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCoreDumpWithFormat != nil {
+		return nil, h.DomainCoreDumpWithFormat(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainCoreDumpWithFormat)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainCoreDumpWithFormat(ctx, a.Dom, a.To, a.Dumpformat, a.Flags)
+}
+
+func remoteStubDomainFsfreeze(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainFsfreezeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainFsfreeze != nil {
+		if ret, err := h.DomainFsfreeze(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainFsfreeze)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainFsfreeze(ctx, a.Dom, a.Mountpoints, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainFsfreezeRet{Filesystems: v}, nil
+}
+
+func remoteStubDomainFsthaw(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainFsthawArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainFsthaw != nil {
+		if ret, err := h.DomainFsthaw(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainFsthaw)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainFsthaw(ctx, a.Dom, a.Mountpoints, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainFsthawRet{Filesystems: v}, nil
+}
+
+func remoteStubDomainGetTime(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetTimeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainGetTime != nil {
+		if ret, err := h.DomainGetTime(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetTime)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetTime(ctx, a.Dom, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSetTime(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetTimeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetTime != nil {
+		return nil, h.DomainSetTime(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetTime)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetTime(ctx, a.Dom, a.Seconds, a.Nseconds, a.Flags)
+}
+
+func remoteStubDomainEventBlockJob2(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_BLOCK_JOB_2")
+}
+
+func remoteStubNodeGetFreePages(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetFreePagesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeGetFreePages != nil {
+		if ret, err := h.NodeGetFreePages(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetFreePages)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeGetFreePages(ctx, a.Pages, a.StartCell, a.CellCount, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeGetFreePagesRet{Counts: v}, nil
+}
+
+func remoteStubNetworkGetDhcpLeases(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkGetDhcpLeasesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkGetDhcpLeases != nil {
+		if ret, err := h.NetworkGetDhcpLeases(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkGetDhcpLeases)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NetworkGetDhcpLeases(ctx, a.Net, a.MAC, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubConnectGetDomainCapabilities(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectGetDomainCapabilitiesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetDomainCapabilities != nil {
+		if ret, err := h.ConnectGetDomainCapabilities(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetDomainCapabilities)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetDomainCapabilities(ctx, a.Emulatorbin, a.Arch, a.Machine, a.Virttype, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetDomainCapabilitiesRet{Capabilities: v}, nil
+}
+
+func remoteStubDomainOpenGraphicsFd(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainOpenGraphicsFdArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainOpenGraphicsFd != nil {
+		return nil, h.DomainOpenGraphicsFd(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainOpenGraphicsFd)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainOpenGraphicsFd(ctx, a.Dom, a.Idx, a.Flags)
+}
+
+func remoteStubConnectGetAllDomainStats(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectGetAllDomainStatsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetAllDomainStats != nil {
+		if ret, err := h.ConnectGetAllDomainStats(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetAllDomainStats)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetAllDomainStats(ctx, a.Doms, a.Stats, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetAllDomainStatsRet{RetStats: v}, nil
+}
+
+func remoteStubDomainBlockCopy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBlockCopyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBlockCopy != nil {
+		return nil, h.DomainBlockCopy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBlockCopy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBlockCopy(ctx, a.Dom, a.Path, a.Destxml, a.Params, a.Flags)
+}
+
+func remoteStubDomainEventCallbackTunable(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_TUNABLE")
+}
+
+func remoteStubNodeAllocPages(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeAllocPagesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeAllocPages != nil {
+		if ret, err := h.NodeAllocPages(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeAllocPages)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeAllocPages(ctx, a.PageSizes, a.PageCounts, a.StartCell, a.CellCount, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeAllocPagesRet{Ret: v}, nil
+}
+
+func remoteStubDomainEventCallbackAgentLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_AGENT_LIFECYCLE")
+}
+
+func remoteStubDomainGetFsinfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetFsinfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainGetFsinfo != nil {
+		if ret, err := h.DomainGetFsinfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetFsinfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetFsinfo(ctx, a.Dom, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainDefineXMLFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDefineXMLFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDefineXMLFlags != nil {
+		if ret, err := h.DomainDefineXMLFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainDefineXMLFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainDefineXMLFlags(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainDefineXMLFlagsRet{Dom: v}, nil
+}
+
+func remoteStubDomainGetIothreadInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetIothreadInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetIothreadInfo != nil {
+		if ret, err := h.DomainGetIothreadInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetIothreadInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainGetIothreadInfo(ctx, a.Dom, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainPinIothread(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainPinIothreadArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainPinIothread != nil {
+		return nil, h.DomainPinIothread(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainPinIothread)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainPinIothread(ctx, a.Dom, a.IothreadsID, a.Cpumap, a.Flags)
+}
+
+func remoteStubDomainInterfaceAddresses(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainInterfaceAddressesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(a.Source == 1); err != nil {
+		return nil, err
+	}
+	if h.DomainInterfaceAddresses != nil {
+		if ret, err := h.DomainInterfaceAddresses(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainInterfaceAddresses)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainInterfaceAddresses(ctx, a.Dom, a.Source, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainInterfaceAddressesRet{Ifaces: v}, nil
+}
+
+func remoteStubDomainEventCallbackDeviceAdded(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DEVICE_ADDED")
+}
+
+func remoteStubDomainAddIothread(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAddIothreadArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAddIothread != nil {
+		return nil, h.DomainAddIothread(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainAddIothread)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainAddIothread(ctx, a.Dom, a.IothreadID, a.Flags)
+}
+
+func remoteStubDomainDelIothread(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDelIothreadArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDelIothread != nil {
+		return nil, h.DomainDelIothread(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainDelIothread)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainDelIothread(ctx, a.Dom, a.IothreadID, a.Flags)
+}
+
+func remoteStubDomainSetUserPassword(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetUserPasswordArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetUserPassword != nil {
+		return nil, h.DomainSetUserPassword(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetUserPassword)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetUserPassword(ctx, a.Dom, a.User, a.Password, a.Flags)
+}
+
+func remoteStubDomainRename(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainRenameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainRename != nil {
+		if ret, err := h.DomainRename(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainRename)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainRename(ctx, a.Dom, a.NewName, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainRenameRet{Retcode: v}, nil
+}
+
+func remoteStubDomainEventCallbackMigrationIteration(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_MIGRATION_ITERATION")
+}
+
+func remoteStubConnectRegisterCloseCallback(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectRegisterCloseCallback != nil {
+		return nil, h.ConnectRegisterCloseCallback(ctx, r)
+	}
+	c, ok := r.conn.(drivers.OpConnectRegisterCloseCallback)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectRegisterCloseCallback(ctx)
+}
+
+func remoteStubConnectUnregisterCloseCallback(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectUnregisterCloseCallback != nil {
+		return nil, h.ConnectUnregisterCloseCallback(ctx, r)
+	}
+	c, ok := r.conn.(drivers.OpConnectUnregisterCloseCallback)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectUnregisterCloseCallback(ctx)
+}
+
+func remoteStubConnectEventConnectionClosed(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "CONNECT_EVENT_CONNECTION_CLOSED")
+}
+
+func remoteStubDomainEventCallbackJobCompleted(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_JOB_COMPLETED")
+}
+
+func remoteStubDomainMigrateStartPostCopy(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateStartPostCopyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateStartPostCopy != nil {
+		return nil, h.DomainMigrateStartPostCopy(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateStartPostCopy)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainMigrateStartPostCopy(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainGetPerfEvents(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetPerfEventsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetPerfEvents != nil {
+		if ret, err := h.DomainGetPerfEvents(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetPerfEvents)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetPerfEvents(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetPerfEventsRet{Params: v}, nil
+}
+
+func remoteStubDomainSetPerfEvents(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetPerfEventsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetPerfEvents != nil {
+		return nil, h.DomainSetPerfEvents(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetPerfEvents)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetPerfEvents(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubDomainEventCallbackDeviceRemovalFailed(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_DEVICE_REMOVAL_FAILED")
+}
+
+func remoteStubConnectStoragePoolEventRegisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectStoragePoolEventRegisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectStoragePoolEventRegisterAny != nil {
+		if ret, err := h.ConnectStoragePoolEventRegisterAny(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectStoragePoolEventRegisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectStoragePoolEventRegisterAny(ctx, a.EventID, a.Pool)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectStoragePoolEventRegisterAnyRet{CallbackID: v}, nil
+}
+
+func remoteStubConnectStoragePoolEventDeregisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectStoragePoolEventDeregisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectStoragePoolEventDeregisterAny != nil {
+		return nil, h.ConnectStoragePoolEventDeregisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectStoragePoolEventDeregisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectStoragePoolEventDeregisterAny(ctx, a.CallbackID)
+}
+
+func remoteStubStoragePoolEventLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "STORAGE_POOL_EVENT_LIFECYCLE")
+}
+
+func remoteStubDomainGetGuestVcpus(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetGuestVcpusArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainGetGuestVcpus != nil {
+		if ret, err := h.DomainGetGuestVcpus(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetGuestVcpus)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetGuestVcpus(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetGuestVcpusRet{Params: v}, nil
+}
+
+func remoteStubDomainSetGuestVcpus(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetGuestVcpusArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetGuestVcpus != nil {
+		return nil, h.DomainSetGuestVcpus(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetGuestVcpus)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetGuestVcpus(ctx, a.Dom, a.Cpumap, a.State, a.Flags)
+}
+
+func remoteStubStoragePoolEventRefresh(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "STORAGE_POOL_EVENT_REFRESH")
+}
+
+func remoteStubConnectNodeDeviceEventRegisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectNodeDeviceEventRegisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNodeDeviceEventRegisterAny != nil {
+		if ret, err := h.ConnectNodeDeviceEventRegisterAny(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectNodeDeviceEventRegisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectNodeDeviceEventRegisterAny(ctx, a.EventID, a.Dev)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectNodeDeviceEventRegisterAnyRet{CallbackID: v}, nil
+}
+
+func remoteStubConnectNodeDeviceEventDeregisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectNodeDeviceEventDeregisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectNodeDeviceEventDeregisterAny != nil {
+		return nil, h.ConnectNodeDeviceEventDeregisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectNodeDeviceEventDeregisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectNodeDeviceEventDeregisterAny(ctx, a.CallbackID)
+}
+
+func remoteStubNodeDeviceEventLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "NODE_DEVICE_EVENT_LIFECYCLE")
+}
+
+func remoteStubNodeDeviceEventUpdate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "NODE_DEVICE_EVENT_UPDATE")
+}
+
+func remoteStubStorageVolGetInfoFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StorageVolGetInfoFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StorageVolGetInfoFlags != nil {
+		if ret, err := h.StorageVolGetInfoFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStorageVolGetInfoFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.StorageVolGetInfoFlags(ctx, a.Vol, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainEventCallbackMetadataChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_CALLBACK_METADATA_CHANGE")
+}
+
+func remoteStubConnectSecretEventRegisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectSecretEventRegisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectSecretEventRegisterAny != nil {
+		if ret, err := h.ConnectSecretEventRegisterAny(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectSecretEventRegisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectSecretEventRegisterAny(ctx, a.EventID, a.Secret)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectSecretEventRegisterAnyRet{CallbackID: v}, nil
+}
+
+func remoteStubConnectSecretEventDeregisterAny(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectSecretEventDeregisterAnyArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectSecretEventDeregisterAny != nil {
+		return nil, h.ConnectSecretEventDeregisterAny(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectSecretEventDeregisterAny)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectSecretEventDeregisterAny(ctx, a.CallbackID)
+}
+
+func remoteStubSecretEventLifecycle(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "SECRET_EVENT_LIFECYCLE")
+}
+
+func remoteStubSecretEventValueChanged(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "SECRET_EVENT_VALUE_CHANGED")
+}
+
+func remoteStubDomainSetVcpu(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetVcpuArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetVcpu != nil {
+		return nil, h.DomainSetVcpu(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetVcpu)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetVcpu(ctx, a.Dom, a.Cpumap, a.State, a.Flags)
+}
+
+func remoteStubDomainEventBlockThreshold(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_BLOCK_THRESHOLD")
+}
+
+func remoteStubDomainSetBlockThreshold(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetBlockThresholdArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetBlockThreshold != nil {
+		return nil, h.DomainSetBlockThreshold(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetBlockThreshold)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetBlockThreshold(ctx, a.Dom, a.Dev, a.Threshold, a.Flags)
+}
+
+func remoteStubDomainMigrateGetMaxDowntime(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainMigrateGetMaxDowntimeArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainMigrateGetMaxDowntime != nil {
+		if ret, err := h.DomainMigrateGetMaxDowntime(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainMigrateGetMaxDowntime)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainMigrateGetMaxDowntime(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainMigrateGetMaxDowntimeRet{Downtime: v}, nil
+}
+
+func remoteStubDomainManagedSaveGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainManagedSaveGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_SAVE_IMAGE_XML_SECURE */); err != nil {
+		return nil, err
+	}
+	if h.DomainManagedSaveGetXMLDesc != nil {
+		if ret, err := h.DomainManagedSaveGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainManagedSaveGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainManagedSaveGetXMLDesc(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainManagedSaveGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubDomainManagedSaveDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainManagedSaveDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainManagedSaveDefineXML != nil {
+		return nil, h.DomainManagedSaveDefineXML(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainManagedSaveDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainManagedSaveDefineXML(ctx, a.Dom, a.Dxml, a.Flags)
+}
+
+func remoteStubDomainSetLifecycleAction(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetLifecycleActionArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetLifecycleAction != nil {
+		return nil, h.DomainSetLifecycleAction(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetLifecycleAction)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetLifecycleAction(ctx, a.Dom, a.Type, a.Action, a.Flags)
+}
+
+func remoteStubStoragePoolLookupByTargetPath(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.StoragePoolLookupByTargetPathArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.StoragePoolLookupByTargetPath != nil {
+		if ret, err := h.StoragePoolLookupByTargetPath(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpStoragePoolLookupByTargetPath)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.StoragePoolLookupByTargetPath(ctx, a.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.StoragePoolLookupByTargetPathRet{Pool: v}, nil
+}
+
+func remoteStubDomainDetachDeviceAlias(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainDetachDeviceAliasArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainDetachDeviceAlias != nil {
+		return nil, h.DomainDetachDeviceAlias(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainDetachDeviceAlias)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainDetachDeviceAlias(ctx, a.Dom, a.Alias, a.Flags)
+}
+
+func remoteStubConnectCompareHypervisorCPU(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectCompareHypervisorCPUArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectCompareHypervisorCPU != nil {
+		if ret, err := h.ConnectCompareHypervisorCPU(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectCompareHypervisorCPU)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectCompareHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XMLCPU, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectCompareHypervisorCPURet{Result: v}, nil
+}
+
+func remoteStubConnectBaselineHypervisorCPU(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectBaselineHypervisorCPUArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectBaselineHypervisorCPU != nil {
+		if ret, err := h.ConnectBaselineHypervisorCPU(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectBaselineHypervisorCPU)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectBaselineHypervisorCPU(ctx, a.Emulator, a.Arch, a.Machine, a.Virttype, a.XMLCPUs, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectBaselineHypervisorCPURet{CPU: v}, nil
+}
+
+func remoteStubNodeGetSevInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeGetSevInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeGetSevInfo != nil {
+		if ret, err := h.NodeGetSevInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeGetSevInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NodeGetSevInfo(ctx, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainGetLaunchSecurityInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetLaunchSecurityInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetLaunchSecurityInfo != nil {
+		if ret, err := h.DomainGetLaunchSecurityInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetLaunchSecurityInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetLaunchSecurityInfo(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetLaunchSecurityInfoRet{Params: v}, nil
+}
+
+func remoteStubNwfilterBindingLookupByPortDev(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterBindingLookupByPortDevArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NwfilterBindingLookupByPortDev != nil {
+		if ret, err := h.NwfilterBindingLookupByPortDev(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterBindingLookupByPortDev)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterBindingLookupByPortDev(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterBindingLookupByPortDevRet{Nwfilter: v}, nil
+}
+
+func remoteStubNwfilterBindingGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterBindingGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NwfilterBindingGetXMLDesc != nil {
+		if ret, err := h.NwfilterBindingGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterBindingGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterBindingGetXMLDesc(ctx, a.Nwfilter, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterBindingGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubNwfilterBindingCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterBindingCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NwfilterBindingCreateXML != nil {
+		if ret, err := h.NwfilterBindingCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterBindingCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterBindingCreateXML(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterBindingCreateXMLRet{Nwfilter: v}, nil
+}
+
+func remoteStubNwfilterBindingDelete(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterBindingDeleteArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NwfilterBindingDelete != nil {
+		return nil, h.NwfilterBindingDelete(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNwfilterBindingDelete)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NwfilterBindingDelete(ctx, a.Nwfilter)
+}
+
+func remoteStubConnectListAllNwfilterBindings(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectListAllNwfilterBindingsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectListAllNwfilterBindings != nil {
+		if ret, err := h.ConnectListAllNwfilterBindings(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectListAllNwfilterBindings)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.ConnectListAllNwfilterBindings(ctx, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainSetIothreadParams(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetIothreadParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetIothreadParams != nil {
+		return nil, h.DomainSetIothreadParams(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetIothreadParams)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetIothreadParams(ctx, a.Dom, a.IothreadID, a.Params, a.Flags)
+}
+
+func remoteStubConnectGetStoragePoolCapabilities(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectGetStoragePoolCapabilitiesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.ConnectGetStoragePoolCapabilities != nil {
+		if ret, err := h.ConnectGetStoragePoolCapabilities(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpConnectGetStoragePoolCapabilities)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.ConnectGetStoragePoolCapabilities(ctx, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.ConnectGetStoragePoolCapabilitiesRet{Capabilities: v}, nil
+}
+
+func remoteStubNetworkListAllPorts(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkListAllPortsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkListAllPorts != nil {
+		if ret, err := h.NetworkListAllPorts(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkListAllPorts)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NetworkListAllPorts(ctx, a.Network, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubNetworkPortLookupByUUID(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkPortLookupByUUIDArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkPortLookupByUUID != nil {
+		if ret, err := h.NetworkPortLookupByUUID(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkPortLookupByUUID)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkPortLookupByUUID(ctx, a.Network, a.UUID)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkPortLookupByUUIDRet{Port: v}, nil
+}
+
+func remoteStubNetworkPortCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkPortCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkPortCreateXML != nil {
+		if ret, err := h.NetworkPortCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkPortCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkPortCreateXML(ctx, a.Network, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkPortCreateXMLRet{Port: v}, nil
+}
+
+func remoteStubNetworkPortGetParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkPortGetParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkPortGetParameters != nil {
+		if ret, err := h.NetworkPortGetParameters(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkPortGetParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.NetworkPortGetParameters(ctx, a.Port, a.Nparams, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubNetworkPortSetParameters(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkPortSetParametersArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkPortSetParameters != nil {
+		return nil, h.NetworkPortSetParameters(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkPortSetParameters)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkPortSetParameters(ctx, a.Port, a.Params, a.Flags)
+}
+
+func remoteStubNetworkPortGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkPortGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NetworkPortGetXMLDesc != nil {
+		if ret, err := h.NetworkPortGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkPortGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkPortGetXMLDesc(ctx, a.Port, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkPortGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubNetworkPortDelete(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkPortDeleteArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkPortDelete != nil {
+		return nil, h.NetworkPortDelete(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNetworkPortDelete)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NetworkPortDelete(ctx, a.Port, a.Flags)
+}
+
+func remoteStubDomainCheckpointCreateXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCheckpointCreateXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCheckpointCreateXML != nil {
+		if ret, err := h.DomainCheckpointCreateXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCheckpointCreateXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCheckpointCreateXML(ctx, a.Dom, a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCheckpointCreateXMLRet{Checkpoint: v}, nil
+}
+
+func remoteStubDomainCheckpointGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCheckpointGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admitSecure(a.Flags&0x1 != 0 /* VIR_DOMAIN_CHECKPOINT_XML_SECURE */); err != nil {
+		return nil, err
+	}
+	if h.DomainCheckpointGetXMLDesc != nil {
+		if ret, err := h.DomainCheckpointGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCheckpointGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCheckpointGetXMLDesc(ctx, a.Checkpoint, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCheckpointGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubDomainListAllCheckpoints(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainListAllCheckpointsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainListAllCheckpoints != nil {
+		if ret, err := h.DomainListAllCheckpoints(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainListAllCheckpoints)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainListAllCheckpoints(ctx, a.Dom, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainCheckpointListAllChildren(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCheckpointListAllChildrenArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainCheckpointListAllChildren != nil {
+		if ret, err := h.DomainCheckpointListAllChildren(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCheckpointListAllChildren)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	ret, err := c.DomainCheckpointListAllChildren(ctx, a.Checkpoint, a.NeedResults, a.Flags)
+	if err != nil || ret == nil {
+		return nil, errNilReturn(r.api, err)
+	}
+	return ret, nil
+}
+
+func remoteStubDomainCheckpointLookupByName(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCheckpointLookupByNameArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainCheckpointLookupByName != nil {
+		if ret, err := h.DomainCheckpointLookupByName(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCheckpointLookupByName)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCheckpointLookupByName(ctx, a.Dom, a.Name, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCheckpointLookupByNameRet{Checkpoint: v}, nil
+}
+
+func remoteStubDomainCheckpointGetParent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCheckpointGetParentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainCheckpointGetParent != nil {
+		if ret, err := h.DomainCheckpointGetParent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainCheckpointGetParent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainCheckpointGetParent(ctx, a.Checkpoint, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainCheckpointGetParentRet{Parent: v}, nil
+}
+
+func remoteStubDomainCheckpointDelete(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainCheckpointDeleteArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainCheckpointDelete != nil {
+		return nil, h.DomainCheckpointDelete(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainCheckpointDelete)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainCheckpointDelete(ctx, a.Checkpoint, a.Flags)
+}
+
+func remoteStubDomainGetGuestInfo(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetGuestInfoArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainGetGuestInfo != nil {
+		if ret, err := h.DomainGetGuestInfo(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetGuestInfo)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetGuestInfo(ctx, a.Dom, a.Types, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetGuestInfoRet{Params: v}, nil
+}
+
+func remoteStubConnectSetIdentity(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.ConnectSetIdentityArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.ConnectSetIdentity != nil {
+		return nil, h.ConnectSetIdentity(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpConnectSetIdentity)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.ConnectSetIdentity(ctx, a.Params, a.Flags)
+}
+
+func remoteStubDomainAgentSetResponseTimeout(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAgentSetResponseTimeoutArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAgentSetResponseTimeout != nil {
+		if ret, err := h.DomainAgentSetResponseTimeout(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainAgentSetResponseTimeout)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainAgentSetResponseTimeout(ctx, a.Dom, a.Timeout, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainAgentSetResponseTimeoutRet{Result: v}, nil
+}
+
+func remoteStubDomainBackupBegin(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBackupBeginArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainBackupBegin != nil {
+		return nil, h.DomainBackupBegin(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainBackupBegin)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainBackupBegin(ctx, a.Dom, a.BackupXML, a.CheckpointXML, a.Flags)
+}
+
+func remoteStubDomainBackupGetXMLDesc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainBackupGetXMLDescArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainBackupGetXMLDesc != nil {
+		if ret, err := h.DomainBackupGetXMLDesc(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainBackupGetXMLDesc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainBackupGetXMLDesc(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainBackupGetXMLDescRet{XML: v}, nil
+}
+
+func remoteStubDomainEventMemoryFailure(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_MEMORY_FAILURE")
+}
+
+func remoteStubDomainAuthorizedSshKeysGet(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAuthorizedSshKeysGetArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAuthorizedSshKeysGet != nil {
+		if ret, err := h.DomainAuthorizedSshKeysGet(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainAuthorizedSshKeysGet)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainAuthorizedSshKeysGet(ctx, a.Dom, a.User, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainAuthorizedSshKeysGetRet{Keys: v}, nil
+}
+
+func remoteStubDomainAuthorizedSshKeysSet(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAuthorizedSshKeysSetArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAuthorizedSshKeysSet != nil {
+		return nil, h.DomainAuthorizedSshKeysSet(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainAuthorizedSshKeysSet)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainAuthorizedSshKeysSet(ctx, a.Dom, a.User, a.Keys, a.Flags)
+}
+
+func remoteStubDomainGetMessages(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainGetMessagesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.DomainGetMessages != nil {
+		if ret, err := h.DomainGetMessages(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpDomainGetMessages)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.DomainGetMessages(ctx, a.Dom, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainGetMessagesRet{Msgs: v}, nil
+}
+
+func remoteStubDomainStartDirtyRateCalc(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainStartDirtyRateCalcArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainStartDirtyRateCalc != nil {
+		return nil, h.DomainStartDirtyRateCalc(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainStartDirtyRateCalc)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainStartDirtyRateCalc(ctx, a.Dom, a.Seconds, a.Flags)
+}
+
+func remoteStubNodeDeviceDefineXML(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceDefineXMLArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceDefineXML != nil {
+		if ret, err := h.NodeDeviceDefineXML(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceDefineXML)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceDefineXML(ctx, a.XMLDesc, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceDefineXMLRet{Dev: v}, nil
+}
+
+func remoteStubNodeDeviceUndefine(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceUndefineArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceUndefine != nil {
+		return nil, h.NodeDeviceUndefine(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceUndefine)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceUndefine(ctx, a.Name, a.Flags)
+}
+
+func remoteStubNodeDeviceCreate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceCreateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceCreate != nil {
+		return nil, h.NodeDeviceCreate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceCreate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceCreate(ctx, a.Name, a.Flags)
+}
+
+func remoteStubNwfilterDefineXMLFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NwfilterDefineXMLFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NwfilterDefineXMLFlags != nil {
+		if ret, err := h.NwfilterDefineXMLFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNwfilterDefineXMLFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NwfilterDefineXMLFlags(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NwfilterDefineXMLFlagsRet{Nwfilter: v}, nil
+}
+
+func remoteStubNetworkDefineXMLFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkDefineXMLFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkDefineXMLFlags != nil {
+		if ret, err := h.NetworkDefineXMLFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkDefineXMLFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkDefineXMLFlags(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkDefineXMLFlagsRet{Net: v}, nil
+}
+
+func remoteStubNodeDeviceGetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceGetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceGetAutostart != nil {
+		if ret, err := h.NodeDeviceGetAutostart(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceGetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceGetAutostart(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceGetAutostartRet{Autostart: v}, nil
+}
+
+func remoteStubNodeDeviceSetAutostart(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceSetAutostartArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceSetAutostart != nil {
+		return nil, h.NodeDeviceSetAutostart(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceSetAutostart)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.NodeDeviceSetAutostart(ctx, a.Name, a.Autostart)
+}
+
+func remoteStubNodeDeviceIsPersistent(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceIsPersistentArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceIsPersistent != nil {
+		if ret, err := h.NodeDeviceIsPersistent(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceIsPersistent)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceIsPersistent(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceIsPersistentRet{Persistent: v}, nil
+}
+
+func remoteStubNodeDeviceIsActive(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NodeDeviceIsActiveArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(false); err != nil {
+		return nil, err
+	}
+	if h.NodeDeviceIsActive != nil {
+		if ret, err := h.NodeDeviceIsActive(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNodeDeviceIsActive)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NodeDeviceIsActive(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NodeDeviceIsActiveRet{Active: v}, nil
+}
+
+func remoteStubNetworkCreateXMLFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.NetworkCreateXMLFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.NetworkCreateXMLFlags != nil {
+		if ret, err := h.NetworkCreateXMLFlags(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpNetworkCreateXMLFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.NetworkCreateXMLFlags(ctx, a.XML, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.NetworkCreateXMLFlagsRet{Net: v}, nil
+}
+
+func remoteStubDomainEventMemoryDeviceSizeChange(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE")
+}
+
+func remoteStubDomainSetLaunchSecurityState(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSetLaunchSecurityStateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSetLaunchSecurityState != nil {
+		return nil, h.DomainSetLaunchSecurityState(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSetLaunchSecurityState)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSetLaunchSecurityState(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubDomainSaveParams(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainSaveParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainSaveParams != nil {
+		return nil, h.DomainSaveParams(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainSaveParams)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainSaveParams(ctx, a.Dom, a.Params, a.Flags)
+}
+
+func remoteStubDomainRestoreParams(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainRestoreParamsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainRestoreParams != nil {
+		return nil, h.DomainRestoreParams(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainRestoreParams)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainRestoreParams(ctx, a.Params, a.Flags)
+}
+
+func remoteStubDomainAbortJobFlags(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainAbortJobFlagsArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainAbortJobFlags != nil {
+		return nil, h.DomainAbortJobFlags(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainAbortJobFlags)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainAbortJobFlags(ctx, a.Dom, a.Flags)
+}
+
+func remoteStubDomainFdAssociate(h *remoteHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.DomainFdAssociateArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.DomainFdAssociate != nil {
+		return nil, h.DomainFdAssociate(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpDomainFdAssociate)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.DomainFdAssociate(ctx, a.Dom, a.Name, a.Flags)
 }
 
 // qemuHandlers holds the daemon's own handler of each qemu procedure
@@ -8629,149 +9963,175 @@ type qemuHandlers struct {
 	QemuDomainMonitorCommandWithFiles       func(ctx context.Context, r *request, a *protocol.QemuDomainMonitorCommandWithFilesArgs) (*protocol.QemuDomainMonitorCommandWithFilesRet, error)
 }
 
+// qemuStubs holds the stub of each qemu procedure, by number.
+var qemuStubs = [8]func(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error){
+	1: qemuStubQemuDomainMonitorCommand,
+	2: qemuStubQemuDomainAttach,
+	3: qemuStubQemuDomainAgentCommand,
+	4: qemuStubQemuConnectDomainMonitorEventRegister,
+	5: qemuStubQemuConnectDomainMonitorEventDeregister,
+	6: qemuStubQemuDomainMonitorEvent,
+	7: qemuStubQemuDomainMonitorCommandWithFiles,
+}
+
 // dispatch decodes the call's arguments, checks the connection is
 // open and the client may make the call, and runs the handler or the
 // driver's method.
 func (h *qemuHandlers) dispatch(ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
-	switch r.num {
-	case 1: // QEMU_PROC_DOMAIN_MONITOR_COMMAND
-		var a protocol.QemuDomainMonitorCommandArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.QemuDomainMonitorCommand != nil {
-			if ret, err := h.QemuDomainMonitorCommand(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpQemuDomainMonitorCommand)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.QemuDomainMonitorCommand(ctx, a.Dom, a.Cmd, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.QemuDomainMonitorCommandRet{Result: v}, nil
-	case 2: // QEMU_PROC_DOMAIN_ATTACH
-		var a protocol.QemuDomainAttachArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.QemuDomainAttach != nil {
-			if ret, err := h.QemuDomainAttach(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpQemuDomainAttach)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.QemuDomainAttach(ctx, a.PidValue, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.QemuDomainAttachRet{Dom: v}, nil
-	case 3: // QEMU_PROC_DOMAIN_AGENT_COMMAND
-		var a protocol.QemuDomainAgentCommandArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.QemuDomainAgentCommand != nil {
-			if ret, err := h.QemuDomainAgentCommand(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpQemuDomainAgentCommand)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.QemuDomainAgentCommand(ctx, a.Dom, a.Cmd, a.Timeout, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.QemuDomainAgentCommandRet{Result: v}, nil
-	case 4: // QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER
-		var a protocol.QemuConnectDomainMonitorEventRegisterArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.QemuConnectDomainMonitorEventRegister != nil {
-			if ret, err := h.QemuConnectDomainMonitorEventRegister(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpQemuConnectDomainMonitorEventRegister)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.QemuConnectDomainMonitorEventRegister(ctx, a.Dom, a.Event, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.QemuConnectDomainMonitorEventRegisterRet{CallbackID: v}, nil
-	case 5: // QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER
-		var a protocol.QemuConnectDomainMonitorEventDeregisterArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.QemuConnectDomainMonitorEventDeregister != nil {
-			return nil, h.QemuConnectDomainMonitorEventDeregister(ctx, r, &a)
-		}
-		c, ok := r.conn.(drivers.OpQemuConnectDomainMonitorEventDeregister)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		return nil, c.QemuConnectDomainMonitorEventDeregister(ctx, a.CallbackID)
-	case 6: // QEMU_PROC_DOMAIN_MONITOR_EVENT
-		return nil, errEventProc(r.num, "DOMAIN_MONITOR_EVENT")
-	case 7: // QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES
-		var a protocol.QemuDomainMonitorCommandWithFilesArgs
-		if err := r.decode(body, &a); err != nil {
-			return nil, err
-		}
-		if err := r.admit(true); err != nil {
-			return nil, err
-		}
-		if h.QemuDomainMonitorCommandWithFiles != nil {
-			if ret, err := h.QemuDomainMonitorCommandWithFiles(ctx, r, &a); err != nil {
-				return nil, err
-			} else {
-				return ret, nil
-			}
-		}
-		c, ok := r.conn.(drivers.OpQemuDomainMonitorCommandWithFiles)
-		if !ok {
-			return nil, r.errNoSupport()
-		}
-		v, err := c.QemuDomainMonitorCommandWithFiles(ctx, a.Dom, a.Cmd, a.Flags)
-		if err != nil {
-			return nil, err
-		}
-		return &protocol.QemuDomainMonitorCommandWithFilesRet{Result: v}, nil
+	if r.num < 0 || int(r.num) >= len(qemuStubs) || qemuStubs[r.num] == nil {
+		return nil, errUnknownProc(r.num)
 	}
-	return nil, errUnknownProc(r.num)
+	return qemuStubs[r.num](h, ctx, r, body)
+}
+
+func qemuStubQemuDomainMonitorCommand(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.QemuDomainMonitorCommandArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.QemuDomainMonitorCommand != nil {
+		if ret, err := h.QemuDomainMonitorCommand(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpQemuDomainMonitorCommand)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.QemuDomainMonitorCommand(ctx, a.Dom, a.Cmd, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.QemuDomainMonitorCommandRet{Result: v}, nil
+}
+
+func qemuStubQemuDomainAttach(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.QemuDomainAttachArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.QemuDomainAttach != nil {
+		if ret, err := h.QemuDomainAttach(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpQemuDomainAttach)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.QemuDomainAttach(ctx, a.PidValue, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.QemuDomainAttachRet{Dom: v}, nil
+}
+
+func qemuStubQemuDomainAgentCommand(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.QemuDomainAgentCommandArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.QemuDomainAgentCommand != nil {
+		if ret, err := h.QemuDomainAgentCommand(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpQemuDomainAgentCommand)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.QemuDomainAgentCommand(ctx, a.Dom, a.Cmd, a.Timeout, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.QemuDomainAgentCommandRet{Result: v}, nil
+}
+
+func qemuStubQemuConnectDomainMonitorEventRegister(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.QemuConnectDomainMonitorEventRegisterArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.QemuConnectDomainMonitorEventRegister != nil {
+		if ret, err := h.QemuConnectDomainMonitorEventRegister(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpQemuConnectDomainMonitorEventRegister)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.QemuConnectDomainMonitorEventRegister(ctx, a.Dom, a.Event, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.QemuConnectDomainMonitorEventRegisterRet{CallbackID: v}, nil
+}
+
+func qemuStubQemuConnectDomainMonitorEventDeregister(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.QemuConnectDomainMonitorEventDeregisterArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.QemuConnectDomainMonitorEventDeregister != nil {
+		return nil, h.QemuConnectDomainMonitorEventDeregister(ctx, r, &a)
+	}
+	c, ok := r.conn.(drivers.OpQemuConnectDomainMonitorEventDeregister)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	return nil, c.QemuConnectDomainMonitorEventDeregister(ctx, a.CallbackID)
+}
+
+func qemuStubQemuDomainMonitorEvent(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	return nil, errEventProc(r.num, "DOMAIN_MONITOR_EVENT")
+}
+
+func qemuStubQemuDomainMonitorCommandWithFiles(h *qemuHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {
+	var a protocol.QemuDomainMonitorCommandWithFilesArgs
+	if err := r.decode(body, &a); err != nil {
+		return nil, err
+	}
+	if err := r.admit(true); err != nil {
+		return nil, err
+	}
+	if h.QemuDomainMonitorCommandWithFiles != nil {
+		if ret, err := h.QemuDomainMonitorCommandWithFiles(ctx, r, &a); err != nil {
+			return nil, err
+		} else {
+			return ret, nil
+		}
+	}
+	c, ok := r.conn.(drivers.OpQemuDomainMonitorCommandWithFiles)
+	if !ok {
+		return nil, r.errNoSupport()
+	}
+	v, err := c.QemuDomainMonitorCommandWithFiles(ctx, a.Dom, a.Cmd, a.Flags)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.QemuDomainMonitorCommandWithFilesRet{Result: v}, nil
 }

@@ -231,23 +231,44 @@ func writeDispatch(out string, m *model, procs []*procInfo) error {
 		w.indent--
 		w.line("}")
 		w.line("")
+		// One small function per procedure, found through a table: a
+		// switch of them all in one function would give every call the
+		// stack frame of the largest case, which the reader goroutine of
+		// every connection would keep.
+		maxNum := int64(0)
+		for _, pi := range procs {
+			if pi.prog.goName == prog {
+				maxNum = max(maxNum, pi.num)
+			}
+		}
+		w.line("// %sStubs holds the stub of each %s procedure, by number.", lp, lp)
+		w.line("var %sStubs = [%d]func(h *%sHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error){", lp, maxNum+1, lp)
+		for _, pi := range procs {
+			if pi.prog.goName == prog {
+				w.line("\t%d: %sStub%s,", pi.num, lp, pi.goName)
+			}
+		}
+		w.line("}")
+		w.line("")
 		w.line("// dispatch decodes the call's arguments, checks the connection is")
 		w.line("// open and the client may make the call, and runs the handler or the")
 		w.line("// driver's method.")
 		w.line("func (h *%sHandlers) dispatch(ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {", lp)
-		w.indent++
-		w.line("switch r.num {")
+		w.line("\tif r.num < 0 || int(r.num) >= len(%sStubs) || %sStubs[r.num] == nil {", lp, lp)
+		w.line("\t\treturn nil, errUnknownProc(r.num)")
+		w.line("\t}")
+		w.line("\treturn %sStubs[r.num](h, ctx, r, body)", lp)
+		w.line("}")
+		w.line("")
 		for _, pi := range procs {
 			if pi.prog.goName != prog {
 				continue
 			}
+			w.line("func %sStub%s(h *%sHandlers, ctx context.Context, r *request, body []byte) (protocol.Encodable, error) {", lp, pi.goName, lp)
 			writeStub(w, m, pi)
+			w.line("}")
+			w.line("")
 		}
-		w.line("}")
-		w.line("return nil, errUnknownProc(r.num)")
-		w.indent--
-		w.line("}")
-		w.line("")
 	}
 	return writeGo(filepath.Join(out, "daemon", "dispatch.gen.go"), "daemon",
 		[]string{"context", "github.com/govirt/govirtd/drivers", "github.com/govirt/govirtd/protocol"}, w.b.String())
@@ -269,7 +290,6 @@ func handlerResult(pi *procInfo) string {
 }
 
 func writeStub(w *codeWriter, m *model, pi *procInfo) {
-	w.line("case %d: // %s", pi.num, pi.cName)
 	w.indent++
 	defer func() { w.indent-- }()
 	if pi.msg {
