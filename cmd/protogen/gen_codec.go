@@ -286,66 +286,46 @@ func caseList(a *arm) string {
 }
 
 func writeUnionCodec(w *codeWriter, nt *namedType) {
-	disc := "v." + nt.disc.goName
-	hasDefault := false
-	for _, a := range nt.arms {
-		hasDefault = hasDefault || a.values == nil
-	}
 	w.line("// EncodeXDR appends v's XDR encoding (union %s) to e: the", nt.cName)
 	w.line("// discriminant, then the arm it selects.")
 	w.line("func (v *%s) EncodeXDR(e *Encoder) error {", nt.goName)
-	w.indent++
-	w.encode(nt.disc.t, disc, failer(fmt.Sprintf("return fieldErr(%q, %%s)", nt.disc.goName)))
-	w.line("switch int64(%s) {", disc)
-	for _, a := range nt.arms {
-		if a.values == nil {
-			w.line("default:")
-		} else {
-			w.line("case %s:", caseList(a))
-		}
-		if a.f != nil {
-			w.indent++
-			w.encode(a.f.t, "v."+a.f.goName, failer(fmt.Sprintf("return fieldErr(%q, %%s)", a.f.goName)))
-			w.indent--
-		}
-	}
-	if !hasDefault {
-		w.line("default:")
-		w.indent++
-		w.line("return badDiscriminantEncode(%q, int64(%s))", nt.disc.goName, disc)
-		w.indent--
-	}
-	w.line("}")
-	w.line("return nil")
-	w.indent--
-	w.line("}")
-	w.line("")
+	writeUnionBody(w, nt, w.encode, "badDiscriminantEncode", "return nil")
 	w.line("// DecodeXDR reads v (union %s) from d.", nt.cName)
 	w.line("func (v *%s) DecodeXDR(d *Decoder) error {", nt.goName)
 	w.indent++
 	w.line("var err error")
-	w.decode(nt.disc.t, disc, failer(fmt.Sprintf("return fieldErr(%q, %%s)", nt.disc.goName)))
+	w.indent--
+	writeUnionBody(w, nt, w.decode, "badDiscriminant", "return err")
+}
+
+// writeUnionBody writes a union method's body with code, the encoder or
+// the decoder: the discriminant, then a switch over the arms.
+func writeUnionBody(w *codeWriter, nt *namedType, code func(*xtype, string, failer), bad, ret string) {
+	fail := func(f *field) failer { return failer(fmt.Sprintf("return fieldErr(%q, %%s)", f.goName)) }
+	disc := "v." + nt.disc.goName
+	hasDefault := false
+	w.indent++
+	code(nt.disc.t, disc, fail(nt.disc))
 	w.line("switch int64(%s) {", disc)
 	for _, a := range nt.arms {
 		if a.values == nil {
+			hasDefault = true
 			w.line("default:")
 		} else {
 			w.line("case %s:", caseList(a))
 		}
 		if a.f != nil {
 			w.indent++
-			w.decode(a.f.t, "v."+a.f.goName, failer(fmt.Sprintf("return fieldErr(%q, %%s)", a.f.goName)))
+			code(a.f.t, "v."+a.f.goName, fail(a.f))
 			w.indent--
 		}
 	}
 	if !hasDefault {
 		w.line("default:")
-		w.indent++
-		w.line("return badDiscriminant(%q, int64(%s))", nt.disc.goName, disc)
-		w.indent--
+		w.line("\treturn %s(%q, int64(%s))", bad, nt.disc.goName, disc)
 	}
 	w.line("}")
-	w.line("return err")
+	w.line("%s", ret)
 	w.indent--
 	w.line("}")
 	w.line("")
