@@ -35,9 +35,16 @@ type Config struct {
 	// MaxClientQueue bounds the messages (replies and events) waiting to
 	// be written to one client; a client whose queue fills is
 	// disconnected (max_client_queue, a govirtd key: libvirtd has no bound).
-	MaxClientQueue    int
-	KeepaliveInterval int // keepalive_interval, seconds; -1 never pings
-	KeepaliveCount    int // keepalive_count
+	MaxClientQueue int
+	// MaxClientQueueBytes bounds the bytes of replies and events waiting
+	// to be written to one client: past it the client is not read until
+	// its queue drains to half, and it is disconnected if it stays over
+	// for ClientStuckTimeout seconds (max_client_queue_bytes and
+	// client_stuck_timeout, govirtd keys).
+	MaxClientQueueBytes int
+	ClientStuckTimeout  int
+	KeepaliveInterval   int // keepalive_interval, seconds; -1 never pings
+	KeepaliveCount      int // keepalive_count
 
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
@@ -94,14 +101,16 @@ var unimplemented = map[string]bool{
 // ["a", "b"]; `#` starts a comment. name appears in errors.
 func ParseConfig(name, text string) (*Config, error) {
 	c := &Config{
-		UnixSockROPerms:   0o777,
-		UnixSockRWPerms:   0o700,
-		MaxClients:        5000,
-		MaxClientRequests: 5,
-		MaxClientQueue:    1024,
-		KeepaliveInterval: 5,
-		KeepaliveCount:    5,
-		LogLevel:          3,
+		UnixSockROPerms:     0o777,
+		UnixSockRWPerms:     0o700,
+		MaxClients:          5000,
+		MaxClientRequests:   5,
+		MaxClientQueue:      1024,
+		MaxClientQueueBytes: 16 << 20,
+		ClientStuckTimeout:  30,
+		KeepaliveInterval:   5,
+		KeepaliveCount:      5,
+		LogLevel:            3,
 	}
 	entries, err := parseConfText(name, text)
 	if err != nil {
@@ -193,21 +202,23 @@ func absPathKey(field func(*Config) *string) setter {
 }
 
 var setters = map[string]setter{
-	"unix_sock_dir":       absPathKey(func(c *Config) *string { return &c.UnixSockDir }),
-	"unix_sock_group":     strKey(func(c *Config) *string { return &c.UnixSockGroup }),
-	"unix_sock_ro_perms":  permKey(func(c *Config) *os.FileMode { return &c.UnixSockROPerms }),
-	"unix_sock_rw_perms":  permKey(func(c *Config) *os.FileMode { return &c.UnixSockRWPerms }),
-	"max_clients":         intKey(func(c *Config) *int { return &c.MaxClients }, 1, 1<<20),
-	"max_client_requests": intKey(func(c *Config) *int { return &c.MaxClientRequests }, 1, 1<<16),
-	"max_client_queue":    intKey(func(c *Config) *int { return &c.MaxClientQueue }, 16, 1<<20),
-	"keepalive_interval":  intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
-	"keepalive_count":     intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
-	"log_level":           intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
-	"qemu_binary":         strKey(func(c *Config) *string { return &c.QEMUBinary }),
-	"qemu_config_dir":     absPathKey(func(c *Config) *string { return &c.QEMUConfigDir }),
-	"qemu_autostart_dir":  absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
-	"qemu_state_dir":      absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
-	"qemu_log_dir":        absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
+	"unix_sock_dir":          absPathKey(func(c *Config) *string { return &c.UnixSockDir }),
+	"unix_sock_group":        strKey(func(c *Config) *string { return &c.UnixSockGroup }),
+	"unix_sock_ro_perms":     permKey(func(c *Config) *os.FileMode { return &c.UnixSockROPerms }),
+	"unix_sock_rw_perms":     permKey(func(c *Config) *os.FileMode { return &c.UnixSockRWPerms }),
+	"max_clients":            intKey(func(c *Config) *int { return &c.MaxClients }, 1, 1<<20),
+	"max_client_requests":    intKey(func(c *Config) *int { return &c.MaxClientRequests }, 1, 1<<16),
+	"max_client_queue":       intKey(func(c *Config) *int { return &c.MaxClientQueue }, 16, 1<<20),
+	"max_client_queue_bytes": intKey(func(c *Config) *int { return &c.MaxClientQueueBytes }, 64<<10, 1<<30),
+	"client_stuck_timeout":   intKey(func(c *Config) *int { return &c.ClientStuckTimeout }, 1, 1<<20),
+	"keepalive_interval":     intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
+	"keepalive_count":        intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
+	"log_level":              intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
+	"qemu_binary":            strKey(func(c *Config) *string { return &c.QEMUBinary }),
+	"qemu_config_dir":        absPathKey(func(c *Config) *string { return &c.QEMUConfigDir }),
+	"qemu_autostart_dir":     absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
+	"qemu_state_dir":         absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
+	"qemu_log_dir":           absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
 }
 
 // KeepaliveDuration is keepalive_interval as a duration; 0 never pings.

@@ -63,11 +63,16 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		MaxClients:        cfg.MaxClients,
 		MaxClientRequests: cfg.MaxClientRequests,
 		MaxQueue:          cfg.MaxClientQueue,
+		MaxQueueBytes:     int64(cfg.MaxClientQueueBytes),
+		StuckTimeout:      time.Duration(cfg.ClientStuckTimeout) * time.Second,
 		KeepaliveInterval: cfg.KeepaliveDuration(),
 		KeepaliveCount:    cfg.KeepaliveCount,
-		Programs:          []rpc.Program{{Number: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion}},
-		NewSession:        d.newSession,
-		Logger:            log,
+		Programs: []rpc.Program{
+			{Number: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion},
+			{Number: protocol.QemuProgram, Version: protocol.QemuProtocolVersion},
+		},
+		NewSession: d.newSession,
+		Logger:     log,
 	})
 	return d
 }

@@ -24,6 +24,17 @@ func (e *SlowClientError) Error() string {
 	return fmt.Sprintf("client is not reading: its outbound queue of %d messages is full (max_client_queue)", e.Queue)
 }
 
+// StuckClientError is why a client that left more than MaxQueueBytes of
+// replies and events unread for StuckTimeout was disconnected.
+type StuckClientError struct {
+	Bytes   int64
+	Timeout time.Duration
+}
+
+func (e *StuckClientError) Error() string {
+	return fmt.Sprintf("client is not reading: %d bytes of replies and events waited %v to be written (max_client_queue_bytes, client_stuck_timeout)", e.Bytes, e.Timeout)
+}
+
 // KeepaliveError is why a client that stopped answering pings was
 // disconnected.
 type KeepaliveError struct {
@@ -66,6 +77,10 @@ type Peer struct {
 	wmu     sync.Mutex      // held while writing to conn
 	partial []byte          // the rest of a frame a direct write began, counted in queued; guarded by wmu, written first
 	kick    chan struct{}   // wakes the writer to write partial
+	// queuedBytes counts the bytes of the frames in queued (partial's
+	// rest included); drained is signalled when writes bring it down.
+	queuedBytes atomic.Int64
+	drained     chan struct{}
 	raw     syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
 
 	// The writer goroutine runs only while there is something to write or
@@ -106,6 +121,7 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		done:      make(chan struct{}),
 		callFreed: make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
+		drained:   make(chan struct{}, 1),
 	}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -224,8 +240,9 @@ func (p *Peer) close(reason error, flush bool) bool {
 		p.conn.Close()
 	}
 	var slow *SlowClientError
+	var stuck *StuckClientError
 	switch {
-	case errors.As(reason, &slow):
+	case errors.As(reason, &slow), errors.As(reason, &stuck):
 		p.srv.log.Warn("dropping slow client", "client", p.id, "listener", p.listener, "reason", reason)
 	case errors.Is(reason, io.EOF) || errors.Is(reason, ErrServerClosed) || errors.Is(reason, net.ErrClosed):
 		p.srv.log.Debug("client disconnected", "client", p.id, "listener", p.listener, "reason", reason)
@@ -238,6 +255,9 @@ func (p *Peer) close(reason error, flush bool) bool {
 func (p *Peer) readLoop() error {
 	r := bufio.NewReaderSize(p.conn, 16*1024)
 	for {
+		if err := p.waitDrained(); err != nil {
+			return err
+		}
 		h, body, err := ReadFrame(r)
 		if err != nil {
 			var fe *FrameError
@@ -254,5 +274,53 @@ func (p *Peer) readLoop() error {
 		if err := p.handle(h, body); err != nil {
 			return err
 		}
+	}
+}
+
+// waitDrained holds the reader back while more than MaxQueueBytes wait to
+// be written to the client, until the queue drains to half of it: the
+// client's next calls are then not read, so one that does not read its
+// replies cannot make the daemon hold more. A client still over the
+// budget after StuckTimeout is disconnected.
+func (p *Peer) waitDrained() error {
+	budget := p.srv.cfg.MaxQueueBytes
+	if p.queuedBytes.Load() <= budget {
+		return nil
+	}
+	p.heldBack.Store(true)
+	defer p.heldBack.Store(false)
+	t := time.NewTimer(p.srv.cfg.StuckTimeout)
+	defer t.Stop()
+	for {
+		n := p.queuedBytes.Load()
+		if n <= budget/2 {
+			p.received()
+			return nil
+		}
+		select {
+		case <-p.drained:
+		case <-p.done:
+			return p.Err()
+		case <-t.C:
+			err := &StuckClientError{Bytes: n, Timeout: p.srv.cfg.StuckTimeout}
+			if p.close(err, false) {
+				p.srv.stuckDropped.Add(1)
+			}
+			return err
+		}
+	}
+}
+
+// addQueued counts n more bytes waiting to be written (n < 0 when they
+// were written) and wakes a reader waiting for the queue to drain.
+func (p *Peer) addQueued(n int64) {
+	v := p.queuedBytes.Add(n)
+	if n > 0 {
+		p.srv.noteBytesPeak(v)
+		return
+	}
+	select {
+	case p.drained <- struct{}{}:
+	default:
 	}
 }

@@ -37,6 +37,7 @@ func (p *Peer) enqueue(frame []byte) error {
 		n = p.queued.Load()
 	}
 	p.srv.notePeak(int(n + 1))
+	p.addQueued(int64(len(frame)))
 	p.out <- frame // never blocks: len(out) ≤ queued ≤ cap(out)
 	p.startWriter()
 	return nil
@@ -110,6 +111,7 @@ func (p *Peer) send(frame []byte) error {
 	}
 	// The rest, still counted in queued, goes first when the writer runs.
 	p.partial = frame[n:]
+	p.addQueued(int64(len(frame) - n))
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -204,8 +206,13 @@ func (p *Peer) writeLoop() {
 			p.partial = nil
 		}
 		n := len(bufs)
+		size := 0
+		for _, b := range bufs {
+			size += len(b)
+		}
 		_, err := bufs.WriteTo(p.conn)
 		p.queued.Add(-int32(n))
+		p.addQueued(-int64(size))
 		p.wmu.Unlock()
 		clear(backing[:])
 		if err != nil {

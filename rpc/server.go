@@ -83,6 +83,15 @@ type ServerConfig struct {
 	// after the frames already queued and a farewell (see Fareweller),
 	// written within FlushTimeout.
 	MaxQueue int
+	// MaxQueueBytes bounds the bytes of replies and events waiting to be
+	// written to one client. Past it the client's socket is not read, so
+	// its calls wait (as libvirtd stops reading a client with
+	// max_client_requests calls in flight), until the queue drains to
+	// half; a client that stays over it for StuckTimeout is disconnected.
+	// It bounds the memory one client holds to about this plus one reply.
+	MaxQueueBytes int64
+	// StuckTimeout is how long a client may stay over MaxQueueBytes.
+	StuckTimeout time.Duration
 	// KeepaliveInterval is how long a client that negotiated keepalive may
 	// be silent before it is pinged (keepalive_interval); ≤ 0 never pings.
 	KeepaliveInterval time.Duration
@@ -103,11 +112,16 @@ type ServerStats struct {
 	Accepted       uint64 // clients accepted
 	Rejected       uint64 // clients refused at max_clients
 	SlowDropped    uint64 // clients dropped because their outbound queue was full
+	StuckDropped   uint64 // clients dropped after staying over MaxQueueBytes for StuckTimeout
 	KeepaliveDrops uint64 // clients dropped after unanswered pings
 	Clients        int    // clients connected now
 	// QueuePeak is the most frames any client's outbound queue has held
 	// (counting frames being written); never above MaxQueue.
 	QueuePeak int
+	// QueueBytesPeak is the most bytes any client's outbound queue has
+	// held: at most MaxQueueBytes plus the replies of the calls that
+	// were running when it was reached.
+	QueueBytesPeak int64
 }
 
 // Server serves the remote protocol on any number of listeners.
@@ -119,6 +133,8 @@ type Server struct {
 	accepted       atomic.Uint64
 	rejected       atomic.Uint64
 	slowDropped    atomic.Uint64
+	stuckDropped   atomic.Uint64
+	queueBytesPeak atomic.Int64
 	keepaliveDrops atomic.Uint64
 	queuePeak      atomic.Int64
 
@@ -141,6 +157,12 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	if cfg.MaxQueue <= 0 {
 		cfg.MaxQueue = 1024
+	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = 16 << 20
+	}
+	if cfg.StuckTimeout <= 0 {
+		cfg.StuckTimeout = 30 * time.Second
 	}
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = time.Second
@@ -294,6 +316,8 @@ func (s *Server) Stats() ServerStats {
 		Accepted:       s.accepted.Load(),
 		Rejected:       s.rejected.Load(),
 		SlowDropped:    s.slowDropped.Load(),
+		StuckDropped:   s.stuckDropped.Load(),
+		QueueBytesPeak: s.queueBytesPeak.Load(),
 		KeepaliveDrops: s.keepaliveDrops.Load(),
 		Clients:        n,
 		QueuePeak:      int(s.queuePeak.Load()),
@@ -301,6 +325,15 @@ func (s *Server) Stats() ServerStats {
 }
 
 // notePeak records an outbound queue depth for Stats.
+func (s *Server) noteBytesPeak(n int64) {
+	for {
+		old := s.queueBytesPeak.Load()
+		if n <= old || s.queueBytesPeak.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
 func (s *Server) notePeak(n int) {
 	for {
 		old := s.queuePeak.Load()
