@@ -43,8 +43,11 @@ type Config struct {
 	// client_stuck_timeout, govirtd keys).
 	MaxClientQueueBytes int
 	ClientStuckTimeout  int
-	KeepaliveInterval   int // keepalive_interval, seconds; -1 never pings
-	KeepaliveCount      int // keepalive_count
+	// ClientFrameTimeout is how many seconds a frame may take to arrive
+	// once it began (client_frame_timeout, a govirtd key).
+	ClientFrameTimeout int
+	KeepaliveInterval  int // keepalive_interval, seconds; -1 never pings
+	KeepaliveCount     int // keepalive_count
 
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
@@ -108,6 +111,7 @@ func ParseConfig(name, text string) (*Config, error) {
 		MaxClientQueue:      1024,
 		MaxClientQueueBytes: 16 << 20,
 		ClientStuckTimeout:  30,
+		ClientFrameTimeout:  60,
 		KeepaliveInterval:   5,
 		KeepaliveCount:      5,
 		LogLevel:            3,
@@ -211,6 +215,7 @@ var setters = map[string]setter{
 	"max_client_queue":       intKey(func(c *Config) *int { return &c.MaxClientQueue }, 16, 1<<20),
 	"max_client_queue_bytes": intKey(func(c *Config) *int { return &c.MaxClientQueueBytes }, 64<<10, 1<<30),
 	"client_stuck_timeout":   intKey(func(c *Config) *int { return &c.ClientStuckTimeout }, 1, 1<<20),
+	"client_frame_timeout":   intKey(func(c *Config) *int { return &c.ClientFrameTimeout }, 1, 1<<20),
 	"keepalive_interval":     intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
 	"keepalive_count":        intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
 	"log_level":              intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),

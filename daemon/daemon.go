@@ -65,6 +65,7 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		MaxQueue:          cfg.MaxClientQueue,
 		MaxQueueBytes:     int64(cfg.MaxClientQueueBytes),
 		StuckTimeout:      time.Duration(cfg.ClientStuckTimeout) * time.Second,
+		FrameTimeout:      time.Duration(cfg.ClientFrameTimeout) * time.Second,
 		KeepaliveInterval: cfg.KeepaliveDuration(),
 		KeepaliveCount:    cfg.KeepaliveCount,
 		Programs: []rpc.Program{

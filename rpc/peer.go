@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/govirt/govirtd/protocol"
 )
 
 // ErrPeerClosed is returned when sending to a client that is gone.
@@ -74,14 +77,14 @@ type Peer struct {
 	// when nothing is queued or being written (queued is 0), straight
 	// from the goroutine that made it, with a write that never blocks
 	// (send): that saves waking the writer for every reply and event.
-	wmu     sync.Mutex      // held while writing to conn
-	partial []byte          // the rest of a frame a direct write began, counted in queued; guarded by wmu, written first
-	kick    chan struct{}   // wakes the writer to write partial
+	wmu     sync.Mutex    // held while writing to conn
+	partial []byte        // the rest of a frame a direct write began, counted in queued; guarded by wmu, written first
+	kick    chan struct{} // wakes the writer to write partial
 	// queuedBytes counts the bytes of the frames in queued (partial's
 	// rest included); drained is signalled when writes bring it down.
 	queuedBytes atomic.Int64
 	drained     chan struct{}
-	raw     syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
+	raw         syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
 
 	// The writer goroutine runs only while there is something to write or
 	// a flush to do: an idle client costs no writer.
@@ -258,7 +261,7 @@ func (p *Peer) readLoop() error {
 		if err := p.waitDrained(); err != nil {
 			return err
 		}
-		h, body, err := ReadFrame(r)
+		h, body, err := p.readFrame(r)
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
@@ -275,6 +278,32 @@ func (p *Peer) readLoop() error {
 			return err
 		}
 	}
+}
+
+// PartialFrameError is why a client that began a frame and did not
+// finish it within FrameTimeout was disconnected.
+type PartialFrameError struct{ Timeout time.Duration }
+
+func (e *PartialFrameError) Error() string {
+	return fmt.Sprintf("client began a frame and did not finish it within %v (client_frame_timeout)", e.Timeout)
+}
+
+// readFrame waits without a deadline for a frame to begin, as an idle
+// client may stay idle, then gives the rest FrameTimeout to arrive.
+func (p *Peer) readFrame(r *bufio.Reader) (protocol.Header, []byte, error) {
+	if _, err := r.Peek(1); err != nil {
+		return protocol.Header{}, nil, err
+	}
+	timeout := p.srv.cfg.FrameTimeout
+	p.conn.SetReadDeadline(time.Now().Add(timeout))
+	h, body, err := ReadFrame(r)
+	p.conn.SetReadDeadline(time.Time{})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		p.srv.partialDropped.Add(1)
+		err = &PartialFrameError{Timeout: timeout}
+		p.srv.log.Warn("dropping client: partial frame", "client", p.id, "listener", p.listener, "err", err)
+	}
+	return h, body, err
 }
 
 // waitDrained holds the reader back while more than MaxQueueBytes wait to

@@ -92,6 +92,11 @@ type ServerConfig struct {
 	MaxQueueBytes int64
 	// StuckTimeout is how long a client may stay over MaxQueueBytes.
 	StuckTimeout time.Duration
+	// FrameTimeout bounds how long a frame may take to arrive once its
+	// first byte has: a client that sends part of a frame and stalls
+	// (slow-loris) is disconnected, logged, instead of holding its
+	// connection forever. An idle client between frames is not affected.
+	FrameTimeout time.Duration
 	// KeepaliveInterval is how long a client that negotiated keepalive may
 	// be silent before it is pinged (keepalive_interval); ≤ 0 never pings.
 	KeepaliveInterval time.Duration
@@ -113,6 +118,7 @@ type ServerStats struct {
 	Rejected       uint64 // clients refused at max_clients
 	SlowDropped    uint64 // clients dropped because their outbound queue was full
 	StuckDropped   uint64 // clients dropped after staying over MaxQueueBytes for StuckTimeout
+	PartialDropped uint64 // clients dropped for a frame not completed within FrameTimeout
 	KeepaliveDrops uint64 // clients dropped after unanswered pings
 	Clients        int    // clients connected now
 	// QueuePeak is the most frames any client's outbound queue has held
@@ -134,6 +140,7 @@ type Server struct {
 	rejected       atomic.Uint64
 	slowDropped    atomic.Uint64
 	stuckDropped   atomic.Uint64
+	partialDropped atomic.Uint64
 	queueBytesPeak atomic.Int64
 	keepaliveDrops atomic.Uint64
 	queuePeak      atomic.Int64
@@ -163,6 +170,9 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	if cfg.StuckTimeout <= 0 {
 		cfg.StuckTimeout = 30 * time.Second
+	}
+	if cfg.FrameTimeout <= 0 {
+		cfg.FrameTimeout = 60 * time.Second
 	}
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = time.Second
@@ -317,6 +327,7 @@ func (s *Server) Stats() ServerStats {
 		Rejected:       s.rejected.Load(),
 		SlowDropped:    s.slowDropped.Load(),
 		StuckDropped:   s.stuckDropped.Load(),
+		PartialDropped: s.partialDropped.Load(),
 		QueueBytesPeak: s.queueBytesPeak.Load(),
 		KeepaliveDrops: s.keepaliveDrops.Load(),
 		Clients:        n,
