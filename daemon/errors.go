@@ -6,6 +6,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // wireError turns any error a handler returns into the remote_error a
@@ -18,9 +19,9 @@ func wireError(err error) *protocol.Error {
 	switch {
 	case errors.As(err, &e):
 	case errors.Is(err, context.Canceled):
-		e = drivers.Errorf(drivers.ErrOperationAborted, drivers.FromNone, "the client went away")
+		e = drivers.Errorf(vir.ErrOperationAborted, vir.FromNone, "the client went away")
 	default:
-		e = drivers.Errorf(drivers.ErrInternalError, drivers.FromNone, "%s", err.Error())
+		e = drivers.Errorf(vir.ErrInternalError, vir.FromNone, "%s", err.Error())
 	}
 	w := protocol.NewError(int32(e.Code), int32(e.Domain), e.Message)
 	if e.Template != "" {
@@ -35,27 +36,27 @@ func wireError(err error) *protocol.Error {
 }
 
 func errUnknownProc(proc int32) error {
-	return drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "unknown procedure: %d", proc)
+	return drivers.Errorf(vir.ErrRPC, vir.FromRPC, "unknown procedure: %d", proc)
 }
 
 func errNotOpen() error {
-	return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "hypervisor connection not open")
+	return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "hypervisor connection not open")
 }
 
 // errReadOnly is libvirt's refusal of a call to a read-only client, in
 // the error domain of the API's own errors.
 func errReadOnly(api string, domain int32) error {
-	return drivers.Errorf(drivers.ErrOperationDenied, drivers.ErrorDomain(domain), "read only access prevents %s", api)
+	return drivers.Errorf(vir.ErrOperationDenied, vir.ErrorDomain(domain), "read only access prevents %s", api)
 }
 
 // errNoSupport is libvirt's answer to a call no driver of the connection
 // implements, in the error domain of the API's own errors.
 func (r *request) errNoSupport() error {
-	return drivers.Errorf(drivers.ErrNoSupport, drivers.ErrorDomain(r.info.ErrorDomain), "%s", r.api)
+	return drivers.Errorf(vir.ErrNoSupport, vir.ErrorDomain(r.info.ErrorDomain), "%s", r.api)
 }
 
 func errDecode(proc string, err error) error {
-	return drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "cannot decode arguments of %s: %v", proc, err)
+	return drivers.Errorf(vir.ErrRPC, vir.FromRPC, "cannot decode arguments of %s: %v", proc, err)
 }
 
 // errEventProc answers a client that calls the number of an event
@@ -63,7 +64,7 @@ func errDecode(proc string, err error) error {
 // procedure; the code and domain are the same (VIR_ERR_RPC, VIR_FROM_RPC),
 // the message says what the number is.
 func errEventProc(proc int32, name string) error {
-	return drivers.Errorf(drivers.ErrRPC, drivers.FromRPC,
+	return drivers.Errorf(vir.ErrRPC, vir.FromRPC,
 		"procedure %d (%s) is an event the daemon sends; it cannot be called", proc, name)
 }
 
@@ -74,5 +75,5 @@ func errNilReturn(api string, err error) error {
 	if err != nil {
 		return err
 	}
-	return drivers.Errorf(drivers.ErrInternalError, drivers.FromNone, "%s: the driver returned no result", api)
+	return drivers.Errorf(vir.ErrInternalError, vir.FromNone, "%s: the driver returned no result", api)
 }

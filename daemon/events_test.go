@@ -11,6 +11,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // wireClient speaks the remote program frame by frame, keeping every
@@ -116,7 +117,7 @@ func (w *wireClient) received() int {
 	return len(w.msgs)
 }
 
-func wantCode(t testing.TB, err error, code drivers.ErrorCode, msg string) {
+func wantCode(t testing.TB, err error, code vir.ErrorNumber, msg string) {
 	t.Helper()
 	var we *protocol.Error
 	if !errors.As(err, &we) || we.Code != int32(code) || we.Message == nil || *we.Message != msg {
@@ -138,7 +139,7 @@ func TestEventTwoCallbacksOneDeregistered(t *testing.T) {
 	// The same (connection, event, filter) again is refused as libvirt does.
 	err := w.try(protocol.ProcConnectDomainEventCallbackRegisterAny,
 		&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: 0}, &protocol.ConnectDomainEventCallbackRegisterAnyRet{})
-	wantCode(t, err, drivers.ErrInvalidArg, "invalid argument: event callback already tracked")
+	wantCode(t, err, vir.ErrInvalidArg, "invalid argument: event callback already tracked")
 
 	w.call(protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: test}, nil)
 	got := w.events(2)
@@ -154,10 +155,10 @@ func TestEventTwoCallbacksOneDeregistered(t *testing.T) {
 	}
 	err = w.try(protocol.ProcConnectDomainEventCallbackDeregisterAny,
 		&protocol.ConnectDomainEventCallbackDeregisterAnyArgs{CallbackID: all}, nil)
-	wantCode(t, err, drivers.ErrInternalError, "internal error: domain event callback "+itoa(all)+" not registered")
+	wantCode(t, err, vir.ErrInternalError, "internal error: domain event callback "+itoa(all)+" not registered")
 	err = w.try(protocol.ProcConnectDomainEventCallbackRegisterAny,
 		&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: 27}, &protocol.ConnectDomainEventCallbackRegisterAnyRet{})
-	wantCode(t, err, drivers.ErrInternalError, "internal error: unsupported event ID 27")
+	wantCode(t, err, vir.ErrInternalError, "internal error: unsupported event ID 27")
 }
 
 func itoa(i int32) string {
@@ -286,7 +287,7 @@ func TestLegacyEventRegistration(t *testing.T) {
 	}
 	w.call(protocol.ProcConnectDomainEventDeregister, nil, &reg)
 	wantCode(t, w.try(protocol.ProcConnectDomainEventRegisterAny, &protocol.ConnectDomainEventRegisterAnyArgs{EventID: 16}, nil),
-		drivers.ErrInternalError, "internal error: unsupported event ID 16")
+		vir.ErrInternalError, "internal error: unsupported event ID 16")
 	w.call(protocol.ProcConnectDomainEventRegisterAny, &protocol.ConnectDomainEventRegisterAnyArgs{EventID: 1}, nil)
 	w.call(protocol.ProcDomainReboot, &protocol.DomainRebootArgs{Dom: test}, nil)
 	waitFor(t, "the legacy reboot event", func() bool { return w.received() == 2 })
@@ -332,7 +333,7 @@ func TestRegistrationLimit(t *testing.T) {
 			&protocol.ConnectDomainEventCallbackRegisterAnyArgs{Dom: &protocol.Domain{Name: "x", UUID: uuid}},
 			&protocol.ConnectDomainEventCallbackRegisterAnyRet{})
 	}
-	wantCode(t, err, drivers.ErrOperationFailed, "operation failed: too many event registrations on this connection (1024); deregister some first")
+	wantCode(t, err, vir.ErrOperationFailed, "operation failed: too many event registrations on this connection (1024); deregister some first")
 	if n := d.Driver.Callbacks(); n != 1024 {
 		t.Fatalf("%d registrations, want 1024", n)
 	}

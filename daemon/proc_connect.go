@@ -5,6 +5,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // LibVersion is the libvirt version govirtd reports
@@ -36,7 +37,7 @@ func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupport
 
 func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) error {
 	if r.conn != nil {
-		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
+		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "connection already open")
 	}
 	name := ""
 	if a.Name != nil {
@@ -52,7 +53,7 @@ func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) e
 	if s.conn != nil {
 		// Another CONNECT_OPEN of this client won the race.
 		conn.Close()
-		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "connection already open")
+		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "connection already open")
 	}
 	s.conn, s.uri = conn, uri.String()
 	if a.Flags&drivers.ConnectRO != 0 {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
-
 
 // boolInt is a boolean as the protocol sends it.
 func boolInt(b bool) int32 {
@@ -25,7 +25,7 @@ func listAll(ctx context.Context, r *request, flags drivers.ListFlags) ([]driver
 		return nil, err
 	}
 	if bad := flags.Unsupported(); bad != 0 {
-		return nil, drivers.Errorf(drivers.ErrInvalidArg, drivers.FromDomain,
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromDomain,
 			"unsupported flags (0x%x) in function %s", uint32(bad), r.api)
 	}
 	return c.ConnectListAllDomains(ctx, flags)
@@ -37,7 +37,7 @@ func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllD
 		return nil, err
 	}
 	if len(doms) > protocol.RemoteDomainListMax {
-		return nil, drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC,
+		return nil, drivers.Errorf(vir.ErrInternalError, vir.FromRPC,
 			"too many domains (%d) for one reply; the protocol allows %d", len(doms), protocol.RemoteDomainListMax)
 	}
 	ret := &protocol.ConnectListAllDomainsRet{Ret: uint32(len(doms))}
@@ -54,7 +54,7 @@ func numOfDomains(ctx context.Context, r *request) (*protocol.ConnectNumOfDomain
 
 func listDomains(ctx context.Context, r *request, a *protocol.ConnectListDomainsArgs) (*protocol.ConnectListDomainsRet, error) {
 	if a.Maxids < 0 || a.Maxids > protocol.RemoteDomainListMax {
-		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxids %d must be in [0, %d]", a.Maxids, protocol.RemoteDomainListMax)
+		return nil, drivers.Errorf(vir.ErrRPC, vir.FromRPC, "maxids %d must be in [0, %d]", a.Maxids, protocol.RemoteDomainListMax)
 	}
 	doms, err := listAll(ctx, r, drivers.ListActive)
 	if err != nil {
@@ -74,7 +74,7 @@ func numOfDefinedDomains(ctx context.Context, r *request) (*protocol.ConnectNumO
 
 func listDefinedDomains(ctx context.Context, r *request, a *protocol.ConnectListDefinedDomainsArgs) (*protocol.ConnectListDefinedDomainsRet, error) {
 	if a.Maxnames < 0 || a.Maxnames > protocol.RemoteDomainListMax {
-		return nil, drivers.Errorf(drivers.ErrRPC, drivers.FromRPC, "maxnames %d must be in [0, %d]", a.Maxnames, protocol.RemoteDomainListMax)
+		return nil, drivers.Errorf(vir.ErrRPC, vir.FromRPC, "maxnames %d must be in [0, %d]", a.Maxnames, protocol.RemoteDomainListMax)
 	}
 	doms, err := listAll(ctx, r, drivers.ListInactive)
 	if err != nil {
@@ -322,7 +322,7 @@ func domainResume(ctx context.Context, r *request, a *protocol.DomainResumeArgs)
 // nothing to the client (libvirt's clients send absolute paths).
 func absPath(what, p string) error {
 	if !filepath.IsAbs(p) {
-		return drivers.Errorf(drivers.ErrInvalidArg, drivers.FromDomain, "%s path %q must be absolute", what, p)
+		return drivers.Errorf(vir.ErrInvalidArg, vir.FromDomain, "%s path %q must be absolute", what, p)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // maxRegistrations bounds the event registrations of one client: each
@@ -35,7 +36,7 @@ func (r *request) registerEvent(ctx context.Context, eventID int32, dom *protoco
 	n := len(s.events)
 	s.mu.Unlock()
 	if n >= maxRegistrations {
-		return 0, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromRPC,
+		return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromRPC,
 			"too many event registrations on this connection (%d); deregister some first", maxRegistrations)
 	}
 	id, err := c.ConnectDomainEventRegisterAny(ctx, filter, drivers.DomainEventID(eventID), func(callbackID int, ev drivers.DomainEvent) {
@@ -61,7 +62,7 @@ func (r *request) deregisterEvent(ctx context.Context, id int) error {
 	_, ok := s.events[id]
 	s.mu.Unlock()
 	if !ok {
-		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "domain event callback %d not registered", id)
+		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "domain event callback %d not registered", id)
 	}
 	if err := c.ConnectDomainEventDeregisterAny(ctx, id); err != nil {
 		return err
@@ -86,7 +87,7 @@ func (s *session) legacyID(eventID int32) (int, bool) {
 
 func checkEventID(id, max int32) error {
 	if id < 0 || id >= max {
-		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "unsupported event ID %d", id)
+		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "unsupported event ID %d", id)
 	}
 	return nil
 }
@@ -134,7 +135,7 @@ func eventDeregisterAny(ctx context.Context, r *request, a *protocol.ConnectDoma
 	}
 	id, ok := r.s.legacyID(a.EventID)
 	if !ok {
-		return drivers.Errorf(drivers.ErrInternalError, drivers.FromRPC, "domain event %d not registered", a.EventID)
+		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "domain event %d not registered", a.EventID)
 	}
 	return r.deregisterEvent(ctx, id)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // remote is the daemon's own handler of each remote procedure that needs
@@ -140,7 +141,7 @@ func (r *request) admitSecure(secret bool) error {
 		return err
 	}
 	if secret && r.readOnly {
-		return drivers.Errorf(drivers.ErrOperationDenied, drivers.ErrorDomain(r.info.ErrorDomain), "%s with secure flag", r.api)
+		return drivers.Errorf(vir.ErrOperationDenied, vir.ErrorDomain(r.info.ErrorDomain), "%s with secure flag", r.api)
 	}
 	return nil
 }

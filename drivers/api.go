@@ -4,7 +4,7 @@
 // every driver embeds, and the registry that picks a driver by URI.
 //
 // A connection (Conn) implements the interfaces of what its driver can
-// do; an operation whose interface it lacks is answered ErrNoSupport by
+// do; an operation whose interface it lacks is answered vir.ErrNoSupport by
 // the caller, never by a stub.
 package drivers
 
@@ -68,7 +68,7 @@ type NodeInfoGetter interface {
 	NodeGetInfo(ctx context.Context) (NodeInfo, error)
 }
 
-// DomainLookup finds one domain. A miss is ErrNoDomain.
+// DomainLookup finds one domain. A miss is vir.ErrNoDomain.
 type DomainLookup interface {
 	DomainLookupByID(ctx context.Context, id int32) (Domain, error)
 	DomainLookupByName(ctx context.Context, name string) (Domain, error)
@@ -154,7 +154,7 @@ const (
 )
 
 // NetworkLister lists virtual networks (virConnectListAllNetworks). No
-// driver has networks yet, so network calls answer ErrNoSupport.
+// driver has networks yet, so network calls answer vir.ErrNoSupport.
 type NetworkLister interface {
 	ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Network, error)
 }

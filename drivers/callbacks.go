@@ -1,6 +1,10 @@
 package drivers
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/govirt/govirtd/vir"
+)
 
 // CallbackList is the event callback list a driver embeds in its state:
 // an array of registrations in callback-id order. Ids are unique within
@@ -27,17 +31,17 @@ type callbackEntry struct {
 
 // Register adds a callback for eventID through conn and returns its id.
 // filter, when not nil, limits it to one domain (which need not exist).
-// The same (conn, eventID, filter) twice is refused with ErrInvalidArg,
+// The same (conn, eventID, filter) twice is refused with vir.ErrInvalidArg,
 // as libvirt refuses it.
 func (l *CallbackList) Register(conn Conn, eventID DomainEventID, filter *UUID, cb EventCallback) (int, error) {
 	if !eventID.Valid() {
-		return 0, Errorf(ErrInvalidArg, FromNone, "unsupported event ID %d", eventID)
+		return 0, Errorf(vir.ErrInvalidArg, vir.FromNone, "unsupported event ID %d", eventID)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, e := range l.entries {
 		if e.conn == conn && e.eventID == eventID && sameFilter(e.filter, filter) {
-			return 0, Errorf(ErrInvalidArg, FromNone, "event callback already tracked")
+			return 0, Errorf(vir.ErrInvalidArg, vir.FromNone, "event callback already tracked")
 		}
 	}
 	l.nextID++
@@ -68,7 +72,7 @@ func (l *CallbackList) Deregister(conn Conn, id int) error {
 			return nil
 		}
 	}
-	return Errorf(ErrInvalidArg, FromNone, "could not find event callback %d for deletion", id)
+	return Errorf(vir.ErrInvalidArg, vir.FromNone, "could not find event callback %d for deletion", id)
 }
 
 // RemoveConn removes every callback registered through conn; a driver
@@ -135,7 +139,7 @@ func (cc *ConnCallbacks) Register(l *CallbackList, conn Conn, eventID DomainEven
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.closed {
-		return 0, Errorf(ErrInvalidArg, FromNone, "connection is closed")
+		return 0, Errorf(vir.ErrInvalidArg, vir.FromNone, "connection is closed")
 	}
 	var filter *UUID
 	if dom != nil {

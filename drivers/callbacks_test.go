@@ -2,7 +2,10 @@ package drivers
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/govirt/govirtd/vir"
 )
 
 type fakeConn struct{ name string }
@@ -31,10 +34,10 @@ func TestCallbackList(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = l.Register(a, EventIDLifecycle, nil, record("dup"))
-	if !errors.Is(err, ErrInvalidArg) || err.Error() != "invalid argument: event callback already tracked" {
+	if CodeOf(err) != vir.ErrInvalidArg || err.Error() != "invalid argument: event callback already tracked" {
 		t.Fatalf("duplicate registration: %v", err)
 	}
-	if _, err := l.Register(a, EventIDLast, nil, record("bad")); !errors.Is(err, ErrInvalidArg) {
+	if _, err := l.Register(a, EventIDLast, nil, record("bad")); CodeOf(err) != vir.ErrInvalidArg {
 		t.Fatalf("bad event id: %v", err)
 	}
 
@@ -47,7 +50,7 @@ func TestCallbackList(t *testing.T) {
 	}
 
 	got = nil
-	if err := l.Deregister(b, all); !errors.Is(err, ErrInvalidArg) {
+	if err := l.Deregister(b, all); CodeOf(err) != vir.ErrInvalidArg {
 		t.Fatalf("deregistering another connection's callback: %v", err)
 	}
 	if err := l.Deregister(a, all); err != nil {
@@ -129,12 +132,18 @@ func TestListFlagsMatches(t *testing.T) {
 }
 
 func TestErrorf(t *testing.T) {
-	e := Errorf(ErrNoDomain, FromTest, "no domain with matching name '%s'", "x")
+	e := Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching name '%s'", "x")
 	if e.Message != "Domain not found: no domain with matching name 'x'" || e.Template != "Domain not found: %s" ||
-		e.Detail != "no domain with matching name 'x'" || !errors.Is(e, ErrNoDomain) || errors.Is(e, ErrNoSupport) {
+		e.Detail != "no domain with matching name 'x'" || e.Code != vir.ErrNoDomain || e.Domain != vir.FromTest {
 		t.Fatalf("%+v", e)
 	}
-	if bare := Errorf(ErrNoDomain, FromTest, ""); bare.Message != "Domain not found" {
+	if got := CodeOf(fmt.Errorf("lookup: %w", e)); got != vir.ErrNoDomain {
+		t.Errorf("CodeOf a wrapped error = %v, want %v", got, vir.ErrNoDomain)
+	}
+	if got := CodeOf(errors.New("plain")); got != vir.ErrOk {
+		t.Errorf("CodeOf a plain error = %v, want %v", got, vir.ErrOk)
+	}
+	if bare := Errorf(vir.ErrNoDomain, vir.FromTest, ""); bare.Message != "Domain not found" {
 		t.Fatalf("bare: %q", bare.Message)
 	}
 }

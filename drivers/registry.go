@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+
+	"github.com/govirt/govirtd/vir"
 )
 
 // Registry holds the drivers of a daemon and opens connections by URI.
@@ -42,11 +44,11 @@ func (r *Registry) Drivers() []Driver {
 
 // Open asks each driver in turn to open name, the URI a client gave
 // CONNECT_OPEN ("" lets the drivers probe). It returns the connection and
-// the URI it was opened for, or ErrNoConnect when no driver takes it.
+// the URI it was opened for, or vir.ErrNoConnect when no driver takes it.
 func (r *Registry) Open(ctx context.Context, name string, flags uint32) (Conn, *url.URL, error) {
 	uri, err := url.Parse(name)
 	if err != nil {
-		return nil, nil, Errorf(ErrInvalidArg, FromNone, "cannot parse URI %q: %v", name, err)
+		return nil, nil, Errorf(vir.ErrInvalidArg, vir.FromNone, "cannot parse URI %q: %v", name, err)
 	}
 	for _, d := range r.Drivers() {
 		conn, err := d.Open(ctx, uri, flags)
@@ -61,7 +63,7 @@ func (r *Registry) Open(ctx context.Context, name string, flags uint32) (Conn, *
 	if name == "" {
 		name = "<null>"
 	}
-	return nil, nil, Errorf(ErrNoConnect, FromNone, "%s", name)
+	return nil, nil, Errorf(vir.ErrNoConnect, vir.FromNone, "%s", name)
 }
 
 // StateDriver is a driver with state that lives as long as the daemon

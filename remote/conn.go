@@ -23,6 +23,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Types shared with the driver API.
@@ -174,15 +175,15 @@ func (c *Conn) call(ctx context.Context, proc protocol.Procedure, args protocol.
 // client makes it: the daemon predates or lacks the call.
 func fromWireError(we *protocol.Error) *drivers.Error {
 	e := &drivers.Error{
-		Code:   drivers.ErrorCode(we.Code),
-		Domain: drivers.ErrorDomain(we.Domain),
+		Code:   vir.ErrorNumber(we.Code),
+		Domain: vir.ErrorDomain(we.Domain),
 	}
 	if we.Message != nil {
 		e.Message = *we.Message
 	}
-	if e.Code == drivers.ErrRPC && (e.Domain == drivers.FromRPC || e.Domain == drivers.FromRemote) &&
+	if e.Code == vir.ErrRPC && (e.Domain == vir.FromRPC || e.Domain == vir.FromRemote) &&
 		strings.HasPrefix(e.Message, "unknown procedure") {
-		e.Code, e.Domain = drivers.ErrNoSupport, drivers.FromRemote
+		e.Code, e.Domain = vir.ErrNoSupport, vir.FromRemote
 	}
 	if we.Str1 != nil {
 		e.Template = *we.Str1

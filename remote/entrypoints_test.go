@@ -2,12 +2,12 @@ package remote_test
 
 import (
 	"context"
-	"errors"
 	"path/filepath"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestFlaglessEntryPoints drives the default domain through the calls
@@ -54,7 +54,7 @@ func TestFlaglessEntryPoints(t *testing.T) {
 	}
 	defer ro.Close()
 	err = ro.DomainDestroy(ctx, dom, 0)
-	if !errors.Is(err, drivers.ErrOperationDenied) || err.Error() != "operation forbidden: read only access prevents virDomainDestroy" {
+	if drivers.CodeOf(err) != vir.ErrOperationDenied || err.Error() != "operation forbidden: read only access prevents virDomainDestroy" {
 		t.Errorf("read-only destroy: %v", err)
 	}
 	err = ro.DomainDestroy(ctx, dom, 1)
@@ -69,7 +69,7 @@ func TestUnsupportedCalls(t *testing.T) {
 	ctx := context.Background()
 	uri, _ := serve(t)
 	c := dial(t, uri)
-	if _, err := c.ConnectListAllNetworks(ctx, 0); !errors.Is(err, drivers.ErrNoSupport) {
+	if _, err := c.ConnectListAllNetworks(ctx, 0); drivers.CodeOf(err) != vir.ErrNoSupport {
 		t.Errorf("ConnectListAllNetworks: %v, want ErrNoSupport", err)
 	}
 	dom, err := c.DomainLookupByID(ctx, 1)

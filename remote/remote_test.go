@@ -15,6 +15,7 @@ import (
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // serve starts a daemon with the test driver and returns its URI and a
@@ -207,7 +208,7 @@ func TestTypedErrors(t *testing.T) {
 	c := dial(t, uri)
 	_, err := c.DomainLookupByName(context.Background(), "nosuch")
 	var e *remote.Error
-	if !errors.Is(err, drivers.ErrNoDomain) || !errors.As(err, &e) || e.Domain != drivers.FromTest {
+	if drivers.CodeOf(err) != vir.ErrNoDomain || !errors.As(err, &e) || e.Domain != vir.FromTest {
 		t.Fatalf("lookup miss: %#v", err)
 	}
 	if e.Message != "Domain not found: no domain with matching name 'nosuch'" {

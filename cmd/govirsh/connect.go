@@ -13,6 +13,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // shell is one govirsh invocation: the global options, where output goes,
@@ -144,7 +145,7 @@ func (sh *shell) report(err error) {
 
 // unsupported reports whether err says the daemon lacks an operation (the
 // remote library reports an unknown procedure as NO_SUPPORT too).
-func unsupported(err error) bool { return errors.Is(err, drivers.ErrNoSupport) }
+func unsupported(err error) bool { return drivers.CodeOf(err) == vir.ErrNoSupport }
 
 // lookupBy says which forms of a <domain> argument a command tries, in
 // virsh's order: id, then uuid, then name.

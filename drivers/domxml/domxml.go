@@ -12,6 +12,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Def is a parsed domain definition with the facts every driver needs
@@ -22,7 +23,7 @@ type Def struct {
 }
 
 func xmlErr(format string, args ...any) error {
-	return drivers.Errorf(drivers.ErrXMLError, drivers.FromDomain, format, args...)
+	return drivers.Errorf(vir.ErrXMLError, vir.FromDomain, format, args...)
 }
 
 var validName = regexp.MustCompile(`^[^/\n]+$`)
@@ -158,7 +159,7 @@ func (d *Def) Format(id int32) (string, error) {
 	}
 	s, err := x.Marshal()
 	if err != nil {
-		return "", drivers.Errorf(drivers.ErrInternalError, drivers.FromDomain, "cannot format domain %s: %v", d.Name(), err)
+		return "", drivers.Errorf(vir.ErrInternalError, vir.FromDomain, "cannot format domain %s: %v", d.Name(), err)
 	}
 	return s + "\n", nil
 }

@@ -1,11 +1,11 @@
 package domxml
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 func TestScaleKiB(t *testing.T) {
@@ -60,7 +60,7 @@ func TestParse(t *testing.T) {
 		{"<domain><name>x</name><memory unit='parsec'>1</memory></domain>", `<memory>: unknown unit "parsec"`},
 	} {
 		_, err := Parse(c.xml)
-		if !errors.Is(err, drivers.ErrXMLError) || !strings.Contains(err.Error(), c.msg) {
+		if drivers.CodeOf(err) != vir.ErrXMLError || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("Parse(%q): %v, want an XML error containing %q", c.xml, err, c.msg)
 		}
 	}

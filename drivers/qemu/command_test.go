@@ -11,6 +11,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/qemuxml2argv")
@@ -100,7 +101,7 @@ func TestUnsupportedNamesElement(t *testing.T) {
 			t.Fatalf("%s: parse: %v", elem, err)
 		}
 		err = validate(def)
-		if drivers.CodeOf(err) != drivers.ErrConfigUnsupported || !strings.Contains(err.Error(), elem) {
+		if drivers.CodeOf(err) != vir.ErrConfigUnsupported || !strings.Contains(err.Error(), elem) {
 			t.Errorf("%s: got %v, want VIR_ERR_CONFIG_UNSUPPORTED naming %s", elem, err, elem)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // conn is one client's connection; it identifies its event callbacks.
@@ -36,7 +37,7 @@ func (c *conn) ConnectGetVersion(context.Context) (uint64, error) { return c.drv
 func (c *conn) ConnectGetHostname(context.Context) (string, error) {
 	h, err := os.Hostname()
 	if err != nil {
-		return "", drivers.Errorf(drivers.ErrSystemError, drivers.FromQEMU, "cannot get hostname: %v", err)
+		return "", drivers.Errorf(vir.ErrSystemError, vir.FromQEMU, "cannot get hostname: %v", err)
 	}
 	return h, nil
 }
@@ -107,7 +108,7 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 	}
 	s, err := caps.Marshal()
 	if err != nil {
-		return "", drivers.Errorf(drivers.ErrInternalError, drivers.FromQEMU, "cannot format capabilities: %v", err)
+		return "", drivers.Errorf(vir.ErrInternalError, vir.FromQEMU, "cannot format capabilities: %v", err)
 	}
 	return s + "\n", nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 // parseDefinition parses a definition a client sent, fills in what the
@@ -44,10 +45,10 @@ func (d *Driver) claim(def *domxml.Def, transient bool) (dom *domain, created bo
 	}
 	switch {
 	case byUUID != nil && byUUID.name != def.Name():
-		return nil, false, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU,
+		return nil, false, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU,
 			"domain '%s' is already defined with uuid %s", byUUID.name, def.UUID)
 	case byName != nil && byName.uuid != def.UUID:
-		return nil, false, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU,
+		return nil, false, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU,
 			"domain '%s' already exists with uuid %s", def.Name(), byName.uuid)
 	case byUUID != nil:
 		return byUUID, false, nil
@@ -92,7 +93,7 @@ func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, e
 		if !fromFile {
 			os.MkdirAll(d.cfg.ConfigDir, 0o755) // a failure shows in the write
 			if err := writeFileAtomic(d.cfg.definitionPath(dom.name), []byte(xml), 0o600); err != nil {
-				return drivers.Domain{}, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
+				return drivers.Domain{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
 			}
 		}
 		detail := int32(drivers.EventDefinedUpdated)
@@ -120,10 +121,10 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 		dom.mu.Lock()
 		defer dom.mu.Unlock()
 		if dom.persistent == nil {
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
 		}
 		if err := os.Remove(d.cfg.definitionPath(dom.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
 		}
 		os.Remove(d.cfg.autostartPath(dom.name))
 		d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
@@ -154,19 +155,19 @@ func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autos
 	}
 	defer dom.mu.Unlock()
 	if dom.persistent == nil {
-		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "cannot set autostart for transient domain '%s'", dom.name)
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "cannot set autostart for transient domain '%s'", dom.name)
 	}
 	link := d.cfg.autostartPath(dom.name)
 	if autostart {
 		if err := os.MkdirAll(d.cfg.AutostartDir, 0o755); err != nil {
-			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot create %s: %v", d.cfg.AutostartDir, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create %s: %v", d.cfg.AutostartDir, err)
 		}
 		os.Remove(link)
 		if err := os.Symlink(d.cfg.definitionPath(dom.name), link); err != nil {
-			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot create autostart link %s: %v", link, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create autostart link %s: %v", link, err)
 		}
 	} else if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot remove autostart link %s: %v", link, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove autostart link %s: %v", link, err)
 	}
 	dom.autostart = autostart
 	return nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 // domain is one domain of the QEMU driver.
@@ -104,7 +105,7 @@ func (j *jobLock) acquire(ctx context.Context, owner string, timeout time.Durati
 	case <-t.C:
 		j.mu.Lock()
 		defer j.mu.Unlock()
-		return drivers.Errorf(drivers.ErrOperationTimeout, drivers.FromQEMU,
+		return drivers.Errorf(vir.ErrOperationTimeout, vir.FromQEMU,
 			"cannot acquire state change lock for %s (held by %s for %s)", owner, j.owner, time.Since(j.since).Round(time.Second))
 	}
 }

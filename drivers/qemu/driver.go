@@ -23,6 +23,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Driver is the QEMU driver's state, shared by all its connections.
@@ -93,7 +94,7 @@ func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.
 	}
 	want := servedPath()
 	if uri.Host != "" || uri.Path != want {
-		return nil, drivers.Errorf(drivers.ErrNoConnect, drivers.FromQEMU,
+		return nil, drivers.Errorf(vir.ErrNoConnect, vir.FromQEMU,
 			"%s (this daemon runs as uid %d and serves qemu://%s)", uri.Redacted(), os.Geteuid(), want)
 	}
 	return &conn{drv: d}, nil
@@ -251,7 +252,7 @@ func (d *Driver) find(ref drivers.Domain) (*domain, error) {
 }
 
 func noDomain(ref drivers.Domain) error {
-	return drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
+	return drivers.Errorf(vir.ErrNoDomain, vir.FromQEMU, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
 }
 
 // lock finds ref's domain and returns it with its mu held, still

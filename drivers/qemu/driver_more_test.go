@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // startDemo defines and starts testdata's demo domain.
@@ -97,7 +98,7 @@ func TestTransient(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.waitFor(t, "demo Stopped Destroyed")
-	if _, err := c.DomainLookupByName(ctx, "demo"); drivers.CodeOf(err) != drivers.ErrNoDomain {
+	if _, err := c.DomainLookupByName(ctx, "demo"); drivers.CodeOf(err) != vir.ErrNoDomain {
 		t.Errorf("a stopped transient domain is still there: %v", err)
 	}
 }
@@ -107,7 +108,7 @@ func TestRefusedAtDefine(t *testing.T) {
 	_, c := testDriver(t)
 	xml := strings.Replace(readTestdata(t, "demo.xml"), "<on_poweroff>", "<devices><sound model='ich9'/></devices><on_poweroff>", 1)
 	_, err := c.DomainDefineXML(context.Background(), xml, 0)
-	if drivers.CodeOf(err) != drivers.ErrConfigUnsupported || !strings.Contains(err.Error(), "sound") {
+	if drivers.CodeOf(err) != vir.ErrConfigUnsupported || !strings.Contains(err.Error(), "sound") {
 		t.Fatalf("got %v, want VIR_ERR_CONFIG_UNSUPPORTED naming <sound>", err)
 	}
 }

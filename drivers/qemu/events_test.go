@@ -13,6 +13,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // fakeRunning is a driver with one domain that the driver believes runs
@@ -130,7 +131,7 @@ func TestReadsDoNotWaitForJob(t *testing.T) {
 		t.Fatal("reads wait behind the job")
 	}
 	err := c.DomainSuspend(ctx, ref)
-	if drivers.CodeOf(err) != drivers.ErrOperationTimeout || !strings.Contains(err.Error(), "held by virDomainSave") {
+	if drivers.CodeOf(err) != vir.ErrOperationTimeout || !strings.Contains(err.Error(), "held by virDomainSave") {
 		t.Fatalf("got %v, want a timeout naming virDomainSave", err)
 	}
 }
@@ -153,7 +154,7 @@ func TestOpenURIs(t *testing.T) {
 	if !privileged() {
 		own, other = other, own
 	}
-	for uri, want := range map[string]drivers.ErrorCode{own: 0, other: drivers.ErrNoConnect, "qemu://host/system": drivers.ErrNoConnect, "": 0} {
+	for uri, want := range map[string]vir.ErrorNumber{own: 0, other: vir.ErrNoConnect, "qemu://host/system": vir.ErrNoConnect, "": 0} {
 		u, _ := url.Parse(uri)
 		_, err := d.Open(context.Background(), u, 0)
 		if drivers.CodeOf(err) != want {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // The reads below take only the domain's mu, never its job: they answer
@@ -29,7 +30,7 @@ func (c *conn) lookup(match func(*domain) bool, miss string, args ...any) (drive
 			return ref, nil
 		}
 	}
-	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, miss, args...)
+	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromQEMU, miss, args...)
 }
 
 func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, error) {

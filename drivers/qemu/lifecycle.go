@@ -7,6 +7,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Flags of the lifecycle calls (virDomainCreateFlags, ...). AUTODESTROY
@@ -23,12 +24,12 @@ const (
 )
 
 func notRunning(name string) error {
-	return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' is not running", name)
+	return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' is not running", name)
 }
 
 func badFlags(api string, flags, known uint32) error {
 	if bad := flags &^ known; bad != 0 {
-		return drivers.Errorf(drivers.ErrInvalidArg, drivers.FromQEMU, "unsupported flags (0x%x) in function %s", bad, api)
+		return drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "unsupported flags (0x%x) in function %s", bad, api)
 	}
 	return nil
 }
@@ -50,7 +51,7 @@ func (d *Driver) withJob(ctx context.Context, ref drivers.Domain, api string, f 
 	removed := dom.removed
 	dom.mu.Unlock()
 	if removed {
-		return drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, "domain '%s' was removed", dom.name)
+		return drivers.Errorf(vir.ErrNoDomain, vir.FromQEMU, "domain '%s' was removed", dom.name)
 	}
 	return f(ctx, dom)
 }
@@ -77,9 +78,9 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 		dom.mu.Unlock()
 		switch {
 		case active:
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' is already running", dom.name)
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' is already running", dom.name)
 		case def == nil:
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' has no persistent definition to start", dom.name)
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' has no persistent definition to start", dom.name)
 		}
 		if err := c.drv.startDomain(ctx, dom, def, startOpts{paused: flags&drivers.CreatePaused != 0}); err != nil {
 			return err
@@ -121,9 +122,9 @@ func (d *Driver) runTransient(ctx context.Context, def *domxml.Def, api string, 
 	dom.mu.Unlock()
 	switch {
 	case removed:
-		return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromQEMU, "domain '%s' was removed", dom.name)
+		return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromQEMU, "domain '%s' was removed", dom.name)
 	case active:
-		return drivers.Domain{}, drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' is already active", dom.name)
+		return drivers.Domain{}, drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' is already active", dom.name)
 	}
 	err = d.startDomain(ctx, dom, def, o)
 	dom.mu.Lock()
@@ -163,7 +164,7 @@ func (d *Driver) destroy(dom *domain, graceful bool) error {
 	inst.intent = stopDestroy
 	dom.mu.Unlock()
 	if err := inst.kill(d.cfg.DestroyGrace, graceful); err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot destroy domain '%s': %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot destroy domain '%s': %v", dom.name, err)
 	}
 	return d.waitFinished(dom, inst)
 }
@@ -175,9 +176,9 @@ func (d *Driver) waitFinished(dom *domain, inst *instance) error {
 	case <-inst.finished:
 		return nil
 	case <-d.closing:
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s': the driver is shutting down", dom.name)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s': the driver is shutting down", dom.name)
 	case <-time.After(d.cfg.DestroyGrace + time.Minute):
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s': qemu (pid %d) exited but the driver did not see its monitor close", dom.name, inst.pid)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s': qemu (pid %d) exited but the driver did not see its monitor close", dom.name, inst.pid)
 	}
 }
 
@@ -195,7 +196,7 @@ func (c *conn) DomainReboot(ctx context.Context, ref drivers.Domain, flags uint3
 // powerButton presses the guest's ACPI power button; the guest decides.
 func (c *conn) powerButton(ctx context.Context, ref drivers.Domain, flags uint32, api string, reboot bool) error {
 	if flags&^shutdownACPI != 0 {
-		return drivers.Errorf(drivers.ErrOperationUnsupported, drivers.FromQEMU, "%s: only the ACPI power button mode is supported", api)
+		return drivers.Errorf(vir.ErrOperationUnsupported, vir.FromQEMU, "%s: only the ACPI power button mode is supported", api)
 	}
 	return c.drv.withJob(ctx, ref, api, func(ctx context.Context, dom *domain) error {
 		inst, _, err := dom.running()
@@ -235,7 +236,7 @@ func (c *conn) DomainResume(ctx context.Context, ref drivers.Domain) error {
 		case err != nil:
 			return err
 		case state == drivers.DomainRunning:
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU, "domain '%s' is already running", dom.name)
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' is already running", dom.name)
 		case state != drivers.DomainPaused:
 			return nil
 		}
@@ -265,5 +266,5 @@ func monitorErr(dom *domain, err error) error {
 	if err == nil {
 		return nil
 	}
-	return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s': %v", dom.name, err)
+	return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s': %v", dom.name, err)
 }

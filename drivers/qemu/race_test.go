@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestUndefineDuringStart: an undefine that comes while the domain is
@@ -37,7 +38,7 @@ func TestUndefineDuringStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("undefine during a start answered %v and left a running guest no lookup finds: %v", uerr, err)
 	}
-	if drivers.CodeOf(uerr) != drivers.ErrOperationTimeout || !strings.Contains(uerr.Error(), "held by virDomainCreate") {
+	if drivers.CodeOf(uerr) != vir.ErrOperationTimeout || !strings.Contains(uerr.Error(), "held by virDomainCreate") {
 		t.Errorf("undefine during a start: %v, want a timeout naming virDomainCreate", uerr)
 	}
 	checkState(t, c, got, drivers.DomainRunning, drivers.RunningBooted)

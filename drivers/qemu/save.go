@@ -13,6 +13,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // A save image is a header, the domain's definition, then qemu's
@@ -88,7 +89,7 @@ func (d *Driver) replacementDef(dom *domain, dxml string) (*domxml.Def, error) {
 		return nil, err
 	}
 	if def.UUID != dom.uuid || def.Name() != dom.name {
-		return nil, drivers.Errorf(drivers.ErrInvalidArg, drivers.FromQEMU, "the replacement definition must keep the name '%s' and uuid %s", dom.name, dom.uuid)
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "the replacement definition must keep the name '%s' and uuid %s", dom.name, dom.uuid)
 	}
 	return def, nil
 }
@@ -105,12 +106,12 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 	}
 	f, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot create save image: %v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %v", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot create save image: %v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %v", err)
 	}
 	defer func() {
 		f.Close()
@@ -119,7 +120,7 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 		}
 	}()
 	if _, err := f.Write(saveImageHead(xml, paused)); err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot write save image %s: %v", to, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %v", to, err)
 	}
 	if wasRunning {
 		if err := d.pause(ctx, dom, inst, drivers.PausedSave); err != nil {
@@ -135,13 +136,13 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 		}()
 	}
 	if err := migrateToFile(ctx, inst, f); err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot save domain '%s': %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save domain '%s': %v", dom.name, err)
 	}
 	// A pipe or a device (a save streamed to another program) has
 	// nothing to sync, and fsync fails on it.
 	if fi.Mode().IsRegular() {
 		if err := f.Sync(); err != nil {
-			return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot write save image %s: %v", to, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %v", to, err)
 		}
 	}
 	return nil
@@ -208,7 +209,7 @@ func (d *Driver) stopSaved(dom *domain, inst *instance) error {
 	inst.intent = stopSave
 	dom.mu.Unlock()
 	if err := inst.kill(d.cfg.DestroyGrace, false); err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "domain '%s' was saved but its qemu did not stop: %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s' was saved but its qemu did not stop: %v", dom.name, err)
 	}
 	return d.waitFinished(dom, inst)
 }
@@ -223,12 +224,12 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 	d := c.drv
 	f, err := os.Open(from)
 	if err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot open save image: %v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot open save image: %v", err)
 	}
 	defer f.Close()
 	h, xml, err := readSaveHeader(f)
 	if err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "%s: %v", from, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%s: %v", from, err)
 	}
 	def, err := d.parseDefinition(xml)
 	if err != nil {
@@ -240,7 +241,7 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 			return err
 		}
 		if alt.UUID != def.UUID || alt.Name() != def.Name() {
-			return drivers.Errorf(drivers.ErrInvalidArg, drivers.FromQEMU, "the replacement definition must keep the name '%s' and uuid %s", def.Name(), def.UUID)
+			return drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "the replacement definition must keep the name '%s' and uuid %s", def.Name(), def.UUID)
 		}
 		def = alt
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // startOpts says how a domain starts.
@@ -31,7 +32,7 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	if _, err := os.Lstat(d.cfg.statusPath(dom.name)); err == nil {
 		// Stopping removes the status file; one that is still there was
 		// not readable at startup, and its guest may be running.
-		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromQEMU,
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU,
 			"domain '%s' has a status file the driver could not use (%s): its guest may still run; check it and remove the file",
 			dom.name, d.cfg.statusPath(dom.name))
 	}
@@ -50,12 +51,12 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	}
 	monPath, err := d.cfg.monitorPath(dom.name, dom.uuid.String())
 	if err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "%v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%v", err)
 	}
 	logPath := d.cfg.logPath(dom.name)
 	inst, logStart, err := spawn(cmd.Args(), monPath, logPath, o.incoming)
 	if err != nil {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "cannot start domain '%s': %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot start domain '%s': %v", dom.name, err)
 	}
 	inst.accel = m.accel
 	fail := func(step string, cause error) error {
@@ -156,7 +157,7 @@ func startError(name, step string, cause error, logPath string, logStart int64) 
 	if tail := logTail(logPath, logStart); tail != "" {
 		msg += "; qemu said: " + tail
 	}
-	return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromQEMU, "%s (log: %s)", msg, logPath)
+	return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%s (log: %s)", msg, logPath)
 }
 
 type qemuStatus struct {

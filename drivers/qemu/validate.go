@@ -8,6 +8,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // supported lists every element and attribute of a domain definition the
@@ -74,7 +75,7 @@ func setOf(keys ...string) map[string]bool {
 }
 
 func unsupported(format string, args ...any) error {
-	return drivers.Errorf(drivers.ErrConfigUnsupported, drivers.FromQEMU, format, args...)
+	return drivers.Errorf(vir.ErrConfigUnsupported, vir.FromQEMU, format, args...)
 }
 
 // checkSupported walks a definition and refuses the first element or

@@ -6,6 +6,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 // domain is one domain of the test driver. Fields are guarded by
@@ -47,7 +48,7 @@ func (d *Driver) find(ref drivers.Domain) (*domain, error) {
 			return dom, nil
 		}
 	}
-	return nil, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
+	return nil, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
 }
 
 func (d *Driver) findName(name string) *domain {
@@ -97,7 +98,7 @@ func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, 
 			return dom.ref(), nil
 		}
 	}
-	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching id %d", id)
+	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching id %d", id)
 }
 
 func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Domain, error) {
@@ -107,7 +108,7 @@ func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Dom
 	if dom := d.findName(name); dom != nil {
 		return dom.ref(), nil
 	}
-	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching name '%s'", name)
+	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching name '%s'", name)
 }
 
 func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.Domain, error) {
@@ -117,7 +118,7 @@ func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.
 	if dom := d.findUUID(u); dom != nil {
 		return dom.ref(), nil
 	}
-	return drivers.Domain{}, drivers.Errorf(drivers.ErrNoDomain, drivers.FromTest, "no domain with matching uuid '%s'", u)
+	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s'", u)
 }
 
 func (c *conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlags) ([]drivers.Domain, error) {
@@ -210,7 +211,7 @@ func (c *conn) DomainGetAutostart(ctx context.Context, ref drivers.Domain) (auto
 func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autostart bool) error {
 	return c.drv.withDomain(ref, func(dom *domain) error {
 		if dom.persistent == nil {
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromTest, "cannot set autostart for transient domain")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest, "cannot set autostart for transient domain")
 		}
 		dom.autostart = autostart
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Driver is the test driver's state, shared by all its connections.
@@ -76,7 +77,7 @@ func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.
 		return nil, drivers.ErrDeclined
 	}
 	if uri.Path != "/default" || uri.Host != "" {
-		return nil, drivers.Errorf(drivers.ErrNoSupport, drivers.FromTest,
+		return nil, drivers.Errorf(vir.ErrNoSupport, vir.FromTest,
 			"only test:///default is served, not %s", uri.Redacted())
 	}
 	return &conn{drv: d}, nil
@@ -136,7 +137,7 @@ func (c *conn) ConnectGetVersion(context.Context) (uint64, error) { return 2, ni
 func (c *conn) ConnectGetHostname(context.Context) (string, error) {
 	h, err := os.Hostname()
 	if err != nil {
-		return "", drivers.Errorf(drivers.ErrSystemError, drivers.FromTest, "cannot get hostname: %v", err)
+		return "", drivers.Errorf(vir.ErrSystemError, vir.FromTest, "cannot get hostname: %v", err)
 	}
 	return h, nil
 }
@@ -170,7 +171,7 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 	}
 	s, err := caps.Marshal()
 	if err != nil {
-		return "", drivers.Errorf(drivers.ErrInternalError, drivers.FromTest, "cannot format capabilities: %v", err)
+		return "", drivers.Errorf(vir.ErrInternalError, vir.FromTest, "cannot format capabilities: %v", err)
 	}
 	return s + "\n", nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 const demoXML = `<domain type='test'><name>demo</name><uuid>0b0e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b</uuid>
@@ -95,7 +96,7 @@ func TestEventsPerOperation(t *testing.T) {
 		}
 		expect(t, events, strings.Split(step.want, "; ")...)
 	}
-	if _, err := c.DomainLookupByName(ctx, "demo"); !errors.Is(err, drivers.ErrNoDomain) {
+	if _, err := c.DomainLookupByName(ctx, "demo"); drivers.CodeOf(err) != vir.ErrNoDomain {
 		t.Fatalf("undefined domain still found: %v", err)
 	}
 }
@@ -111,7 +112,7 @@ func TestSaveRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A transient domain is gone once stopped.
-	if _, err := c.DomainLookupByName(ctx, "demo"); !errors.Is(err, drivers.ErrNoDomain) {
+	if _, err := c.DomainLookupByName(ctx, "demo"); drivers.CodeOf(err) != vir.ErrNoDomain {
 		t.Fatalf("transient domain survived its save: %v", err)
 	}
 	if err := c.DomainRestore(ctx, image, "", 0); err != nil {
@@ -122,7 +123,7 @@ func TestSaveRestore(t *testing.T) {
 	if state != drivers.DomainRunning || reason != drivers.RunningRestored {
 		t.Fatalf("restored state %v/%d", state, reason)
 	}
-	if err := c.DomainRestore(ctx, image, "", 0); !errors.Is(err, drivers.ErrOperationInvalid) {
+	if err := c.DomainRestore(ctx, image, "", 0); drivers.CodeOf(err) != vir.ErrOperationInvalid {
 		t.Fatalf("restoring over a running domain: %v", err)
 	}
 	junk := filepath.Join(t.TempDir(), "junk")
@@ -134,7 +135,7 @@ func TestSaveRestore(t *testing.T) {
 	// A device or FIFO is refused before anything is read from it (they
 	// once took the daemon's memory, or its call, for ever).
 	for path, msg := range map[string]string{junk: "not a test driver save image", "/dev/zero": "not a regular file", fifo: "not a regular file"} {
-		if err := c.DomainRestore(ctx, path, "", 0); !errors.Is(err, drivers.ErrOperationFailed) || !strings.Contains(err.Error(), msg) {
+		if err := c.DomainRestore(ctx, path, "", 0); drivers.CodeOf(err) != vir.ErrOperationFailed || !strings.Contains(err.Error(), msg) {
 			t.Errorf("restoring %s: %v, want %q", path, err, msg)
 		}
 	}
@@ -155,19 +156,19 @@ func TestDefinitionRules(t *testing.T) {
 	c, _ := open(t, New())
 	for _, c2 := range []struct {
 		xml  string
-		code drivers.ErrorCode
+		code vir.ErrorNumber
 		msg  string
 	}{
-		{"<domain type='test'><name>x</name>", drivers.ErrXMLError, "XML error: cannot parse domain definition"},
-		{"<domain type='test'><memory>1</memory></domain>", drivers.ErrXMLError, "missing domain name"},
-		{"<domain type='test'><name>x</name></domain>", drivers.ErrXMLError, "missing memory size"},
-		{"<domain type='kvm'><name>x</name><memory>1</memory></domain>", drivers.ErrConfigUnsupported, "domain type 'kvm' is not supported by the test driver"},
-		{"<domain type='test'><name>test</name><memory>1</memory></domain>", drivers.ErrOperationFailed, "domain 'test' already exists with uuid 6695eb01-f6a4-8304-79aa-97f2502e193f"},
-		{"<domain type='test'><name>other</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid><memory>1</memory></domain>", drivers.ErrOperationFailed, "domain 'test' is already defined with uuid"},
-		{"<network/>", drivers.ErrXMLError, "expected element type <domain> but have <network>"},
+		{"<domain type='test'><name>x</name>", vir.ErrXMLError, "XML error: cannot parse domain definition"},
+		{"<domain type='test'><memory>1</memory></domain>", vir.ErrXMLError, "missing domain name"},
+		{"<domain type='test'><name>x</name></domain>", vir.ErrXMLError, "missing memory size"},
+		{"<domain type='kvm'><name>x</name><memory>1</memory></domain>", vir.ErrConfigUnsupported, "domain type 'kvm' is not supported by the test driver"},
+		{"<domain type='test'><name>test</name><memory>1</memory></domain>", vir.ErrOperationFailed, "domain 'test' already exists with uuid 6695eb01-f6a4-8304-79aa-97f2502e193f"},
+		{"<domain type='test'><name>other</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid><memory>1</memory></domain>", vir.ErrOperationFailed, "domain 'test' is already defined with uuid"},
+		{"<network/>", vir.ErrXMLError, "expected element type <domain> but have <network>"},
 	} {
 		_, err := c.DomainDefineXML(ctx, c2.xml, 0)
-		if !errors.Is(err, c2.code) || !strings.Contains(err.Error(), c2.msg) {
+		if drivers.CodeOf(err) != c2.code || !strings.Contains(err.Error(), c2.msg) {
 			t.Errorf("define %s: %v, want code %d with %q", c2.xml, err, c2.code, c2.msg)
 		}
 	}
@@ -179,7 +180,7 @@ func TestDefinitionRules(t *testing.T) {
 	if p, _ := c.DomainIsPersistent(ctx, test); p {
 		t.Fatal("undefined running domain is still persistent")
 	}
-	if err := c.DomainSetAutostart(ctx, test, true); !errors.Is(err, drivers.ErrOperationInvalid) {
+	if err := c.DomainSetAutostart(ctx, test, true); drivers.CodeOf(err) != vir.ErrOperationInvalid {
 		t.Fatalf("autostart of a transient domain: %v", err)
 	}
 	if err := c.DomainDestroy(ctx, test, 0); err != nil {
@@ -216,17 +217,22 @@ func TestInactiveXML(t *testing.T) {
 func TestOpenURIs(t *testing.T) {
 	d := New()
 	for _, c := range []struct {
-		uri string
-		err error
+		uri  string
+		err  error           // a sentinel error, or
+		code vir.ErrorNumber // a libvirt error code (ErrOk: no error)
 	}{
-		{"test:///default", nil},
-		{"qemu:///system", drivers.ErrDeclined},
-		{"test:///etc/some.xml", drivers.ErrNoSupport},
+		{"test:///default", nil, vir.ErrOk},
+		{"qemu:///system", drivers.ErrDeclined, vir.ErrOk},
+		{"test:///etc/some.xml", nil, vir.ErrNoSupport},
 	} {
 		u, _ := url.Parse(c.uri)
 		_, err := d.Open(context.Background(), u, 0)
-		if (c.err == nil) != (err == nil) || c.err != nil && !errors.Is(err, c.err) {
-			t.Errorf("Open(%s): %v, want %v", c.uri, err, c.err)
+		ok := drivers.CodeOf(err) == c.code && (err == nil) == (c.err == nil && c.code == vir.ErrOk)
+		if c.err != nil {
+			ok = errors.Is(err, c.err)
+		}
+		if !ok {
+			t.Errorf("Open(%s): %v, want %v / %v", c.uri, err, c.err, c.code)
 		}
 	}
 }
@@ -265,14 +271,14 @@ func TestSaveWritesWithoutTheLock(t *testing.T) {
 	<-writing
 	// The lock is free: lookups, a second save and a destroy are answered.
 	must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
-	if err := c.DomainSave(ctx, test, image+"2", "", 0); !errors.Is(err, drivers.ErrOperationInvalid) {
+	if err := c.DomainSave(ctx, test, image+"2", "", 0); drivers.CodeOf(err) != vir.ErrOperationInvalid {
 		t.Fatalf("second save during a save: %v", err)
 	}
 	if err := c.DomainDestroy(ctx, test, 0); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
-	if err := <-saved; !errors.Is(err, drivers.ErrOperationInvalid) {
+	if err := <-saved; drivers.CodeOf(err) != vir.ErrOperationInvalid {
 		t.Fatalf("save of a domain destroyed meanwhile: %v", err)
 	}
 	if _, err := os.Stat(image); !os.IsNotExist(err) {

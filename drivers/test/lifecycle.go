@@ -6,6 +6,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 // emit raises a lifecycle event for dom; mu must be held.
@@ -37,12 +38,12 @@ func (d *Driver) stop(dom *domain, reason int32) {
 }
 
 func notRunning() error {
-	return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is not running")
+	return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is not running")
 }
 
 func checkType(def *domxml.Def) error {
 	if t := def.XML.Type; t != "test" {
-		return drivers.Errorf(drivers.ErrConfigUnsupported, drivers.FromTest,
+		return drivers.Errorf(vir.ErrConfigUnsupported, vir.FromTest,
 			"domain type '%s' is not supported by the test driver: use <domain type='test'>", t)
 	}
 	return nil
@@ -84,10 +85,10 @@ func (d *Driver) claim(def *domxml.Def) (*domain, error) {
 	byUUID, byName := d.findUUID(def.UUID), d.findName(def.Name())
 	switch {
 	case byUUID != nil && byUUID.def().Name() != def.Name():
-		return nil, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest,
+		return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromTest,
 			"domain '%s' is already defined with uuid %s", byUUID.def().Name(), def.UUID)
 	case byName != nil && byName.def().UUID != def.UUID:
-		return nil, drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest,
+		return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromTest,
 			"domain '%s' already exists with uuid %s", def.Name(), byName.def().UUID)
 	}
 	return byUUID, nil
@@ -97,7 +98,7 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 	d := c.drv
 	return d.withDomain(ref, func(dom *domain) error {
 		if dom.persistent == nil {
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "cannot undefine transient domain")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "cannot undefine transient domain")
 		}
 		d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
 		dom.autostart = false
@@ -115,7 +116,7 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 	var out drivers.Domain
 	err := d.withDomain(ref, func(dom *domain) error {
 		if dom.active() {
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is already running")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is already running")
 		}
 		d.start(dom, drivers.RunningBooted)
 		d.emit(dom, drivers.EventStarted, drivers.EventStartedBooted)
@@ -153,7 +154,7 @@ func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (d
 		dom = &domain{}
 		d.domains = append(d.domains, dom)
 	} else if dom.active() {
-		return drivers.Domain{}, drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain,
+		return drivers.Domain{}, drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain,
 			"domain '%s' is already active", def.Name())
 	}
 	// A defined domain keeps its definition and runs this one.
@@ -216,7 +217,7 @@ func (c *conn) DomainSuspend(ctx context.Context, ref drivers.Domain) error {
 		case !dom.active():
 			return notRunning()
 		case dom.state == drivers.DomainPaused:
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is already paused")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is already paused")
 		}
 		dom.state, dom.reason = drivers.DomainPaused, drivers.PausedUser
 		d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
@@ -228,7 +229,7 @@ func (c *conn) DomainResume(ctx context.Context, ref drivers.Domain) error {
 	d := c.drv
 	return d.withDomain(ref, func(dom *domain) error {
 		if dom.state != drivers.DomainPaused {
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is not paused")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is not paused")
 		}
 		dom.state, dom.reason = drivers.DomainRunning, drivers.RunningUnpaused
 		d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)

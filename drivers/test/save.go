@@ -10,6 +10,7 @@ import (
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // saveMagic starts a test driver save image; the domain's live XML follows.
@@ -39,7 +40,7 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 		case !dom.active():
 			return notRunning()
 		case dom.saving:
-			return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain is already being saved")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is already being saved")
 		}
 		def := dom.live
 		if alt != nil {
@@ -67,7 +68,7 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 		return werr
 	case err != nil || !dom.active() || dom.id != id:
 		os.Remove(to)
-		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain, "domain stopped while it was being saved")
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain stopped while it was being saved")
 	}
 	d.stop(dom, drivers.ShutoffSaved)
 	d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
@@ -82,7 +83,7 @@ var writeImage = writeImageFile
 
 func writeImageFile(to, content string) error {
 	fail := func(err error) error {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot write save image %s: %v", to, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromTest, "cannot write save image %s: %v", to, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(to), "."+filepath.Base(to)+".*")
 	if err != nil {
@@ -107,7 +108,7 @@ func writeImageFile(to, content string) error {
 // most a protocol string's worth.
 func readImage(from string) ([]byte, error) {
 	fail := func(format string, args ...any) error {
-		return drivers.Errorf(drivers.ErrOperationFailed, drivers.FromTest, "cannot restore from %s: "+format, append([]any{from}, args...)...)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromTest, "cannot restore from %s: "+format, append([]any{from}, args...)...)
 	}
 	// O_NONBLOCK: opening a FIFO must not wait for a writer.
 	f, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -155,7 +156,7 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 		dom = &domain{}
 		d.domains = append(d.domains, dom)
 	} else if dom.active() {
-		return drivers.Errorf(drivers.ErrOperationInvalid, drivers.FromDomain,
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain,
 			"domain '%s' is already active", def.Name())
 	}
 	dom.live = def
