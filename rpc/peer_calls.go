@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/govirt/govirtd/protocol"
 )
@@ -111,7 +114,12 @@ func (p *Peer) dispatch(c *Call) {
 	}
 	ret, err := p.callSession(c)
 	if err := p.reply(c.Header, ret, err, c.closeAfterReply); err != nil && !errors.Is(err, ErrPeerClosed) {
-		p.srv.log.Warn("cannot send reply", "client", p.id, "header", c.Header, "err", err)
+		// A client that went away is no news: its close is logged once.
+		level := slog.LevelWarn
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+			level = slog.LevelDebug
+		}
+		p.srv.log.Log(p.ctx, level, "cannot send reply", "client", p.id, "header", c.Header, "err", err)
 	}
 }
 

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers/qemu"
 	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/internal/ratelog"
 )
 
 func main() {
@@ -50,7 +52,10 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			if verbose {
 				level = slog.LevelDebug
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			// At most 20 records of one message a minute: a loop of bad
+			// clients cannot flood the log (each minute says how many
+			// were suppressed).
+			log := slog.New(ratelog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), 20, time.Minute))
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
