@@ -148,6 +148,7 @@ type Server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
 	peers     map[*Peer]struct{}
+	byName    map[string]int        // clients connected now, by listener name
 	refusing  map[net.Conn]struct{} // clients over max_clients being told so
 	closing   bool
 
@@ -185,6 +186,7 @@ func NewServer(cfg ServerConfig) *Server {
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
 		peers:     map[*Peer]struct{}{},
+		byName:    map[string]int{},
 		refusing:  map[net.Conn]struct{}{},
 	}
 }
@@ -195,6 +197,13 @@ type ListenerOptions struct {
 	Name string
 	// ReadOnly marks every client of this listener read-only.
 	ReadOnly bool
+	// MaxClients, when set, bounds this listener's clients below the
+	// server's MaxClients, so that clients of one listener (the
+	// world-writable read-only socket) cannot take every place and lock
+	// out the others (root on the read-write socket). The key names it in
+	// the refusal.
+	MaxClients    int
+	MaxClientsKey string
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -249,7 +258,14 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 		conn.Close()
 		return
 	}
-	if len(s.peers) >= s.cfg.MaxClients {
+	limit, key := 0, ""
+	switch {
+	case len(s.peers) >= s.cfg.MaxClients:
+		limit, key = s.cfg.MaxClients, "max_clients"
+	case opts.MaxClients > 0 && s.byName[opts.Name] >= opts.MaxClients:
+		limit, key = opts.MaxClients, opts.MaxClientsKey
+	}
+	if key != "" {
 		s.rejected.Add(1)
 		if len(s.refusing) >= maxRefusing {
 			// A flood of clients: no goroutine or buffer for each.
@@ -260,12 +276,13 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 		s.refusing[conn] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		s.log.Warn("client refused: too many clients; raise max_clients", "listener", opts.Name, "max_clients", s.cfg.MaxClients)
-		go s.refuse(conn)
+		s.log.Warn("client refused: too many clients; raise "+key, "listener", opts.Name, key, limit)
+		go s.refuse(conn, limit, key)
 		return
 	}
 	p := newPeer(s, conn, opts)
 	s.peers[p] = struct{}{}
+	s.byName[opts.Name]++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.accepted.Add(1)
@@ -285,7 +302,7 @@ const (
 // refuse answers the first call of a client over max_clients with an error
 // naming the limit, then closes it: a clear error beats a silent hang in
 // the listen backlog.
-func (s *Server) refuse(conn net.Conn) {
+func (s *Server) refuse(conn net.Conn, limit int, key string) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -302,7 +319,7 @@ func (s *Server) refuse(conn net.Conn) {
 		if h.Type != protocol.Call {
 			continue
 		}
-		e := protocol.RPCError("too many active clients (%d); raise max_clients in the daemon's config", s.cfg.MaxClients)
+		e := protocol.RPCError("too many active clients (%d); raise %s in the daemon's config", limit, key)
 		if f, err := EncodeFrame(replyHeader(h, protocol.StatusError), e); err == nil {
 			conn.Write(f)
 		}
@@ -313,6 +330,7 @@ func (s *Server) refuse(conn net.Conn) {
 func (s *Server) remove(p *Peer) {
 	s.mu.Lock()
 	delete(s.peers, p)
+	s.byName[p.listener]--
 	s.mu.Unlock()
 	s.wg.Done()
 }
