@@ -15,6 +15,7 @@ import (
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Benchmarks of the daemon's side of a call, without libvirtd: dispatch
@@ -200,7 +201,7 @@ func BenchmarkEventFanout(b *testing.B) {
 				var ret protocol.ConnectDomainEventCallbackRegisterAnyRet
 				if err := c.Call(context.Background(), protocol.RemoteProgram, protocol.RemoteProtocolVersion,
 					int32(protocol.ProcConnectDomainEventCallbackRegisterAny),
-					&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(drivers.EventIDLifecycle)}, &ret); err != nil {
+					&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(vir.DomainEventIDLifecycle)}, &ret); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
 	"github.com/govirt/govirtd/vir"
@@ -74,7 +73,7 @@ func (w *wireClient) register(dom *protocol.Domain) int32 {
 	w.t.Helper()
 	var ret protocol.ConnectDomainEventCallbackRegisterAnyRet
 	w.call(protocol.ProcConnectDomainEventCallbackRegisterAny,
-		&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(drivers.EventIDLifecycle), Dom: dom}, &ret)
+		&protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(vir.DomainEventIDLifecycle), Dom: dom}, &ret)
 	return ret.CallbackID
 }
 
@@ -82,7 +81,7 @@ func (w *wireClient) register(dom *protocol.Domain) int32 {
 type lifecycle struct {
 	callbackID int32
 	dom        string
-	event      drivers.LifecycleEventType
+	event      vir.DomainEventType
 	detail     int32
 }
 
@@ -106,7 +105,7 @@ func (w *wireClient) events(n int) []lifecycle {
 		if err := protocol.Unmarshal(m.body, &msg); err != nil {
 			w.t.Fatal(err)
 		}
-		out = append(out, lifecycle{msg.CallbackID, msg.Msg.Dom.Name, drivers.LifecycleEventType(msg.Msg.Event), msg.Msg.Detail})
+		out = append(out, lifecycle{msg.CallbackID, msg.Msg.Dom.Name, vir.DomainEventType(msg.Msg.Event), msg.Msg.Detail})
 	}
 	return out
 }
@@ -143,14 +142,14 @@ func TestEventTwoCallbacksOneDeregistered(t *testing.T) {
 
 	w.call(protocol.ProcDomainSuspend, &protocol.DomainSuspendArgs{Dom: test}, nil)
 	got := w.events(2)
-	if got[0].callbackID != all || got[1].callbackID != filtered || got[0].event != drivers.EventSuspended {
+	if got[0].callbackID != all || got[1].callbackID != filtered || got[0].event != vir.DomainEventSuspended {
 		t.Fatalf("after suspend: %+v, want callbacks %d then %d", got, all, filtered)
 	}
 	w.call(protocol.ProcConnectDomainEventCallbackDeregisterAny,
 		&protocol.ConnectDomainEventCallbackDeregisterAnyArgs{CallbackID: all}, nil)
 	w.call(protocol.ProcDomainResume, &protocol.DomainResumeArgs{Dom: test}, nil)
 	got = w.events(3)
-	if len(got) != 3 || got[2].callbackID != filtered || got[2].event != drivers.EventResumed {
+	if len(got) != 3 || got[2].callbackID != filtered || got[2].event != vir.DomainEventResumed {
 		t.Fatalf("after deregistering %d: %+v", all, got)
 	}
 	err = w.try(protocol.ProcConnectDomainEventCallbackDeregisterAny,
@@ -192,13 +191,13 @@ func TestEventFilterAndIsolation(t *testing.T) {
 	actor.call(protocol.ProcDomainResume, &protocol.DomainResumeArgs{Dom: test}, nil)
 
 	all := unfiltered.events(3)
-	if all[0].dom != "test" || all[1].dom != "demo" || all[1].event != drivers.EventStarted || all[2].dom != "test" {
+	if all[0].dom != "test" || all[1].dom != "demo" || all[1].event != vir.DomainEventStarted || all[2].dom != "test" {
 		t.Fatalf("unfiltered got %+v", all)
 	}
 	waitFor(t, "the filtered event", func() bool { return filtered.received() >= 1 })
 	// Every event above was emitted before the unfiltered client saw the
 	// last one; the filtered client has had its chance at all of them.
-	if got := filtered.events(1); len(got) != 1 || got[0].dom != "demo" || got[0].event != drivers.EventStarted {
+	if got := filtered.events(1); len(got) != 1 || got[0].dom != "demo" || got[0].event != vir.DomainEventStarted {
 		t.Fatalf("filtered got %+v, want only demo's start", got)
 	}
 	if n := bystander.received() + actor.received(); n != 0 {
@@ -259,7 +258,7 @@ func TestEventBeforeReply(t *testing.T) {
 	}
 	var ev protocol.DomainEventCallbackLifecycleMsg
 	if err := protocol.Unmarshal(body, &ev); err != nil || ev.CallbackID != reg.CallbackID ||
-		ev.Msg.Event != int32(drivers.EventSuspended) || ev.Msg.Dom.ID != 1 {
+		ev.Msg.Event != int32(vir.DomainEventSuspended) || ev.Msg.Dom.ID != 1 {
 		t.Fatalf("event %+v, %v", ev, err)
 	}
 	if h, _ := recv(); h.Type != protocol.Reply || h.Serial != 9 || h.Procedure != int32(protocol.ProcDomainSuspend) {
@@ -282,7 +281,7 @@ func TestLegacyEventRegistration(t *testing.T) {
 	w.mu.Unlock()
 	var ev protocol.DomainEventLifecycleMsg
 	if m.h.Procedure != int32(protocol.ProcDomainEventLifecycle) || protocol.Unmarshal(m.body, &ev) != nil ||
-		ev.Dom.Name != "test" || ev.Event != int32(drivers.EventSuspended) {
+		ev.Dom.Name != "test" || ev.Event != int32(vir.DomainEventSuspended) {
 		t.Fatalf("legacy message %s %+v", m.h, ev)
 	}
 	w.call(protocol.ProcConnectDomainEventDeregister, nil, &reg)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 func openFDs(t testing.TB) int {
@@ -30,7 +31,7 @@ func TestNoLeaksAcrossConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(int, drivers.DomainEvent) {}); err != nil {
+		if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(int, drivers.DomainEvent) {}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c.DomainLookupByName(ctx, "test"); err != nil {

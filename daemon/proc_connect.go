@@ -56,7 +56,7 @@ func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) e
 		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "connection already open")
 	}
 	s.conn, s.uri = conn, uri.String()
-	if a.Flags&drivers.ConnectRO != 0 {
+	if a.Flags&uint32(vir.ConnectRo) != 0 {
 		s.readOnly = true
 	}
 	s.log.Debug("connection opened", "uri", s.uri, "readonly", s.readOnly)

@@ -19,12 +19,12 @@ func boolInt(b bool) int32 {
 
 // Lists and lookups.
 
-func listAll(ctx context.Context, r *request, flags drivers.ListFlags) ([]drivers.Domain, error) {
+func listAll(ctx context.Context, r *request, flags vir.ConnectListAllDomainsFlags) ([]drivers.Domain, error) {
 	c, err := need[drivers.DomainLister](r)
 	if err != nil {
 		return nil, err
 	}
-	if bad := flags.Unsupported(); bad != 0 {
+	if bad := drivers.UnsupportedListFlags(flags); bad != 0 {
 		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromDomain,
 			"unsupported flags (0x%x) in function %s", uint32(bad), r.api)
 	}
@@ -32,7 +32,7 @@ func listAll(ctx context.Context, r *request, flags drivers.ListFlags) ([]driver
 }
 
 func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllDomainsArgs) (*protocol.ConnectListAllDomainsRet, error) {
-	doms, err := listAll(ctx, r, drivers.ListFlags(a.Flags))
+	doms, err := listAll(ctx, r, vir.ConnectListAllDomainsFlags(a.Flags))
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func listAllDomains(ctx context.Context, r *request, a *protocol.ConnectListAllD
 }
 
 func numOfDomains(ctx context.Context, r *request) (*protocol.ConnectNumOfDomainsRet, error) {
-	doms, err := listAll(ctx, r, drivers.ListActive)
+	doms, err := listAll(ctx, r, vir.ConnectListDomainsActive)
 	return &protocol.ConnectNumOfDomainsRet{Num: int32(len(doms))}, err
 }
 
@@ -56,7 +56,7 @@ func listDomains(ctx context.Context, r *request, a *protocol.ConnectListDomains
 	if a.Maxids < 0 || a.Maxids > protocol.RemoteDomainListMax {
 		return nil, drivers.Errorf(vir.ErrRPC, vir.FromRPC, "maxids %d must be in [0, %d]", a.Maxids, protocol.RemoteDomainListMax)
 	}
-	doms, err := listAll(ctx, r, drivers.ListActive)
+	doms, err := listAll(ctx, r, vir.ConnectListDomainsActive)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +68,7 @@ func listDomains(ctx context.Context, r *request, a *protocol.ConnectListDomains
 }
 
 func numOfDefinedDomains(ctx context.Context, r *request) (*protocol.ConnectNumOfDefinedDomainsRet, error) {
-	doms, err := listAll(ctx, r, drivers.ListInactive)
+	doms, err := listAll(ctx, r, vir.ConnectListDomainsInactive)
 	return &protocol.ConnectNumOfDefinedDomainsRet{Num: int32(len(doms))}, err
 }
 
@@ -76,7 +76,7 @@ func listDefinedDomains(ctx context.Context, r *request, a *protocol.ConnectList
 	if a.Maxnames < 0 || a.Maxnames > protocol.RemoteDomainListMax {
 		return nil, drivers.Errorf(vir.ErrRPC, vir.FromRPC, "maxnames %d must be in [0, %d]", a.Maxnames, protocol.RemoteDomainListMax)
 	}
-	doms, err := listAll(ctx, r, drivers.ListInactive)
+	doms, err := listAll(ctx, r, vir.ConnectListDomainsInactive)
 	if err != nil {
 		return nil, err
 	}

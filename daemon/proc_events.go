@@ -39,14 +39,14 @@ func (r *request) registerEvent(ctx context.Context, eventID int32, dom *protoco
 		return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromRPC,
 			"too many event registrations on this connection (%d); deregister some first", maxRegistrations)
 	}
-	id, err := c.ConnectDomainEventRegisterAny(ctx, filter, drivers.DomainEventID(eventID), func(callbackID int, ev drivers.DomainEvent) {
+	id, err := c.ConnectDomainEventRegisterAny(ctx, filter, vir.DomainEventID(eventID), func(callbackID int, ev drivers.DomainEvent) {
 		s.sendEvent(callbackID, ev, legacy)
 	})
 	if err != nil {
 		return 0, err
 	}
 	s.mu.Lock()
-	s.events[id] = eventReg{eventID: drivers.DomainEventID(eventID), legacy: legacy}
+	s.events[id] = eventReg{eventID: vir.DomainEventID(eventID), legacy: legacy}
 	s.mu.Unlock()
 	return id, nil
 }
@@ -78,7 +78,7 @@ func (s *session) legacyID(eventID int32) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, reg := range s.events {
-		if reg.legacy && reg.eventID == drivers.DomainEventID(eventID) {
+		if reg.legacy && reg.eventID == vir.DomainEventID(eventID) {
 			return id, true
 		}
 	}
@@ -108,14 +108,14 @@ func eventCallbackDeregisterAny(ctx context.Context, r *request, a *protocol.Con
 }
 
 func eventRegister(ctx context.Context, r *request) (*protocol.ConnectDomainEventRegisterRet, error) {
-	if _, err := r.registerEvent(ctx, int32(drivers.EventIDLifecycle), nil, true); err != nil {
+	if _, err := r.registerEvent(ctx, int32(vir.DomainEventIDLifecycle), nil, true); err != nil {
 		return nil, err
 	}
 	return &protocol.ConnectDomainEventRegisterRet{CbRegistered: 1}, nil
 }
 
 func eventDeregister(ctx context.Context, r *request) (*protocol.ConnectDomainEventDeregisterRet, error) {
-	if err := eventDeregisterAny(ctx, r, &protocol.ConnectDomainEventDeregisterAnyArgs{EventID: int32(drivers.EventIDLifecycle)}); err != nil {
+	if err := eventDeregisterAny(ctx, r, &protocol.ConnectDomainEventDeregisterAnyArgs{EventID: int32(vir.DomainEventIDLifecycle)}); err != nil {
 		return nil, err
 	}
 	return &protocol.ConnectDomainEventDeregisterRet{CbRegistered: 0}, nil

@@ -28,7 +28,7 @@ type session struct {
 
 // eventReg is one event registration of the client, by callback id.
 type eventReg struct {
-	eventID drivers.DomainEventID
+	eventID vir.DomainEventID
 	// legacy registrations (procedures 105 and 167) get the old messages,
 	// without a callback id.
 	legacy bool

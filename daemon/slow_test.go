@@ -12,6 +12,7 @@ import (
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestSlowSubscriberDropped: a client that registers for events and
@@ -41,13 +42,13 @@ func TestSlowSubscriberDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		var last drivers.LifecycleEventType = -1
-		if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
+		var last vir.DomainEventType = -1
+		if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
 			e := ev.(drivers.LifecycleEvent)
 			// suspend and resume alternate; anything else is a lost or
 			// reordered event.
 			if last == e.Event {
-				orderErr.Store("two " + e.Event.String() + " events in a row")
+				orderErr.Store("two " + drivers.EventTypeString(e.Event) + " events in a row")
 			}
 			last = e.Event
 			counts[i].Add(1)

@@ -13,6 +13,7 @@ import (
 	"net/url"
 
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Driver opens connections for the URIs it owns (virConnectDriver).
@@ -78,7 +79,7 @@ type DomainLookup interface {
 // DomainLister lists domains (virConnectListAllDomains); the daemon
 // derives the older list calls from it.
 type DomainLister interface {
-	ConnectListAllDomains(ctx context.Context, flags ListFlags) ([]Domain, error)
+	ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]Domain, error)
 }
 
 // DomainDefiner manages persistent definitions.
@@ -110,7 +111,7 @@ type DomainSaver interface {
 type DomainInspector interface {
 	DomainGetInfo(ctx context.Context, dom Domain) (DomainInfo, error)
 	// DomainGetState returns the state and its reason.
-	DomainGetState(ctx context.Context, dom Domain, flags uint32) (DomainState, int32, error)
+	DomainGetState(ctx context.Context, dom Domain, flags uint32) (vir.DomainState, int32, error)
 	DomainGetOSType(ctx context.Context, dom Domain) (string, error)
 	DomainGetXMLDesc(ctx context.Context, dom Domain, flags uint32) (string, error)
 	DomainIsActive(ctx context.Context, dom Domain) (bool, error)
@@ -137,7 +138,7 @@ type DomainSnapshotCounter interface {
 // driver (virConnectDomainEventRegisterAny). dom, when not nil, limits a
 // callback to that domain's events.
 type DomainEvents interface {
-	ConnectDomainEventRegisterAny(ctx context.Context, dom *Domain, eventID DomainEventID, cb EventCallback) (int, error)
+	ConnectDomainEventRegisterAny(ctx context.Context, dom *Domain, eventID vir.DomainEventID, cb EventCallback) (int, error)
 	ConnectDomainEventDeregisterAny(ctx context.Context, callbackID int) error
 }
 

@@ -24,7 +24,7 @@ type CallbackList struct {
 type callbackEntry struct {
 	id      int
 	conn    Conn
-	eventID DomainEventID
+	eventID vir.DomainEventID
 	filter  *UUID // nil: every domain
 	cb      EventCallback
 }
@@ -33,8 +33,8 @@ type callbackEntry struct {
 // filter, when not nil, limits it to one domain (which need not exist).
 // The same (conn, eventID, filter) twice is refused with vir.ErrInvalidArg,
 // as libvirt refuses it.
-func (l *CallbackList) Register(conn Conn, eventID DomainEventID, filter *UUID, cb EventCallback) (int, error) {
-	if !eventID.Valid() {
+func (l *CallbackList) Register(conn Conn, eventID vir.DomainEventID, filter *UUID, cb EventCallback) (int, error) {
+	if eventID < 0 || eventID >= EventIDLast {
 		return 0, Errorf(vir.ErrInvalidArg, vir.FromNone, "unsupported event ID %d", eventID)
 	}
 	l.mu.Lock()
@@ -135,7 +135,7 @@ type ConnCallbacks struct {
 }
 
 // Register registers a callback of conn in l, unless conn is closed.
-func (cc *ConnCallbacks) Register(l *CallbackList, conn Conn, eventID DomainEventID, dom *Domain, cb EventCallback) (int, error) {
+func (cc *ConnCallbacks) Register(l *CallbackList, conn Conn, eventID vir.DomainEventID, dom *Domain, cb EventCallback) (int, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.closed {

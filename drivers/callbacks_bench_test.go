@@ -3,6 +3,8 @@ package drivers
 import (
 	"fmt"
 	"testing"
+
+	"github.com/govirt/govirtd/vir"
 )
 
 // BenchmarkEmit delivers one lifecycle event to N registrations, each on
@@ -16,7 +18,7 @@ func BenchmarkEmit(b *testing.B) {
 			for i := range queues {
 				q := make(chan DomainEvent, 16)
 				queues[i] = q
-				if _, err := l.Register(&fakeConn{fmt.Sprint(i)}, EventIDLifecycle, nil, func(id int, ev DomainEvent) {
+				if _, err := l.Register(&fakeConn{fmt.Sprint(i)}, vir.DomainEventIDLifecycle, nil, func(id int, ev DomainEvent) {
 					select {
 					case q <- ev:
 					default:
@@ -27,10 +29,10 @@ func BenchmarkEmit(b *testing.B) {
 				}
 			}
 			// One registration for another event id, which Emit skips.
-			if _, err := l.Register(&fakeConn{"reboot"}, EventIDReboot, nil, func(int, DomainEvent) {}); err != nil {
+			if _, err := l.Register(&fakeConn{"reboot"}, vir.DomainEventIDReboot, nil, func(int, DomainEvent) {}); err != nil {
 				b.Fatal(err)
 			}
-			ev := LifecycleEvent{Dom: Domain{Name: "test", UUID: UUID{1}, ID: 1}, Event: EventSuspended}
+			ev := LifecycleEvent{Dom: Domain{Name: "test", UUID: UUID{1}, ID: 1}, Event: vir.DomainEventSuspended}
 			b.ReportAllocs()
 			for b.Loop() {
 				l.Emit(ev)

@@ -20,20 +20,20 @@ func TestCallbackList(t *testing.T) {
 	record := func(who string) EventCallback {
 		return func(id int, ev DomainEvent) { got = append(got, who+":"+ev.EventDomain().Name) }
 	}
-	all, err := l.Register(a, EventIDLifecycle, nil, record("a-all"))
+	all, err := l.Register(a, vir.DomainEventIDLifecycle, nil, record("a-all"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Register(a, EventIDLifecycle, &dom1.UUID, record("a-one")); err != nil {
+	if _, err := l.Register(a, vir.DomainEventIDLifecycle, &dom1.UUID, record("a-one")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Register(b, EventIDLifecycle, nil, record("b-all")); err != nil {
+	if _, err := l.Register(b, vir.DomainEventIDLifecycle, nil, record("b-all")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Register(b, EventIDReboot, nil, record("b-reboot")); err != nil {
+	if _, err := l.Register(b, vir.DomainEventIDReboot, nil, record("b-reboot")); err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.Register(a, EventIDLifecycle, nil, record("dup"))
+	_, err = l.Register(a, vir.DomainEventIDLifecycle, nil, record("dup"))
 	if CodeOf(err) != vir.ErrInvalidArg || err.Error() != "invalid argument: event callback already tracked" {
 		t.Fatalf("duplicate registration: %v", err)
 	}
@@ -41,8 +41,8 @@ func TestCallbackList(t *testing.T) {
 		t.Fatalf("bad event id: %v", err)
 	}
 
-	l.Emit(LifecycleEvent{Dom: dom1, Event: EventStarted})
-	l.Emit(LifecycleEvent{Dom: dom2, Event: EventStarted})
+	l.Emit(LifecycleEvent{Dom: dom1, Event: vir.DomainEventStarted})
+	l.Emit(LifecycleEvent{Dom: dom2, Event: vir.DomainEventStarted})
 	l.Emit(RebootEvent{Dom: dom2})
 	want := "a-all:one a-one:one b-all:one a-all:two b-all:two b-reboot:two"
 	if s := join(got); s != want {
@@ -65,7 +65,7 @@ func TestCallbackList(t *testing.T) {
 		t.Fatalf("%d callbacks after removing a's, want 2", n)
 	}
 	// Ids are never reused.
-	id, _ := l.Register(a, EventIDLifecycle, nil, record("again"))
+	id, _ := l.Register(a, vir.DomainEventIDLifecycle, nil, record("again"))
 	if id <= 4 {
 		t.Fatalf("new callback got id %d, reusing an old one", id)
 	}
@@ -77,7 +77,7 @@ func TestCallbackMayDeregister(t *testing.T) {
 	var l CallbackList
 	c := &fakeConn{}
 	var id int
-	id, _ = l.Register(c, EventIDLifecycle, nil, func(int, DomainEvent) { l.Deregister(c, id) })
+	id, _ = l.Register(c, vir.DomainEventIDLifecycle, nil, func(int, DomainEvent) { l.Deregister(c, id) })
 	l.Emit(LifecycleEvent{})
 	if l.Len() != 0 {
 		t.Fatal("the callback did not deregister itself")
@@ -96,38 +96,38 @@ func join(s []string) string {
 }
 
 func TestListFlagsMatches(t *testing.T) {
-	running := DomainListEntry{State: DomainRunning, Persistent: true}
-	paused := DomainListEntry{State: DomainPaused, Autostart: true, Persistent: true}
-	off := DomainListEntry{State: DomainShutoff, Persistent: true, ManagedSave: true}
-	transient := DomainListEntry{State: DomainRunning}
-	crashed := DomainListEntry{State: DomainCrashed, Persistent: true}
+	running := DomainListEntry{State: vir.DomainRunning, Persistent: true}
+	paused := DomainListEntry{State: vir.DomainPaused, Autostart: true, Persistent: true}
+	off := DomainListEntry{State: vir.DomainShutoff, Persistent: true, ManagedSave: true}
+	transient := DomainListEntry{State: vir.DomainRunning}
+	crashed := DomainListEntry{State: vir.DomainCrashed, Persistent: true}
 	all := []DomainListEntry{running, paused, off, transient, crashed}
 	for _, c := range []struct {
-		flags ListFlags
+		flags vir.ConnectListAllDomainsFlags
 		want  []bool
 	}{
 		{0, []bool{true, true, true, true, true}},
-		{ListActive, []bool{true, true, false, true, true}},
-		{ListInactive, []bool{false, false, true, false, false}},
-		{ListActive | ListInactive, []bool{true, true, true, true, true}},
-		{ListTransient, []bool{false, false, false, true, false}},
-		{ListPersistent | ListRunning, []bool{true, false, false, false, false}},
-		{ListPaused | ListShutoff, []bool{false, true, true, false, false}},
-		{ListOther, []bool{false, false, false, false, true}},
-		{ListAutostart, []bool{false, true, false, false, false}},
-		{ListNoAutostart | ListActive, []bool{true, false, false, true, true}},
-		{ListManagedSave, []bool{false, false, true, false, false}},
-		{ListHasSnapshot, []bool{false, false, false, false, false}},
-		{ListNoCheckpoint, []bool{true, true, true, true, true}},
+		{vir.ConnectListDomainsActive, []bool{true, true, false, true, true}},
+		{vir.ConnectListDomainsInactive, []bool{false, false, true, false, false}},
+		{vir.ConnectListDomainsActive | vir.ConnectListDomainsInactive, []bool{true, true, true, true, true}},
+		{vir.ConnectListDomainsTransient, []bool{false, false, false, true, false}},
+		{vir.ConnectListDomainsPersistent | vir.ConnectListDomainsRunning, []bool{true, false, false, false, false}},
+		{vir.ConnectListDomainsPaused | vir.ConnectListDomainsShutoff, []bool{false, true, true, false, false}},
+		{vir.ConnectListDomainsOther, []bool{false, false, false, false, true}},
+		{vir.ConnectListDomainsAutostart, []bool{false, true, false, false, false}},
+		{vir.ConnectListDomainsNoAutostart | vir.ConnectListDomainsActive, []bool{true, false, false, true, true}},
+		{vir.ConnectListDomainsManagedsave, []bool{false, false, true, false, false}},
+		{vir.ConnectListDomainsHasSnapshot, []bool{false, false, false, false, false}},
+		{vir.ConnectListDomainsNoCheckpoint, []bool{true, true, true, true, true}},
 	} {
 		for i, e := range all {
-			if got := c.flags.Matches(e); got != c.want[i] {
+			if got := e.Matches(c.flags); got != c.want[i] {
 				t.Errorf("flags %#x, domain %d (%+v): %v, want %v", c.flags, i, e, got, c.want[i])
 			}
 		}
 	}
-	if ListFlags(1<<20).Unsupported() == 0 {
-		t.Error("an unknown flag is not reported")
+	if got := UnsupportedListFlags(1<<20 | vir.ConnectListDomainsActive | vir.ConnectListDomainsNoCheckpoint); got != 1<<20 {
+		t.Errorf("unsupported list flags %#x, want %#x", got, 1<<20)
 	}
 }
 

@@ -1,6 +1,9 @@
 package drivers
 
-import "github.com/govirt/govirtd/protocol"
+import (
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
+)
 
 // UUID is a domain's or network's 16-byte UUID (remote_uuid).
 type UUID = protocol.UUID
@@ -14,67 +17,35 @@ func ParseUUID(s string) (UUID, error) { return protocol.ParseUUID(s) }
 // Drivers find a domain by its UUID.
 type Domain = protocol.Domain
 
-// DomainState is virDomainState.
-type DomainState int32
+// stateWords are virsh's words for each domain state.
+var stateWords = [...]string{
+	vir.DomainNostate:     "no state",
+	vir.DomainRunning:     "running",
+	vir.DomainBlocked:     "idle",
+	vir.DomainPaused:      "paused",
+	vir.DomainShutdown:    "in shutdown",
+	vir.DomainShutoff:     "shut off",
+	vir.DomainCrashed:     "crashed",
+	vir.DomainPmsuspended: "pmsuspended",
+}
 
-// Domain states.
-const (
-	DomainNoState     DomainState = 0
-	DomainRunning     DomainState = 1
-	DomainBlocked     DomainState = 2
-	DomainPaused      DomainState = 3
-	DomainShutdown    DomainState = 4
-	DomainShutoff     DomainState = 5
-	DomainCrashed     DomainState = 6
-	DomainPMSuspended DomainState = 7
-)
-
-// String is what virsh prints for the state.
-func (s DomainState) String() string {
-	names := [...]string{"no state", "running", "idle", "paused", "in shutdown", "shut off", "crashed", "pmsuspended"}
-	if s >= 0 && int(s) < len(names) {
-		return names[s]
+// StateString is what virsh prints for a domain state: "running",
+// "shut off"; "no state" for one it does not know.
+func StateString(s vir.DomainState) string {
+	if s >= 0 && int(s) < len(stateWords) {
+		return stateWords[s]
 	}
 	return "no state"
 }
 
-// Active reports whether a domain in state s has a running instance.
-func (s DomainState) Active() bool {
-	return s != DomainShutoff && s != DomainNoState
+// stateActive reports whether a domain in state s has a running instance.
+func stateActive(s vir.DomainState) bool {
+	return s != vir.DomainShutoff && s != vir.DomainNostate
 }
-
-// State reasons (virDomainRunningReason, virDomainPausedReason,
-// virDomainShutoffReason, ...): their meaning depends on the state.
-const (
-	ReasonUnknown = 0
-
-	RunningBooted   = 1
-	RunningMigrated = 2
-	RunningRestored = 3
-	RunningUnpaused = 5
-	RunningWakeup   = 8
-
-	PausedUser         = 1
-	PausedSave         = 3
-	PausedShuttingDown = 8
-	PausedStartingUp   = 11
-
-	ShutdownUser = 1
-
-	ShutoffShutdown  = 1
-	ShutoffDestroyed = 2
-	ShutoffCrashed   = 3
-	ShutoffMigrated  = 4
-	ShutoffSaved     = 5
-	ShutoffFailed    = 6
-	ShutoffDaemon    = 8
-
-	CrashedPanicked = 1
-)
 
 // DomainInfo is virDomainInfo; memory in KiB, CPU time in nanoseconds.
 type DomainInfo struct {
-	State     DomainState
+	State     vir.DomainState
 	MaxMem    uint64
 	Memory    uint64
 	NrVirtCPU uint16
@@ -93,36 +64,21 @@ type NodeInfo struct {
 	Threads int32
 }
 
-// ListFlags is virConnectListAllDomainsFlags.
-type ListFlags uint32
-
-// Flags of ConnectListAllDomains; groups are ANDed, flags within a group
-// ORed, and a group with no flag set does not filter.
-const (
-	ListActive        ListFlags = 1 << 0
-	ListInactive      ListFlags = 1 << 1
-	ListPersistent    ListFlags = 1 << 2
-	ListTransient     ListFlags = 1 << 3
-	ListRunning       ListFlags = 1 << 4
-	ListPaused        ListFlags = 1 << 5
-	ListShutoff       ListFlags = 1 << 6
-	ListOther         ListFlags = 1 << 7
-	ListManagedSave   ListFlags = 1 << 8
-	ListNoManagedSave ListFlags = 1 << 9
-	ListAutostart     ListFlags = 1 << 10
-	ListNoAutostart   ListFlags = 1 << 11
-	ListHasSnapshot   ListFlags = 1 << 12
-	ListNoSnapshot    ListFlags = 1 << 13
-	ListHasCheckpoint ListFlags = 1 << 14
-	ListNoCheckpoint  ListFlags = 1 << 15
-
-	listAll = 1<<16 - 1
-)
+// listKnown is every flag of virConnectListAllDomainsFlags in libvirt 9.0:
+// those DomainListEntry.Matches filters by.
+const listKnown = vir.ConnectListDomainsActive | vir.ConnectListDomainsInactive |
+	vir.ConnectListDomainsPersistent | vir.ConnectListDomainsTransient |
+	vir.ConnectListDomainsRunning | vir.ConnectListDomainsPaused |
+	vir.ConnectListDomainsShutoff | vir.ConnectListDomainsOther |
+	vir.ConnectListDomainsManagedsave | vir.ConnectListDomainsNoManagedsave |
+	vir.ConnectListDomainsAutostart | vir.ConnectListDomainsNoAutostart |
+	vir.ConnectListDomainsHasSnapshot | vir.ConnectListDomainsNoSnapshot |
+	vir.ConnectListDomainsHasCheckpoint | vir.ConnectListDomainsNoCheckpoint
 
 // DomainListEntry is what a driver knows about a domain when it filters
 // a list.
 type DomainListEntry struct {
-	State       DomainState
+	State       vir.DomainState
 	Persistent  bool
 	Autostart   bool
 	ManagedSave bool
@@ -130,17 +86,18 @@ type DomainListEntry struct {
 }
 
 // Matches reports whether a domain described by e passes the filter of
-// flags, as virConnectListAllDomains defines it.
-func (f ListFlags) Matches(e DomainListEntry) bool {
+// flags, as virConnectListAllDomains defines it: groups are ANDed, flags
+// within a group ORed, and a group with no flag set does not filter.
+func (e DomainListEntry) Matches(flags vir.ConnectListAllDomainsFlags) bool {
 	type cond struct {
-		flag ListFlags
+		flag vir.ConnectListAllDomainsFlags
 		ok   bool
 	}
 	// group passes when none of its flags is set or one set flag holds.
 	group := func(conds ...cond) bool {
 		filtered := false
 		for _, c := range conds {
-			if f&c.flag != 0 {
+			if flags&c.flag != 0 {
 				if c.ok {
 					return true
 				}
@@ -149,31 +106,20 @@ func (f ListFlags) Matches(e DomainListEntry) bool {
 		}
 		return !filtered
 	}
-	active := e.State.Active()
-	running, paused, shutoff := e.State == DomainRunning, e.State == DomainPaused, e.State == DomainShutoff
-	return group(cond{ListActive, active}, cond{ListInactive, !active}) &&
-		group(cond{ListPersistent, e.Persistent}, cond{ListTransient, !e.Persistent}) &&
-		group(cond{ListRunning, running}, cond{ListPaused, paused}, cond{ListShutoff, shutoff},
-			cond{ListOther, !running && !paused && !shutoff}) &&
-		group(cond{ListManagedSave, e.ManagedSave}, cond{ListNoManagedSave, !e.ManagedSave}) &&
-		group(cond{ListAutostart, e.Autostart}, cond{ListNoAutostart, !e.Autostart}) &&
-		group(cond{ListHasSnapshot, e.Snapshots > 0}, cond{ListNoSnapshot, e.Snapshots == 0}) &&
-		group(cond{ListHasCheckpoint, false}, cond{ListNoCheckpoint, true})
+	active := stateActive(e.State)
+	running, paused, shutoff := e.State == vir.DomainRunning, e.State == vir.DomainPaused, e.State == vir.DomainShutoff
+	return group(cond{vir.ConnectListDomainsActive, active}, cond{vir.ConnectListDomainsInactive, !active}) &&
+		group(cond{vir.ConnectListDomainsPersistent, e.Persistent}, cond{vir.ConnectListDomainsTransient, !e.Persistent}) &&
+		group(cond{vir.ConnectListDomainsRunning, running}, cond{vir.ConnectListDomainsPaused, paused},
+			cond{vir.ConnectListDomainsShutoff, shutoff}, cond{vir.ConnectListDomainsOther, !running && !paused && !shutoff}) &&
+		group(cond{vir.ConnectListDomainsManagedsave, e.ManagedSave}, cond{vir.ConnectListDomainsNoManagedsave, !e.ManagedSave}) &&
+		group(cond{vir.ConnectListDomainsAutostart, e.Autostart}, cond{vir.ConnectListDomainsNoAutostart, !e.Autostart}) &&
+		group(cond{vir.ConnectListDomainsHasSnapshot, e.Snapshots > 0}, cond{vir.ConnectListDomainsNoSnapshot, e.Snapshots == 0}) &&
+		group(cond{vir.ConnectListDomainsHasCheckpoint, false}, cond{vir.ConnectListDomainsNoCheckpoint, true})
 }
 
-// Unsupported returns the flags of f that no list filter knows.
-func (f ListFlags) Unsupported() ListFlags { return f &^ listAll }
-
-// Flag sets of the domain operations that take flags.
-const (
-	// XMLSecure (virDomainXMLFlags) asks for secrets in the XML.
-	XMLSecure uint32 = 1 << 0
-	// XMLInactive asks for the persistent definition, not the live one.
-	XMLInactive uint32 = 1 << 1
-
-	// CreatePaused (virDomainCreateFlags) starts the domain paused.
-	CreatePaused uint32 = 1 << 0
-
-	// ConnectRO (virConnectFlags) opens a read-only connection.
-	ConnectRO uint32 = 1 << 0
-)
+// UnsupportedListFlags returns the flags of flags that no list filter
+// knows.
+func UnsupportedListFlags(flags vir.ConnectListAllDomainsFlags) vir.ConnectListAllDomainsFlags {
+	return flags &^ listKnown
+}

@@ -4,128 +4,104 @@ import (
 	"fmt"
 
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
-// DomainEventID is virDomainEventID: the kind of event a callback wants.
-type DomainEventID int32
+// EventIDLast is one past the last domain event id of libvirt 9.0
+// (VIR_DOMAIN_EVENT_ID_LAST, a sentinel vir leaves out): the ids a
+// registration may ask for are 0 to EventIDLast-1.
+const EventIDLast = vir.DomainEventIDMemoryDeviceSizeChange + 1
 
-// Domain event ids of libvirt 9.0.
-const (
-	EventIDLifecycle              DomainEventID = 0
-	EventIDReboot                 DomainEventID = 1
-	EventIDRTCChange              DomainEventID = 2
-	EventIDWatchdog               DomainEventID = 3
-	EventIDIOError                DomainEventID = 4
-	EventIDGraphics               DomainEventID = 5
-	EventIDIOErrorReason          DomainEventID = 6
-	EventIDControlError           DomainEventID = 7
-	EventIDBlockJob               DomainEventID = 8
-	EventIDDiskChange             DomainEventID = 9
-	EventIDTrayChange             DomainEventID = 10
-	EventIDPMWakeup               DomainEventID = 11
-	EventIDPMSuspend              DomainEventID = 12
-	EventIDBalloonChange          DomainEventID = 13
-	EventIDPMSuspendDisk          DomainEventID = 14
-	EventIDDeviceRemoved          DomainEventID = 15
-	EventIDBlockJob2              DomainEventID = 16
-	EventIDTunable                DomainEventID = 17
-	EventIDAgentLifecycle         DomainEventID = 18
-	EventIDDeviceAdded            DomainEventID = 19
-	EventIDMigrationIteration     DomainEventID = 20
-	EventIDJobCompleted           DomainEventID = 21
-	EventIDDeviceRemovalFailed    DomainEventID = 22
-	EventIDMetadataChange         DomainEventID = 23
-	EventIDBlockThreshold         DomainEventID = 24
-	EventIDMemoryFailure          DomainEventID = 25
-	EventIDMemoryDeviceSizeChange DomainEventID = 26
+// eventTypeWords are virsh's words for each lifecycle event type.
+var eventTypeWords = [...]string{
+	vir.DomainEventDefined:     "Defined",
+	vir.DomainEventUndefined:   "Undefined",
+	vir.DomainEventStarted:     "Started",
+	vir.DomainEventSuspended:   "Suspended",
+	vir.DomainEventResumed:     "Resumed",
+	vir.DomainEventStopped:     "Stopped",
+	vir.DomainEventShutdown:    "Shutdown",
+	vir.DomainEventPmsuspended: "PMSuspended",
+	vir.DomainEventCrashed:     "Crashed",
+}
 
-	// EventIDLast is the number of event ids (VIR_DOMAIN_EVENT_ID_LAST).
-	EventIDLast DomainEventID = 27
-)
-
-// Valid reports whether id is an event id of libvirt 9.0.
-func (id DomainEventID) Valid() bool { return id >= 0 && id < EventIDLast }
-
-// LifecycleEventType is virDomainEventType.
-type LifecycleEventType int32
-
-// Lifecycle event types.
-const (
-	EventDefined     LifecycleEventType = 0
-	EventUndefined   LifecycleEventType = 1
-	EventStarted     LifecycleEventType = 2
-	EventSuspended   LifecycleEventType = 3
-	EventResumed     LifecycleEventType = 4
-	EventStopped     LifecycleEventType = 5
-	EventShutdown    LifecycleEventType = 6
-	EventPMSuspended LifecycleEventType = 7
-	EventCrashed     LifecycleEventType = 8
-)
-
-// String is what virsh's event command prints for the type.
-func (t LifecycleEventType) String() string {
-	names := [...]string{"Defined", "Undefined", "Started", "Suspended", "Resumed", "Stopped", "Shutdown", "PMSuspended", "Crashed"}
-	if t >= 0 && int(t) < len(names) {
-		return names[t]
+// EventTypeString is what virsh's event command prints for a lifecycle
+// event type: "Started"; "unknown" for one it does not know.
+func EventTypeString(t vir.DomainEventType) string {
+	if t >= 0 && int(t) < len(eventTypeWords) {
+		return eventTypeWords[t]
 	}
 	return "unknown"
 }
 
-// Lifecycle event details; their meaning depends on the type.
-const (
-	EventDefinedAdded   = 0
-	EventDefinedUpdated = 1
-	EventDefinedRenamed = 2
-
-	EventUndefinedRemoved = 0
-	EventUndefinedRenamed = 1
-
-	EventStartedBooted   = 0
-	EventStartedMigrated = 1
-	EventStartedRestored = 2
-	EventStartedWakeup   = 4
-
-	EventSuspendedPaused   = 0
-	EventSuspendedMigrated = 1
-	EventSuspendedIOError  = 2
-	EventSuspendedWatchdog = 3
-	EventSuspendedRestored = 4
-	EventSuspendedAPIError = 6
-
-	EventResumedUnpaused = 0
-	EventResumedMigrated = 1
-
-	EventStoppedShutdown  = 0
-	EventStoppedDestroyed = 1
-	EventStoppedCrashed   = 2
-	EventStoppedMigrated  = 3
-	EventStoppedSaved     = 4
-	EventStoppedFailed    = 5
-
-	EventShutdownFinished = 0
-	EventShutdownGuest    = 1
-	EventShutdownHost     = 2
-
-	EventCrashedPanicked = 0
-)
-
-// lifecycleDetails are virsh's words for each type's details.
-var lifecycleDetails = [][]string{
-	EventDefined:     {"Added", "Updated", "Renamed", "Snapshot"},
-	EventUndefined:   {"Removed", "Renamed"},
-	EventStarted:     {"Booted", "Migrated", "Restored", "Snapshot", "Event wakeup"},
-	EventSuspended:   {"Paused", "Migrated", "I/O Error", "Watchdog", "Restored", "Snapshot", "API error", "Post-copy", "Post-copy Error"},
-	EventResumed:     {"Unpaused", "Migrated", "Snapshot", "Post-copy", "Post-copy Error"},
-	EventStopped:     {"Shutdown", "Destroyed", "Crashed", "Migrated", "Saved", "Failed", "Snapshot"},
-	EventShutdown:    {"Finished", "Finished after guest request", "Finished after host request"},
-	EventPMSuspended: {"Memory", "Disk"},
-	EventCrashed:     {"Panicked", "Crashloaded"},
+// eventDetailWords are virsh's words for each type's details, indexed
+// by type, then by a value of that type's detail enum.
+var eventDetailWords = [...][]string{
+	vir.DomainEventDefined: {
+		vir.DomainEventDefinedAdded:        "Added",
+		vir.DomainEventDefinedUpdated:      "Updated",
+		vir.DomainEventDefinedRenamed:      "Renamed",
+		vir.DomainEventDefinedFromSnapshot: "Snapshot",
+	},
+	vir.DomainEventUndefined: {
+		vir.DomainEventUndefinedRemoved: "Removed",
+		vir.DomainEventUndefinedRenamed: "Renamed",
+	},
+	vir.DomainEventStarted: {
+		vir.DomainEventStartedBooted:       "Booted",
+		vir.DomainEventStartedMigrated:     "Migrated",
+		vir.DomainEventStartedRestored:     "Restored",
+		vir.DomainEventStartedFromSnapshot: "Snapshot",
+		vir.DomainEventStartedWakeup:       "Event wakeup",
+	},
+	vir.DomainEventSuspended: {
+		vir.DomainEventSuspendedPaused:         "Paused",
+		vir.DomainEventSuspendedMigrated:       "Migrated",
+		vir.DomainEventSuspendedIoerror:        "I/O Error",
+		vir.DomainEventSuspendedWatchdog:       "Watchdog",
+		vir.DomainEventSuspendedRestored:       "Restored",
+		vir.DomainEventSuspendedFromSnapshot:   "Snapshot",
+		vir.DomainEventSuspendedApiError:       "API error",
+		vir.DomainEventSuspendedPostcopy:       "Post-copy",
+		vir.DomainEventSuspendedPostcopyFailed: "Post-copy Error",
+	},
+	vir.DomainEventResumed: {
+		vir.DomainEventResumedUnpaused:       "Unpaused",
+		vir.DomainEventResumedMigrated:       "Migrated",
+		vir.DomainEventResumedFromSnapshot:   "Snapshot",
+		vir.DomainEventResumedPostcopy:       "Post-copy",
+		vir.DomainEventResumedPostcopyFailed: "Post-copy Error",
+	},
+	vir.DomainEventStopped: {
+		vir.DomainEventStoppedShutdown:     "Shutdown",
+		vir.DomainEventStoppedDestroyed:    "Destroyed",
+		vir.DomainEventStoppedCrashed:      "Crashed",
+		vir.DomainEventStoppedMigrated:     "Migrated",
+		vir.DomainEventStoppedSaved:        "Saved",
+		vir.DomainEventStoppedFailed:       "Failed",
+		vir.DomainEventStoppedFromSnapshot: "Snapshot",
+	},
+	vir.DomainEventShutdown: {
+		vir.DomainEventShutdownFinished: "Finished",
+		vir.DomainEventShutdownGuest:    "Finished after guest request",
+		vir.DomainEventShutdownHost:     "Finished after host request",
+	},
+	vir.DomainEventPmsuspended: {
+		vir.DomainEventPmsuspendedMemory: "Memory",
+		vir.DomainEventPmsuspendedDisk:   "Disk",
+	},
+	vir.DomainEventCrashed: {
+		vir.DomainEventCrashedPanicked:    "Panicked",
+		vir.DomainEventCrashedCrashloaded: "Crashloaded",
+	},
 }
 
-// DetailString is what virsh's event command prints for a detail of t.
-func (t LifecycleEventType) DetailString(detail int32) string {
-	if t >= 0 && int(t) < len(lifecycleDetails) && detail >= 0 && int(detail) < len(lifecycleDetails[t]) {
-		return lifecycleDetails[t][detail]
+// EventDetailString is what virsh's event command prints for a detail
+// of a lifecycle event of type t: "Booted"; "unknown" for one it does
+// not know.
+func EventDetailString(t vir.DomainEventType, detail int32) string {
+	if t >= 0 && int(t) < len(eventDetailWords) && detail >= 0 && int(detail) < len(eventDetailWords[t]) {
+		return eventDetailWords[t][detail]
 	}
 	return "unknown"
 }
@@ -136,7 +112,7 @@ func (t LifecycleEventType) DetailString(detail int32) string {
 // part to legacy registrations): with that, any of libvirt's event ids
 // reaches clients with no code per event in the daemon.
 type DomainEvent interface {
-	EventID() DomainEventID
+	EventID() vir.DomainEventID
 	EventDomain() Domain
 	Wire() protocol.CallbackMsg
 }
@@ -145,12 +121,12 @@ type DomainEvent interface {
 // raises one with, for instance, a *protocol.DomainEventCallbackTunableMsg.
 // Msg is copied for each registration, never changed.
 type WireEvent struct {
-	ID  DomainEventID
+	ID  vir.DomainEventID
 	Dom Domain
 	Msg func() protocol.CallbackMsg // a new message each call
 }
 
-func (e WireEvent) EventID() DomainEventID     { return e.ID }
+func (e WireEvent) EventID() vir.DomainEventID { return e.ID }
 func (e WireEvent) EventDomain() Domain        { return e.Dom }
 func (e WireEvent) Wire() protocol.CallbackMsg { return e.Msg() }
 
@@ -158,26 +134,26 @@ func (e WireEvent) Wire() protocol.CallbackMsg { return e.Msg() }
 // domain's id after the change (-1 once it stopped).
 type LifecycleEvent struct {
 	Dom    Domain
-	Event  LifecycleEventType
-	Detail int32
+	Event  vir.DomainEventType
+	Detail int32 // a value of the detail enum of Event's type
 }
 
-func (e LifecycleEvent) EventID() DomainEventID { return EventIDLifecycle }
-func (e LifecycleEvent) EventDomain() Domain    { return e.Dom }
+func (e LifecycleEvent) EventID() vir.DomainEventID { return vir.DomainEventIDLifecycle }
+func (e LifecycleEvent) EventDomain() Domain        { return e.Dom }
 
 func (e LifecycleEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackLifecycleMsg{Msg: protocol.DomainEventLifecycleMsg{Dom: e.Dom, Event: int32(e.Event), Detail: e.Detail}}
 }
 
 func (e LifecycleEvent) String() string {
-	return fmt.Sprintf("lifecycle %s %s %s", e.Dom.Name, e.Event, e.Event.DetailString(e.Detail))
+	return fmt.Sprintf("lifecycle %s %s %s", e.Dom.Name, EventTypeString(e.Event), EventDetailString(e.Event, e.Detail))
 }
 
 // RebootEvent is VIR_DOMAIN_EVENT_ID_REBOOT.
 type RebootEvent struct{ Dom Domain }
 
-func (e RebootEvent) EventID() DomainEventID { return EventIDReboot }
-func (e RebootEvent) EventDomain() Domain    { return e.Dom }
+func (e RebootEvent) EventID() vir.DomainEventID { return vir.DomainEventIDReboot }
+func (e RebootEvent) EventDomain() Domain        { return e.Dom }
 
 func (e RebootEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackRebootMsg{Msg: protocol.DomainEventRebootMsg{Dom: e.Dom}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestCloseFromEventCallback: a callback may close its own connection
@@ -19,7 +20,7 @@ func TestCloseFromEventCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := make(chan struct{})
-	_, err = c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(id int, ev drivers.DomainEvent) {
+	_, err = c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(id int, ev drivers.DomainEvent) {
 		c.Close()
 		close(closed)
 	})

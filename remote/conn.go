@@ -30,7 +30,7 @@ import (
 type (
 	Domain      = drivers.Domain
 	DomainInfo  = drivers.DomainInfo
-	DomainState = drivers.DomainState
+	DomainState = vir.DomainState
 	NodeInfo    = drivers.NodeInfo
 	UUID        = drivers.UUID
 	Error       = drivers.Error
@@ -102,7 +102,7 @@ func (c *Conn) open(ctx context.Context, opts Options) error {
 	}
 	var flags uint32
 	if opts.ReadOnly {
-		flags |= drivers.ConnectRO
+		flags |= uint32(vir.ConnectRo)
 	}
 	name := c.target.Name
 	if err := c.call(ctx, protocol.ProcConnectOpen, &protocol.ConnectOpenArgs{Name: &name, Flags: flags}, nil); err != nil {

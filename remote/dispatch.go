@@ -79,7 +79,7 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 	if !ok || protocol.Unmarshal(body, m) != nil {
 		return
 	}
-	ev := Event{CallbackID: int(m.EventCallbackID()), DomainEvent: domainEvent(drivers.DomainEventID(id), m)}
+	ev := Event{CallbackID: int(m.EventCallbackID()), DomainEvent: domainEvent(vir.DomainEventID(id), m)}
 	d.mu.Lock()
 	d.seq++
 	ev.Seq = d.seq
@@ -310,10 +310,10 @@ func (d *dispatcher) take(mask EventMask, pred func(Event) bool) (Event, bool, <
 
 // domainEvent is the driver API's event for a message: the lifecycle and
 // reboot events as their own types, every other one as its message.
-func domainEvent(id drivers.DomainEventID, m protocol.DomainCallbackMsg) drivers.DomainEvent {
+func domainEvent(id vir.DomainEventID, m protocol.DomainCallbackMsg) drivers.DomainEvent {
 	switch m := m.(type) {
 	case *protocol.DomainEventCallbackLifecycleMsg:
-		return drivers.LifecycleEvent{Dom: m.Msg.Dom, Event: drivers.LifecycleEventType(m.Msg.Event), Detail: m.Msg.Detail}
+		return drivers.LifecycleEvent{Dom: m.Msg.Dom, Event: vir.DomainEventType(m.Msg.Event), Detail: m.Msg.Detail}
 	case *protocol.DomainEventCallbackRebootMsg:
 		return drivers.RebootEvent{Dom: m.Msg.Dom}
 	}

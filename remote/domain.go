@@ -6,6 +6,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // The methods below are the public API, with the names and signatures of
@@ -83,7 +84,7 @@ func (c *Conn) NodeGetInfo(ctx context.Context) (NodeInfo, error) {
 
 // Lists and lookups.
 
-func (c *Conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlags) ([]Domain, error) {
+func (c *Conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]Domain, error) {
 	var ret protocol.ConnectListAllDomainsRet
 	if err := c.call(ctx, protocol.ProcConnectListAllDomains,
 		&protocol.ConnectListAllDomainsArgs{NeedResults: 1, Flags: uint32(flags)}, &ret); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // slowConn stalls reads, then reads a few bytes at a time: a client that
@@ -60,7 +61,7 @@ func TestDroppedThenCall(t *testing.T) {
 	}
 	defer slow.Close()
 	var received atomic.Int32
-	if _, err := slow.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(int, drivers.DomainEvent) {
+	if _, err := slow.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(int, drivers.DomainEvent) {
 		received.Add(1)
 	}); err != nil {
 		t.Fatal(err)

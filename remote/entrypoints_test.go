@@ -25,19 +25,19 @@ func TestFlaglessEntryPoints(t *testing.T) {
 	steps := []struct {
 		name string
 		call func() error
-		want drivers.DomainState
+		want vir.DomainState
 	}{
-		{"save", func() error { return c.DomainSave(ctx, dom, save, "", 0) }, drivers.DomainShutoff},
-		{"restore", func() error { return c.DomainRestore(ctx, save, "", 0) }, drivers.DomainRunning},
-		{"shutdown", func() error { return c.DomainShutdown(ctx, dom, 0) }, drivers.DomainShutoff},
+		{"save", func() error { return c.DomainSave(ctx, dom, save, "", 0) }, vir.DomainShutoff},
+		{"restore", func() error { return c.DomainRestore(ctx, save, "", 0) }, vir.DomainRunning},
+		{"shutdown", func() error { return c.DomainShutdown(ctx, dom, 0) }, vir.DomainShutoff},
 		{"create", func() error {
 			started, err := c.DomainCreate(ctx, dom, 0)
 			if err == nil && started.ID < 0 {
 				t.Errorf("DomainCreate returned id %d", started.ID)
 			}
 			return err
-		}, drivers.DomainRunning},
-		{"destroy", func() error { return c.DomainDestroy(ctx, dom, 0) }, drivers.DomainShutoff},
+		}, vir.DomainRunning},
+		{"destroy", func() error { return c.DomainDestroy(ctx, dom, 0) }, vir.DomainShutoff},
 	}
 	for _, s := range steps {
 		if err := s.call(); err != nil {

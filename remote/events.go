@@ -6,6 +6,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Why a connection closed; see Conn.Err and ClosedError.
@@ -43,7 +44,7 @@ type EventMask uint32
 const AllEvents EventMask = 1<<drivers.EventIDLast - 1
 
 // MaskOf is the mask of the given event ids.
-func MaskOf(ids ...drivers.DomainEventID) EventMask {
+func MaskOf(ids ...vir.DomainEventID) EventMask {
 	var m EventMask
 	for _, id := range ids {
 		m |= 1 << id
@@ -56,7 +57,7 @@ func MaskOf(ids ...drivers.DomainEventID) EventMask {
 // order, from the connection's dispatcher goroutine (it may call back into
 // the library; while it runs, later events wait). With a nil callback
 // they are kept for EventCheck and EventWait.
-func (c *Conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
+func (c *Conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *Domain, eventID vir.DomainEventID, cb drivers.EventCallback) (int, error) {
 	args := &protocol.ConnectDomainEventCallbackRegisterAnyArgs{EventID: int32(eventID)}
 	if dom != nil {
 		w := *dom

@@ -10,6 +10,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 func TestEventWaitFromCallback(t *testing.T) {
@@ -17,14 +18,14 @@ func TestEventWaitFromCallback(t *testing.T) {
 	ctx := context.Background()
 	c := dial(t, uri)
 	// Pull registration for reboot events, push for lifecycle.
-	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDReboot, nil); err != nil {
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDReboot, nil); err != nil {
 		t.Fatal(err)
 	}
 	res := make(chan error, 1)
-	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(int, drivers.DomainEvent) {
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(int, drivers.DomainEvent) {
 		wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		_, err := c.EventWait(wctx, remote.MaskOf(drivers.EventIDReboot), nil)
+		_, err := c.EventWait(wctx, remote.MaskOf(vir.DomainEventIDReboot), nil)
 		select {
 		case res <- err:
 		default:

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestKeepaliveTimeout: a client that asked for keepalive learns that a
@@ -57,7 +57,7 @@ qemu_log_dir = "`+dir+`/qemu-log"
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, nil); err != nil {
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Alive and answering: pings come and go while we wait a little.

@@ -75,11 +75,11 @@ func TestCallbackCallsBack(t *testing.T) {
 	ctx := context.Background()
 	c := dial(t, uri)
 	type seen struct {
-		event drivers.LifecycleEventType
+		event vir.DomainEventType
 		state remote.DomainState
 	}
 	got := make(chan seen, 10)
-	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
 		dom, err := c.DomainLookupByName(ctx, ev.EventDomain().Name)
 		if err != nil {
 			t.Error(err)
@@ -104,10 +104,10 @@ func TestCallbackCallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := <-got
-	if first.event != drivers.EventSuspended || second.event != drivers.EventResumed {
+	if first.event != vir.DomainEventSuspended || second.event != vir.DomainEventResumed {
 		t.Fatalf("events %v then %v", first.event, second.event)
 	}
-	if second.state != drivers.DomainRunning {
+	if second.state != vir.DomainRunning {
 		t.Fatalf("state seen from the resume callback: %v", second.state)
 	}
 }
@@ -118,11 +118,11 @@ func TestPullEvents(t *testing.T) {
 	uri, _ := serve(t)
 	ctx := context.Background()
 	c := dial(t, uri)
-	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, nil); err != nil {
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, nil); err != nil {
 		t.Fatal(err)
 	}
 	pushed := make(chan drivers.DomainEvent, 1)
-	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDReboot, func(_ int, ev drivers.DomainEvent) { pushed <- ev }); err != nil {
+	if _, err := c.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDReboot, func(_ int, ev drivers.DomainEvent) { pushed <- ev }); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := c.EventCheck(remote.AllEvents, nil); ok {
@@ -137,20 +137,20 @@ func TestPullEvents(t *testing.T) {
 	if err := c.DomainReboot(ctx, test, 0); err != nil {
 		t.Fatal(err)
 	}
-	if ev := <-pushed; ev.EventID() != drivers.EventIDReboot {
+	if ev := <-pushed; ev.EventID() != vir.DomainEventIDReboot {
 		t.Fatalf("pushed %v", ev)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// Ask for the resume first: the suspend stays queued.
-	resumed, err := c.EventWait(wctx, remote.MaskOf(drivers.EventIDLifecycle), func(e remote.Event) bool {
-		return e.DomainEvent.(drivers.LifecycleEvent).Event == drivers.EventResumed
+	resumed, err := c.EventWait(wctx, remote.MaskOf(vir.DomainEventIDLifecycle), func(e remote.Event) bool {
+		return e.DomainEvent.(drivers.LifecycleEvent).Event == vir.DomainEventResumed
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	suspended, ok := c.EventCheck(remote.AllEvents, nil)
-	if !ok || suspended.DomainEvent.(drivers.LifecycleEvent).Event != drivers.EventSuspended {
+	if !ok || suspended.DomainEvent.(drivers.LifecycleEvent).Event != vir.DomainEventSuspended {
 		t.Fatalf("EventCheck: %v %v", suspended, ok)
 	}
 	if suspended.Seq >= resumed.Seq {
@@ -183,7 +183,7 @@ func TestCloseReasons(t *testing.T) {
 	}
 
 	waiter := dial(t, uri)
-	if _, err := waiter.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, nil); err != nil {
+	if _, err := waiter.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, nil); err != nil {
 		t.Fatal(err)
 	}
 	waited := make(chan error, 1)

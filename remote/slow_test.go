@@ -11,6 +11,7 @@ import (
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // stallingConn is a connection whose reads can be held, as if the client
@@ -65,7 +66,7 @@ func TestDroppedAsTooSlow(t *testing.T) {
 	defer slow.Close()
 	var mu sync.Mutex
 	received := 0
-	if _, err := slow.ConnectDomainEventRegisterAny(ctx, nil, drivers.EventIDLifecycle, func(int, drivers.DomainEvent) {
+	if _, err := slow.ConnectDomainEventRegisterAny(ctx, nil, vir.DomainEventIDLifecycle, func(int, drivers.DomainEvent) {
 		mu.Lock()
 		received++
 		mu.Unlock()

@@ -13,15 +13,16 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // eventTypes are the event types govirsh can show, by virsh's names.
 var eventTypes = []struct {
 	name string
-	id   drivers.DomainEventID
+	id   vir.DomainEventID
 }{
-	{"lifecycle", drivers.EventIDLifecycle},
-	{"reboot", drivers.EventIDReboot},
+	{"lifecycle", vir.DomainEventIDLifecycle},
+	{"reboot", vir.DomainEventIDReboot},
 }
 
 // eventPrinter prints events as they arrive, in virsh's format, and
@@ -42,7 +43,7 @@ type eventPrinter struct {
 func eventLine(ev drivers.DomainEvent) string {
 	switch e := ev.(type) {
 	case drivers.LifecycleEvent:
-		return fmt.Sprintf("event 'lifecycle' for domain '%s': %s %s\n", e.Dom.Name, e.Event, e.Event.DetailString(e.Detail))
+		return fmt.Sprintf("event 'lifecycle' for domain '%s': %s %s\n", e.Dom.Name, drivers.EventTypeString(e.Event), drivers.EventDetailString(e.Event, e.Detail))
 	case drivers.RebootEvent:
 		return fmt.Sprintf("event 'reboot' for domain '%s'\n", e.Dom.Name)
 	}
@@ -109,7 +110,7 @@ arrives. The exit status is 0 if an event arrived, else 1.`,
 		if !cmd.Flags().Changed("event") && !all {
 			return fmt.Errorf("one of --list, --all, or --event <type> is required")
 		}
-		var ids []drivers.DomainEventID
+		var ids []vir.DomainEventID
 		for _, t := range eventTypes {
 			if all || t.name == event {
 				ids = append(ids, t.id)
@@ -143,7 +144,7 @@ arrives. The exit status is 0 if an event arrived, else 1.`,
 // waitEvents registers p for ids and prints events until the first one
 // (without --loop), the timeout, a signal, or the end of the connection;
 // then it deregisters.
-func (sh *shell) waitEvents(ctx context.Context, p *eventPrinter, dom *remote.Domain, ids []drivers.DomainEventID, limit time.Duration) error {
+func (sh *shell) waitEvents(ctx context.Context, p *eventPrinter, dom *remote.Domain, ids []vir.DomainEventID, limit time.Duration) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)

@@ -7,28 +7,62 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // stateReasons are virsh's words for each state's reasons, indexed by
-// state, then reason.
-var stateReasons = [][]string{
-	drivers.DomainNoState: {"unknown"},
-	drivers.DomainRunning: {"unknown", "booted", "migrated", "restored", "from snapshot", "unpaused",
-		"migration canceled", "save canceled", "event wakeup", "crashed", "post-copy", "post-copy failed"},
-	drivers.DomainBlocked: {"unknown"},
-	drivers.DomainPaused: {"unknown", "user", "migrating", "saving", "dumping", "I/O error", "watchdog",
-		"from snapshot", "shutting down", "creating snapshot", "crashed", "starting up", "post-copy",
-		"post-copy failed"},
-	drivers.DomainShutdown: {"unknown", "user"},
-	drivers.DomainShutoff: {"unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed",
-		"from snapshot", "daemon"},
-	drivers.DomainCrashed:     {"unknown", "panicked"},
-	drivers.DomainPMSuspended: {"unknown"},
+// state, then by a value of that state's reason enum.
+var stateReasons = [...][]string{
+	vir.DomainNostate: {vir.DomainNostateUnknown: "unknown"},
+	vir.DomainRunning: {
+		vir.DomainRunningUnknown:           "unknown",
+		vir.DomainRunningBooted:            "booted",
+		vir.DomainRunningMigrated:          "migrated",
+		vir.DomainRunningRestored:          "restored",
+		vir.DomainRunningFromSnapshot:      "from snapshot",
+		vir.DomainRunningUnpaused:          "unpaused",
+		vir.DomainRunningMigrationCanceled: "migration canceled",
+		vir.DomainRunningSaveCanceled:      "save canceled",
+		vir.DomainRunningWakeup:            "event wakeup",
+		vir.DomainRunningCrashed:           "crashed",
+		vir.DomainRunningPostcopy:          "post-copy",
+		vir.DomainRunningPostcopyFailed:    "post-copy failed",
+	},
+	vir.DomainBlocked: {vir.DomainBlockedUnknown: "unknown"},
+	vir.DomainPaused: {
+		vir.DomainPausedUnknown:        "unknown",
+		vir.DomainPausedUser:           "user",
+		vir.DomainPausedMigration:      "migrating",
+		vir.DomainPausedSave:           "saving",
+		vir.DomainPausedDump:           "dumping",
+		vir.DomainPausedIoerror:        "I/O error",
+		vir.DomainPausedWatchdog:       "watchdog",
+		vir.DomainPausedFromSnapshot:   "from snapshot",
+		vir.DomainPausedShuttingDown:   "shutting down",
+		vir.DomainPausedSnapshot:       "creating snapshot",
+		vir.DomainPausedCrashed:        "crashed",
+		vir.DomainPausedStartingUp:     "starting up",
+		vir.DomainPausedPostcopy:       "post-copy",
+		vir.DomainPausedPostcopyFailed: "post-copy failed",
+	},
+	vir.DomainShutdown: {vir.DomainShutdownUnknown: "unknown", vir.DomainShutdownUser: "user"},
+	vir.DomainShutoff: {
+		vir.DomainShutoffUnknown:      "unknown",
+		vir.DomainShutoffShutdown:     "shutdown",
+		vir.DomainShutoffDestroyed:    "destroyed",
+		vir.DomainShutoffCrashed:      "crashed",
+		vir.DomainShutoffMigrated:     "migrated",
+		vir.DomainShutoffSaved:        "saved",
+		vir.DomainShutoffFailed:       "failed",
+		vir.DomainShutoffFromSnapshot: "from snapshot",
+		vir.DomainShutoffDaemon:       "daemon",
+	},
+	vir.DomainCrashed:     {vir.DomainCrashedUnknown: "unknown", vir.DomainCrashedPanicked: "panicked"},
+	vir.DomainPmsuspended: {vir.DomainPmsuspendedUnknown: "unknown"},
 }
 
 // reasonString is what virsh prints for a state's reason.
-func reasonString(state drivers.DomainState, reason int32) string {
+func reasonString(state vir.DomainState, reason int32) string {
 	if state >= 0 && int(state) < len(stateReasons) {
 		r := stateReasons[state]
 		if reason >= 0 && int(reason) < len(r) {

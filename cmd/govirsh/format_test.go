@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 func TestTable(t *testing.T) {
@@ -79,16 +79,16 @@ func TestParseID(t *testing.T) {
 
 func TestReasonString(t *testing.T) {
 	cases := []struct {
-		state  drivers.DomainState
+		state  vir.DomainState
 		reason int32
 		want   string
 	}{
-		{drivers.DomainRunning, drivers.RunningBooted, "booted"},
-		{drivers.DomainPaused, drivers.PausedUser, "user"},
-		{drivers.DomainShutoff, drivers.ShutoffSaved, "saved"},
-		{drivers.DomainShutoff, 99, "unknown"},
-		{drivers.DomainState(42), 0, "unknown"},
-		{drivers.DomainRunning, -1, "unknown"},
+		{vir.DomainRunning, int32(vir.DomainRunningBooted), "booted"},
+		{vir.DomainPaused, int32(vir.DomainPausedUser), "user"},
+		{vir.DomainShutoff, int32(vir.DomainShutoffSaved), "saved"},
+		{vir.DomainShutoff, 99, "unknown"},
+		{vir.DomainState(42), 0, "unknown"},
+		{vir.DomainRunning, -1, "unknown"},
 	}
 	for _, c := range cases {
 		if got := reasonString(c.state, c.reason); got != c.want {

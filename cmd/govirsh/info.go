@@ -8,11 +8,12 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // domainState reads dom's state and reason, from DomainGetInfo when the
 // daemon lacks DomainGetState (the reason is then unknown).
-func (sh *shell) domainState(ctx context.Context, dom remote.Domain) (drivers.DomainState, int32, error) {
+func (sh *shell) domainState(ctx context.Context, dom remote.Domain) (vir.DomainState, int32, error) {
 	state, reason, err := sh.conn.DomainGetState(ctx, dom, 0)
 	if err != nil && unsupported(err) {
 		info, err := sh.conn.DomainGetInfo(ctx, dom)
@@ -84,7 +85,7 @@ func dominfoCommand(sh *shell) *cobra.Command {
 
 // printInfo prints the lines dominfo takes from DomainGetInfo.
 func (sh *shell) printInfo(info remote.DomainInfo) {
-	sh.field("State:", info.State.String())
+	sh.field("State:", drivers.StateString(info.State))
 	sh.printf("%-15s %d\n", "CPU(s):", info.NrVirtCPU)
 	if info.CPUTime != 0 {
 		sh.printf("%-15s %.1fs\n", "CPU time:", float64(info.CPUTime)/1e9)
@@ -131,9 +132,9 @@ func domstateCommand(sh *shell) *cobra.Command {
 				return err
 			}
 			if reason {
-				sh.printf("%s (%s)\n", state, reasonString(state, why))
+				sh.printf("%s (%s)\n", drivers.StateString(state), reasonString(state, why))
 			} else {
-				sh.printf("%s\n", state)
+				sh.printf("%s\n", drivers.StateString(state))
 			}
 			return nil
 		})

@@ -9,28 +9,29 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // listFilters are list's filter options and the ConnectListAllDomains
 // flag each adds.
 var listFilters = []struct {
 	name, help string
-	flag       drivers.ListFlags
+	flag       vir.ConnectListAllDomainsFlags
 }{
-	{"persistent", "list persistent domains", drivers.ListPersistent},
-	{"transient", "list transient domains", drivers.ListTransient},
-	{"with-managed-save", "list domains with managed save state", drivers.ListManagedSave},
-	{"without-managed-save", "list domains without managed save", drivers.ListNoManagedSave},
-	{"autostart", "list domains with autostart enabled", drivers.ListAutostart},
-	{"no-autostart", "list domains with autostart disabled", drivers.ListNoAutostart},
-	{"with-snapshot", "list domains with existing snapshot", drivers.ListHasSnapshot},
-	{"without-snapshot", "list domains without a snapshot", drivers.ListNoSnapshot},
-	{"with-checkpoint", "list domains with existing checkpoint", drivers.ListHasCheckpoint},
-	{"without-checkpoint", "list domains without a checkpoint", drivers.ListNoCheckpoint},
-	{"state-running", "list domains in running state", drivers.ListRunning},
-	{"state-paused", "list domains in paused state", drivers.ListPaused},
-	{"state-shutoff", "list domains in shutoff state", drivers.ListShutoff},
-	{"state-other", "list domains in other states", drivers.ListOther},
+	{"persistent", "list persistent domains", vir.ConnectListDomainsPersistent},
+	{"transient", "list transient domains", vir.ConnectListDomainsTransient},
+	{"with-managed-save", "list domains with managed save state", vir.ConnectListDomainsManagedsave},
+	{"without-managed-save", "list domains without managed save", vir.ConnectListDomainsNoManagedsave},
+	{"autostart", "list domains with autostart enabled", vir.ConnectListDomainsAutostart},
+	{"no-autostart", "list domains with autostart disabled", vir.ConnectListDomainsNoAutostart},
+	{"with-snapshot", "list domains with existing snapshot", vir.ConnectListDomainsHasSnapshot},
+	{"without-snapshot", "list domains without a snapshot", vir.ConnectListDomainsNoSnapshot},
+	{"with-checkpoint", "list domains with existing checkpoint", vir.ConnectListDomainsHasCheckpoint},
+	{"without-checkpoint", "list domains without a checkpoint", vir.ConnectListDomainsNoCheckpoint},
+	{"state-running", "list domains in running state", vir.ConnectListDomainsRunning},
+	{"state-paused", "list domains in paused state", vir.ConnectListDomainsPaused},
+	{"state-shutoff", "list domains in shutoff state", vir.ConnectListDomainsShutoff},
+	{"state-other", "list domains in other states", vir.ConnectListDomainsOther},
 }
 
 func listCommand(sh *shell) *cobra.Command {
@@ -53,12 +54,12 @@ func listCommand(sh *shell) *cobra.Command {
 	f.Bool("managed-save", false, "mark inactive domains with managed save state")
 	cmd.RunE = sh.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		on := func(name string) bool { v, _ := cmd.Flags().GetBool(name); return v }
-		flags := drivers.ListActive
+		flags := vir.ConnectListDomainsActive
 		if on("inactive") || on("state-shutoff") {
-			flags = drivers.ListInactive
+			flags = vir.ConnectListDomainsInactive
 		}
 		if on("all") {
-			flags = drivers.ListActive | drivers.ListInactive
+			flags = vir.ConnectListDomainsActive | vir.ConnectListDomainsInactive
 		}
 		for _, flt := range listFilters {
 			if on(flt.name) {
@@ -131,8 +132,8 @@ func (sh *shell) listTable(ctx context.Context, doms []remote.Domain, markSaved 
 		if err != nil {
 			continue
 		}
-		word := state.String()
-		if markSaved && state == drivers.DomainShutoff {
+		word := drivers.StateString(state)
+		if markSaved && state == vir.DomainShutoff {
 			if saved, err := sh.conn.DomainHasManagedSaveImage(ctx, d, 0); err == nil && saved {
 				word = "saved"
 			}

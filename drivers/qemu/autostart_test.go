@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestAutostartOncePerBoot: autostart domains start when the driver
@@ -29,14 +29,14 @@ func TestAutostartOncePerBoot(t *testing.T) {
 	// The marker from the first startup: no autostart.
 	d2, c2, ev2 := restarted(t, d)
 	d2.wg.Wait() // autostart would run in the background
-	checkState(t, c2, dom, drivers.DomainShutoff, drivers.ReasonUnknown)
+	checkState(t, c2, dom, vir.DomainShutoff, vir.DomainShutoffUnknown)
 	d2.Shutdown(ctx)
 
 	// A new boot (the marker is gone): it starts.
 	os.Remove(d.cfg.autostartedMarker())
 	_, c3, ev3 := restarted(t, d)
 	ev3.waitFor(t, "demo Started Booted")
-	checkState(t, c3, dom, drivers.DomainRunning, drivers.RunningBooted)
+	checkState(t, c3, dom, vir.DomainRunning, vir.DomainRunningBooted)
 	if _, err := os.Stat(d.cfg.autostartedMarker()); err != nil {
 		t.Errorf("no marker after autostart: %v", err)
 	}
@@ -78,7 +78,7 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.waitFor(t, "dropped Stopped Destroyed")
-	xml, _ := c.DomainGetXMLDesc(ctx, ref, drivers.XMLInactive)
+	xml, _ := c.DomainGetXMLDesc(ctx, ref, uint32(vir.DomainXMLInactive))
 	if !strings.Contains(xml, ">2</vcpu>") {
 		t.Errorf("the updated definition is not the persistent one:\n%s", xml)
 	}

@@ -113,7 +113,7 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 	return s + "\n", nil
 }
 
-func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
+func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID vir.DomainEventID, cb drivers.EventCallback) (int, error) {
 	return c.callbacks.Register(&c.drv.events, c, eventID, dom, cb)
 }
 

@@ -96,13 +96,13 @@ func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, e
 				return drivers.Domain{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
 			}
 		}
-		detail := int32(drivers.EventDefinedUpdated)
+		detail := vir.DomainEventDefinedUpdated
 		if dom.persistent == nil {
-			detail = drivers.EventDefinedAdded // new, or a running transient domain made persistent
+			detail = vir.DomainEventDefinedAdded // new, or a running transient domain made persistent
 		}
 		dom.persistent, dom.hidden = def, false
 		if emit {
-			d.emit(dom, drivers.EventDefined, detail)
+			d.emit(dom, vir.DomainEventDefined, int32(detail))
 		}
 		return dom.ref(), nil
 	}
@@ -127,7 +127,7 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
 		}
 		os.Remove(d.cfg.autostartPath(dom.name))
-		d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
+		d.emit(dom, vir.DomainEventUndefined, int32(vir.DomainEventUndefinedRemoved))
 		dom.persistent, dom.autostart = nil, false
 		if !dom.active() {
 			d.remove(dom)

@@ -28,7 +28,7 @@ type domain struct {
 	persistent *domxml.Def // the definition in the config directory; nil: transient
 	live       *domxml.Def // what runs; nil while inactive
 	id         int32       // -1 while inactive
-	state      drivers.DomainState
+	state      vir.DomainState
 	reason     int32
 	autostart  bool
 	proc       *instance // the running qemu; nil while inactive
@@ -46,7 +46,7 @@ func newDomain(def *domxml.Def) *domain {
 		name:  def.Name(),
 		job:   newJobLock(),
 		id:    -1,
-		state: drivers.DomainShutoff,
+		state: vir.DomainShutoff,
 	}
 }
 
@@ -73,7 +73,7 @@ func (dom *domain) ref() drivers.Domain {
 }
 
 // emit raises a lifecycle event for dom; mu held.
-func (d *Driver) emit(dom *domain, event drivers.LifecycleEventType, detail int32) {
+func (d *Driver) emit(dom *domain, event vir.DomainEventType, detail int32) {
 	d.events.Emit(drivers.LifecycleEvent{Dom: dom.ref(), Event: event, Detail: detail})
 }
 

@@ -38,7 +38,7 @@ func TestExternalSignals(t *testing.T) {
 	dom, inst := startDemo(t, c, ev)
 	syscall.Kill(inst.pid, syscall.SIGTERM)
 	ev.waitFor(t, "demo Shutdown Finished after host request", "demo Stopped Shutdown")
-	checkState(t, c, dom, drivers.DomainShutoff, drivers.ShutoffShutdown)
+	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffShutdown)
 
 	dom, err := c.DomainCreate(context.Background(), dom, 0)
 	if err != nil {
@@ -51,7 +51,7 @@ func TestExternalSignals(t *testing.T) {
 	x.mu.Unlock()
 	syscall.Kill(pid, syscall.SIGKILL)
 	ev.waitFor(t, "demo Stopped Failed")
-	checkState(t, c, dom, drivers.DomainShutoff, drivers.ShutoffCrashed)
+	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffCrashed)
 	if _, err := os.Stat(c.drv.cfg.statusPath("demo")); !os.IsNotExist(err) {
 		t.Errorf("status file left behind: %v", err)
 	}
@@ -73,7 +73,7 @@ func TestStartFailure(t *testing.T) {
 		t.Fatalf("got %v, want an error quoting qemu about the missing image", err)
 	}
 	t.Log(err)
-	checkState(t, c, dom, drivers.DomainShutoff, drivers.ReasonUnknown)
+	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffUnknown)
 	ev.waitFor(t, "demo Defined Added")
 	left, _ := filepath.Glob(filepath.Join(d.cfg.StateDir, "demo.*"))
 	if len(left) != 0 {
@@ -86,7 +86,7 @@ func TestTransient(t *testing.T) {
 	_, c := testDriver(t)
 	ev := recordEvents(t, c)
 	ctx := context.Background()
-	dom, err := c.DomainCreateXML(ctx, readTestdata(t, "demo.xml"), drivers.CreatePaused)
+	dom, err := c.DomainCreateXML(ctx, readTestdata(t, "demo.xml"), uint32(vir.DomainStartPaused))
 	if err != nil {
 		t.Fatal(err)
 	}

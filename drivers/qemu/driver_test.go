@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // needQEMU fails (never skips) a test that needs the real qemu.
@@ -89,10 +90,10 @@ type eventRecorder struct {
 func recordEvents(t *testing.T, c *conn) *eventRecorder {
 	r := &eventRecorder{}
 	r.cond = sync.NewCond(&r.mu)
-	_, err := c.ConnectDomainEventRegisterAny(context.Background(), nil, drivers.EventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
+	_, err := c.ConnectDomainEventRegisterAny(context.Background(), nil, vir.DomainEventIDLifecycle, func(_ int, ev drivers.DomainEvent) {
 		le := ev.(drivers.LifecycleEvent)
 		r.mu.Lock()
-		r.events = append(r.events, fmt.Sprintf("%s %s %s", le.Dom.Name, le.Event, le.Event.DetailString(le.Detail)))
+		r.events = append(r.events, fmt.Sprintf("%s %s %s", le.Dom.Name, drivers.EventTypeString(le.Event), drivers.EventDetailString(le.Event, le.Detail)))
 		r.cond.Broadcast()
 		r.mu.Unlock()
 	})
@@ -141,31 +142,31 @@ func TestDriverLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.waitFor(t, "demo Started Booted")
-	checkState(t, c, dom, drivers.DomainRunning, drivers.RunningBooted)
+	checkState(t, c, dom, vir.DomainRunning, vir.DomainRunningBooted)
 	if err := c.DomainSuspend(ctx, dom); err != nil {
 		t.Fatal(err)
 	}
-	checkState(t, c, dom, drivers.DomainPaused, drivers.PausedUser)
+	checkState(t, c, dom, vir.DomainPaused, vir.DomainPausedUser)
 	if err := c.DomainResume(ctx, dom); err != nil {
 		t.Fatal(err)
 	}
-	checkState(t, c, dom, drivers.DomainRunning, drivers.RunningUnpaused)
+	checkState(t, c, dom, vir.DomainRunning, vir.DomainRunningUnpaused)
 	ev.waitFor(t, "demo Suspended Paused", "demo Resumed Unpaused")
 	img := filepath.Join(t.TempDir(), "demo.save")
 	if err := c.DomainSave(ctx, dom, img, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	checkState(t, c, dom, drivers.DomainShutoff, drivers.ShutoffSaved)
+	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffSaved)
 	ev.waitFor(t, "demo Suspended Paused", "demo Stopped Saved")
 	if err := c.DomainRestore(ctx, img, "", 0); err != nil {
 		t.Fatal(err)
 	}
-	checkState(t, c, dom, drivers.DomainRunning, drivers.RunningRestored)
+	checkState(t, c, dom, vir.DomainRunning, vir.DomainRunningRestored)
 	ev.waitFor(t, "demo Started Restored")
 	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
 		t.Fatal(err)
 	}
-	checkState(t, c, dom, drivers.DomainShutoff, drivers.ShutoffDestroyed)
+	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffDestroyed)
 	ev.waitFor(t, "demo Stopped Destroyed")
 	if err := c.DomainUndefine(ctx, dom, 0); err != nil {
 		t.Fatal(err)
@@ -174,10 +175,12 @@ func TestDriverLifecycle(t *testing.T) {
 	_ = d
 }
 
-func checkState(t *testing.T, c *conn, dom drivers.Domain, state drivers.DomainState, reason int32) {
+// checkState checks dom's state and its reason, a value of that state's
+// reason enum (vir.DomainRunningBooted, vir.DomainShutoffUnknown).
+func checkState[R ~int32](t *testing.T, c *conn, dom drivers.Domain, state vir.DomainState, reason R) {
 	t.Helper()
 	s, r, err := c.DomainGetState(context.Background(), dom, 0)
-	if err != nil || s != state || r != reason {
-		t.Fatalf("state %v/%d (%v), want %v/%d", s, r, err, state, reason)
+	if err != nil || s != state || r != int32(reason) {
+		t.Fatalf("state %v/%d (%v), want %v/%d (%v)", s, r, err, state, reason, reason)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // onEvent returns the QMP event handler of inst, dom's qemu. It runs on
@@ -41,11 +42,11 @@ func (d *Driver) onEvent(dom *domain, inst *instance) func(qmp.Event) {
 
 // shutdownDetail is the SHUTDOWN event's detail for a qemu SHUTDOWN, as
 // libvirt 9.0 has it: who asked for the power-off.
-func shutdownDetail(guest bool) int32 {
+func shutdownDetail(guest bool) vir.DomainEventShutdownDetailType {
 	if guest {
-		return drivers.EventShutdownGuest
+		return vir.DomainEventShutdownGuest
 	}
-	return drivers.EventShutdownHost
+	return vir.DomainEventShutdownHost
 }
 
 // onShutdown: the guest powered off (guest true; qemu stays alive, since
@@ -53,7 +54,7 @@ func shutdownDetail(guest bool) int32 {
 // dom.mu held.
 func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
 	// Not ours yet, repeated, or the driver is stopping it: only note it.
-	ours := dom.proc == inst && dom.state != drivers.DomainShutdown && inst.intent == stopNone
+	ours := dom.proc == inst && dom.state != vir.DomainShutdown && inst.intent == stopNone
 	if ours && guest && (inst.fakeReboot || dom.live.XML.OnPoweroff == "restart") {
 		// A reboot: the guest goes on, so this SHUTDOWN does not make a
 		// later end (a kill -9) a clean shutdown.
@@ -65,8 +66,8 @@ func (d *Driver) onShutdown(dom *domain, inst *instance, guest bool) {
 	if !ours {
 		return
 	}
-	dom.state, dom.reason = drivers.DomainShutdown, drivers.ReasonUnknown
-	d.emit(dom, drivers.EventShutdown, shutdownDetail(guest))
+	dom.state, dom.reason = vir.DomainShutdown, int32(vir.DomainShutdownUnknown)
+	d.emit(dom, vir.DomainEventShutdown, int32(shutdownDetail(guest)))
 	d.saveStatus(dom)
 	if guest {
 		d.goKill(dom, inst) // on_poweroff destroy
@@ -104,27 +105,27 @@ func (d *Driver) goResetGuest(dom *domain, inst *instance) {
 // error). dom.mu held.
 func (d *Driver) onStop(dom *domain, inst *instance) {
 	reason := inst.pausedReason
-	inst.pausedReason = drivers.ReasonUnknown
-	if dom.proc != inst || inst.resetting || dom.state != drivers.DomainRunning {
+	inst.pausedReason = vir.DomainPausedUnknown
+	if dom.proc != inst || inst.resetting || dom.state != vir.DomainRunning {
 		return
 	}
-	dom.state, dom.reason = drivers.DomainPaused, reason
-	d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
+	dom.state, dom.reason = vir.DomainPaused, int32(reason)
+	d.emit(dom, vir.DomainEventSuspended, int32(vir.DomainEventSuspendedPaused))
 	d.saveStatus(dom)
 }
 
 // onResume: the guest's CPUs run again. dom.mu held.
 func (d *Driver) onResume(dom *domain, inst *instance) {
 	reason := inst.runningReason
-	inst.runningReason = drivers.ReasonUnknown
-	if reason == drivers.ReasonUnknown {
-		reason = drivers.RunningUnpaused
+	inst.runningReason = vir.DomainRunningUnknown
+	if reason == vir.DomainRunningUnknown {
+		reason = vir.DomainRunningUnpaused
 	}
-	if dom.proc != inst || inst.resetting || dom.state != drivers.DomainPaused {
+	if dom.proc != inst || inst.resetting || dom.state != vir.DomainPaused {
 		return
 	}
-	dom.state, dom.reason = drivers.DomainRunning, reason
-	d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
+	dom.state, dom.reason = vir.DomainRunning, int32(reason)
+	d.emit(dom, vir.DomainEventResumed, int32(vir.DomainEventResumedUnpaused))
 	d.saveStatus(dom)
 }
 
@@ -173,30 +174,30 @@ func (d *Driver) watch(dom *domain, inst *instance) {
 // ended: what the driver meant, else what qemu said before it closed
 // (a SHUTDOWN: a power-off or a signal), else a crash (killed with
 // SIGKILL, or qemu failed). dom.mu held.
-func (inst *instance) endReason() (int32, int32) {
+func (inst *instance) endReason() (vir.DomainShutoffReason, vir.DomainEventStoppedDetailType) {
 	switch {
 	case inst.intent == stopDestroy:
-		return drivers.ShutoffDestroyed, drivers.EventStoppedDestroyed
+		return vir.DomainShutoffDestroyed, vir.DomainEventStoppedDestroyed
 	case inst.intent == stopSave:
-		return drivers.ShutoffSaved, drivers.EventStoppedSaved
+		return vir.DomainShutoffSaved, vir.DomainEventStoppedSaved
 	case inst.intent == stopAbortStart:
-		return drivers.ShutoffFailed, drivers.EventStoppedFailed
+		return vir.DomainShutoffFailed, vir.DomainEventStoppedFailed
 	case inst.gotShutdown:
-		return drivers.ShutoffShutdown, drivers.EventStoppedShutdown
+		return vir.DomainShutoffShutdown, vir.DomainEventStoppedShutdown
 	}
-	return drivers.ShutoffCrashed, drivers.EventStoppedFailed
+	return vir.DomainShutoffCrashed, vir.DomainEventStoppedFailed
 }
 
 // stopped marks dom shut off after inst ended, raises STOPPED, removes
 // the status file and forgets a transient domain. dom.mu held; the
 // caller closes inst's monitor after releasing it.
-func (d *Driver) stopped(dom *domain, inst *instance, reason, detail int32) {
+func (d *Driver) stopped(dom *domain, inst *instance, reason vir.DomainShutoffReason, detail vir.DomainEventStoppedDetailType) {
 	if dom.proc != inst {
 		return
 	}
-	dom.state, dom.reason = drivers.DomainShutoff, reason
+	dom.state, dom.reason = vir.DomainShutoff, int32(reason)
 	dom.proc = nil
-	d.emit(dom, drivers.EventStopped, detail)
+	d.emit(dom, vir.DomainEventStopped, int32(detail))
 	dom.live, dom.id = nil, -1
 	d.removeStatus(dom.name, inst)
 	if dom.persistent == nil {

@@ -29,7 +29,7 @@ func fakeRunning(t *testing.T) (*Driver, *conn, *domain, *instance, *eventRecord
 	dom := newDomain(def)
 	inst := &instance{pid: 1 << 30, finished: make(chan struct{})}
 	dom.persistent, dom.live, dom.proc, dom.id = def, def, inst, 1
-	dom.state, dom.reason = drivers.DomainRunning, drivers.RunningBooted
+	dom.state, dom.reason = vir.DomainRunning, int32(vir.DomainRunningBooted)
 	d.add(dom)
 	u, _ := url.Parse("")
 	c, _ := d.Open(context.Background(), u, 0)
@@ -50,16 +50,16 @@ func TestEventMapping(t *testing.T) {
 	ref := drivers.Domain{Name: "demo", UUID: dom.uuid}
 
 	on(qmpEvent("STOP", nil)) // someone else paused it
-	checkState(t, c, ref, drivers.DomainPaused, drivers.ReasonUnknown)
+	checkState(t, c, ref, vir.DomainPaused, vir.DomainPausedUnknown)
 	on(qmpEvent("STOP", nil)) // repeated: nothing
 	on(qmpEvent("RESUME", nil))
-	checkState(t, c, ref, drivers.DomainRunning, drivers.RunningUnpaused)
+	checkState(t, c, ref, vir.DomainRunning, vir.DomainRunningUnpaused)
 	on(qmpEvent("RESUME", nil))
 	on(qmpEvent("RESET", map[string]any{"guest": true, "reason": "guest-reset"}))
 	ev.waitFor(t, "demo Suspended Paused", "demo Resumed Unpaused")
 
 	on(qmpEvent("SHUTDOWN", map[string]any{"guest": false, "reason": "host-signal"}))
-	checkState(t, c, ref, drivers.DomainShutdown, drivers.ReasonUnknown)
+	checkState(t, c, ref, vir.DomainShutdown, vir.DomainShutdownUnknown)
 	on(qmpEvent("STOP", nil)) // qemu stops the CPUs of a guest that shut down
 	on(qmpEvent("SHUTDOWN", map[string]any{"guest": false, "reason": "host-signal"}))
 	ev.waitFor(t, "demo Shutdown Finished after host request")
@@ -68,7 +68,7 @@ func TestEventMapping(t *testing.T) {
 	reason, detail := inst.endReason()
 	d.stopped(dom, inst, reason, detail)
 	dom.mu.Unlock()
-	checkState(t, c, ref, drivers.DomainShutoff, drivers.ShutoffShutdown)
+	checkState(t, c, ref, vir.DomainShutoff, vir.DomainShutoffShutdown)
 	ev.waitFor(t, "demo Stopped Shutdown")
 }
 
@@ -88,9 +88,9 @@ func TestEndReasons(t *testing.T) {
 	} {
 		inst := &instance{intent: c.intent, gotShutdown: c.gotShutdown}
 		reason, detail := inst.endReason()
-		reasons := map[int32]string{drivers.ShutoffCrashed: "crashed", drivers.ShutoffShutdown: "shutdown",
-			drivers.ShutoffDestroyed: "destroyed", drivers.ShutoffSaved: "saved", drivers.ShutoffFailed: "failed"}
-		got := fmt.Sprintf("shut off (%s) %s", reasons[reason], drivers.EventStopped.DetailString(detail))
+		reasons := map[vir.DomainShutoffReason]string{vir.DomainShutoffCrashed: "crashed", vir.DomainShutoffShutdown: "shutdown",
+			vir.DomainShutoffDestroyed: "destroyed", vir.DomainShutoffSaved: "saved", vir.DomainShutoffFailed: "failed"}
+		got := fmt.Sprintf("shut off (%s) %s", reasons[reason], drivers.EventDetailString(vir.DomainEventStopped, int32(detail)))
 		if got != c.want {
 			t.Errorf("intent %d, shutdown %v: %s, want %s", c.intent, c.gotShutdown, got, c.want)
 		}

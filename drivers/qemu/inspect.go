@@ -45,13 +45,12 @@ func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.
 	return c.lookup(func(dom *domain) bool { return dom.uuid == u }, "no domain with matching uuid '%s'", u)
 }
 
-func (c *conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlags) ([]drivers.Domain, error) {
+func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]drivers.Domain, error) {
 	var out []drivers.Domain
 	for _, dom := range c.drv.list() {
 		dom.mu.Lock()
-		if dom.visible() && flags.Matches(drivers.DomainListEntry{
-			State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart,
-		}) {
+		e := drivers.DomainListEntry{State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart}
+		if dom.visible() && e.Matches(flags) {
 			out = append(out, dom.ref())
 		}
 		dom.mu.Unlock()
@@ -73,7 +72,7 @@ func (c *conn) DomainGetInfo(ctx context.Context, ref drivers.Domain) (info driv
 	return info, err
 }
 
-func (c *conn) DomainGetState(ctx context.Context, ref drivers.Domain, flags uint32) (state drivers.DomainState, reason int32, err error) {
+func (c *conn) DomainGetState(ctx context.Context, ref drivers.Domain, flags uint32) (state vir.DomainState, reason int32, err error) {
 	err = c.drv.read(ref, func(dom *domain) error {
 		state, reason = dom.state, dom.reason
 		return nil
@@ -95,7 +94,7 @@ func (c *conn) DomainGetOSType(ctx context.Context, ref drivers.Domain) (os stri
 func (c *conn) DomainGetXMLDesc(ctx context.Context, ref drivers.Domain, flags uint32) (xml string, err error) {
 	err = c.drv.read(ref, func(dom *domain) error {
 		def, id := dom.def(), dom.ref().ID
-		if flags&drivers.XMLInactive != 0 && dom.persistent != nil {
+		if flags&uint32(vir.DomainXMLInactive) != 0 && dom.persistent != nil {
 			def, id = dom.persistent, -1
 		}
 		xml, err = def.Format(id)

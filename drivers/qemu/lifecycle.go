@@ -58,7 +58,7 @@ func (d *Driver) withJob(ctx context.Context, ref drivers.Domain, api string, f 
 
 // running returns dom's qemu, or an error naming dom when it is not
 // running.
-func (dom *domain) running() (*instance, drivers.DomainState, error) {
+func (dom *domain) running() (*instance, vir.DomainState, error) {
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	if dom.proc == nil {
@@ -68,7 +68,7 @@ func (dom *domain) running() (*instance, drivers.DomainState, error) {
 }
 
 func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint32) (drivers.Domain, error) {
-	if err := badFlags("virDomainCreateWithFlags", flags, drivers.CreatePaused|createBypassCache|createForceBoot|createResetNVRAM); err != nil {
+	if err := badFlags("virDomainCreateWithFlags", flags, uint32(vir.DomainStartPaused)|createBypassCache|createForceBoot|createResetNVRAM); err != nil {
 		return drivers.Domain{}, err
 	}
 	var out drivers.Domain
@@ -82,7 +82,7 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 		case def == nil:
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' has no persistent definition to start", dom.name)
 		}
-		if err := c.drv.startDomain(ctx, dom, def, startOpts{paused: flags&drivers.CreatePaused != 0}); err != nil {
+		if err := c.drv.startDomain(ctx, dom, def, startOpts{paused: flags&uint32(vir.DomainStartPaused) != 0}); err != nil {
 			return err
 		}
 		dom.mu.Lock()
@@ -94,14 +94,14 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 }
 
 func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (drivers.Domain, error) {
-	if err := badFlags("virDomainCreateXML", flags, drivers.CreatePaused|createBypassCache|createResetNVRAM); err != nil {
+	if err := badFlags("virDomainCreateXML", flags, uint32(vir.DomainStartPaused)|createBypassCache|createResetNVRAM); err != nil {
 		return drivers.Domain{}, err
 	}
 	def, err := c.drv.parseDefinition(xml)
 	if err != nil {
 		return drivers.Domain{}, err
 	}
-	return c.drv.runTransient(ctx, def, "virDomainCreateXML", startOpts{paused: flags&drivers.CreatePaused != 0})
+	return c.drv.runTransient(ctx, def, "virDomainCreateXML", startOpts{paused: flags&uint32(vir.DomainStartPaused) != 0})
 }
 
 // runTransient starts def: as a new transient domain, or as the running
@@ -213,16 +213,16 @@ func (c *conn) powerButton(ctx context.Context, ref drivers.Domain, flags uint32
 func (c *conn) DomainSuspend(ctx context.Context, ref drivers.Domain) error {
 	return c.drv.withJob(ctx, ref, "virDomainSuspend", func(ctx context.Context, dom *domain) error {
 		inst, state, err := dom.running()
-		if err != nil || state == drivers.DomainPaused {
+		if err != nil || state == vir.DomainPaused {
 			return err // suspending a paused domain does nothing, as in libvirt
 		}
-		return c.drv.pause(ctx, dom, inst, drivers.PausedUser)
+		return c.drv.pause(ctx, dom, inst, vir.DomainPausedUser)
 	})
 }
 
 // pause stops the guest's CPUs; the STOP event marks the domain paused
 // with reason and raises SUSPENDED before `stop` returns.
-func (d *Driver) pause(ctx context.Context, dom *domain, inst *instance, reason int32) error {
+func (d *Driver) pause(ctx context.Context, dom *domain, inst *instance, reason vir.DomainPausedReason) error {
 	dom.mu.Lock()
 	inst.pausedReason = reason
 	dom.mu.Unlock()
@@ -235,17 +235,17 @@ func (c *conn) DomainResume(ctx context.Context, ref drivers.Domain) error {
 		switch {
 		case err != nil:
 			return err
-		case state == drivers.DomainRunning:
+		case state == vir.DomainRunning:
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' is already running", dom.name)
-		case state != drivers.DomainPaused:
+		case state != vir.DomainPaused:
 			return nil
 		}
-		return c.drv.unpause(ctx, dom, inst, drivers.RunningUnpaused)
+		return c.drv.unpause(ctx, dom, inst, vir.DomainRunningUnpaused)
 	})
 }
 
 // unpause runs the guest's CPUs; the RESUME event marks it running.
-func (d *Driver) unpause(ctx context.Context, dom *domain, inst *instance, reason int32) error {
+func (d *Driver) unpause(ctx context.Context, dom *domain, inst *instance, reason vir.DomainRunningReason) error {
 	dom.mu.Lock()
 	inst.runningReason = reason
 	dom.mu.Unlock()

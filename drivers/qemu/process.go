@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // instance is one running qemu. The fields after the first group are
@@ -35,8 +36,8 @@ type instance struct {
 	gotShutdown bool
 	// pausedReason and runningReason are what the next STOP and RESUME
 	// events mean, set by the operation that causes them.
-	pausedReason  int32
-	runningReason int32
+	pausedReason  vir.DomainPausedReason
+	runningReason vir.DomainRunningReason
 	// fakeReboot: a guest power-off is a reboot request (reboot API or
 	// on_poweroff restart): the guest is reset and continued instead.
 	fakeReboot bool

@@ -41,7 +41,7 @@ func TestUndefineDuringStart(t *testing.T) {
 	if drivers.CodeOf(uerr) != vir.ErrOperationTimeout || !strings.Contains(uerr.Error(), "held by virDomainCreate") {
 		t.Errorf("undefine during a start: %v, want a timeout naming virDomainCreate", uerr)
 	}
-	checkState(t, c, got, drivers.DomainRunning, drivers.RunningBooted)
+	checkState(t, c, got, vir.DomainRunning, vir.DomainRunningBooted)
 	if p, _ := c.DomainIsPersistent(ctx, got); !p {
 		t.Error("the domain lost its definition")
 	}
@@ -88,7 +88,7 @@ func TestSaveToPipe(t *testing.T) {
 		t.Errorf("the pipe got %d bytes", n)
 	}
 	checkFIFO(t, fifo)
-	checkState(t, c, dom, drivers.DomainShutoff, drivers.ShutoffSaved)
+	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffSaved)
 	ev.waitFor(t, "demo Suspended Paused", "demo Stopped Saved")
 
 	// A reader that goes away after the header: qemu's stream fails.
@@ -102,7 +102,7 @@ func TestSaveToPipe(t *testing.T) {
 	}
 	<-short
 	checkFIFO(t, fifo)
-	checkState(t, c, dom, drivers.DomainRunning, runningSaveCanceled)
+	checkState(t, c, dom, vir.DomainRunning, vir.DomainRunningSaveCanceled)
 	ev.waitFor(t, "demo Suspended Paused", "demo Resumed Unpaused")
 }
 

@@ -6,9 +6,9 @@ import (
 	"os"
 	"sync"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // reconnectAll re-attaches to the guests the status files describe, all
@@ -55,7 +55,7 @@ func (d *Driver) adopt(st statusFile) (*domain, *instance, error) {
 	dom.mu.Lock()
 	defer dom.mu.Unlock()
 	dom.proc, dom.live, dom.id = inst, live, st.ID
-	dom.state, dom.reason = drivers.DomainState(st.State), st.Reason
+	dom.state, dom.reason = vir.DomainState(st.State), st.Reason
 	return dom, inst, nil
 }
 
@@ -110,9 +110,9 @@ func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st 
 func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 	switch status {
 	case "running":
-		if dom.state == drivers.DomainPaused {
-			dom.state, dom.reason = drivers.DomainRunning, drivers.RunningUnpaused
-			d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
+		if dom.state == vir.DomainPaused {
+			dom.state, dom.reason = vir.DomainRunning, int32(vir.DomainRunningUnpaused)
+			d.emit(dom, vir.DomainEventResumed, int32(vir.DomainEventResumedUnpaused))
 		}
 	case "shutdown":
 		// The guest powered off; qemu waits (-no-shutdown). Restart it
@@ -126,9 +126,9 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 			break
 		}
 		inst.gotShutdown = true
-		if dom.state != drivers.DomainShutdown {
-			dom.state, dom.reason = drivers.DomainShutdown, drivers.ReasonUnknown
-			d.emit(dom, drivers.EventShutdown, drivers.EventShutdownFinished)
+		if dom.state != vir.DomainShutdown {
+			dom.state, dom.reason = vir.DomainShutdown, int32(vir.DomainShutdownUnknown)
+			d.emit(dom, vir.DomainEventShutdown, int32(vir.DomainEventShutdownFinished))
 		}
 		d.goKill(dom, inst)
 	case "prelaunch", "inmigrate":
@@ -136,14 +136,14 @@ func (d *Driver) refresh(dom *domain, inst *instance, status string) {
 		// (its status file says paused). Otherwise the status file was
 		// written just before the start's `cont`, which the daemon did
 		// not live to send: undo that start.
-		if dom.state != drivers.DomainPaused {
+		if dom.state != vir.DomainPaused {
 			inst.intent = stopAbortStart
 			d.goKill(dom, inst)
 		}
 	default: // paused, and the states qemu pauses in (io-error, postmigrate, ...)
-		if dom.state == drivers.DomainRunning {
-			dom.state, dom.reason = drivers.DomainPaused, drivers.ReasonUnknown
-			d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
+		if dom.state == vir.DomainRunning {
+			dom.state, dom.reason = vir.DomainPaused, int32(vir.DomainPausedUnknown)
+			d.emit(dom, vir.DomainEventSuspended, int32(vir.DomainEventSuspendedPaused))
 		}
 	}
 	d.saveStatus(dom)
@@ -162,13 +162,13 @@ func (d *Driver) goKill(dom *domain, inst *instance) {
 // diedAwayReason guesses how a qemu that ended while the daemon was away
 // ended, from its log: a signal that asked it to quit (kill -TERM) is a
 // shutdown, anything else (kill -9, a crash) a crash.
-func diedAwayReason(logPath string) (int32, int32) {
+func diedAwayReason(logPath string) (vir.DomainShutoffReason, vir.DomainEventStoppedDetailType) {
 	data, _ := os.ReadFile(logPath)
 	if i := bytes.LastIndex(data, []byte(": starting up\n")); i >= 0 {
 		data = data[i:]
 	}
 	if bytes.Contains(data, []byte("terminating on signal")) {
-		return drivers.ShutoffShutdown, drivers.EventStoppedShutdown
+		return vir.DomainShutoffShutdown, vir.DomainEventStoppedShutdown
 	}
-	return drivers.ShutoffCrashed, drivers.EventStoppedFailed
+	return vir.DomainShutoffCrashed, vir.DomainEventStoppedFailed
 }

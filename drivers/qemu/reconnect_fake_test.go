@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/vir"
 )
 
 // fakeGuest stands for a qemu a previous daemon started: a process
@@ -67,8 +68,8 @@ func newFakeGuest(t *testing.T, stateDir, uuid string) *fakeGuest {
 func (g *fakeGuest) writeStatus(t *testing.T, stateDir, xml string) {
 	t.Helper()
 	st := statusFile{Name: "fake", UUID: g.uuid, ID: 3, PID: g.proc.Process.Pid, Monitor: g.mon,
-		Log: filepath.Join(stateDir, "fake.log"), Accel: "tcg", State: int32(drivers.DomainRunning),
-		Reason: drivers.RunningBooted, Live: xml}
+		Log: filepath.Join(stateDir, "fake.log"), Accel: "tcg", State: int32(vir.DomainRunning),
+		Reason: int32(vir.DomainRunningBooted), Live: xml}
 	data, _ := json.Marshal(st)
 	if err := os.WriteFile(filepath.Join(stateDir, "fake.status"), data, 0o600); err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestPowerOffDuringReconnect(t *testing.T) {
 	}
 	u42, _ := drivers.ParseUUID(uuid)
 	ref := drivers.Domain{Name: "fake", UUID: u42}
-	checkState(t, c.(*conn), ref, drivers.DomainRunning, drivers.RunningBooted)
+	checkState(t, c.(*conn), ref, vir.DomainRunning, vir.DomainRunningBooted)
 	if n := g.saw("system_reset"); n != 1 {
 		t.Errorf("%d resets, want 1", n)
 	}

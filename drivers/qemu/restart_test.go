@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // demoXML is testdata's demo domain renamed to name, with its own uuid.
@@ -102,8 +102,8 @@ func TestReconnect(t *testing.T) {
 	_, c2, ev2 := restarted(t, d)
 	ev2.waitForSet(t, "alpha Stopped Failed", "beta Resumed Unpaused")
 	alpha, _ := c2.DomainLookupByName(ctx, "alpha")
-	checkState(t, c2, alpha, drivers.DomainShutoff, drivers.ShutoffCrashed)
-	checkState(t, c2, beta, drivers.DomainRunning, drivers.RunningUnpaused)
+	checkState(t, c2, alpha, vir.DomainShutoff, vir.DomainShutoffCrashed)
+	checkState(t, c2, beta, vir.DomainRunning, vir.DomainRunningUnpaused)
 	for i, name := range []string{"beta", "gamma"} {
 		if pid := pidOf(t, c2, name); pid != pids[i+1] {
 			t.Errorf("%s: pid %d, was %d", name, pid, pids[i+1])
@@ -220,7 +220,7 @@ func TestReconnectPausedStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref, err = c.DomainCreate(ctx, ref, drivers.CreatePaused); err != nil {
+	if ref, err = c.DomainCreate(ctx, ref, uint32(vir.DomainStartPaused)); err != nil {
 		t.Fatal(err)
 	}
 	ev.waitFor(t, "demo Defined Added", "demo Started Booted", "demo Suspended Paused")
@@ -228,7 +228,7 @@ func TestReconnectPausedStart(t *testing.T) {
 	d.Shutdown(ctx)
 
 	_, c2, ev2 := restarted(t, d)
-	checkState(t, c2, ref, drivers.DomainPaused, drivers.PausedUser)
+	checkState(t, c2, ref, vir.DomainPaused, vir.DomainPausedUser)
 	if got := pidOf(t, c2, "demo"); got != pid || !alive(pid) {
 		t.Fatalf("qemu pid %d (alive: %v), was %d", got, alive(pid), pid)
 	}

@@ -42,8 +42,6 @@ const (
 	// saveFlagsKnown adds BYPASS_CACHE and RESET_NVRAM, which change
 	// nothing here.
 	saveFlagsKnown = 1 | saveFlagRunning | saveFlagPaused | 1<<3
-
-	runningSaveCanceled = 7 // VIR_DOMAIN_RUNNING_SAVE_CANCELED
 )
 
 // DomainSave pauses the guest (SUSPENDED), streams its state into a file
@@ -67,14 +65,14 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 				return err
 			}
 		}
-		paused := state != drivers.DomainRunning
+		paused := state != vir.DomainRunning
 		if flags&saveFlagRunning != 0 {
 			paused = false
 		}
 		if flags&saveFlagPaused != 0 {
 			paused = true
 		}
-		if err := d.saveTo(ctx, dom, inst, def, to, paused, state == drivers.DomainRunning); err != nil {
+		if err := d.saveTo(ctx, dom, inst, def, to, paused, state == vir.DomainRunning); err != nil {
 			return err
 		}
 		return d.stopSaved(dom, inst)
@@ -123,14 +121,14 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %v", to, err)
 	}
 	if wasRunning {
-		if err := d.pause(ctx, dom, inst, drivers.PausedSave); err != nil {
+		if err := d.pause(ctx, dom, inst, vir.DomainPausedSave); err != nil {
 			return err
 		}
 		defer func() {
 			if err == nil {
 				return
 			}
-			if rerr := d.unpause(ctx, dom, inst, runningSaveCanceled); rerr != nil {
+			if rerr := d.unpause(ctx, dom, inst, vir.DomainRunningSaveCanceled); rerr != nil {
 				d.log.Error("cannot run the guest again after a failed save", "domain", dom.name, "err", rerr)
 			}
 		}()

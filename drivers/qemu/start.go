@@ -91,14 +91,14 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 }
 
 // startState is the state a started domain is in.
-func startState(o startOpts) (drivers.DomainState, int32) {
+func startState(o startOpts) (vir.DomainState, int32) {
 	switch {
 	case o.paused:
-		return drivers.DomainPaused, drivers.PausedUser
+		return vir.DomainPaused, int32(vir.DomainPausedUser)
 	case o.incoming != nil:
-		return drivers.DomainRunning, drivers.RunningRestored
+		return vir.DomainRunning, int32(vir.DomainRunningRestored)
 	}
-	return drivers.DomainRunning, drivers.RunningBooted
+	return vir.DomainRunning, int32(vir.DomainRunningBooted)
 }
 
 // publish makes dom run inst, raises STARTED (and SUSPENDED when it
@@ -117,17 +117,17 @@ func (d *Driver) publish(dom *domain, inst *instance, live *domxml.Def, id int32
 func (d *Driver) publishLocked(dom *domain, inst *instance, live *domxml.Def, id int32, o startOpts) bool {
 	dom.proc, dom.live, dom.id, dom.hidden = inst, live, id, false
 	dom.state, dom.reason = startState(o)
-	detail := int32(drivers.EventStartedBooted)
+	detail := vir.DomainEventStartedBooted
 	if o.incoming != nil {
-		detail = drivers.EventStartedRestored
+		detail = vir.DomainEventStartedRestored
 	}
-	d.emit(dom, drivers.EventStarted, detail)
+	d.emit(dom, vir.DomainEventStarted, int32(detail))
 	if o.paused {
-		pausedDetail := int32(drivers.EventSuspendedPaused)
+		pausedDetail := vir.DomainEventSuspendedPaused
 		if o.incoming != nil {
-			pausedDetail = drivers.EventSuspendedRestored
+			pausedDetail = vir.DomainEventSuspendedRestored
 		}
-		d.emit(dom, drivers.EventSuspended, pausedDetail)
+		d.emit(dom, vir.DomainEventSuspended, int32(pausedDetail))
 	}
 	return d.background(func() { d.watch(dom, inst) })
 }

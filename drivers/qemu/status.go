@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/vir"
 )
 
 // statusFile is what the state directory keeps about a running domain,
@@ -37,7 +37,7 @@ func (d *Driver) writeStatus(dom *domain) error {
 	return d.writeStatusFile(dom, inst, dom.live, dom.id, dom.state, dom.reason)
 }
 
-func (d *Driver) writeStatusFile(dom *domain, inst *instance, live *domxml.Def, id int32, state drivers.DomainState, reason int32) error {
+func (d *Driver) writeStatusFile(dom *domain, inst *instance, live *domxml.Def, id int32, state vir.DomainState, reason int32) error {
 	xml, err := live.Format(id)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/vir"
 )
 
 // fakeMonitor is a monitor whose qemu greets, negotiates, then closes
@@ -69,7 +70,7 @@ func TestGuestOutlivesItsMonitor(t *testing.T) {
 	}
 	sleep.Process.Kill()
 	ev.waitFor(t, "demo Stopped Failed")
-	checkState(t, c, drivers.Domain{Name: "demo", UUID: dom.uuid}, drivers.DomainShutoff, drivers.ShutoffCrashed)
+	checkState(t, c, drivers.Domain{Name: "demo", UUID: dom.uuid}, vir.DomainShutoff, vir.DomainShutoffCrashed)
 }
 
 // TestCrashAfterReboot: a guest that rebooted (its power-off turned
@@ -88,9 +89,9 @@ func TestCrashAfterReboot(t *testing.T) {
 	dom.mu.Lock()
 	reason, detail := inst.endReason()
 	dom.mu.Unlock()
-	if reason != drivers.ShutoffCrashed || detail != drivers.EventStoppedFailed {
+	if reason != vir.DomainShutoffCrashed || detail != vir.DomainEventStoppedFailed {
 		t.Errorf("a rebooted guest that died: reason %d, STOPPED %s; want crashed, Failed",
-			reason, drivers.EventStopped.DetailString(detail))
+			reason, drivers.EventDetailString(vir.DomainEventStopped, int32(detail)))
 	}
 	ev.waitFor(t) // no lifecycle event for the reboot
 }

@@ -16,7 +16,7 @@ type domain struct {
 	live       *domxml.Def // the running definition; nil while inactive
 	id         int32       // -1 while inactive
 	saving     bool        // a save is writing its image
-	state      drivers.DomainState
+	state      vir.DomainState
 	reason     int32
 	autostart  bool
 	startedAt  time.Time
@@ -121,17 +121,18 @@ func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.
 	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s'", u)
 }
 
-func (c *conn) ConnectListAllDomains(ctx context.Context, flags drivers.ListFlags) ([]drivers.Domain, error) {
+func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]drivers.Domain, error) {
 	d := c.drv
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]drivers.Domain, 0, len(d.domains))
 	for _, dom := range d.domains {
-		if flags.Matches(drivers.DomainListEntry{
+		e := drivers.DomainListEntry{
 			State:      dom.state,
 			Persistent: dom.persistent != nil,
 			Autostart:  dom.autostart,
-		}) {
+		}
+		if e.Matches(flags) {
 			out = append(out, dom.ref())
 		}
 	}
@@ -156,7 +157,7 @@ func (c *conn) DomainGetInfo(ctx context.Context, ref drivers.Domain) (info driv
 	return info, err
 }
 
-func (c *conn) DomainGetState(ctx context.Context, ref drivers.Domain, flags uint32) (state drivers.DomainState, reason int32, err error) {
+func (c *conn) DomainGetState(ctx context.Context, ref drivers.Domain, flags uint32) (state vir.DomainState, reason int32, err error) {
 	err = c.drv.withDomain(ref, func(dom *domain) error {
 		state, reason = dom.state, dom.reason
 		return nil
@@ -175,7 +176,7 @@ func (c *conn) DomainGetOSType(ctx context.Context, ref drivers.Domain) (os stri
 func (c *conn) DomainGetXMLDesc(ctx context.Context, ref drivers.Domain, flags uint32) (xml string, err error) {
 	err = c.drv.withDomain(ref, func(dom *domain) error {
 		def, id := dom.def(), dom.ref().ID
-		if flags&drivers.XMLInactive != 0 && dom.persistent != nil {
+		if flags&uint32(vir.DomainXMLInactive) != 0 && dom.persistent != nil {
 			def, id = dom.persistent, -1
 		}
 		xml, err = def.Format(id)

@@ -64,7 +64,7 @@ func New() *Driver {
 	}
 	dom := &domain{persistent: def}
 	d.domains = append(d.domains, dom)
-	d.start(dom, drivers.RunningBooted)
+	d.start(dom, vir.DomainRunningBooted)
 	return d
 }
 
@@ -176,7 +176,7 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 	return s + "\n", nil
 }
 
-func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID drivers.DomainEventID, cb drivers.EventCallback) (int, error) {
+func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID vir.DomainEventID, cb drivers.EventCallback) (int, error) {
 	return c.callbacks.Register(&c.drv.events, c, eventID, dom, cb)
 }
 

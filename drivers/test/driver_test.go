@@ -30,11 +30,11 @@ func open(t *testing.T, d *Driver) (*conn, func() []string) {
 	}
 	var evs []string
 	ctx := context.Background()
-	for _, id := range []drivers.DomainEventID{drivers.EventIDLifecycle, drivers.EventIDReboot} {
+	for _, id := range []vir.DomainEventID{vir.DomainEventIDLifecycle, vir.DomainEventIDReboot} {
 		if _, err := c.(*conn).ConnectDomainEventRegisterAny(ctx, nil, id, func(_ int, ev drivers.DomainEvent) {
 			switch e := ev.(type) {
 			case drivers.LifecycleEvent:
-				evs = append(evs, fmt.Sprintf("%s %s %s id=%d", e.Dom.Name, e.Event, e.Event.DetailString(e.Detail), e.Dom.ID))
+				evs = append(evs, fmt.Sprintf("%s %s %s id=%d", e.Dom.Name, drivers.EventTypeString(e.Event), drivers.EventDetailString(e.Event, e.Detail), e.Dom.ID))
 			case drivers.RebootEvent:
 				evs = append(evs, fmt.Sprintf("%s Reboot id=%d", e.Dom.Name, e.Dom.ID))
 			}
@@ -87,7 +87,7 @@ func TestEventsPerOperation(t *testing.T) {
 		{func() error { return c.DomainShutdown(ctx, dom, 0) }, "demo Stopped Shutdown id=-1"},
 		{func() error { _, err := c.DomainCreate(ctx, dom, 0); return err }, "demo Started Booted id=3"},
 		{func() error { return c.DomainDestroy(ctx, dom, 0) }, "demo Stopped Destroyed id=-1"},
-		{func() error { _, err := c.DomainCreate(ctx, dom, drivers.CreatePaused); return err }, "demo Started Booted id=4; demo Suspended Paused id=4"},
+		{func() error { _, err := c.DomainCreate(ctx, dom, uint32(vir.DomainStartPaused)); return err }, "demo Started Booted id=4; demo Suspended Paused id=4"},
 		{func() error { return c.DomainSave(ctx, dom, filepath.Join(t.TempDir(), "x"), "", 0) }, "demo Stopped Saved id=-1"},
 		{func() error { return c.DomainUndefine(ctx, dom, 0) }, "demo Undefined Removed id=-1"},
 	} {
@@ -120,7 +120,7 @@ func TestSaveRestore(t *testing.T) {
 	}
 	expect(t, events, "demo Started Booted id=2", "demo Stopped Saved id=-1", "demo Started Restored id=3")
 	state, reason, _ := c.DomainGetState(ctx, dom, 0)
-	if state != drivers.DomainRunning || reason != drivers.RunningRestored {
+	if state != vir.DomainRunning || reason != int32(vir.DomainRunningRestored) {
 		t.Fatalf("restored state %v/%d", state, reason)
 	}
 	if err := c.DomainRestore(ctx, image, "", 0); drivers.CodeOf(err) != vir.ErrOperationInvalid {
@@ -201,7 +201,7 @@ func TestInactiveXML(t *testing.T) {
 	dom = must[drivers.Domain](t)(c.DomainCreate(ctx, dom, 0))
 	must[drivers.Domain](t)(c.DomainDefineXML(ctx, strings.Replace(demoXML, "<vcpu>2</vcpu>", "<vcpu>4</vcpu>", 1), 0))
 	live := must[string](t)(c.DomainGetXMLDesc(ctx, dom, 0))
-	inactive := must[string](t)(c.DomainGetXMLDesc(ctx, dom, drivers.XMLInactive))
+	inactive := must[string](t)(c.DomainGetXMLDesc(ctx, dom, uint32(vir.DomainXMLInactive)))
 	if !strings.Contains(live, `id="2"`) || !strings.Contains(live, "<vcpu>2</vcpu>") {
 		t.Fatalf("live XML:\n%s", live)
 	}

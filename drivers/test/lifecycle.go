@@ -10,26 +10,26 @@ import (
 )
 
 // emit raises a lifecycle event for dom; mu must be held.
-func (d *Driver) emit(dom *domain, event drivers.LifecycleEventType, detail int32) {
+func (d *Driver) emit(dom *domain, event vir.DomainEventType, detail int32) {
 	d.events.Emit(drivers.LifecycleEvent{Dom: dom.ref(), Event: event, Detail: detail})
 }
 
 // start makes dom run its persistent definition; mu must be held.
-func (d *Driver) start(dom *domain, reason int32) {
+func (d *Driver) start(dom *domain, reason vir.DomainRunningReason) {
 	if dom.live == nil {
 		dom.live = dom.persistent.Copy()
 	}
 	dom.id = d.nextID
 	d.nextID++
-	dom.state, dom.reason = drivers.DomainRunning, reason
+	dom.state, dom.reason = vir.DomainRunning, int32(reason)
 	dom.startedAt = time.Now()
 }
 
 // stop ends dom's running instance, and forgets a transient domain; mu
 // must be held. The caller emits the event, which carries id -1.
-func (d *Driver) stop(dom *domain, reason int32) {
+func (d *Driver) stop(dom *domain, reason vir.DomainShutoffReason) {
 	dom.id = -1
-	dom.state, dom.reason = drivers.DomainShutoff, reason
+	dom.state, dom.reason = vir.DomainShutoff, int32(reason)
 	if dom.persistent == nil {
 		d.remove(dom)
 		return
@@ -64,17 +64,17 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 	if err != nil {
 		return drivers.Domain{}, err
 	}
-	detail := int32(drivers.EventDefinedUpdated)
+	detail := int32(vir.DomainEventDefinedUpdated)
 	if dom == nil {
-		dom = &domain{id: -1, state: drivers.DomainShutoff, reason: drivers.ReasonUnknown}
+		dom = &domain{id: -1, state: vir.DomainShutoff, reason: int32(vir.DomainShutoffUnknown)}
 		d.domains = append(d.domains, dom)
-		detail = drivers.EventDefinedAdded
+		detail = int32(vir.DomainEventDefinedAdded)
 	} else if dom.persistent == nil {
 		// A running transient domain becomes persistent.
-		detail = drivers.EventDefinedAdded
+		detail = int32(vir.DomainEventDefinedAdded)
 	}
 	dom.persistent = def
-	d.emit(dom, drivers.EventDefined, detail)
+	d.emit(dom, vir.DomainEventDefined, detail)
 	return dom.ref(), nil
 }
 
@@ -100,7 +100,7 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 		if dom.persistent == nil {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "cannot undefine transient domain")
 		}
-		d.emit(dom, drivers.EventUndefined, drivers.EventUndefinedRemoved)
+		d.emit(dom, vir.DomainEventUndefined, int32(vir.DomainEventUndefinedRemoved))
 		dom.autostart = false
 		if dom.active() {
 			dom.persistent = nil // it runs on as a transient domain
@@ -118,8 +118,8 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 		if dom.active() {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is already running")
 		}
-		d.start(dom, drivers.RunningBooted)
-		d.emit(dom, drivers.EventStarted, drivers.EventStartedBooted)
+		d.start(dom, vir.DomainRunningBooted)
+		d.emit(dom, vir.DomainEventStarted, int32(vir.DomainEventStartedBooted))
 		d.pauseIf(dom, flags)
 		out = dom.ref()
 		return nil
@@ -129,9 +129,9 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 
 // pauseIf pauses a domain just started with VIR_DOMAIN_START_PAUSED.
 func (d *Driver) pauseIf(dom *domain, flags uint32) {
-	if flags&drivers.CreatePaused != 0 {
-		dom.state, dom.reason = drivers.DomainPaused, drivers.PausedUser
-		d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
+	if flags&uint32(vir.DomainStartPaused) != 0 {
+		dom.state, dom.reason = vir.DomainPaused, int32(vir.DomainPausedUser)
+		d.emit(dom, vir.DomainEventSuspended, int32(vir.DomainEventSuspendedPaused))
 	}
 }
 
@@ -159,8 +159,8 @@ func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (d
 	}
 	// A defined domain keeps its definition and runs this one.
 	dom.live = def
-	d.start(dom, drivers.RunningBooted)
-	d.emit(dom, drivers.EventStarted, drivers.EventStartedBooted)
+	d.start(dom, vir.DomainRunningBooted)
+	d.emit(dom, vir.DomainEventStarted, int32(vir.DomainEventStartedBooted))
 	d.pauseIf(dom, flags)
 	return dom.ref(), nil
 }
@@ -171,8 +171,8 @@ func (c *conn) DomainDestroy(ctx context.Context, ref drivers.Domain, flags uint
 		if !dom.active() {
 			return notRunning()
 		}
-		d.stop(dom, drivers.ShutoffDestroyed)
-		d.emit(dom, drivers.EventStopped, drivers.EventStoppedDestroyed)
+		d.stop(dom, vir.DomainShutoffDestroyed)
+		d.emit(dom, vir.DomainEventStopped, int32(vir.DomainEventStoppedDestroyed))
 		return nil
 	})
 }
@@ -183,8 +183,8 @@ func (c *conn) DomainShutdown(ctx context.Context, ref drivers.Domain, flags uin
 		if !dom.active() {
 			return notRunning()
 		}
-		d.stop(dom, drivers.ShutoffShutdown)
-		d.emit(dom, drivers.EventStopped, drivers.EventStoppedShutdown)
+		d.stop(dom, vir.DomainShutoffShutdown)
+		d.emit(dom, vir.DomainEventStopped, int32(vir.DomainEventStoppedShutdown))
 		return nil
 	})
 }
@@ -200,11 +200,11 @@ func (c *conn) DomainReboot(ctx context.Context, ref drivers.Domain, flags uint3
 		}
 		switch dom.def().XML.OnReboot {
 		case "", "restart", "rename-restart":
-			dom.state, dom.reason = drivers.DomainRunning, drivers.RunningBooted
+			dom.state, dom.reason = vir.DomainRunning, int32(vir.DomainRunningBooted)
 			d.events.Emit(drivers.RebootEvent{Dom: dom.ref()})
 		default:
-			d.stop(dom, drivers.ShutoffShutdown)
-			d.emit(dom, drivers.EventStopped, drivers.EventStoppedShutdown)
+			d.stop(dom, vir.DomainShutoffShutdown)
+			d.emit(dom, vir.DomainEventStopped, int32(vir.DomainEventStoppedShutdown))
 		}
 		return nil
 	})
@@ -216,11 +216,11 @@ func (c *conn) DomainSuspend(ctx context.Context, ref drivers.Domain) error {
 		switch {
 		case !dom.active():
 			return notRunning()
-		case dom.state == drivers.DomainPaused:
+		case dom.state == vir.DomainPaused:
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is already paused")
 		}
-		dom.state, dom.reason = drivers.DomainPaused, drivers.PausedUser
-		d.emit(dom, drivers.EventSuspended, drivers.EventSuspendedPaused)
+		dom.state, dom.reason = vir.DomainPaused, int32(vir.DomainPausedUser)
+		d.emit(dom, vir.DomainEventSuspended, int32(vir.DomainEventSuspendedPaused))
 		return nil
 	})
 }
@@ -228,11 +228,11 @@ func (c *conn) DomainSuspend(ctx context.Context, ref drivers.Domain) error {
 func (c *conn) DomainResume(ctx context.Context, ref drivers.Domain) error {
 	d := c.drv
 	return d.withDomain(ref, func(dom *domain) error {
-		if dom.state != drivers.DomainPaused {
+		if dom.state != vir.DomainPaused {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is not paused")
 		}
-		dom.state, dom.reason = drivers.DomainRunning, drivers.RunningUnpaused
-		d.emit(dom, drivers.EventResumed, drivers.EventResumedUnpaused)
+		dom.state, dom.reason = vir.DomainRunning, int32(vir.DomainRunningUnpaused)
+		d.emit(dom, vir.DomainEventResumed, int32(vir.DomainEventResumedUnpaused))
 		return nil
 	})
 }

@@ -70,8 +70,8 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 		os.Remove(to)
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain stopped while it was being saved")
 	}
-	d.stop(dom, drivers.ShutoffSaved)
-	d.emit(dom, drivers.EventStopped, drivers.EventStoppedSaved)
+	d.stop(dom, vir.DomainShutoffSaved)
+	d.emit(dom, vir.DomainEventStopped, int32(vir.DomainEventStoppedSaved))
 	return nil
 }
 
@@ -160,7 +160,7 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 			"domain '%s' is already active", def.Name())
 	}
 	dom.live = def
-	d.start(dom, drivers.RunningRestored)
-	d.emit(dom, drivers.EventStarted, drivers.EventStartedRestored)
+	d.start(dom, vir.DomainRunningRestored)
+	d.emit(dom, vir.DomainEventStarted, int32(vir.DomainEventStartedRestored))
 	return nil
 }
