@@ -60,8 +60,8 @@ func (d *Driver) claim(def *domxml.Def, transient bool) (dom *domain, created bo
 }
 
 func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (drivers.Domain, error) {
-	const validate = 1 // VIR_DOMAIN_DEFINE_VALIDATE: the driver always validates
-	if err := badFlags("virDomainDefineXMLFlags", flags, validate); err != nil {
+	// VALIDATE: the driver always validates.
+	if err := badFlags("virDomainDefineXMLFlags", flags, vir.DomainDefineValidate); err != nil {
 		return drivers.Domain{}, err
 	}
 	def, err := c.drv.parseDefinition(xml)
@@ -109,9 +109,11 @@ func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, e
 }
 
 func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uint32) error {
-	// Managed save, snapshot, checkpoint and NVRAM flags: the driver keeps
-	// none of these, so there is nothing for them to remove or keep.
-	if err := badFlags("virDomainUndefineFlags", flags, 1|2|4|8|16|32); err != nil {
+	// Managed save, snapshot, checkpoint, NVRAM and TPM flags: the driver
+	// keeps none of these, so there is nothing for them to remove or keep.
+	const known = vir.DomainUndefineManagedSave | vir.DomainUndefineSnapshotsMetadata | vir.DomainUndefineNvram |
+		vir.DomainUndefineKeepNvram | vir.DomainUndefineCheckpointsMetadata | vir.DomainUndefineTpm
+	if err := badFlags("virDomainUndefineFlags", flags, known); err != nil {
 		return err
 	}
 	// The job: a start under way publishes its qemu into this domain, so

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,50 @@ func TestTransient(t *testing.T) {
 	if _, err := c.DomainLookupByName(ctx, "demo"); drivers.CodeOf(err) != vir.ErrNoDomain {
 		t.Errorf("a stopped transient domain is still there: %v", err)
 	}
+}
+
+// TestStartFlags: the start calls take the virDomainCreateFlags libvirt
+// 9.0's QEMU driver takes. RESET_NVRAM (1 << 5) starts the guest as
+// libvirt starts one without NVRAM; VALIDATE (1 << 4), which only
+// CreateXML takes, and AUTODESTROY are refused by DomainCreate.
+func TestStartFlags(t *testing.T) {
+	_, c := testDriver(t)
+	ev := recordEvents(t, c)
+	ctx := context.Background()
+	xml := readTestdata(t, "demo.xml")
+	dom, err := c.DomainDefineXML(ctx, xml, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Defined Added")
+	for _, f := range []vir.DomainCreateFlags{vir.DomainStartValidate, vir.DomainStartAutodestroy} {
+		_, err := c.DomainCreate(ctx, dom, uint32(f))
+		want := fmt.Sprintf("unsupported flags (0x%x) in function virDomainCreateWithFlags", uint32(f))
+		if drivers.CodeOf(err) != vir.ErrInvalidArg || !strings.Contains(err.Error(), want) {
+			t.Errorf("DomainCreate with %#x: %v, want VIR_ERR_INVALID_ARG %q", uint32(f), err, want)
+		}
+	}
+
+	if dom, err = c.DomainCreate(ctx, dom, uint32(vir.DomainStartResetNvram)); err != nil {
+		t.Fatalf("DomainCreate with VIR_DOMAIN_START_RESET_NVRAM: %v", err)
+	}
+	ev.waitFor(t, "demo Started Booted")
+	checkState(t, c, dom, vir.DomainRunning, vir.DomainRunningBooted)
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Stopped Destroyed")
+
+	flags := vir.DomainStartResetNvram | vir.DomainStartValidate | vir.DomainStartPaused
+	if dom, err = c.DomainCreateXML(ctx, xml, uint32(flags)); err != nil {
+		t.Fatalf("DomainCreateXML with RESET_NVRAM|VALIDATE|PAUSED: %v", err)
+	}
+	ev.waitFor(t, "demo Started Booted", "demo Suspended Paused")
+	checkState(t, c, dom, vir.DomainPaused, vir.DomainPausedUser)
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Stopped Destroyed")
 }
 
 // TestRefusedAtDefine: what qemu cannot honour is refused when defined.

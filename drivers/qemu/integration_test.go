@@ -76,6 +76,23 @@ func checkDomstate(t *testing.T, d *testDaemon, dom, want string) {
 	}
 }
 
+// TestVirshStartResetNVRAM: virsh start --reset-nvram sends
+// VIR_DOMAIN_START_RESET_NVRAM (1 << 5), which libvirt's QEMU driver
+// accepts; for a guest without NVRAM the start is an ordinary boot.
+func TestVirshStartResetNVRAM(t *testing.T) {
+	d := newTestDaemon(t)
+	d.start()
+	ev := d.watchEvents()
+	d.mustVirsh("define", demoXMLPath)
+	ev.expect("demo", "Defined Added")
+	d.mustVirsh("start", "--reset-nvram", "demo")
+	ev.expect("demo", "Started Booted")
+	checkDomstate(t, d, "demo", "running (booted)")
+	d.mustVirsh("destroy", "demo")
+	ev.expect("demo", "Stopped Destroyed")
+	ev.stop()
+}
+
 // TestExternalKill: qemu killed from outside, with no API call made:
 // kill -TERM is a host shutdown, kill -9 a crash; a subscribed client is
 // told, and the states say so.

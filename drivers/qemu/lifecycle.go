@@ -10,25 +10,26 @@ import (
 	"github.com/govirt/govirtd/vir"
 )
 
-// Flags of the lifecycle calls (virDomainCreateFlags, ...). AUTODESTROY
-// (1 << 1) is refused as unknown: the driver does not tie a guest to a
-// client connection.
+// The virDomainCreateFlags each start call accepts: those libvirt 9.0's
+// QEMU driver accepts, but AUTODESTROY, refused as unknown (the driver
+// does not tie a guest to a client connection). The driver has no managed
+// save and no NVRAM (validate refuses <loader> and <nvram>), so
+// BYPASS_CACHE, FORCE_BOOT and RESET_NVRAM change nothing; VALIDATE is
+// what the driver always does. CreateXML also takes BYPASS_CACHE, which
+// libvirt's refuses there.
 const (
-	createBypassCache = 1 << 2
-	createForceBoot   = 1 << 3
-	createResetNVRAM  = 1 << 4
-
-	destroyGraceful = 1 << 0
-
-	shutdownACPI = 1 << 0 // VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN, also REBOOT_ACPI_POWER_BTN
+	createFlags    = vir.DomainStartPaused | vir.DomainStartBypassCache | vir.DomainStartForceBoot | vir.DomainStartResetNvram
+	createXMLFlags = vir.DomainStartPaused | vir.DomainStartBypassCache | vir.DomainStartValidate | vir.DomainStartResetNvram
 )
 
 func notRunning(name string) error {
 	return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain '%s' is not running", name)
 }
 
-func badFlags(api string, flags, known uint32) error {
-	if bad := flags &^ known; bad != 0 {
+// badFlags refuses flags outside known, one of vir's flag sets, as
+// libvirt's virCheckFlags does.
+func badFlags[F ~uint32](api string, flags uint32, known F) error {
+	if bad := flags &^ uint32(known); bad != 0 {
 		return drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "unsupported flags (0x%x) in function %s", bad, api)
 	}
 	return nil
@@ -68,7 +69,7 @@ func (dom *domain) running() (*instance, vir.DomainState, error) {
 }
 
 func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint32) (drivers.Domain, error) {
-	if err := badFlags("virDomainCreateWithFlags", flags, uint32(vir.DomainStartPaused)|createBypassCache|createForceBoot|createResetNVRAM); err != nil {
+	if err := badFlags("virDomainCreateWithFlags", flags, createFlags); err != nil {
 		return drivers.Domain{}, err
 	}
 	var out drivers.Domain
@@ -94,7 +95,7 @@ func (c *conn) DomainCreate(ctx context.Context, ref drivers.Domain, flags uint3
 }
 
 func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (drivers.Domain, error) {
-	if err := badFlags("virDomainCreateXML", flags, uint32(vir.DomainStartPaused)|createBypassCache|createResetNVRAM); err != nil {
+	if err := badFlags("virDomainCreateXML", flags, createXMLFlags); err != nil {
 		return drivers.Domain{}, err
 	}
 	def, err := c.drv.parseDefinition(xml)
@@ -141,14 +142,14 @@ func (d *Driver) runTransient(ctx context.Context, def *domxml.Def, api string, 
 }
 
 func (c *conn) DomainDestroy(ctx context.Context, ref drivers.Domain, flags uint32) error {
-	if err := badFlags("virDomainDestroyFlags", flags, destroyGraceful); err != nil {
+	if err := badFlags("virDomainDestroyFlags", flags, vir.DomainDestroyGraceful); err != nil {
 		return err
 	}
 	dom, err := c.drv.find(ref)
 	if err != nil {
 		return err
 	}
-	return c.drv.destroy(dom, flags&destroyGraceful != 0)
+	return c.drv.destroy(dom, flags&uint32(vir.DomainDestroyGraceful) != 0)
 }
 
 // destroy stops dom's qemu: SIGTERM, then SIGKILL after the grace
@@ -195,7 +196,11 @@ func (c *conn) DomainReboot(ctx context.Context, ref drivers.Domain, flags uint3
 
 // powerButton presses the guest's ACPI power button; the guest decides.
 func (c *conn) powerButton(ctx context.Context, ref drivers.Domain, flags uint32, api string, reboot bool) error {
-	if flags&^shutdownACPI != 0 {
+	acpi := uint32(vir.DomainShutdownAcpiPowerBtn)
+	if reboot {
+		acpi = uint32(vir.DomainRebootAcpiPowerBtn)
+	}
+	if flags&^acpi != 0 {
 		return drivers.Errorf(vir.ErrOperationUnsupported, vir.FromQEMU, "%s: only the ACPI power button mode is supported", api)
 	}
 	return c.drv.withJob(ctx, ref, api, func(ctx context.Context, dom *domain) error {

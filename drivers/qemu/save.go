@@ -34,14 +34,13 @@ type saveHeader struct {
 }
 
 const (
-	saveVersion     = 1
-	imagePaused     = 1        // header flag: the guest restores paused
-	saveXMLMax      = 10 << 20 // a definition longer than this is not ours
-	saveFlagRunning = 1 << 1   // VIR_DOMAIN_SAVE_RUNNING
-	saveFlagPaused  = 1 << 2   // VIR_DOMAIN_SAVE_PAUSED
-	// saveFlagsKnown adds BYPASS_CACHE and RESET_NVRAM, which change
-	// nothing here.
-	saveFlagsKnown = 1 | saveFlagRunning | saveFlagPaused | 1<<3
+	saveVersion = 1
+	imagePaused = 1        // header flag: the guest restores paused
+	saveXMLMax  = 10 << 20 // a definition longer than this is not ours
+
+	// saveFlagsKnown are the virDomainSaveRestoreFlags save and restore
+	// take; BYPASS_CACHE and RESET_NVRAM change nothing here.
+	saveFlagsKnown = vir.DomainSaveBypassCache | vir.DomainSaveRunning | vir.DomainSavePaused | vir.DomainSaveResetNvram
 )
 
 // DomainSave pauses the guest (SUSPENDED), streams its state into a file
@@ -66,10 +65,10 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 			}
 		}
 		paused := state != vir.DomainRunning
-		if flags&saveFlagRunning != 0 {
+		if flags&uint32(vir.DomainSaveRunning) != 0 {
 			paused = false
 		}
-		if flags&saveFlagPaused != 0 {
+		if flags&uint32(vir.DomainSavePaused) != 0 {
 			paused = true
 		}
 		if err := d.saveTo(ctx, dom, inst, def, to, paused, state == vir.DomainRunning); err != nil {
@@ -244,10 +243,10 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 		def = alt
 	}
 	paused := h.Flags&imagePaused != 0
-	if flags&saveFlagRunning != 0 {
+	if flags&uint32(vir.DomainSaveRunning) != 0 {
 		paused = false
 	}
-	if flags&saveFlagPaused != 0 {
+	if flags&uint32(vir.DomainSavePaused) != 0 {
 		paused = true
 	}
 	_, err = d.runTransient(ctx, def, "virDomainRestore", startOpts{paused: paused, incoming: f})
