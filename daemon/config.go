@@ -30,7 +30,12 @@ type Config struct {
 	UnixSockROPerms os.FileMode
 	UnixSockRWPerms os.FileMode
 
-	MaxClients        int // max_clients
+	MaxClients int // max_clients
+	// MaxROClients bounds the clients of the read-only socket, which any
+	// local user may open, below max_clients, so that they cannot lock
+	// root out of the read-write socket (max_ro_clients, a govirtd key;
+	// 0 is nine tenths of max_clients).
+	MaxROClients      int
 	MaxClientRequests int // max_client_requests
 	// MaxClientQueue bounds the messages (replies and events) waiting to
 	// be written to one client; a client whose queue fills is
@@ -211,6 +216,7 @@ var setters = map[string]setter{
 	"unix_sock_ro_perms":     permKey(func(c *Config) *os.FileMode { return &c.UnixSockROPerms }),
 	"unix_sock_rw_perms":     permKey(func(c *Config) *os.FileMode { return &c.UnixSockRWPerms }),
 	"max_clients":            intKey(func(c *Config) *int { return &c.MaxClients }, 1, 1<<20),
+	"max_ro_clients":         intKey(func(c *Config) *int { return &c.MaxROClients }, 0, 1<<20),
 	"max_client_requests":    intKey(func(c *Config) *int { return &c.MaxClientRequests }, 1, 1<<16),
 	"max_client_queue":       intKey(func(c *Config) *int { return &c.MaxClientQueue }, 16, 1<<20),
 	"max_client_queue_bytes": intKey(func(c *Config) *int { return &c.MaxClientQueueBytes }, 64<<10, 1<<30),
@@ -224,6 +230,15 @@ var setters = map[string]setter{
 	"qemu_autostart_dir":     absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
 	"qemu_state_dir":         absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
 	"qemu_log_dir":           absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
+}
+
+// ROClientLimit is max_ro_clients, or nine tenths of max_clients when it
+// is 0: the read-write socket always keeps places of its own.
+func (c *Config) ROClientLimit() int {
+	if c.MaxROClients > 0 {
+		return min(c.MaxROClients, c.MaxClients)
+	}
+	return max(c.MaxClients-max(c.MaxClients/10, 1), 1)
 }
 
 // KeepaliveDuration is keepalive_interval as a duration; 0 never pings.

@@ -148,7 +148,8 @@ func (d *Daemon) Listen() error {
 		opts rpc.ListenerOptions
 	}{
 		{rw, rpc.ListenerOptions{Name: rw.Addr().String()}},
-		{ro, rpc.ListenerOptions{Name: ro.Addr().String(), ReadOnly: true}},
+		{ro, rpc.ListenerOptions{Name: ro.Addr().String(), ReadOnly: true,
+			MaxClients: d.cfg.ROClientLimit(), MaxClientsKey: "max_ro_clients"}},
 	} {
 		go func() {
 			if err := d.srv.Serve(l.l, l.opts); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
