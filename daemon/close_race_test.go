@@ -7,6 +7,7 @@ import (
 
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestCloseRacingRegistrations: registrations a client pipelines around
@@ -76,7 +77,7 @@ func TestFeaturesBeforeOpen(t *testing.T) {
 		t.Fatalf("keepalive before open: %d", ret.Supported)
 	}
 	err = w.try(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: int32(protocol.DrvFeatureRemoteEventCallback)}, &ret)
-	wantCode(t, err, 1, "internal error: hypervisor connection not open")
+	wantCode(t, err, vir.ErrInternalError, "internal error: hypervisor connection not open")
 	w.call(protocol.ProcConnectOpen, &protocol.ConnectOpenArgs{Name: ptr("test:///default")}, nil)
 	for feature, want := range map[int32]int32{int32(protocol.DrvFeatureRemoteEventCallback): 1, int32(protocol.DrvFeatureRemoteCloseCallback): 1, 8: 0, 9999: 0} {
 		w.call(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: feature}, &ret)

@@ -21,6 +21,7 @@ import (
 	"github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestMalformedInput sends the real daemon, over one raw connection
@@ -111,10 +112,10 @@ func TestMalformedInput(t *testing.T) {
 		clients("reconnecting", 2)
 	}
 	// answered checks the error reply to h and that both clients go on.
-	answered := func(what string, h protocol.Header, code, domain int32, msg string) {
+	answered := func(what string, h protocol.Header, code vir.ErrorNumber, domain vir.ErrorDomain, msg string) {
 		t.Helper()
 		e := raw.recvError(h)
-		if e.Code != code || e.Domain != domain || e.Level != protocol.LevelError || e.Message == nil || *e.Message != msg {
+		if e.Code != int32(code) || e.Domain != int32(domain) || e.Level != protocol.LevelError || e.Message == nil || *e.Message != msg {
 			t.Errorf("%s: error %d/%d level %d %q, want %d/%d level 2 %q", what, e.Code, e.Domain, e.Level, malformedStr(e.Message), code, domain, msg)
 		}
 		alive(what)
@@ -149,24 +150,24 @@ func TestMalformedInput(t *testing.T) {
 	// An unknown program, and a known one at a wrong version.
 	h = call(0x11223344, 1, 66, protocol.StatusOK)
 	raw.sendFrame(h, nil)
-	answered("an unknown program", h, 39, 7, "Cannot find program 287454020 version 1")
+	answered("an unknown program", h, vir.ErrRPC, vir.FromRPC, "Cannot find program 287454020 version 1")
 	h = call(protocol.RemoteProgram, 2, 66, protocol.StatusOK)
 	raw.sendFrame(h, nil)
-	answered("a wrong version", h, 39, 7, "Cannot find program 536903814 version 2")
+	answered("a wrong version", h, vir.ErrRPC, vir.FromRPC, "Cannot find program 536903814 version 2")
 
 	// An unknown procedure: exactly what libvirt's clients turn into
 	// VIR_ERR_NO_SUPPORT.
 	for _, proc := range []int32{9999, 0, -1, 444} {
 		h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, proc, protocol.StatusOK)
 		raw.sendFrame(h, nil)
-		answered(fmt.Sprintf("unknown procedure %d", proc), h, 39, 7, fmt.Sprintf("unknown procedure: %d", proc))
+		answered(fmt.Sprintf("unknown procedure %d", proc), h, vir.ErrRPC, vir.FromRPC, fmt.Sprintf("unknown procedure: %d", proc))
 	}
 
 	// A call whose status is not OK.
 	for _, st := range []protocol.Status{protocol.StatusError, protocol.StatusContinue, 42} {
 		h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcAuthList), st)
 		raw.sendFrame(h, nil)
-		answered(fmt.Sprintf("status %d", st), h, 39, 7, fmt.Sprintf("Unexpected message status %d", st))
+		answered(fmt.Sprintf("status %d", st), h, vir.ErrRPC, vir.FromRPC, fmt.Sprintf("Unexpected message status %d", st))
 	}
 
 	// Arguments that do not decode: a name over the string limit. The
@@ -174,7 +175,7 @@ func TestMalformedInput(t *testing.T) {
 	h = call(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcConnectOpen), protocol.StatusOK)
 	raw.sendRawFrame(h, append(malformedWord(1), malformedWord(protocol.RemoteStringMax+1)...))
 	e := raw.recvError(h)
-	if e.Code != 39 || e.Domain != 7 || !strings.Contains(malformedStr(e.Message), "ConnectOpenArgs.Name") {
+	if e.Code != int32(vir.ErrRPC) || e.Domain != int32(vir.FromRPC) || !strings.Contains(malformedStr(e.Message), "ConnectOpenArgs.Name") {
 		t.Errorf("undecodable arguments: %d/%d %q", e.Code, e.Domain, malformedStr(e.Message))
 	}
 	alive("undecodable arguments")
@@ -186,7 +187,7 @@ func TestMalformedInput(t *testing.T) {
 	prog, vers := rng.Uint32(), rng.Uint32()
 	h = protocol.Header{Program: prog, Version: vers, Procedure: int32(rng.Uint32()), Type: protocol.Call, Serial: rng.Uint32()}
 	raw.sendRawFrame(h, nil)
-	answered("a random header", h, 39, 7, fmt.Sprintf("Cannot find program %d version %d", int32(prog), int32(vers)))
+	answered("a random header", h, vir.ErrRPC, vir.FromRPC, fmt.Sprintf("Cannot find program %d version %d", int32(prog), int32(vers)))
 
 	// Random bytes.
 	for seed := uint64(1); seed <= 5; seed++ {

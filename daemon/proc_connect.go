@@ -159,7 +159,7 @@ func nodeGetInfo(ctx context.Context, r *request) (*protocol.NodeGetInfoRet, err
 	return ret, nil
 }
 
-func listNetworksFiltered(ctx context.Context, r *request, flags uint32) ([]drivers.Network, error) {
+func listNetworksFiltered(ctx context.Context, r *request, flags vir.ConnectListAllNetworksFlags) ([]drivers.Network, error) {
 	c, err := need[drivers.NetworkLister](r)
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func listNetworksFiltered(ctx context.Context, r *request, flags uint32) ([]driv
 }
 
 func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAllNetworksArgs) (*protocol.ConnectListAllNetworksRet, error) {
-	nets, err := listNetworksFiltered(ctx, r, a.Flags)
+	nets, err := listNetworksFiltered(ctx, r, vir.ConnectListAllNetworksFlags(a.Flags))
 	if err != nil {
 		return nil, err
 	}
@@ -184,16 +184,16 @@ func listAllNetworks(ctx context.Context, r *request, a *protocol.ConnectListAll
 // The older network calls are derived from ConnectListAllNetworks.
 
 func numOfNetworks(ctx context.Context, r *request) (*protocol.ConnectNumOfNetworksRet, error) {
-	nets, err := listNetworksFiltered(ctx, r, drivers.NetworkListActive)
+	nets, err := listNetworksFiltered(ctx, r, vir.ConnectListNetworksActive)
 	return &protocol.ConnectNumOfNetworksRet{Num: int32(len(nets))}, err
 }
 
 func numOfDefinedNetworks(ctx context.Context, r *request) (*protocol.ConnectNumOfDefinedNetworksRet, error) {
-	nets, err := listNetworksFiltered(ctx, r, drivers.NetworkListInactive)
+	nets, err := listNetworksFiltered(ctx, r, vir.ConnectListNetworksInactive)
 	return &protocol.ConnectNumOfDefinedNetworksRet{Num: int32(len(nets))}, err
 }
 
-func networkNames(ctx context.Context, r *request, flags uint32, maxNames int32) ([]string, error) {
+func networkNames(ctx context.Context, r *request, flags vir.ConnectListAllNetworksFlags, maxNames int32) ([]string, error) {
 	nets, err := listNetworksFiltered(ctx, r, flags)
 	if err != nil {
 		return nil, err
@@ -206,11 +206,11 @@ func networkNames(ctx context.Context, r *request, flags uint32, maxNames int32)
 }
 
 func listNetworks(ctx context.Context, r *request, a *protocol.ConnectListNetworksArgs) (*protocol.ConnectListNetworksRet, error) {
-	names, err := networkNames(ctx, r, drivers.NetworkListActive, a.Maxnames)
+	names, err := networkNames(ctx, r, vir.ConnectListNetworksActive, a.Maxnames)
 	return &protocol.ConnectListNetworksRet{Names: names}, err
 }
 
 func listDefinedNetworks(ctx context.Context, r *request, a *protocol.ConnectListDefinedNetworksArgs) (*protocol.ConnectListDefinedNetworksRet, error) {
-	names, err := networkNames(ctx, r, drivers.NetworkListInactive, a.Maxnames)
+	names, err := networkNames(ctx, r, vir.ConnectListNetworksInactive, a.Maxnames)
 	return &protocol.ConnectListDefinedNetworksRet{Names: names}, err
 }

@@ -15,8 +15,10 @@ import (
 const maxRegistrations = 1024
 
 // legacyEventIDMax bounds the event ids of the legacy REGISTER_ANY (167):
-// the sixteen events that have a message without a callback id.
-const legacyEventIDMax = 16
+// the events up to DEVICE_REMOVED, which have a message without a
+// callback id. libvirtd refuses the later ones, which only the callback
+// style of RPC carries.
+const legacyEventIDMax = int32(vir.DomainEventIDDeviceRemoved) + 1
 
 // register attaches a callback for eventID, limited to dom when not nil,
 // to the driver behind the client's connection. The driver raises the

@@ -148,14 +148,8 @@ type Network struct {
 	UUID UUID
 }
 
-// Flags of ConnectListAllNetworks (virConnectListAllNetworksFlags).
-const (
-	NetworkListInactive uint32 = 1 << 0
-	NetworkListActive   uint32 = 1 << 1
-)
-
 // NetworkLister lists virtual networks (virConnectListAllNetworks). No
 // driver has networks yet, so network calls answer vir.ErrNoSupport.
 type NetworkLister interface {
-	ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Network, error)
+	ConnectListAllNetworks(ctx context.Context, flags vir.ConnectListAllNetworksFlags) ([]Network, error)
 }

@@ -57,7 +57,7 @@ func TestFlaglessEntryPoints(t *testing.T) {
 	if drivers.CodeOf(err) != vir.ErrOperationDenied || err.Error() != "operation forbidden: read only access prevents virDomainDestroy" {
 		t.Errorf("read-only destroy: %v", err)
 	}
-	err = ro.DomainDestroy(ctx, dom, 1)
+	err = ro.DomainDestroy(ctx, dom, uint32(vir.DomainDestroyGraceful))
 	if err == nil || err.Error() != "operation forbidden: read only access prevents virDomainDestroyFlags" {
 		t.Errorf("read-only destroy with flags: %v", err)
 	}

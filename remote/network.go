@@ -5,6 +5,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // Network is a virtual network as the public API names it.
@@ -17,10 +18,10 @@ func networkToWire(n Network) protocol.Network {
 // ConnectListAllNetworks lists the virtual networks that pass the filter
 // of flags (virConnectListAllNetworksFlags). A daemon whose driver has no
 // networks answers ErrNoSupport.
-func (c *Conn) ConnectListAllNetworks(ctx context.Context, flags uint32) ([]Network, error) {
+func (c *Conn) ConnectListAllNetworks(ctx context.Context, flags vir.ConnectListAllNetworksFlags) ([]Network, error) {
 	var ret protocol.ConnectListAllNetworksRet
 	if err := c.call(ctx, protocol.ProcConnectListAllNetworks,
-		&protocol.ConnectListAllNetworksArgs{NeedResults: 1, Flags: flags}, &ret); err != nil {
+		&protocol.ConnectListAllNetworksArgs{NeedResults: 1, Flags: uint32(flags)}, &ret); err != nil {
 		return nil, err
 	}
 	nets := make([]Network, len(ret.Nets))

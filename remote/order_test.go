@@ -14,6 +14,7 @@ import (
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/vir"
 )
 
 // earlySession is a stand-in server session (govirtd itself no longer
@@ -25,7 +26,7 @@ const nEv = 200
 
 func (s *earlySession) send(i int) {
 	s.p.SendMessage(protocol.RemoteProgram, protocol.RemoteProtocolVersion, int32(protocol.ProcDomainEventCallbackLifecycle),
-		&protocol.DomainEventCallbackLifecycleMsg{CallbackID: 7, Msg: protocol.DomainEventLifecycleMsg{Dom: protocol.Domain{Name: "x", ID: 1}, Event: 2, Detail: int32(i)}})
+		&protocol.DomainEventCallbackLifecycleMsg{CallbackID: 7, Msg: protocol.DomainEventLifecycleMsg{Dom: protocol.Domain{Name: "x", ID: 1}, Event: int32(vir.DomainEventStarted), Detail: int32(i)}})
 }
 
 func (s *earlySession) Dispatch(ctx context.Context, c *rpc.Call) (protocol.Encodable, error) {

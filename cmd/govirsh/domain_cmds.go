@@ -8,31 +8,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
-// Flags of the lifecycle operations, numbered as libvirt 9.0's
-// virDomainCreateFlags, virDomainDestroyFlagsValues,
-// virDomainShutdownFlagValues / virDomainRebootFlagValues and
-// virDomainUndefineFlagsValues.
-const (
-	startPaused      = 1 << 0
-	startAutodestroy = 1 << 1
-	startBypassCache = 1 << 2
-	startForceBoot   = 1 << 3
-	startValidate    = 1 << 4
-	startResetNVRAM  = 1 << 5
-
-	destroyGraceful = 1 << 0
-
-	undefineManagedSave       = 1 << 0
-	undefineSnapshotsMetadata = 1 << 1
-	undefineNVRAM             = 1 << 2
-	undefineKeepNVRAM         = 1 << 3
-	undefineCheckpoints       = 1 << 4
+// shutdownModes and rebootModes are the --mode words of shutdown and
+// reboot, with their virDomainShutdownFlagValues and
+// virDomainRebootFlagValues.
+var (
+	shutdownModes = map[string]uint32{
+		"acpi":     uint32(vir.DomainShutdownAcpiPowerBtn),
+		"agent":    uint32(vir.DomainShutdownGuestAgent),
+		"initctl":  uint32(vir.DomainShutdownInitctl),
+		"signal":   uint32(vir.DomainShutdownSignal),
+		"paravirt": uint32(vir.DomainShutdownParavirt),
+	}
+	rebootModes = map[string]uint32{
+		"acpi":     uint32(vir.DomainRebootAcpiPowerBtn),
+		"agent":    uint32(vir.DomainRebootGuestAgent),
+		"initctl":  uint32(vir.DomainRebootInitctl),
+		"signal":   uint32(vir.DomainRebootSignal),
+		"paravirt": uint32(vir.DomainRebootParavirt),
+	}
 )
-
-// powerModes are the --mode words of shutdown and reboot.
-var powerModes = map[string]uint32{"acpi": 1 << 0, "agent": 1 << 1, "initctl": 1 << 2, "signal": 1 << 3, "paravirt": 1 << 4}
 
 // boolFlags declares boolean options and returns the sum of the flag
 // values of those set on cmd.
@@ -70,11 +67,11 @@ func startCommand(sh *shell) *cobra.Command {
 			return nil
 		})
 	flags = addBoolFlags(cmd,
-		boolFlag{"paused", "leave the guest paused after start", startPaused},
-		boolFlag{"autodestroy", "automatically destroy the guest when virsh disconnects", startAutodestroy},
-		boolFlag{"bypass-cache", "avoid file system cache when loading", startBypassCache},
-		boolFlag{"force-boot", "force fresh boot by discarding any managed save", startForceBoot},
-		boolFlag{"reset-nvram", "re-initialize NVRAM from its pristine template", startResetNVRAM})
+		boolFlag{"paused", "leave the guest paused after start", uint32(vir.DomainStartPaused)},
+		boolFlag{"autodestroy", "automatically destroy the guest when virsh disconnects", uint32(vir.DomainStartAutodestroy)},
+		boolFlag{"bypass-cache", "avoid file system cache when loading", uint32(vir.DomainStartBypassCache)},
+		boolFlag{"force-boot", "force fresh boot by discarding any managed save", uint32(vir.DomainStartForceBoot)},
+		boolFlag{"reset-nvram", "re-initialize NVRAM from its pristine template", uint32(vir.DomainStartResetNvram)})
 	return cmd
 }
 
@@ -99,7 +96,7 @@ func destroyCommand(sh *shell) *cobra.Command {
 		func(ctx context.Context, cmd *cobra.Command, dom remote.Domain) error {
 			var flags uint32
 			if graceful {
-				flags = destroyGraceful
+				flags = uint32(vir.DomainDestroyGraceful)
 			}
 			return sh.conn.DomainDestroy(ctx, dom, flags)
 		})
@@ -121,14 +118,15 @@ func resumeCommand(sh *shell) *cobra.Command {
 		})
 }
 
-// parseMode reads shutdown's and reboot's --mode, a comma-separated list.
-func parseMode(mode string) (uint32, error) {
+// parseMode reads shutdown's and reboot's --mode, a comma-separated list
+// of the words of modes.
+func parseMode(mode string, modes map[string]uint32) (uint32, error) {
 	if mode == "" {
 		return 0, nil
 	}
 	var flags uint32
 	for _, m := range strings.Split(mode, ",") {
-		f, ok := powerModes[m]
+		f, ok := modes[m]
 		if !ok {
 			return 0, fmt.Errorf("Unknown mode %s value, expecting 'acpi', 'agent', 'initctl', 'signal', or 'paravirt'", m)
 		}
@@ -138,14 +136,14 @@ func parseMode(mode string) (uint32, error) {
 }
 
 // powerCommand is shutdown or reboot: a --mode, checked before the lookup.
-func powerCommand(sh *shell, use, short, verb, done string,
+func powerCommand(sh *shell, use, short, verb, done string, modes map[string]uint32,
 	op func(ctx context.Context, dom remote.Domain, flags uint32) error) *cobra.Command {
 	var mode string
 	cmd := &cobra.Command{Use: use + " <domain> [--mode acpi|agent|initctl|signal|paravirt]", Short: short}
 	d := addData(cmd, domainOpt)
 	cmd.Flags().StringVar(&mode, "mode", "", "shutdown mode: acpi|agent|initctl|signal|paravirt")
 	cmd.RunE = sh.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
-		flags, err := parseMode(mode)
+		flags, err := parseMode(mode, modes)
 		if err != nil {
 			return err
 		}
@@ -164,14 +162,14 @@ func powerCommand(sh *shell, use, short, verb, done string,
 }
 
 func shutdownCommand(sh *shell) *cobra.Command {
-	return powerCommand(sh, "shutdown", "gracefully shutdown a domain", "shutdown", "is being shutdown",
+	return powerCommand(sh, "shutdown", "gracefully shutdown a domain", "shutdown", "is being shutdown", shutdownModes,
 		func(ctx context.Context, dom remote.Domain, flags uint32) error {
 			return sh.conn.DomainShutdown(ctx, dom, flags)
 		})
 }
 
 func rebootCommand(sh *shell) *cobra.Command {
-	return powerCommand(sh, "reboot", "reboot a domain", "reboot", "is being rebooted",
+	return powerCommand(sh, "reboot", "reboot a domain", "reboot", "is being rebooted", rebootModes,
 		func(ctx context.Context, dom remote.Domain, flags uint32) error {
 			return sh.conn.DomainReboot(ctx, dom, flags)
 		})
@@ -202,11 +200,11 @@ func undefineCommand(sh *shell) *cobra.Command {
 	cmd := &cobra.Command{Use: "undefine <domain>", Short: "undefine a domain"}
 	d := addData(cmd, domainOpt)
 	flags := addBoolFlags(cmd,
-		boolFlag{"managed-save", "remove domain managed state file", undefineManagedSave},
-		boolFlag{"snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)", undefineSnapshotsMetadata},
-		boolFlag{"checkpoints-metadata", "remove all domain checkpoint metadata (vm must be inactive)", undefineCheckpoints},
-		boolFlag{"nvram", "remove nvram file", undefineNVRAM},
-		boolFlag{"keep-nvram", "keep nvram file", undefineKeepNVRAM})
+		boolFlag{"managed-save", "remove domain managed state file", uint32(vir.DomainUndefineManagedSave)},
+		boolFlag{"snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)", uint32(vir.DomainUndefineSnapshotsMetadata)},
+		boolFlag{"checkpoints-metadata", "remove all domain checkpoint metadata (vm must be inactive)", uint32(vir.DomainUndefineCheckpointsMetadata)},
+		boolFlag{"nvram", "remove nvram file", uint32(vir.DomainUndefineNvram)},
+		boolFlag{"keep-nvram", "keep nvram file", uint32(vir.DomainUndefineKeepNvram)})
 	cmd.RunE = sh.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		if err := exclusive(cmd, "nvram", "keep-nvram"); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/govirt/govirtd/remote"
+	"github.com/govirt/govirtd/vir"
 )
 
 // libVersion is the libvirt release whose protocol and virsh govirsh
@@ -108,28 +109,18 @@ func capabilitiesCommand(sh *shell) *cobra.Command {
 	})
 }
 
-// Flags of ConnectListAllNetworks (virConnectListAllNetworksFlags).
-const (
-	netInactive    = 1 << 0
-	netActive      = 1 << 1
-	netPersistent  = 1 << 2
-	netTransient   = 1 << 3
-	netAutostart   = 1 << 4
-	netNoAutostart = 1 << 5
-)
-
 func netListCommand(sh *shell) *cobra.Command {
 	var inactive, all, name, uuid, tbl bool
 	var filters func() uint32
 	cmd := hostCommand(sh, "net-list", "list networks", func(ctx context.Context, cmd *cobra.Command) error {
-		var flags uint32 = netActive
+		flags := vir.ConnectListNetworksActive
 		if inactive {
-			flags = netInactive
+			flags = vir.ConnectListNetworksInactive
 		}
 		if all {
-			flags = netActive | netInactive
+			flags = vir.ConnectListNetworksActive | vir.ConnectListNetworksInactive
 		}
-		flags |= filters()
+		flags |= vir.ConnectListAllNetworksFlags(filters())
 		if n := btoi(tbl) + btoi(name) + btoi(uuid); n > 1 {
 			return failed(nil, "Only one argument from --table, --name and --uuid may be specified.")
 		}
@@ -156,10 +147,10 @@ func netListCommand(sh *shell) *cobra.Command {
 	f.BoolVar(&inactive, "inactive", false, "list inactive networks")
 	f.BoolVar(&all, "all", false, "list inactive & active networks")
 	filters = addBoolFlags(cmd,
-		boolFlag{"persistent", "list persistent networks", netPersistent},
-		boolFlag{"transient", "list transient networks", netTransient},
-		boolFlag{"autostart", "list networks with autostart enabled", netAutostart},
-		boolFlag{"no-autostart", "list networks with autostart disabled", netNoAutostart})
+		boolFlag{"persistent", "list persistent networks", uint32(vir.ConnectListNetworksPersistent)},
+		boolFlag{"transient", "list transient networks", uint32(vir.ConnectListNetworksTransient)},
+		boolFlag{"autostart", "list networks with autostart enabled", uint32(vir.ConnectListNetworksAutostart)},
+		boolFlag{"no-autostart", "list networks with autostart disabled", uint32(vir.ConnectListNetworksNoAutostart)})
 	f.BoolVar(&uuid, "uuid", false, "list uuid's only")
 	f.BoolVar(&name, "name", false, "list network names only")
 	f.BoolVar(&tbl, "table", false, "list table (default)")

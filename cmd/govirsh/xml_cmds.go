@@ -6,35 +6,21 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/govirt/govirtd/remote"
-)
-
-// More flags, numbered as libvirt 9.0's virDomainDefineFlags,
-// virDomainXMLFlags and virDomainSaveRestoreFlags.
-const (
-	defineValidate = 1 << 0
-
-	xmlSecure     = 1 << 0
-	xmlInactive   = 1 << 1
-	xmlUpdateCPU  = 1 << 2
-	xmlMigratable = 1 << 3
-
-	saveBypassCache = 1 << 0
-	saveRunning     = 1 << 1
-	savePaused      = 1 << 2
+	"github.com/govirt/govirtd/vir"
 )
 
 // saveFlags are the options save and restore share.
 func saveFlags(cmd *cobra.Command) func() uint32 {
 	return addBoolFlags(cmd,
-		boolFlag{"bypass-cache", "avoid file system cache when saving or restoring", saveBypassCache},
-		boolFlag{"running", "the domain runs once restored", saveRunning},
-		boolFlag{"paused", "the domain is paused once restored", savePaused})
+		boolFlag{"bypass-cache", "avoid file system cache when saving or restoring", uint32(vir.DomainSaveBypassCache)},
+		boolFlag{"running", "the domain runs once restored", uint32(vir.DomainSaveRunning)},
+		boolFlag{"paused", "the domain is paused once restored", uint32(vir.DomainSavePaused)})
 }
 
 func defineCommand(sh *shell) *cobra.Command {
 	cmd := &cobra.Command{Use: "define <file>", Short: "define (but don't start) a domain from an XML file"}
 	d := addData(cmd, xmlFile)
-	flags := addBoolFlags(cmd, boolFlag{"validate", "validate the XML against the schema", defineValidate})
+	flags := addBoolFlags(cmd, boolFlag{"validate", "validate the XML against the schema", uint32(vir.DomainDefineValidate)})
 	cmd.RunE = sh.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		from := d.get("file")
 		xml, err := readXMLFile(from)
@@ -55,10 +41,10 @@ func createCommand(sh *shell) *cobra.Command {
 	cmd := &cobra.Command{Use: "create <file> [--paused]", Short: "create a domain from an XML file"}
 	d := addData(cmd, xmlFile)
 	flags := addBoolFlags(cmd,
-		boolFlag{"paused", "leave the guest paused after creation", startPaused},
-		boolFlag{"autodestroy", "automatically destroy the guest when virsh disconnects", startAutodestroy},
-		boolFlag{"validate", "validate the XML against the schema", startValidate},
-		boolFlag{"reset-nvram", "re-initialize NVRAM from its pristine template", startResetNVRAM})
+		boolFlag{"paused", "leave the guest paused after creation", uint32(vir.DomainStartPaused)},
+		boolFlag{"autodestroy", "automatically destroy the guest when virsh disconnects", uint32(vir.DomainStartAutodestroy)},
+		boolFlag{"validate", "validate the XML against the schema", uint32(vir.DomainStartValidate)},
+		boolFlag{"reset-nvram", "re-initialize NVRAM from its pristine template", uint32(vir.DomainStartResetNvram)})
 	cmd.RunE = sh.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		from := d.get("file")
 		xml, err := readXMLFile(from)
@@ -87,10 +73,10 @@ func dumpxmlCommand(sh *shell) *cobra.Command {
 			return nil
 		})
 	flags = addBoolFlags(cmd,
-		boolFlag{"inactive", "show inactive defined XML", xmlInactive},
-		boolFlag{"security-info", "include security sensitive information in XML dump", xmlSecure},
-		boolFlag{"update-cpu", "update guest CPU according to host CPU", xmlUpdateCPU},
-		boolFlag{"migratable", "provide XML suitable for migrations", xmlMigratable})
+		boolFlag{"inactive", "show inactive defined XML", uint32(vir.DomainXMLInactive)},
+		boolFlag{"security-info", "include security sensitive information in XML dump", uint32(vir.DomainXMLSecure)},
+		boolFlag{"update-cpu", "update guest CPU according to host CPU", uint32(vir.DomainXMLUpdateCPU)},
+		boolFlag{"migratable", "provide XML suitable for migrations", uint32(vir.DomainXMLMigratable)})
 	return cmd
 }
 
