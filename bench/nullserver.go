@@ -8,6 +8,9 @@ import (
 	"net"
 	"os"
 	"sync"
+
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // The null server answers every CALL at once, so the benchmark can show
@@ -20,17 +23,6 @@ import (
 // GET_STATE answer it, CALLBACK_REGISTER_ANY subscribes the connection,
 // and SUSPEND and RESUME send every subscriber its lifecycle event before
 // the reply, as the daemons do.
-
-// Procedures the null server tells apart (remote_protocol.x).
-const (
-	nullProcConnectClose   = 2
-	nullProcResume         = 28
-	nullProcSuspend        = 34
-	nullProcLookupByName   = 23
-	nullProcGetState       = 212
-	nullProcRegisterAny    = 316
-	nullProcLifecycleEvent = 318
-)
 
 // runNullServer serves the null protocol on a unix socket at path until
 // the process is killed.
@@ -78,13 +70,16 @@ var nullDomain = []byte{0, 0, 0, 4, 't', 'e', 's', 't',
 	0x66, 0x95, 0xeb, 0x01, 0xf6, 0xa4, 0x83, 0x04, 0x79, 0xaa, 0x97, 0xf2, 0x50, 0x2e, 0x19, 0x3f,
 	0, 0, 0, 1}
 
+// word is an XDR int.
+func word(v int32) []byte { return binary.BigEndian.AppendUint32(nil, uint32(v)) }
+
 // frame appends a frame of the given header words and body to b.
 func frame(b []byte, prog, vers, proc, typ, serial uint32, body ...[]byte) []byte {
-	n := 28
+	n := protocol.MinFrame
 	for _, x := range body {
 		n += len(x)
 	}
-	for _, v := range []uint32{uint32(n), prog, vers, proc, typ, serial, 0} {
+	for _, v := range []uint32{uint32(n), prog, vers, proc, typ, serial, uint32(protocol.StatusOK)} {
 		b = binary.BigEndian.AppendUint32(b, v)
 	}
 	for _, x := range body {
@@ -103,7 +98,7 @@ func (s *nullServer) serve(c *nullConn) {
 		c.c.Close()
 	}()
 	r := bufio.NewReaderSize(c.c, 64*1024)
-	var hdr [28]byte
+	var hdr [protocol.MinFrame]byte
 	var out []byte
 	zero8 := make([]byte, 8)
 	for {
@@ -111,58 +106,55 @@ func (s *nullServer) serve(c *nullConn) {
 			return
 		}
 		n := binary.BigEndian.Uint32(hdr[0:])
-		if n < 28 {
+		if n < protocol.MinFrame {
 			return
 		}
-		if _, err := r.Discard(int(n) - 28); err != nil {
+		if _, err := r.Discard(int(n) - protocol.MinFrame); err != nil {
 			return
 		}
-		if binary.BigEndian.Uint32(hdr[16:]) != 0 { // not a CALL
+		if protocol.NetMessageType(binary.BigEndian.Uint32(hdr[16:])) != protocol.Call {
 			continue
 		}
 		prog, vers := binary.BigEndian.Uint32(hdr[4:]), binary.BigEndian.Uint32(hdr[8:])
-		proc, serial := binary.BigEndian.Uint32(hdr[12:]), binary.BigEndian.Uint32(hdr[20:])
+		proc, serial := protocol.Procedure(binary.BigEndian.Uint32(hdr[12:])), binary.BigEndian.Uint32(hdr[20:])
 		body := [][]byte{zero8}
 		switch proc {
-		case nullProcLookupByName:
+		case protocol.ProcDomainLookupByName:
 			body = [][]byte{nullDomain}
-		case nullProcGetState:
-			body = [][]byte{{0, 0, 0, 1, 0, 0, 0, 1}} // running, booted
-		case nullProcRegisterAny:
+		case protocol.ProcDomainGetState:
+			body = [][]byte{word(int32(vir.DomainRunning)), word(int32(vir.DomainRunningBooted))}
+		case protocol.ProcConnectDomainEventCallbackRegisterAny:
 			s.mu.Lock()
 			id := int32(len(s.subs) + 1)
 			s.subs[c] = id
 			s.mu.Unlock()
-			body = [][]byte{binary.BigEndian.AppendUint32(nil, uint32(id))}
-		case nullProcSuspend, nullProcResume:
-			event := uint32(3) // suspended, paused
-			if proc == nullProcResume {
-				event = 4 // resumed, unpaused
-			}
-			s.event(prog, vers, event)
+			body = [][]byte{word(id)}
+		case protocol.ProcDomainSuspend:
+			s.event(prog, vers, vir.DomainEventSuspended, int32(vir.DomainEventSuspendedPaused))
+		case protocol.ProcDomainResume:
+			s.event(prog, vers, vir.DomainEventResumed, int32(vir.DomainEventResumedUnpaused))
 		}
-		out = frame(out[:0], prog, vers, proc, 1, serial, body...)
+		out = frame(out[:0], prog, vers, uint32(proc), uint32(protocol.Reply), serial, body...)
 		c.wmu.Lock()
 		_, err := c.w.Write(out)
-		if err == nil && (r.Buffered() == 0 || proc == nullProcConnectClose) {
+		if err == nil && (r.Buffered() == 0 || proc == protocol.ProcConnectClose) {
 			err = c.w.Flush()
 		}
 		c.wmu.Unlock()
-		if err != nil || proc == nullProcConnectClose {
+		if err != nil || proc == protocol.ProcConnectClose {
 			return
 		}
 	}
 }
 
 // event sends every subscriber a lifecycle event of the domain "test".
-func (s *nullServer) event(prog, vers, event uint32) {
+func (s *nullServer) event(prog, vers uint32, event vir.DomainEventType, detail int32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var f []byte
 	for sub, id := range s.subs {
-		f = frame(f[:0], prog, vers, nullProcLifecycleEvent, 2, 1,
-			binary.BigEndian.AppendUint32(nil, uint32(id)), nullDomain,
-			binary.BigEndian.AppendUint32(nil, event), make([]byte, 4))
+		f = frame(f[:0], prog, vers, uint32(protocol.ProcDomainEventCallbackLifecycle), uint32(protocol.Message), 1,
+			word(id), nullDomain, word(int32(event)), word(detail))
 		sub.wmu.Lock()
 		if _, err := sub.w.Write(f); err == nil {
 			sub.w.Flush()

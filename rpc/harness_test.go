@@ -16,6 +16,7 @@ import (
 
 	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // The tests run a real Server on a unix socket in t.TempDir() (or on
@@ -266,7 +267,7 @@ func (s *testSession) Dispatch(ctx context.Context, call *Call) (protocol.Encoda
 	case procPanic:
 		panic("the handler fell over")
 	case procError:
-		return nil, protocol.NewError(42, 12, "Domain not found")
+		return nil, protocol.NewError(int32(vir.ErrNoDomain), int32(vir.FromTest), "Domain not found")
 	}
 	return nil, protocol.RPCError("unknown procedure: %d", call.Header.Procedure)
 }

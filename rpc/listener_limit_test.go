@@ -6,6 +6,8 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+
+	"github.com/govirt/govirtd/vir"
 )
 
 // TestListenerClientLimit: a listener's own MaxClients refuses its extra
@@ -42,6 +44,6 @@ func TestListenerClientLimit(t *testing.T) {
 	third := dialRO()
 	call := callHeader(procEcho, 3)
 	third.send(call, &echoBody{Data: []byte("over it")})
-	checkError(t, third.recvError(call), 39, 7, "too many active clients (2); raise max_ro_clients in the daemon's config")
+	checkError(t, third.recvError(call), vir.ErrRPC, vir.FromRPC, "too many active clients (2); raise max_ro_clients in the daemon's config")
 	h.dialRaw().echo(4, "the other listener still admits clients")
 }

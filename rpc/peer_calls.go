@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // The call side of a client: what the transport answers itself, quick
@@ -133,7 +134,7 @@ func (p *Peer) callSession(c *Call) (ret protocol.Encodable, err error) {
 			p.srv.log.Error("panic while dispatching a call; closing the client", "client", p.id,
 				"header", c.Header, "panic", r, "stack", string(debug.Stack()))
 			ret = nil
-			err = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC,
+			err = protocol.NewError(int32(vir.ErrInternalError), int32(vir.FromRPC),
 				fmt.Sprintf("internal error: procedure %d failed unexpectedly; see the daemon's log", proc))
 			c.closeAfterReply = true
 		}
@@ -152,7 +153,7 @@ func (p *Peer) reply(call protocol.Header, ret protocol.Encodable, err error, cl
 	if err != nil {
 		var rerr *protocol.Error
 		if !errors.As(err, &rerr) || rerr == nil {
-			rerr = protocol.NewError(protocol.CodeInternalError, protocol.DomainRPC, "internal error: "+err.Error())
+			rerr = protocol.NewError(int32(vir.ErrInternalError), int32(vir.FromRPC), "internal error: "+err.Error())
 		}
 		if frame, err = EncodeFrame(replyHeader(call, protocol.StatusError), rerr); err != nil {
 			return err

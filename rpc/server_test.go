@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
 )
 
 // checkError compares a decoded remote_error with code, domain and message.
-func checkError(t *testing.T, e *protocol.Error, code, domain int32, msg string) {
+func checkError(t *testing.T, e *protocol.Error, code vir.ErrorNumber, domain vir.ErrorDomain, msg string) {
 	t.Helper()
-	if e.Code != code || e.Domain != domain || e.Message == nil || *e.Message != msg || e.Level != protocol.LevelError {
+	if e.Code != int32(code) || e.Domain != int32(domain) || e.Message == nil || *e.Message != msg || e.Level != protocol.LevelError {
 		got := "<nil>"
 		if e.Message != nil {
 			got = *e.Message
@@ -45,7 +46,7 @@ func TestUnknownProgramOrVersion(t *testing.T) {
 	} {
 		call := protocol.Header{Program: tc.prog, Version: tc.vers, Procedure: 66, Type: protocol.Call, Serial: uint32(10 + i)}
 		c.send(call, nil)
-		checkError(t, c.recvError(call), 39, 7, tc.msg)
+		checkError(t, c.recvError(call), vir.ErrRPC, vir.FromRPC, tc.msg)
 	}
 	// The client is still served.
 	c.echo(99, "still here")
@@ -58,7 +59,7 @@ func TestCallWithBadStatus(t *testing.T) {
 		call := callHeader(procEcho, 5)
 		call.Status = status
 		c.send(call, &echoBody{Data: []byte("x")})
-		checkError(t, c.recvError(call), 39, 7, fmt.Sprintf("Unexpected message status %d", uint32(status)))
+		checkError(t, c.recvError(call), vir.ErrRPC, vir.FromRPC, fmt.Sprintf("Unexpected message status %d", uint32(status)))
 	}
 	c.echo(6, "still here")
 }
@@ -104,7 +105,7 @@ func TestCallWithFDsRefused(t *testing.T) {
 	if err := protocol.Unmarshal(body, &e); err != nil {
 		t.Fatal(err)
 	}
-	checkError(t, &e, 39, 7, "passing file descriptors is not supported")
+	checkError(t, &e, vir.ErrRPC, vir.FromRPC, "passing file descriptors is not supported")
 	c.echo(4, "ok")
 }
 
@@ -122,14 +123,14 @@ func TestErrorAndPanicReplies(t *testing.T) {
 	c := h.dialRaw()
 	call := callHeader(procError, 1)
 	c.send(call, nil)
-	checkError(t, c.recvError(call), 42, 12, "Domain not found")
+	checkError(t, c.recvError(call), vir.ErrNoDomain, vir.FromTest, "Domain not found")
 
 	// A panicking handler fails its call and its client, not the server.
 	other := h.dialRaw()
 	other.echo(1, "before")
 	call = callHeader(procPanic, 2)
 	c.send(call, nil)
-	checkError(t, c.recvError(call), 1, 7, "internal error: procedure 6 failed unexpectedly; see the daemon's log")
+	checkError(t, c.recvError(call), vir.ErrInternalError, vir.FromRPC, "internal error: procedure 6 failed unexpectedly; see the daemon's log")
 	if got := c.expectClosed(); len(got) != 0 {
 		t.Errorf("frames after the panic reply: %v", got)
 	}
@@ -285,7 +286,7 @@ func TestMaxClients(t *testing.T) {
 	call := protocol.Header{Program: protocol.RemoteProgram, Version: 1, Procedure: 66, Type: protocol.Call, Serial: 0}
 	over.send(call, nil)
 	e := over.recvError(call)
-	if e.Code != 39 || e.Domain != 7 || e.Message == nil || !strings.Contains(*e.Message, "max_clients") {
+	if e.Code != int32(vir.ErrRPC) || e.Domain != int32(vir.FromRPC) || e.Message == nil || !strings.Contains(*e.Message, "max_clients") {
 		t.Errorf("refusal %+v does not name max_clients", e)
 	}
 	if got := over.expectClosed(); len(got) != 0 {
@@ -769,7 +770,7 @@ func TestClientAgainstServer(t *testing.T) {
 	// An error reply is a *protocol.Error.
 	err = c.Call(ctx, testProg, testVers, procError, nil, nil)
 	var pe *protocol.Error
-	if !errors.As(err, &pe) || pe.Code != 42 {
+	if !errors.As(err, &pe) || pe.Code != int32(vir.ErrNoDomain) {
 		t.Errorf("error call: %v", err)
 	}
 
