@@ -115,7 +115,7 @@ func TestMalformedInput(t *testing.T) {
 	answered := func(what string, h protocol.Header, code vir.ErrorNumber, domain vir.ErrorDomain, msg string) {
 		t.Helper()
 		e := raw.recvError(h)
-		if e.Code != int32(code) || e.Domain != int32(domain) || e.Level != protocol.LevelError || e.Message == nil || *e.Message != msg {
+		if e.Code != int32(code) || e.Domain != int32(domain) || e.Level != int32(vir.ErrError) || e.Message == nil || *e.Message != msg {
 			t.Errorf("%s: error %d/%d level %d %q, want %d/%d level 2 %q", what, e.Code, e.Domain, e.Level, malformedStr(e.Message), code, domain, msg)
 		}
 		alive(what)

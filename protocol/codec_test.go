@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/govirt/govirtd/vir"
 )
 
 // be returns the XDR words ws, big-endian.
@@ -333,7 +335,7 @@ func TestAppendMarshal(t *testing.T) {
 
 func TestErrorHelpers(t *testing.T) {
 	e := RPCError("Cannot find program %d version %d", int32(-1), 2)
-	if e.Code != CodeRPC || e.Domain != DomainRPC || e.Level != LevelError ||
+	if e.Code != int32(vir.ErrRPC) || e.Domain != int32(vir.FromRPC) || e.Level != int32(vir.ErrError) ||
 		*e.Message != "Cannot find program -1 version 2" || *e.Str1 != *e.Message || e.Int1 != -1 || e.Int2 != -1 {
 		t.Errorf("RPCError = %+v", e)
 	}

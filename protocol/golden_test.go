@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"reflect"
 	"testing"
+
+	"github.com/govirt/govirtd/vir"
 )
 
 // Golden encodings, every byte explained, in the spirit of libvirt's
@@ -192,7 +194,7 @@ func TestGoldenErrorAllFields(t *testing.T) {
 		Code:    1,
 		Domain:  7,
 		Message: strp("internal error: X"),
-		Level:   LevelError,
+		Level:   int32(vir.ErrError),
 		Dom:     &Domain{Name: "test", UUID: testUUID, ID: 1},
 		Str1:    strp("internal error: %s"),
 		Str2:    strp("X"),

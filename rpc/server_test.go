@@ -20,7 +20,7 @@ import (
 // checkError compares a decoded remote_error with code, domain and message.
 func checkError(t *testing.T, e *protocol.Error, code vir.ErrorNumber, domain vir.ErrorDomain, msg string) {
 	t.Helper()
-	if e.Code != int32(code) || e.Domain != int32(domain) || e.Message == nil || *e.Message != msg || e.Level != protocol.LevelError {
+	if e.Code != int32(code) || e.Domain != int32(domain) || e.Message == nil || *e.Message != msg || e.Level != int32(vir.ErrError) {
 		got := "<nil>"
 		if e.Message != nil {
 			got = *e.Message
