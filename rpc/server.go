@@ -148,7 +148,11 @@ type Server struct {
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
 	peers     map[*Peer]struct{}
-	byName    map[string]int        // clients connected now, by listener name
+	byName    map[string]int // clients connected now, by listener name
+
+	sweeping  bool          // the sweeper runs; guarded by mu
+	sweepStop chan struct{} // closed by Shutdown: the sweeper stops
+	stopOnce  sync.Once
 	refusing  map[net.Conn]struct{} // clients over max_clients being told so
 	closing   bool
 
@@ -187,6 +191,7 @@ func NewServer(cfg ServerConfig) *Server {
 		listeners: map[net.Listener]struct{}{},
 		peers:     map[*Peer]struct{}{},
 		byName:    map[string]int{},
+		sweepStop: make(chan struct{}),
 		refusing:  map[net.Conn]struct{}{},
 	}
 }
@@ -283,6 +288,10 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 	p := newPeer(s, conn, opts)
 	s.peers[p] = struct{}{}
 	s.byName[opts.Name]++
+	if !s.sweeping {
+		s.sweeping = true
+		go s.sweep()
+	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.accepted.Add(1)
@@ -408,6 +417,7 @@ func (s *Server) CloseListeners() {
 // session is closed or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.CloseListeners()
+	s.stopOnce.Do(func() { close(s.sweepStop) })
 	for _, p := range s.Peers() {
 		p.closeAfterFlush(ErrServerClosed)
 	}
@@ -421,6 +431,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			p.Close(ErrServerClosed)
 		}
 		return ctx.Err()
+	}
+}
+
+// sweep drops, at least once a second, the clients whose frame began
+// FrameTimeout ago and is still not complete. It runs while the server
+// has clients: the last one's leaving or Shutdown ends it.
+func (s *Server) sweep() {
+	t := time.NewTicker(min(max(s.cfg.FrameTimeout/4, time.Millisecond), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.sweepStop:
+			s.mu.Lock()
+			s.sweeping = false
+			s.mu.Unlock()
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			if len(s.peers) == 0 {
+				s.sweeping = false
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			for _, p := range s.Peers() {
+				p.dropIfStalled(now, s.cfg.FrameTimeout)
+			}
+		}
 	}
 }
 
