@@ -57,6 +57,35 @@ type Immediate interface {
 	Immediate(proc protocol.Procedure) bool
 }
 
+// StateQueries are the procedures that only read a driver's connection
+// facts, domain list and domain state, and register event callbacks:
+// libvirt runs them without a job. A driver whose state is in memory
+// under a lock never held across I/O may declare them Immediate.
+var StateQueries = []protocol.Procedure{
+	protocol.ProcConnectGetType, protocol.ProcConnectGetVersion,
+	protocol.ProcConnectGetHostname, protocol.ProcConnectGetURI,
+	protocol.ProcConnectListAllDomains, protocol.ProcConnectNumOfDomains,
+	protocol.ProcConnectListDomains, protocol.ProcConnectNumOfDefinedDomains,
+	protocol.ProcConnectListDefinedDomains,
+	protocol.ProcDomainLookupByID, protocol.ProcDomainLookupByName, protocol.ProcDomainLookupByUUID,
+	protocol.ProcDomainGetState, protocol.ProcDomainGetOSType,
+	protocol.ProcDomainIsActive, protocol.ProcDomainIsPersistent, protocol.ProcDomainGetAutostart,
+	protocol.ProcConnectDomainEventRegister, protocol.ProcConnectDomainEventDeregister,
+	protocol.ProcConnectDomainEventRegisterAny, protocol.ProcConnectDomainEventDeregisterAny,
+	protocol.ProcConnectDomainEventCallbackRegisterAny, protocol.ProcConnectDomainEventCallbackDeregisterAny,
+}
+
+// ProcSet is a set of procedures made of lists.
+func ProcSet(lists ...[]protocol.Procedure) map[protocol.Procedure]bool {
+	set := map[protocol.Procedure]bool{}
+	for _, l := range lists {
+		for _, p := range l {
+			set[p] = true
+		}
+	}
+	return set
+}
+
 // URIGetter answers the connection's canonical URI (virConnectGetURI), as
 // the driver would spell it: what a client that let the daemon probe
 // learns it is connected to.

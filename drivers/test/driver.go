@@ -98,30 +98,17 @@ func (c *conn) Close() error {
 // its lock without ever waiting. Save and restore, which read and write
 // files, are not among them; a new operation is not either until it is
 // added here.
-var immediate = map[protocol.Procedure]bool{
-	protocol.ProcConnectGetType: true, protocol.ProcConnectGetVersion: true,
-	protocol.ProcConnectGetHostname: true, protocol.ProcConnectGetURI: true,
-	protocol.ProcConnectGetCapabilities: true, protocol.ProcNodeGetInfo: true,
-	protocol.ProcConnectListAllDomains: true, protocol.ProcConnectNumOfDomains: true,
-	protocol.ProcConnectListDomains: true, protocol.ProcConnectNumOfDefinedDomains: true,
-	protocol.ProcConnectListDefinedDomains: true,
-	protocol.ProcDomainLookupByID:          true, protocol.ProcDomainLookupByName: true,
-	protocol.ProcDomainLookupByUUID: true,
-	protocol.ProcDomainGetState:     true, protocol.ProcDomainGetOSType: true,
-	protocol.ProcDomainIsActive: true, protocol.ProcDomainIsPersistent: true,
-	protocol.ProcDomainGetAutostart: true,
-	protocol.ProcDomainCreate:       true, protocol.ProcDomainCreateWithFlags: true, protocol.ProcDomainCreateXML: true,
-	protocol.ProcDomainDefineXML: true, protocol.ProcDomainDefineXMLFlags: true,
-	protocol.ProcDomainUndefine: true, protocol.ProcDomainUndefineFlags: true,
-	protocol.ProcDomainDestroy: true, protocol.ProcDomainDestroyFlags: true,
-	protocol.ProcDomainShutdown: true, protocol.ProcDomainShutdownFlags: true, protocol.ProcDomainReboot: true,
-	protocol.ProcDomainSuspend: true, protocol.ProcDomainResume: true, protocol.ProcDomainSetAutostart: true,
-	protocol.ProcDomainGetInfo: true, protocol.ProcDomainGetXMLDesc: true,
-	protocol.ProcDomainHasManagedSaveImage: true, protocol.ProcDomainSnapshotNum: true,
-	protocol.ProcConnectDomainEventRegister: true, protocol.ProcConnectDomainEventDeregister: true,
-	protocol.ProcConnectDomainEventRegisterAny: true, protocol.ProcConnectDomainEventDeregisterAny: true,
-	protocol.ProcConnectDomainEventCallbackRegisterAny: true, protocol.ProcConnectDomainEventCallbackDeregisterAny: true,
-}
+var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
+	protocol.ProcConnectGetCapabilities, protocol.ProcNodeGetInfo,
+	protocol.ProcDomainCreate, protocol.ProcDomainCreateWithFlags, protocol.ProcDomainCreateXML,
+	protocol.ProcDomainDefineXML, protocol.ProcDomainDefineXMLFlags,
+	protocol.ProcDomainUndefine, protocol.ProcDomainUndefineFlags,
+	protocol.ProcDomainDestroy, protocol.ProcDomainDestroyFlags,
+	protocol.ProcDomainShutdown, protocol.ProcDomainShutdownFlags, protocol.ProcDomainReboot,
+	protocol.ProcDomainSuspend, protocol.ProcDomainResume, protocol.ProcDomainSetAutostart,
+	protocol.ProcDomainGetInfo, protocol.ProcDomainGetXMLDesc,
+	protocol.ProcDomainHasManagedSaveImage, protocol.ProcDomainSnapshotNum,
+})
 
 // Immediate reports the procedures the daemon may run on the client's
 // reader goroutine (drivers.Immediate).
