@@ -6,12 +6,9 @@ import (
 	"github.com/govirt/govirtd/vir"
 )
 
-// Error (remote_error, generated) is the payload of every REPLY with
-// status ERROR. Message is never nil in what govirtd sends: go-libvirt
-// needs it.
-
-// NewError returns an error payload as libvirtd fills one: level ERROR,
-// the message also in str1, and both ints -1.
+// NewError returns the payload of a REPLY with status ERROR (Error,
+// remote_error) as libvirtd fills one: level ERROR, the message also in
+// str1, and both ints -1. Message is never nil, as go-libvirt needs it.
 func NewError(code, domain int32, msg string) *Error {
 	return &Error{
 		Code:    code,

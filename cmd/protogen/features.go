@@ -22,7 +22,11 @@ func writeFeatures(src, out string) error {
 	if err != nil {
 		return err
 	}
-	m := reDrvFeature.FindStringSubmatch(reComment.ReplaceAllString(string(b), ""))
+	text, err := hdrStripComments("src/libvirt_internal.h", string(b))
+	if err != nil {
+		return err
+	}
+	m := reDrvFeature.FindStringSubmatch(text)
 	if m == nil {
 		return fmt.Errorf("src/libvirt_internal.h: no virDrvFeature enum")
 	}

@@ -20,10 +20,7 @@ type headerSyms struct {
 	funcs  map[string]string // lower-case name without "vir" → virName
 }
 
-var (
-	reFunc    = regexp.MustCompile(`\b(vir[A-Z]\w*)\s*\(`)
-	reComment = regexp.MustCompile(`(?s)/\*.*?\*/|//[^\n]*`)
-)
+var reFunc = regexp.MustCompile(`\b(vir[A-Z]\w*)\s*\(`)
 
 func readHeaders(dir string) (*headerSyms, error) {
 	set, _, err := hdrLoad(dir)
@@ -51,7 +48,10 @@ func readHeaders(dir string) (*headerSyms, error) {
 		if err != nil {
 			return nil, err
 		}
-		text := reComment.ReplaceAllString(string(src), "")
+		text, err := hdrStripComments(f, string(src))
+		if err != nil {
+			return nil, err
+		}
 		for _, m := range reFunc.FindAllStringSubmatch(text, -1) {
 			h.funcs[strings.ToLower(strings.TrimPrefix(m[1], "vir"))] = m[1]
 		}
