@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -190,11 +191,7 @@ func (e *Encoder) pad(n int) {
 
 // Grow makes room for n more bytes: the generated code asks for an
 // array's smallest encoding before it encodes the elements.
-func (e *Encoder) Grow(n int) {
-	if n > cap(e.buf)-len(e.buf) {
-		e.buf = append(e.buf[:cap(e.buf)], make([]byte, n-(cap(e.buf)-len(e.buf)))...)[:len(e.buf)]
-	}
-}
+func (e *Encoder) Grow(n int) { e.buf = slices.Grow(e.buf, n) }
 
 // Decoder reads XDR from a body.
 type Decoder struct {
