@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -60,12 +59,15 @@ type Peer struct {
 	ctx    context.Context // cancelled when the client is closed
 	cancel context.CancelFunc
 
-	// out is the ordered, bounded outbound queue. queued counts the
-	// frames enqueue accepted that are not yet completely written: those
-	// in out and those the writer holds. It never exceeds cap(out), so a
-	// send on out never blocks, and a client that does not read holds at
+	// out[outHead:] is the ordered, bounded outbound queue, allocated
+	// on first use and released when it empties: an idle client holds
+	// none. queued counts the frames enqueue accepted that are not yet
+	// completely written: those in out and those the writer holds. It
+	// never exceeds MaxQueue, so a client that does not read holds at
 	// most MaxQueue frames (and one farewell frame) of the daemon's memory.
-	out      chan []byte
+	outMu    sync.Mutex // guards out and outHead
+	out      [][]byte
+	outHead  int
 	queued   atomic.Int32
 	done     chan struct{} // closed when the client starts closing
 	flush    bool          // write what is queued before closing the socket; set only as done is closed
@@ -78,7 +80,7 @@ type Peer struct {
 	// (send): that saves waking the writer for every reply and event.
 	wmu     sync.Mutex    // held while writing to conn
 	partial []byte        // the rest of a frame a direct write began, counted in queued; guarded by wmu, written first
-	kick    chan struct{} // wakes the writer to write partial
+	kick    chan struct{} // wakes the writer: a frame was queued, or partial set
 	// queuedBytes counts the bytes of the frames in queued (partial's
 	// rest included); drained is signalled when writes bring it down.
 	queuedBytes atomic.Int64
@@ -122,7 +124,6 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		listener:  opts.Name,
 		ctx:       ctx,
 		cancel:    cancel,
-		out:       make(chan []byte, s.cfg.MaxQueue),
 		done:      make(chan struct{}),
 		callFreed: make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
@@ -216,7 +217,11 @@ func (p *Peer) closeAfterFlush(reason error) { p.close(reason, true) }
 
 // close starts closing the client and reports whether this call did (a
 // client closes once; later calls can only cut a flush short).
-func (p *Peer) close(reason error, flush bool) bool {
+func (p *Peer) close(reason error, flush bool) bool { return p.drop(reason, flush, nil) }
+
+// drop is close that also counts, in dropped, a close this call made,
+// before the client can see its socket closed.
+func (p *Peer) drop(reason error, flush bool, dropped *atomic.Uint64) bool {
 	p.closeMu.Lock()
 	select {
 	case <-p.done:
@@ -235,6 +240,9 @@ func (p *Peer) close(reason error, flush bool) bool {
 	p.flush = flush
 	close(p.done)
 	p.closeMu.Unlock()
+	if dropped != nil {
+		dropped.Add(1)
+	}
 	p.cancel()
 	if flush {
 		// Bound the flush, and a write already blocked on a client that
@@ -259,7 +267,7 @@ func (p *Peer) close(reason error, flush bool) bool {
 }
 
 func (p *Peer) readLoop() error {
-	r := bufio.NewReaderSize(p.conn, 16*1024)
+	r := newConnReader(p.conn, p.raw)
 	for {
 		if err := p.waitDrained(); err != nil {
 			return err
@@ -295,8 +303,8 @@ func (e *PartialFrameError) Error() string {
 // (an idle client may stay idle), then notes when it began: the server's
 // sweeper drops a client whose frame is not complete FrameTimeout later.
 // A deadline per frame would do the same at ~40 µs of timer work a call.
-func (p *Peer) readFrame(r *bufio.Reader) (protocol.Header, []byte, error) {
-	if _, err := r.Peek(1); err != nil {
+func (p *Peer) readFrame(r *connReader) (protocol.Header, []byte, error) {
+	if err := r.Wait(); err != nil {
 		return protocol.Header{}, nil, p.partialErr(err)
 	}
 	p.frameStart.Store(time.Now().UnixNano())
@@ -321,9 +329,7 @@ func (p *Peer) dropIfStalled(now time.Time, timeout time.Duration) {
 	if start == 0 || now.UnixNano()-start < int64(timeout) {
 		return
 	}
-	if p.close(&PartialFrameError{Timeout: timeout}, false) {
-		p.srv.partialDropped.Add(1)
-	}
+	p.drop(&PartialFrameError{Timeout: timeout}, false, &p.srv.partialDropped)
 }
 
 // waitDrained holds the reader back while more than MaxQueueBytes wait to
@@ -352,9 +358,7 @@ func (p *Peer) waitDrained() error {
 			return p.Err()
 		case <-t.C:
 			err := &StuckClientError{Bytes: n, Timeout: p.srv.cfg.StuckTimeout}
-			if p.close(err, false) {
-				p.srv.stuckDropped.Add(1)
-			}
+			p.drop(err, false, &p.srv.stuckDropped)
 			return err
 		}
 	}

@@ -24,11 +24,9 @@ func (p *Peer) enqueue(frame []byte) error {
 	}
 	n := p.queued.Load()
 	for {
-		if n >= int32(cap(p.out)) {
-			err := &SlowClientError{Queue: cap(p.out)}
-			if p.close(err, true) {
-				p.srv.slowDropped.Add(1)
-			}
+		if n >= int32(p.srv.cfg.MaxQueue) {
+			err := &SlowClientError{Queue: p.srv.cfg.MaxQueue}
+			p.drop(err, true, &p.srv.slowDropped)
 			return err
 		}
 		if p.queued.CompareAndSwap(n, n+1) {
@@ -38,9 +36,47 @@ func (p *Peer) enqueue(frame []byte) error {
 	}
 	p.srv.notePeak(int(n + 1))
 	p.addQueued(int64(len(frame)))
-	p.out <- frame // never blocks: len(out) ≤ queued ≤ cap(out)
+	p.outMu.Lock()
+	p.out = append(p.out, frame)
+	p.outMu.Unlock()
+	p.wakeWriter()
 	p.startWriter()
 	return nil
+}
+
+// wakeWriter tells the writer goroutine there is something to write.
+func (p *Peer) wakeWriter() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takeQueued moves up to len(dst) queued frames, oldest first, into dst
+// and returns how many it moved and whether more are left. The queue's
+// array is released once it empties if it grew large.
+func (p *Peer) takeQueued(dst [][]byte) (int, bool) {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	k := copy(dst, p.out[p.outHead:])
+	clear(p.out[p.outHead : p.outHead+k])
+	p.outHead += k
+	if p.outHead < len(p.out) {
+		return k, true
+	}
+	p.outHead = 0
+	p.out = p.out[:0]
+	if cap(p.out) > 32 {
+		p.out = nil
+	}
+	return k, false
+}
+
+// queuedLen is how many frames wait in the queue.
+func (p *Peer) queuedLen() int {
+	p.outMu.Lock()
+	defer p.outMu.Unlock()
+	return len(p.out) - p.outHead
 }
 
 // startWriter starts the writer goroutine unless one runs, the client's
@@ -71,7 +107,7 @@ func (p *Peer) writerIdle() bool {
 		return false // the loop sees done and flushes or stops
 	default:
 	}
-	if p.queued.Load() != 0 || len(p.out) != 0 {
+	if p.queued.Load() != 0 || p.queuedLen() != 0 {
 		return false
 	}
 	p.writerRunning = false
@@ -112,10 +148,7 @@ func (p *Peer) send(frame []byte) error {
 	// The rest, still counted in queued, goes first when the writer runs.
 	p.partial = frame[n:]
 	p.addQueued(int64(len(frame) - n))
-	select {
-	case p.kick <- struct{}{}:
-	default:
-	}
+	p.wakeWriter()
 	p.startWriter()
 	return nil
 }
@@ -175,10 +208,7 @@ func (p *Peer) writeLoop() {
 	// backing[0] is for the rest of a frame a direct write began.
 	var backing [17][]byte
 	for {
-		bufs := net.Buffers(backing[1:1])
 		select {
-		case f := <-p.out:
-			bufs = append(bufs, f)
 		case <-p.kick:
 		case <-p.done:
 			p.closeMu.Lock()
@@ -189,20 +219,16 @@ func (p *Peer) writeLoop() {
 			}
 			return
 		}
-		// Write what is queued now in one system call.
-	drain:
-		for len(bufs) < len(backing)-1 {
-			select {
-			case f := <-p.out:
-				bufs = append(bufs, f)
-			default:
-				break drain
-			}
+		// Write what is queued now, up to 16 frames, in one system call.
+		k, more := p.takeQueued(backing[1:])
+		if more {
+			p.wakeWriter()
 		}
+		bufs := net.Buffers(backing[1 : 1+k])
 		p.wmu.Lock()
 		if p.partial != nil {
 			backing[0] = p.partial
-			bufs = backing[:len(bufs)+1]
+			bufs = backing[:k+1]
 			p.partial = nil
 		}
 		n := len(bufs)
@@ -210,7 +236,10 @@ func (p *Peer) writeLoop() {
 		for _, b := range bufs {
 			size += len(b)
 		}
-		_, err := bufs.WriteTo(p.conn)
+		var err error
+		if n > 0 {
+			_, err = bufs.WriteTo(p.conn)
+		}
 		p.queued.Add(-int32(n))
 		p.addQueued(-int64(size))
 		p.wmu.Unlock()
@@ -240,18 +269,18 @@ func (p *Peer) flushAndClose() {
 			return
 		}
 	}
+	var one [1][]byte
 	for {
-		select {
-		case f := <-p.out:
-			_, err := p.conn.Write(f)
-			p.queued.Add(-1)
-			if err != nil {
-				return
-			}
-		default:
+		if k, _ := p.takeQueued(one[:]); k == 0 {
 			if f := p.farewell(); f != nil {
 				p.conn.Write(f)
 			}
+			return
+		}
+		_, err := p.conn.Write(one[0])
+		one[0] = nil
+		p.queued.Add(-1)
+		if err != nil {
 			return
 		}
 	}

@@ -1,0 +1,72 @@
+package daemon_test
+
+import (
+	"net"
+	"runtime"
+	"testing"
+
+	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/rpc"
+)
+
+// openIdle opens test:///default on a bare connection, with a call
+// written and its reply read on the test's goroutine, and leaves it idle:
+// the connection costs the test process only its socket, so the memory
+// the process gains per connection is the daemon's.
+func openIdle(t testing.TB, socket string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := "test:///default"
+	f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
+		Procedure: int32(protocol.ProcConnectOpen), Type: protocol.Call, Serial: 1}, &protocol.ConnectOpenArgs{Name: &uri})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := rpc.ReadFrame(nc)
+	if err != nil || h.Status != protocol.StatusOK {
+		t.Fatalf("CONNECT_OPEN: status %d, %v", h.Status, err)
+	}
+	return nc
+}
+
+// liveBytes is what the process holds in heap objects and goroutine
+// stacks after a collection.
+func liveBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc + m.StackInuse
+}
+
+// TestIdleConnectionMemory: an idle client that opened test:///default
+// costs the daemon at most 8 KiB of heap and stack (the kernel's socket
+// buffers are not the daemon's memory).
+func TestIdleConnectionMemory(t *testing.T) {
+	const n = 500
+	d := startDaemon(t, func(c *daemon.Config) { c.MaxClients = 2 * n })
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	conns = append(conns, openIdle(t, d.RW())) // warm up: the driver's and the server's one-time state
+	before := liveBytes()
+	for range n {
+		conns = append(conns, openIdle(t, d.RW()))
+	}
+	after := liveBytes()
+	per := (int64(after) - int64(before)) / n
+	t.Logf("%d idle connections: %d bytes each", n, per)
+	if per > 8<<10 {
+		t.Errorf("an idle connection costs %d bytes of heap and stack, want at most 8 KiB", per)
+	}
+}
