@@ -51,8 +51,12 @@ type Config struct {
 	// ClientFrameTimeout is how many seconds a frame may take to arrive
 	// once it began (client_frame_timeout, a govirtd key).
 	ClientFrameTimeout int
-	KeepaliveInterval  int // keepalive_interval, seconds; -1 never pings
-	KeepaliveCount     int // keepalive_count
+	// MaxInflightBytes bounds the bytes of calls over 64 KiB being read
+	// or waiting to run, for all clients together; past it new large
+	// calls wait (max_inflight_bytes, a govirtd key).
+	MaxInflightBytes  int
+	KeepaliveInterval int // keepalive_interval, seconds; -1 never pings
+	KeepaliveCount    int // keepalive_count
 
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
@@ -117,6 +121,7 @@ func ParseConfig(name, text string) (*Config, error) {
 		MaxClientQueueBytes: 16 << 20,
 		ClientStuckTimeout:  30,
 		ClientFrameTimeout:  60,
+		MaxInflightBytes:    128 << 20,
 		KeepaliveInterval:   5,
 		KeepaliveCount:      5,
 		LogLevel:            3,
@@ -220,16 +225,18 @@ var setters = map[string]setter{
 	"max_client_requests":    intKey(func(c *Config) *int { return &c.MaxClientRequests }, 1, 1<<16),
 	"max_client_queue":       intKey(func(c *Config) *int { return &c.MaxClientQueue }, 16, 1<<20),
 	"max_client_queue_bytes": intKey(func(c *Config) *int { return &c.MaxClientQueueBytes }, 64<<10, 1<<30),
-	"client_stuck_timeout":   intKey(func(c *Config) *int { return &c.ClientStuckTimeout }, 1, 1<<20),
-	"client_frame_timeout":   intKey(func(c *Config) *int { return &c.ClientFrameTimeout }, 1, 1<<20),
-	"keepalive_interval":     intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
-	"keepalive_count":        intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
-	"log_level":              intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
-	"qemu_binary":            strKey(func(c *Config) *string { return &c.QEMUBinary }),
-	"qemu_config_dir":        absPathKey(func(c *Config) *string { return &c.QEMUConfigDir }),
-	"qemu_autostart_dir":     absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
-	"qemu_state_dir":         absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
-	"qemu_log_dir":           absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
+	// At least one largest frame (32 MiB), so that any call can run.
+	"max_inflight_bytes":   intKey(func(c *Config) *int { return &c.MaxInflightBytes }, 32<<20, 16<<30),
+	"client_stuck_timeout": intKey(func(c *Config) *int { return &c.ClientStuckTimeout }, 1, 1<<20),
+	"client_frame_timeout": intKey(func(c *Config) *int { return &c.ClientFrameTimeout }, 1, 1<<20),
+	"keepalive_interval":   intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
+	"keepalive_count":      intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
+	"log_level":            intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
+	"qemu_binary":          strKey(func(c *Config) *string { return &c.QEMUBinary }),
+	"qemu_config_dir":      absPathKey(func(c *Config) *string { return &c.QEMUConfigDir }),
+	"qemu_autostart_dir":   absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
+	"qemu_state_dir":       absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
+	"qemu_log_dir":         absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
 }
 
 // ROClientLimit is max_ro_clients, or nine tenths of max_clients when it

@@ -64,6 +64,7 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		MaxClientRequests: cfg.MaxClientRequests,
 		MaxQueue:          cfg.MaxClientQueue,
 		MaxQueueBytes:     int64(cfg.MaxClientQueueBytes),
+		MaxInflightBytes:  int64(cfg.MaxInflightBytes),
 		StuckTimeout:      time.Duration(cfg.ClientStuckTimeout) * time.Second,
 		FrameTimeout:      time.Duration(cfg.ClientFrameTimeout) * time.Second,
 		KeepaliveInterval: cfg.KeepaliveDuration(),

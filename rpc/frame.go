@@ -57,6 +57,13 @@ func ReadFrame(r io.Reader) (protocol.Header, []byte, error) {
 // readFrame is ReadFrame with a smaller limit on the message (header and
 // body) when max is below protocol.NetMessageMax.
 func readFrame(r io.Reader, max uint32) (protocol.Header, []byte, error) {
+	return readFrameReserve(r, max, nil)
+}
+
+// readFrameReserve is readFrame that calls reserve, when not nil, with
+// the message's size once the length word is accepted and before any
+// memory is taken for the message; an error from it ends the read.
+func readFrameReserve(r io.Reader, max uint32, reserve func(size int) error) (protocol.Header, []byte, error) {
 	var lenbuf [protocol.LengthSize]byte
 	if _, err := io.ReadFull(r, lenbuf[:]); err != nil {
 		return protocol.Header{}, nil, err
@@ -71,6 +78,11 @@ func readFrame(r io.Reader, max uint32) (protocol.Header, []byte, error) {
 			Reason: fmt.Sprintf("a message may be at most %d bytes", max)}
 	}
 	size := int(n - protocol.LengthSize)
+	if reserve != nil {
+		if err := reserve(size); err != nil {
+			return protocol.Header{}, nil, err
+		}
+	}
 	msg := make([]byte, min(size, protocol.NetMessageInitial))
 	for off := 0; ; {
 		m, err := io.ReadFull(r, msg[off:])

@@ -272,7 +272,7 @@ func (p *Peer) readLoop() error {
 		if err := p.waitDrained(); err != nil {
 			return err
 		}
-		h, body, err := p.readFrame(r)
+		h, body, reserved, err := p.readFrame(r)
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
@@ -282,10 +282,11 @@ func (p *Peer) readLoop() error {
 		}
 		p.received()
 		if isKeepaliveMessage(h) {
+			p.releaseFrame(reserved)
 			p.handleKeepalive(h)
 			continue
 		}
-		if err := p.handle(h, body); err != nil {
+		if err := p.handle(h, body, reserved); err != nil {
 			return err
 		}
 	}
@@ -303,14 +304,41 @@ func (e *PartialFrameError) Error() string {
 // (an idle client may stay idle), then notes when it began: the server's
 // sweeper drops a client whose frame is not complete FrameTimeout later.
 // A deadline per frame would do the same at ~40 µs of timer work a call.
-func (p *Peer) readFrame(r *connReader) (protocol.Header, []byte, error) {
+func (p *Peer) readFrame(r *connReader) (protocol.Header, []byte, int64, error) {
 	if err := r.Wait(); err != nil {
-		return protocol.Header{}, nil, p.partialErr(err)
+		return protocol.Header{}, nil, 0, p.partialErr(err)
 	}
 	p.frameStart.Store(time.Now().UnixNano())
-	h, body, err := ReadFrame(r)
+	var reserved int64
+	h, body, err := readFrameReserve(r, protocol.NetMessageMax, func(size int) error {
+		if size <= largeFrame {
+			return nil
+		}
+		// Waiting for the budget is not the client's stalling: the
+		// frame's time starts again once it may be read.
+		p.frameStart.Store(0)
+		n, ok := p.srv.frames.acquire(int64(size), p.done)
+		if !ok {
+			return p.Err()
+		}
+		reserved = n
+		p.frameStart.Store(time.Now().UnixNano())
+		return nil
+	})
 	p.frameStart.Store(0)
-	return h, body, p.partialErr(err)
+	if err != nil {
+		p.releaseFrame(reserved)
+		return h, nil, 0, p.partialErr(err)
+	}
+	return h, body, reserved, nil
+}
+
+// releaseFrame gives a large frame's share of the frame budget back.
+func (p *Peer) releaseFrame(n int64) {
+	if n > 0 {
+		p.srv.frames.release(n)
+		p.srv.reclaim.framesFreed(n)
+	}
 }
 
 // partialErr is err, or the reason the sweeper closed the connection.

@@ -19,8 +19,9 @@ import (
 
 // handle answers what the transport can answer itself and hands calls
 // to the session.
-func (p *Peer) handle(h protocol.Header, body []byte) error {
+func (p *Peer) handle(h protocol.Header, body []byte, reserved int64) error {
 	if h.Type != protocol.Call && h.Type != protocol.CallWithFDs {
+		p.releaseFrame(reserved)
 		// libvirtd drops stray replies, messages and stream packets.
 		p.srv.log.Debug("ignoring unexpected message", "client", p.id, "header", h)
 		return nil
@@ -37,9 +38,10 @@ func (p *Peer) handle(h protocol.Header, body []byte) error {
 		rerr = protocol.RPCError("passing file descriptors is not supported")
 	}
 	if rerr != nil {
+		p.releaseFrame(reserved)
 		return p.reply(h, nil, rerr, false)
 	}
-	return p.startCall(&Call{Header: h, Body: body})
+	return p.startCall(&Call{Header: h, Body: body, reserved: reserved})
 }
 
 // startCall runs a quick call on the reader goroutine; any other call at
@@ -78,6 +80,7 @@ func (p *Peer) startCall(c *Call) error {
 		case <-p.callFreed:
 		case <-p.done:
 			p.heldBack.Store(false)
+			p.releaseFrame(c.reserved)
 			return p.Err()
 		}
 		p.heldBack.Store(false)
@@ -108,6 +111,7 @@ func (p *Peer) runCalls(c *Call) {
 }
 
 func (p *Peer) dispatch(c *Call) {
+	defer p.releaseFrame(c.reserved)
 	select {
 	case <-p.done:
 		return

@@ -63,6 +63,7 @@ type Call struct {
 	Body   []byte
 
 	closeAfterReply bool
+	reserved        int64 // its share of the server's frame budget, given back when it is done
 }
 
 // CloseAfterReply asks the server to close the connection once the reply
@@ -97,6 +98,13 @@ type ServerConfig struct {
 	// (slow-loris) is disconnected, logged, instead of holding its
 	// connection forever. An idle client between frames is not affected.
 	FrameTimeout time.Duration
+	// MaxInflightBytes bounds, for the whole server, the bytes of large
+	// frames (over 64 KiB) being read or waiting to run. A large frame
+	// takes its announced length before any of it is read; while the
+	// budget is spent, new large frames wait (their FrameTimeout does not
+	// run meanwhile) and every smaller frame goes on. It bounds what
+	// clients announcing 32 MiB frames can make the daemon hold.
+	MaxInflightBytes int64
 	// KeepaliveInterval is how long a client that negotiated keepalive may
 	// be silent before it is pinged (keepalive_interval); ≤ 0 never pings.
 	KeepaliveInterval time.Duration
@@ -128,6 +136,16 @@ type ServerStats struct {
 	// held: at most MaxQueueBytes plus the replies of the calls that
 	// were running when it was reached.
 	QueueBytesPeak int64
+	// InflightBytes is what large frames hold of MaxInflightBytes now,
+	// InflightPeak the most they held; FramesWaiting large frames wait
+	// for it now, FramesWaited had to wait in all.
+	InflightBytes int64
+	InflightPeak  int64
+	FramesWaiting int
+	FramesWaited  uint64
+	// Reclaims counts the times memory of large frames or of many closed
+	// connections was given back to the system.
+	Reclaims uint64
 }
 
 // Server serves the remote protocol on any number of listeners.
@@ -144,6 +162,8 @@ type Server struct {
 	queueBytesPeak atomic.Int64
 	keepaliveDrops atomic.Uint64
 	queuePeak      atomic.Int64
+	frames         frameBudget
+	reclaim        reclaimer
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
@@ -179,6 +199,9 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.FrameTimeout <= 0 {
 		cfg.FrameTimeout = 60 * time.Second
 	}
+	if cfg.MaxInflightBytes <= 0 {
+		cfg.MaxInflightBytes = 128 << 20
+	}
 	if cfg.FlushTimeout <= 0 {
 		cfg.FlushTimeout = time.Second
 	}
@@ -193,6 +216,7 @@ func NewServer(cfg ServerConfig) *Server {
 		byName:    map[string]int{},
 		sweepStop: make(chan struct{}),
 		refusing:  map[net.Conn]struct{}{},
+		frames:    frameBudget{limit: cfg.MaxInflightBytes},
 	}
 }
 
@@ -288,6 +312,7 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 	p := newPeer(s, conn, opts)
 	s.peers[p] = struct{}{}
 	s.byName[opts.Name]++
+	s.reclaim.clients(len(s.peers))
 	if !s.sweeping {
 		s.sweeping = true
 		go s.sweep()
@@ -340,7 +365,9 @@ func (s *Server) remove(p *Peer) {
 	s.mu.Lock()
 	delete(s.peers, p)
 	s.byName[p.listener]--
+	n := len(s.peers)
 	s.mu.Unlock()
+	s.reclaim.clients(n)
 	s.wg.Done()
 }
 
@@ -349,7 +376,13 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.peers)
 	s.mu.Unlock()
+	used, peak, waiting, waited := s.frames.stats()
 	return ServerStats{
+		InflightBytes:  used,
+		InflightPeak:   peak,
+		FramesWaiting:  waiting,
+		FramesWaited:   waited,
+		Reclaims:       s.reclaim.runs.Load(),
 		Accepted:       s.accepted.Load(),
 		Rejected:       s.rejected.Load(),
 		SlowDropped:    s.slowDropped.Load(),
