@@ -23,6 +23,9 @@ type ClientOptions struct {
 	// It runs on the reader goroutine, in arrival order, and must not block
 	// or call back into the Client: queue the message and return.
 	OnMessage func(h protocol.Header, body []byte)
+	// Clock times keepalive; nil is the wall clock. Tests pass a
+	// *ManualClock.
+	Clock Clock
 }
 
 // Client is the calling side of one connection: calls are matched to
@@ -32,19 +35,35 @@ type Client struct {
 	conn      net.Conn
 	onMessage func(protocol.Header, []byte)
 
-	wmu    sync.Mutex // serialises writes to conn
+	wmu    sync.Mutex // serialises writes to conn; held across a Write that may block
 	serial atomic.Uint32
+
+	// Keepalive frames to send (ctlPing, ctlPong bits). The reader and
+	// the keepalive timer only set a bit and wake ctlLoop, which writes
+	// them: neither ever waits for wmu, so a call whose write is blocked
+	// on a server that stopped reading holds up no reading. A second
+	// PING answered before the first PONG left is answered once: any
+	// frame proves the client alive.
+	ctl        atomic.Uint32
+	ctlWake    chan struct{} // a token when ctl gains a bit
+	writerDone chan struct{} // closed when ctlLoop returns
 
 	mu      sync.Mutex // guards pending and err
 	pending map[uint32]*pendingCall
 	err     error
 	closed  chan struct{}
 
-	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
+	clock      Clock
+	lastRecv   atomic.Int64 // unix nanoseconds (of clock) of the last frame received
 	unanswered atomic.Int32 // keepalive pings sent since then
-	kaTimer    *time.Timer  // guarded by mu
+	kaTimer    Timer        // guarded by mu
 	readerDone chan struct{}
 }
+
+const (
+	ctlPing = 1 << iota
+	ctlPong
+)
 
 type pendingCall struct {
 	prog uint32
@@ -61,15 +80,23 @@ type reply struct {
 
 // NewClient starts a client on conn; it owns conn from now on.
 func NewClient(conn net.Conn, opts ClientOptions) *Client {
+	clock := opts.Clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
 	c := &Client{
 		conn:       conn,
 		onMessage:  opts.OnMessage,
 		pending:    map[uint32]*pendingCall{},
 		closed:     make(chan struct{}),
 		readerDone: make(chan struct{}),
+		ctlWake:    make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+		clock:      clock,
 	}
-	c.lastRecv.Store(time.Now().UnixNano())
+	c.lastRecv.Store(clock.Now().UnixNano())
 	go c.readLoop()
+	go c.ctlLoop()
 	return c
 }
 
@@ -85,10 +112,12 @@ func (c *Client) Err() error {
 }
 
 // Close closes the connection and fails the calls in flight. It waits for
-// the reader goroutine, so it must not be called from OnMessage.
+// the reader and keepalive writer goroutines, so it must not be called
+// from OnMessage.
 func (c *Client) Close() error {
 	c.shutdown(ErrClientClosed)
 	<-c.readerDone
+	<-c.writerDone
 	return nil
 }
 
@@ -212,6 +241,50 @@ func (c *Client) write(ctx context.Context, frame []byte) error {
 	return err
 }
 
+// sendControl asks ctlLoop to send the keepalive frames of bits; it
+// never blocks.
+func (c *Client) sendControl(bits uint32) {
+	c.ctl.Or(bits)
+	select {
+	case c.ctlWake <- struct{}{}:
+	default:
+	}
+}
+
+// ctlLoop writes the keepalive frames asked for, PONG first, between the
+// calls' frames, until the connection closes. A write of its own that
+// blocks (the server reads nothing) ends when the connection is closed,
+// by Close or by keepalive giving up.
+func (c *Client) ctlLoop() {
+	defer close(c.writerDone)
+	for {
+		select {
+		case <-c.ctlWake:
+		case <-c.closed:
+			return
+		}
+		c.wmu.Lock()
+		bits := c.ctl.Swap(0)
+		var frames []byte
+		if bits&ctlPong != 0 {
+			frames = append(frames, pongFrame...)
+		}
+		if bits&ctlPing != 0 {
+			frames = append(frames, pingFrame...)
+		}
+		var err error
+		if len(frames) > 0 {
+			c.conn.SetWriteDeadline(time.Time{})
+			_, err = c.conn.Write(frames)
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			c.shutdown(err)
+			return
+		}
+	}
+}
+
 // ReaderDone is closed when the reader goroutine has stopped: every frame
 // the server sent has been handed on.
 func (c *Client) ReaderDone() <-chan struct{} { return c.readerDone }
@@ -228,12 +301,12 @@ func (c *Client) readLoop() {
 			c.shutdown(err)
 			return
 		}
-		c.lastRecv.Store(time.Now().UnixNano())
+		c.lastRecv.Store(c.clock.Now().UnixNano())
 		c.unanswered.Store(0)
 		switch {
 		case isKeepaliveMessage(h):
 			if h.Procedure == int32(protocol.KeepaliveProcPing) {
-				c.write(context.Background(), pongFrame)
+				c.sendControl(ctlPong)
 			}
 		case h.Type == protocol.Reply:
 			c.deliver(h, body)
@@ -259,7 +332,9 @@ func (c *Client) deliver(h protocol.Header, body []byte) {
 
 // StartKeepalive pings the server when it has been silent for interval
 // and closes the connection after count unanswered pings. Call it only
-// when the server supports keepalive (feature 10).
+// when the server supports keepalive (feature 10). The timer never waits
+// for a write: a ping is handed to the keepalive writer, so a server that
+// stopped reading is still given up on after count intervals.
 func (c *Client) StartKeepalive(interval time.Duration, count int) {
 	if interval <= 0 {
 		return
@@ -270,7 +345,7 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 		return
 	}
 	tick := func() {
-		idle := time.Since(time.Unix(0, c.lastRecv.Load()))
+		idle := c.clock.Now().Sub(time.Unix(0, c.lastRecv.Load()))
 		next := interval
 		switch {
 		case idle < interval:
@@ -280,10 +355,7 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 			return
 		default:
 			c.unanswered.Add(1)
-			if err := c.write(context.Background(), pingFrame); err != nil {
-				c.shutdown(err)
-				return
-			}
+			c.sendControl(ctlPing)
 		}
 		c.mu.Lock()
 		if c.err == nil {
@@ -291,5 +363,5 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 		}
 		c.mu.Unlock()
 	}
-	c.kaTimer = time.AfterFunc(interval, tick)
+	c.kaTimer = c.clock.AfterFunc(interval, tick)
 }

@@ -169,9 +169,11 @@ func TestClientCallContext(t *testing.T) {
 }
 
 // TestClientKeepalive: the client answers PINGs, and pings a silent
-// server until it gives up after count.
+// server until it gives up after count, on a ManualClock: each Advance
+// past the interval is one more unanswered ping.
 func TestClientKeepalive(t *testing.T) {
-	c, s := newClientPair(t, ClientOptions{})
+	clock := NewManualClock(time.Unix(1000, 0))
+	c, s := newClientPair(t, ClientOptions{Clock: clock})
 	s.SetWriteDeadline(time.Now().Add(hangTimeout))
 	s.Write(pingFrame)
 	hd, _ := s.readCall()
@@ -179,17 +181,29 @@ func TestClientKeepalive(t *testing.T) {
 		t.Fatalf("answer to PING: %v", hd)
 	}
 
-	const count = 2
-	c.StartKeepalive(10*time.Millisecond, count)
+	const count, interval = 2, 5 * time.Second
+	c.StartKeepalive(interval, count)
+	clock.Advance(interval - time.Nanosecond)
+	select {
+	case <-c.Done():
+		t.Fatal("keepalive closed the connection before the interval passed")
+	default:
+	}
 	for i := range count {
+		clock.Advance(interval)
 		hd, _ := s.readCall()
 		if !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPing) {
 			t.Fatalf("frame %d: %v, want a PING", i, hd)
 		}
 	}
-	<-c.Done()
+	clock.Advance(interval)
+	select {
+	case <-c.Done():
+	case <-time.After(hangTimeout):
+		t.Fatal("the connection outlived count unanswered pings")
+	}
 	var ke *KeepaliveError
-	if !errors.As(c.Err(), &ke) || ke.Count != count {
-		t.Errorf("Err() = %v, want a KeepaliveError after %d pings", c.Err(), count)
+	if !errors.As(c.Err(), &ke) || ke.Count != count || ke.Interval != interval {
+		t.Errorf("Err() = %v, want a KeepaliveError after %d pings %v apart", c.Err(), count, interval)
 	}
 }
