@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
@@ -21,6 +23,67 @@ var (
 	// queue was full: the client did not read fast enough.
 	ErrDroppedSlow = errors.New("connection dropped by the daemon: the client read too slowly and its queue filled (max_client_queue)")
 )
+
+// Why events were lost; see EventsLost.
+var (
+	// ErrEventQueueFull: events arrived while the queue of events waiting
+	// for their callbacks was at its bound (Options.EventQueueLen,
+	// EventQueueBytes): a callback did not return fast enough. The newest
+	// events were dropped.
+	ErrEventQueueFull = errors.New("events lost: the connection's event queue was full because a callback did not return fast enough (return sooner, or raise Options.EventQueueLen or EventQueueBytes)")
+	// ErrPullBufferFull: the events kept for EventCheck and EventWait
+	// reached their bound: they were not taken fast enough. The oldest
+	// were dropped.
+	ErrPullBufferFull = errors.New("events lost: the events kept for EventCheck and EventWait reached their bound because they were not taken fast enough (take them sooner, or raise Options.EventQueueLen or EventQueueBytes)")
+)
+
+// EventsLost reports events a connection dropped because its subscribers
+// fell behind. The events' Seq numbers were taken, so the gap also shows
+// in the Seq of the events delivered around it. After a loss a
+// subscriber that tracks state should read it again (DomainGetState, a
+// domain list): events after the report are newer than the lost ones.
+type EventsLost struct {
+	// Count events were lost, Seq FirstSeq to LastSeq; with
+	// ErrPullBufferFull, events still kept may have Seq in between.
+	Count             uint64
+	FirstSeq, LastSeq uint64
+	// CallbackIDs are the registrations that lost events, each once.
+	CallbackIDs []int
+	// Reason wraps ErrEventQueueFull or ErrPullBufferFull and says the
+	// bound that was reached.
+	Reason error
+}
+
+func (l *EventsLost) add(ev Event) {
+	if l.Count == 0 || ev.Seq < l.FirstSeq {
+		l.FirstSeq = ev.Seq
+	}
+	l.LastSeq = max(l.LastSeq, ev.Seq)
+	l.Count++
+	if !slices.Contains(l.CallbackIDs, ev.CallbackID) {
+		l.CallbackIDs = append(l.CallbackIDs, ev.CallbackID)
+	}
+}
+
+// String says how many events were lost, which, and why.
+func (l EventsLost) String() string {
+	return fmt.Sprintf("lost %d events (Seq %d to %d, callback ids %v): %v", l.Count, l.FirstSeq, l.LastSeq, l.CallbackIDs, l.Reason)
+}
+
+// EventQueueStats is the state of a connection's two event queues: the
+// push queue (events waiting for their callbacks) and the pull buffer
+// (events kept for EventCheck and EventWait). Each holds at most MaxLen
+// events and MaxBytes bytes (of the events' wire messages).
+type EventQueueStats struct {
+	Queued, QueuedBytes int
+	Kept, KeptBytes     int
+	MaxLen, MaxBytes    int
+	// Lost counts the events dropped from either since Dial.
+	Lost uint64
+}
+
+// EventQueueStats reports the connection's event queues now.
+func (c *Conn) EventQueueStats() EventQueueStats { return c.events.stats() }
 
 // ClosedError is returned by calls and EventWait on a closed connection.
 type ClosedError struct{ Reason error }
