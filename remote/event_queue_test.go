@@ -43,6 +43,9 @@ func TestStuckCallbackBoundedQueue(t *testing.T) {
 	var log []string // what the dispatcher handed on, in order
 	var report remote.EventsLost
 	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	defer letGo() // a failing test does not leave the callback stuck
 	c, err := remote.DialOptions(ctx, uri, remote.Options{
 		EventQueueLen: bound,
 		OnEventsLost: func(l remote.EventsLost) {
@@ -84,7 +87,7 @@ func TestStuckCallbackBoundedQueue(t *testing.T) {
 		}
 		checkBound(t, c, fmt.Sprintf("round %d", i))
 	}
-	<-entered
+	recv(t, entered, "the first event in the callback")
 	// Every event has arrived once one is in the callback, bound are
 	// queued and the rest are counted lost.
 	testutil.WaitFor(t, "all events received", func() bool {
@@ -99,7 +102,7 @@ func TestStuckCallbackBoundedQueue(t *testing.T) {
 		t.Fatalf("state with the callback stuck: %v, %v", state, err)
 	}
 
-	close(release)
+	letGo()
 	testutil.WaitFor(t, "the report of the loss", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
