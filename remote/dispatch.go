@@ -116,6 +116,7 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 	ev := Event{CallbackID: int(m.EventCallbackID()), DomainEvent: domainEvent(vir.DomainEventID(id), m)}
 	size := len(body)
 	d.mu.Lock()
+	before := len(d.queue)
 	d.seq++
 	ev.Seq = d.seq
 	if sub, ok := d.subs[ev.CallbackID]; ok && sub.cb == nil {
@@ -131,8 +132,11 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 		d.queueLen++
 		d.queueBytes += size
 	}
+	grew := len(d.queue) != before // an event or a loss report to deliver
 	d.mu.Unlock()
-	d.wakeUp()
+	if grew {
+		d.wakeUp()
+	}
 }
 
 func (d *dispatcher) wakeUp() {

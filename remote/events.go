@@ -43,8 +43,9 @@ var (
 // subscriber that tracks state should read it again (DomainGetState, a
 // domain list): events after the report are newer than the lost ones.
 type EventsLost struct {
-	// Count events were lost, Seq FirstSeq to LastSeq; with
-	// ErrPullBufferFull, events still kept may have Seq in between.
+	// Count events were lost, Seq FirstSeq to LastSeq; events delivered
+	// to other registrations, or still kept for pulling, may have Seq
+	// in between.
 	Count             uint64
 	FirstSeq, LastSeq uint64
 	// CallbackIDs are the registrations that lost events, each once.
@@ -73,7 +74,9 @@ func (l EventsLost) String() string {
 // EventQueueStats is the state of a connection's two event queues: the
 // push queue (events waiting for their callbacks) and the pull buffer
 // (events kept for EventCheck and EventWait). Each holds at most MaxLen
-// events and MaxBytes bytes (of the events' wire messages).
+// events and MaxBytes bytes (of the events' wire messages). Events that
+// arrive before the reply that gives their callback id are held apart
+// (at most 256), then pass the push queue's bound when the id is known.
 type EventQueueStats struct {
 	Queued, QueuedBytes int
 	Kept, KeptBytes     int
