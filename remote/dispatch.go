@@ -47,11 +47,13 @@ type dispatcher struct {
 	maxLen, maxBytes int              // the bound of queue and of pull, each
 	onLost           func(EventsLost) // nil: losses are only counted
 
-	mu          sync.Mutex // guards the fields below
-	queue       []queued   // received, not yet delivered
-	queueLen    int        // events in queue (loss reports not counted)
-	queueBytes  int        // their wire bytes
-	orphans     []queued   // delivered before their callback id was known
+	mu          sync.Mutex          // guards the fields below
+	queue       []queued            // received, not yet delivered
+	queueLen    int                 // events in queue (loss reports not counted)
+	queueBytes  int                 // their wire bytes
+	orphans     []queued            // delivered before their callback id was known
+	lostEarly   map[int]*EventsLost // orphans dropped, by callback id: reported if it subscribes
+	received    uint64              // events received since Dial
 	subs        map[int]subscription
 	pull        []kept        // for EventCheck and EventWait
 	pullBytes   int           // wire bytes of pull
@@ -75,6 +77,7 @@ func newDispatcher(c *Conn, opts Options) *dispatcher {
 		maxBytes:    opts.EventQueueBytes,
 		onLost:      opts.OnEventsLost,
 		subs:        map[int]subscription{},
+		lostEarly:   map[int]*EventsLost{},
 		pullChanged: make(chan struct{}),
 		wake:        make(chan struct{}, 1),
 		quit:        make(chan struct{}),
@@ -118,6 +121,7 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 	d.mu.Lock()
 	before := len(d.queue)
 	d.seq++
+	d.received++
 	ev.Seq = d.seq
 	if sub, ok := d.subs[ev.CallbackID]; ok && sub.cb == nil {
 		// Kept for pulling: no user code runs, so the reader may do it,
@@ -259,6 +263,8 @@ func (d *dispatcher) deliverNext() bool {
 		// The reply that tells us this id may still be on its way to the
 		// caller that registered it: keep the event for a while.
 		if len(d.orphans) == orphanMax {
+			d.dropOrphanLocked(d.orphans[0].ev)
+			d.orphans[0] = queued{}
 			d.orphans = d.orphans[1:]
 		}
 		d.orphans = append(d.orphans, q)
@@ -272,6 +278,26 @@ func (d *dispatcher) deliverNext() bool {
 	d.mu.Unlock()
 	sub.cb(ev.CallbackID, ev.DomainEvent)
 	return true
+}
+
+// dropOrphanLocked notes an early event dropped for want of room: if
+// its id is registered later, the registration is told; if never (a
+// late event of a registration already gone), nobody lost it. The notes
+// are bounded too: past orphanMax ids, one is forgotten. d.mu must be
+// held.
+func (d *dispatcher) dropOrphanLocked(ev Event) {
+	l := d.lostEarly[ev.CallbackID]
+	if l == nil {
+		if len(d.lostEarly) >= orphanMax {
+			for id := range d.lostEarly {
+				delete(d.lostEarly, id)
+				break
+			}
+		}
+		l = &EventsLost{Reason: fmt.Errorf("%w (%d held)", ErrTooManyEarlyEvents, orphanMax)}
+		d.lostEarly[ev.CallbackID] = l
+	}
+	l.add(ev)
 }
 
 // keepLocked keeps ev for EventCheck and EventWait, dropping the oldest
@@ -328,6 +354,14 @@ func (d *dispatcher) subscribe(id int, cb drivers.EventCallback) {
 	if lost != nil {
 		early = append(early, queued{lost: lost})
 	}
+	if l := d.lostEarly[id]; l != nil {
+		// Older than every early event kept: reported first.
+		delete(d.lostEarly, id)
+		d.lost += l.Count
+		if d.onLost != nil {
+			early = append([]queued{{lost: l}}, early...)
+		}
+	}
 	d.queue = append(early, d.queue...)
 	d.mu.Unlock()
 	if len(early) > 0 {
@@ -342,7 +376,9 @@ func (d *dispatcher) stats() EventQueueStats {
 	return EventQueueStats{
 		Queued: d.queueLen, QueuedBytes: d.queueBytes,
 		Kept: len(d.pull), KeptBytes: d.pullBytes,
-		MaxLen: d.maxLen, MaxBytes: d.maxBytes,
+		Held:     len(d.orphans),
+		Received: d.received,
+		MaxLen:   d.maxLen, MaxBytes: d.maxBytes,
 		Lost: d.lost,
 	}
 }

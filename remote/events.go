@@ -35,6 +35,11 @@ var (
 	// reached their bound: they were not taken fast enough. The oldest
 	// were dropped.
 	ErrPullBufferFull = errors.New("events lost: the events kept for EventCheck and EventWait reached their bound because they were not taken fast enough (take them sooner, or raise Options.EventQueueLen or EventQueueBytes)")
+	// ErrTooManyEarlyEvents: more events arrived for a registration
+	// before the daemon's reply to it than are held for it (a daemon
+	// other than govirtd may send events that early); the oldest were
+	// dropped.
+	ErrTooManyEarlyEvents = errors.New("events lost: more events arrived for a registration before the daemon's reply to it than the client holds for it (the daemon sends events before replying to their registration)")
 )
 
 // EventsLost reports events a connection dropped because its subscribers
@@ -50,8 +55,8 @@ type EventsLost struct {
 	FirstSeq, LastSeq uint64
 	// CallbackIDs are the registrations that lost events, each once.
 	CallbackIDs []int
-	// Reason wraps ErrEventQueueFull or ErrPullBufferFull and says the
-	// bound that was reached.
+	// Reason wraps ErrEventQueueFull, ErrPullBufferFull or
+	// ErrTooManyEarlyEvents and says the bound that was reached.
 	Reason error
 }
 
@@ -81,8 +86,11 @@ type EventQueueStats struct {
 	Queued, QueuedBytes int
 	Kept, KeptBytes     int
 	MaxLen, MaxBytes    int
-	// Lost counts the events dropped from either since Dial.
-	Lost uint64
+	// Held is the early events held apart now.
+	Held int
+	// Received counts the events received since Dial, Lost those
+	// dropped (early events count once their registration is known).
+	Received, Lost uint64
 }
 
 // EventQueueStats reports the connection's event queues now.
