@@ -207,3 +207,34 @@ func TestClientKeepalive(t *testing.T) {
 		t.Errorf("Err() = %v, want a KeepaliveError after %d pings %v apart", c.Err(), count, interval)
 	}
 }
+
+// TestClientKeepaliveReset: any frame from the server proves it alive:
+// pings left unanswered before it no longer count.
+func TestClientKeepaliveReset(t *testing.T) {
+	clock := NewManualClock(time.Unix(1000, 0))
+	msgs := make(chan struct{}, 1)
+	c, s := newClientPair(t, ClientOptions{Clock: clock, OnMessage: func(protocol.Header, []byte) { msgs <- struct{}{} }})
+	const count, interval = 2, time.Second
+	c.StartKeepalive(interval, count)
+	for round := range 3 {
+		// count pings go unanswered (one more Advance would close)...
+		for range count {
+			clock.Advance(interval)
+			if hd, _ := s.readCall(); hd.Procedure != int32(protocol.KeepaliveProcPing) {
+				t.Fatalf("round %d: %v, want a PING", round, hd)
+			}
+		}
+		// ...then an event arrives, which restarts the count.
+		s.write(protocol.Header{Program: testProg, Version: testVers, Procedure: procMsg, Type: protocol.Message}, &echoBody{})
+		select {
+		case <-msgs:
+		case <-time.After(hangTimeout):
+			t.Fatal("the event was not delivered")
+		}
+		select {
+		case <-c.Done():
+			t.Fatalf("round %d: closed although the server spoke: %v", round, c.Err())
+		default:
+		}
+	}
+}
