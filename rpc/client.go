@@ -35,12 +35,15 @@ type Client struct {
 	conn      net.Conn
 	onMessage func(protocol.Header, []byte)
 
-	wmu    sync.Mutex // serialises writes to conn; held across a Write that may block
+	// wsem serialises writes to conn (a token is held across a Write that
+	// may block); a channel, so that a call waiting behind a blocked
+	// write can give up when its context ends.
+	wsem   chan struct{}
 	serial atomic.Uint32
 
 	// Keepalive frames to send (ctlPing, ctlPong bits). The reader and
 	// the keepalive timer only set a bit and wake ctlLoop, which writes
-	// them: neither ever waits for wmu, so a call whose write is blocked
+	// them: neither ever waits for wsem, so a call whose write is blocked
 	// on a server that stopped reading holds up no reading. A second
 	// PING answered before the first PONG left is answered once: any
 	// frame proves the client alive.
@@ -91,6 +94,7 @@ func NewClient(conn net.Conn, opts ClientOptions) *Client {
 		closed:     make(chan struct{}),
 		readerDone: make(chan struct{}),
 		ctlWake:    make(chan struct{}, 1),
+		wsem:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		clock:      clock,
 	}
@@ -174,6 +178,10 @@ func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args p
 
 	if err := c.write(ctx, frame); err != nil {
 		c.forget(serial)
+		if errors.Is(err, errNotSent) {
+			// Nothing of the frame was written: the stream is intact.
+			return ctx.Err()
+		}
 		// A server that closed may have written frames not read yet
 		// (events, a farewell saying why): let the reader take them and
 		// learn how the connection ended, within a bound, rather than
@@ -230,11 +238,22 @@ func (c *Client) forget(serial uint32) {
 	c.mu.Unlock()
 }
 
+// errNotSent: the call's context ended while it waited for its turn to
+// write; nothing of its frame was written.
+var errNotSent = errors.New("rpc: call not sent")
+
 // write sends frame whole, giving up at ctx's deadline; a frame cut short
-// leaves the stream unusable, so any error ends the connection.
+// leaves the stream unusable, so any error but errNotSent ends the
+// connection.
 func (c *Client) write(ctx context.Context, frame []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	select {
+	case c.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return errNotSent
+	case <-c.closed:
+		return net.ErrClosed
+	}
+	defer func() { <-c.wsem }()
 	deadline, _ := ctx.Deadline() // zero: no deadline
 	c.conn.SetWriteDeadline(deadline)
 	_, err := c.conn.Write(frame)
@@ -263,7 +282,11 @@ func (c *Client) ctlLoop() {
 		case <-c.closed:
 			return
 		}
-		c.wmu.Lock()
+		select {
+		case c.wsem <- struct{}{}:
+		case <-c.closed:
+			return
+		}
 		bits := c.ctl.Swap(0)
 		var frames []byte
 		if bits&ctlPong != 0 {
@@ -277,7 +300,7 @@ func (c *Client) ctlLoop() {
 			c.conn.SetWriteDeadline(time.Time{})
 			_, err = c.conn.Write(frames)
 		}
-		c.wmu.Unlock()
+		<-c.wsem
 		if err != nil {
 			c.shutdown(err)
 			return

@@ -137,3 +137,49 @@ func TestClientKeepaliveWhileWriteBlocked(t *testing.T) {
 		t.Fatal("the blocked call outlived keepalive")
 	}
 }
+
+// TestClientCallGivesUpBeforeWriting: a call whose context ends while it
+// waits behind a blocked write returns the context's error and leaves
+// the connection working; its frame is never sent.
+func TestClientCallGivesUpBeforeWriting(t *testing.T) {
+	c, s, ec := newEnteringPair(t, ClientOptions{})
+	call := func(ctx context.Context, data string) chan error {
+		res := make(chan error, 1)
+		go func() { res <- c.Call(ctx, testProg, testVers, procEcho, &echoBody{Data: []byte(data)}, nil) }()
+		return res
+	}
+	a := call(context.Background(), "a")
+	waitEntered(t, ec, "call a") // and blocked: the server reads nothing
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	select {
+	case err := <-call(ctx, "b"):
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("call b: %v, want context.Canceled", err)
+		}
+	case <-time.After(hangTimeout):
+		t.Fatal("call b waited for call a's write in spite of its context")
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the connection closed: %v", c.Err())
+	default:
+	}
+
+	hd, _ := s.readCall()
+	s.write(replyHeader(hd, protocol.StatusOK), &echoBody{})
+	if err := <-a; err != nil {
+		t.Fatalf("call a: %v", err)
+	}
+	cres := call(context.Background(), "c")
+	hd, body := s.readCall()
+	var got echoBody
+	if err := protocol.Unmarshal(body, &got); err != nil || string(got.Data) != "c" {
+		t.Fatalf("the frame after call a: %q %v, want call c (b was never to be sent)", got.Data, err)
+	}
+	s.write(replyHeader(hd, protocol.StatusOK), &echoBody{})
+	if err := <-cres; err != nil {
+		t.Fatalf("call c: %v", err)
+	}
+}
