@@ -72,6 +72,8 @@ type Options struct {
 	// dispatcher goroutine in order with the events pushed to callbacks
 	// (it may call back into the library; while it runs, later events
 	// wait). Consecutive losses for one reason come as one report.
+	// Being in order, the report waits behind a callback that has not
+	// returned; EventQueueStats shows the loss meanwhile.
 	OnEventsLost func(EventsLost)
 
 	// Clock times keepalive; nil is the wall clock. Tests pass an
