@@ -12,9 +12,11 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/rpc"
@@ -34,6 +36,23 @@ func (stuckSession) Dispatch(ctx context.Context, c *rpc.Call) (protocol.Encodab
 }
 func (stuckSession) Close() {}
 
+// countingConn counts the writes that completed and tells bigWrite when
+// a write of more than 1 MiB starts.
+type countingConn struct {
+	net.Conn
+	written  atomic.Int32
+	bigWrite chan struct{}
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	if len(p) > 1<<20 {
+		close(c.bigWrite)
+	}
+	n, err := c.Conn.Write(p)
+	c.written.Add(1)
+	return n, err
+}
+
 func TestCloseHangs(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s")
 	l, err := net.Listen("unix", sock)
@@ -51,23 +70,35 @@ func TestCloseHangs(t *testing.T) {
 		srv.Shutdown(ctx)
 	}()
 	ctx := context.Background()
-	c, err := remote.Dial(ctx, "test+unix:///default?socket="+sock)
+	var conn *countingConn
+	c, err := remote.DialOptions(ctx, "test+unix:///default?socket="+sock, remote.Options{
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			conn = &countingConn{Conn: nc, bigWrite: make(chan struct{})}
+			return conn, err
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// One call runs, one waits, the third holds the daemon's reader back.
 	dom := remote.Domain{Name: "test"}
+	before := conn.written.Load()
 	for range 3 {
 		go c.DomainSuspend(ctx, dom)
 	}
-	time.Sleep(200 * time.Millisecond)
+	testutil.WaitFor(t, "the three calls written", func() bool { return conn.written.Load() == before+3 })
 	// A large call now fills the socket and its write blocks.
 	go func() {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		c.DomainDefineXML(cctx, strings.Repeat("x", 4<<20), 0)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-conn.bigWrite:
+	case <-time.After(testutil.HangTimeout):
+		t.Fatal("the large call was never written")
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- c.Close() }()
 	select {

@@ -8,6 +8,22 @@
 // The goroutine that reads the socket never runs user code: events are
 // handed to a dispatcher goroutine, so a callback may call back into the
 // library.
+//
+// What a connection holds for its subscribers is bounded
+// (Options.EventQueueLen events and EventQueueBytes bytes, 4096 and
+// 4 MiB by default) in each of its two queues: the push queue of events
+// waiting for their callbacks, and the pull buffer of events kept for
+// EventCheck and EventWait. A subscriber that falls behind loses events
+// rather than growing the process: while the push queue is full the
+// newest events are dropped (what is queued is delivered in order, the
+// gap after it); when the pull buffer is full its oldest events are
+// dropped (a reader that pulls by mask may never take some). Either way
+// the events keep their Seq numbers, so the gap shows, and
+// Options.OnEventsLost is given an EventsLost saying how many, which and
+// why, in order with the events: after those received before the loss,
+// before those received after it. Calls on the connection are not held
+// up by a subscriber that does not drain: their replies never queue
+// behind events.
 package remote
 
 import (
@@ -46,6 +62,23 @@ type Options struct {
 	KeepaliveCount    int
 	// Dialer connects to the daemon's socket; nil uses a net.Dialer.
 	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+
+	// EventQueueLen and EventQueueBytes bound each of the connection's
+	// event queues (see the package doc); zero or less is
+	// DefaultEventQueueLen, DefaultEventQueueBytes.
+	EventQueueLen   int
+	EventQueueBytes int
+	// OnEventsLost, when not nil, is told of every loss, on the
+	// dispatcher goroutine in order with the events pushed to callbacks
+	// (it may call back into the library; while it runs, later events
+	// wait). Consecutive losses for one reason come as one report.
+	// Being in order, the report waits behind a callback that has not
+	// returned; EventQueueStats shows the loss meanwhile.
+	OnEventsLost func(EventsLost)
+
+	// Clock times keepalive; nil is the wall clock. Tests pass an
+	// *rpc.ManualClock.
+	Clock rpc.Clock
 }
 
 // Conn is an open connection to a daemon's driver.
@@ -80,8 +113,8 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Conn, error) {
 		return nil, fmt.Errorf("cannot connect to govirtd at %s: %w (is the daemon running? the socket is set by ?socket= in the URI)", t.Address, err)
 	}
 	c := &Conn{uri: uri, target: t}
-	c.events = newDispatcher(c)
-	c.rpc = rpc.NewClient(nc, rpc.ClientOptions{OnMessage: c.events.receive})
+	c.events = newDispatcher(c, opts)
+	c.rpc = rpc.NewClient(nc, rpc.ClientOptions{OnMessage: c.events.receive, Clock: opts.Clock})
 	go c.events.run()
 	if err := c.open(ctx, opts); err != nil {
 		c.rpc.Close()

@@ -13,10 +13,27 @@ import (
 	"github.com/govirt/govirtd/vir"
 )
 
+const orphanMax = 256 // events kept for a callback id not yet known
+
+// Default bounds of each of a connection's two event queues.
 const (
-	pullBufferMax = 4096 // events kept for EventCheck/EventWait
-	orphanMax     = 256  // events kept for a callback id not yet known
+	DefaultEventQueueLen   = 4096
+	DefaultEventQueueBytes = 4 << 20
 )
+
+// queued is an entry of the push queue: an event, or the report of
+// events lost at that point of the stream.
+type queued struct {
+	ev   Event
+	size int         // wire bytes of the event's message
+	lost *EventsLost // non-nil: a loss report, counted in no bound
+}
+
+// kept is an event of the pull buffer.
+type kept struct {
+	ev   Event
+	size int
+}
 
 type subscription struct {
 	cb drivers.EventCallback // nil: the events go to the pull buffer
@@ -27,11 +44,20 @@ type subscription struct {
 type dispatcher struct {
 	c *Conn
 
-	mu          sync.Mutex // guards the fields below
-	queue       []Event    // received, not yet delivered
-	orphans     []Event    // delivered before their callback id was known
+	maxLen, maxBytes int              // the bound of queue and of pull, each
+	onLost           func(EventsLost) // nil: losses are only counted
+
+	mu          sync.Mutex          // guards the fields below
+	queue       []queued            // received, not yet delivered
+	queueLen    int                 // events in queue (loss reports not counted)
+	queueBytes  int                 // their wire bytes
+	orphans     []queued            // delivered before their callback id was known
+	lostEarly   map[int]*EventsLost // orphans dropped, by callback id: reported if it subscribes
+	received    uint64              // events received since Dial
 	subs        map[int]subscription
-	pull        []Event       // for EventCheck and EventWait
+	pull        []kept        // for EventCheck and EventWait
+	pullBytes   int           // wire bytes of pull
+	lost        uint64        // events dropped from either queue since Dial
 	pullChanged chan struct{} // closed and replaced whenever pull grows or the connection ends
 	seq         uint64
 	farewell    error // why the daemon said it closes the connection
@@ -44,15 +70,26 @@ type dispatcher struct {
 	done chan struct{} // closed when run returns
 }
 
-func newDispatcher(c *Conn) *dispatcher {
-	return &dispatcher{
+func newDispatcher(c *Conn, opts Options) *dispatcher {
+	d := &dispatcher{
 		c:           c,
+		maxLen:      opts.EventQueueLen,
+		maxBytes:    opts.EventQueueBytes,
+		onLost:      opts.OnEventsLost,
 		subs:        map[int]subscription{},
+		lostEarly:   map[int]*EventsLost{},
 		pullChanged: make(chan struct{}),
 		wake:        make(chan struct{}, 1),
 		quit:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
+	if d.maxLen <= 0 {
+		d.maxLen = DefaultEventQueueLen
+	}
+	if d.maxBytes <= 0 {
+		d.maxBytes = DefaultEventQueueBytes
+	}
+	return d
 }
 
 // receive runs on the reader goroutine: decode, queue, return.
@@ -80,22 +117,66 @@ func (d *dispatcher) receive(h protocol.Header, body []byte) {
 		return
 	}
 	ev := Event{CallbackID: int(m.EventCallbackID()), DomainEvent: domainEvent(vir.DomainEventID(id), m)}
+	size := len(body)
 	d.mu.Lock()
+	before := len(d.queue)
 	d.seq++
+	d.received++
 	ev.Seq = d.seq
 	if sub, ok := d.subs[ev.CallbackID]; ok && sub.cb == nil {
 		// Kept for pulling: no user code runs, so the reader may do it,
 		// and EventWait works even from inside a push callback.
-		d.keepLocked(ev)
-		d.mu.Unlock()
-		return
+		d.keepLocked(ev, size)
+	} else if d.queueLen+1 > d.maxLen || d.queueBytes+size > d.maxBytes {
+		// Full: the newest event is dropped, so what is queued stays a
+		// gapless run and the report sits where the gap is.
+		d.lostLocked(ev, ErrEventQueueFull)
+	} else {
+		d.queue = append(d.queue, queued{ev: ev, size: size})
+		d.queueLen++
+		d.queueBytes += size
 	}
-	d.queue = append(d.queue, ev)
+	grew := len(d.queue) != before // an event or a loss report to deliver
 	d.mu.Unlock()
+	if grew {
+		d.wakeUp()
+	}
+}
+
+func (d *dispatcher) wakeUp() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// lostLocked counts ev as dropped for reason and, when someone listens,
+// adds it to the report at the tail of the queue, or starts one. The
+// trailing reports (one per reason at most) are merged into, so reports
+// never outnumber the events between them; d.mu must be held.
+func (d *dispatcher) lostLocked(ev Event, reason error) {
+	d.lost++
+	if d.onLost == nil {
+		return
+	}
+	for i := len(d.queue) - 1; i >= 0 && d.queue[i].lost != nil; i-- {
+		if l := d.queue[i].lost; errors.Is(l.Reason, reason) {
+			l.add(ev)
+			return
+		}
+	}
+	l := &EventsLost{Reason: d.reasonLocked(reason)}
+	l.add(ev)
+	d.queue = append(d.queue, queued{lost: l})
+}
+
+// reasonLocked is the reason of a loss, with the bound that was hit.
+func (d *dispatcher) reasonLocked(reason error) error {
+	n, bytes, what := d.queueLen, d.queueBytes, "queued"
+	if reason == ErrPullBufferFull {
+		n, bytes, what = len(d.pull), d.pullBytes, "kept"
+	}
+	return fmt.Errorf("%w (%d of %d events, %d of %d bytes %s)", reason, n, d.maxLen, bytes, d.maxBytes, what)
 }
 
 // run delivers queued events until the connection is closed and the
@@ -160,27 +241,37 @@ func (d *dispatcher) deliverNext() bool {
 	}
 	select {
 	case <-d.quit:
-		d.queue = nil
+		d.queue, d.queueLen, d.queueBytes = nil, 0, 0
 		d.mu.Unlock()
 		return false
 	default:
 	}
-	ev := d.queue[0]
-	d.queue[0] = Event{}
+	q := d.queue[0]
+	d.queue[0] = queued{}
 	d.queue = d.queue[1:]
+	if q.lost != nil {
+		d.mu.Unlock()
+		d.onLost(*q.lost)
+		return true
+	}
+	d.queueLen--
+	d.queueBytes -= q.size
+	ev := q.ev
 	sub, ok := d.subs[ev.CallbackID]
 	switch {
 	case !ok:
 		// The reply that tells us this id may still be on its way to the
 		// caller that registered it: keep the event for a while.
 		if len(d.orphans) == orphanMax {
+			d.dropOrphanLocked(d.orphans[0].ev)
+			d.orphans[0] = queued{}
 			d.orphans = d.orphans[1:]
 		}
-		d.orphans = append(d.orphans, ev)
+		d.orphans = append(d.orphans, q)
 		d.mu.Unlock()
 		return true
 	case sub.cb == nil:
-		d.keepLocked(ev)
+		d.keepLocked(ev, q.size)
 		d.mu.Unlock()
 		return true
 	}
@@ -189,12 +280,43 @@ func (d *dispatcher) deliverNext() bool {
 	return true
 }
 
-// keepLocked keeps ev for EventCheck and EventWait; d.mu must be held.
-func (d *dispatcher) keepLocked(ev Event) {
-	if len(d.pull) == pullBufferMax {
-		d.pull = d.pull[1:] // Seq shows the gap
+// dropOrphanLocked notes an early event dropped for want of room: if
+// its id is registered later, the registration is told; if never (a
+// late event of a registration already gone), nobody lost it. The notes
+// are bounded too: past orphanMax ids, one is forgotten. d.mu must be
+// held.
+func (d *dispatcher) dropOrphanLocked(ev Event) {
+	l := d.lostEarly[ev.CallbackID]
+	if l == nil {
+		if len(d.lostEarly) >= orphanMax {
+			for id := range d.lostEarly {
+				delete(d.lostEarly, id)
+				break
+			}
+		}
+		l = &EventsLost{Reason: fmt.Errorf("%w (%d held)", ErrTooManyEarlyEvents, orphanMax)}
+		d.lostEarly[ev.CallbackID] = l
 	}
-	d.pull = append(d.pull, ev)
+	l.add(ev)
+}
+
+// keepLocked keeps ev for EventCheck and EventWait, dropping the oldest
+// kept events to make room: a reader that pulls by mask may never take
+// some, and they must not shut out the new ones. d.mu must be held.
+func (d *dispatcher) keepLocked(ev Event, size int) {
+	for len(d.pull) > 0 && (len(d.pull)+1 > d.maxLen || d.pullBytes+size > d.maxBytes) {
+		old := d.pull[0]
+		d.pull[0] = kept{}
+		d.pull = d.pull[1:]
+		d.pullBytes -= old.size
+		d.lostLocked(old.ev, ErrPullBufferFull)
+	}
+	if size > d.maxBytes {
+		d.lostLocked(ev, ErrPullBufferFull)
+		return
+	}
+	d.pull = append(d.pull, kept{ev: ev, size: size})
+	d.pullBytes += size
 	close(d.pullChanged)
 	d.pullChanged = make(chan struct{})
 }
@@ -202,25 +324,62 @@ func (d *dispatcher) keepLocked(ev Event) {
 // subscribe records callback id; events that arrived for it before the
 // caller learnt the id go back to the front of the queue: they are older
 // than anything still queued.
+//
+// They pass the queue's bound again, oldest first: those that do not fit
+// are reported lost, the report placed after the ones that did.
 func (d *dispatcher) subscribe(id int, cb drivers.EventCallback) {
 	d.mu.Lock()
 	d.subs[id] = subscription{cb: cb}
-	var early, kept []Event
-	for _, ev := range d.orphans {
-		if ev.CallbackID == id {
-			early = append(early, ev)
-		} else {
-			kept = append(kept, ev)
+	var early, others []queued
+	var lost *EventsLost
+	for _, q := range d.orphans {
+		switch {
+		case q.ev.CallbackID != id:
+			others = append(others, q)
+		case d.queueLen+1 > d.maxLen || d.queueBytes+q.size > d.maxBytes:
+			d.lost++
+			if d.onLost != nil {
+				if lost == nil {
+					lost = &EventsLost{Reason: d.reasonLocked(ErrEventQueueFull)}
+				}
+				lost.add(q.ev)
+			}
+		default:
+			early = append(early, q)
+			d.queueLen++
+			d.queueBytes += q.size
 		}
 	}
-	d.orphans = kept
+	d.orphans = others
+	if lost != nil {
+		early = append(early, queued{lost: lost})
+	}
+	if l := d.lostEarly[id]; l != nil {
+		// Older than every early event kept: reported first.
+		delete(d.lostEarly, id)
+		d.lost += l.Count
+		if d.onLost != nil {
+			early = append([]queued{{lost: l}}, early...)
+		}
+	}
 	d.queue = append(early, d.queue...)
 	d.mu.Unlock()
 	if len(early) > 0 {
-		select {
-		case d.wake <- struct{}{}:
-		default:
-		}
+		d.wakeUp()
+	}
+}
+
+// stats is what EventQueueStats reports.
+func (d *dispatcher) stats() EventQueueStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return EventQueueStats{
+		Queued: d.queueLen, QueuedBytes: d.queueBytes,
+		Kept: len(d.pull), KeptBytes: d.pullBytes,
+		Held:     len(d.orphans),
+		Received: d.received,
+		MaxLen:   d.maxLen, MaxBytes: d.maxBytes,
+		Lost: d.lost,
 	}
 }
 
@@ -291,13 +450,15 @@ func (d *dispatcher) take(mask EventMask, pred func(Event) bool) (Event, bool, <
 	snapshot := slices.Clone(d.pull)
 	changed, finished := d.pullChanged, d.finished
 	d.mu.Unlock()
-	for _, ev := range snapshot {
+	for _, k := range snapshot {
+		ev := k.ev
 		if mask&(1<<ev.EventID()) == 0 || (pred != nil && !pred(ev)) {
 			continue
 		}
 		d.mu.Lock()
-		i := slices.IndexFunc(d.pull, func(e Event) bool { return e.Seq == ev.Seq })
+		i := slices.IndexFunc(d.pull, func(e kept) bool { return e.ev.Seq == ev.Seq })
 		if i >= 0 {
+			d.pullBytes -= d.pull[i].size
 			d.pull = slices.Delete(d.pull, i, i+1)
 		}
 		d.mu.Unlock()

@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
@@ -21,6 +23,78 @@ var (
 	// queue was full: the client did not read fast enough.
 	ErrDroppedSlow = errors.New("connection dropped by the daemon: the client read too slowly and its queue filled (max_client_queue)")
 )
+
+// Why events were lost; see EventsLost.
+var (
+	// ErrEventQueueFull: events arrived while the queue of events waiting
+	// for their callbacks was at its bound (Options.EventQueueLen,
+	// EventQueueBytes): a callback did not return fast enough. The newest
+	// events were dropped.
+	ErrEventQueueFull = errors.New("events lost: the connection's event queue was full because a callback did not return fast enough (return sooner, or raise Options.EventQueueLen or EventQueueBytes)")
+	// ErrPullBufferFull: the events kept for EventCheck and EventWait
+	// reached their bound: they were not taken fast enough. The oldest
+	// were dropped.
+	ErrPullBufferFull = errors.New("events lost: the events kept for EventCheck and EventWait reached their bound because they were not taken fast enough (take them sooner, or raise Options.EventQueueLen or EventQueueBytes)")
+	// ErrTooManyEarlyEvents: more events arrived for a registration
+	// before the daemon's reply to it than are held for it (a daemon
+	// other than govirtd may send events that early); the oldest were
+	// dropped.
+	ErrTooManyEarlyEvents = errors.New("events lost: more events arrived for a registration before the daemon's reply to it than the client holds for it (the daemon sends events before replying to their registration)")
+)
+
+// EventsLost reports events a connection dropped because its subscribers
+// fell behind. The events' Seq numbers were taken, so the gap also shows
+// in the Seq of the events delivered around it. After a loss a
+// subscriber that tracks state should read it again (DomainGetState, a
+// domain list): events after the report are newer than the lost ones.
+type EventsLost struct {
+	// Count events were lost, Seq FirstSeq to LastSeq; events delivered
+	// to other registrations, or still kept for pulling, may have Seq
+	// in between.
+	Count             uint64
+	FirstSeq, LastSeq uint64
+	// CallbackIDs are the registrations that lost events, each once.
+	CallbackIDs []int
+	// Reason wraps ErrEventQueueFull, ErrPullBufferFull or
+	// ErrTooManyEarlyEvents and says the bound that was reached.
+	Reason error
+}
+
+func (l *EventsLost) add(ev Event) {
+	if l.Count == 0 || ev.Seq < l.FirstSeq {
+		l.FirstSeq = ev.Seq
+	}
+	l.LastSeq = max(l.LastSeq, ev.Seq)
+	l.Count++
+	if !slices.Contains(l.CallbackIDs, ev.CallbackID) {
+		l.CallbackIDs = append(l.CallbackIDs, ev.CallbackID)
+	}
+}
+
+// String says how many events were lost, which, and why.
+func (l EventsLost) String() string {
+	return fmt.Sprintf("lost %d events (Seq %d to %d, callback ids %v): %v", l.Count, l.FirstSeq, l.LastSeq, l.CallbackIDs, l.Reason)
+}
+
+// EventQueueStats is the state of a connection's two event queues: the
+// push queue (events waiting for their callbacks) and the pull buffer
+// (events kept for EventCheck and EventWait). Each holds at most MaxLen
+// events and MaxBytes bytes (of the events' wire messages). Events that
+// arrive before the reply that gives their callback id are held apart
+// (at most 256), then pass the push queue's bound when the id is known.
+type EventQueueStats struct {
+	Queued, QueuedBytes int
+	Kept, KeptBytes     int
+	MaxLen, MaxBytes    int
+	// Held is the early events held apart now.
+	Held int
+	// Received counts the events received since Dial, Lost those
+	// dropped (early events count once their registration is known).
+	Received, Lost uint64
+}
+
+// EventQueueStats reports the connection's event queues now.
+func (c *Conn) EventQueueStats() EventQueueStats { return c.events.stats() }
 
 // ClosedError is returned by calls and EventWait on a closed connection.
 type ClosedError struct{ Reason error }

@@ -38,7 +38,7 @@ func TestEventWaitFromCallback(t *testing.T) {
 	actor.DomainSuspend(ctx, dom) // lifecycle: the callback starts waiting
 	actor.DomainResume(ctx, dom)
 	actor.DomainReboot(ctx, dom, 0) // the reboot event it waits for
-	if err := <-res; err != nil {
+	if err := recv(t, res, "EventWait in the callback"); err != nil {
 		t.Errorf("EventWait from a callback for an event that arrived: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/rpc"
 	"github.com/govirt/govirtd/vir"
@@ -57,6 +58,19 @@ func serveConfig(t *testing.T, edit func(*daemon.Config)) (string, *daemon.Daemo
 	return "test+unix:///default?socket=" + filepath.Join(dir, rpc.SockRW), d, stop
 }
 
+// recv takes a value from ch, failing the test if none comes within
+// testutil.HangTimeout (a guard against hangs, not a timing assertion).
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(testutil.HangTimeout):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
 func dial(t *testing.T, uri string) *remote.Conn {
 	t.Helper()
 	c, err := remote.Dial(context.Background(), uri)
@@ -99,11 +113,11 @@ func TestCallbackCallsBack(t *testing.T) {
 	if err := c.DomainSuspend(ctx, test); err != nil {
 		t.Fatal(err)
 	}
-	first := <-got
+	first := recv(t, got, "the suspend callback")
 	if err := c.DomainResume(ctx, test); err != nil {
 		t.Fatal(err)
 	}
-	second := <-got
+	second := recv(t, got, "the resume callback")
 	if first.event != vir.DomainEventSuspended || second.event != vir.DomainEventResumed {
 		t.Fatalf("events %v then %v", first.event, second.event)
 	}
@@ -137,7 +151,7 @@ func TestPullEvents(t *testing.T) {
 	if err := c.DomainReboot(ctx, test, 0); err != nil {
 		t.Fatal(err)
 	}
-	if ev := <-pushed; ev.EventID() != vir.DomainEventIDReboot {
+	if ev := recv(t, pushed, "the reboot event"); ev.EventID() != vir.DomainEventIDReboot {
 		t.Fatalf("pushed %v", ev)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -175,7 +189,7 @@ func TestCloseReasons(t *testing.T) {
 	reason := make(chan error, 1)
 	byClient.RegisterCloseCallback(func(err error) { reason <- err })
 	byClient.Close()
-	if err := <-reason; !errors.Is(err, remote.ErrClosedByClient) {
+	if err := recv(t, reason, "the close callback"); !errors.Is(err, remote.ErrClosedByClient) {
 		t.Fatalf("close by the client: %v", err)
 	}
 	if _, err := byClient.DomainLookupByName(ctx, "test"); !errors.Is(err, remote.ErrClosedByClient) {
@@ -193,7 +207,7 @@ func TestCloseReasons(t *testing.T) {
 	}()
 	stop()
 	var closed *remote.ClosedError
-	if err := <-waited; !errors.As(err, &closed) || !errors.Is(err, remote.ErrDaemonShutdown) {
+	if err := recv(t, waited, "EventWait to return"); !errors.As(err, &closed) || !errors.Is(err, remote.ErrDaemonShutdown) {
 		t.Fatalf("EventWait across a daemon shutdown: %v", err)
 	}
 	if !errors.Is(waiter.Err(), remote.ErrDaemonShutdown) {

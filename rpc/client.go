@@ -23,6 +23,9 @@ type ClientOptions struct {
 	// It runs on the reader goroutine, in arrival order, and must not block
 	// or call back into the Client: queue the message and return.
 	OnMessage func(h protocol.Header, body []byte)
+	// Clock times keepalive; nil is the wall clock. Tests pass a
+	// *ManualClock.
+	Clock Clock
 }
 
 // Client is the calling side of one connection: calls are matched to
@@ -32,19 +35,38 @@ type Client struct {
 	conn      net.Conn
 	onMessage func(protocol.Header, []byte)
 
-	wmu    sync.Mutex // serialises writes to conn
+	// wsem serialises writes to conn (a token is held across a Write that
+	// may block); a channel, so that a call waiting behind a blocked
+	// write can give up when its context ends.
+	wsem   chan struct{}
 	serial atomic.Uint32
+
+	// Keepalive frames to send (ctlPing, ctlPong bits). The reader and
+	// the keepalive timer only set a bit and wake ctlLoop, which writes
+	// them: neither ever waits for wsem, so a call whose write is blocked
+	// on a server that stopped reading holds up no reading. A second
+	// PING answered before the first PONG left is answered once: any
+	// frame proves the client alive.
+	ctl        atomic.Uint32
+	ctlWake    chan struct{} // a token when ctl gains a bit
+	writerDone chan struct{} // closed when ctlLoop returns
 
 	mu      sync.Mutex // guards pending and err
 	pending map[uint32]*pendingCall
 	err     error
 	closed  chan struct{}
 
-	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
+	clock      Clock
+	lastRecv   atomic.Int64 // unix nanoseconds (of clock) of the last frame received
 	unanswered atomic.Int32 // keepalive pings sent since then
-	kaTimer    *time.Timer  // guarded by mu
+	kaTimer    Timer        // guarded by mu
 	readerDone chan struct{}
 }
+
+const (
+	ctlPing = 1 << iota
+	ctlPong
+)
 
 type pendingCall struct {
 	prog uint32
@@ -61,15 +83,24 @@ type reply struct {
 
 // NewClient starts a client on conn; it owns conn from now on.
 func NewClient(conn net.Conn, opts ClientOptions) *Client {
+	clock := opts.Clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
 	c := &Client{
 		conn:       conn,
 		onMessage:  opts.OnMessage,
 		pending:    map[uint32]*pendingCall{},
 		closed:     make(chan struct{}),
 		readerDone: make(chan struct{}),
+		ctlWake:    make(chan struct{}, 1),
+		wsem:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+		clock:      clock,
 	}
-	c.lastRecv.Store(time.Now().UnixNano())
+	c.lastRecv.Store(clock.Now().UnixNano())
 	go c.readLoop()
+	go c.ctlLoop()
 	return c
 }
 
@@ -85,10 +116,12 @@ func (c *Client) Err() error {
 }
 
 // Close closes the connection and fails the calls in flight. It waits for
-// the reader goroutine, so it must not be called from OnMessage.
+// the reader and keepalive writer goroutines, so it must not be called
+// from OnMessage.
 func (c *Client) Close() error {
 	c.shutdown(ErrClientClosed)
 	<-c.readerDone
+	<-c.writerDone
 	return nil
 }
 
@@ -145,6 +178,10 @@ func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args p
 
 	if err := c.write(ctx, frame); err != nil {
 		c.forget(serial)
+		if errors.Is(err, errNotSent) {
+			// Nothing of the frame was written: the stream is intact.
+			return ctx.Err()
+		}
 		// A server that closed may have written frames not read yet
 		// (events, a farewell saying why): let the reader take them and
 		// learn how the connection ended, within a bound, rather than
@@ -201,15 +238,74 @@ func (c *Client) forget(serial uint32) {
 	c.mu.Unlock()
 }
 
+// errNotSent: the call's context ended while it waited for its turn to
+// write; nothing of its frame was written.
+var errNotSent = errors.New("rpc: call not sent")
+
 // write sends frame whole, giving up at ctx's deadline; a frame cut short
-// leaves the stream unusable, so any error ends the connection.
+// leaves the stream unusable, so any error but errNotSent ends the
+// connection.
 func (c *Client) write(ctx context.Context, frame []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	select {
+	case c.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return errNotSent
+	case <-c.closed:
+		return net.ErrClosed
+	}
+	defer func() { <-c.wsem }()
 	deadline, _ := ctx.Deadline() // zero: no deadline
 	c.conn.SetWriteDeadline(deadline)
 	_, err := c.conn.Write(frame)
 	return err
+}
+
+// sendControl asks ctlLoop to send the keepalive frames of bits; it
+// never blocks.
+func (c *Client) sendControl(bits uint32) {
+	c.ctl.Or(bits)
+	select {
+	case c.ctlWake <- struct{}{}:
+	default:
+	}
+}
+
+// ctlLoop writes the keepalive frames asked for, PONG first, between the
+// calls' frames, until the connection closes. A write of its own that
+// blocks (the server reads nothing) ends when the connection is closed,
+// by Close or by keepalive giving up.
+func (c *Client) ctlLoop() {
+	defer close(c.writerDone)
+	for {
+		select {
+		case <-c.ctlWake:
+		case <-c.closed:
+			return
+		}
+		select {
+		case c.wsem <- struct{}{}:
+		case <-c.closed:
+			return
+		}
+		bits := c.ctl.Swap(0)
+		var frames []byte
+		if bits&ctlPong != 0 {
+			frames = append(frames, pongFrame...)
+		}
+		if bits&ctlPing != 0 {
+			frames = append(frames, pingFrame...)
+		}
+		var err error
+		if len(frames) > 0 {
+			c.conn.SetWriteDeadline(time.Time{})
+			_, err = c.conn.Write(frames)
+		}
+		<-c.wsem
+		if err != nil {
+			c.shutdown(err)
+			return
+		}
+	}
 }
 
 // ReaderDone is closed when the reader goroutine has stopped: every frame
@@ -228,12 +324,12 @@ func (c *Client) readLoop() {
 			c.shutdown(err)
 			return
 		}
-		c.lastRecv.Store(time.Now().UnixNano())
+		c.lastRecv.Store(c.clock.Now().UnixNano())
 		c.unanswered.Store(0)
 		switch {
 		case isKeepaliveMessage(h):
 			if h.Procedure == int32(protocol.KeepaliveProcPing) {
-				c.write(context.Background(), pongFrame)
+				c.sendControl(ctlPong)
 			}
 		case h.Type == protocol.Reply:
 			c.deliver(h, body)
@@ -259,7 +355,9 @@ func (c *Client) deliver(h protocol.Header, body []byte) {
 
 // StartKeepalive pings the server when it has been silent for interval
 // and closes the connection after count unanswered pings. Call it only
-// when the server supports keepalive (feature 10).
+// when the server supports keepalive (feature 10). The timer never waits
+// for a write: a ping is handed to the keepalive writer, so a server that
+// stopped reading is still given up on after count intervals.
 func (c *Client) StartKeepalive(interval time.Duration, count int) {
 	if interval <= 0 {
 		return
@@ -270,7 +368,7 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 		return
 	}
 	tick := func() {
-		idle := time.Since(time.Unix(0, c.lastRecv.Load()))
+		idle := c.clock.Now().Sub(time.Unix(0, c.lastRecv.Load()))
 		next := interval
 		switch {
 		case idle < interval:
@@ -280,10 +378,7 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 			return
 		default:
 			c.unanswered.Add(1)
-			if err := c.write(context.Background(), pingFrame); err != nil {
-				c.shutdown(err)
-				return
-			}
+			c.sendControl(ctlPing)
 		}
 		c.mu.Lock()
 		if c.err == nil {
@@ -291,5 +386,5 @@ func (c *Client) StartKeepalive(interval time.Duration, count int) {
 		}
 		c.mu.Unlock()
 	}
-	c.kaTimer = time.AfterFunc(interval, tick)
+	c.kaTimer = c.clock.AfterFunc(interval, tick)
 }

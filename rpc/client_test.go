@@ -169,9 +169,11 @@ func TestClientCallContext(t *testing.T) {
 }
 
 // TestClientKeepalive: the client answers PINGs, and pings a silent
-// server until it gives up after count.
+// server until it gives up after count, on a ManualClock: each Advance
+// past the interval is one more unanswered ping.
 func TestClientKeepalive(t *testing.T) {
-	c, s := newClientPair(t, ClientOptions{})
+	clock := NewManualClock(time.Unix(1000, 0))
+	c, s := newClientPair(t, ClientOptions{Clock: clock})
 	s.SetWriteDeadline(time.Now().Add(hangTimeout))
 	s.Write(pingFrame)
 	hd, _ := s.readCall()
@@ -179,17 +181,60 @@ func TestClientKeepalive(t *testing.T) {
 		t.Fatalf("answer to PING: %v", hd)
 	}
 
-	const count = 2
-	c.StartKeepalive(10*time.Millisecond, count)
+	const count, interval = 2, 5 * time.Second
+	c.StartKeepalive(interval, count)
+	clock.Advance(interval - time.Nanosecond)
+	select {
+	case <-c.Done():
+		t.Fatal("keepalive closed the connection before the interval passed")
+	default:
+	}
 	for i := range count {
+		clock.Advance(interval)
 		hd, _ := s.readCall()
 		if !hd.IsKeepalive() || hd.Procedure != int32(protocol.KeepaliveProcPing) {
 			t.Fatalf("frame %d: %v, want a PING", i, hd)
 		}
 	}
-	<-c.Done()
+	clock.Advance(interval)
+	select {
+	case <-c.Done():
+	case <-time.After(hangTimeout):
+		t.Fatal("the connection outlived count unanswered pings")
+	}
 	var ke *KeepaliveError
-	if !errors.As(c.Err(), &ke) || ke.Count != count {
-		t.Errorf("Err() = %v, want a KeepaliveError after %d pings", c.Err(), count)
+	if !errors.As(c.Err(), &ke) || ke.Count != count || ke.Interval != interval {
+		t.Errorf("Err() = %v, want a KeepaliveError after %d pings %v apart", c.Err(), count, interval)
+	}
+}
+
+// TestClientKeepaliveReset: any frame from the server proves it alive:
+// pings left unanswered before it no longer count.
+func TestClientKeepaliveReset(t *testing.T) {
+	clock := NewManualClock(time.Unix(1000, 0))
+	msgs := make(chan struct{}, 1)
+	c, s := newClientPair(t, ClientOptions{Clock: clock, OnMessage: func(protocol.Header, []byte) { msgs <- struct{}{} }})
+	const count, interval = 2, time.Second
+	c.StartKeepalive(interval, count)
+	for round := range 3 {
+		// count pings go unanswered (one more Advance would close)...
+		for range count {
+			clock.Advance(interval)
+			if hd, _ := s.readCall(); hd.Procedure != int32(protocol.KeepaliveProcPing) {
+				t.Fatalf("round %d: %v, want a PING", round, hd)
+			}
+		}
+		// ...then an event arrives, which restarts the count.
+		s.write(protocol.Header{Program: testProg, Version: testVers, Procedure: procMsg, Type: protocol.Message}, &echoBody{})
+		select {
+		case <-msgs:
+		case <-time.After(hangTimeout):
+			t.Fatal("the event was not delivered")
+		}
+		select {
+		case <-c.Done():
+			t.Fatalf("round %d: closed although the server spoke: %v", round, c.Err())
+		default:
+		}
 	}
 }
