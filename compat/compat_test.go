@@ -31,11 +31,11 @@ const dataDir = "../testdata/compat"
 type kind int
 
 const (
-	same      kind = iota // same status, same masked output
-	bothFail              // both fail; their messages may differ
-	gap                   // libvirtd serves it, govirtd fails
-	wrong                 // govirtd succeeds with an answer libvirtd does not give
-	extra                 // govirtd succeeds where libvirtd fails
+	same     kind = iota // same status, same masked output
+	bothFail             // both fail; their messages may differ
+	gap                  // libvirtd serves it, govirtd fails
+	wrong                // govirtd succeeds with an answer libvirtd does not give
+	extra                // govirtd succeeds where libvirtd fails
 )
 
 var kindNames = map[kind]string{same: "identical", bothFail: "both fail", gap: "gap", wrong: "differs", extra: "govirtd-only success"}
@@ -146,7 +146,7 @@ func (g *gapsFile) write(t *testing.T) {
 # checked by compat/compat_test.go. "gap": libvirtd serves the command or
 # method, govirtd fails it. "differs": govirtd answers differently on
 # purpose; the README lists each with its reason. Keys are lines of
-# virsh.txt, or py:Class.method. `+"`go test ./compat -update`"+` rewrites the gap
+# virsh.txt, or py:Class.method. ` + "`go test ./compat -update`" + ` rewrites the gap
 # lines from a run, keeping their reasons.
 `)
 	for _, k := range []string{"differs", "gap"} {
