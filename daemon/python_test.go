@@ -26,7 +26,7 @@ func TestLibvirtPython(t *testing.T) {
 		t.Fatalf("libvirt-python client: %v\n%s%s", err, out, stderr.String())
 	}
 	want := []string{
-		"type Test 9000000",
+		"type TEST 9000000",
 		"defined demo -1 1",
 		"started 2 [1, 1]",
 		"suspended [3, 1]",

@@ -131,7 +131,7 @@ func TestVirshLifecycle(t *testing.T) {
 	v("list", "--all").listed(t, " 1    test   running", " -    demo   shut off")
 	v("dominfo", "demo").ok(t,
 		"Id:             -\n", "Name:           demo\n", "UUID:           "+demoUUID+"\n",
-		"OS Type:        hvm\n", "State:          shut off\n", "CPU(s):         2\n",
+		"OS Type:        linux\n", "State:          shut off\n", "CPU(s):         2\n",
 		"Max memory:     524288 KiB\n", "Used memory:    262144 KiB\n",
 		"Persistent:     yes\n", "Autostart:      disable\n", "Managed save:   no\n")
 	v("domstate", "demo", "--reason").lines(t, "shut off (unknown)")
@@ -201,7 +201,7 @@ func TestVirshConnectionCommands(t *testing.T) {
 	d := startDaemon(t, nil)
 	v := func(args ...string) virshResult { return runVirsh(t, d.URI(), args...) }
 
-	v("version", "--daemon").ok(t, "Using API: Test 9.0.0\n", "Running hypervisor: Test 0.0.2\n",
+	v("version", "--daemon").ok(t, "Using API: TEST 9.0.0\n", "Running hypervisor: TEST 0.0.2\n",
 		"Running against daemon: 9.0.0\n")
 	host, err := os.Hostname()
 	if err != nil {
@@ -218,7 +218,7 @@ func TestVirshConnectionCommands(t *testing.T) {
 		"Thread(s) per core:  2",
 		"NUMA cell(s):        2",
 		"Memory size:         3145728 KiB")
-	v("capabilities").ok(t, "<capabilities>", "<domain type=\"test\"")
+	v("capabilities").ok(t, "<capabilities>", "<domain type='test'/>", "<cells num='2'>")
 	v("net-list", "--all").fails(t, "error: this function is not supported by the connection driver")
 	runVirsh(t, "bogus+unix:///x?socket="+d.RW(), "list").fails(t, "no connection driver available for bogus:///x")
 }

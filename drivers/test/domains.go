@@ -167,7 +167,7 @@ func (c *conn) DomainGetState(ctx context.Context, ref drivers.Domain, flags uin
 
 func (c *conn) DomainGetOSType(ctx context.Context, ref drivers.Domain) (os string, err error) {
 	err = c.drv.withDomain(ref, func(dom *domain) error {
-		os = dom.def().OSType()
+		os = "linux" // libvirt's test driver answers "linux" whatever the XML says
 		return nil
 	})
 	return os, err

@@ -10,8 +10,6 @@ import (
 	"os"
 	"sync"
 
-	"libvirt.org/go/libvirtxml"
-
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/protocol"
@@ -36,10 +34,12 @@ const defaultDomainXML = `<domain type='test'>
   <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
   <memory unit='KiB'>8388608</memory>
   <currentMemory unit='KiB'>2097152</currentMemory>
-  <vcpu>2</vcpu>
+  <vcpu placement='static'>2</vcpu>
   <os>
     <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
   </os>
+  <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
@@ -47,11 +47,17 @@ const defaultDomainXML = `<domain type='test'>
     <disk type='file' device='disk'>
       <source file='/guest/diskimage1'/>
       <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
     </disk>
     <interface type='network'>
       <mac address='aa:bb:cc:dd:ee:ff'/>
       <source network='default'/>
+      <target dev='testnet0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
     </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </memballoon>
   </devices>
 </domain>`
 
@@ -64,7 +70,8 @@ func New() *Driver {
 	}
 	dom := &domain{persistent: def}
 	d.domains = append(d.domains, dom)
-	d.start(dom, vir.DomainRunningBooted)
+	// libvirt's test driver starts its default domain with reason unknown.
+	d.start(dom, vir.DomainRunningUnknown)
 	return d
 }
 
@@ -99,7 +106,9 @@ func (c *conn) Close() error {
 // files, are not among them; a new operation is not either until it is
 // added here.
 var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
-	protocol.ProcConnectGetCapabilities, protocol.ProcNodeGetInfo,
+	protocol.ProcConnectGetCapabilities, protocol.ProcNodeGetInfo, protocol.ProcNodeGetCellsFreeMemory,
+	protocol.ProcNodeGetFreeMemory, protocol.ProcNodeGetSecurityModel, protocol.ProcDomainGetSecurityLabel,
+	protocol.ProcConnectGetSysinfo, protocol.ProcConnectGetMaxVcpus, protocol.ProcNodeGetCPUMap,
 	protocol.ProcDomainCreate, protocol.ProcDomainCreateWithFlags, protocol.ProcDomainCreateXML,
 	protocol.ProcDomainDefineXML, protocol.ProcDomainDefineXMLFlags,
 	protocol.ProcDomainUndefine, protocol.ProcDomainUndefineFlags,
@@ -114,7 +123,8 @@ var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
 // reader goroutine (drivers.Immediate).
 func (c *conn) Immediate(proc protocol.Procedure) bool { return immediate[proc] }
 
-func (c *conn) ConnectGetType(context.Context) (string, error) { return "Test", nil }
+// ConnectGetType answers "TEST", libvirt's test driver's name.
+func (c *conn) ConnectGetType(context.Context) (string, error) { return "TEST", nil }
 
 func (c *conn) ConnectGetURI(context.Context) (string, error) { return "test:///default", nil }
 
@@ -136,31 +146,6 @@ func (c *conn) NodeGetInfo(context.Context) (drivers.NodeInfo, error) {
 		Model: "i686", Memory: 3 * 1024 * 1024,
 		CPUs: 16, MHz: 1400, Nodes: 2, Sockets: 2, Cores: 2, Threads: 2,
 	}, nil
-}
-
-func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
-	caps := libvirtxml.Caps{
-		Host: libvirtxml.CapsHost{
-			UUID: "11111111-2222-3333-4444-555555555555",
-			CPU:  &libvirtxml.CapsHostCPU{Arch: "i686"},
-		},
-	}
-	for _, arch := range []string{"i686", "x86_64"} {
-		caps.Guests = append(caps.Guests, libvirtxml.CapsGuest{
-			OSType: "hvm",
-			Arch: libvirtxml.CapsGuestArch{
-				Name:     arch,
-				WordSize: map[string]string{"i686": "32", "x86_64": "64"}[arch],
-				Domains:  []libvirtxml.CapsGuestDomain{{Type: "test"}},
-			},
-			Features: &libvirtxml.CapsGuestFeatures{},
-		})
-	}
-	s, err := caps.Marshal()
-	if err != nil {
-		return "", drivers.Errorf(vir.ErrInternalError, vir.FromTest, "cannot format capabilities: %v", err)
-	}
-	return s + "\n", nil
 }
 
 func (c *conn) ConnectDomainEventRegisterAny(ctx context.Context, dom *drivers.Domain, eventID vir.DomainEventID, cb drivers.EventCallback) (int, error) {
