@@ -76,8 +76,8 @@ func TestUnsupportedCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.NodeGetSecurityModel(ctx); err == nil {
-		t.Errorf("NodeGetSecurityModel succeeded on a daemon without it")
+	if _, err := c.ConnectNumOfSecrets(ctx); drivers.CodeOf(err) != vir.ErrNoSupport {
+		t.Errorf("ConnectNumOfSecrets: %v, want ErrNoSupport (no driver has secrets)", err)
 	}
 	if _, err := c.DomainGetMessages(ctx, dom, 0); err == nil {
 		t.Errorf("DomainGetMessages succeeded on a daemon without it")
