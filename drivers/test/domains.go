@@ -70,6 +70,7 @@ func (d *Driver) findUUID(u drivers.UUID) *domain {
 }
 
 func (d *Driver) remove(dom *domain) {
+	d.forget(dom)
 	for i, x := range d.domains {
 		if x == dom {
 			d.domains = append(d.domains[:i], d.domains[i+1:]...)
@@ -128,9 +129,10 @@ func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListA
 	out := make([]drivers.Domain, 0, len(d.domains))
 	for _, dom := range d.domains {
 		e := drivers.DomainListEntry{
-			State:      dom.state,
-			Persistent: dom.persistent != nil,
-			Autostart:  dom.autostart,
+			State:       dom.state,
+			Persistent:  dom.persistent != nil,
+			Autostart:   dom.autostart,
+			ManagedSave: d.ext(dom).managedSave,
 		}
 		if e.Matches(flags) {
 			out = append(out, dom.ref())
@@ -217,11 +219,6 @@ func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autos
 		dom.autostart = autostart
 		return nil
 	})
-}
-
-// DomainHasManagedSaveImage answers no: the test driver has no managed save.
-func (c *conn) DomainHasManagedSaveImage(ctx context.Context, ref drivers.Domain, flags uint32) (bool, error) {
-	return false, c.drv.withDomain(ref, func(*domain) error { return nil })
 }
 
 // DomainSnapshotNum answers 0: the test driver keeps no snapshots.

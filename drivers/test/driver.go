@@ -21,8 +21,9 @@ type Driver struct {
 	// mu guards everything below, and is held while events are emitted
 	// so that they leave in the order of the changes.
 	mu      sync.Mutex
-	domains []*domain // in definition order
-	nextID  int32     // the id the next started domain gets
+	domains []*domain                     // in definition order
+	nextID  int32                         // the id the next started domain gets
+	extra   map[drivers.UUID]*domainExtra // by domain UUID; see managedsave.go
 
 	events drivers.CallbackList
 }

@@ -126,10 +126,15 @@ func (c *conn) NodeGetSecurityModel(context.Context) (*protocol.NodeGetSecurityM
 }
 
 // DomainGetSecurityLabel answers the label libvirt's test driver gives
-// every domain, enforcing.
+// every running domain, enforcing, and an empty label for an inactive
+// one.
 func (c *conn) DomainGetSecurityLabel(ctx context.Context, ref protocol.Domain) (*protocol.DomainGetSecurityLabelRet, error) {
-	if err := c.drv.withDomain(ref, func(*domain) error { return nil }); err != nil {
+	active := false
+	if err := c.drv.withDomain(ref, func(dom *domain) error { active = dom.active(); return nil }); err != nil {
 		return nil, err
+	}
+	if !active {
+		return &protocol.DomainGetSecurityLabelRet{Label: cString("")}, nil
 	}
 	return &protocol.DomainGetSecurityLabelRet{Label: cString("libvirt-test"), Enforcing: 1}, nil
 }

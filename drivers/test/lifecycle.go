@@ -23,6 +23,7 @@ func (d *Driver) start(dom *domain, reason vir.DomainRunningReason) {
 	d.nextID++
 	dom.state, dom.reason = vir.DomainRunning, int32(reason)
 	dom.startedAt = time.Now()
+	d.ext(dom).managedSave = false
 }
 
 // stop ends dom's running instance, and forgets a transient domain; mu
@@ -99,6 +100,9 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 	return d.withDomain(ref, func(dom *domain) error {
 		if dom.persistent == nil {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "cannot undefine transient domain")
+		}
+		if err := d.checkUndefine(dom, flags); err != nil {
+			return err
 		}
 		d.emit(dom, vir.DomainEventUndefined, int32(vir.DomainEventUndefinedRemoved))
 		dom.autostart = false
