@@ -58,6 +58,7 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 	if err := checkType(def); err != nil {
 		return drivers.Domain{}, err
 	}
+	nameInterfaces(def)
 	d := c.drv
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -147,6 +148,7 @@ func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (d
 	if err := checkType(def); err != nil {
 		return drivers.Domain{}, err
 	}
+	nameInterfaces(def)
 	d := c.drv
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -15,6 +15,7 @@ type domainExtra struct {
 	// libvirt's test driver there is no image: the next start boots the
 	// domain afresh and clears the flag.
 	managedSave bool
+	snapshots   snapshots // see snapshots.go
 }
 
 // ext is dom's extra state, created on first use; mu must be held.
@@ -86,13 +87,17 @@ func (c *conn) DomainManagedSaveRemove(ctx context.Context, ref protocol.Domain,
 	})
 }
 
-// checkUndefine refuses to undefine a domain with a managed save image
-// unless flags say to drop it, as libvirt's test driver does; mu must
-// be held.
+// checkUndefine refuses to undefine a domain with a managed save image,
+// or an inactive one with snapshots, unless flags say to drop them, as
+// libvirt's test driver does; mu must be held.
 func (d *Driver) checkUndefine(dom *domain, flags uint32) error {
 	if d.ext(dom).managedSave && flags&uint32(vir.DomainUndefineManagedSave) == 0 {
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest,
 			"Refusing to undefine while domain managed save image exists (give VIR_DOMAIN_UNDEFINE_MANAGED_SAVE, virsh undefine --managed-save, to drop it)")
+	}
+	if n := len(d.ext(dom).snapshots.list); n > 0 && !dom.active() && flags&uint32(vir.DomainUndefineSnapshotsMetadata) == 0 {
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest,
+			"cannot delete inactive domain with %d snapshots (give VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, virsh undefine --snapshots-metadata, to drop them)", n)
 	}
 	return nil
 }

@@ -145,6 +145,7 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 	if err != nil {
 		return err
 	}
+	nameInterfaces(def)
 	d := c.drv
 	d.mu.Lock()
 	defer d.mu.Unlock()
