@@ -60,15 +60,15 @@ var x86Models = []string{
 
 // ConnectGetCPUModelNames answers the x86 CPU models for i686 and
 // x86_64 (drivers.OpConnectGetCPUModelNames). govirtd carries no CPU map
-// for other architectures, so it says so rather than answer a wrong
-// list. needResults 0 asks only for the count.
+// for other architectures, so it says so (VIR_ERR_OPERATION_UNSUPPORTED)
+// rather than answer a wrong list. needResults 0 asks only for the count.
 func (c *conn) ConnectGetCPUModelNames(ctx context.Context, arch string, needResults int32, flags uint32) (*protocol.ConnectGetCPUModelNamesRet, error) {
 	if flags != 0 {
 		return nil, badFlags(flags, "testConnectGetCPUModelNames")
 	}
 	if arch != "i686" && arch != "x86_64" {
-		return nil, drivers.Errorf(vir.ErrNoSupport, vir.FromTest,
-			"the test driver knows the CPU models of i686 and x86_64 only, not of %q", arch)
+		return nil, drivers.Errorf(vir.ErrOperationUnsupported, vir.FromTest,
+			"govirtd's test driver knows the CPU models of i686 and x86_64 only, not of %q", arch)
 	}
 	ret := &protocol.ConnectGetCPUModelNamesRet{Ret: int32(len(x86Models))}
 	if needResults != 0 {
