@@ -164,6 +164,49 @@ func (d *Def) Format(id int32) (string, error) {
 	return s + "\n", nil
 }
 
+// Describe is the definition as a client gets it from virDomainGetXMLDesc:
+// as Format writes it, but without its secrets — graphics passwords and
+// the cookies of network disks — unless secure (VIR_DOMAIN_XML_SECURE,
+// which the daemon refuses to read-only clients).
+func (d *Def) Describe(id int32, secure bool) (string, error) {
+	if secure {
+		return d.Format(id)
+	}
+	x := *d.XML
+	if x.Devices != nil {
+		devs := *x.Devices
+		devs.Graphics = append([]libvirtxml.DomainGraphic(nil), devs.Graphics...)
+		for i := range devs.Graphics {
+			g := &devs.Graphics[i]
+			if g.VNC != nil {
+				v := *g.VNC
+				v.Passwd = ""
+				g.VNC = &v
+			}
+			if g.Spice != nil {
+				v := *g.Spice
+				v.Passwd = ""
+				g.Spice = &v
+			}
+			if g.RDP != nil {
+				v := *g.RDP
+				v.Passwd = ""
+				g.RDP = &v
+			}
+		}
+		devs.Disks = append([]libvirtxml.DomainDisk(nil), devs.Disks...)
+		for i := range devs.Disks {
+			if src := devs.Disks[i].Source; src != nil && src.Cookies != nil {
+				c := *src
+				c.Cookies = nil
+				devs.Disks[i].Source = &c
+			}
+		}
+		x.Devices = &devs
+	}
+	return (&Def{XML: &x, UUID: d.UUID}).Format(id)
+}
+
 // Copy returns a deep copy of d.
 func (d *Def) Copy() *Def {
 	s, err := d.XML.Marshal()

@@ -179,7 +179,7 @@ func (c *conn) DomainGetXMLDesc(ctx context.Context, ref drivers.Domain, flags u
 		if flags&uint32(vir.DomainXMLInactive) != 0 && dom.persistent != nil {
 			def, id = dom.persistent, -1
 		}
-		xml, err = def.Format(id)
+		xml, err = def.Describe(id, flags&uint32(vir.DomainXMLSecure) != 0)
 		return err
 	})
 	return xml, err
