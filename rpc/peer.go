@@ -109,7 +109,7 @@ type Peer struct {
 	heldBack atomic.Bool
 
 	kaMu       sync.Mutex   // guards kaTimer
-	kaTimer    *time.Timer  // nil until the client negotiates keepalive
+	kaTimer    Timer        // nil until the client negotiates keepalive
 	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
 	unanswered atomic.Int32 // pings sent since then
 }

@@ -111,6 +111,9 @@ type ServerConfig struct {
 	// KeepaliveCount is how many unanswered pings end the connection
 	// (keepalive_count).
 	KeepaliveCount int
+	// Clock is keepalive's time source; nil is the wall clock. Tests
+	// give a ManualClock.
+	Clock Clock
 	// FlushTimeout bounds how long a closing client's queued frames may
 	// take to be written.
 	FlushTimeout time.Duration
@@ -198,6 +201,9 @@ func NewServer(cfg ServerConfig) *Server {
 	}
 	if cfg.FrameTimeout <= 0 {
 		cfg.FrameTimeout = 60 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
 	}
 	if cfg.MaxInflightBytes <= 0 {
 		cfg.MaxInflightBytes = 128 << 20

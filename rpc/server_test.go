@@ -234,7 +234,10 @@ func TestKeepalive(t *testing.T) {
 	if n := readPings(t, silent); n != count {
 		t.Errorf("silent client got %d pings before being dropped, want %d", n, count)
 	}
-	waitFor(t, "the keepalive drop to be counted", func() bool { return h.srv.Stats().KeepaliveDrops == 1 })
+	waitFor(t, "the keepalive drop to be counted and the client gone", func() bool {
+		st := h.srv.Stats()
+		return st.KeepaliveDrops == 1 && st.Clients == 1
+	})
 
 	// Many intervals have passed: the client that never negotiated got
 	// no PING, so the next frame it reads is its reply.
@@ -485,8 +488,9 @@ func TestSlowClientFarewellOutlivesKeepalive(t *testing.T) {
 		interval = 10 * time.Millisecond
 		maxQueue = 4
 	)
+	clock := NewManualClock(time.Now())
 	h := newHarnessWith(t, ServerConfig{MaxQueue: maxQueue, MaxClientRequests: 1, FlushTimeout: hangTimeout,
-		KeepaliveInterval: interval, KeepaliveCount: 0}, true,
+		KeepaliveInterval: interval, KeepaliveCount: 0, Clock: clock}, true,
 		func(error) []byte { return pingFrame })
 	c := h.dialRaw()
 	// Keepalive on, then the flood, in one write: the calls run in
@@ -498,9 +502,10 @@ func TestSlowClientFarewellOutlivesKeepalive(t *testing.T) {
 	if sent := <-h.floodSent; sent != maxQueue-1 {
 		t.Fatalf("%d messages queued, want %d", sent, maxQueue-1)
 	}
-	// Let the keepalive timer fire while the flush waits for the client.
-	// (Not an assertion on time: a longer pause only tests more surely.)
-	time.Sleep(10 * interval)
+	// The keepalive timer fires while the flush waits for the client.
+	for range 10 {
+		clock.Advance(interval)
+	}
 	got := c.expectClosed()
 	if len(got) != maxQueue+1 || got[0].Type != protocol.Reply || !got[maxQueue].IsKeepalive() {
 		t.Errorf("got %v, want the reply, %d messages and the farewell", got, maxQueue-1)
