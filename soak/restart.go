@@ -135,7 +135,8 @@ func runRestart(bin, guestXML, dir string, o restartOptions) *result {
 
 	reattached, shutOff := 0, 0
 	var worstStart time.Duration
-	// Guest kills are spread over the cycles: with 10 and 3, cycles 2, 5, 8.
+	// Guest kills are spread over the cycles: with 10 and 3, the 3rd, 6th
+	// and 9th.
 	stride := max(1, o.cycles/max(1, o.guestKills))
 	for cycle := range o.cycles {
 		victim := ""

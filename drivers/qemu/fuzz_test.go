@@ -17,9 +17,11 @@ import (
 // buildCommand. It must never panic, and must refuse only with a
 // *drivers.Error whose code is an XML or configuration error. A command
 // line it builds starts with the emulator, holds no empty option name
-// and no NUL (exec would refuse it), is the same when built twice from one parse, and
-// its -name option, split as qemu's option parser splits it, gives back
-// the domain's name: a name with commas cannot inject options.
+// and no NUL (exec would refuse it), and its -name option, split as
+// qemu's option parser splits it, gives back the domain's name: a name
+// with commas cannot inject options. What define validated, a start
+// builds again from a copy (def.Copy, as start.go does) to the same
+// command line.
 //
 // Seeds: testdata/fuzz/FuzzXML2Argv, the definitions of
 // testdata/qemuxml2argv and testdata/domains.
@@ -28,26 +30,15 @@ import (
 func FuzzXML2Argv(f *testing.F) {
 	f.Add(`<domain type='qemu'><name>a,b=c</name><memory unit='MiB'>64</memory></domain>`)
 	f.Fuzz(func(t *testing.T, xml string) {
-		parsed, err := domxml.Parse(xml)
-		// Both builds start from the same parse: Parse gives a
-		// definition without <uuid> a random one.
-		build := func() ([]string, error) {
-			if err != nil {
-				return nil, err
-			}
-			def := parsed.Copy()
+		l := launch{emulator: "/usr/bin/qemu-system-x86_64", monitorFD: 3}
+		// Define: parse, prepare, validate (which builds the command line).
+		def, err := domxml.Parse(xml)
+		var cmd *cmdline
+		if err == nil {
 			n := 0
 			prepareDefinition(def, func() string { n++; return fmt.Sprintf("52:54:00:00:00:%02x", n) })
-			cmd, err := buildCommand(def, launch{emulator: "/usr/bin/qemu-system-x86_64", monitorFD: 3})
-			if err != nil {
-				return nil, err
-			}
-			if got := qemuOpt(cmd.Args(), "-name", "guest"); got != def.Name() {
-				t.Fatalf("-name gives guest=%q to qemu, the domain is %q: %q", got, def.Name(), cmd.Args())
-			}
-			return cmd.Args(), nil
+			cmd, err = buildCommand(def, l)
 		}
-		args, err := build()
 		if err != nil {
 			var e *drivers.Error
 			if !errors.As(err, &e) {
@@ -60,6 +51,7 @@ func FuzzXML2Argv(f *testing.F) {
 			}
 			return
 		}
+		args := cmd.Args()
 		if len(args) == 0 || args[0] == "" {
 			t.Fatalf("no emulator: %q", args)
 		}
@@ -71,9 +63,17 @@ func FuzzXML2Argv(f *testing.F) {
 				t.Fatalf("argument %d is an empty option name: %q", i, args)
 			}
 		}
-		again, _ := build()
-		if !slices.Equal(args, again) {
-			t.Fatalf("two builds differ:\n%q\n%q", args, again)
+		if got := qemuOpt(args, "-name", "guest"); got != def.Name() {
+			t.Fatalf("-name gives guest=%q to qemu, the domain is %q: %q", got, def.Name(), args)
+		}
+		// Start: the live definition is a copy of the persistent one, and
+		// its command line is the one define validated.
+		again, err := buildCommand(def.Copy(), l)
+		if err != nil {
+			t.Fatalf("a definition that validated does not build at start: %v", err)
+		}
+		if !slices.Equal(args, again.Args()) {
+			t.Fatalf("the start builds another command line than define validated:\n%q\n%q", args, again.Args())
 		}
 	})
 }
