@@ -114,6 +114,9 @@ func runExhaust(bin, dir string, o exhaustOptions) *result {
 	w := startWatchdog(lv)
 
 	flood(r, d, o)
+	// The places come back as the daemon reads the closed connections'
+	// EOF: wait for it to hold only go-libvirt's (one descriptor).
+	d.waitFDs(baseFDs + 1)
 	served(r, d, "after the flood")
 	slowLoris(r, d, o)
 	served(r, d, "after the slow-loris connections")

@@ -47,8 +47,8 @@ type options struct {
 func defaultOptions(fuzzTime time.Duration) options {
 	return options{
 		phases:  []string{"fuzz", "events", "restart", "exhaust"},
-		fuzz:    fuzzOptions{dur: fuzzTime, conns: 4},
-		events:  eventsOptions{dur: 60 * time.Second, clients: 1000, subscribers: 5},
+		fuzz:    fuzzOptions{dur: fuzzTime, conns: 4, rssSlack: 16 * 1024},
+		events:  eventsOptions{dur: 60 * time.Second, clients: 1000, subscribers: 5, rssSlack: 16 * 1024},
 		restart: restartOptions{guests: 5, cycles: 10, guestKills: 3},
 		exhaust: exhaustOptions{maxClients: 500, flood: 1000, slowLoris: 300, oversized: 20, registrations: 3000},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,6 +92,13 @@ func (s *sampler) finish() ([]sample, bool) {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The samples stay beside the daemon's log, for a look at a failure.
+	var b strings.Builder
+	b.WriteString("seconds,rss_kib,fds,threads\n")
+	for _, x := range s.samples {
+		fmt.Fprintf(&b, "%.2f,%d,%d,%d\n", x.at.Sub(s.samples[0].at).Seconds(), x.rssKiB, x.fds, x.threads)
+	}
+	os.WriteFile(filepath.Join(s.d.dir, "samples.csv"), []byte(b.String()), 0o644)
 	return s.samples, s.died
 }
 
@@ -124,9 +132,10 @@ func rssGrowth(r *result, samples []sample, slackKiB int) {
 func mib(kib int) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 
 // endChecks closes a phase's daemon: its descriptors must come back to
-// what it held with no client (baseFDs), it must still be running, and
-// its goroutines, counted from a SIGQUIT dump, must be within a few of a
-// fresh daemon's after one client came and went (refG).
+// what it held with no client (baseFDs), it must still be running, its
+// goroutines, counted from a SIGQUIT dump, must be within a few of a
+// fresh daemon's after one client came and went (refG), and its log
+// must hold no data race.
 func endChecks(r *result, d *daemon, baseFDs, refG int) {
 	if !d.alive() {
 		r.fault("govirtd exited during the phase (%v); its log:\n%s", d.err, d.tail(3000))
@@ -139,6 +148,7 @@ func endChecks(r *result, d *daemon, baseFDs, refG int) {
 		r.fig("fds %d → %d", baseFDs, fds)
 	}
 	g, err := d.goroutines()
+	raceCheck(r, d)
 	if err != nil {
 		r.fault("counting goroutines: %v", err)
 		return
@@ -146,6 +156,15 @@ func endChecks(r *result, d *daemon, baseFDs, refG int) {
 	r.fig("goroutines %d (fresh daemon %d)", g, refG)
 	if g > refG+goroutineSlack {
 		r.fault("govirtd has %d goroutines after every client closed, a fresh daemon %d: %d leaked", g, refG, g-refG)
+	}
+}
+
+// raceCheck fails the phase when a daemon built with -race (as
+// TestSoakShort builds it) reported a data race: the race detector
+// writes it to the log and lets the daemon carry on.
+func raceCheck(r *result, d *daemon) {
+	if d.logHas("WARNING: DATA RACE") {
+		r.fault("the race detector found a data race in govirtd; see %s", d.log)
 	}
 }
 

@@ -185,6 +185,7 @@ func runRestart(bin, guestXML, dir string, o restartOptions) *result {
 	}
 	lv.Disconnect()
 	d.stop()
+	raceCheck(r, d)
 	left := d.ownQemus()
 	for wait := time.Now().Add(hang); len(left) > 0 && time.Now().Before(wait); left = d.ownQemus() {
 		time.Sleep(10 * time.Millisecond)
