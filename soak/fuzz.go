@@ -13,7 +13,6 @@ import (
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
-	"github.com/digitalocean/go-libvirt/socket/dialers"
 
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
@@ -179,9 +178,9 @@ func runFuzz(bin, dir string, o fuzzOptions) *result {
 	defer d.stop()
 	baseFDs := d.settledFDs()
 
-	lv := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.sock()), dialers.WithLocalTimeout(hang)))
-	if err := lv.ConnectToURI(libvirt.TestDefault); err != nil {
-		r.fault("go-libvirt ConnectToURI: %v", err)
+	lv, err := dialGoLibvirt(d.sock())
+	if err != nil {
+		r.fault("%v", err)
 		return r
 	}
 	dom, err := lv.DomainLookupByName("test")
@@ -197,11 +196,15 @@ func runFuzz(bin, dir string, o fuzzOptions) *result {
 	var wg sync.WaitGroup
 	var n fuzzCounts
 	var dialFail, notClosed atomic.Int64
+	// The seed is in the figures; the interleaving of the connections is
+	// the scheduler's, so a run is not replayed exactly, but what each
+	// connection sends is.
+	seed := uint64(time.Now().UnixNano())
 	for i := range o.conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			rng := rand.New(rand.NewPCG(uint64(i), seed))
 			for {
 				select {
 				case <-stop:
@@ -245,7 +248,7 @@ func runFuzz(bin, dir string, o fuzzOptions) *result {
 	samples, died := smp.finish()
 	lv.Disconnect()
 
-	r.fig("%d connections, %d frames (%s)", n.conns.Load(), n.frames.Load(), mutationFigures(&n))
+	r.fig("%d connections, %d frames (%s), seed %d", n.conns.Load(), n.frames.Load(), mutationFigures(&n), seed)
 	r.fig("go-libvirt %d call pairs, worst %.1f ms", calls, float64(worst.Microseconds())/1000)
 	if callErr != nil {
 		r.fault("go-libvirt call failed during the fuzz after %d good pairs: %v", calls, callErr)
