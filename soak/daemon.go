@@ -79,6 +79,9 @@ func newDaemon(bin, dir string, qemu bool, extra map[string]string) (*daemon, er
 // sock is the read-write socket.
 func (d *daemon) sock() string { return filepath.Join(d.dir, "sock", "govirtd-sock") }
 
+// sockRO is the read-only socket.
+func (d *daemon) sockRO() string { return filepath.Join(d.dir, "sock", "govirtd-sock-ro") }
+
 // pid is the current run's process id.
 func (d *daemon) pid() int { return d.cmd.Process.Pid }
 

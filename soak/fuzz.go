@@ -108,7 +108,7 @@ func mutate(rng *rand.Rand, m mutation, frame []byte) []byte {
 }
 
 type fuzzCounts struct {
-	conns, frames, replyBytes atomic.Int64
+	conns, readOnly, frames, replyBytes atomic.Int64
 	byMutation                [nMutations]atomic.Int64
 }
 
@@ -211,7 +211,14 @@ func runFuzz(bin, dir string, o fuzzOptions) *result {
 					return
 				default:
 				}
-				closed, err := fuzzConn(d.sock(), f, rng, &n)
+				// One connection in four on the read-only socket,
+				// where the access checks refuse what writes.
+				sock := d.sock()
+				if rng.IntN(4) == 0 {
+					sock = d.sockRO()
+					n.readOnly.Add(1)
+				}
+				closed, err := fuzzConn(sock, f, rng, &n)
 				if err != nil {
 					dialFail.Add(1)
 					if !d.alive() {
@@ -248,7 +255,7 @@ func runFuzz(bin, dir string, o fuzzOptions) *result {
 	samples, died := smp.finish()
 	lv.Disconnect()
 
-	r.fig("%d connections, %d frames (%s), seed %d", n.conns.Load(), n.frames.Load(), mutationFigures(&n), seed)
+	r.fig("%d connections (%d read-only), %d frames (%s), seed %d", n.conns.Load(), n.readOnly.Load(), n.frames.Load(), mutationFigures(&n), seed)
 	r.fig("go-libvirt %d call pairs, worst %.1f ms", calls, float64(worst.Microseconds())/1000)
 	if callErr != nil {
 		r.fault("go-libvirt call failed during the fuzz after %d good pairs: %v", calls, callErr)
@@ -267,6 +274,11 @@ func runFuzz(bin, dir string, o fuzzOptions) *result {
 		r.fault("the log names no malformed frame, though the fuzz sent length words out of range")
 	}
 	rssGrowth(r, samples, o.rssSlack)
+	threads := 0
+	for _, s := range samples {
+		threads = max(threads, s.threads)
+	}
+	r.fig("threads peak %d", threads)
 	endChecks(r, d, baseFDs, refG)
 	return r
 }
