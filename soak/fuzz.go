@@ -109,7 +109,7 @@ func mutate(rng *rand.Rand, m mutation, frame []byte) []byte {
 
 type fuzzCounts struct {
 	conns, readOnly, frames, replyBytes atomic.Int64
-	byMutation                [nMutations]atomic.Int64
+	byMutation                          [nMutations]atomic.Int64
 }
 
 // fuzzConn runs one fuzzing connection: ConnectOpen, up to 30 frames
