@@ -69,6 +69,17 @@ func Parse(doc string) (*Def, error) {
 			return nil, xmlErr("<currentMemory>: %v", err)
 		}
 	}
+	// What is accepted must survive being written and read back (status
+	// files, copies): libvirtxml reads some definitions it cannot write
+	// back, such as <interface type=''>.
+	out, err := x.Marshal()
+	if err == nil {
+		var back libvirtxml.Domain
+		err = back.Unmarshal(out)
+	}
+	if err != nil {
+		return nil, xmlErr("invalid domain definition: %v", err)
+	}
 	return d, nil
 }
 
