@@ -19,7 +19,7 @@ type session struct {
 	peer *rpc.Peer
 	log  *slog.Logger
 
-	mu       sync.Mutex   // guards the fields below
+	mu       sync.Mutex          // guards the fields below
 	conns    *drivers.Connection // nil until CONNECT_OPEN; never changed once set
 	uri      string              // what the connection was opened for
 	readOnly bool                // a read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO
@@ -51,12 +51,12 @@ func (d *Daemon) newSession(p *rpc.Peer) rpc.Session {
 
 // request is one call being dispatched.
 type request struct {
-	s        *session
-	call     *rpc.Call
-	prog     uint32             // the program the call is for
-	num      int32              // its procedure number
-	info     *protocol.ProcInfo // what the definition says of it
-	api      string             // the public API function the procedure implements
+	s    *session
+	call *rpc.Call
+	prog uint32             // the program the call is for
+	num  int32              // its procedure number
+	info *protocol.ProcInfo // what the definition says of it
+	api  string             // the public API function the procedure implements
 	// conns is the session's connection when the call started (nil
 	// before CONNECT_OPEN), and conn its hypervisor driver's connection.
 	conns    *drivers.Connection
