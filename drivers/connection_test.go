@@ -113,3 +113,5 @@ func TestRegistryOpensConcerns(t *testing.T) {
 		t.Errorf("open of a URI no driver takes: %v, want VIR_ERR_NO_CONNECT", err)
 	}
 }
+
+func parseURL(s string) (*url.URL, error) { return url.Parse(s) }

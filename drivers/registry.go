@@ -94,7 +94,7 @@ func (r *Registry) hypervisors() []Driver {
 func (r *Registry) Open(ctx context.Context, name string, flags uint32) (*Connection, error) {
 	uri, err := url.Parse(name)
 	if err != nil {
-		return nil, Errorf(vir.ErrInvalidArg, vir.FromNone, "cannot parse URI %q: %v", name, err)
+		return nil, Errorf(vir.ErrInvalidArg, vir.FromNone, "cannot parse URI %q: %w", name, err)
 	}
 	for _, d := range r.hypervisors() {
 		conn, err := d.Open(ctx, uri, flags)

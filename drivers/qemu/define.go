@@ -93,7 +93,7 @@ func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, e
 		if !fromFile {
 			os.MkdirAll(d.cfg.ConfigDir, 0o755) // a failure shows in the write
 			if err := writeFileAtomic(d.cfg.definitionPath(dom.name), []byte(xml), 0o600); err != nil {
-				return drivers.Domain{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
+				return drivers.Domain{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save the definition of '%s': %w (check qemu_config_dir)", dom.name, err)
 			}
 		}
 		detail := vir.DomainEventDefinedUpdated
@@ -126,7 +126,7 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
 		}
 		if err := os.Remove(d.cfg.definitionPath(dom.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove the definition of '%s': %w", dom.name, err)
 		}
 		os.Remove(d.cfg.autostartPath(dom.name))
 		d.emit(dom, vir.DomainEventUndefined, int32(vir.DomainEventUndefinedRemoved))
@@ -162,14 +162,14 @@ func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autos
 	link := d.cfg.autostartPath(dom.name)
 	if autostart {
 		if err := os.MkdirAll(d.cfg.AutostartDir, 0o755); err != nil {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create %s: %v", d.cfg.AutostartDir, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create %s: %w", d.cfg.AutostartDir, err)
 		}
 		os.Remove(link)
 		if err := os.Symlink(d.cfg.definitionPath(dom.name), link); err != nil {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create autostart link %s: %v", link, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create autostart link %s: %w", link, err)
 		}
 	} else if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove autostart link %s: %v", link, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove autostart link %s: %w", link, err)
 	}
 	dom.autostart = autostart
 	return nil
