@@ -79,6 +79,13 @@ func New(cfg Config, log *slog.Logger) *Driver {
 // Name is the driver's name.
 func (d *Driver) Name() string { return "QEMU" }
 
+// Requires names the concerns whose drivers start before this one: the
+// guests it autostarts at startup may use networks and pools, as
+// libvirt starts its network and storage drivers before QEMU's.
+func (d *Driver) Requires() []drivers.Concern {
+	return []drivers.Concern{drivers.ConcernStorage, drivers.ConcernNetwork}
+}
+
 // Config is the driver's configuration with defaults filled in.
 func (d *Driver) Config() Config { return d.cfg }
 
