@@ -42,6 +42,10 @@ type Driver struct {
 
 	events drivers.CallbackList
 
+	// writeDef writes a definition file: writeFileAtomic, a seam for
+	// tests that stall the disk. Set before Startup, never changed.
+	writeDef func(path string, data []byte, perm os.FileMode) error
+
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held
 	wg      sync.WaitGroup // the driver's goroutines (watchers, autostart)
@@ -71,7 +75,7 @@ func New(cfg Config, log *slog.Logger) *Driver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{})}
+	d := &Driver{cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{}), writeDef: writeFileAtomic}
 	d.nextID.Store(1)
 	return d
 }
