@@ -28,8 +28,11 @@ import (
 
 // Driver is the QEMU driver's state, shared by all its connections.
 type Driver struct {
-	cfg Config
-	log *slog.Logger
+	// given is the configuration New and the configuration keys set; cfg
+	// is it with the defaults filled in. Both change only before Startup.
+	given Config
+	cfg   Config
+	log   *slog.Logger
 
 	// Set by Startup, then read-only.
 	binary  string // the resolved qemu binary
@@ -75,13 +78,38 @@ func New(cfg Config, log *slog.Logger) *Driver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{}), writeDef: writeFileAtomic}
+	d := &Driver{given: cfg, cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{}), writeDef: writeFileAtomic}
 	d.nextID.Store(1)
 	return d
 }
 
 // Name is the driver's name.
 func (d *Driver) Name() string { return "QEMU" }
+
+// SetLogger makes log the driver's logger; call it before Startup (the
+// daemon's logger is made once the configuration, which the driver's
+// keys are part of, is read).
+func (d *Driver) SetLogger(log *slog.Logger) { d.log = log.With("driver", "QEMU") }
+
+// ConfigKeys are the QEMU driver's keys of the daemon's configuration
+// file: its binary and directories. Unset, each keeps Config.Defaults's
+// value. They are set before Startup.
+func (d *Driver) ConfigKeys() []drivers.ConfigKey {
+	key := func(name string, typ drivers.ConfigType, field func(*Config) *string) drivers.ConfigKey {
+		return drivers.ConfigKey{Name: name, Type: typ, SetString: func(v string) error {
+			*field(&d.given) = v
+			d.cfg = d.given.Defaults() // the autostart directory follows the config directory
+			return nil
+		}}
+	}
+	return []drivers.ConfigKey{
+		key("qemu_binary", drivers.ConfigString, func(c *Config) *string { return &c.Binary }),
+		key("qemu_config_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.ConfigDir }),
+		key("qemu_autostart_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.AutostartDir }),
+		key("qemu_state_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.StateDir }),
+		key("qemu_log_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.LogDir }),
+	}
+}
 
 // Requires names the concerns whose drivers start before this one: the
 // guests it autostarts at startup may use networks and pools, as
