@@ -35,7 +35,7 @@ func (d *Driver) claim(def *domxml.Def, transient bool) (dom *domain, created bo
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var byUUID, byName *domain
-	for _, x := range d.domains {
+	for _, x := range d.domains.Objects() {
 		if x.uuid == def.UUID {
 			byUUID = x
 		}
@@ -55,7 +55,7 @@ func (d *Driver) claim(def *domxml.Def, transient bool) (dom *domain, created bo
 	}
 	dom = newDomain(def)
 	dom.hidden = transient
-	d.domains = append(d.domains, dom)
+	d.domains.Add(dom)
 	return dom, true, nil
 }
 

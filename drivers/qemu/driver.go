@@ -38,8 +38,11 @@ type Driver struct {
 	binary  string // the resolved qemu binary
 	version uint64 // its version, major*1e6+minor*1e3+micro
 
-	mu      sync.RWMutex // guards domains; see domain for the lock order
-	domains []*domain    // in the order they became known
+	// domains are the driver's domains in the order they became known:
+	// the shared domain list, read without a lock. mu serialises its
+	// changes (claim's check and add); see domain for the lock order.
+	mu      sync.Mutex
+	domains drivers.DomainObjList[*domain]
 
 	nextID atomic.Int32 // the id the next started domain gets
 
@@ -247,17 +250,14 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 	}
 }
 
-// list returns the domains, visible or not.
-func (d *Driver) list() []*domain {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return append([]*domain(nil), d.domains...)
-}
+// list returns the domains, visible or not; the caller must not change
+// the slice.
+func (d *Driver) list() []*domain { return d.domains.Objects() }
 
 // add puts dom on the list.
 func (d *Driver) add(dom *domain) {
 	d.mu.Lock()
-	d.domains = append(d.domains, dom)
+	d.domains.Add(dom)
 	d.mu.Unlock()
 }
 
@@ -266,12 +266,7 @@ func (d *Driver) remove(dom *domain) {
 	dom.removed = true
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for i, x := range d.domains {
-		if x == dom {
-			d.domains = append(d.domains[:i], d.domains[i+1:]...)
-			return
-		}
-	}
+	d.domains.Remove(dom)
 }
 
 // find returns the visible domain with ref's UUID. It may be removed

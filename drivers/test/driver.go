@@ -23,7 +23,7 @@ type Driver struct {
 	// mu guards everything below, and is held while events are emitted
 	// so that they leave in the order of the changes.
 	mu      sync.Mutex
-	domains []*domain // in definition order
+	domains drivers.DomainObjList[*domain] // in definition order
 	nextID  int32     // the id the next started domain gets
 
 	events drivers.CallbackList
@@ -63,7 +63,7 @@ func New() *Driver {
 		panic("test driver: default domain: " + err.Error())
 	}
 	dom := &domain{persistent: def}
-	d.domains = append(d.domains, dom)
+	d.domains.Add(dom)
 	d.start(dom, vir.DomainRunningBooted)
 	return d
 }

@@ -154,7 +154,7 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 	}
 	if dom == nil {
 		dom = &domain{}
-		d.domains = append(d.domains, dom)
+		d.domains.Add(dom)
 	} else if dom.active() {
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain,
 			"domain '%s' is already active", def.Name())
