@@ -24,7 +24,7 @@ type Driver struct {
 	// so that they leave in the order of the changes.
 	mu      sync.Mutex
 	domains drivers.DomainObjList[*domain] // in definition order
-	nextID  int32     // the id the next started domain gets
+	nextID  int32                          // the id the next started domain gets
 
 	events drivers.CallbackList
 }
