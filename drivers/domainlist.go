@@ -16,6 +16,10 @@ type DomainObj interface {
 	// its driver's caller holds that lock; the list holds none of its own
 	// while calling it.
 	DomainSnapshot() DomainSnapshot
+	// DomainKey returns the domain's name and UUID, which never change
+	// for an object; lookups by name and uuid compare them before asking
+	// for the snapshot, under the same locking as DomainSnapshot.
+	DomainKey() (name string, uuid UUID)
 }
 
 // DomainSnapshot is one domain as DomainObj.DomainSnapshot reports it.
@@ -90,30 +94,53 @@ func (l *DomainObjList[T]) Find(match func(T) bool) (T, bool) {
 	return zero, false
 }
 
-// lookup returns the first visible domain whose snapshot match accepts,
-// or vir.ErrNoDomain in error domain from with the detail miss.
-func (l *DomainObjList[T]) lookup(from vir.ErrorDomain, match func(*DomainSnapshot) bool, miss string, args ...any) (Domain, error) {
+// lookup returns the first visible domain whose snapshot match accepts.
+// The snapshot is passed by value and the miss's error is built by the
+// caller: a lookup that hits allocates nothing.
+func (l *DomainObjList[T]) lookup(match func(DomainSnapshot) bool) (Domain, bool) {
 	for _, x := range l.Objects() {
-		if s := x.DomainSnapshot(); s.Visible && match(&s) {
-			return s.Ref, nil
+		if s := x.DomainSnapshot(); s.Visible && match(s) {
+			return s.Ref, true
 		}
 	}
-	return Domain{}, Errorf(vir.ErrNoDomain, from, miss, args...)
+	return Domain{}, false
 }
 
-// LookupByID is virDomainLookupByID: the running domain with id.
+// LookupByID is virDomainLookupByID: the running domain with id. A miss
+// is vir.ErrNoDomain in error domain from.
 func (l *DomainObjList[T]) LookupByID(from vir.ErrorDomain, id int32) (Domain, error) {
-	return l.lookup(from, func(s *DomainSnapshot) bool { return s.Ref.ID == id && id >= 0 }, "no domain with matching id %d", id)
+	if d, ok := l.lookup(func(s DomainSnapshot) bool { return s.Ref.ID == id && id >= 0 }); ok {
+		return d, nil
+	}
+	return Domain{}, Errorf(vir.ErrNoDomain, from, "no domain with matching id %d", id)
+}
+
+// byKey returns the visible domain whose key match accepts.
+func (l *DomainObjList[T]) byKey(match func(name string, uuid UUID) bool) (Domain, bool) {
+	for _, x := range l.Objects() {
+		if match(x.DomainKey()) {
+			if s := x.DomainSnapshot(); s.Visible {
+				return s.Ref, true
+			}
+		}
+	}
+	return Domain{}, false
 }
 
 // LookupByName is virDomainLookupByName.
 func (l *DomainObjList[T]) LookupByName(from vir.ErrorDomain, name string) (Domain, error) {
-	return l.lookup(from, func(s *DomainSnapshot) bool { return s.Ref.Name == name }, "no domain with matching name '%s'", name)
+	if d, ok := l.byKey(func(n string, _ UUID) bool { return n == name }); ok {
+		return d, nil
+	}
+	return Domain{}, Errorf(vir.ErrNoDomain, from, "no domain with matching name '%s'", name)
 }
 
 // LookupByUUID is virDomainLookupByUUID.
 func (l *DomainObjList[T]) LookupByUUID(from vir.ErrorDomain, u UUID) (Domain, error) {
-	return l.lookup(from, func(s *DomainSnapshot) bool { return s.Ref.UUID == u }, "no domain with matching uuid '%s'", u)
+	if d, ok := l.byKey(func(_ string, uuid UUID) bool { return uuid == u }); ok {
+		return d, nil
+	}
+	return Domain{}, Errorf(vir.ErrNoDomain, from, "no domain with matching uuid '%s'", u)
 }
 
 // ListAll is virConnectListAllDomains: the visible domains that pass

@@ -17,6 +17,8 @@ type obj struct {
 	hidden bool
 }
 
+func (o *obj) DomainKey() (string, drivers.UUID) { return o.ref.Name, o.ref.UUID }
+
 func (o *obj) DomainSnapshot() drivers.DomainSnapshot {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -32,6 +32,9 @@ func (dom *domain) DomainSnapshot() drivers.DomainSnapshot {
 	}
 }
 
+// DomainKey is dom's name and uuid, which never change: no lock.
+func (dom *domain) DomainKey() (string, drivers.UUID) { return dom.name, dom.uuid }
+
 // The lookups and the list are the shared domain list's: no driver lock,
 // each domain's mu briefly.
 

@@ -51,6 +51,12 @@ func (dom *domain) DomainSnapshot() drivers.DomainSnapshot {
 	}
 }
 
+// DomainKey is dom's name and UUID; the driver's mu is held.
+func (dom *domain) DomainKey() (string, drivers.UUID) {
+	def := dom.def()
+	return def.Name(), def.UUID
+}
+
 // find returns the domain with ref's UUID; mu must be held.
 func (d *Driver) find(ref drivers.Domain) (*domain, error) {
 	if dom := d.findUUID(ref.UUID); dom != nil {
