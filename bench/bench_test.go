@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers/qemu"
 )
 
 func TestPercentile(t *testing.T) {
@@ -199,11 +200,13 @@ func TestConfigs(t *testing.T) {
 			t.Errorf("libvirtd.conf lacks %s:\n%s", s, lv)
 		}
 	}
-	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"))
+	drv := qemu.New(qemu.Config{}, nil)
+	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"), drv)
 	if err != nil || cfg.UnixSockDir != "/tmp/y" || len(cfg.Warnings) != 0 {
 		t.Errorf("govirtd config: %+v, %v", cfg, err)
 	}
-	for _, p := range []string{cfg.QEMUBinary, cfg.QEMUConfigDir, cfg.QEMUAutostartDir, cfg.QEMUStateDir, cfg.QEMULogDir} {
+	q := drv.Config()
+	for _, p := range []string{q.Binary, q.ConfigDir, q.AutostartDir, q.StateDir, q.LogDir} {
 		if !strings.HasPrefix(p, "/tmp/y/") {
 			t.Errorf("govirtd config: QEMU path %q outside the daemon's directory", p)
 		}

@@ -41,42 +41,41 @@ func (dom *domain) ref() drivers.Domain {
 	return drivers.Domain{Name: def.Name(), UUID: def.UUID, ID: id}
 }
 
+// DomainSnapshot is dom as the shared domain list reads it; the
+// driver's mu is held by the list's caller.
+func (dom *domain) DomainSnapshot() drivers.DomainSnapshot {
+	return drivers.DomainSnapshot{
+		Ref:     dom.ref(),
+		Entry:   drivers.DomainListEntry{State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart},
+		Visible: true,
+	}
+}
+
+// DomainKey is dom's name and UUID; the driver's mu is held.
+func (dom *domain) DomainKey() (string, drivers.UUID) {
+	def := dom.def()
+	return def.Name(), def.UUID
+}
+
 // find returns the domain with ref's UUID; mu must be held.
 func (d *Driver) find(ref drivers.Domain) (*domain, error) {
-	for _, dom := range d.domains {
-		if dom.def().UUID == ref.UUID {
-			return dom, nil
-		}
+	if dom := d.findUUID(ref.UUID); dom != nil {
+		return dom, nil
 	}
 	return nil, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
 }
 
 func (d *Driver) findName(name string) *domain {
-	for _, dom := range d.domains {
-		if dom.def().Name() == name {
-			return dom
-		}
-	}
-	return nil
+	dom, _ := d.domains.Find(func(dom *domain) bool { return dom.def().Name() == name })
+	return dom
 }
 
 func (d *Driver) findUUID(u drivers.UUID) *domain {
-	for _, dom := range d.domains {
-		if dom.def().UUID == u {
-			return dom
-		}
-	}
-	return nil
+	dom, _ := d.domains.Find(func(dom *domain) bool { return dom.def().UUID == u })
+	return dom
 }
 
-func (d *Driver) remove(dom *domain) {
-	for i, x := range d.domains {
-		if x == dom {
-			d.domains = append(d.domains[:i], d.domains[i+1:]...)
-			return
-		}
-	}
-}
+func (d *Driver) remove(dom *domain) { d.domains.Remove(dom) }
 
 // withDomain runs f on ref's domain with mu held.
 func (d *Driver) withDomain(ref drivers.Domain, f func(*domain) error) error {
@@ -89,54 +88,30 @@ func (d *Driver) withDomain(ref drivers.Domain, f func(*domain) error) error {
 	return f(dom)
 }
 
+// The lookups and the list are the shared domain list's, under mu.
+
 func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, dom := range d.domains {
-		if dom.active() && dom.id == id {
-			return dom.ref(), nil
-		}
-	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching id %d", id)
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.LookupByID(vir.FromTest, id)
 }
 
 func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if dom := d.findName(name); dom != nil {
-		return dom.ref(), nil
-	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching name '%s'", name)
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.LookupByName(vir.FromTest, name)
 }
 
 func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if dom := d.findUUID(u); dom != nil {
-		return dom.ref(), nil
-	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s'", u)
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.LookupByUUID(vir.FromTest, u)
 }
 
 func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]drivers.Domain, 0, len(d.domains))
-	for _, dom := range d.domains {
-		e := drivers.DomainListEntry{
-			State:      dom.state,
-			Persistent: dom.persistent != nil,
-			Autostart:  dom.autostart,
-		}
-		if e.Matches(flags) {
-			out = append(out, dom.ref())
-		}
-	}
-	return out, nil
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.ListAll(flags), nil
 }
 
 func (c *conn) DomainGetInfo(ctx context.Context, ref drivers.Domain) (info drivers.DomainInfo, err error) {
