@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testdaemon"
+
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers/qemu"
 )
@@ -171,15 +173,7 @@ func TestNullServer(t *testing.T) {
 // TestGovirtdThroughput runs the throughput loop of measures 1–3 with
 // both clients against an in-process govirtd.
 func TestGovirtdThroughput(t *testing.T) {
-	dir := shortTempDir(t)
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = dir
-	d := daemon.New(cfg, discardLogger(), newTestDriver())
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Shutdown(t.Context())
-	sock := filepath.Join(dir, "govirtd-sock")
+	sock := testdaemon.Start(t, testdaemon.Options{}).RW()
 	for _, k := range []clientKind{goLibvirtClient, remoteClient} {
 		cs, err := dialMany(k, sock, 2)
 		if err != nil {

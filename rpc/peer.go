@@ -163,6 +163,14 @@ func (p *Peer) Err() error {
 // counting those being written; never more than MaxQueue.
 func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 
+// Waiting is how many calls were read and wait for one of the client's
+// max_client_requests places.
+func (p *Peer) Waiting() int {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	return len(p.waiting)
+}
+
 func (p *Peer) start() {
 	p.received()
 	p.session = p.srv.cfg.NewSession(p)

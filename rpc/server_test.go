@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testutil"
+
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/vir"
 )
@@ -653,7 +655,7 @@ func TestNoLeaks(t *testing.T) {
 	cycle(t, h, 0)
 	waitFor(t, "the warm-up client to go", func() bool { return h.srv.Stats().Clients == 0 })
 	runtime.GC()
-	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
+	leaks := testutil.Baseline(t)
 
 	const cycles = 1000
 	for i := 1; i <= cycles; i++ {
@@ -663,24 +665,10 @@ func TestNoLeaks(t *testing.T) {
 	if st := h.srv.Stats(); st.Accepted != cycles+1 {
 		t.Errorf("accepted %d clients, want %d", st.Accepted, cycles+1)
 	}
-	var g, fds int
-	deadline := time.Now().Add(hangTimeout)
-	for {
-		g, fds = runtime.NumGoroutine(), countFDs(t)
-		if g <= baseG && fds <= baseFD || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if g > baseG || fds > baseFD {
-		buf := make([]byte, 1<<20)
-		t.Errorf("after %d cycles: %d goroutines (was %d), %d fds (was %d)\n%s",
-			cycles, g, baseG, fds, baseFD, buf[:runtime.Stack(buf, true)])
-	}
+	leaks.Check(0)
 	if n := h.sessionsOpen.Load(); n != 0 {
 		t.Errorf("%d sessions still open", n)
 	}
-	t.Logf("after %d cycles: %d goroutines (was %d), %d fds (was %d)", cycles, g, baseG, fds, baseFD)
 }
 
 // cycle connects, calls and disconnects; every tenth time it hangs up
