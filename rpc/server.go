@@ -214,7 +214,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
@@ -224,6 +224,12 @@ func NewServer(cfg ServerConfig) *Server {
 		refusing:  map[net.Conn]struct{}{},
 		frames:    frameBudget{limit: cfg.MaxInflightBytes},
 	}
+	s.reclaim.count = func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.peers)
+	}
+	return s
 }
 
 // ListenerOptions says how clients of one listener are treated.
