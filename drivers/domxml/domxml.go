@@ -71,15 +71,18 @@ func Parse(doc string) (*Def, error) {
 	}
 	// What is accepted must survive being written and read back (status
 	// files, copies): libvirtxml reads some definitions it cannot write
-	// back, such as <interface type=''>.
+	// back, such as <interface type=''>, and writes some it reads back
+	// otherwise (<serial type=''> comes back a pty). The definition kept
+	// is the one read back, so that it no longer changes when stored.
 	out, err := x.Marshal()
+	var back libvirtxml.Domain
 	if err == nil {
-		var back libvirtxml.Domain
 		err = back.Unmarshal(out)
 	}
 	if err != nil {
 		return nil, xmlErr("invalid domain definition: %v", err)
 	}
+	d.XML = &back
 	return d, nil
 }
 
