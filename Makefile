@@ -4,12 +4,14 @@ BIN     := bin
 TESTFLAGS ?=
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 20s
+# How long `make soak` runs its frame fuzz (the other phases have fixed sizes).
+SOAK_TIME ?= 8m
 # staticcheck 2026.2.2 (module v0.8.2, released 2026-10-12; its go.mod
 # wants Go 1.26). `make lint` runs it with `go run pkg@version`, which
 # fetches it through the module proxy, leaves go.mod alone and caches the build.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all help build run test deps vet fmt-check lint generate generate-check fuzz bench bench-quick bench-micro clean
+.PHONY: all help build run test deps vet fmt-check lint generate generate-check fuzz soak bench bench-quick bench-micro clean
 
 # Same as build.
 all: build
@@ -60,11 +62,15 @@ lint:
 	echo "go mod tidy -diff"; $(GO) mod tidy -diff || rc=1; \
 	exit $$rc
 
-# A short run (FUZZTIME each, default 20s) of every fuzz target.
+# A short run (FUZZTIME each, default 20s) of every fuzz target of the module, found by scripts/fuzz.sh.
 fuzz:
-	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./rpc -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./drivers/qemu/qmp -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
+
+# The reliability suite against the real daemon (about 10 minutes; SOAK_TIME=8m of frame fuzz): one line of figures per phase. See README.
+soak: build
+	./scripts/install-deps.sh
+	$(GO) build -o $(BIN)/govirtd-soak ./soak
+	SOAK_TIME=$(SOAK_TIME) $(BIN)/govirtd-soak -govirtd $(BIN)/govirtd $(SOAKFLAGS)
 
 # govirtd against a private real libvirtd 9.0 (about 2.5 minutes): a table and bench/results/latest.json.
 # Same client (go-libvirt) for both, alternating A B. Installs Debian's

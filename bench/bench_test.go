@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testdaemon"
+
 	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers/qemu"
 )
 
 func TestPercentile(t *testing.T) {
@@ -170,15 +173,7 @@ func TestNullServer(t *testing.T) {
 // TestGovirtdThroughput runs the throughput loop of measures 1–3 with
 // both clients against an in-process govirtd.
 func TestGovirtdThroughput(t *testing.T) {
-	dir := shortTempDir(t)
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = dir
-	d := daemon.New(cfg, discardLogger(), newTestDriver())
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Shutdown(t.Context())
-	sock := filepath.Join(dir, "govirtd-sock")
+	sock := testdaemon.Start(t, testdaemon.Options{}).RW()
 	for _, k := range []clientKind{goLibvirtClient, remoteClient} {
 		cs, err := dialMany(k, sock, 2)
 		if err != nil {
@@ -199,11 +194,13 @@ func TestConfigs(t *testing.T) {
 			t.Errorf("libvirtd.conf lacks %s:\n%s", s, lv)
 		}
 	}
-	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"))
+	drv := qemu.New(qemu.Config{}, nil)
+	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"), drv)
 	if err != nil || cfg.UnixSockDir != "/tmp/y" || len(cfg.Warnings) != 0 {
 		t.Errorf("govirtd config: %+v, %v", cfg, err)
 	}
-	for _, p := range []string{cfg.QEMUBinary, cfg.QEMUConfigDir, cfg.QEMUAutostartDir, cfg.QEMUStateDir, cfg.QEMULogDir} {
+	q := drv.Config()
+	for _, p := range []string{q.Binary, q.ConfigDir, q.AutostartDir, q.StateDir, q.LogDir} {
 		if !strings.HasPrefix(p, "/tmp/y/") {
 			t.Errorf("govirtd config: QEMU path %q outside the daemon's directory", p)
 		}

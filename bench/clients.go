@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
@@ -67,6 +69,50 @@ func (c remoteCaller) LibVersion() error {
 }
 
 func (c remoteCaller) Close() error { return c.c.Close() }
+
+// dialParallel opens n callers to sock from workers goroutines, closing
+// them all on failure: libvirtd's event loop visits every client for each
+// wakeup, so 10,000 connections made one at a time take it many minutes,
+// while clients arriving together share its wakeups.
+func dialParallel(k clientKind, sock string, n, workers int) ([]caller, error) {
+	var mu sync.Mutex
+	cs := make([]caller, 0, n)
+	var firstErr error
+	var wg sync.WaitGroup
+	next := make(chan struct{}, n)
+	for range n {
+		next <- struct{}{}
+	}
+	close(next)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				c, err := k.dial(sock)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = fmt.Errorf("connection %d: %w", len(cs)+1, err)
+					}
+				} else {
+					cs = append(cs, c)
+				}
+				stop := firstErr != nil
+				mu.Unlock()
+				if stop {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		closeAll(cs)
+		return nil, firstErr
+	}
+	return cs, nil
+}
 
 // dialMany opens n callers to sock, closing them all on failure.
 func dialMany(k clientKind, sock string, n int) ([]caller, error) {

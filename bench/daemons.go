@@ -26,10 +26,14 @@ type daemonProc struct {
 	start  time.Time     // just before exec
 }
 
+// maxClients is both daemons' max_clients.
+const maxClients = manyConns + 100
+
 // libvirtdConf is the private libvirtd's configuration: sockets in dir,
 // auth none, no TCP/TLS, warnings and errors logged to a file in dir.
-// Everything else keeps libvirtd's defaults (max_client_requests 5,
-// max_clients 5000, the worker pool), as govirtd keeps its own.
+// max_clients is raised to maxClients for measure 8's 10,000 idle
+// connections; everything else keeps libvirtd's defaults
+// (max_client_requests 5, the worker pool), as govirtd keeps its own.
 func libvirtdConf(dir string) string {
 	return fmt.Sprintf(`unix_sock_dir = %q
 unix_sock_ro_perms = "0777"
@@ -40,11 +44,12 @@ listen_tls = 0
 listen_tcp = 0
 log_level = 3
 log_outputs = "3:file:%s"
-`, dir, filepath.Join(dir, "libvirtd.log"))
+max_clients = %d
+`, dir, filepath.Join(dir, "libvirtd.log"), maxClients)
 }
 
-// govirtdConf is the private govirtd's configuration: its sockets in dir
-// and otherwise the embedded defaults, untuned. Like the private
+// govirtdConf is the private govirtd's configuration: its sockets in dir,
+// max_clients as libvirtd's, and otherwise the embedded defaults, untuned. Like the private
 // libvirtd it serves only its test driver: qemu_binary names a file that
 // does not exist, which makes the QEMU driver skip itself (and its
 // directories are in dir all the same, so nothing outside is touched).
@@ -52,12 +57,13 @@ func govirtdConf(dir string) string {
 	q := filepath.Join(dir, "qemu")
 	return fmt.Sprintf(`unix_sock_dir = %q
 log_level = 3
+max_clients = %d
 qemu_binary = %q
 qemu_config_dir = %q
 qemu_autostart_dir = %q
 qemu_state_dir = %q
 qemu_log_dir = %q
-`, dir, filepath.Join(q, "no-qemu-binary"), filepath.Join(q, "config"), filepath.Join(q, "autostart"),
+`, dir, maxClients, filepath.Join(q, "no-qemu-binary"), filepath.Join(q, "config"), filepath.Join(q, "autostart"),
 		filepath.Join(q, "state"), filepath.Join(q, "log"))
 }
 

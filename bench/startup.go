@@ -10,19 +10,24 @@ import (
 // settle is how long a daemon is left alone before its RSS is read.
 const settle = 300 * time.Millisecond
 
-// idleConns is the number of idle connections of measure 8.
-const idleConns = 1000
+// idleConns and manyConns are the numbers of idle connections of
+// measure 8; the daemons' max_clients is raised above manyConns.
+const (
+	idleConns = 1000
+	manyConns = 10000
+)
 
 // measureStartup is measure 8. Each round starts a fresh daemon and times
 // exec until its socket accepts a connection; then reads its RSS with one
-// client that opened test:///default (idle), and again with 1,000 such
-// clients; then stops it.
+// client that opened test:///default (idle), and again with 1,000 and
+// 10,000 such clients; then stops it.
 func (b *bench) measureStartup() ([]*Measure, error) {
 	start := newMeasure("8-start", "exec → socket accepting", "ms", false)
 	idle := newMeasure("8-idle", "RSS idle (1 client, test:///default open)", "MiB", false)
 	conns := newMeasure("8-1000", fmt.Sprintf("RSS with %s idle connections", thousands(idleConns)), "MiB", false)
+	many := newMeasure("8-10000", fmt.Sprintf("RSS with %s idle connections", thousands(manyConns)), "MiB", false)
 	n := 0
-	err := b.alternate([]*Measure{start, idle, conns}, []string{keyGovirtd, keyLibvirtd}, b.o.starts, func(k string, warmup bool) ([]float64, error) {
+	err := b.alternate([]*Measure{start, idle, conns, many}, []string{keyGovirtd, keyLibvirtd}, b.o.starts, func(k string, warmup bool) ([]float64, error) {
 		n++
 		p, took, err := b.startDaemon(k, filepath.Join(b.dir, fmt.Sprintf("start-%02d-%s", n, k)))
 		if err != nil {
@@ -35,9 +40,9 @@ func (b *bench) measureStartup() ([]*Measure, error) {
 		var cs []caller
 		defer func() { closeParallel(cs) }()
 		rss := func(want int) (float64, error) {
-			more, err := dialMany(goLibvirtClient, p.sock, want-len(cs))
+			more, err := dialParallel(goLibvirtClient, p.sock, want-len(cs), 16)
 			if err != nil {
-				return 0, fmt.Errorf("connection %d: %w", len(cs)+1, err)
+				return 0, err
 			}
 			cs = append(cs, more...)
 			time.Sleep(settle)
@@ -52,9 +57,13 @@ func (b *bench) measureStartup() ([]*Measure, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []float64{float64(took) / float64(time.Millisecond), idleMiB, connsMiB}, nil
+		manyMiB, err := rss(manyConns)
+		if err != nil {
+			return nil, err
+		}
+		return []float64{float64(took) / float64(time.Millisecond), idleMiB, connsMiB, manyMiB}, nil
 	})
-	return []*Measure{start, idle, conns}, err
+	return []*Measure{start, idle, conns, many}, err
 }
 
 // closeParallel closes callers from a few goroutines.

@@ -118,7 +118,7 @@ func judge(t *testing.T, what string, results []result, g *gapsFile, prefix stri
 	}
 	for k, byKey := range g.reasons {
 		for key := range byKey {
-			if strings.HasPrefix(key, prefix) != (prefix != "") {
+			if !ownKey(key, prefix) {
 				continue // the other test's entries
 			}
 			if !seen[k+"|"+key] && !*update {
@@ -133,13 +133,19 @@ func judge(t *testing.T, what string, results []result, g *gapsFile, prefix stri
 	}
 }
 
+// ownKey reports whether a gaps.txt key belongs to the test whose keys
+// have prefix: "py:" for python, "" for virsh (whose keys have none).
+func ownKey(key, prefix string) bool {
+	return strings.HasPrefix(key, "py:") == (prefix == "py:")
+}
+
 // setGaps replaces the gap entries of one test (python keys have prefix
 // "py:", virsh ones none) with this run's, keeping known reasons.
 func (g *gapsFile) setGaps(results []result, prefix string) {
 	old := g.reasons["gap"]
 	g.reasons["gap"] = map[string]string{}
 	for key, reason := range old {
-		if strings.HasPrefix(key, prefix) != (prefix != "") {
+		if !ownKey(key, prefix) {
 			g.reasons["gap"][key] = reason
 		}
 	}

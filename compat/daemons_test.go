@@ -1,10 +1,8 @@
 package compat_test
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -13,13 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testdaemon"
+
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
-	"github.com/govirt/govirtd/daemon"
-	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/internal/testutil"
-	"github.com/govirt/govirtd/rpc"
 )
 
 // target is one daemon under comparison: its read-write socket, the URI
@@ -116,27 +113,9 @@ log_outputs = "3:file:%s"
 // driver on sockets in a directory of its own.
 func startGovirtd(t *testing.T) target {
 	t.Helper()
-	dir := shortDir(t, "compat-gv-")
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = dir
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := daemon.New(cfg, log, testdriver.New())
-	if err := d.Startup(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testutil.HangTimeout)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("govirtd shutdown: %v", err)
-		}
-	})
-	sock := filepath.Join(dir, rpc.SockRW)
-	holdOpen(t, sock)
-	return target{name: "govirtd", sock: sock, tmp: shortDir(t, "compat-gv-tmp-")}
+	d := testdaemon.Start(t, testdaemon.Options{Log: io.Discard, ShutdownTimeout: testutil.HangTimeout})
+	holdOpen(t, d.RW())
+	return target{name: "govirtd", sock: d.RW(), tmp: shortDir(t, "compat-gv-tmp-")}
 }
 
 // holdOpen keeps a go-libvirt connection to test:///default on sock open

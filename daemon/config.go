@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/rpc"
 )
 
@@ -61,15 +62,6 @@ type Config struct {
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
 
-	// The QEMU driver's binary and directories (qemu_binary,
-	// qemu_config_dir, qemu_autostart_dir, qemu_state_dir,
-	// qemu_log_dir); empty means the driver's default.
-	QEMUBinary       string
-	QEMUConfigDir    string
-	QEMUAutostartDir string
-	QEMUStateDir     string
-	QEMULogDir       string
-
 	// Warnings are what the file had that was ignored: unknown keys, and
 	// libvirtd keys govirtd does not implement.
 	Warnings []string
@@ -86,13 +78,14 @@ func Defaults() *Config {
 	return c
 }
 
-// LoadConfig reads the configuration file at path.
-func LoadConfig(path string) (*Config, error) {
+// LoadConfig reads the configuration file at path; the keys drvs own
+// (drivers.Configurable) are handed to them.
+func LoadConfig(path string, drvs ...drivers.Driver) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read config file: %w", err)
 	}
-	return ParseConfig(path, string(data))
+	return ParseConfig(path, string(data), drvs...)
 }
 
 // unimplemented are libvirtd.conf keys govirtd knows but does not act on.
@@ -110,8 +103,15 @@ var unimplemented = map[string]bool{
 
 // ParseConfig parses a configuration in libvirtd.conf's syntax: lines of
 // `key = value`, where a value is an integer, a "string" or a list
-// ["a", "b"]; `#` starts a comment. name appears in errors.
-func ParseConfig(name, text string) (*Config, error) {
+// ["a", "b"]; `#` starts a comment. name appears in errors. The daemon's
+// own keys fill the Config; the keys a driver of drvs declares
+// (drivers.Configurable: qemu_binary, qemu_config_dir, …) are checked
+// and handed to that driver, which keeps them.
+func ParseConfig(name, text string, drvs ...drivers.Driver) (*Config, error) {
+	driverKeys, err := collectDriverKeys(drvs)
+	if err != nil {
+		return nil, err
+	}
 	c := &Config{
 		UnixSockROPerms:     0o777,
 		UnixSockRWPerms:     0o700,
@@ -133,6 +133,12 @@ func ParseConfig(name, text string) (*Config, error) {
 	for _, e := range entries {
 		bad := func(format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s: %s", name, e.line, e.key, fmt.Sprintf(format, args...))
+		}
+		if dk, ok := driverKeys[e.key]; ok {
+			if err := setDriverKey(dk, e.value); err != nil {
+				return nil, bad("%v", err)
+			}
+			continue
 		}
 		set, ok := setters[e.key]
 		if !ok {
@@ -232,11 +238,6 @@ var setters = map[string]setter{
 	"keepalive_interval":   intKey(func(c *Config) *int { return &c.KeepaliveInterval }, -1, 1<<20),
 	"keepalive_count":      intKey(func(c *Config) *int { return &c.KeepaliveCount }, 0, 1<<16),
 	"log_level":            intKey(func(c *Config) *int { return &c.LogLevel }, 1, 4),
-	"qemu_binary":          strKey(func(c *Config) *string { return &c.QEMUBinary }),
-	"qemu_config_dir":      absPathKey(func(c *Config) *string { return &c.QEMUConfigDir }),
-	"qemu_autostart_dir":   absPathKey(func(c *Config) *string { return &c.QEMUAutostartDir }),
-	"qemu_state_dir":       absPathKey(func(c *Config) *string { return &c.QEMUStateDir }),
-	"qemu_log_dir":         absPathKey(func(c *Config) *string { return &c.QEMULogDir }),
 }
 
 // ROClientLimit is max_ro_clients, or nine tenths of max_clients when it
@@ -262,6 +263,56 @@ func (c *Config) SockDir() string {
 		return c.UnixSockDir
 	}
 	return rpc.DefaultSocketDir()
+}
+
+// driverKey is a key a driver owns, and the driver's name for errors.
+type driverKey struct {
+	drivers.ConfigKey
+	driver string
+}
+
+// collectDriverKeys gathers the keys of drvs; a key the daemon owns, or
+// two drivers declare, is a programming error reported as such.
+func collectDriverKeys(drvs []drivers.Driver) (map[string]driverKey, error) {
+	out := map[string]driverKey{}
+	for _, d := range drvs {
+		cd, ok := d.(drivers.Configurable)
+		if !ok {
+			continue
+		}
+		for _, k := range cd.ConfigKeys() {
+			if _, daemon := setters[k.Name]; daemon {
+				return nil, fmt.Errorf("the %s driver declares the configuration key %s, which the daemon owns", d.Name(), k.Name)
+			}
+			if prev, dup := out[k.Name]; dup {
+				return nil, fmt.Errorf("the %s and %s drivers both declare the configuration key %s", prev.driver, d.Name(), k.Name)
+			}
+			out[k.Name] = driverKey{k, d.Name()}
+		}
+	}
+	return out, nil
+}
+
+// setDriverKey checks v against k's type and hands it to the driver.
+func setDriverKey(k driverKey, v confValue) error {
+	switch k.Type {
+	case drivers.ConfigInt:
+		if v.kind != 'i' {
+			return fmt.Errorf("must be an integer, not %s", v.describe())
+		}
+		if v.i < k.Min || v.i > k.Max {
+			return fmt.Errorf("%d is out of range [%d, %d]", v.i, k.Min, k.Max)
+		}
+		return k.SetInt(v.i)
+	case drivers.ConfigAbsPath:
+		if v.kind == 's' && !filepath.IsAbs(v.s) {
+			return fmt.Errorf("%q must be an absolute path", v.s)
+		}
+	}
+	if v.kind != 's' {
+		return fmt.Errorf("must be a quoted string, not %s", v.describe())
+	}
+	return k.SetString(v.s)
 }
 
 type confEntry struct {

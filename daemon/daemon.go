@@ -82,14 +82,22 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 // Server is the daemon's transport, for its statistics.
 func (d *Daemon) Server() *rpc.Server { return d.srv }
 
-// Startup runs the Startup hook of every stateful driver. A driver that
-// skips is unregistered and logged; any other failure stops the daemon.
+// RegisterShared makes drv the driver of concern k for the connections
+// whose hypervisor driver has no table of its own for k (the network
+// and storage drivers of qemu:///system); call it before Startup.
+func (d *Daemon) RegisterShared(k drivers.Concern, drv drivers.Driver) {
+	d.registry.RegisterShared(k, drv)
+}
+
+// Startup runs the Startup hook of every stateful driver, each after the
+// drivers it requires (drivers.Registry.StartOrder). A driver that skips
+// is unregistered and logged; any other failure stops the daemon.
 func (d *Daemon) Startup(ctx context.Context) error {
-	for _, drv := range d.registry.Drivers() {
-		sd, ok := drv.(drivers.StateDriver)
-		if !ok {
-			continue
-		}
+	order, err := d.registry.StartOrder()
+	if err != nil {
+		return err
+	}
+	for _, sd := range order {
 		err := sd.Startup(ctx)
 		switch {
 		case errors.Is(err, drivers.ErrSkip):

@@ -35,11 +35,12 @@ func benchDaemon(b *testing.B, ndoms int) *Daemon {
 	b.Cleanup(func() { os.RemoveAll(dir) })
 	cfg.UnixSockDir = dir
 	d := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdriver.New())
-	conn, _, err := d.registry.Open(context.Background(), "test:///default", 0)
+	conns, err := d.registry.Open(context.Background(), "test:///default", 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close()
+	defer conns.Close()
+	conn := conns.Hypervisor()
 	for i := 1; i < ndoms; i++ {
 		xml := fmt.Sprintf("<domain type='test'><name>bench-%03d</name><memory unit='MiB'>128</memory><os><type>hvm</type></os></domain>", i)
 		if _, err := conn.(drivers.DomainDefiner).DomainDefineXML(context.Background(), xml, 0); err != nil {
@@ -68,12 +69,12 @@ func BenchmarkDispatch(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			d := benchDaemon(b, c.ndoms)
 			ctx := context.Background()
-			conn, _, err := d.registry.Open(ctx, "test:///default", 0)
+			conns, err := d.registry.Open(ctx, "test:///default", 0)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer conn.Close()
-			s := &session{d: d, log: d.log, conn: conn, events: map[int]eventReg{}}
+			defer conns.Close()
+			s := &session{d: d, log: d.log, conns: conns, events: map[int]eventReg{}}
 			body, err := protocol.Marshal(c.args)
 			if err != nil {
 				b.Fatal(err)
@@ -206,11 +207,12 @@ func BenchmarkEventFanout(b *testing.B) {
 				}
 			}
 			ctx := context.Background()
-			conn, _, err := d.registry.Open(ctx, "test:///default", 0)
+			conns, err := d.registry.Open(ctx, "test:///default", 0)
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer conn.Close()
+			defer conns.Close()
+			conn := conns.Hypervisor()
 			lc := conn.(drivers.DomainLifecycle)
 			dom, err := conn.(drivers.DomainLookup).DomainLookupByName(ctx, "test")
 			if err != nil {

@@ -1636,7 +1636,7 @@ func remoteStubConnectListDefinedNetworks(h *remoteHandlers, ctx context.Context
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListDefinedNetworks)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectListDefinedNetworks)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1688,7 +1688,7 @@ func remoteStubConnectListNetworks(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListNetworks)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectListNetworks)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1710,7 +1710,7 @@ func remoteStubNetworkCreate(h *remoteHandlers, ctx context.Context, r *request,
 	if h.NetworkCreate != nil {
 		return nil, h.NetworkCreate(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkCreate)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkCreate)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1732,7 +1732,7 @@ func remoteStubNetworkCreateXML(h *remoteHandlers, ctx context.Context, r *reque
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkCreateXML)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkCreateXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1758,7 +1758,7 @@ func remoteStubNetworkDefineXML(h *remoteHandlers, ctx context.Context, r *reque
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkDefineXML)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkDefineXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1780,7 +1780,7 @@ func remoteStubNetworkDestroy(h *remoteHandlers, ctx context.Context, r *request
 	if h.NetworkDestroy != nil {
 		return nil, h.NetworkDestroy(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkDestroy)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkDestroy)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1802,7 +1802,7 @@ func remoteStubNetworkGetXMLDesc(h *remoteHandlers, ctx context.Context, r *requ
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1828,7 +1828,7 @@ func remoteStubNetworkGetAutostart(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkGetAutostart)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkGetAutostart)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1854,7 +1854,7 @@ func remoteStubNetworkGetBridgeName(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkGetBridgeName)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkGetBridgeName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1880,7 +1880,7 @@ func remoteStubNetworkLookupByName(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkLookupByName)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkLookupByName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1906,7 +1906,7 @@ func remoteStubNetworkLookupByUUID(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkLookupByUUID)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkLookupByUUID)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1928,7 +1928,7 @@ func remoteStubNetworkSetAutostart(h *remoteHandlers, ctx context.Context, r *re
 	if h.NetworkSetAutostart != nil {
 		return nil, h.NetworkSetAutostart(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkSetAutostart)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkSetAutostart)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1946,7 +1946,7 @@ func remoteStubNetworkUndefine(h *remoteHandlers, ctx context.Context, r *reques
 	if h.NetworkUndefine != nil {
 		return nil, h.NetworkUndefine(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkUndefine)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkUndefine)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -1964,7 +1964,7 @@ func remoteStubConnectNumOfDefinedNetworks(h *remoteHandlers, ctx context.Contex
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfDefinedNetworks)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectNumOfDefinedNetworks)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2008,7 +2008,7 @@ func remoteStubConnectNumOfNetworks(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfNetworks)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectNumOfNetworks)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2442,7 +2442,7 @@ func remoteStubConnectNumOfStoragePools(h *remoteHandlers, ctx context.Context, 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfStoragePools)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectNumOfStoragePools)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2468,7 +2468,7 @@ func remoteStubConnectListStoragePools(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListStoragePools)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectListStoragePools)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2490,7 +2490,7 @@ func remoteStubConnectNumOfDefinedStoragePools(h *remoteHandlers, ctx context.Co
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfDefinedStoragePools)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectNumOfDefinedStoragePools)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2516,7 +2516,7 @@ func remoteStubConnectListDefinedStoragePools(h *remoteHandlers, ctx context.Con
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListDefinedStoragePools)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectListDefinedStoragePools)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2542,7 +2542,7 @@ func remoteStubConnectFindStoragePoolSources(h *remoteHandlers, ctx context.Cont
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectFindStoragePoolSources)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectFindStoragePoolSources)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2568,7 +2568,7 @@ func remoteStubStoragePoolCreateXML(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolCreateXML)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolCreateXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2594,7 +2594,7 @@ func remoteStubStoragePoolDefineXML(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolDefineXML)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolDefineXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2616,7 +2616,7 @@ func remoteStubStoragePoolCreate(h *remoteHandlers, ctx context.Context, r *requ
 	if h.StoragePoolCreate != nil {
 		return nil, h.StoragePoolCreate(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolCreate)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolCreate)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2634,7 +2634,7 @@ func remoteStubStoragePoolBuild(h *remoteHandlers, ctx context.Context, r *reque
 	if h.StoragePoolBuild != nil {
 		return nil, h.StoragePoolBuild(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolBuild)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolBuild)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2652,7 +2652,7 @@ func remoteStubStoragePoolDestroy(h *remoteHandlers, ctx context.Context, r *req
 	if h.StoragePoolDestroy != nil {
 		return nil, h.StoragePoolDestroy(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolDestroy)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolDestroy)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2670,7 +2670,7 @@ func remoteStubStoragePoolDelete(h *remoteHandlers, ctx context.Context, r *requ
 	if h.StoragePoolDelete != nil {
 		return nil, h.StoragePoolDelete(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolDelete)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolDelete)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2688,7 +2688,7 @@ func remoteStubStoragePoolUndefine(h *remoteHandlers, ctx context.Context, r *re
 	if h.StoragePoolUndefine != nil {
 		return nil, h.StoragePoolUndefine(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolUndefine)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolUndefine)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2706,7 +2706,7 @@ func remoteStubStoragePoolRefresh(h *remoteHandlers, ctx context.Context, r *req
 	if h.StoragePoolRefresh != nil {
 		return nil, h.StoragePoolRefresh(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolRefresh)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolRefresh)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2728,7 +2728,7 @@ func remoteStubStoragePoolLookupByName(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolLookupByName)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolLookupByName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2754,7 +2754,7 @@ func remoteStubStoragePoolLookupByUUID(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolLookupByUUID)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolLookupByUUID)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2780,7 +2780,7 @@ func remoteStubStoragePoolLookupByVolume(h *remoteHandlers, ctx context.Context,
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolLookupByVolume)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolLookupByVolume)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2806,7 +2806,7 @@ func remoteStubStoragePoolGetInfo(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolGetInfo)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolGetInfo)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2832,7 +2832,7 @@ func remoteStubStoragePoolGetXMLDesc(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2858,7 +2858,7 @@ func remoteStubStoragePoolGetAutostart(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolGetAutostart)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolGetAutostart)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2880,7 +2880,7 @@ func remoteStubStoragePoolSetAutostart(h *remoteHandlers, ctx context.Context, r
 	if h.StoragePoolSetAutostart != nil {
 		return nil, h.StoragePoolSetAutostart(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolSetAutostart)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolSetAutostart)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2902,7 +2902,7 @@ func remoteStubStoragePoolNumOfVolumes(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolNumOfVolumes)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolNumOfVolumes)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2928,7 +2928,7 @@ func remoteStubStoragePoolListVolumes(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolListVolumes)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolListVolumes)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2954,7 +2954,7 @@ func remoteStubStorageVolCreateXML(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolCreateXML)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolCreateXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2976,7 +2976,7 @@ func remoteStubStorageVolDelete(h *remoteHandlers, ctx context.Context, r *reque
 	if h.StorageVolDelete != nil {
 		return nil, h.StorageVolDelete(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStorageVolDelete)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolDelete)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -2998,7 +2998,7 @@ func remoteStubStorageVolLookupByName(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolLookupByName)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolLookupByName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3024,7 +3024,7 @@ func remoteStubStorageVolLookupByKey(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolLookupByKey)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolLookupByKey)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3050,7 +3050,7 @@ func remoteStubStorageVolLookupByPath(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolLookupByPath)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolLookupByPath)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3076,7 +3076,7 @@ func remoteStubStorageVolGetInfo(h *remoteHandlers, ctx context.Context, r *requ
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolGetInfo)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolGetInfo)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3102,7 +3102,7 @@ func remoteStubStorageVolGetXMLDesc(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3128,7 +3128,7 @@ func remoteStubStorageVolGetPath(h *remoteHandlers, ctx context.Context, r *requ
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolGetPath)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolGetPath)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3376,7 +3376,7 @@ func remoteStubNodeNumOfDevices(h *remoteHandlers, ctx context.Context, r *reque
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeNumOfDevices)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeNumOfDevices)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3402,7 +3402,7 @@ func remoteStubNodeListDevices(h *remoteHandlers, ctx context.Context, r *reques
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeListDevices)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeListDevices)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3428,7 +3428,7 @@ func remoteStubNodeDeviceLookupByName(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceLookupByName)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceLookupByName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3454,7 +3454,7 @@ func remoteStubNodeDeviceGetXMLDesc(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3480,7 +3480,7 @@ func remoteStubNodeDeviceGetParent(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceGetParent)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceGetParent)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3506,7 +3506,7 @@ func remoteStubNodeDeviceNumOfCaps(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceNumOfCaps)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceNumOfCaps)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3532,7 +3532,7 @@ func remoteStubNodeDeviceListCaps(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceListCaps)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceListCaps)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3660,7 +3660,7 @@ func remoteStubNodeDeviceCreateXML(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceCreateXML)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceCreateXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3682,7 +3682,7 @@ func remoteStubNodeDeviceDestroy(h *remoteHandlers, ctx context.Context, r *requ
 	if h.NodeDeviceDestroy != nil {
 		return nil, h.NodeDeviceDestroy(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceDestroy)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceDestroy)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3704,7 +3704,7 @@ func remoteStubStorageVolCreateXMLFrom(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolCreateXMLFrom)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolCreateXMLFrom)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3726,7 +3726,7 @@ func remoteStubConnectNumOfInterfaces(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfInterfaces)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpConnectNumOfInterfaces)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3752,7 +3752,7 @@ func remoteStubConnectListInterfaces(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListInterfaces)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpConnectListInterfaces)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3778,7 +3778,7 @@ func remoteStubInterfaceLookupByName(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpInterfaceLookupByName)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceLookupByName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3804,7 +3804,7 @@ func remoteStubInterfaceLookupByMACString(h *remoteHandlers, ctx context.Context
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpInterfaceLookupByMACString)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceLookupByMACString)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3830,7 +3830,7 @@ func remoteStubInterfaceGetXMLDesc(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpInterfaceGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3856,7 +3856,7 @@ func remoteStubInterfaceDefineXML(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpInterfaceDefineXML)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceDefineXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3878,7 +3878,7 @@ func remoteStubInterfaceUndefine(h *remoteHandlers, ctx context.Context, r *requ
 	if h.InterfaceUndefine != nil {
 		return nil, h.InterfaceUndefine(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpInterfaceUndefine)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceUndefine)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3896,7 +3896,7 @@ func remoteStubInterfaceCreate(h *remoteHandlers, ctx context.Context, r *reques
 	if h.InterfaceCreate != nil {
 		return nil, h.InterfaceCreate(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpInterfaceCreate)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceCreate)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3914,7 +3914,7 @@ func remoteStubInterfaceDestroy(h *remoteHandlers, ctx context.Context, r *reque
 	if h.InterfaceDestroy != nil {
 		return nil, h.InterfaceDestroy(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpInterfaceDestroy)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceDestroy)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -3984,7 +3984,7 @@ func remoteStubConnectNumOfDefinedInterfaces(h *remoteHandlers, ctx context.Cont
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfDefinedInterfaces)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpConnectNumOfDefinedInterfaces)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4010,7 +4010,7 @@ func remoteStubConnectListDefinedInterfaces(h *remoteHandlers, ctx context.Conte
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListDefinedInterfaces)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpConnectListDefinedInterfaces)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4032,7 +4032,7 @@ func remoteStubConnectNumOfSecrets(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfSecrets)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpConnectNumOfSecrets)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4058,7 +4058,7 @@ func remoteStubConnectListSecrets(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListSecrets)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpConnectListSecrets)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4084,7 +4084,7 @@ func remoteStubSecretLookupByUUID(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpSecretLookupByUUID)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretLookupByUUID)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4110,7 +4110,7 @@ func remoteStubSecretDefineXML(h *remoteHandlers, ctx context.Context, r *reques
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpSecretDefineXML)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretDefineXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4136,7 +4136,7 @@ func remoteStubSecretGetXMLDesc(h *remoteHandlers, ctx context.Context, r *reque
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpSecretGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4158,7 +4158,7 @@ func remoteStubSecretSetValue(h *remoteHandlers, ctx context.Context, r *request
 	if h.SecretSetValue != nil {
 		return nil, h.SecretSetValue(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpSecretSetValue)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretSetValue)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4180,7 +4180,7 @@ func remoteStubSecretGetValue(h *remoteHandlers, ctx context.Context, r *request
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpSecretGetValue)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretGetValue)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4202,7 +4202,7 @@ func remoteStubSecretUndefine(h *remoteHandlers, ctx context.Context, r *request
 	if h.SecretUndefine != nil {
 		return nil, h.SecretUndefine(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpSecretUndefine)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretUndefine)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4224,7 +4224,7 @@ func remoteStubSecretLookupByUsage(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpSecretLookupByUsage)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpSecretLookupByUsage)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4338,7 +4338,7 @@ func remoteStubNetworkIsActive(h *remoteHandlers, ctx context.Context, r *reques
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkIsActive)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkIsActive)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4364,7 +4364,7 @@ func remoteStubNetworkIsPersistent(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkIsPersistent)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkIsPersistent)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4390,7 +4390,7 @@ func remoteStubStoragePoolIsActive(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolIsActive)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolIsActive)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4416,7 +4416,7 @@ func remoteStubStoragePoolIsPersistent(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolIsPersistent)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolIsPersistent)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4442,7 +4442,7 @@ func remoteStubInterfaceIsActive(h *remoteHandlers, ctx context.Context, r *requ
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpInterfaceIsActive)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceIsActive)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4644,7 +4644,7 @@ func remoteStubStorageVolWipe(h *remoteHandlers, ctx context.Context, r *request
 	if h.StorageVolWipe != nil {
 		return nil, h.StorageVolWipe(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStorageVolWipe)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolWipe)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4758,7 +4758,7 @@ func remoteStubNwfilterLookupByName(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterLookupByName)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterLookupByName)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4784,7 +4784,7 @@ func remoteStubNwfilterLookupByUUID(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterLookupByUUID)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterLookupByUUID)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4810,7 +4810,7 @@ func remoteStubNwfilterGetXMLDesc(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4832,7 +4832,7 @@ func remoteStubConnectNumOfNwfilters(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNumOfNwfilters)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpConnectNumOfNwfilters)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4858,7 +4858,7 @@ func remoteStubConnectListNwfilters(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListNwfilters)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpConnectListNwfilters)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4884,7 +4884,7 @@ func remoteStubNwfilterDefineXML(h *remoteHandlers, ctx context.Context, r *requ
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterDefineXML)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterDefineXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -4906,7 +4906,7 @@ func remoteStubNwfilterUndefine(h *remoteHandlers, ctx context.Context, r *reque
 	if h.NwfilterUndefine != nil {
 		return nil, h.NwfilterUndefine(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNwfilterUndefine)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterUndefine)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -5742,7 +5742,7 @@ func remoteStubInterfaceChangeBegin(h *remoteHandlers, ctx context.Context, r *r
 	if h.InterfaceChangeBegin != nil {
 		return nil, h.InterfaceChangeBegin(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpInterfaceChangeBegin)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceChangeBegin)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -5760,7 +5760,7 @@ func remoteStubInterfaceChangeCommit(h *remoteHandlers, ctx context.Context, r *
 	if h.InterfaceChangeCommit != nil {
 		return nil, h.InterfaceChangeCommit(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpInterfaceChangeCommit)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceChangeCommit)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -5778,7 +5778,7 @@ func remoteStubInterfaceChangeRollback(h *remoteHandlers, ctx context.Context, r
 	if h.InterfaceChangeRollback != nil {
 		return nil, h.InterfaceChangeRollback(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpInterfaceChangeRollback)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpInterfaceChangeRollback)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -6522,7 +6522,7 @@ func remoteStubStorageVolWipePattern(h *remoteHandlers, ctx context.Context, r *
 	if h.StorageVolWipePattern != nil {
 		return nil, h.StorageVolWipePattern(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStorageVolWipePattern)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolWipePattern)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -6540,7 +6540,7 @@ func remoteStubStorageVolResize(h *remoteHandlers, ctx context.Context, r *reque
 	if h.StorageVolResize != nil {
 		return nil, h.StorageVolResize(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpStorageVolResize)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolResize)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -6954,7 +6954,7 @@ func remoteStubConnectListAllStoragePools(h *remoteHandlers, ctx context.Context
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllStoragePools)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectListAllStoragePools)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -6980,7 +6980,7 @@ func remoteStubStoragePoolListAllVolumes(h *remoteHandlers, ctx context.Context,
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolListAllVolumes)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolListAllVolumes)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7006,7 +7006,7 @@ func remoteStubConnectListAllNetworks(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllNetworks)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectListAllNetworks)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7032,7 +7032,7 @@ func remoteStubConnectListAllInterfaces(h *remoteHandlers, ctx context.Context, 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllInterfaces)
+	c, ok := r.connFor(protocol.ConcernInterface).(drivers.OpConnectListAllInterfaces)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7058,7 +7058,7 @@ func remoteStubConnectListAllNodeDevices(h *remoteHandlers, ctx context.Context,
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllNodeDevices)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpConnectListAllNodeDevices)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7084,7 +7084,7 @@ func remoteStubConnectListAllNwfilters(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllNwfilters)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpConnectListAllNwfilters)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7110,7 +7110,7 @@ func remoteStubConnectListAllSecrets(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllSecrets)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpConnectListAllSecrets)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7194,7 +7194,7 @@ func remoteStubNetworkUpdate(h *remoteHandlers, ctx context.Context, r *request,
 	if h.NetworkUpdate != nil {
 		return nil, h.NetworkUpdate(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkUpdate)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkUpdate)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7296,7 +7296,7 @@ func remoteStubNodeDeviceLookupScsiHostByWwn(h *remoteHandlers, ctx context.Cont
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceLookupScsiHostByWwn)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceLookupScsiHostByWwn)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7658,7 +7658,7 @@ func remoteStubConnectNetworkEventRegisterAny(h *remoteHandlers, ctx context.Con
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNetworkEventRegisterAny)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectNetworkEventRegisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7680,7 +7680,7 @@ func remoteStubConnectNetworkEventDeregisterAny(h *remoteHandlers, ctx context.C
 	if h.ConnectNetworkEventDeregisterAny != nil {
 		return nil, h.ConnectNetworkEventDeregisterAny(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpConnectNetworkEventDeregisterAny)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpConnectNetworkEventDeregisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -7958,7 +7958,7 @@ func remoteStubNetworkGetDhcpLeases(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkGetDhcpLeases)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkGetDhcpLeases)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8418,7 +8418,7 @@ func remoteStubConnectStoragePoolEventRegisterAny(h *remoteHandlers, ctx context
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectStoragePoolEventRegisterAny)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectStoragePoolEventRegisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8440,7 +8440,7 @@ func remoteStubConnectStoragePoolEventDeregisterAny(h *remoteHandlers, ctx conte
 	if h.ConnectStoragePoolEventDeregisterAny != nil {
 		return nil, h.ConnectStoragePoolEventDeregisterAny(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpConnectStoragePoolEventDeregisterAny)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectStoragePoolEventDeregisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8514,7 +8514,7 @@ func remoteStubConnectNodeDeviceEventRegisterAny(h *remoteHandlers, ctx context.
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectNodeDeviceEventRegisterAny)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpConnectNodeDeviceEventRegisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8536,7 +8536,7 @@ func remoteStubConnectNodeDeviceEventDeregisterAny(h *remoteHandlers, ctx contex
 	if h.ConnectNodeDeviceEventDeregisterAny != nil {
 		return nil, h.ConnectNodeDeviceEventDeregisterAny(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpConnectNodeDeviceEventDeregisterAny)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpConnectNodeDeviceEventDeregisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8566,7 +8566,7 @@ func remoteStubStorageVolGetInfoFlags(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStorageVolGetInfoFlags)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStorageVolGetInfoFlags)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8596,7 +8596,7 @@ func remoteStubConnectSecretEventRegisterAny(h *remoteHandlers, ctx context.Cont
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectSecretEventRegisterAny)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpConnectSecretEventRegisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8618,7 +8618,7 @@ func remoteStubConnectSecretEventDeregisterAny(h *remoteHandlers, ctx context.Co
 	if h.ConnectSecretEventDeregisterAny != nil {
 		return nil, h.ConnectSecretEventDeregisterAny(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpConnectSecretEventDeregisterAny)
+	c, ok := r.connFor(protocol.ConcernSecret).(drivers.OpConnectSecretEventDeregisterAny)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8776,7 +8776,7 @@ func remoteStubStoragePoolLookupByTargetPath(h *remoteHandlers, ctx context.Cont
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpStoragePoolLookupByTargetPath)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpStoragePoolLookupByTargetPath)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8924,7 +8924,7 @@ func remoteStubNwfilterBindingLookupByPortDev(h *remoteHandlers, ctx context.Con
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterBindingLookupByPortDev)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterBindingLookupByPortDev)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8950,7 +8950,7 @@ func remoteStubNwfilterBindingGetXMLDesc(h *remoteHandlers, ctx context.Context,
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterBindingGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterBindingGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8976,7 +8976,7 @@ func remoteStubNwfilterBindingCreateXML(h *remoteHandlers, ctx context.Context, 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterBindingCreateXML)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterBindingCreateXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -8998,7 +8998,7 @@ func remoteStubNwfilterBindingDelete(h *remoteHandlers, ctx context.Context, r *
 	if h.NwfilterBindingDelete != nil {
 		return nil, h.NwfilterBindingDelete(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNwfilterBindingDelete)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterBindingDelete)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9020,7 +9020,7 @@ func remoteStubConnectListAllNwfilterBindings(h *remoteHandlers, ctx context.Con
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectListAllNwfilterBindings)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpConnectListAllNwfilterBindings)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9064,7 +9064,7 @@ func remoteStubConnectGetStoragePoolCapabilities(h *remoteHandlers, ctx context.
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpConnectGetStoragePoolCapabilities)
+	c, ok := r.connFor(protocol.ConcernStorage).(drivers.OpConnectGetStoragePoolCapabilities)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9090,7 +9090,7 @@ func remoteStubNetworkListAllPorts(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkListAllPorts)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkListAllPorts)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9116,7 +9116,7 @@ func remoteStubNetworkPortLookupByUUID(h *remoteHandlers, ctx context.Context, r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkPortLookupByUUID)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkPortLookupByUUID)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9142,7 +9142,7 @@ func remoteStubNetworkPortCreateXML(h *remoteHandlers, ctx context.Context, r *r
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkPortCreateXML)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkPortCreateXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9168,7 +9168,7 @@ func remoteStubNetworkPortGetParameters(h *remoteHandlers, ctx context.Context, 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkPortGetParameters)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkPortGetParameters)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9190,7 +9190,7 @@ func remoteStubNetworkPortSetParameters(h *remoteHandlers, ctx context.Context, 
 	if h.NetworkPortSetParameters != nil {
 		return nil, h.NetworkPortSetParameters(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkPortSetParameters)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkPortSetParameters)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9212,7 +9212,7 @@ func remoteStubNetworkPortGetXMLDesc(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkPortGetXMLDesc)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkPortGetXMLDesc)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9234,7 +9234,7 @@ func remoteStubNetworkPortDelete(h *remoteHandlers, ctx context.Context, r *requ
 	if h.NetworkPortDelete != nil {
 		return nil, h.NetworkPortDelete(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNetworkPortDelete)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkPortDelete)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9636,7 +9636,7 @@ func remoteStubNodeDeviceDefineXML(h *remoteHandlers, ctx context.Context, r *re
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceDefineXML)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceDefineXML)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9658,7 +9658,7 @@ func remoteStubNodeDeviceUndefine(h *remoteHandlers, ctx context.Context, r *req
 	if h.NodeDeviceUndefine != nil {
 		return nil, h.NodeDeviceUndefine(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceUndefine)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceUndefine)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9676,7 +9676,7 @@ func remoteStubNodeDeviceCreate(h *remoteHandlers, ctx context.Context, r *reque
 	if h.NodeDeviceCreate != nil {
 		return nil, h.NodeDeviceCreate(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceCreate)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceCreate)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9698,7 +9698,7 @@ func remoteStubNwfilterDefineXMLFlags(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNwfilterDefineXMLFlags)
+	c, ok := r.connFor(protocol.ConcernNWFilter).(drivers.OpNwfilterDefineXMLFlags)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9724,7 +9724,7 @@ func remoteStubNetworkDefineXMLFlags(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkDefineXMLFlags)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkDefineXMLFlags)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9750,7 +9750,7 @@ func remoteStubNodeDeviceGetAutostart(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceGetAutostart)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceGetAutostart)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9772,7 +9772,7 @@ func remoteStubNodeDeviceSetAutostart(h *remoteHandlers, ctx context.Context, r 
 	if h.NodeDeviceSetAutostart != nil {
 		return nil, h.NodeDeviceSetAutostart(ctx, r, &a)
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceSetAutostart)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceSetAutostart)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9794,7 +9794,7 @@ func remoteStubNodeDeviceIsPersistent(h *remoteHandlers, ctx context.Context, r 
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceIsPersistent)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceIsPersistent)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9820,7 +9820,7 @@ func remoteStubNodeDeviceIsActive(h *remoteHandlers, ctx context.Context, r *req
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNodeDeviceIsActive)
+	c, ok := r.connFor(protocol.ConcernNodeDevice).(drivers.OpNodeDeviceIsActive)
 	if !ok {
 		return nil, r.errNoSupport()
 	}
@@ -9846,7 +9846,7 @@ func remoteStubNetworkCreateXMLFlags(h *remoteHandlers, ctx context.Context, r *
 			return ret, nil
 		}
 	}
-	c, ok := r.conn.(drivers.OpNetworkCreateXMLFlags)
+	c, ok := r.connFor(protocol.ConcernNetwork).(drivers.OpNetworkCreateXMLFlags)
 	if !ok {
 		return nil, r.errNoSupport()
 	}

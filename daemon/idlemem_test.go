@@ -10,7 +10,7 @@ import (
 	"github.com/govirt/govirtd/rpc"
 )
 
-// openIdle opens test:///default on a bare connection, with a call
+// openIdle opens test:///default on a bare connection as go-libvirt does, with a call
 // written and its reply read on the test's goroutine, and leaves it idle:
 // the connection costs the test process only its socket, so the memory
 // the process gains per connection is the daemon's.
@@ -19,6 +19,18 @@ func openIdle(t testing.TB, socket string) net.Conn {
 	nc, err := net.Dial("unix", socket)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// What go-libvirt sends: AUTH_LIST, then CONNECT_OPEN.
+	auth, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,
+		Procedure: int32(protocol.ProcAuthList), Type: protocol.Call, Serial: 0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Write(auth); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, err := rpc.ReadFrame(nc); err != nil || h.Status != protocol.StatusOK {
+		t.Fatalf("AUTH_LIST: status %d, %v", h.Status, err)
 	}
 	uri := "test:///default"
 	f, err := rpc.EncodeFrame(protocol.Header{Program: protocol.RemoteProgram, Version: protocol.RemoteProtocolVersion,

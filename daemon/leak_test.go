@@ -2,24 +2,14 @@ package daemon_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"runtime"
 	"testing"
+
+	"github.com/govirt/govirtd/internal/testutil"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/vir"
 )
-
-func openFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
 
 // TestNoLeaksAcrossConnections: 1,000 clients that connect, register for
 // events, call and disconnect leave no goroutine, fd or callback behind.
@@ -46,19 +36,13 @@ func TestNoLeaksAcrossConnections(t *testing.T) {
 		cycle()
 	}
 	waitFor(t, "the warm-up clients to go", func() bool { return d.Server().Stats().Clients == 0 })
-	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+	leaks := testutil.Baseline(t)
 
 	for range 1000 {
 		cycle()
 	}
 	waitFor(t, "every client to go", func() bool { return d.Server().Stats().Clients == 0 })
-	var state string
-	waitFor(t, "goroutines and fds to settle", func() bool {
-		g, f := runtime.NumGoroutine(), openFDs(t)
-		state = fmt.Sprintf("goroutines %d → %d, fds %d → %d", goroutines, g, fds, f)
-		return g <= goroutines && f <= fds
-	})
-	t.Log(state)
+	leaks.Check(0)
 	if n := d.Driver.Callbacks(); n != 0 {
 		t.Fatalf("%d event callbacks left behind", n)
 	}

@@ -2,14 +2,12 @@ package daemon_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"math/rand/v2"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +15,7 @@ import (
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
-	"github.com/govirt/govirtd/daemon"
-	"github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/internal/testdaemon"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
 	"github.com/govirt/govirtd/vir"
@@ -30,23 +27,8 @@ import (
 // was dropped; meanwhile go-libvirt, an independent client, keeps
 // working on a connection of its own.
 func TestMalformedInput(t *testing.T) {
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = t.TempDir()
-	d := daemon.New(cfg, slog.New(slog.DiscardHandler), test.New())
-	if err := d.Startup(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), malformedTimeout)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	sock := filepath.Join(cfg.UnixSockDir, rpc.SockRW)
+	d := testdaemon.Start(t, testdaemon.Options{Log: io.Discard, ShutdownTimeout: malformedTimeout})
+	sock := d.RW()
 
 	// The well-behaved client.
 	lv := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(sock), dialers.WithLocalTimeout(malformedTimeout)))

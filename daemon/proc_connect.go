@@ -24,7 +24,7 @@ func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupport
 		return &protocol.ConnectSupportsFeatureRet{Supported: 1}, nil
 	}
 	// Every other feature is a property of the open connection.
-	if r.conn == nil {
+	if r.conns == nil {
 		return nil, errNotOpen()
 	}
 	supported := int32(0)
@@ -36,26 +36,26 @@ func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupport
 }
 
 func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) error {
-	if r.conn != nil {
+	if r.conns != nil {
 		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "connection already open")
 	}
 	name := ""
 	if a.Name != nil {
 		name = *a.Name
 	}
-	conn, uri, err := r.s.d.registry.Open(ctx, name, a.Flags)
+	conns, err := r.s.d.registry.Open(ctx, name, a.Flags)
 	if err != nil {
 		return err
 	}
 	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn != nil {
+	if s.conns != nil {
 		// Another CONNECT_OPEN of this client won the race.
-		conn.Close()
+		conns.Close()
 		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "connection already open")
 	}
-	s.conn, s.uri = conn, uri.String()
+	s.conns, s.uri = conns, conns.URI.String()
 	if a.Flags&uint32(vir.ConnectRo) != 0 {
 		s.readOnly = true
 	}

@@ -125,7 +125,7 @@ func (r *request) decode(body []byte, a protocol.Decodable) error {
 // procedure works before CONNECT_OPEN) and, when write says the call
 // changes something, the client is not read-only.
 func (r *request) admit(write bool) error {
-	if r.conn == nil && !(r.prog == protocol.RemoteProgram && preOpen[protocol.Procedure(r.num)]) {
+	if r.conns == nil && !(r.prog == protocol.RemoteProgram && preOpen[protocol.Procedure(r.num)]) {
 		return errNotOpen()
 	}
 	if write && r.readOnly {

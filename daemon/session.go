@@ -11,18 +11,19 @@ import (
 	"github.com/govirt/govirtd/vir"
 )
 
-// session is the daemon's state for one client: its open driver
-// connection, whether it is read-only, and its event registrations.
+// session is the daemon's state for one client: its open connection (a
+// driver connection per concern), whether it is read-only, and its event
+// registrations.
 type session struct {
 	d    *Daemon
 	peer *rpc.Peer
 	log  *slog.Logger
 
-	mu       sync.Mutex   // guards the fields below
-	conn     drivers.Conn // nil until CONNECT_OPEN
-	uri      string       // what the connection was opened for
-	readOnly bool         // a read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO
-	closeCB  bool         // the client registered a close callback
+	mu       sync.Mutex          // guards the fields below
+	conns    *drivers.Connection // nil until CONNECT_OPEN; never changed once set
+	uri      string              // what the connection was opened for
+	readOnly bool                // a read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO
+	closeCB  bool                // the client registered a close callback
 	events   map[int]eventReg
 }
 
@@ -50,14 +51,29 @@ func (d *Daemon) newSession(p *rpc.Peer) rpc.Session {
 
 // request is one call being dispatched.
 type request struct {
-	s        *session
-	call     *rpc.Call
-	prog     uint32             // the program the call is for
-	num      int32              // its procedure number
-	info     *protocol.ProcInfo // what the definition says of it
-	api      string             // the public API function the procedure implements
-	conn     drivers.Conn       // the session's connection when the call started
-	readOnly bool               // the client may only look
+	s    *session
+	call *rpc.Call
+	prog uint32             // the program the call is for
+	num  int32              // its procedure number
+	info *protocol.ProcInfo // what the definition says of it
+	api  string             // the public API function the procedure implements
+	// conns is the session's connection when the call started (nil
+	// before CONNECT_OPEN), and conn its hypervisor driver's connection.
+	conns    *drivers.Connection
+	conn     drivers.Conn
+	readOnly bool // the client may only look
+}
+
+// connFor is the request's driver connection for concern k, nil when
+// the connection is not open or no driver serves k.
+func (r *request) connFor(k protocol.Concern) drivers.Conn {
+	if k == protocol.ConcernHypervisor {
+		return r.conn
+	}
+	if r.conns == nil {
+		return nil
+	}
+	return r.conns.For(k)
 }
 
 // procInfo finds what the protocol definition says of a call.
@@ -88,9 +104,12 @@ func (s *session) Quick(h protocol.Header) bool {
 		return true
 	}
 	s.mu.Lock()
-	conn := s.conn
+	conns := s.conns
 	s.mu.Unlock()
-	im, ok := conn.(drivers.Immediate)
+	if conns == nil {
+		return false
+	}
+	im, ok := conns.For(info.Concern).(drivers.Immediate)
 	return ok && im.Immediate(proc)
 }
 
@@ -102,8 +121,11 @@ func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (protocol.Encoda
 	}
 	s.mu.Lock()
 	r := &request{s: s, call: call, prog: call.Header.Program, num: call.Header.Procedure,
-		info: info, api: info.API, conn: s.conn, readOnly: s.readOnly}
+		info: info, api: info.API, conns: s.conns, readOnly: s.readOnly}
 	s.mu.Unlock()
+	if r.conns != nil {
+		r.conn = r.conns.Hypervisor()
+	}
 	ret, err := r.dispatch(ctx, call.Body)
 	if err != nil {
 		if s.log.Enabled(ctx, slog.LevelDebug) {
@@ -114,22 +136,22 @@ func (s *session) Dispatch(ctx context.Context, call *rpc.Call) (protocol.Encoda
 	return ret, nil
 }
 
-// Close releases the client's driver connection, and with it every event
-// callback it registered. The transport calls it once, after the client's
+// Close releases the client's driver connections, and with them every
+// event callback it registered. The transport calls it once, after the client's
 // last call has returned.
 func (s *session) Close() {
 	s.d.sessionsMu.Lock()
 	delete(s.d.sessions, s)
 	s.d.sessionsMu.Unlock()
 	s.mu.Lock()
-	conn := s.conn
-	s.conn = nil
+	conn := s.conns
+	s.conns = nil
 	s.events = map[int]eventReg{}
 	s.closeCB = false
 	s.mu.Unlock()
 	if conn != nil {
 		if err := conn.Close(); err != nil {
-			s.log.Warn("closing driver connection", "err", err)
+			s.log.Warn("closing driver connections", "err", err)
 		}
 	}
 }
@@ -168,10 +190,11 @@ func (s *session) closedMessage(reason vir.ConnectCloseReason) []byte {
 	return f
 }
 
-// need returns the request's connection as the driver interface T, or
-// ErrNoSupport naming the API when the driver lacks it.
+// need returns the request's connection for the procedure's concern as
+// the driver interface T, or ErrNoSupport naming the API when no driver
+// of the connection serves the concern or its driver lacks T.
 func need[T any](r *request) (T, error) {
-	c, ok := r.conn.(T)
+	c, ok := r.connFor(r.info.Concern).(T)
 	if !ok {
 		var zero T
 		return zero, r.errNoSupport()

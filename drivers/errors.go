@@ -43,12 +43,21 @@ type Error struct {
 	// them: "Domain not found: %s" and "no domain with matching name 'x'".
 	Template string
 	Detail   string
+	// Cause is the error the detail wraps (Errorf's %w): an errno, an
+	// *fs.PathError. It stays off the wire, but errors.Is and errors.As
+	// see it, so errors.Is(err, fs.ErrNotExist) holds through an Error.
+	Cause error
 }
 
 func (e *Error) Error() string { return e.Message }
 
+// Unwrap returns the cause, or nil.
+func (e *Error) Unwrap() error { return e.Cause }
+
 // Errorf returns an Error with libvirt's message for code; format and args
-// give the detail, and an empty format gives the bare message.
+// give the detail, and an empty format gives the bare message. As with
+// fmt.Errorf, an argument formatted with %w is the error's cause
+// (Unwrap).
 func Errorf(code vir.ErrorNumber, domain vir.ErrorDomain, format string, args ...any) *Error {
 	m, ok := messages[code]
 	if !ok {
@@ -57,8 +66,16 @@ func Errorf(code vir.ErrorNumber, domain vir.ErrorDomain, format string, args ..
 	if format == "" {
 		return &Error{Code: code, Domain: domain, Message: m[0], Template: m[0]}
 	}
-	detail := fmt.Sprintf(format, args...)
-	return &Error{Code: code, Domain: domain, Message: fmt.Sprintf(m[1], detail), Template: m[1], Detail: detail}
+	wrapped := fmt.Errorf(format, args...)
+	detail := wrapped.Error()
+	var cause error
+	switch w := wrapped.(type) {
+	case interface{ Unwrap() error }:
+		cause = w.Unwrap()
+	case interface{ Unwrap() []error }:
+		cause = errors.Join(w.Unwrap()...)
+	}
+	return &Error{Code: code, Domain: domain, Message: fmt.Sprintf(m[1], detail), Template: m[1], Detail: detail, Cause: cause}
 }
 
 // CodeOf returns the libvirt code of the first *Error in err's chain, or

@@ -114,6 +114,9 @@ func EventDetailString(t vir.DomainEventType, detail int32) string {
 type DomainEvent interface {
 	EventID() vir.DomainEventID
 	EventDomain() Domain
+	// EventKey is the domain's UUID: what a registration for one domain
+	// is filtered by.
+	EventKey() UUID
 	Wire() protocol.CallbackMsg
 }
 
@@ -128,6 +131,7 @@ type WireEvent struct {
 
 func (e WireEvent) EventID() vir.DomainEventID { return e.ID }
 func (e WireEvent) EventDomain() Domain        { return e.Dom }
+func (e WireEvent) EventKey() UUID             { return e.Dom.UUID }
 func (e WireEvent) Wire() protocol.CallbackMsg { return e.Msg() }
 
 // LifecycleEvent is VIR_DOMAIN_EVENT_ID_LIFECYCLE. Dom carries the
@@ -140,6 +144,7 @@ type LifecycleEvent struct {
 
 func (e LifecycleEvent) EventID() vir.DomainEventID { return vir.DomainEventIDLifecycle }
 func (e LifecycleEvent) EventDomain() Domain        { return e.Dom }
+func (e LifecycleEvent) EventKey() UUID             { return e.Dom.UUID }
 
 func (e LifecycleEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackLifecycleMsg{Msg: protocol.DomainEventLifecycleMsg{Dom: e.Dom, Event: int32(e.Event), Detail: e.Detail}}
@@ -154,6 +159,7 @@ type RebootEvent struct{ Dom Domain }
 
 func (e RebootEvent) EventID() vir.DomainEventID { return vir.DomainEventIDReboot }
 func (e RebootEvent) EventDomain() Domain        { return e.Dom }
+func (e RebootEvent) EventKey() UUID             { return e.Dom.UUID }
 
 func (e RebootEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackRebootMsg{Msg: protocol.DomainEventRebootMsg{Dom: e.Dom}}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/govirt/govirtd/vir"
@@ -12,8 +13,29 @@ import (
 
 // Registry holds the drivers of a daemon and opens connections by URI.
 type Registry struct {
-	mu      sync.RWMutex // guards drivers
+	mu      sync.RWMutex // guards drivers and shared
 	drivers []Driver
+	// shared are the drivers of one concern each (a network, a storage
+	// driver) that serve the connections whose hypervisor driver has no
+	// table of its own for that concern, as libvirt's shared drivers do.
+	secondary [NumConcerns]Driver
+}
+
+// RegisterShared makes d the driver of concern k for every connection
+// whose hypervisor connection does not serve k itself (ConcernServer).
+// d.Open is asked with the connection's URI and may decline it. A
+// stateful d is also started, stopped and reloaded with the others.
+func (r *Registry) RegisterShared(k Concern, d Driver) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secondary[k] = d
+}
+
+// shared is concern k's shared driver, or nil.
+func (r *Registry) shared(k Concern) Driver {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.secondary[k]
 }
 
 // Register adds d; drivers are asked in registration order.
@@ -23,10 +45,16 @@ func (r *Registry) Register(d Driver) {
 	r.drivers = append(r.drivers, d)
 }
 
-// Unregister removes d (a stateful driver that skipped or shut down).
+// Unregister removes d (a stateful driver that skipped or shut down),
+// as a hypervisor driver and as a shared driver.
 func (r *Registry) Unregister(d Driver) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for k, x := range r.secondary {
+		if x == d {
+			r.secondary[k] = nil
+		}
+	}
 	for i, x := range r.drivers {
 		if x == d {
 			r.drivers = append(r.drivers[:i], r.drivers[i+1:]...)
@@ -35,35 +63,58 @@ func (r *Registry) Unregister(d Driver) {
 	}
 }
 
-// Drivers returns the registered drivers in order.
+// Drivers returns the registered drivers in order: the hypervisor
+// drivers, then the shared drivers not also registered as one, by
+// concern.
 func (r *Registry) Drivers() []Driver {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := append([]Driver(nil), r.drivers...)
+	for _, d := range r.secondary {
+		if d != nil && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// hypervisors returns the hypervisor drivers, asked in order by Open.
+func (r *Registry) hypervisors() []Driver {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return append([]Driver(nil), r.drivers...)
 }
 
-// Open asks each driver in turn to open name, the URI a client gave
-// CONNECT_OPEN ("" lets the drivers probe). It returns the connection and
-// the URI it was opened for, or vir.ErrNoConnect when no driver takes it.
-func (r *Registry) Open(ctx context.Context, name string, flags uint32) (Conn, *url.URL, error) {
+// Open opens name, the URI a client gave CONNECT_OPEN ("" lets the
+// drivers probe), as virConnectOpen does: each hypervisor driver in turn
+// is asked for it, and the first that takes it gives the connection its
+// hypervisor concern; then every other concern is served by that
+// connection itself (ConcernServer) or by the concern's shared driver, or
+// by none. vir.ErrNoConnect means no hypervisor driver takes the URI.
+func (r *Registry) Open(ctx context.Context, name string, flags uint32) (*Connection, error) {
 	uri, err := url.Parse(name)
 	if err != nil {
-		return nil, nil, Errorf(vir.ErrInvalidArg, vir.FromNone, "cannot parse URI %q: %v", name, err)
+		return nil, Errorf(vir.ErrInvalidArg, vir.FromNone, "cannot parse URI %q: %w", name, err)
 	}
-	for _, d := range r.Drivers() {
+	for _, d := range r.hypervisors() {
 		conn, err := d.Open(ctx, uri, flags)
 		if errors.Is(err, ErrDeclined) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return conn, uri, nil
+		c := &Connection{URI: uri}
+		c.conns[ConcernHypervisor] = conn
+		if err := r.openSecondaries(ctx, c, flags); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	if name == "" {
 		name = "<null>"
 	}
-	return nil, nil, Errorf(vir.ErrNoConnect, vir.FromNone, "%s", name)
+	return nil, Errorf(vir.ErrNoConnect, vir.FromNone, "%s", name)
 }
 
 // StateDriver is a driver with state that lives as long as the daemon

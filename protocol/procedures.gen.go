@@ -259,6 +259,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	36: {
 		Name: "CONNECT_LIST_DEFINED_NETWORKS", API: "virConnectListDefinedNetworks", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "ConnectListDefinedNetworksArgs",
 		Ret:          "ConnectListDefinedNetworksRet",
 		HighPriority: true,
@@ -273,6 +274,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	38: {
 		Name: "CONNECT_LIST_NETWORKS", API: "virConnectListNetworks", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "ConnectListNetworksArgs",
 		Ret:          "ConnectListNetworksRet",
 		HighPriority: true,
@@ -280,19 +282,22 @@ var remoteProcs = [444]ProcInfo{
 	},
 	39: {
 		Name: "NETWORK_CREATE", API: "virNetworkCreate", ErrorDomain: 19,
-		Args:  "NetworkCreateArgs",
-		ACL:   []string{"network:start"},
-		Write: true,
+		Concern: ConcernNetwork,
+		Args:    "NetworkCreateArgs",
+		ACL:     []string{"network:start"},
+		Write:   true,
 	},
 	40: {
 		Name: "NETWORK_CREATE_XML", API: "virNetworkCreateXML", ErrorDomain: 19,
-		Args:  "NetworkCreateXMLArgs",
-		Ret:   "NetworkCreateXMLRet",
-		ACL:   []string{"network:write", "network:start"},
-		Write: true,
+		Concern: ConcernNetwork,
+		Args:    "NetworkCreateXMLArgs",
+		Ret:     "NetworkCreateXMLRet",
+		ACL:     []string{"network:write", "network:start"},
+		Write:   true,
 	},
 	41: {
 		Name: "NETWORK_DEFINE_XML", API: "virNetworkDefineXML", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkDefineXMLArgs",
 		Ret:          "NetworkDefineXMLRet",
 		HighPriority: true,
@@ -301,6 +306,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	42: {
 		Name: "NETWORK_DESTROY", API: "virNetworkDestroy", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"network:stop"},
@@ -308,6 +314,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	43: {
 		Name: "NETWORK_GET_XML_DESC", API: "virNetworkGetXMLDesc", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkGetXMLDescArgs",
 		Ret:          "NetworkGetXMLDescRet",
 		HighPriority: true,
@@ -315,6 +322,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	44: {
 		Name: "NETWORK_GET_AUTOSTART", API: "virNetworkGetAutostart", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkGetAutostartArgs",
 		Ret:          "NetworkGetAutostartRet",
 		HighPriority: true,
@@ -322,6 +330,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	45: {
 		Name: "NETWORK_GET_BRIDGE_NAME", API: "virNetworkGetBridgeName", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkGetBridgeNameArgs",
 		Ret:          "NetworkGetBridgeNameRet",
 		HighPriority: true,
@@ -329,6 +338,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	46: {
 		Name: "NETWORK_LOOKUP_BY_NAME", API: "virNetworkLookupByName", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkLookupByNameArgs",
 		Ret:          "NetworkLookupByNameRet",
 		HighPriority: true,
@@ -336,6 +346,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	47: {
 		Name: "NETWORK_LOOKUP_BY_UUID", API: "virNetworkLookupByUUID", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkLookupByUUIDArgs",
 		Ret:          "NetworkLookupByUUIDRet",
 		HighPriority: true,
@@ -343,6 +354,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	48: {
 		Name: "NETWORK_SET_AUTOSTART", API: "virNetworkSetAutostart", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"network:write"},
@@ -350,6 +362,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	49: {
 		Name: "NETWORK_UNDEFINE", API: "virNetworkUndefine", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"network:delete"},
@@ -357,6 +370,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	50: {
 		Name: "CONNECT_NUM_OF_DEFINED_NETWORKS", API: "virConnectNumOfDefinedNetworks", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Ret:          "ConnectNumOfDefinedNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
@@ -369,6 +383,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	52: {
 		Name: "CONNECT_NUM_OF_NETWORKS", API: "virConnectNumOfNetworks", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Ret:          "ConnectNumOfNetworksRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_networks"},
@@ -489,12 +504,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	71: {
 		Name: "CONNECT_NUM_OF_STORAGE_POOLS", API: "virConnectNumOfStoragePools", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Ret:          "ConnectNumOfStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	72: {
 		Name: "CONNECT_LIST_STORAGE_POOLS", API: "virConnectListStoragePools", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "ConnectListStoragePoolsArgs",
 		Ret:          "ConnectListStoragePoolsRet",
 		HighPriority: true,
@@ -502,12 +519,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	73: {
 		Name: "CONNECT_NUM_OF_DEFINED_STORAGE_POOLS", API: "virConnectNumOfDefinedStoragePools", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Ret:          "ConnectNumOfDefinedStoragePoolsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_storage_pools"},
 	},
 	74: {
 		Name: "CONNECT_LIST_DEFINED_STORAGE_POOLS", API: "virConnectListDefinedStoragePools", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "ConnectListDefinedStoragePoolsArgs",
 		Ret:          "ConnectListDefinedStoragePoolsRet",
 		HighPriority: true,
@@ -515,20 +534,23 @@ var remoteProcs = [444]ProcInfo{
 	},
 	75: {
 		Name: "CONNECT_FIND_STORAGE_POOL_SOURCES", API: "virConnectFindStoragePoolSources", ErrorDomain: 18,
-		Args:  "ConnectFindStoragePoolSourcesArgs",
-		Ret:   "ConnectFindStoragePoolSourcesRet",
-		ACL:   []string{"connect:detect_storage_pools"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "ConnectFindStoragePoolSourcesArgs",
+		Ret:     "ConnectFindStoragePoolSourcesRet",
+		ACL:     []string{"connect:detect_storage_pools"},
+		Write:   true,
 	},
 	76: {
 		Name: "STORAGE_POOL_CREATE_XML", API: "virStoragePoolCreateXML", ErrorDomain: 18,
-		Args:  "StoragePoolCreateXMLArgs",
-		Ret:   "StoragePoolCreateXMLRet",
-		ACL:   []string{"storage_pool:start", "storage_pool:write"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StoragePoolCreateXMLArgs",
+		Ret:     "StoragePoolCreateXMLRet",
+		ACL:     []string{"storage_pool:start", "storage_pool:write"},
+		Write:   true,
 	},
 	77: {
 		Name: "STORAGE_POOL_DEFINE_XML", API: "virStoragePoolDefineXML", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolDefineXMLArgs",
 		Ret:          "StoragePoolDefineXMLRet",
 		HighPriority: true,
@@ -537,18 +559,21 @@ var remoteProcs = [444]ProcInfo{
 	},
 	78: {
 		Name: "STORAGE_POOL_CREATE", API: "virStoragePoolCreate", ErrorDomain: 18,
-		Args:  "StoragePoolCreateArgs",
-		ACL:   []string{"storage_pool:start"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StoragePoolCreateArgs",
+		ACL:     []string{"storage_pool:start"},
+		Write:   true,
 	},
 	79: {
 		Name: "STORAGE_POOL_BUILD", API: "virStoragePoolBuild", ErrorDomain: 18,
-		Args:  "StoragePoolBuildArgs",
-		ACL:   []string{"storage_pool:format"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StoragePoolBuildArgs",
+		ACL:     []string{"storage_pool:format"},
+		Write:   true,
 	},
 	80: {
 		Name: "STORAGE_POOL_DESTROY", API: "virStoragePoolDestroy", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:stop"},
@@ -556,12 +581,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	81: {
 		Name: "STORAGE_POOL_DELETE", API: "virStoragePoolDelete", ErrorDomain: 18,
-		Args:  "StoragePoolDeleteArgs",
-		ACL:   []string{"storage_pool:format"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StoragePoolDeleteArgs",
+		ACL:     []string{"storage_pool:format"},
+		Write:   true,
 	},
 	82: {
 		Name: "STORAGE_POOL_UNDEFINE", API: "virStoragePoolUndefine", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:delete"},
@@ -569,12 +596,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	83: {
 		Name: "STORAGE_POOL_REFRESH", API: "virStoragePoolRefresh", ErrorDomain: 18,
-		Args:  "StoragePoolRefreshArgs",
-		ACL:   []string{"storage_pool:refresh"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StoragePoolRefreshArgs",
+		ACL:     []string{"storage_pool:refresh"},
+		Write:   true,
 	},
 	84: {
 		Name: "STORAGE_POOL_LOOKUP_BY_NAME", API: "virStoragePoolLookupByName", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolLookupByNameArgs",
 		Ret:          "StoragePoolLookupByNameRet",
 		HighPriority: true,
@@ -582,6 +611,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	85: {
 		Name: "STORAGE_POOL_LOOKUP_BY_UUID", API: "virStoragePoolLookupByUUID", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolLookupByUUIDArgs",
 		Ret:          "StoragePoolLookupByUUIDRet",
 		HighPriority: true,
@@ -589,6 +619,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	86: {
 		Name: "STORAGE_POOL_LOOKUP_BY_VOLUME", API: "virStoragePoolLookupByVolume", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolLookupByVolumeArgs",
 		Ret:          "StoragePoolLookupByVolumeRet",
 		HighPriority: true,
@@ -596,6 +627,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	87: {
 		Name: "STORAGE_POOL_GET_INFO", API: "virStoragePoolGetInfo", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolGetInfoArgs",
 		Ret:          "StoragePoolGetInfoRet",
 		HighPriority: true,
@@ -603,6 +635,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	88: {
 		Name: "STORAGE_POOL_GET_XML_DESC", API: "virStoragePoolGetXMLDesc", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolGetXMLDescArgs",
 		Ret:          "StoragePoolGetXMLDescRet",
 		HighPriority: true,
@@ -610,6 +643,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	89: {
 		Name: "STORAGE_POOL_GET_AUTOSTART", API: "virStoragePoolGetAutostart", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolGetAutostartArgs",
 		Ret:          "StoragePoolGetAutostartRet",
 		HighPriority: true,
@@ -617,6 +651,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	90: {
 		Name: "STORAGE_POOL_SET_AUTOSTART", API: "virStoragePoolSetAutostart", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"storage_pool:write"},
@@ -624,6 +659,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	91: {
 		Name: "STORAGE_POOL_NUM_OF_VOLUMES", API: "virStoragePoolNumOfVolumes", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolNumOfVolumesArgs",
 		Ret:          "StoragePoolNumOfVolumesRet",
 		HighPriority: true,
@@ -631,6 +667,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	92: {
 		Name: "STORAGE_POOL_LIST_VOLUMES", API: "virStoragePoolListVolumes", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolListVolumesArgs",
 		Ret:          "StoragePoolListVolumesRet",
 		HighPriority: true,
@@ -638,19 +675,22 @@ var remoteProcs = [444]ProcInfo{
 	},
 	93: {
 		Name: "STORAGE_VOL_CREATE_XML", API: "virStorageVolCreateXML", ErrorDomain: 18,
-		Args:  "StorageVolCreateXMLArgs",
-		Ret:   "StorageVolCreateXMLRet",
-		ACL:   []string{"storage_vol:create"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolCreateXMLArgs",
+		Ret:     "StorageVolCreateXMLRet",
+		ACL:     []string{"storage_vol:create"},
+		Write:   true,
 	},
 	94: {
 		Name: "STORAGE_VOL_DELETE", API: "virStorageVolDelete", ErrorDomain: 18,
-		Args:  "StorageVolDeleteArgs",
-		ACL:   []string{"storage_vol:delete"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolDeleteArgs",
+		ACL:     []string{"storage_vol:delete"},
+		Write:   true,
 	},
 	95: {
 		Name: "STORAGE_VOL_LOOKUP_BY_NAME", API: "virStorageVolLookupByName", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolLookupByNameArgs",
 		Ret:          "StorageVolLookupByNameRet",
 		HighPriority: true,
@@ -658,6 +698,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	96: {
 		Name: "STORAGE_VOL_LOOKUP_BY_KEY", API: "virStorageVolLookupByKey", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolLookupByKeyArgs",
 		Ret:          "StorageVolLookupByKeyRet",
 		HighPriority: true,
@@ -665,6 +706,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	97: {
 		Name: "STORAGE_VOL_LOOKUP_BY_PATH", API: "virStorageVolLookupByPath", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolLookupByPathArgs",
 		Ret:          "StorageVolLookupByPathRet",
 		HighPriority: true,
@@ -672,6 +714,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	98: {
 		Name: "STORAGE_VOL_GET_INFO", API: "virStorageVolGetInfo", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolGetInfoArgs",
 		Ret:          "StorageVolGetInfoRet",
 		HighPriority: true,
@@ -679,6 +722,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	99: {
 		Name: "STORAGE_VOL_GET_XML_DESC", API: "virStorageVolGetXMLDesc", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolGetXMLDescArgs",
 		Ret:          "StorageVolGetXMLDescRet",
 		HighPriority: true,
@@ -686,6 +730,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	100: {
 		Name: "STORAGE_VOL_GET_PATH", API: "virStorageVolGetPath", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolGetPathArgs",
 		Ret:          "StorageVolGetPathRet",
 		HighPriority: true,
@@ -758,6 +803,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	111: {
 		Name: "NODE_NUM_OF_DEVICES", API: "virNodeNumOfDevices", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeNumOfDevicesArgs",
 		Ret:          "NodeNumOfDevicesRet",
 		HighPriority: true,
@@ -765,6 +811,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	112: {
 		Name: "NODE_LIST_DEVICES", API: "virNodeListDevices", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeListDevicesArgs",
 		Ret:          "NodeListDevicesRet",
 		HighPriority: true,
@@ -772,6 +819,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	113: {
 		Name: "NODE_DEVICE_LOOKUP_BY_NAME", API: "virNodeDeviceLookupByName", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceLookupByNameArgs",
 		Ret:          "NodeDeviceLookupByNameRet",
 		HighPriority: true,
@@ -779,12 +827,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	114: {
 		Name: "NODE_DEVICE_GET_XML_DESC", API: "virNodeDeviceGetXMLDesc", ErrorDomain: 22,
-		Args: "NodeDeviceGetXMLDescArgs",
-		Ret:  "NodeDeviceGetXMLDescRet",
-		ACL:  []string{"node_device:read"},
+		Concern: ConcernNodeDevice,
+		Args:    "NodeDeviceGetXMLDescArgs",
+		Ret:     "NodeDeviceGetXMLDescRet",
+		ACL:     []string{"node_device:read"},
 	},
 	115: {
 		Name: "NODE_DEVICE_GET_PARENT", API: "virNodeDeviceGetParent", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceGetParentArgs",
 		Ret:          "NodeDeviceGetParentRet",
 		HighPriority: true,
@@ -792,6 +842,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	116: {
 		Name: "NODE_DEVICE_NUM_OF_CAPS", API: "virNodeDeviceNumOfCaps", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceNumOfCapsArgs",
 		Ret:          "NodeDeviceNumOfCapsRet",
 		HighPriority: true,
@@ -799,6 +850,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	117: {
 		Name: "NODE_DEVICE_LIST_CAPS", API: "virNodeDeviceListCaps", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceListCapsArgs",
 		Ret:          "NodeDeviceListCapsRet",
 		HighPriority: true,
@@ -837,13 +889,15 @@ var remoteProcs = [444]ProcInfo{
 	},
 	123: {
 		Name: "NODE_DEVICE_CREATE_XML", API: "virNodeDeviceCreateXML", ErrorDomain: 22,
-		Args:  "NodeDeviceCreateXMLArgs",
-		Ret:   "NodeDeviceCreateXMLRet",
-		ACL:   []string{"node_device:write", "node_device:start"},
-		Write: true,
+		Concern: ConcernNodeDevice,
+		Args:    "NodeDeviceCreateXMLArgs",
+		Ret:     "NodeDeviceCreateXMLRet",
+		ACL:     []string{"node_device:write", "node_device:start"},
+		Write:   true,
 	},
 	124: {
 		Name: "NODE_DEVICE_DESTROY", API: "virNodeDeviceDestroy", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:stop"},
@@ -851,19 +905,22 @@ var remoteProcs = [444]ProcInfo{
 	},
 	125: {
 		Name: "STORAGE_VOL_CREATE_XML_FROM", API: "virStorageVolCreateXMLFrom", ErrorDomain: 18,
-		Args:  "StorageVolCreateXMLFromArgs",
-		Ret:   "StorageVolCreateXMLFromRet",
-		ACL:   []string{"storage_vol:create"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolCreateXMLFromArgs",
+		Ret:     "StorageVolCreateXMLFromRet",
+		ACL:     []string{"storage_vol:create"},
+		Write:   true,
 	},
 	126: {
 		Name: "CONNECT_NUM_OF_INTERFACES", API: "virConnectNumOfInterfaces", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Ret:          "ConnectNumOfInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	127: {
 		Name: "CONNECT_LIST_INTERFACES", API: "virConnectListInterfaces", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "ConnectListInterfacesArgs",
 		Ret:          "ConnectListInterfacesRet",
 		HighPriority: true,
@@ -871,6 +928,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	128: {
 		Name: "INTERFACE_LOOKUP_BY_NAME", API: "virInterfaceLookupByName", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "InterfaceLookupByNameArgs",
 		Ret:          "InterfaceLookupByNameRet",
 		HighPriority: true,
@@ -878,6 +936,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	129: {
 		Name: "INTERFACE_LOOKUP_BY_MAC_STRING", API: "virInterfaceLookupByMACString", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "InterfaceLookupByMACStringArgs",
 		Ret:          "InterfaceLookupByMACStringRet",
 		HighPriority: true,
@@ -885,12 +944,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	130: {
 		Name: "INTERFACE_GET_XML_DESC", API: "virInterfaceGetXMLDesc", ErrorDomain: 26,
-		Args: "InterfaceGetXMLDescArgs",
-		Ret:  "InterfaceGetXMLDescRet",
-		ACL:  []string{"interface:read"},
+		Concern: ConcernInterface,
+		Args:    "InterfaceGetXMLDescArgs",
+		Ret:     "InterfaceGetXMLDescRet",
+		ACL:     []string{"interface:read"},
 	},
 	131: {
 		Name: "INTERFACE_DEFINE_XML", API: "virInterfaceDefineXML", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "InterfaceDefineXMLArgs",
 		Ret:          "InterfaceDefineXMLRet",
 		HighPriority: true,
@@ -899,6 +960,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	132: {
 		Name: "INTERFACE_UNDEFINE", API: "virInterfaceUndefine", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "InterfaceUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"interface:delete"},
@@ -906,12 +968,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	133: {
 		Name: "INTERFACE_CREATE", API: "virInterfaceCreate", ErrorDomain: 26,
-		Args:  "InterfaceCreateArgs",
-		ACL:   []string{"interface:start"},
-		Write: true,
+		Concern: ConcernInterface,
+		Args:    "InterfaceCreateArgs",
+		ACL:     []string{"interface:start"},
+		Write:   true,
 	},
 	134: {
 		Name: "INTERFACE_DESTROY", API: "virInterfaceDestroy", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "InterfaceDestroyArgs",
 		HighPriority: true,
 		ACL:          []string{"interface:stop"},
@@ -933,12 +997,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	137: {
 		Name: "CONNECT_NUM_OF_DEFINED_INTERFACES", API: "virConnectNumOfDefinedInterfaces", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Ret:          "ConnectNumOfDefinedInterfacesRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_interfaces"},
 	},
 	138: {
 		Name: "CONNECT_LIST_DEFINED_INTERFACES", API: "virConnectListDefinedInterfaces", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "ConnectListDefinedInterfacesArgs",
 		Ret:          "ConnectListDefinedInterfacesRet",
 		HighPriority: true,
@@ -946,12 +1012,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	139: {
 		Name: "CONNECT_NUM_OF_SECRETS", API: "virConnectNumOfSecrets", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Ret:          "ConnectNumOfSecretsRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_secrets"},
 	},
 	140: {
 		Name: "CONNECT_LIST_SECRETS", API: "virConnectListSecrets", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "ConnectListSecretsArgs",
 		Ret:          "ConnectListSecretsRet",
 		HighPriority: true,
@@ -959,6 +1027,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	141: {
 		Name: "SECRET_LOOKUP_BY_UUID", API: "virSecretLookupByUUID", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretLookupByUUIDArgs",
 		Ret:          "SecretLookupByUUIDRet",
 		HighPriority: true,
@@ -966,6 +1035,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	142: {
 		Name: "SECRET_DEFINE_XML", API: "virSecretDefineXML", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretDefineXMLArgs",
 		Ret:          "SecretDefineXMLRet",
 		HighPriority: true,
@@ -974,6 +1044,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	143: {
 		Name: "SECRET_GET_XML_DESC", API: "virSecretGetXMLDesc", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretGetXMLDescArgs",
 		Ret:          "SecretGetXMLDescRet",
 		HighPriority: true,
@@ -981,6 +1052,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	144: {
 		Name: "SECRET_SET_VALUE", API: "virSecretSetValue", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretSetValueArgs",
 		HighPriority: true,
 		ACL:          []string{"secret:write"},
@@ -988,6 +1060,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	145: {
 		Name: "SECRET_GET_VALUE", API: "virSecretGetValue", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretGetValueArgs",
 		Ret:          "SecretGetValueRet",
 		HighPriority: true,
@@ -996,6 +1069,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	146: {
 		Name: "SECRET_UNDEFINE", API: "virSecretUndefine", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"secret:delete"},
@@ -1003,6 +1077,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	147: {
 		Name: "SECRET_LOOKUP_BY_USAGE", API: "virSecretLookupByUsage", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "SecretLookupByUsageArgs",
 		Ret:          "SecretLookupByUsageRet",
 		HighPriority: true,
@@ -1037,6 +1112,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	152: {
 		Name: "NETWORK_IS_ACTIVE", API: "virNetworkIsActive", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkIsActiveArgs",
 		Ret:          "NetworkIsActiveRet",
 		HighPriority: true,
@@ -1044,6 +1120,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	153: {
 		Name: "NETWORK_IS_PERSISTENT", API: "virNetworkIsPersistent", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkIsPersistentArgs",
 		Ret:          "NetworkIsPersistentRet",
 		HighPriority: true,
@@ -1051,6 +1128,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	154: {
 		Name: "STORAGE_POOL_IS_ACTIVE", API: "virStoragePoolIsActive", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolIsActiveArgs",
 		Ret:          "StoragePoolIsActiveRet",
 		HighPriority: true,
@@ -1058,6 +1136,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	155: {
 		Name: "STORAGE_POOL_IS_PERSISTENT", API: "virStoragePoolIsPersistent", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolIsPersistentArgs",
 		Ret:          "StoragePoolIsPersistentRet",
 		HighPriority: true,
@@ -1065,6 +1144,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	156: {
 		Name: "INTERFACE_IS_ACTIVE", API: "virInterfaceIsActive", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "InterfaceIsActiveArgs",
 		Ret:          "InterfaceIsActiveRet",
 		HighPriority: true,
@@ -1123,9 +1203,10 @@ var remoteProcs = [444]ProcInfo{
 	},
 	165: {
 		Name: "STORAGE_VOL_WIPE", API: "virStorageVolWipe", ErrorDomain: 18,
-		Args:  "StorageVolWipeArgs",
-		ACL:   []string{"storage_vol:format"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolWipeArgs",
+		ACL:     []string{"storage_vol:format"},
+		Write:   true,
 	},
 	166: {
 		Name: "DOMAIN_MIGRATE_SET_MAX_DOWNTIME", API: "virDomainMigrateSetMaxDowntime", ErrorDomain: 20,
@@ -1184,6 +1265,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	175: {
 		Name: "NWFILTER_LOOKUP_BY_NAME", API: "virNWFilterLookupByName", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterLookupByNameArgs",
 		Ret:          "NwfilterLookupByNameRet",
 		HighPriority: true,
@@ -1191,6 +1273,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	176: {
 		Name: "NWFILTER_LOOKUP_BY_UUID", API: "virNWFilterLookupByUUID", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterLookupByUUIDArgs",
 		Ret:          "NwfilterLookupByUUIDRet",
 		HighPriority: true,
@@ -1198,6 +1281,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	177: {
 		Name: "NWFILTER_GET_XML_DESC", API: "virNWFilterGetXMLDesc", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterGetXMLDescArgs",
 		Ret:          "NwfilterGetXMLDescRet",
 		HighPriority: true,
@@ -1205,12 +1289,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	178: {
 		Name: "CONNECT_NUM_OF_NWFILTERS", API: "virConnectNumOfNWFilters", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Ret:          "ConnectNumOfNwfiltersRet",
 		HighPriority: true,
 		ACL:          []string{"connect:search_nwfilters"},
 	},
 	179: {
 		Name: "CONNECT_LIST_NWFILTERS", API: "virConnectListNWFilters", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "ConnectListNwfiltersArgs",
 		Ret:          "ConnectListNwfiltersRet",
 		HighPriority: true,
@@ -1218,6 +1304,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	180: {
 		Name: "NWFILTER_DEFINE_XML", API: "virNWFilterDefineXML", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterDefineXMLArgs",
 		Ret:          "NwfilterDefineXMLRet",
 		HighPriority: true,
@@ -1226,6 +1313,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	181: {
 		Name: "NWFILTER_UNDEFINE", API: "virNWFilterUndefine", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"nwfilter:delete"},
@@ -1405,17 +1493,19 @@ var remoteProcs = [444]ProcInfo{
 	},
 	208: {
 		Name: "STORAGE_VOL_UPLOAD", API: "virStorageVolUpload", ErrorDomain: 18,
-		Args:   "StorageVolUploadArgs",
-		Stream: StreamWrite,
-		ACL:    []string{"storage_vol:data_write"},
-		Write:  true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolUploadArgs",
+		Stream:  StreamWrite,
+		ACL:     []string{"storage_vol:data_write"},
+		Write:   true,
 	},
 	209: {
 		Name: "STORAGE_VOL_DOWNLOAD", API: "virStorageVolDownload", ErrorDomain: 18,
-		Args:   "StorageVolDownloadArgs",
-		Stream: StreamRead,
-		ACL:    []string{"storage_vol:data_read"},
-		Write:  true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolDownloadArgs",
+		Stream:  StreamRead,
+		ACL:     []string{"storage_vol:data_read"},
+		Write:   true,
 	},
 	210: {
 		Name: "DOMAIN_INJECT_NMI", API: "virDomainInjectNMI", ErrorDomain: 20,
@@ -1489,21 +1579,24 @@ var remoteProcs = [444]ProcInfo{
 	},
 	220: {
 		Name: "INTERFACE_CHANGE_BEGIN", API: "virInterfaceChangeBegin", ErrorDomain: 26,
-		Args:  "InterfaceChangeBeginArgs",
-		ACL:   []string{"connect:interface_transaction"},
-		Write: true,
+		Concern: ConcernInterface,
+		Args:    "InterfaceChangeBeginArgs",
+		ACL:     []string{"connect:interface_transaction"},
+		Write:   true,
 	},
 	221: {
 		Name: "INTERFACE_CHANGE_COMMIT", API: "virInterfaceChangeCommit", ErrorDomain: 26,
-		Args:  "InterfaceChangeCommitArgs",
-		ACL:   []string{"connect:interface_transaction"},
-		Write: true,
+		Concern: ConcernInterface,
+		Args:    "InterfaceChangeCommitArgs",
+		ACL:     []string{"connect:interface_transaction"},
+		Write:   true,
 	},
 	222: {
 		Name: "INTERFACE_CHANGE_ROLLBACK", API: "virInterfaceChangeRollback", ErrorDomain: 26,
-		Args:  "InterfaceChangeRollbackArgs",
-		ACL:   []string{"connect:interface_transaction"},
-		Write: true,
+		Concern: ConcernInterface,
+		Args:    "InterfaceChangeRollbackArgs",
+		ACL:     []string{"connect:interface_transaction"},
+		Write:   true,
 	},
 	223: {
 		Name: "DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS", API: "virDomainGetSchedulerParametersFlags", ErrorDomain: 20,
@@ -1740,15 +1833,17 @@ var remoteProcs = [444]ProcInfo{
 	},
 	259: {
 		Name: "STORAGE_VOL_WIPE_PATTERN", API: "virStorageVolWipePattern", ErrorDomain: 18,
-		Args:  "StorageVolWipePatternArgs",
-		ACL:   []string{"storage_vol:format"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolWipePatternArgs",
+		ACL:     []string{"storage_vol:format"},
+		Write:   true,
 	},
 	260: {
 		Name: "STORAGE_VOL_RESIZE", API: "virStorageVolResize", ErrorDomain: 18,
-		Args:  "StorageVolResizeArgs",
-		ACL:   []string{"storage_vol:resize"},
-		Write: true,
+		Concern: ConcernStorage,
+		Args:    "StorageVolResizeArgs",
+		ACL:     []string{"storage_vol:resize"},
+		Write:   true,
 	},
 	261: {
 		Name: "DOMAIN_PM_SUSPEND_FOR_DURATION", API: "virDomainPMSuspendForDuration", ErrorDomain: 20,
@@ -1879,6 +1974,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	281: {
 		Name: "CONNECT_LIST_ALL_STORAGE_POOLS", API: "virConnectListAllStoragePools", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "ConnectListAllStoragePoolsArgs",
 		Ret:          "ConnectListAllStoragePoolsRet",
 		HighPriority: true,
@@ -1886,6 +1982,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	282: {
 		Name: "STORAGE_POOL_LIST_ALL_VOLUMES", API: "virStoragePoolListAllVolumes", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolListAllVolumesArgs",
 		Ret:          "StoragePoolListAllVolumesRet",
 		HighPriority: true,
@@ -1893,6 +1990,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	283: {
 		Name: "CONNECT_LIST_ALL_NETWORKS", API: "virConnectListAllNetworks", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "ConnectListAllNetworksArgs",
 		Ret:          "ConnectListAllNetworksRet",
 		HighPriority: true,
@@ -1900,6 +1998,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	284: {
 		Name: "CONNECT_LIST_ALL_INTERFACES", API: "virConnectListAllInterfaces", ErrorDomain: 26,
+		Concern:      ConcernInterface,
 		Args:         "ConnectListAllInterfacesArgs",
 		Ret:          "ConnectListAllInterfacesRet",
 		HighPriority: true,
@@ -1907,6 +2006,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	285: {
 		Name: "CONNECT_LIST_ALL_NODE_DEVICES", API: "virConnectListAllNodeDevices", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "ConnectListAllNodeDevicesArgs",
 		Ret:          "ConnectListAllNodeDevicesRet",
 		HighPriority: true,
@@ -1914,6 +2014,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	286: {
 		Name: "CONNECT_LIST_ALL_NWFILTERS", API: "virConnectListAllNWFilters", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "ConnectListAllNwfiltersArgs",
 		Ret:          "ConnectListAllNwfiltersRet",
 		HighPriority: true,
@@ -1921,6 +2022,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	287: {
 		Name: "CONNECT_LIST_ALL_SECRETS", API: "virConnectListAllSecrets", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "ConnectListAllSecretsArgs",
 		Ret:          "ConnectListAllSecretsRet",
 		HighPriority: true,
@@ -1946,6 +2048,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	291: {
 		Name: "NETWORK_UPDATE", API: "virNetworkUpdate", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkUpdateArgs",
 		HighPriority: true,
 		ACL:          []string{"network:write", "network:save:!VIR_NETWORK_UPDATE_AFFECT_CONFIG|VIR_NETWORK_UPDATE_AFFECT_LIVE", "network:save:VIR_NETWORK_UPDATE_AFFECT_CONFIG"},
@@ -1985,6 +2088,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	297: {
 		Name: "NODE_DEVICE_LOOKUP_SCSI_HOST_BY_WWN", API: "virNodeDeviceLookupSCSIHostByWWN", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceLookupScsiHostByWwnArgs",
 		Ret:          "NodeDeviceLookupScsiHostByWwnRet",
 		HighPriority: true,
@@ -2091,6 +2195,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	313: {
 		Name: "CONNECT_NETWORK_EVENT_REGISTER_ANY", API: "virConnectNetworkEventRegisterAny", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "ConnectNetworkEventRegisterAnyArgs",
 		Ret:          "ConnectNetworkEventRegisterAnyRet",
 		HighPriority: true,
@@ -2098,12 +2203,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	314: {
 		Name: "CONNECT_NETWORK_EVENT_DEREGISTER_ANY", API: "virConnectNetworkEventDeregisterAny", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "ConnectNetworkEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	315: {
 		Name: "NETWORK_EVENT_LIFECYCLE", API: "virNetworkEventLifecycle", ErrorDomain: 0,
+		Concern: ConcernNetwork,
 		Args:    "NetworkEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
@@ -2265,9 +2372,10 @@ var remoteProcs = [444]ProcInfo{
 	},
 	341: {
 		Name: "NETWORK_GET_DHCP_LEASES", API: "virNetworkGetDHCPLeases", ErrorDomain: 19,
-		Args: "NetworkGetDhcpLeasesArgs",
-		Ret:  "NetworkGetDhcpLeasesRet",
-		ACL:  []string{"network:read"},
+		Concern: ConcernNetwork,
+		Args:    "NetworkGetDhcpLeasesArgs",
+		Ret:     "NetworkGetDhcpLeasesRet",
+		ACL:     []string{"network:read"},
 	},
 	342: {
 		Name: "CONNECT_GET_DOMAIN_CAPABILITIES", API: "virConnectGetDomainCapabilities", ErrorDomain: 20,
@@ -2435,6 +2543,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	368: {
 		Name: "CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY", API: "virConnectStoragePoolEventRegisterAny", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "ConnectStoragePoolEventRegisterAnyArgs",
 		Ret:          "ConnectStoragePoolEventRegisterAnyRet",
 		HighPriority: true,
@@ -2442,12 +2551,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	369: {
 		Name: "CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY", API: "virConnectStoragePoolEventDeregisterAny", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "ConnectStoragePoolEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	370: {
 		Name: "STORAGE_POOL_EVENT_LIFECYCLE", API: "virStoragePoolEventLifecycle", ErrorDomain: 0,
+		Concern: ConcernStorage,
 		Args:    "StoragePoolEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
@@ -2467,12 +2578,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	373: {
 		Name: "STORAGE_POOL_EVENT_REFRESH", API: "virStoragePoolEventRefresh", ErrorDomain: 0,
+		Concern: ConcernStorage,
 		Args:    "StoragePoolEventRefreshMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	374: {
 		Name: "CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY", API: "virConnectNodeDeviceEventRegisterAny", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "ConnectNodeDeviceEventRegisterAnyArgs",
 		Ret:          "ConnectNodeDeviceEventRegisterAnyRet",
 		HighPriority: true,
@@ -2480,24 +2593,28 @@ var remoteProcs = [444]ProcInfo{
 	},
 	375: {
 		Name: "CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY", API: "virConnectNodeDeviceEventDeregisterAny", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "ConnectNodeDeviceEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	376: {
 		Name: "NODE_DEVICE_EVENT_LIFECYCLE", API: "virNodeDeviceEventLifecycle", ErrorDomain: 0,
+		Concern: ConcernNodeDevice,
 		Args:    "NodeDeviceEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	377: {
 		Name: "NODE_DEVICE_EVENT_UPDATE", API: "virNodeDeviceEventUpdate", ErrorDomain: 0,
+		Concern: ConcernNodeDevice,
 		Args:    "NodeDeviceEventUpdateMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	378: {
 		Name: "STORAGE_VOL_GET_INFO_FLAGS", API: "virStorageVolGetInfoFlags", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StorageVolGetInfoFlagsArgs",
 		Ret:          "StorageVolGetInfoFlagsRet",
 		HighPriority: true,
@@ -2511,6 +2628,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	380: {
 		Name: "CONNECT_SECRET_EVENT_REGISTER_ANY", API: "virConnectSecretEventRegisterAny", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "ConnectSecretEventRegisterAnyArgs",
 		Ret:          "ConnectSecretEventRegisterAnyRet",
 		HighPriority: true,
@@ -2518,18 +2636,21 @@ var remoteProcs = [444]ProcInfo{
 	},
 	381: {
 		Name: "CONNECT_SECRET_EVENT_DEREGISTER_ANY", API: "virConnectSecretEventDeregisterAny", ErrorDomain: 30,
+		Concern:      ConcernSecret,
 		Args:         "ConnectSecretEventDeregisterAnyArgs",
 		HighPriority: true,
 		ACL:          []string{"connect:read"},
 	},
 	382: {
 		Name: "SECRET_EVENT_LIFECYCLE", API: "virSecretEventLifecycle", ErrorDomain: 0,
+		Concern: ConcernSecret,
 		Args:    "SecretEventLifecycleMsg",
 		Message: true,
 		ACL:     []string{"none"},
 	},
 	383: {
 		Name: "SECRET_EVENT_VALUE_CHANGED", API: "virSecretEventValueChanged", ErrorDomain: 0,
+		Concern: ConcernSecret,
 		Args:    "SecretEventValueChangedMsg",
 		Message: true,
 		ACL:     []string{"none"},
@@ -2581,6 +2702,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	391: {
 		Name: "STORAGE_POOL_LOOKUP_BY_TARGET_PATH", API: "virStoragePoolLookupByTargetPath", ErrorDomain: 18,
+		Concern:      ConcernStorage,
 		Args:         "StoragePoolLookupByTargetPathArgs",
 		Ret:          "StoragePoolLookupByTargetPathRet",
 		HighPriority: true,
@@ -2622,6 +2744,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	397: {
 		Name: "NWFILTER_BINDING_LOOKUP_BY_PORT_DEV", API: "virNWFilterBindingLookupByPortDev", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterBindingLookupByPortDevArgs",
 		Ret:          "NwfilterBindingLookupByPortDevRet",
 		HighPriority: true,
@@ -2629,6 +2752,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	398: {
 		Name: "NWFILTER_BINDING_GET_XML_DESC", API: "virNWFilterBindingGetXMLDesc", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterBindingGetXMLDescArgs",
 		Ret:          "NwfilterBindingGetXMLDescRet",
 		HighPriority: true,
@@ -2636,6 +2760,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	399: {
 		Name: "NWFILTER_BINDING_CREATE_XML", API: "virNWFilterBindingCreateXML", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterBindingCreateXMLArgs",
 		Ret:          "NwfilterBindingCreateXMLRet",
 		HighPriority: true,
@@ -2644,6 +2769,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	400: {
 		Name: "NWFILTER_BINDING_DELETE", API: "virNWFilterBindingDelete", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterBindingDeleteArgs",
 		HighPriority: true,
 		ACL:          []string{"nwfilter_binding:delete"},
@@ -2651,6 +2777,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	401: {
 		Name: "CONNECT_LIST_ALL_NWFILTER_BINDINGS", API: "virConnectListAllNWFilterBindings", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "ConnectListAllNwfilterBindingsArgs",
 		Ret:          "ConnectListAllNwfilterBindingsRet",
 		HighPriority: true,
@@ -2665,12 +2792,14 @@ var remoteProcs = [444]ProcInfo{
 	},
 	403: {
 		Name: "CONNECT_GET_STORAGE_POOL_CAPABILITIES", API: "virConnectGetStoragePoolCapabilities", ErrorDomain: 18,
-		Args: "ConnectGetStoragePoolCapabilitiesArgs",
-		Ret:  "ConnectGetStoragePoolCapabilitiesRet",
-		ACL:  []string{"connect:read"},
+		Concern: ConcernStorage,
+		Args:    "ConnectGetStoragePoolCapabilitiesArgs",
+		Ret:     "ConnectGetStoragePoolCapabilitiesRet",
+		ACL:     []string{"connect:read"},
 	},
 	404: {
 		Name: "NETWORK_LIST_ALL_PORTS", API: "virNetworkListAllPorts", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkListAllPortsArgs",
 		Ret:          "NetworkListAllPortsRet",
 		HighPriority: true,
@@ -2678,6 +2807,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	405: {
 		Name: "NETWORK_PORT_LOOKUP_BY_UUID", API: "virNetworkPortLookupByUUID", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkPortLookupByUUIDArgs",
 		Ret:          "NetworkPortLookupByUUIDRet",
 		HighPriority: true,
@@ -2685,34 +2815,39 @@ var remoteProcs = [444]ProcInfo{
 	},
 	406: {
 		Name: "NETWORK_PORT_CREATE_XML", API: "virNetworkPortCreateXML", ErrorDomain: 19,
-		Args:  "NetworkPortCreateXMLArgs",
-		Ret:   "NetworkPortCreateXMLRet",
-		ACL:   []string{"network_port:create"},
-		Write: true,
+		Concern: ConcernNetwork,
+		Args:    "NetworkPortCreateXMLArgs",
+		Ret:     "NetworkPortCreateXMLRet",
+		ACL:     []string{"network_port:create"},
+		Write:   true,
 	},
 	407: {
 		Name: "NETWORK_PORT_GET_PARAMETERS", API: "virNetworkPortGetParameters", ErrorDomain: 19,
-		Args: "NetworkPortGetParametersArgs",
-		Ret:  "NetworkPortGetParametersRet",
-		ACL:  []string{"network_port:read"},
+		Concern: ConcernNetwork,
+		Args:    "NetworkPortGetParametersArgs",
+		Ret:     "NetworkPortGetParametersRet",
+		ACL:     []string{"network_port:read"},
 	},
 	408: {
 		Name: "NETWORK_PORT_SET_PARAMETERS", API: "virNetworkPortSetParameters", ErrorDomain: 19,
-		Args:  "NetworkPortSetParametersArgs",
-		ACL:   []string{"network_port:write"},
-		Write: true,
+		Concern: ConcernNetwork,
+		Args:    "NetworkPortSetParametersArgs",
+		ACL:     []string{"network_port:write"},
+		Write:   true,
 	},
 	409: {
 		Name: "NETWORK_PORT_GET_XML_DESC", API: "virNetworkPortGetXMLDesc", ErrorDomain: 19,
-		Args: "NetworkPortGetXMLDescArgs",
-		Ret:  "NetworkPortGetXMLDescRet",
-		ACL:  []string{"network_port:read"},
+		Concern: ConcernNetwork,
+		Args:    "NetworkPortGetXMLDescArgs",
+		Ret:     "NetworkPortGetXMLDescRet",
+		ACL:     []string{"network_port:read"},
 	},
 	410: {
 		Name: "NETWORK_PORT_DELETE", API: "virNetworkPortDelete", ErrorDomain: 19,
-		Args:  "NetworkPortDeleteArgs",
-		ACL:   []string{"network_port:delete"},
-		Write: true,
+		Concern: ConcernNetwork,
+		Args:    "NetworkPortDeleteArgs",
+		ACL:     []string{"network_port:delete"},
+		Write:   true,
 	},
 	411: {
 		Name: "DOMAIN_CHECKPOINT_CREATE_XML", API: "virDomainCheckpointCreateXML", ErrorDomain: 69,
@@ -2829,13 +2964,15 @@ var remoteProcs = [444]ProcInfo{
 	},
 	428: {
 		Name: "NODE_DEVICE_DEFINE_XML", API: "virNodeDeviceDefineXML", ErrorDomain: 22,
-		Args:  "NodeDeviceDefineXMLArgs",
-		Ret:   "NodeDeviceDefineXMLRet",
-		ACL:   []string{"node_device:write"},
-		Write: true,
+		Concern: ConcernNodeDevice,
+		Args:    "NodeDeviceDefineXMLArgs",
+		Ret:     "NodeDeviceDefineXMLRet",
+		ACL:     []string{"node_device:write"},
+		Write:   true,
 	},
 	429: {
 		Name: "NODE_DEVICE_UNDEFINE", API: "virNodeDeviceUndefine", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceUndefineArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:delete"},
@@ -2843,6 +2980,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	430: {
 		Name: "NODE_DEVICE_CREATE", API: "virNodeDeviceCreate", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceCreateArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:start"},
@@ -2850,6 +2988,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	431: {
 		Name: "NWFILTER_DEFINE_XML_FLAGS", API: "virNWFilterDefineXMLFlags", ErrorDomain: 33,
+		Concern:      ConcernNWFilter,
 		Args:         "NwfilterDefineXMLFlagsArgs",
 		Ret:          "NwfilterDefineXMLFlagsRet",
 		HighPriority: true,
@@ -2858,6 +2997,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	432: {
 		Name: "NETWORK_DEFINE_XML_FLAGS", API: "virNetworkDefineXMLFlags", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkDefineXMLFlagsArgs",
 		Ret:          "NetworkDefineXMLFlagsRet",
 		HighPriority: true,
@@ -2866,6 +3006,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	433: {
 		Name: "NODE_DEVICE_GET_AUTOSTART", API: "virNodeDeviceGetAutostart", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceGetAutostartArgs",
 		Ret:          "NodeDeviceGetAutostartRet",
 		HighPriority: true,
@@ -2874,6 +3015,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	434: {
 		Name: "NODE_DEVICE_SET_AUTOSTART", API: "virNodeDeviceSetAutostart", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceSetAutostartArgs",
 		HighPriority: true,
 		ACL:          []string{"node_device:write"},
@@ -2881,6 +3023,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	435: {
 		Name: "NODE_DEVICE_IS_PERSISTENT", API: "virNodeDeviceIsPersistent", ErrorDomain: 22,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceIsPersistentArgs",
 		Ret:          "NodeDeviceIsPersistentRet",
 		HighPriority: true,
@@ -2888,6 +3031,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	436: {
 		Name: "NODE_DEVICE_IS_ACTIVE", API: "virNodeDeviceIsActive", ErrorDomain: 0,
+		Concern:      ConcernNodeDevice,
 		Args:         "NodeDeviceIsActiveArgs",
 		Ret:          "NodeDeviceIsActiveRet",
 		HighPriority: true,
@@ -2895,6 +3039,7 @@ var remoteProcs = [444]ProcInfo{
 	},
 	437: {
 		Name: "NETWORK_CREATE_XML_FLAGS", API: "virNetworkCreateXMLFlags", ErrorDomain: 19,
+		Concern:      ConcernNetwork,
 		Args:         "NetworkCreateXMLFlagsArgs",
 		Ret:          "NetworkCreateXMLFlagsRet",
 		HighPriority: true,

@@ -10,6 +10,9 @@ type ProcInfo struct {
 	// that function's own errors in: VIR_FROM_DOMAIN for virDomain*,
 	// VIR_FROM_NETWORK for virNetwork*, …
 	ErrorDomain int32
+	// Concern is the driver table the API is in: which of the
+	// connection's drivers serves the call.
+	Concern Concern
 	// Args and Ret name the Go types of the body; "" for void.
 	Args, Ret string
 	// Message marks an event the daemon sends; a client never calls it.

@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
-	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/internal/testdaemon"
 	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/remote"
-	"github.com/govirt/govirtd/rpc"
 	"github.com/govirt/govirtd/vir"
 )
 
@@ -31,31 +27,8 @@ func serve(t *testing.T) (string, func()) {
 // the daemon too.
 func serveConfig(t *testing.T, edit func(*daemon.Config)) (string, *daemon.Daemon, func()) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "govirtd-remote-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = dir
-	if edit != nil {
-		edit(cfg)
-	}
-	d := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), testdriver.New())
-	if err := d.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			d.Shutdown(ctx)
-		}
-	}
-	t.Cleanup(stop)
-	return "test+unix:///default?socket=" + filepath.Join(dir, rpc.SockRW), d, stop
+	d := testdaemon.Start(t, testdaemon.Options{Edit: edit, Log: io.Discard})
+	return d.URI(), d.Daemon, d.Stop
 }
 
 // recv takes a value from ch, failing the test if none comes within

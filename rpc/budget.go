@@ -108,17 +108,28 @@ func (b *frameBudget) stats() (used, peak int64, waiting int, waited uint64) {
 // reclaimer gives the memory of large frames and of many connections
 // back to the system once they are gone, rather than when the runtime's
 // background scavenger gets to it (minutes; a daemon that stays idle
-// afterwards may not collect at all): after largeFreed bytes of large
-// frames, or once the clients fell to half of a peak of at least
-// reclaimClients, it runs debug.FreeOSMemory, at most once per
-// reclaimEvery.
+// afterwards may not collect at all): after reclaimFreed bytes of large
+// frames, once the clients fell to half of a peak of at least
+// reclaimClients, or after reclaimClients more clients connected (each
+// leaves the garbage of its handshake), it runs debug.FreeOSMemory, at
+// most once per reclaimEvery.
 type reclaimer struct {
 	freed     atomic.Int64 // bytes of large frames released since the last reclaim
 	mu        sync.Mutex
 	peak      int // most clients since the last reclaim
+	base      int // clients at the last reclaim
 	scheduled bool
 	last      time.Time
 	runs      atomic.Uint64
+	count     func() int // the server's clients now
+}
+
+// clientsNow is the server's client count, set by NewServer.
+func (r *reclaimer) clientsNow() int {
+	if r.count == nil {
+		return 0
+	}
+	return r.count()
 }
 
 const (
@@ -139,8 +150,9 @@ func (r *reclaimer) clients(n int) {
 	r.mu.Lock()
 	r.peak = max(r.peak, n)
 	fell := r.peak >= reclaimClients && n <= r.peak/2
+	grew := n >= r.base+reclaimClients
 	r.mu.Unlock()
-	if fell {
+	if fell || grew {
 		r.schedule()
 	}
 }
@@ -160,8 +172,10 @@ func (r *reclaimer) schedule() {
 
 func (r *reclaimer) run() {
 	r.freed.Store(0)
+	n := r.clientsNow()
 	r.mu.Lock()
-	r.peak = 0
+	r.peak = n
+	r.base = n
 	r.mu.Unlock()
 	debug.FreeOSMemory()
 	r.runs.Add(1)

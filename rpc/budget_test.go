@@ -104,3 +104,23 @@ func TestLargeFramesAreGivenBackToTheSystem(t *testing.T) {
 		t.Errorf("%d MiB of idle heap kept from the system after the reclaim", idle>>20)
 	}
 }
+
+// TestConnectionFloodIsGivenBack: after a flood of 1,000 clients
+// connects and leaves, the server gives the memory back (a reclaim runs
+// for the connections and another once they are gone), rather than
+// keeping the flood's RSS (issue 16, finding 3).
+func TestConnectionFloodIsGivenBack(t *testing.T) {
+	h := newHarness(t, ServerConfig{MaxClients: 2000}, false)
+	var conns []*rawConn
+	for range reclaimClients {
+		conns = append(conns, h.dialRaw())
+	}
+	waitFor(t, "the flood to be connected", func() bool { return h.srv.Stats().Clients == reclaimClients })
+	waitFor(t, "a reclaim after the flood connected", func() bool { return h.srv.Stats().Reclaims >= 1 })
+	after := h.srv.Stats().Reclaims
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "the flood to leave", func() bool { return h.srv.Stats().Clients == 0 })
+	waitFor(t, "a reclaim after it left", func() bool { return h.srv.Stats().Reclaims > after })
+}

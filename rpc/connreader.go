@@ -63,6 +63,43 @@ func (c *connReader) Wait() error {
 	return c.fill()
 }
 
+// TryFill reads what the socket has without waiting, and reports
+// whether it had anything (or the reader cannot tell without waiting:
+// a connection with no file descriptor reports ready).
+func (c *connReader) TryFill() (bool, error) {
+	if c.r < c.w || c.raw == nil {
+		return true, nil
+	}
+	ready := false
+	var rerr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		c.take()
+		for {
+			n, err := syscall.Read(int(fd), *c.buf)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+			case err != nil:
+				rerr = err
+			case n == 0:
+				rerr = io.EOF
+			}
+			if n > 0 {
+				c.r, c.w = 0, n
+				ready = true
+			} else {
+				c.release()
+			}
+			return true // never wait
+		}
+	})
+	if err != nil {
+		return false, err
+	}
+	return ready, rerr
+}
+
 // fill reads the socket into a buffer taken from the pool when the
 // socket has bytes; an empty buffer is returned to the pool before the
 // reader waits for more.

@@ -25,7 +25,7 @@ var (
 
 // received notes that the client sent something: any frame proves it alive.
 func (p *Peer) received() {
-	p.lastRecv.Store(time.Now().UnixNano())
+	p.lastRecv.Store(p.srv.cfg.Clock.Now().UnixNano())
 	p.unanswered.Store(0)
 }
 
@@ -66,7 +66,7 @@ func (p *Peer) EnableKeepalive() {
 		return
 	default:
 	}
-	p.kaTimer = time.AfterFunc(interval, p.keepaliveTick)
+	p.kaTimer = p.srv.cfg.Clock.AfterFunc(interval, p.keepaliveTick)
 }
 
 func (p *Peer) keepaliveTick() {
@@ -78,7 +78,7 @@ func (p *Peer) keepaliveTick() {
 	default:
 	}
 	interval := p.srv.cfg.KeepaliveInterval
-	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
+	idle := p.srv.cfg.Clock.Now().Sub(time.Unix(0, p.lastRecv.Load()))
 	next := interval
 	switch {
 	case p.heldBack.Load():
@@ -87,9 +87,7 @@ func (p *Peer) keepaliveTick() {
 	case idle < interval:
 		next = interval - idle
 	case int(p.unanswered.Load()) >= p.srv.cfg.KeepaliveCount:
-		if p.close(&KeepaliveError{Count: int(p.unanswered.Load()), Interval: interval}, false) {
-			p.srv.keepaliveDrops.Add(1)
-		}
+		p.drop(&KeepaliveError{Count: int(p.unanswered.Load()), Interval: interval}, false, &p.srv.keepaliveDrops)
 		return
 	default:
 		p.unanswered.Add(1)

@@ -10,8 +10,9 @@ import (
 // so its answers to PINGs sit unread; keepalive must not drop it for
 // that (it once did, after keepalive_count intervals).
 func TestKeepaliveWhileHeldBack(t *testing.T) {
-	const interval = 20 * time.Millisecond
-	h := newHarness(t, ServerConfig{MaxClientRequests: 1, KeepaliveInterval: interval, KeepaliveCount: 3}, false)
+	const interval = 5 * time.Second
+	clock := NewManualClock(time.Now())
+	h := newHarness(t, ServerConfig{MaxClientRequests: 1, KeepaliveInterval: interval, KeepaliveCount: 3, Clock: clock}, false)
 	c := h.dialRaw()
 	c.send(callHeader(procKA, 1), nil)
 	c.recv()
@@ -20,8 +21,11 @@ func TestKeepaliveWhileHeldBack(t *testing.T) {
 		c.send(callHeader(procBlock, uint32(10+i)), &blockArgs{Tag: int32(i)})
 	}
 	h.waitBlocked(1)
-	// Give keepalive many times keepalive_count intervals to misbehave.
-	time.Sleep(20 * interval)
+	// Many times keepalive_count intervals pass.
+	waitFor(t, "keepalive to be armed", func() bool { return clock.Armed() == 1 })
+	for range 20 {
+		clock.Advance(interval)
+	}
 	if n := h.srv.Stats().KeepaliveDrops; n != 0 {
 		t.Fatalf("a client held back by max_client_requests was dropped by keepalive (%d)", n)
 	}

@@ -90,6 +90,12 @@ type Peer struct {
 	frameStart atomic.Int64
 	raw        syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
 
+	// rd reads the client's socket; stackGrown says the reader ran a
+	// call on its own stack since it last waited. Both belong to the
+	// goroutine reading (one at a time: see readLoop).
+	rd         *connReader
+	stackGrown bool
+
 	// The writer goroutine runs only while there is something to write or
 	// a flush to do: an idle client costs no writer.
 	writerMu      sync.Mutex     // guards writerReady, writerRunning and writersClosed
@@ -109,7 +115,7 @@ type Peer struct {
 	heldBack atomic.Bool
 
 	kaMu       sync.Mutex   // guards kaTimer
-	kaTimer    *time.Timer  // nil until the client negotiates keepalive
+	kaTimer    Timer        // nil until the client negotiates keepalive
 	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
 	unanswered atomic.Int32 // pings sent since then
 }
@@ -163,6 +169,14 @@ func (p *Peer) Err() error {
 // counting those being written; never more than MaxQueue.
 func (p *Peer) QueueLen() int { return int(p.queued.Load()) }
 
+// Waiting is how many calls were read and wait for one of the client's
+// max_client_requests places.
+func (p *Peer) Waiting() int {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	return len(p.waiting)
+}
+
 func (p *Peer) start() {
 	p.received()
 	p.session = p.srv.cfg.NewSession(p)
@@ -179,18 +193,26 @@ func (p *Peer) start() {
 			p.startWriter()
 		}
 	}
-	go func() {
-		err := p.readLoop()
-		p.readerDone(err)
-		p.calls.Wait()
-		p.writerMu.Lock()
-		p.writersClosed = true
-		p.writerMu.Unlock()
-		p.writers.Wait()
-		p.stopKeepalive()
-		p.session.Close()
-		p.srv.remove(p)
-	}()
+	p.rd = newConnReader(p.conn, p.raw)
+	go p.runReader()
+}
+
+// runReader reads the client's frames until it goes, then tears the
+// client down; unless it handed the reading on to a fresh goroutine.
+func (p *Peer) runReader() {
+	err, moved := p.readLoop()
+	if moved {
+		return
+	}
+	p.readerDone(err)
+	p.calls.Wait()
+	p.writerMu.Lock()
+	p.writersClosed = true
+	p.writerMu.Unlock()
+	p.writers.Wait()
+	p.stopKeepalive()
+	p.session.Close()
+	p.srv.remove(p)
 }
 
 // Close disconnects the client at once; frames still queued are dropped.
@@ -266,11 +288,28 @@ func (p *Peer) drop(reason error, flush bool, dropped *atomic.Uint64) bool {
 	return true
 }
 
-func (p *Peer) readLoop() error {
-	r := newConnReader(p.conn, p.raw)
+// readLoop reads and handles frames. A quick call runs on this
+// goroutine and may grow its stack to tens of KiB, which the runtime
+// keeps while the goroutine waits; so when the client then goes quiet,
+// the reading moves to a fresh goroutine, with the smallest stack, and
+// this one ends (moved): an idle client costs a few KiB, not what its
+// last call needed. A client that keeps calling keeps its reader.
+func (p *Peer) readLoop() (err error, moved bool) {
+	r := p.rd
 	for {
 		if err := p.waitDrained(); err != nil {
-			return err
+			return err, false
+		}
+		if p.stackGrown && r.Buffered() == 0 {
+			ready, err := r.TryFill()
+			if err != nil {
+				return err, false
+			}
+			if !ready {
+				p.stackGrown = false
+				go p.runReader()
+				return nil, true
+			}
 		}
 		h, body, reserved, err := p.readFrame(r)
 		if err != nil {
@@ -278,7 +317,7 @@ func (p *Peer) readLoop() error {
 			if errors.As(err, &fe) {
 				p.srv.log.Warn("dropping client: malformed frame", "client", p.id, "err", err)
 			}
-			return err
+			return err, false
 		}
 		p.received()
 		if isKeepaliveMessage(h) {
@@ -287,7 +326,7 @@ func (p *Peer) readLoop() error {
 			continue
 		}
 		if err := p.handle(h, body, reserved); err != nil {
-			return err
+			return err, false
 		}
 	}
 }

@@ -55,6 +55,7 @@ func (p *Peer) startCall(c *Call) error {
 		p.heldBack.Store(true)
 		p.dispatch(c)
 		p.heldBack.Store(false)
+		p.stackGrown = true
 		p.received()
 		p.calls.Done()
 		return nil

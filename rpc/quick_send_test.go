@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/govirt/govirtd/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -13,8 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
 
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
@@ -38,6 +40,7 @@ type qsSession struct {
 	peer    *rpc.Peer
 	release chan struct{} // closed to let slow calls return
 	bigPad  string
+	slow    atomic.Int32 // slow calls started
 }
 
 func (s *qsSession) Quick(h protocol.Header) bool { return h.Procedure != qsProcSlow }
@@ -45,6 +48,7 @@ func (s *qsSession) Quick(h protocol.Header) bool { return h.Procedure != qsProc
 func (s *qsSession) Dispatch(ctx context.Context, c *rpc.Call) (protocol.Encodable, error) {
 	switch c.Header.Procedure {
 	case qsProcSlow:
+		s.slow.Add(1)
 		select {
 		case <-s.release:
 		case <-ctx.Done():
@@ -113,7 +117,7 @@ func qsServe(t *testing.T, maxRequests int, bigPad string, sndbuf int) (string, 
 // call waits for it: quick calls do not count against
 // max_client_requests and do not wait behind the queue.
 func TestQuickCallsPassSlowOnes(t *testing.T) {
-	sock, _ := qsServe(t, 1, "", 0)
+	sock, sessions := qsServe(t, 1, "", 0)
 	nc, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +132,12 @@ func TestQuickCallsPassSlowOnes(t *testing.T) {
 			slowDone <- c.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, qsProcSlow, nil, &qsBody{})
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // let both slow calls arrive
+	// Both slow calls arrived: one runs, one waits (max_client_requests 1).
+	testutil.WaitFor(t, "the first slow call to run", func() bool {
+		ss := sessions()
+		return len(ss) == 1 && ss[0].slow.Load() == 1
+	})
+	testutil.WaitFor(t, "the second slow call to be read", func() bool { return sessions()[0].peer.Waiting() == 1 })
 	for i := range 100 {
 		var ret qsBody
 		if err := c.Call(ctx, protocol.RemoteProgram, protocol.RemoteProtocolVersion, qsProcQuick, nil, &ret); err != nil {
@@ -193,7 +202,7 @@ func TestSendKeepsFramesWholeAndInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // the socket buffer fills; the rest queues
+	testutil.WaitFor(t, "the socket buffer to fill and replies to queue", func() bool { return s.peer.QueueLen() > 0 })
 	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	replies := map[uint32]bool{}
 	next := uint32(0)

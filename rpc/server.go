@@ -111,6 +111,9 @@ type ServerConfig struct {
 	// KeepaliveCount is how many unanswered pings end the connection
 	// (keepalive_count).
 	KeepaliveCount int
+	// Clock is keepalive's time source; nil is the wall clock. Tests
+	// give a ManualClock.
+	Clock Clock
 	// FlushTimeout bounds how long a closing client's queued frames may
 	// take to be written.
 	FlushTimeout time.Duration
@@ -199,6 +202,9 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.FrameTimeout <= 0 {
 		cfg.FrameTimeout = 60 * time.Second
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
 	if cfg.MaxInflightBytes <= 0 {
 		cfg.MaxInflightBytes = 128 << 20
 	}
@@ -208,7 +214,7 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
@@ -218,6 +224,12 @@ func NewServer(cfg ServerConfig) *Server {
 		refusing:  map[net.Conn]struct{}{},
 		frames:    frameBudget{limit: cfg.MaxInflightBytes},
 	}
+	s.reclaim.count = func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.peers)
+	}
+	return s
 }
 
 // ListenerOptions says how clients of one listener are treated.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/internal/testutil"
+
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/vir"
 )
@@ -234,7 +236,10 @@ func TestKeepalive(t *testing.T) {
 	if n := readPings(t, silent); n != count {
 		t.Errorf("silent client got %d pings before being dropped, want %d", n, count)
 	}
-	waitFor(t, "the keepalive drop to be counted", func() bool { return h.srv.Stats().KeepaliveDrops == 1 })
+	waitFor(t, "the keepalive drop to be counted and the client gone", func() bool {
+		st := h.srv.Stats()
+		return st.KeepaliveDrops == 1 && st.Clients == 1
+	})
 
 	// Many intervals have passed: the client that never negotiated got
 	// no PING, so the next frame it reads is its reply.
@@ -485,8 +490,9 @@ func TestSlowClientFarewellOutlivesKeepalive(t *testing.T) {
 		interval = 10 * time.Millisecond
 		maxQueue = 4
 	)
+	clock := NewManualClock(time.Now())
 	h := newHarnessWith(t, ServerConfig{MaxQueue: maxQueue, MaxClientRequests: 1, FlushTimeout: hangTimeout,
-		KeepaliveInterval: interval, KeepaliveCount: 0}, true,
+		KeepaliveInterval: interval, KeepaliveCount: 0, Clock: clock}, true,
 		func(error) []byte { return pingFrame })
 	c := h.dialRaw()
 	// Keepalive on, then the flood, in one write: the calls run in
@@ -498,9 +504,10 @@ func TestSlowClientFarewellOutlivesKeepalive(t *testing.T) {
 	if sent := <-h.floodSent; sent != maxQueue-1 {
 		t.Fatalf("%d messages queued, want %d", sent, maxQueue-1)
 	}
-	// Let the keepalive timer fire while the flush waits for the client.
-	// (Not an assertion on time: a longer pause only tests more surely.)
-	time.Sleep(10 * interval)
+	// The keepalive timer fires while the flush waits for the client.
+	for range 10 {
+		clock.Advance(interval)
+	}
 	got := c.expectClosed()
 	if len(got) != maxQueue+1 || got[0].Type != protocol.Reply || !got[maxQueue].IsKeepalive() {
 		t.Errorf("got %v, want the reply, %d messages and the farewell", got, maxQueue-1)
@@ -648,7 +655,7 @@ func TestNoLeaks(t *testing.T) {
 	cycle(t, h, 0)
 	waitFor(t, "the warm-up client to go", func() bool { return h.srv.Stats().Clients == 0 })
 	runtime.GC()
-	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
+	leaks := testutil.Baseline(t)
 
 	const cycles = 1000
 	for i := 1; i <= cycles; i++ {
@@ -658,24 +665,10 @@ func TestNoLeaks(t *testing.T) {
 	if st := h.srv.Stats(); st.Accepted != cycles+1 {
 		t.Errorf("accepted %d clients, want %d", st.Accepted, cycles+1)
 	}
-	var g, fds int
-	deadline := time.Now().Add(hangTimeout)
-	for {
-		g, fds = runtime.NumGoroutine(), countFDs(t)
-		if g <= baseG && fds <= baseFD || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if g > baseG || fds > baseFD {
-		buf := make([]byte, 1<<20)
-		t.Errorf("after %d cycles: %d goroutines (was %d), %d fds (was %d)\n%s",
-			cycles, g, baseG, fds, baseFD, buf[:runtime.Stack(buf, true)])
-	}
+	leaks.Check(0)
 	if n := h.sessionsOpen.Load(); n != 0 {
 		t.Errorf("%d sessions still open", n)
 	}
-	t.Logf("after %d cycles: %d goroutines (was %d), %d fds (was %d)", cycles, g, baseG, fds, baseFD)
 }
 
 // cycle connects, calls and disconnects; every tenth time it hangs up

@@ -13,7 +13,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/govirt/govirtd/internal/testutil"
 	"io"
 	"log/slog"
 	"math/rand"
@@ -25,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
 
 	"github.com/govirt/govirtd/protocol"
 )
@@ -291,7 +292,7 @@ func TestStressCloseRace(t *testing.T) {
 	rs := rvServe(t, ServerConfig{MaxQueue: 32, FlushTimeout: 50 * time.Millisecond, MaxClientRequests: 2}, 4096)
 	// warm up
 	runtime.GC()
-	baseG, baseFD := runtime.NumGoroutine(), countFDs(t)
+	leaks := testutil.Baseline(t)
 	var maxSend atomic.Int64
 	const clients = 300
 	var cwg sync.WaitGroup
@@ -402,19 +403,7 @@ func TestStressCloseRace(t *testing.T) {
 	// How long a SendMessage took is for benchmarks to judge; that none
 	// waited for a client to read is what the drops above prove.
 	t.Logf("slowest SendMessage: %v", time.Duration(maxSend.Load()))
-	var g, fds int
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		g, fds = runtime.NumGoroutine(), countFDs(t)
-		if g <= baseG && fds <= baseFD || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if g > baseG || fds > baseFD {
-		buf := make([]byte, 1<<20)
-		t.Errorf("leak: %d goroutines (was %d), %d fds (was %d)\n%s", g, baseG, fds, baseFD, buf[:runtime.Stack(buf, true)])
-	}
+	leaks.Check(0)
 }
 
 // TestReviewQueueBoundPartial: a direct write of a large frame is under
@@ -505,7 +494,13 @@ func TestStressSendNeverBlocksBehindWriter(t *testing.T) {
 	if err := p.send(big); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the writer takes the rest and blocks
+	waitFor(t, "the writer to take the rest and block writing it", func() bool {
+		if p.wmu.TryLock() {
+			p.wmu.Unlock()
+			return false
+		}
+		return true
+	})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

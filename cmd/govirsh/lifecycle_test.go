@@ -91,7 +91,7 @@ const (
 	demoInfoInactive = `Id:             -
 Name:           demo
 UUID:           ` + demoUUID + `
-OS Type:        hvm
+OS Type:        linux
 State:          shut off
 CPU(s):         2
 Max memory:     524288 KiB
@@ -99,6 +99,8 @@ Used memory:    262144 KiB
 Persistent:     yes
 Autostart:      disable
 Managed save:   no
+Security model: testSecurity
+Security DOI:   
 
 `
 )

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/internal/testdaemon"
+
 	testdriver "github.com/govirt/govirtd/drivers/test"
 )
 
@@ -50,31 +50,8 @@ type testDaemon struct {
 // temporary directory; it is shut down when the test ends.
 func startDaemon(t *testing.T) *testDaemon {
 	t.Helper()
-	// t.TempDir can be too long a path for a unix socket: keep it short.
-	sockDir, err := os.MkdirTemp("", "gvsh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	cfg := daemon.Defaults()
-	cfg.UnixSockDir = sockDir
-	drv := testdriver.New()
-	d := daemon.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), drv)
-	if err := d.Listen(); err != nil {
-		t.Fatalf("daemon: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := d.Shutdown(ctx); err != nil {
-			t.Errorf("daemon shutdown: %v", err)
-		}
-	})
-	return &testDaemon{
-		drv: drv,
-		uri: "test+unix:///default?socket=" + filepath.Join(sockDir, "govirtd-sock"),
-		dir: t.TempDir(),
-	}
+	d := testdaemon.Start(t, testdaemon.Options{Log: io.Discard})
+	return &testDaemon{drv: d.Driver, uri: d.URI(), dir: t.TempDir()}
 }
 
 // result is what a command printed and its exit status.

@@ -41,10 +41,13 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The drivers exist before the configuration is read: each
+			// declares and keeps its own keys (qemu_binary, …).
+			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
 			cfg := daemon.Defaults()
 			if configPath != "" {
 				var err error
-				if cfg, err = daemon.LoadConfig(configPath); err != nil {
+				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver); err != nil {
 					return err
 				}
 			}
@@ -59,14 +62,8 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
-			qemuDriver := qemu.New(qemu.Config{
-				Binary:       cfg.QEMUBinary,
-				ConfigDir:    cfg.QEMUConfigDir,
-				AutostartDir: cfg.QEMUAutostartDir,
-				StateDir:     cfg.QEMUStateDir,
-				LogDir:       cfg.QEMULogDir,
-			}, log)
-			d := daemon.New(cfg, log, testdriver.New(), qemuDriver)
+			qemuDriver.SetLogger(log)
+			d := daemon.New(cfg, log, testDriver, qemuDriver)
 			d.OnListening = func(rw, ro string) {
 				fmt.Printf("govirtd: listening on %s (read-write) and %s (read-only)\n", rw, ro)
 			}

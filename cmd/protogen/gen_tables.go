@@ -34,6 +34,9 @@ func writeProcTables(out string, m *model, procs []*procInfo) error {
 			w.line("%d: {", pi.num)
 			w.indent++
 			w.line("Name: %q, API: %q, ErrorDomain: %d,", pi.wire, pi.api, pi.errDomain)
+			if pi.concern != "ConcernHypervisor" {
+				w.line("Concern: %s,", pi.concern)
+			}
 			if pi.args != nil {
 				w.line("Args: %q,", pi.args.goName)
 			}
@@ -336,7 +339,12 @@ func writeStub(w *codeWriter, m *model, pi *procInfo) {
 		w.line("return nil, r.errNoSupport()")
 		return
 	}
-	w.line("c, ok := r.conn.(drivers.Op%s)", pi.goName)
+	if pi.concern == "ConcernHypervisor" {
+		w.line("c, ok := r.conn.(drivers.Op%s)", pi.goName)
+	} else {
+		// The connection's driver for the procedure's concern.
+		w.line("c, ok := r.connFor(protocol.%s).(drivers.Op%s)", pi.concern, pi.goName)
+	}
 	w.line("if !ok {")
 	w.line("\treturn nil, r.errNoSupport()")
 	w.line("}")

@@ -92,7 +92,11 @@ func generate(src, out string) error {
 	if err != nil {
 		return err
 	}
-	procs, err := buildProcs(m, hdr, apis, programs)
+	concerns, err := readConcerns(src)
+	if err != nil {
+		return err
+	}
+	procs, err := buildProcs(m, hdr, apis, concerns, programs)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ type procInfo struct {
 	goName    string // DomainGetInfo: the method name everywhere
 	api       string // virDomainGetInfo
 	errDomain int64  // the error domain (virErrorDomain) of the API's errors
+	concern   string // the protocol.Concern constant of its driver table
 	args, ret *namedType
 	msg       bool // an event the daemon sends, never called
 	high      bool // @priority: high
@@ -36,7 +37,7 @@ func readPerm(perm string) bool {
 	return perm == "getattr" || perm == "read" || strings.HasPrefix(perm, "search_")
 }
 
-func buildProcs(m *model, hdr *headerSyms, apis map[string]apiFacts, progs []*program) ([]*procInfo, error) {
+func buildProcs(m *model, hdr *headerSyms, apis map[string]apiFacts, concerns map[string]string, progs []*program) ([]*procInfo, error) {
 	var all []*procInfo
 	for _, p := range progs {
 		if p.enum == "" {
@@ -73,6 +74,7 @@ func buildProcs(m *model, hdr *headerSyms, apis map[string]apiFacts, progs []*pr
 				// union of the two.
 				pi.write = pi.write || f.readOnly
 			}
+			pi.concern = concernOf(concerns, pi)
 			all = append(all, pi)
 		}
 	}

@@ -69,6 +69,20 @@ func Parse(doc string) (*Def, error) {
 			return nil, xmlErr("<currentMemory>: %v", err)
 		}
 	}
+	// What is accepted must survive being written and read back (status
+	// files, copies): libvirtxml reads some definitions it cannot write
+	// back, such as <interface type=''>, and writes some it reads back
+	// otherwise (<serial type=''> comes back a pty). The definition kept
+	// is the one read back, so that it no longer changes when stored.
+	out, err := x.Marshal()
+	var back libvirtxml.Domain
+	if err == nil {
+		err = back.Unmarshal(out)
+	}
+	if err != nil {
+		return nil, xmlErr("invalid domain definition: %v", err)
+	}
+	d.XML = &back
 	return d, nil
 }
 
@@ -162,6 +176,49 @@ func (d *Def) Format(id int32) (string, error) {
 		return "", drivers.Errorf(vir.ErrInternalError, vir.FromDomain, "cannot format domain %s: %v", d.Name(), err)
 	}
 	return s + "\n", nil
+}
+
+// Describe is the definition as a client gets it from virDomainGetXMLDesc:
+// as Format writes it, but without its secrets — graphics passwords and
+// the cookies of network disks — unless secure (VIR_DOMAIN_XML_SECURE,
+// which the daemon refuses to read-only clients).
+func (d *Def) Describe(id int32, secure bool) (string, error) {
+	if secure {
+		return d.Format(id)
+	}
+	x := *d.XML
+	if x.Devices != nil {
+		devs := *x.Devices
+		devs.Graphics = append([]libvirtxml.DomainGraphic(nil), devs.Graphics...)
+		for i := range devs.Graphics {
+			g := &devs.Graphics[i]
+			if g.VNC != nil {
+				v := *g.VNC
+				v.Passwd = ""
+				g.VNC = &v
+			}
+			if g.Spice != nil {
+				v := *g.Spice
+				v.Passwd = ""
+				g.Spice = &v
+			}
+			if g.RDP != nil {
+				v := *g.RDP
+				v.Passwd = ""
+				g.RDP = &v
+			}
+		}
+		devs.Disks = append([]libvirtxml.DomainDisk(nil), devs.Disks...)
+		for i := range devs.Disks {
+			if src := devs.Disks[i].Source; src != nil && src.Cookies != nil {
+				c := *src
+				c.Cookies = nil
+				devs.Disks[i].Source = &c
+			}
+		}
+		x.Devices = &devs
+	}
+	return (&Def{XML: &x, UUID: d.UUID}).Format(id)
 }
 
 // Copy returns a deep copy of d.

@@ -65,3 +65,34 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeLeavesSecretsOut: without secure, graphics passwords and
+// disk cookies are left out, and the definition itself keeps them.
+func TestDescribeLeavesSecretsOut(t *testing.T) {
+	d, err := Parse(`<domain type='kvm'><name>s</name><memory>1024</memory>
+<devices>
+  <disk type='network' device='disk'><source protocol='http' name='/img'><host name='example.org'/><cookies><cookie name='session'>c00kie</cookie></cookies></source><target dev='vda'/></disk>
+  <graphics type='vnc' passwd='pw-vnc'/><graphics type='spice' passwd='pw-spice'/><graphics type='rdp' passwd='pw-rdp'/>
+</devices></domain>`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	public, err := d.Describe(-1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"pw-vnc", "pw-spice", "pw-rdp", "c00kie"} {
+		if strings.Contains(public, secret) {
+			t.Errorf("%q in the XML without secure:\n%s", secret, public)
+		}
+	}
+	full, err := d.Describe(-1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"pw-vnc", "pw-spice", "pw-rdp", "c00kie"} {
+		if !strings.Contains(full, secret) {
+			t.Errorf("%q missing from the secure XML:\n%s", secret, full)
+		}
+	}
+}

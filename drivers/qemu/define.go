@@ -35,7 +35,7 @@ func (d *Driver) claim(def *domxml.Def, transient bool) (dom *domain, created bo
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var byUUID, byName *domain
-	for _, x := range d.domains {
+	for _, x := range d.domains.Objects() {
 		if x.uuid == def.UUID {
 			byUUID = x
 		}
@@ -55,7 +55,7 @@ func (d *Driver) claim(def *domxml.Def, transient bool) (dom *domain, created bo
 	}
 	dom = newDomain(def)
 	dom.hidden = transient
-	d.domains = append(d.domains, dom)
+	d.domains.Add(dom)
 	return dom, true, nil
 }
 
@@ -73,39 +73,59 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 
 // define makes def dom's persistent definition, writing it to the config
 // directory unless it was read from there (fromFile), and raises DEFINED
-// (ADDED or UPDATED) when emit is set.
+// (ADDED or UPDATED) when emit is set. The file is written with the
+// domain's files lock held and its mu released: lookups, lists and state
+// reads go on while the disk works. A new domain stays hidden until its
+// definition is written.
 func (d *Driver) define(def *domxml.Def, fromFile, emit bool) (drivers.Domain, error) {
 	xml, err := def.Format(-1)
 	if err != nil {
 		return drivers.Domain{}, err
 	}
 	for {
-		dom, _, err := d.claim(def, false)
+		dom, created, err := d.claim(def, true)
 		if err != nil {
 			return drivers.Domain{}, err
 		}
+		dom.files.Lock()
 		dom.mu.Lock()
-		if dom.removed { // undefined meanwhile: claim again
-			dom.mu.Unlock()
+		removed := dom.removed
+		dom.mu.Unlock()
+		if removed { // undefined meanwhile: claim again
+			dom.files.Unlock()
 			continue
 		}
-		defer dom.mu.Unlock()
-		if !fromFile {
-			os.MkdirAll(d.cfg.ConfigDir, 0o755) // a failure shows in the write
-			if err := writeFileAtomic(d.cfg.definitionPath(dom.name), []byte(xml), 0o600); err != nil {
-				return drivers.Domain{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save the definition of '%s': %v (check qemu_config_dir)", dom.name, err)
-			}
-		}
-		detail := vir.DomainEventDefinedUpdated
-		if dom.persistent == nil {
-			detail = vir.DomainEventDefinedAdded // new, or a running transient domain made persistent
-		}
-		dom.persistent, dom.hidden = def, false
-		if emit {
-			d.emit(dom, vir.DomainEventDefined, int32(detail))
-		}
-		return dom.ref(), nil
+		ref, err := d.publishDefinition(dom, def, xml, created, fromFile, emit)
+		dom.files.Unlock()
+		return ref, err
 	}
+}
+
+// publishDefinition writes def's file (unless fromFile) and then makes
+// it dom's persistent definition; dom.files held, dom.mu not.
+func (d *Driver) publishDefinition(dom *domain, def *domxml.Def, xml string, created, fromFile, emit bool) (drivers.Domain, error) {
+	if !fromFile {
+		os.MkdirAll(d.cfg.ConfigDir, 0o755) // a failure shows in the write
+		if err := d.writeDef(d.cfg.definitionPath(dom.name), []byte(xml), 0o600); err != nil {
+			dom.mu.Lock()
+			if created && dom.persistent == nil && !dom.active() && dom.hidden {
+				d.remove(dom) // never seen: take it off the list again
+			}
+			dom.mu.Unlock()
+			return drivers.Domain{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save the definition of '%s': %w (check qemu_config_dir)", dom.name, err)
+		}
+	}
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	detail := vir.DomainEventDefinedUpdated
+	if dom.persistent == nil {
+		detail = vir.DomainEventDefinedAdded // new, or a running transient domain made persistent
+	}
+	dom.persistent, dom.hidden = def, false
+	if emit {
+		d.emit(dom, vir.DomainEventDefined, int32(detail))
+	}
+	return dom.ref(), nil
 }
 
 func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uint32) error {
@@ -120,15 +140,22 @@ func (c *conn) DomainUndefine(ctx context.Context, ref drivers.Domain, flags uin
 	// removing the domain meanwhile would hide a running guest.
 	d := c.drv
 	return d.withJob(ctx, ref, "virDomainUndefine", func(ctx context.Context, dom *domain) error {
+		// The files are removed with mu released (files held), so
+		// reads go on meanwhile; the job keeps the domain's state still.
+		dom.files.Lock()
+		defer dom.files.Unlock()
 		dom.mu.Lock()
-		defer dom.mu.Unlock()
-		if dom.persistent == nil {
+		persistent := dom.persistent != nil
+		dom.mu.Unlock()
+		if !persistent {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "cannot undefine transient domain '%s'", dom.name)
 		}
 		if err := os.Remove(d.cfg.definitionPath(dom.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove the definition of '%s': %v", dom.name, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove the definition of '%s': %w", dom.name, err)
 		}
 		os.Remove(d.cfg.autostartPath(dom.name))
+		dom.mu.Lock()
+		defer dom.mu.Unlock()
 		d.emit(dom, vir.DomainEventUndefined, int32(vir.DomainEventUndefinedRemoved))
 		dom.persistent, dom.autostart = nil, false
 		if !dom.active() {
@@ -151,27 +178,37 @@ func (c *conn) DomainGetAutostart(ctx context.Context, ref drivers.Domain) (bool
 // autostart directory, as libvirt does.
 func (c *conn) DomainSetAutostart(ctx context.Context, ref drivers.Domain, autostart bool) error {
 	d := c.drv
-	dom, err := d.lock(ref)
+	dom, err := d.find(ref)
 	if err != nil {
 		return err
 	}
-	defer dom.mu.Unlock()
-	if dom.persistent == nil {
+	// The link is made with files held and mu released (see define).
+	dom.files.Lock()
+	defer dom.files.Unlock()
+	dom.mu.Lock()
+	visible, persistent := dom.visible(), dom.persistent != nil
+	dom.mu.Unlock()
+	if !visible {
+		return noDomain(ref)
+	}
+	if !persistent {
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "cannot set autostart for transient domain '%s'", dom.name)
 	}
 	link := d.cfg.autostartPath(dom.name)
 	if autostart {
 		if err := os.MkdirAll(d.cfg.AutostartDir, 0o755); err != nil {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create %s: %v", d.cfg.AutostartDir, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create %s: %w", d.cfg.AutostartDir, err)
 		}
 		os.Remove(link)
 		if err := os.Symlink(d.cfg.definitionPath(dom.name), link); err != nil {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create autostart link %s: %v", link, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create autostart link %s: %w", link, err)
 		}
 	} else if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove autostart link %s: %v", link, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot remove autostart link %s: %w", link, err)
 	}
+	dom.mu.Lock()
 	dom.autostart = autostart
+	dom.mu.Unlock()
 	return nil
 }
 

@@ -19,10 +19,16 @@ import (
 // emitted with mu held, so they leave in the order of the changes. The
 // driver's list lock (Driver.mu) may be taken while mu is held, never
 // the other way round.
+//
+// files serialises the writes of the domain's definition and autostart
+// link, and is held across them: those writes happen with mu released,
+// so a disk that stalls a write (an fsync) never stalls a read. The
+// order is job, then files, then mu.
 type domain struct {
-	uuid drivers.UUID // never changes
-	name string       // never changes (no rename)
-	job  jobLock
+	uuid  drivers.UUID // never changes
+	name  string       // never changes (no rename)
+	job   jobLock
+	files sync.Mutex
 
 	mu         sync.Mutex
 	persistent *domxml.Def // the definition in the config directory; nil: transient

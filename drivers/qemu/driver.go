@@ -28,19 +28,29 @@ import (
 
 // Driver is the QEMU driver's state, shared by all its connections.
 type Driver struct {
-	cfg Config
-	log *slog.Logger
+	// given is the configuration New and the configuration keys set; cfg
+	// is it with the defaults filled in. Both change only before Startup.
+	given Config
+	cfg   Config
+	log   *slog.Logger
 
 	// Set by Startup, then read-only.
 	binary  string // the resolved qemu binary
 	version uint64 // its version, major*1e6+minor*1e3+micro
 
-	mu      sync.RWMutex // guards domains; see domain for the lock order
-	domains []*domain    // in the order they became known
+	// domains are the driver's domains in the order they became known:
+	// the shared domain list, read without a lock. mu serialises its
+	// changes (claim's check and add); see domain for the lock order.
+	mu      sync.Mutex
+	domains drivers.DomainObjList[*domain]
 
 	nextID atomic.Int32 // the id the next started domain gets
 
 	events drivers.CallbackList
+
+	// writeDef writes a definition file: writeFileAtomic, a seam for
+	// tests that stall the disk. Set before Startup, never changed.
+	writeDef func(path string, data []byte, perm os.FileMode) error
 
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held
@@ -71,13 +81,45 @@ func New(cfg Config, log *slog.Logger) *Driver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{})}
+	d := &Driver{given: cfg, cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{}), writeDef: writeFileAtomic}
 	d.nextID.Store(1)
 	return d
 }
 
 // Name is the driver's name.
 func (d *Driver) Name() string { return "QEMU" }
+
+// SetLogger makes log the driver's logger; call it before Startup (the
+// daemon's logger is made once the configuration, which the driver's
+// keys are part of, is read).
+func (d *Driver) SetLogger(log *slog.Logger) { d.log = log.With("driver", "QEMU") }
+
+// ConfigKeys are the QEMU driver's keys of the daemon's configuration
+// file: its binary and directories. Unset, each keeps Config.Defaults's
+// value. They are set before Startup.
+func (d *Driver) ConfigKeys() []drivers.ConfigKey {
+	key := func(name string, typ drivers.ConfigType, field func(*Config) *string) drivers.ConfigKey {
+		return drivers.ConfigKey{Name: name, Type: typ, SetString: func(v string) error {
+			*field(&d.given) = v
+			d.cfg = d.given.Defaults() // the autostart directory follows the config directory
+			return nil
+		}}
+	}
+	return []drivers.ConfigKey{
+		key("qemu_binary", drivers.ConfigString, func(c *Config) *string { return &c.Binary }),
+		key("qemu_config_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.ConfigDir }),
+		key("qemu_autostart_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.AutostartDir }),
+		key("qemu_state_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.StateDir }),
+		key("qemu_log_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.LogDir }),
+	}
+}
+
+// Requires names the concerns whose drivers start before this one: the
+// guests it autostarts at startup may use networks and pools, as
+// libvirt starts its network and storage drivers before QEMU's.
+func (d *Driver) Requires() []drivers.Concern {
+	return []drivers.Concern{drivers.ConcernStorage, drivers.ConcernNetwork}
+}
 
 // Config is the driver's configuration with defaults filled in.
 func (d *Driver) Config() Config { return d.cfg }
@@ -208,17 +250,14 @@ func (d *Driver) Shutdown(ctx context.Context) error {
 	}
 }
 
-// list returns the domains, visible or not.
-func (d *Driver) list() []*domain {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return append([]*domain(nil), d.domains...)
-}
+// list returns the domains, visible or not; the caller must not change
+// the slice.
+func (d *Driver) list() []*domain { return d.domains.Objects() }
 
 // add puts dom on the list.
 func (d *Driver) add(dom *domain) {
 	d.mu.Lock()
-	d.domains = append(d.domains, dom)
+	d.domains.Add(dom)
 	d.mu.Unlock()
 }
 
@@ -227,12 +266,7 @@ func (d *Driver) remove(dom *domain) {
 	dom.removed = true
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for i, x := range d.domains {
-		if x == dom {
-			d.domains = append(d.domains[:i], d.domains[i+1:]...)
-			return
-		}
-	}
+	d.domains.Remove(dom)
 }
 
 // find returns the visible domain with ref's UUID. It may be removed

@@ -20,42 +20,38 @@ func (d *Driver) read(ref drivers.Domain, f func(*domain) error) error {
 	return f(dom)
 }
 
-func (c *conn) lookup(match func(*domain) bool, miss string, args ...any) (drivers.Domain, error) {
-	for _, dom := range c.drv.list() {
-		dom.mu.Lock()
-		ok := dom.visible() && match(dom)
-		ref := dom.ref()
-		dom.mu.Unlock()
-		if ok {
-			return ref, nil
-		}
+// DomainSnapshot is dom as the shared domain list reads it, under its
+// mu.
+func (dom *domain) DomainSnapshot() drivers.DomainSnapshot {
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	return drivers.DomainSnapshot{
+		Ref:     dom.ref(),
+		Entry:   drivers.DomainListEntry{State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart},
+		Visible: dom.visible(),
 	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromQEMU, miss, args...)
 }
 
+// DomainKey is dom's name and uuid, which never change: no lock.
+func (dom *domain) DomainKey() (string, drivers.UUID) { return dom.name, dom.uuid }
+
+// The lookups and the list are the shared domain list's: no driver lock,
+// each domain's mu briefly.
+
 func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, error) {
-	return c.lookup(func(dom *domain) bool { return dom.active() && dom.id == id }, "no domain with matching id %d", id)
+	return c.drv.domains.LookupByID(vir.FromQEMU, id)
 }
 
 func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Domain, error) {
-	return c.lookup(func(dom *domain) bool { return dom.name == name }, "no domain with matching name '%s'", name)
+	return c.drv.domains.LookupByName(vir.FromQEMU, name)
 }
 
 func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.Domain, error) {
-	return c.lookup(func(dom *domain) bool { return dom.uuid == u }, "no domain with matching uuid '%s'", u)
+	return c.drv.domains.LookupByUUID(vir.FromQEMU, u)
 }
 
 func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]drivers.Domain, error) {
-	var out []drivers.Domain
-	for _, dom := range c.drv.list() {
-		dom.mu.Lock()
-		e := drivers.DomainListEntry{State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart}
-		if dom.visible() && e.Matches(flags) {
-			out = append(out, dom.ref())
-		}
-		dom.mu.Unlock()
-	}
-	return out, nil
+	return c.drv.domains.ListAll(flags), nil
 }
 
 // DomainGetInfo reports the definition's sizes and, while the domain
@@ -97,7 +93,7 @@ func (c *conn) DomainGetXMLDesc(ctx context.Context, ref drivers.Domain, flags u
 		if flags&uint32(vir.DomainXMLInactive) != 0 && dom.persistent != nil {
 			def, id = dom.persistent, -1
 		}
-		xml, err = def.Format(id)
+		xml, err = def.Describe(id, flags&uint32(vir.DomainXMLSecure) != 0)
 		return err
 	})
 	return xml, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
 const demoXMLPath = "../../testdata/qemu/domains/demo.xml"
@@ -142,9 +143,8 @@ func TestDaemonRestart(t *testing.T) {
 	d.kill9()
 	victim := before["guest3"]
 	syscall.Kill(victim, syscall.SIGKILL)
-	for processAlive(victim) { // no reaper: it turns into a zombie
-		time.Sleep(10 * time.Millisecond)
-	}
+	// No reaper: it turns into a zombie.
+	testutil.WaitFor(t, "the killed guest's qemu to die", func() bool { return !processAlive(victim) })
 	for name, pid := range before {
 		if name != "guest3" && !processAlive(pid) {
 			t.Fatalf("%s (pid %d) died with the daemon", name, pid)

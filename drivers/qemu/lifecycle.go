@@ -165,7 +165,7 @@ func (d *Driver) destroy(dom *domain, graceful bool) error {
 	inst.intent = stopDestroy
 	dom.mu.Unlock()
 	if err := inst.kill(d.cfg.DestroyGrace, graceful); err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot destroy domain '%s': %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot destroy domain '%s': %w", dom.name, err)
 	}
 	return d.waitFinished(dom, inst)
 }
@@ -271,5 +271,5 @@ func monitorErr(dom *domain, err error) error {
 	if err == nil {
 		return nil
 	}
-	return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s': %v", dom.name, err)
+	return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s': %w", dom.name, err)
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/vir"
 )
 
@@ -95,9 +96,7 @@ func TestReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	for alive(pids[0]) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the killed qemu to exit", func() bool { return !alive(pids[0]) })
 
 	_, c2, ev2 := restarted(t, d)
 	ev2.waitForSet(t, "alpha Stopped Failed", "beta Resumed Unpaused")

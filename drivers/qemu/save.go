@@ -103,12 +103,12 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 	}
 	f, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %w", err)
 	}
 	defer func() {
 		f.Close()
@@ -117,7 +117,7 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 		}
 	}()
 	if _, err := f.Write(saveImageHead(xml, paused)); err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %v", to, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %w", to, err)
 	}
 	if wasRunning {
 		if err := d.pause(ctx, dom, inst, vir.DomainPausedSave); err != nil {
@@ -133,13 +133,13 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 		}()
 	}
 	if err := migrateToFile(ctx, inst, f); err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save domain '%s': %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save domain '%s': %w", dom.name, err)
 	}
 	// A pipe or a device (a save streamed to another program) has
 	// nothing to sync, and fsync fails on it.
 	if fi.Mode().IsRegular() {
 		if err := f.Sync(); err != nil {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %v", to, err)
+			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %w", to, err)
 		}
 	}
 	return nil
@@ -206,7 +206,7 @@ func (d *Driver) stopSaved(dom *domain, inst *instance) error {
 	inst.intent = stopSave
 	dom.mu.Unlock()
 	if err := inst.kill(d.cfg.DestroyGrace, false); err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s' was saved but its qemu did not stop: %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "domain '%s' was saved but its qemu did not stop: %w", dom.name, err)
 	}
 	return d.waitFinished(dom, inst)
 }
@@ -221,12 +221,12 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 	d := c.drv
 	f, err := os.Open(from)
 	if err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot open save image: %v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot open save image: %w", err)
 	}
 	defer f.Close()
 	h, xml, err := readSaveHeader(f)
 	if err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%s: %v", from, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%s: %w", from, err)
 	}
 	def, err := d.parseDefinition(xml)
 	if err != nil {

@@ -51,12 +51,12 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	}
 	monPath, err := d.cfg.monitorPath(dom.name, dom.uuid.String())
 	if err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%v", err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%w", err)
 	}
 	logPath := d.cfg.logPath(dom.name)
 	inst, logStart, err := spawn(cmd.Args(), monPath, logPath, o.incoming)
 	if err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot start domain '%s': %v", dom.name, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot start domain '%s': %w", dom.name, err)
 	}
 	inst.accel = m.accel
 	fail := func(step string, cause error) error {

@@ -41,42 +41,43 @@ func (dom *domain) ref() drivers.Domain {
 	return drivers.Domain{Name: def.Name(), UUID: def.UUID, ID: id}
 }
 
+// DomainSnapshot is dom as the shared domain list reads it; the
+// driver's mu is held by the list's caller.
+func (dom *domain) DomainSnapshot() drivers.DomainSnapshot {
+	return drivers.DomainSnapshot{
+		Ref:     dom.ref(),
+		Entry:   drivers.DomainListEntry{State: dom.state, Persistent: dom.persistent != nil, Autostart: dom.autostart},
+		Visible: true,
+	}
+}
+
+// DomainKey is dom's name and UUID; the driver's mu is held.
+func (dom *domain) DomainKey() (string, drivers.UUID) {
+	def := dom.def()
+	return def.Name(), def.UUID
+}
+
 // find returns the domain with ref's UUID; mu must be held.
 func (d *Driver) find(ref drivers.Domain) (*domain, error) {
-	for _, dom := range d.domains {
-		if dom.def().UUID == ref.UUID {
-			return dom, nil
-		}
+	if dom := d.findUUID(ref.UUID); dom != nil {
+		return dom, nil
 	}
 	return nil, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)
 }
 
 func (d *Driver) findName(name string) *domain {
-	for _, dom := range d.domains {
-		if dom.def().Name() == name {
-			return dom
-		}
-	}
-	return nil
+	dom, _ := d.domains.Find(func(dom *domain) bool { return dom.def().Name() == name })
+	return dom
 }
 
 func (d *Driver) findUUID(u drivers.UUID) *domain {
-	for _, dom := range d.domains {
-		if dom.def().UUID == u {
-			return dom
-		}
-	}
-	return nil
+	dom, _ := d.domains.Find(func(dom *domain) bool { return dom.def().UUID == u })
+	return dom
 }
 
 func (d *Driver) remove(dom *domain) {
 	d.forget(dom)
-	for i, x := range d.domains {
-		if x == dom {
-			d.domains = append(d.domains[:i], d.domains[i+1:]...)
-			return
-		}
-	}
+	d.domains.Remove(dom)
 }
 
 // withDomain runs f on ref's domain with mu held.
@@ -90,44 +91,35 @@ func (d *Driver) withDomain(ref drivers.Domain, f func(*domain) error) error {
 	return f(dom)
 }
 
+// The lookups and the list are the shared domain list's, under mu.
+
 func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, dom := range d.domains {
-		if dom.active() && dom.id == id {
-			return dom.ref(), nil
-		}
-	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching id %d", id)
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.LookupByID(vir.FromTest, id)
 }
 
 func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if dom := d.findName(name); dom != nil {
-		return dom.ref(), nil
-	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching name '%s'", name)
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.LookupByName(vir.FromTest, name)
 }
 
 func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.Domain, error) {
-	d := c.drv
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if dom := d.findUUID(u); dom != nil {
-		return dom.ref(), nil
-	}
-	return drivers.Domain{}, drivers.Errorf(vir.ErrNoDomain, vir.FromTest, "no domain with matching uuid '%s'", u)
+	c.drv.mu.Lock()
+	defer c.drv.mu.Unlock()
+	return c.drv.domains.LookupByUUID(vir.FromTest, u)
 }
 
 func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListAllDomainsFlags) ([]drivers.Domain, error) {
+	// Not the shared list's ListAll: the managed-save and snapshot
+	// filters read the driver's extra state of each domain.
 	d := c.drv
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]drivers.Domain, 0, len(d.domains))
-	for _, dom := range d.domains {
+	objs := d.domains.Objects()
+	out := make([]drivers.Domain, 0, len(objs))
+	for _, dom := range objs {
 		e := drivers.DomainListEntry{
 			State:       dom.state,
 			Persistent:  dom.persistent != nil,
@@ -182,7 +174,7 @@ func (c *conn) DomainGetXMLDesc(ctx context.Context, ref drivers.Domain, flags u
 		if flags&uint32(vir.DomainXMLInactive) != 0 && dom.persistent != nil {
 			def, id = dom.persistent, -1
 		}
-		xml, err = def.Format(id)
+		xml, err = def.Describe(id, flags&uint32(vir.DomainXMLSecure) != 0)
 		return err
 	})
 	return xml, err

@@ -21,9 +21,9 @@ type Driver struct {
 	// mu guards everything below, and is held while events are emitted
 	// so that they leave in the order of the changes.
 	mu      sync.Mutex
-	domains []*domain                     // in definition order
-	nextID  int32                         // the id the next started domain gets
-	extra   map[drivers.UUID]*domainExtra // by domain UUID; see managedsave.go
+	domains drivers.DomainObjList[*domain] // in definition order
+	nextID  int32                          // the id the next started domain gets
+	extra   map[drivers.UUID]*domainExtra  // by domain UUID; see managedsave.go
 
 	events drivers.CallbackList
 }
@@ -70,7 +70,7 @@ func New() *Driver {
 		panic("test driver: default domain: " + err.Error())
 	}
 	dom := &domain{persistent: def}
-	d.domains = append(d.domains, dom)
+	d.domains.Add(dom)
 	// libvirt's test driver starts its default domain with reason unknown.
 	d.start(dom, vir.DomainRunningUnknown)
 	return d

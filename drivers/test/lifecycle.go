@@ -69,7 +69,7 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 	detail := int32(vir.DomainEventDefinedUpdated)
 	if dom == nil {
 		dom = &domain{id: -1, state: vir.DomainShutoff, reason: int32(vir.DomainShutoffUnknown)}
-		d.domains = append(d.domains, dom)
+		d.domains.Add(dom)
 		detail = int32(vir.DomainEventDefinedAdded)
 	} else if dom.persistent == nil {
 		// A running transient domain becomes persistent.
@@ -158,7 +158,7 @@ func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (d
 	}
 	if dom == nil {
 		dom = &domain{}
-		d.domains = append(d.domains, dom)
+		d.domains.Add(dom)
 	} else if dom.active() {
 		return drivers.Domain{}, drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain,
 			"domain '%s' is already active", def.Name())

@@ -19,7 +19,7 @@ func TestSetLifecycleAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.mu.Lock()
-	live, config := d.domains[0].live.XML.OnPoweroff, d.domains[0].persistent.XML.OnPoweroff
+	live, config := d.domains.Objects()[0].live.XML.OnPoweroff, d.domains.Objects()[0].persistent.XML.OnPoweroff
 	d.mu.Unlock()
 	if live != "restart" || config != "destroy" {
 		t.Errorf("on_poweroff live %q config %q, want restart and destroy", live, config)

@@ -83,7 +83,7 @@ var writeImage = writeImageFile
 
 func writeImageFile(to, content string) error {
 	fail := func(err error) error {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromTest, "cannot write save image %s: %v", to, err)
+		return drivers.Errorf(vir.ErrOperationFailed, vir.FromTest, "cannot write save image %s: %w", to, err)
 	}
 	f, err := os.CreateTemp(filepath.Dir(to), "."+filepath.Base(to)+".*")
 	if err != nil {
@@ -113,7 +113,7 @@ func readImage(from string) ([]byte, error) {
 	// O_NONBLOCK: opening a FIFO must not wait for a writer.
 	f, err := os.OpenFile(from, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fail("%v", err)
+		return nil, fail("%w", err)
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
@@ -155,7 +155,7 @@ func (c *conn) DomainRestore(ctx context.Context, from, dxml string, flags uint3
 	}
 	if dom == nil {
 		dom = &domain{}
-		d.domains = append(d.domains, dom)
+		d.domains.Add(dom)
 	} else if dom.active() {
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain,
 			"domain '%s' is already active", def.Name())

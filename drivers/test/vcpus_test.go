@@ -109,7 +109,7 @@ func TestSetMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.mu.Lock()
-	live, config := d.domains[0].live, d.domains[0].persistent
+	live, config := d.domains.Objects()[0].live, d.domains.Objects()[0].persistent
 	d.mu.Unlock()
 	if live.CurMemKiB() != 1048576 || live.MaxMemKiB() != 8388608 {
 		t.Errorf("live memory %d/%d, want 1048576/8388608", live.CurMemKiB(), live.MaxMemKiB())

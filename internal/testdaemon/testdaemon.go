@@ -1,0 +1,129 @@
+// Package testdaemon starts the daemon in the test's process, serving the
+// test driver (or drivers the test gives) on sockets in a directory of
+// its own, stopped when the test ends: the one helper the packages'
+// tests share instead of each starting a daemon its own way.
+package testdaemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers"
+	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/rpc"
+)
+
+// Options change how the daemon is started; the zero value is the
+// embedded default configuration and a fresh test driver.
+type Options struct {
+	// Edit changes the configuration before the daemon starts.
+	Edit func(*daemon.Config)
+	// Drivers replace the test driver.
+	Drivers []drivers.Driver
+	// Log receives the daemon's log; nil sends it to the test's log
+	// when -v is given (debug level) and drops it otherwise.
+	Log io.Writer
+	// ShutdownTimeout bounds the stop at the end (default 10 s).
+	ShutdownTimeout time.Duration
+}
+
+// Daemon is a running in-process daemon.
+type Daemon struct {
+	*daemon.Daemon
+	// Driver is the test driver it serves (nil when Options.Drivers
+	// replaced it).
+	Driver *testdriver.Driver
+	// Dir is its unix_sock_dir.
+	Dir string
+
+	stopOnce sync.Once
+	timeout  time.Duration
+	t        testing.TB
+}
+
+// Start starts a daemon; it is stopped when the test ends, or earlier
+// by Stop.
+func Start(t testing.TB, o Options) *Daemon {
+	t.Helper()
+	cfg := daemon.Defaults()
+	// Short socket paths: a unix socket path is limited to 108 bytes,
+	// which t.TempDir() under a long test name can pass.
+	dir, err := os.MkdirTemp("", "govirtd-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg.UnixSockDir = dir
+	if o.Edit != nil {
+		o.Edit(cfg)
+	}
+	d := &Daemon{Dir: dir, timeout: o.ShutdownTimeout, t: t}
+	if d.timeout <= 0 {
+		d.timeout = 10 * time.Second
+	}
+	drvs := o.Drivers
+	if drvs == nil {
+		d.Driver = testdriver.New()
+		drvs = []drivers.Driver{d.Driver}
+	}
+	d.Daemon = daemon.New(cfg, logger(t, o.Log), drvs...)
+	if err := d.Startup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	return d
+}
+
+// Stop shuts the daemon down once, failing the test if that fails.
+func (d *Daemon) Stop() {
+	d.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+		defer cancel()
+		if err := d.Shutdown(ctx); err != nil {
+			d.t.Errorf("daemon shutdown: %v", err)
+		}
+	})
+}
+
+// RW and RO are the paths of the read-write and read-only sockets.
+func (d *Daemon) RW() string { return filepath.Join(d.Dir, rpc.SockRW) }
+
+// RO is the read-only socket.
+func (d *Daemon) RO() string { return filepath.Join(d.Dir, rpc.SockRO) }
+
+// URI is what real virsh and go-libvirt users give for the read-write
+// socket.
+func (d *Daemon) URI() string { return "test+unix:///default?socket=" + d.RW() }
+
+// ROURI is the URI of the read-only socket.
+func (d *Daemon) ROURI() string { return "test+unix:///default?socket=" + d.RO() }
+
+func logger(t testing.TB, w io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	if w == nil {
+		if !testing.Verbose() {
+			return slog.New(slog.DiscardHandler)
+		}
+		w, level = tWriter{t}, slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// tWriter sends each log line to the test's log.
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
