@@ -164,16 +164,8 @@ func paramUint(field string, v uint32) protocol.TypedParam {
 	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamUint), Ui: v}}
 }
 
-func paramInt(field string, v int32) protocol.TypedParam {
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamInt), I: v}}
-}
-
 func paramUllong(field string, v uint64) protocol.TypedParam {
 	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamUllong), Ul: v}}
-}
-
-func paramString(field, v string) protocol.TypedParam {
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamString), S: v}}
 }
 
 // firstParams is the first n of params when a client asks for n of
