@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/govirt/govirtd/internal/testutil"
+
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
@@ -75,6 +77,9 @@ func TestIdleConnectionMemory(t *testing.T) {
 	for range n {
 		conns = append(conns, openIdle(t, d.RW()))
 	}
+	// Each reader ran AUTH_LIST on its stack: once idle, it moves to a
+	// fresh goroutine with the smallest one.
+	testutil.WaitFor(t, "the idle readers to move", func() bool { return d.Server().Stats().ReadersMoved >= n })
 	after := liveBytes()
 	per := (int64(after) - int64(before)) / n
 	t.Logf("%d idle connections: %d bytes each", n, per)

@@ -1,10 +1,13 @@
 package rpc
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // readBufSize is the size of the buffer a client's reader reads its
@@ -19,10 +22,14 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); retur
 // holds no buffer: the reader waits for the socket to become readable
 // with the buffer-less read that raw gives, as net.Conn.Read would.
 type connReader struct {
-	conn net.Conn
-	raw  syscall.RawConn // nil when conn has no file descriptor: then plain Reads
-	buf  *[]byte         // nil while empty
-	r, w int             // buf[r:w] is what was read and not yet consumed
+	// kicked, when set, reports (and clears) whether a read deadline
+	// that expired was a kick to move the reader (see Peer.kickIfIdle);
+	// reads inside a frame then go on.
+	kicked func() bool
+	conn   net.Conn
+	raw    syscall.RawConn // nil when conn has no file descriptor: then plain Reads
+	buf    *[]byte         // nil while empty
+	r, w   int             // buf[r:w] is what was read and not yet consumed
 }
 
 func newConnReader(conn net.Conn, raw syscall.RawConn) *connReader {
@@ -39,11 +46,17 @@ func (c *connReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.r == c.w {
+	for c.r == c.w {
+		var err error
 		if len(p) >= readBufSize {
-			return c.readSocket(p)
+			var n int
+			if n, err = c.readSocket(p); err == nil || n > 0 {
+				return n, err
+			}
+		} else if err = c.fill(); err == nil {
+			break
 		}
-		if err := c.fill(); err != nil {
+		if !c.kickedNow(err) {
 			return 0, err
 		}
 	}
@@ -55,49 +68,23 @@ func (c *connReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Wait blocks until at least one byte is buffered.
+// kickedNow reports whether err is the deadline of a kick, which it
+// then lifts.
+func (c *connReader) kickedNow(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || c.kicked == nil || !c.kicked() {
+		return false
+	}
+	c.conn.SetReadDeadline(time.Time{})
+	return true
+}
+
+// Wait blocks until at least one byte is buffered. A kick ends it with
+// os.ErrDeadlineExceeded (the deadline still set, for the caller).
 func (c *connReader) Wait() error {
 	if c.r < c.w {
 		return nil
 	}
 	return c.fill()
-}
-
-// TryFill reads what the socket has without waiting, and reports
-// whether it had anything (or the reader cannot tell without waiting:
-// a connection with no file descriptor reports ready).
-func (c *connReader) TryFill() (bool, error) {
-	if c.r < c.w || c.raw == nil {
-		return true, nil
-	}
-	ready := false
-	var rerr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		c.take()
-		for {
-			n, err := syscall.Read(int(fd), *c.buf)
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-			case err != nil:
-				rerr = err
-			case n == 0:
-				rerr = io.EOF
-			}
-			if n > 0 {
-				c.r, c.w = 0, n
-				ready = true
-			} else {
-				c.release()
-			}
-			return true // never wait
-		}
-	})
-	if err != nil {
-		return false, err
-	}
-	return ready, rerr
 }
 
 // fill reads the socket into a buffer taken from the pool when the

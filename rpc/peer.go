@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -91,10 +92,15 @@ type Peer struct {
 	raw        syscall.RawConn // for the direct writes; nil when conn has no fd (then never)
 
 	// rd reads the client's socket; stackGrown says the reader ran a
-	// call on its own stack since it last waited. Both belong to the
-	// goroutine reading (one at a time: see readLoop).
+	// call on its own stack since it last moved. Both belong to the
+	// goroutine reading (one at a time: see readLoop). idleSince is when
+	// a reader with a grown stack began waiting for a frame (unix ns, 0
+	// otherwise); the sweeper kicks one idle for idleMove (kicked, and a
+	// read deadline in the past) so that it moves.
 	rd         *connReader
 	stackGrown bool
+	idleSince  atomic.Int64
+	kicked     atomic.Bool
 
 	// The writer goroutine runs only while there is something to write or
 	// a flush to do: an idle client costs no writer.
@@ -194,6 +200,7 @@ func (p *Peer) start() {
 		}
 	}
 	p.rd = newConnReader(p.conn, p.raw)
+	p.rd.kicked = func() bool { return p.kicked.CompareAndSwap(true, false) }
 	go p.runReader()
 }
 
@@ -290,28 +297,33 @@ func (p *Peer) drop(reason error, flush bool, dropped *atomic.Uint64) bool {
 
 // readLoop reads and handles frames. A quick call runs on this
 // goroutine and may grow its stack to tens of KiB, which the runtime
-// keeps while the goroutine waits; so when the client then goes quiet,
-// the reading moves to a fresh goroutine, with the smallest stack, and
-// this one ends (moved): an idle client costs a few KiB, not what its
-// last call needed. A client that keeps calling keeps its reader.
+// keeps while the goroutine waits; so once the client has been quiet for
+// idleMove, the sweeper kicks the reader and the reading moves to a fresh
+// goroutine, with the smallest stack, and this one ends (moved): an idle
+// client costs a few KiB, not what its last call needed. A client that
+// keeps calling is never kicked, and pays nothing for it.
 func (p *Peer) readLoop() (err error, moved bool) {
 	r := p.rd
 	for {
 		if err := p.waitDrained(); err != nil {
 			return err, false
 		}
-		if p.stackGrown && r.Buffered() == 0 {
-			ready, err := r.TryFill()
-			if err != nil {
-				return err, false
-			}
-			if !ready {
-				p.stackGrown = false
-				go p.runReader()
-				return nil, true
-			}
+		if p.stackGrown && r.Buffered() == 0 && p.raw != nil {
+			p.idleSince.Store(time.Now().UnixNano())
 		}
 		h, body, reserved, err := p.readFrame(r)
+		if p.idleSince.Load() != 0 {
+			p.idleSince.Store(0)
+		}
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && p.kicked.CompareAndSwap(true, false) {
+			// Kicked while waiting between frames: go on in a fresh
+			// goroutine, with the smallest stack.
+			p.conn.SetReadDeadline(time.Time{})
+			p.stackGrown = false
+			p.srv.readersMoved.Add(1)
+			go p.runReader()
+			return nil, true
+		}
 		if err != nil {
 			var fe *FrameError
 			if errors.As(err, &fe) {
@@ -387,6 +399,20 @@ func (p *Peer) partialErr(err error) error {
 		return p.Err()
 	}
 	return err
+}
+
+// idleMove is how long a reader with a grown stack waits before it is
+// kicked to move to a fresh goroutine.
+const idleMove = time.Second
+
+// kickIfIdle kicks the reader if it has waited with a grown stack for
+// idleMove: a read deadline in the past ends its wait.
+func (p *Peer) kickIfIdle(now time.Time) {
+	since := p.idleSince.Load()
+	if since == 0 || now.UnixNano()-since < int64(idleMove) || !p.kicked.CompareAndSwap(false, true) {
+		return
+	}
+	p.conn.SetReadDeadline(time.Unix(0, 1))
 }
 
 // dropIfStalled drops the client if a frame it began at least timeout

@@ -149,6 +149,9 @@ type ServerStats struct {
 	// Reclaims counts the times memory of large frames or of many closed
 	// connections was given back to the system.
 	Reclaims uint64
+	// ReadersMoved counts idle clients whose reader moved to a fresh
+	// goroutine to drop the stack a quick call grew.
+	ReadersMoved uint64
 }
 
 // Server serves the remote protocol on any number of listeners.
@@ -167,6 +170,7 @@ type Server struct {
 	queuePeak      atomic.Int64
 	frames         frameBudget
 	reclaim        reclaimer
+	readersMoved   atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
@@ -395,6 +399,7 @@ func (s *Server) Stats() ServerStats {
 		FramesWaiting:  waiting,
 		FramesWaited:   waited,
 		Reclaims:       s.reclaim.runs.Load(),
+		ReadersMoved:   s.readersMoved.Load(),
 		Accepted:       s.accepted.Load(),
 		Rejected:       s.rejected.Load(),
 		SlowDropped:    s.slowDropped.Load(),
@@ -502,6 +507,7 @@ func (s *Server) sweep() {
 			s.mu.Unlock()
 			for _, p := range s.Peers() {
 				p.dropIfStalled(now, s.cfg.FrameTimeout)
+				p.kickIfIdle(now)
 			}
 		}
 	}
