@@ -7,8 +7,11 @@ import (
 	"time"
 )
 
-// settle is how long a daemon is left alone before its RSS is read.
-const settle = 300 * time.Millisecond
+// settle is how long a daemon is left alone before its RSS is read:
+// idle connections are idle only after a while (govirtd moves the
+// reader of a client quiet for a second to a goroutine with a small
+// stack; its sweeper looks once a second).
+const settle = 2500 * time.Millisecond
 
 // idleConns and manyConns are the numbers of idle connections of
 // measure 8; the daemons' max_clients is raised above manyConns.
