@@ -10,8 +10,9 @@ import (
 // settle is how long a daemon is left alone before its RSS is read:
 // idle connections are idle only after a while (govirtd moves the
 // reader of a client quiet for a second to a goroutine with a small
-// stack; its sweeper looks once a second).
-const settle = 2500 * time.Millisecond
+// stack; its sweeper looks once a second, and the freed stacks go back
+// to the system in one reclaim up to a second later).
+const settle = 4 * time.Second
 
 // idleConns and manyConns are the numbers of idle connections of
 // measure 8; the daemons' max_clients is raised above manyConns.

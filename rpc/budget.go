@@ -110,11 +110,13 @@ func (b *frameBudget) stats() (used, peak int64, waiting int, waited uint64) {
 // background scavenger gets to it (minutes; a daemon that stays idle
 // afterwards may not collect at all): after reclaimFreed bytes of large
 // frames, once the clients fell to half of a peak of at least
-// reclaimClients, or after reclaimClients more clients connected (each
-// leaves the garbage of its handshake), it runs debug.FreeOSMemory, at
+// reclaimClients, after reclaimClients more clients connected (each
+// leaves the garbage of its handshake), or after reclaimMoved idle
+// readers left their grown stacks (see Peer.readLoop), it runs debug.FreeOSMemory, at
 // most once per reclaimEvery.
 type reclaimer struct {
 	freed     atomic.Int64 // bytes of large frames released since the last reclaim
+	moved     atomic.Int64 // readers moved to a fresh goroutine since the last reclaim
 	mu        sync.Mutex
 	peak      int // most clients since the last reclaim
 	base      int // clients at the last reclaim
@@ -135,12 +137,20 @@ func (r *reclaimer) clientsNow() int {
 const (
 	reclaimFreed   = 32 << 20
 	reclaimClients = 1000
+	reclaimMoved   = 256 // a stack left is 8–32 KiB: 256 of them are worth a collection
 	reclaimEvery   = time.Second
 )
 
 // framesFreed notes the release of a large frame of n bytes.
 func (r *reclaimer) framesFreed(n int64) {
 	if r.freed.Add(n) >= reclaimFreed {
+		r.schedule()
+	}
+}
+
+// readerMoved notes a reader that left its grown stack to the runtime.
+func (r *reclaimer) readerMoved() {
+	if r.moved.Add(1) >= reclaimMoved {
 		r.schedule()
 	}
 }
@@ -172,6 +182,7 @@ func (r *reclaimer) schedule() {
 
 func (r *reclaimer) run() {
 	r.freed.Store(0)
+	r.moved.Store(0)
 	n := r.clientsNow()
 	r.mu.Lock()
 	r.peak = n

@@ -321,6 +321,7 @@ func (p *Peer) readLoop() (err error, moved bool) {
 			p.conn.SetReadDeadline(time.Time{})
 			p.stackGrown = false
 			p.srv.readersMoved.Add(1)
+			p.srv.reclaim.readerMoved()
 			go p.runReader()
 			return nil, true
 		}
