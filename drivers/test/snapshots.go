@@ -331,8 +331,8 @@ func (c *conn) DomainSnapshotListNames(ctx context.Context, ref protocol.Domain,
 	if err := checkListFlags(flags, "testDomainSnapshotListNames"); err != nil {
 		return nil, err
 	}
-	if maxnames < 0 || maxnames > protocol.RemoteDomainSnapshotListMax {
-		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteDomainSnapshotListMax)
+	if err := checkMaxNames(maxnames); err != nil {
+		return nil, err
 	}
 	err = c.withSnapshots(ref, func(_ *domain, t *snapshots) error {
 		names = snapNames(t.listed(flags), maxnames)
@@ -445,8 +445,8 @@ func (c *conn) DomainSnapshotListChildrenNames(ctx context.Context, ref protocol
 	if err := checkChildFlags(flags, "testDomainSnapshotListChildrenNames"); err != nil {
 		return nil, err
 	}
-	if maxnames < 0 || maxnames > protocol.RemoteDomainSnapshotListMax {
-		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteDomainSnapshotListMax)
+	if err := checkMaxNames(maxnames); err != nil {
+		return nil, err
 	}
 	err = c.withSnapshot(ref, func(_ *domain, t *snapshots, s *snapshot) error {
 		names = snapNames(t.filter(t.children(s.name, flags&snapListDescendants != 0), flags), maxnames)
@@ -541,4 +541,12 @@ func (c *conn) DomainSnapshotDelete(ctx context.Context, ref protocol.DomainSnap
 		t.list = kept
 		return nil
 	})
+}
+
+// checkMaxNames refuses a snapshot name list longer than the protocol's.
+func checkMaxNames(maxnames int32) error {
+	if maxnames < 0 || maxnames > protocol.RemoteDomainSnapshotListMax {
+		return drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteDomainSnapshotListMax)
+	}
+	return nil
 }
