@@ -172,10 +172,7 @@ type DomainEvents interface {
 }
 
 // Network names a virtual network as virNetworkPtr does.
-type Network struct {
-	Name string
-	UUID UUID
-}
+type Network = protocol.Network
 
 // NetworkLister lists virtual networks (virConnectListAllNetworks). No
 // driver has networks yet, so network calls answer vir.ErrNoSupport.
