@@ -35,7 +35,7 @@ func (r *request) registerEvent(ctx context.Context, eventID int32, dom *protoco
 	}
 	s := r.s
 	s.mu.Lock()
-	n := len(s.events)
+	n := s.registrations()
 	s.mu.Unlock()
 	if n >= maxRegistrations {
 		return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromRPC,

@@ -76,6 +76,15 @@ var remote = remoteHandlers{
 	ConnectDomainEventRegisterAny:           eventRegisterAny,
 	ConnectDomainEventDeregisterAny:         eventDeregisterAny,
 
+	ConnectNetworkEventRegisterAny:       networkEventRegisterAny,
+	ConnectNetworkEventDeregisterAny:     networkEventDeregisterAny,
+	ConnectStoragePoolEventRegisterAny:   storagePoolEventRegisterAny,
+	ConnectStoragePoolEventDeregisterAny: storagePoolEventDeregisterAny,
+	ConnectNodeDeviceEventRegisterAny:    nodeDeviceEventRegisterAny,
+	ConnectNodeDeviceEventDeregisterAny:  nodeDeviceEventDeregisterAny,
+	ConnectSecretEventRegisterAny:        secretEventRegisterAny,
+	ConnectSecretEventDeregisterAny:      secretEventDeregisterAny,
+
 	ConnectListAllNetworks:      listAllNetworks,
 	ConnectNumOfNetworks:        numOfNetworks,
 	ConnectNumOfDefinedNetworks: numOfDefinedNetworks,

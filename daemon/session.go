@@ -25,6 +25,8 @@ type session struct {
 	readOnly bool                // a read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO
 	closeCB  bool                // the client registered a close callback
 	events   map[int]eventReg
+	// objEvents are the callback ids of the other classes' registrations.
+	objEvents [numObjClasses]map[int]struct{}
 }
 
 // eventReg is one event registration of the client, by callback id.
@@ -147,6 +149,7 @@ func (s *session) Close() {
 	conn := s.conns
 	s.conns = nil
 	s.events = map[int]eventReg{}
+	s.objEvents = [numObjClasses]map[int]struct{}{}
 	s.closeCB = false
 	s.mu.Unlock()
 	if conn != nil {
