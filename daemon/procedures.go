@@ -76,6 +76,8 @@ var remote = remoteHandlers{
 	ConnectDomainEventRegisterAny:           eventRegisterAny,
 	ConnectDomainEventDeregisterAny:         eventDeregisterAny,
 
+	DomainScreenshot: domainScreenshot,
+
 	ConnectNetworkEventRegisterAny:       networkEventRegisterAny,
 	ConnectNetworkEventDeregisterAny:     networkEventDeregisterAny,
 	ConnectStoragePoolEventRegisterAny:   storagePoolEventRegisterAny,

@@ -30,15 +30,28 @@ const (
 
 // Procedures of the test program.
 const (
-	procEcho  = 1   // echoBody → the same echoBody
-	procBlock = 2   // blockArgs → blockArgs, once the test releases it
-	procKA    = 3   // void → void; enables keepalive for the client
-	procClose = 4   // void → void; sends a message first, closes after the reply
-	procFlood = 5   // floodArgs → floodRet; sends messages until one fails
-	procPanic = 6   // void → never returns: panics
-	procError = 7   // void → an error reply
-	procMsg   = 100 // the messages procClose and procFlood send
+	procEcho     = 1   // echoBody → the same echoBody
+	procBlock    = 2   // blockArgs → blockArgs, once the test releases it
+	procKA       = 3   // void → void; enables keepalive for the client
+	procClose    = 4   // void → void; sends a message first, closes after the reply
+	procFlood    = 5   // floodArgs → floodRet; sends messages until one fails
+	procPanic    = 6   // void → never returns: panics
+	procError    = 7   // void → an error reply
+	procDownload = 8   // blockArgs (a size) → void; then streams that many bytes to the client (streamByte)
+	procUpload   = 9   // void → void; then reads the client's stream once the test releases it
+	procMsg      = 100 // the messages procClose and procFlood send
 )
+
+// streamByte is byte i of the data procDownload sends.
+func streamByte(i int) byte { return byte(i*7 + i/4096) }
+
+// streamResult is how a stream procedure's goroutine ended: the bytes
+// it moved and its error.
+type streamResult struct {
+	n   int
+	sum uint64 // of the bytes received, for procUpload
+	err error
+}
 
 // The test program's bodies, with codecs written by hand over the
 // protocol package's primitives, as generated ones are.
@@ -100,6 +113,10 @@ type harness struct {
 
 	floodSent chan int32 // what procFlood managed to send
 
+	streams    chan *Stream      // every stream a stream procedure opened
+	streamDone chan streamResult // how each ended
+	uploadGate chan struct{}     // procUpload reads once this is signalled
+
 	farewell      func(reason error) []byte // makes sessions Farewellers when set
 	farewellCalls atomic.Int32
 	sessionsOpen  atomic.Int32
@@ -121,6 +138,10 @@ func newHarnessWith(t *testing.T, cfg ServerConfig, pipe bool, farewell func(err
 		floodSent: make(chan int32, 100),
 		farewell:  farewell,
 		sessions:  make(chan *Peer, 5000),
+
+		streams:    make(chan *Stream, 10),
+		streamDone: make(chan streamResult, 10),
+		uploadGate: make(chan struct{}, 10),
 	}
 	cfg.Programs = []Program{{Number: testProg, Version: testVers}}
 	cfg.NewSession = h.newSession
@@ -263,6 +284,57 @@ func (s *testSession) Dispatch(ctx context.Context, call *Call) (protocol.Encoda
 		}
 		h.floodSent <- sent
 		return &floodRet{Sent: sent}, nil
+	case procDownload:
+		var a blockArgs
+		if err := protocol.Unmarshal(call.Body, &a); err != nil {
+			return nil, err
+		}
+		st := call.OpenStream(false)
+		h.streams <- st
+		go func() {
+			ctx := context.Background()
+			data := make([]byte, a.Tag)
+			for i := range data {
+				data[i] = streamByte(i)
+			}
+			n, err := st.Write(data)
+			if err == nil {
+				err = st.CloseWrite(ctx)
+			}
+			if err == nil {
+				err = st.Finish(ctx)
+			}
+			if err != nil {
+				st.Abort(nil)
+			}
+			h.streamDone <- streamResult{n: n, err: err}
+		}()
+		return nil, nil
+	case procUpload:
+		st := call.OpenStream(false)
+		h.streams <- st
+		go func() {
+			<-h.uploadGate
+			var r streamResult
+			buf := make([]byte, 100000)
+			for {
+				n, err := st.Read(buf)
+				for _, b := range buf[:n] {
+					r.sum += uint64(b)
+				}
+				r.n += n
+				if err == io.EOF {
+					r.err = st.Finish(context.Background())
+					break
+				}
+				if err != nil {
+					r.err = err
+					break
+				}
+			}
+			h.streamDone <- r
+		}()
+		return nil, nil
 	case procPanic:
 		panic("the handler fell over")
 	case procError:

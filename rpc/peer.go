@@ -120,6 +120,15 @@ type Peer struct {
 	// as missing.
 	heldBack atomic.Bool
 
+	// streams are the client's open streams, by the program, procedure
+	// and serial of the calls that opened them; drainBcast is closed
+	// (and replaced) when writes bring queuedBytes down, waking the
+	// streams that wait to send.
+	streamMu   sync.Mutex // guards streams
+	streams    map[streamKey]*Stream
+	drainMu    sync.Mutex // guards drainBcast
+	drainBcast chan struct{}
+
 	kaMu       sync.Mutex   // guards kaTimer
 	kaTimer    Timer        // nil until the client negotiates keepalive
 	lastRecv   atomic.Int64 // unix nanoseconds of the last frame received
@@ -213,6 +222,7 @@ func (p *Peer) runReader() {
 	}
 	p.readerDone(err)
 	p.calls.Wait()
+	p.endStreams()
 	p.writerMu.Lock()
 	p.writersClosed = true
 	p.writerMu.Unlock()
@@ -470,4 +480,5 @@ func (p *Peer) addQueued(n int64) {
 	case p.drained <- struct{}{}:
 	default:
 	}
+	p.drainedNotify()
 }

@@ -20,6 +20,9 @@ import (
 // handle answers what the transport can answer itself and hands calls
 // to the session.
 func (p *Peer) handle(h protocol.Header, body []byte, reserved int64) error {
+	if h.Type == protocol.Stream || h.Type == protocol.StreamHole {
+		return p.streamPacket(h, body, reserved)
+	}
 	if h.Type != protocol.Call && h.Type != protocol.CallWithFDs {
 		p.releaseFrame(reserved)
 		// libvirtd drops stray replies, messages and stream packets.
@@ -41,7 +44,7 @@ func (p *Peer) handle(h protocol.Header, body []byte, reserved int64) error {
 		p.releaseFrame(reserved)
 		return p.reply(h, nil, rerr, false)
 	}
-	return p.startCall(&Call{Header: h, Body: body, reserved: reserved})
+	return p.startCall(&Call{Header: h, Body: body, reserved: reserved, peer: p})
 }
 
 // startCall runs a quick call on the reader goroutine; any other call at
@@ -119,7 +122,11 @@ func (p *Peer) dispatch(c *Call) {
 	default:
 	}
 	ret, err := p.callSession(c)
-	if err := p.reply(c.Header, ret, err, c.closeAfterReply); err != nil && !errors.Is(err, ErrPeerClosed) {
+	rerr := p.reply(c.Header, ret, err, c.closeAfterReply)
+	for _, s := range c.streams {
+		s.begin(err == nil && rerr == nil)
+	}
+	if err := rerr; err != nil && !errors.Is(err, ErrPeerClosed) {
 		// A client that went away is no news: its close is logged once.
 		level := slog.LevelWarn
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {

@@ -64,6 +64,8 @@ type Call struct {
 
 	closeAfterReply bool
 	reserved        int64 // its share of the server's frame budget, given back when it is done
+	peer            *Peer
+	streams         []*Stream // opened by the call; they begin once it is answered
 }
 
 // CloseAfterReply asks the server to close the connection once the reply
