@@ -526,6 +526,15 @@ func formatInterface(def *libvirtxml.Interface) (string, error) {
 	if err != nil {
 		return "", drivers.Errorf(vir.ErrInternalError, vir.FromInterface, "cannot format interface %s: %v", def.Name, err)
 	}
+	if def.VLAN != nil && def.VLAN.Interface != nil {
+		// libvirtxml gives every interface element a type; libvirt names a
+		// vlan's device by its name alone.
+		var name strings.Builder
+		if err := xml.EscapeText(&name, []byte(def.VLAN.Interface.Name)); err != nil {
+			return "", drivers.Errorf(vir.ErrInternalError, vir.FromInterface, "cannot format interface %s: %v", def.Name, err)
+		}
+		s = strings.Replace(s, `<interface type="ethernet" name="`+name.String()+`">`, `<interface name="`+name.String()+`">`, 1)
+	}
 	return s + "\n", nil
 }
 
