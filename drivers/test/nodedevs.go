@@ -410,18 +410,29 @@ func (c *conn) NodeDeviceCreateXML(ctx context.Context, doc string, flags uint32
 	if err := t.checkVportParent(req, extra, reqName); err != nil {
 		return protocol.NodeDevice{}, err
 	}
+	if err := t.createVport(fc.WWNN, fc.WWPN); err != nil {
+		return protocol.NodeDevice{}, err
+	}
+	return protocol.NodeDevice{Name: vhbaName}, nil
+}
+
+// createVport adds the vHBA scsi_host12 with WWNs wwnn and wwpn, a copy
+// of scsi_host11, replacing an earlier scsi_host12, and emits CREATED:
+// libvirt's test driver mocks every vHBA creation so, a storage pool's
+// fibre channel adapter too. t.mu must be held.
+func (t *nodeDevices) createVport(wwnn, wwpn string) error {
 	tmpl, _ := t.find(vhbaTemplate)
 	if tmpl == nil {
-		return protocol.NodeDevice{}, drivers.Errorf(vir.ErrInternalError, vir.FromTest,
+		return drivers.Errorf(vir.ErrInternalError, vir.FromTest,
 			"cannot create a vHBA: the test driver makes it as a copy of %s, which was destroyed", vhbaTemplate)
 	}
 	dev, err := copyNodeDevice(tmpl)
 	if err != nil {
-		return protocol.NodeDevice{}, err
+		return err
 	}
 	dev.Name = vhbaName
 	if f := fcHost(dev); f != nil {
-		f.WWNN, f.WWPN = fc.WWNN, fc.WWPN
+		f.WWNN, f.WWPN = wwnn, wwpn
 	}
 	if old, i := t.find(vhbaName); old != nil {
 		t.list[i] = dev
@@ -429,7 +440,7 @@ func (c *conn) NodeDeviceCreateXML(ctx context.Context, doc string, flags uint32
 		t.list = append(t.list, dev)
 	}
 	t.callbacks.Emit(drivers.NodeDeviceLifecycleEvent{Dev: drivers.NodeDevice{Name: vhbaName}, Event: vir.NodeDeviceEventCreated})
-	return protocol.NodeDevice{Name: vhbaName}, nil
+	return nil
 }
 
 // checkVportParent finds the parent a vHBA request names, as libvirt
