@@ -26,6 +26,9 @@ type Driver struct {
 	extra   map[drivers.UUID]*domainExtra  // by domain UUID; see managedsave.go
 
 	events drivers.CallbackList
+
+	ifaces   *interfaces  // host interfaces, with their own lock; see interfaces.go
+	nodeDevs *nodeDevices // host devices, with their own lock; see nodedevs.go
 }
 
 // defaultDomainXML is the domain test:///default starts with: name, uuid,
@@ -64,7 +67,7 @@ const defaultDomainXML = `<domain type='test'>
 
 // New returns a test driver holding the default domain, running as id 1.
 func New() *Driver {
-	d := &Driver{nextID: 1}
+	d := &Driver{nextID: 1, ifaces: newInterfaces(), nodeDevs: newNodeDevices()}
 	def, err := domxml.Parse(defaultDomainXML)
 	if err != nil {
 		panic("test driver: default domain: " + err.Error())
@@ -99,6 +102,7 @@ type conn struct {
 
 func (c *conn) Close() error {
 	c.callbacks.Close(&c.drv.events, c)
+	c.drv.nodeDevs.callbacks.RemoveConn(c)
 	return nil
 }
 
@@ -118,7 +122,7 @@ var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
 	protocol.ProcDomainSuspend, protocol.ProcDomainResume, protocol.ProcDomainSetAutostart,
 	protocol.ProcDomainGetInfo, protocol.ProcDomainGetXMLDesc,
 	protocol.ProcDomainHasManagedSaveImage, protocol.ProcDomainSnapshotNum,
-})
+}, ifaceProcs, nodeDevProcs)
 
 // Immediate reports the procedures the daemon may run on the client's
 // reader goroutine (drivers.Immediate).

@@ -30,8 +30,17 @@ METHODS = {
         ("getSecurityModel", []), ("getStoragePoolCapabilities", []), ("getSysinfo", []),
         ("getType", []), ("getURI", []), ("getVersion", []),
         ("interfaceLookupByMACString", ["aa:bb:cc:dd:ee:ff"]), ("interfaceLookupByName", ["eth1"]),
+        ("interfaceLookupByMACString", ["AA:BB:CC:DD:EE:FF"]), ("interfaceLookupByMACString", ["00:11:22:33:44:55"]),
+        ("interfaceLookupByName", ["nosuch"]),
         ("isAlive", []), ("isEncrypted", []), ("isSecure", []),
         ("listAllDevices", []), ("listAllDomains", []), ("listAllInterfaces", []),
+        ("listAllDevices", [libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_SCSI_HOST]),
+        ("listAllDevices", [libvirt.VIR_CONNECT_LIST_NODE_DEVICES_CAP_VPORTS]),
+        ("listAllDevices", [libvirt.VIR_CONNECT_LIST_NODE_DEVICES_ACTIVE]),
+        ("listAllInterfaces", [libvirt.VIR_CONNECT_LIST_INTERFACES_ACTIVE]),
+        ("listAllInterfaces", [libvirt.VIR_CONNECT_LIST_INTERFACES_INACTIVE]),
+        ("listDevices", ["scsi_host"]), ("listDevices", ["fc_host"]), ("listDevices", ["vports"]),
+        ("numOfDevices", ["vports"]), ("numOfDevices", ["nosuchcap"]),
         ("listAllNWFilterBindings", []), ("listAllNWFilters", []), ("listAllNetworks", []),
         ("listAllSecrets", []), ("listAllStoragePools", []),
         ("listDefinedDomains", []), ("listDefinedInterfaces", []), ("listDefinedNetworks", []),
@@ -40,6 +49,7 @@ METHODS = {
         ("listSecrets", []), ("listStoragePools", []),
         ("lookupByID", [1]), ("lookupByName", ["test"]), ("lookupByUUIDString", [TEST_UUID]),
         ("networkLookupByName", ["default"]), ("nodeDeviceLookupByName", ["computer"]),
+        ("nodeDeviceLookupByName", ["scsi_host1"]), ("nodeDeviceLookupByName", ["nosuch"]),
         ("nodeDeviceLookupSCSIHostByWWN", ["2000000012341234", "1000000012341234"]),
         ("numOfDefinedDomains", []), ("numOfDefinedInterfaces", []), ("numOfDefinedNetworks", []),
         ("numOfDefinedStoragePools", []), ("numOfDevices", [None]), ("numOfDomains", []),
@@ -88,7 +98,10 @@ METHODS = {
         ("XMLDesc", []), ("autostart", []), ("isActive", []), ("isPersistent", []), ("listCaps", []),
         ("name", []), ("numOfCaps", []), ("parent", []),
     ],
-    "virInterface": [("MACString", []), ("XMLDesc", []), ("isActive", []), ("name", [])],
+    "virInterface": [
+        ("MACString", []), ("XMLDesc", []), ("XMLDesc", [libvirt.VIR_INTERFACE_XML_INACTIVE]),
+        ("isActive", []), ("name", []),
+    ],
     "virDomainSnapshot": [
         ("getName", []), ("getParent", []), ("getXMLDesc", []), ("hasMetadata", []), ("isCurrent", []),
         ("listAllChildren", []), ("listChildrenNames", []), ("numChildren", []),
@@ -140,7 +153,13 @@ def main():
                 line.update(ok=False, error="no %s to call it on: %s" % (cls, obj))
             else:
                 try:
-                    line.update(ok=True, value=plain(getattr(obj, name)(*args)))
+                    value = getattr(obj, name)(*args)
+                    # libvirt keeps devices and interfaces in hash tables,
+                    # so it lists their names in an order that changes
+                    # from run to run: the names are compared sorted.
+                    if name.startswith("list") and isinstance(value, list) and all(isinstance(x, str) for x in value):
+                        value = sorted(value)
+                    line.update(ok=True, value=plain(value))
                 except libvirt.libvirtError as e:
                     line.update(ok=False, error=[e.get_error_code(), e.get_error_domain(), e.get_error_message()])
                 except Exception as e:  # the binding's own checks, e.g. a None where a list is due
