@@ -79,6 +79,10 @@ type Stream struct {
 	sparse  bool          // holes are allowed (VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM …)
 	started chan struct{} // closed once the opening call's reply is queued
 
+	// sendMu orders the stream's messages to the client: one is sent at
+	// a time, and none after the stream ended. Taken before mu.
+	sendMu sync.Mutex
+
 	mu      sync.Mutex
 	in      []streamPacket // the client's packets not yet taken
 	inBytes int64
@@ -204,14 +208,16 @@ func (s *Stream) sendPacket(ctx context.Context, h protocol.Header, body []byte)
 			return ctx.Err()
 		}
 	}
+	frame, err := EncodeRawFrame(h, body)
+	if err != nil {
+		return err
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	select {
 	case <-s.ended:
 		return s.err()
 	default:
-	}
-	frame, err := EncodeRawFrame(h, body)
-	if err != nil {
-		return err
 	}
 	return s.p.send(frame)
 }
@@ -383,6 +389,8 @@ func (s *Stream) Finish(ctx context.Context) error {
 // cause as its remote_error) and removes it. After the client aborted,
 // it only removes it.
 func (s *Stream) Abort(cause *protocol.Error) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	defer s.end(errors.New("the stream was aborted"))
 	if s.err() != nil {
 		return
@@ -443,10 +451,12 @@ func (p *Peer) streamPacket(h protocol.Header, body []byte, reserved int64) erro
 		s.mu.Lock()
 		s.aborted = true
 		s.mu.Unlock()
+		s.sendMu.Lock()
+		s.end(ErrStreamAborted)
 		if frame, err := EncodeRawFrame(s.header(protocol.Stream, protocol.StatusOK), nil); err == nil {
 			p.send(frame)
 		}
-		s.end(ErrStreamAborted)
+		s.sendMu.Unlock()
 		return nil
 	}
 	for {
