@@ -26,6 +26,8 @@ type Driver struct {
 	extra   map[drivers.UUID]*domainExtra  // by domain UUID; see managedsave.go
 
 	events drivers.CallbackList
+
+	nets *networks // the network concern; see networks.go
 }
 
 // defaultDomainXML is the domain test:///default starts with: name, uuid,
@@ -64,7 +66,7 @@ const defaultDomainXML = `<domain type='test'>
 
 // New returns a test driver holding the default domain, running as id 1.
 func New() *Driver {
-	d := &Driver{nextID: 1}
+	d := &Driver{nextID: 1, nets: newNetworks()}
 	def, err := domxml.Parse(defaultDomainXML)
 	if err != nil {
 		panic("test driver: default domain: " + err.Error())
@@ -99,6 +101,7 @@ type conn struct {
 
 func (c *conn) Close() error {
 	c.callbacks.Close(&c.drv.events, c)
+	c.drv.nets.events.RemoveConn(c)
 	return nil
 }
 
@@ -106,7 +109,7 @@ func (c *conn) Close() error {
 // its lock without ever waiting. Save and restore, which read and write
 // files, are not among them; a new operation is not either until it is
 // added here.
-var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
+var immediate = drivers.ProcSet(drivers.StateQueries, networkProcs, []protocol.Procedure{
 	protocol.ProcConnectGetCapabilities, protocol.ProcNodeGetInfo, protocol.ProcNodeGetCellsFreeMemory,
 	protocol.ProcNodeGetFreeMemory, protocol.ProcNodeGetSecurityModel, protocol.ProcDomainGetSecurityLabel,
 	protocol.ProcConnectGetSysinfo, protocol.ProcConnectGetMaxVcpus, protocol.ProcNodeGetCPUMap,
