@@ -188,7 +188,6 @@ func TestNetworkEventFilterAndClose(t *testing.T) {
 	if strings.Join(got, ",") != "default" {
 		t.Errorf("filtered callback got %v, want default's event only", got)
 	}
-	_ = other
 	if err := c.ConnectNetworkEventDeregisterAny(ctx, id); err != nil {
 		t.Fatal(err)
 	}
