@@ -27,12 +27,22 @@ func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupport
 	if r.conns == nil {
 		return nil, errNotOpen()
 	}
-	supported := int32(0)
 	switch protocol.DrvFeature(a.Feature) {
 	case protocol.DrvFeatureRemoteEventCallback, protocol.DrvFeatureRemoteCloseCallback:
-		supported = 1
+		return &protocol.ConnectSupportsFeatureRet{Supported: 1}, nil
 	}
-	return &protocol.ConnectSupportsFeatureRet{Supported: supported}, nil
+	// The rest are the hypervisor driver's to answer (libvirt's test
+	// driver says yes to NETWORK_UPDATE_HAS_CORRECT_ORDER, which decides
+	// the order of virNetworkUpdate's arguments on the wire); a driver
+	// that does not answer supports none.
+	if c, ok := r.conn.(drivers.OpConnectSupportsFeature); ok {
+		v, err := c.ConnectSupportsFeature(ctx, a.Feature)
+		if err != nil {
+			return nil, err
+		}
+		return &protocol.ConnectSupportsFeatureRet{Supported: v}, nil
+	}
+	return &protocol.ConnectSupportsFeatureRet{Supported: 0}, nil
 }
 
 func connectOpen(ctx context.Context, r *request, a *protocol.ConnectOpenArgs) error {

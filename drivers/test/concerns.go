@@ -15,13 +15,9 @@ import (
 // is answered vir.ErrNoSupport.
 func (c *conn) ConcernConn(drivers.Concern) drivers.Conn { return c }
 
-// The test driver's networks and pools start as libvirt's do: one
-// network "default" and one pool "default-pool", both active and
-// persistent.
-var (
-	defaultNetwork = drivers.Network{Name: "default", UUID: mustUUID("dd8fe884-6c02-601e-7551-cca97df1c5df")}
-	defaultPool    = protocol.StoragePool{Name: "default-pool", UUID: mustUUID("dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566")}
-)
+// The test driver's pools start as libvirt's do: one pool
+// "default-pool", active and persistent.
+var defaultPool = protocol.StoragePool{Name: "default-pool", UUID: mustUUID("dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566")}
 
 func mustUUID(s string) drivers.UUID {
 	u, err := drivers.ParseUUID(s)
@@ -44,15 +40,6 @@ func listed(flags vir.ConnectListAllNetworksFlags, active, persistent, autostart
 		group(vir.ConnectListNetworksAutostart, vir.ConnectListNetworksNoAutostart, autostart)
 }
 
-// ConnectListAllNetworks lists the test driver's network concern: the
-// active, persistent network "default", not autostarted.
-func (c *conn) ConnectListAllNetworks(ctx context.Context, flags vir.ConnectListAllNetworksFlags) ([]drivers.Network, error) {
-	if !listed(flags, true, true, false) {
-		return []drivers.Network{}, nil
-	}
-	return []drivers.Network{defaultNetwork}, nil
-}
-
 // ConnectListAllStoragePools lists the test driver's storage concern:
 // the active, persistent pool "default-pool", not autostarted.
 func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32, flags uint32) (*protocol.ConnectListAllStoragePoolsRet, error) {
@@ -68,27 +55,8 @@ func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32
 	return ret, nil
 }
 
-// The read operations virsh net-list and pool-list make on each object
-// listed, on the default objects, with libvirt's test-driver answers.
-
-func (c *conn) network(net protocol.Network) error {
-	if net.Name != defaultNetwork.Name {
-		return drivers.Errorf(vir.ErrNoNetwork, vir.FromNetwork, "no network with matching name '%s'", net.Name)
-	}
-	return nil
-}
-
-func (c *conn) NetworkIsActive(ctx context.Context, net protocol.Network) (int32, error) {
-	return 1, c.network(net)
-}
-
-func (c *conn) NetworkIsPersistent(ctx context.Context, net protocol.Network) (int32, error) {
-	return 1, c.network(net)
-}
-
-func (c *conn) NetworkGetAutostart(ctx context.Context, net protocol.Network) (int32, error) {
-	return 0, c.network(net)
-}
+// The read operations virsh pool-list makes on each pool listed, on the
+// default pool, with libvirt's test-driver answers.
 
 func (c *conn) pool(pool protocol.StoragePool) error {
 	if pool.Name != defaultPool.Name {

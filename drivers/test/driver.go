@@ -29,6 +29,7 @@ type Driver struct {
 
 	ifaces   *interfaces  // host interfaces, with their own lock; see interfaces.go
 	nodeDevs *nodeDevices // host devices, with their own lock; see nodedevs.go
+	nets     *networks    // the network concern; see networks.go
 }
 
 // defaultDomainXML is the domain test:///default starts with: name, uuid,
@@ -67,7 +68,7 @@ const defaultDomainXML = `<domain type='test'>
 
 // New returns a test driver holding the default domain, running as id 1.
 func New() *Driver {
-	d := &Driver{nextID: 1, ifaces: newInterfaces(), nodeDevs: newNodeDevices()}
+	d := &Driver{nextID: 1, ifaces: newInterfaces(), nodeDevs: newNodeDevices(), nets: newNetworks()}
 	def, err := domxml.Parse(defaultDomainXML)
 	if err != nil {
 		panic("test driver: default domain: " + err.Error())
@@ -103,6 +104,7 @@ type conn struct {
 func (c *conn) Close() error {
 	c.callbacks.Close(&c.drv.events, c)
 	c.drv.nodeDevs.callbacks.RemoveConn(c)
+	c.drv.nets.events.RemoveConn(c)
 	return nil
 }
 
@@ -110,7 +112,7 @@ func (c *conn) Close() error {
 // its lock without ever waiting. Save and restore, which read and write
 // files, are not among them; a new operation is not either until it is
 // added here.
-var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
+var immediate = drivers.ProcSet(drivers.StateQueries, networkProcs, []protocol.Procedure{
 	protocol.ProcConnectGetCapabilities, protocol.ProcNodeGetInfo, protocol.ProcNodeGetCellsFreeMemory,
 	protocol.ProcNodeGetFreeMemory, protocol.ProcNodeGetSecurityModel, protocol.ProcDomainGetSecurityLabel,
 	protocol.ProcConnectGetSysinfo, protocol.ProcConnectGetMaxVcpus, protocol.ProcNodeGetCPUMap,

@@ -152,7 +152,7 @@ const sysinfo = `<sysinfo type='smbios'>
 // ConnectGetSysinfo answers the test host's SMBIOS data.
 func (c *conn) ConnectGetSysinfo(ctx context.Context, flags uint32) (string, error) {
 	if flags != 0 {
-		return "", drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "unsupported flags (0x%x) in function testConnectGetSysinfo", flags)
+		return "", badFlags(flags, "testConnectGetSysinfo")
 	}
 	return sysinfo, nil
 }
@@ -165,7 +165,7 @@ func (c *conn) ConnectGetMaxVcpus(ctx context.Context, typ *string) (int32, erro
 // and 4 online.
 func (c *conn) NodeGetCPUMap(ctx context.Context, needMap, needOnline int32, flags uint32) (*protocol.NodeGetCPUMapRet, error) {
 	if flags != 0 {
-		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "unsupported flags (0x%x) in function testNodeGetCPUMap", flags)
+		return nil, badFlags(flags, "testNodeGetCPUMap")
 	}
 	ret := &protocol.NodeGetCPUMapRet{Ret: 8}
 	if needMap != 0 {

@@ -3,16 +3,14 @@ package test
 import (
 	"context"
 
-	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
-	"github.com/govirt/govirtd/vir"
 )
 
 // DomainGetHostname answers a running domain's host name as libvirt's
 // test driver does: its name followed by "host" (drivers.OpDomainGetHostname).
 func (c *conn) DomainGetHostname(ctx context.Context, ref protocol.Domain, flags uint32) (host string, err error) {
 	if flags != 0 {
-		return "", drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "unsupported flags (0x%x) in function testDomainGetHostname", flags)
+		return "", badFlags(flags, "testDomainGetHostname")
 	}
 	err = c.drv.withDomain(ref, func(dom *domain) error {
 		if !dom.active() {

@@ -94,15 +94,6 @@ func noInterface(what, value string) *drivers.Error {
 		"no interface with matching "+what+" '"+value+"'")
 }
 
-// unsupportedFlags is virCheckFlags's error, as the test driver's
-// functions report it.
-func unsupportedFlags(flags uint32, allowed uint32, fn string) error {
-	if flags&^allowed == 0 {
-		return nil
-	}
-	return drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "unsupported flags (0x%x) in function %s", flags&^allowed, fn)
-}
-
 func checkNames(maxnames int32, limit int) error {
 	if maxnames < 0 || int(maxnames) > limit {
 		return drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "maxnames %d is outside 0-%d", maxnames, limit)
@@ -180,7 +171,7 @@ func (c *conn) ConnectListDefinedInterfaces(ctx context.Context, maxnames int32)
 // other flag.
 func (c *conn) ConnectListAllInterfaces(ctx context.Context, needResults int32, flags uint32) (*protocol.ConnectListAllInterfacesRet, error) {
 	const activeFlags = uint32(vir.ConnectListInterfacesActive | vir.ConnectListInterfacesInactive)
-	if err := unsupportedFlags(flags, activeFlags, "testConnectListAllInterfaces"); err != nil {
+	if err := checkFlags(flags, activeFlags, "testConnectListAllInterfaces"); err != nil {
 		return nil, err
 	}
 	t := c.drv.ifaces
@@ -253,7 +244,7 @@ func (c *conn) InterfaceIsActive(ctx context.Context, ref protocol.Interface) (i
 // InterfaceGetXMLDesc formats the definition; libvirt's test driver
 // takes no flag, not even VIR_INTERFACE_XML_INACTIVE.
 func (c *conn) InterfaceGetXMLDesc(ctx context.Context, ref protocol.Interface, flags uint32) (string, error) {
-	if err := unsupportedFlags(flags, 0, "testInterfaceGetXMLDesc"); err != nil {
+	if err := checkFlags(flags, 0, "testInterfaceGetXMLDesc"); err != nil {
 		return "", err
 	}
 	t := c.drv.ifaces
@@ -269,7 +260,7 @@ func (c *conn) InterfaceGetXMLDesc(ctx context.Context, ref protocol.Interface, 
 // InterfaceDefineXML adds a definition, inactive, or replaces the one
 // of the same name, which keeps its state.
 func (c *conn) InterfaceDefineXML(ctx context.Context, doc string, flags uint32) (protocol.Interface, error) {
-	if err := unsupportedFlags(flags, uint32(vir.InterfaceDefineValidate), "testInterfaceDefineXML"); err != nil {
+	if err := checkFlags(flags, uint32(vir.InterfaceDefineValidate), "testInterfaceDefineXML"); err != nil {
 		return protocol.Interface{}, err
 	}
 	if flags&uint32(vir.InterfaceDefineValidate) != 0 {
@@ -319,7 +310,7 @@ func (c *conn) InterfaceDestroy(ctx context.Context, ref protocol.Interface, fla
 // setInterfaceActive starts or stops an interface; one already in that
 // state is refused with a bare OPERATION_INVALID, as libvirt has it.
 func (c *conn) setInterfaceActive(ref protocol.Interface, flags uint32, active bool, fn string) error {
-	if err := unsupportedFlags(flags, 0, fn); err != nil {
+	if err := checkFlags(flags, 0, fn); err != nil {
 		return err
 	}
 	t := c.drv.ifaces
@@ -340,7 +331,7 @@ func (c *conn) setInterfaceActive(ref protocol.Interface, flags uint32, active b
 // is saved for a rollback. libvirt saves a copy of each definition and
 // not their state, so a rollback leaves every interface inactive.
 func (c *conn) InterfaceChangeBegin(ctx context.Context, flags uint32) error {
-	if err := unsupportedFlags(flags, 0, "testInterfaceChangeBegin"); err != nil {
+	if err := checkFlags(flags, 0, "testInterfaceChangeBegin"); err != nil {
 		return err
 	}
 	t := c.drv.ifaces
@@ -363,7 +354,7 @@ func (c *conn) InterfaceChangeBegin(ctx context.Context, flags uint32) error {
 
 // InterfaceChangeCommit ends the transaction, keeping the table.
 func (c *conn) InterfaceChangeCommit(ctx context.Context, flags uint32) error {
-	if err := unsupportedFlags(flags, 0, "testInterfaceChangeCommit"); err != nil {
+	if err := checkFlags(flags, 0, "testInterfaceChangeCommit"); err != nil {
 		return err
 	}
 	t := c.drv.ifaces
@@ -379,7 +370,7 @@ func (c *conn) InterfaceChangeCommit(ctx context.Context, flags uint32) error {
 // InterfaceChangeRollback ends the transaction, restoring the table
 // saved by InterfaceChangeBegin.
 func (c *conn) InterfaceChangeRollback(ctx context.Context, flags uint32) error {
-	if err := unsupportedFlags(flags, 0, "testInterfaceChangeRollback"); err != nil {
+	if err := checkFlags(flags, 0, "testInterfaceChangeRollback"); err != nil {
 		return err
 	}
 	t := c.drv.ifaces

@@ -214,7 +214,7 @@ var capFlags = []string{
 }
 
 func (c *conn) NodeNumOfDevices(ctx context.Context, cap_ *string, flags uint32) (int32, error) {
-	if err := unsupportedFlags(flags, 0, "testNodeNumOfDevices"); err != nil {
+	if err := checkFlags(flags, 0, "testNodeNumOfDevices"); err != nil {
 		return 0, err
 	}
 	t := c.drv.nodeDevs
@@ -233,7 +233,7 @@ func (c *conn) NodeListDevices(ctx context.Context, cap_ *string, maxnames int32
 	if err := checkNames(maxnames, protocol.RemoteNodeDeviceListMax); err != nil {
 		return nil, err
 	}
-	if err := unsupportedFlags(flags, 0, "testNodeListDevices"); err != nil {
+	if err := checkFlags(flags, 0, "testNodeListDevices"); err != nil {
 		return nil, err
 	}
 	t := c.drv.nodeDevs
@@ -255,7 +255,7 @@ func (c *conn) NodeListDevices(ctx context.Context, cap_ *string, maxnames int32
 // here.
 func (c *conn) ConnectListAllNodeDevices(ctx context.Context, needResults int32, flags uint32) (*protocol.ConnectListAllNodeDevicesRet, error) {
 	capMask := uint32(1)<<len(capFlags) - 1
-	if err := unsupportedFlags(flags, capMask, "testConnectListAllNodeDevices"); err != nil {
+	if err := checkFlags(flags, capMask, "testConnectListAllNodeDevices"); err != nil {
 		return nil, err
 	}
 	t := c.drv.nodeDevs
@@ -295,7 +295,7 @@ func (c *conn) NodeDeviceLookupByName(ctx context.Context, name string) (protoco
 }
 
 func (c *conn) NodeDeviceGetXMLDesc(ctx context.Context, name string, flags uint32) (string, error) {
-	if err := unsupportedFlags(flags, 0, "testNodeDeviceGetXMLDesc"); err != nil {
+	if err := checkFlags(flags, 0, "testNodeDeviceGetXMLDesc"); err != nil {
 		return "", err
 	}
 	t := c.drv.nodeDevs
@@ -372,7 +372,7 @@ type vhbaRequest struct {
 // named scsi_host12 with the requested WWNs, replacing an earlier
 // scsi_host12. A lifecycle event CREATED follows.
 func (c *conn) NodeDeviceCreateXML(ctx context.Context, doc string, flags uint32) (protocol.NodeDevice, error) {
-	if err := unsupportedFlags(flags, uint32(vir.NodeDeviceCreateXMLValidate), "testNodeDeviceCreateXML"); err != nil {
+	if err := checkFlags(flags, uint32(vir.NodeDeviceCreateXMLValidate), "testNodeDeviceCreateXML"); err != nil {
 		return protocol.NodeDevice{}, err
 	}
 	if flags&uint32(vir.NodeDeviceCreateXMLValidate) != 0 {

@@ -8,12 +8,6 @@ import (
 	"github.com/govirt/govirtd/vir"
 )
 
-// badFlags is the error libvirt's test driver gives for flags an
-// operation does not know.
-func badFlags(flags uint32, fn string) error {
-	return drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "unsupported flags (0x%x) in function %s", flags, fn)
-}
-
 // nodeCPUStats are the test host's CPU times in nanoseconds, the same
 // for every CPU and for the whole host, as libvirt's test driver
 // reports them: fixed, so that clients see numbers they can check.

@@ -48,7 +48,8 @@ METHODS = {
         ("listInterfaces", []), ("listNWFilters", []), ("listNetworks", []),
         ("listSecrets", []), ("listStoragePools", []),
         ("lookupByID", [1]), ("lookupByName", ["test"]), ("lookupByUUIDString", [TEST_UUID]),
-        ("networkLookupByName", ["default"]), ("nodeDeviceLookupByName", ["computer"]),
+        ("networkLookupByName", ["default"]), ("networkLookupByUUIDString", ["dd8fe884-6c02-601e-7551-cca97df1c5df"]),
+        ("listAllNetworks", [libvirt.VIR_CONNECT_LIST_NETWORKS_INACTIVE]), ("nodeDeviceLookupByName", ["computer"]),
         ("nodeDeviceLookupByName", ["scsi_host1"]), ("nodeDeviceLookupByName", ["nosuch"]),
         ("nodeDeviceLookupSCSIHostByWWN", ["2000000012341234", "1000000012341234"]),
         ("numOfDefinedDomains", []), ("numOfDefinedInterfaces", []), ("numOfDefinedNetworks", []),
@@ -82,7 +83,8 @@ METHODS = {
         ("authorizedSSHKeysGet", ["root"]), ("backupGetXMLDesc", []),
     ],
     "virNetwork": [
-        ("DHCPLeases", []), ("UUIDString", []), ("XMLDesc", []), ("autostart", []), ("bridgeName", []),
+        ("DHCPLeases", []), ("UUID", []), ("UUIDString", []), ("XMLDesc", []),
+        ("XMLDesc", [libvirt.VIR_NETWORK_XML_INACTIVE]), ("autostart", []), ("bridgeName", []),
         ("isActive", []), ("isPersistent", []), ("listAllPorts", []), ("name", []),
     ],
     "virStoragePool": [
