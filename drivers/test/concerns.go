@@ -15,13 +15,9 @@ import (
 // is answered vir.ErrNoSupport.
 func (c *conn) ConcernConn(drivers.Concern) drivers.Conn { return c }
 
-// The test driver's networks and pools start as libvirt's do: one
-// network "default" and one pool "default-pool", both active and
-// persistent.
-var (
-	defaultNetwork = drivers.Network{Name: "default", UUID: mustUUID("dd8fe884-6c02-601e-7551-cca97df1c5df")}
-	defaultPool    = protocol.StoragePool{Name: "default-pool", UUID: mustUUID("dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566")}
-)
+// The test driver's networks start as libvirt's do: one network
+// "default", active and persistent.
+var defaultNetwork = drivers.Network{Name: "default", UUID: mustUUID("dd8fe884-6c02-601e-7551-cca97df1c5df")}
 
 func mustUUID(s string) drivers.UUID {
 	u, err := drivers.ParseUUID(s)
@@ -53,22 +49,7 @@ func (c *conn) ConnectListAllNetworks(ctx context.Context, flags vir.ConnectList
 	return []drivers.Network{defaultNetwork}, nil
 }
 
-// ConnectListAllStoragePools lists the test driver's storage concern:
-// the active, persistent pool "default-pool", not autostarted.
-func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32, flags uint32) (*protocol.ConnectListAllStoragePoolsRet, error) {
-	ret := &protocol.ConnectListAllStoragePoolsRet{Pools: []protocol.StoragePool{}}
-	types := flags &^ 0x3f // the pool type flags: default-pool is a dir pool
-	if listed(vir.ConnectListAllNetworksFlags(flags&0x3f), true, true, false) &&
-		(types == 0 || types&uint32(vir.ConnectListStoragePoolsDir) != 0) {
-		ret.Ret = 1
-		if needResults != 0 {
-			ret.Pools = append(ret.Pools, defaultPool)
-		}
-	}
-	return ret, nil
-}
-
-// The read operations virsh net-list and pool-list make on each object
+// The read operations virsh net-list makes on each object
 // listed, on the default objects, with libvirt's test-driver answers.
 
 func (c *conn) network(net protocol.Network) error {
@@ -88,34 +69,4 @@ func (c *conn) NetworkIsPersistent(ctx context.Context, net protocol.Network) (i
 
 func (c *conn) NetworkGetAutostart(ctx context.Context, net protocol.Network) (int32, error) {
 	return 0, c.network(net)
-}
-
-func (c *conn) pool(pool protocol.StoragePool) error {
-	if pool.Name != defaultPool.Name {
-		return drivers.Errorf(vir.ErrNoStoragePool, vir.FromStorage, "no storage pool with matching name '%s'", pool.Name)
-	}
-	return nil
-}
-
-// defaultPoolSize is default-pool's capacity, all of it available, as
-// libvirt's test driver reports it.
-const defaultPoolSize = 100 << 30
-
-func (c *conn) StoragePoolGetInfo(ctx context.Context, pool protocol.StoragePool) (*protocol.StoragePoolGetInfoRet, error) {
-	if err := c.pool(pool); err != nil {
-		return nil, err
-	}
-	return &protocol.StoragePoolGetInfoRet{State: uint8(vir.StoragePoolRunning), Capacity: defaultPoolSize, Available: defaultPoolSize}, nil
-}
-
-func (c *conn) StoragePoolIsActive(ctx context.Context, pool protocol.StoragePool) (int32, error) {
-	return 1, c.pool(pool)
-}
-
-func (c *conn) StoragePoolIsPersistent(ctx context.Context, pool protocol.StoragePool) (int32, error) {
-	return 1, c.pool(pool)
-}
-
-func (c *conn) StoragePoolGetAutostart(ctx context.Context, pool protocol.StoragePool) (int32, error) {
-	return 0, c.pool(pool)
 }

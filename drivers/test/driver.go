@@ -26,6 +26,8 @@ type Driver struct {
 	extra   map[drivers.UUID]*domainExtra  // by domain UUID; see managedsave.go
 
 	events drivers.CallbackList
+
+	pools *poolState // the storage concern; its own lock (pools.go)
 }
 
 // defaultDomainXML is the domain test:///default starts with: name, uuid,
@@ -64,7 +66,7 @@ const defaultDomainXML = `<domain type='test'>
 
 // New returns a test driver holding the default domain, running as id 1.
 func New() *Driver {
-	d := &Driver{nextID: 1}
+	d := &Driver{nextID: 1, pools: newPoolState()}
 	def, err := domxml.Parse(defaultDomainXML)
 	if err != nil {
 		panic("test driver: default domain: " + err.Error())
@@ -99,6 +101,7 @@ type conn struct {
 
 func (c *conn) Close() error {
 	c.callbacks.Close(&c.drv.events, c)
+	c.drv.pools.events.RemoveConn(c)
 	return nil
 }
 
@@ -118,7 +121,7 @@ var immediate = drivers.ProcSet(drivers.StateQueries, []protocol.Procedure{
 	protocol.ProcDomainSuspend, protocol.ProcDomainResume, protocol.ProcDomainSetAutostart,
 	protocol.ProcDomainGetInfo, protocol.ProcDomainGetXMLDesc,
 	protocol.ProcDomainHasManagedSaveImage, protocol.ProcDomainSnapshotNum,
-})
+}, poolProcs)
 
 // Immediate reports the procedures the daemon may run on the client's
 // reader goroutine (drivers.Immediate).
