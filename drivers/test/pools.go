@@ -96,6 +96,14 @@ var poolProcs = []protocol.Procedure{
 
 func (c *conn) ps() *poolState { return c.drv.pools }
 
+// poolBadFlags is virCheckFlags' error in libvirt's test driver: the
+// flags of fn outside supported, in a message without the usual
+// "invalid argument" prefix.
+func poolBadFlags(flags, supported uint32, fn string) error {
+	msg := fmt.Sprintf("unsupported flags (0x%x) in function %s", flags&^supported, fn)
+	return &drivers.Error{Code: vir.ErrInvalidArg, Domain: vir.FromTest, Message: msg, Template: "%s", Detail: msg}
+}
+
 // emit raises a lifecycle event of p; s.mu is held.
 func (s *poolState) emit(ref protocol.StoragePool, ev vir.StoragePoolEventLifecycleType) {
 	s.events.Emit(drivers.StoragePoolLifecycleEvent{Pool: ref, Event: ev})
@@ -108,7 +116,7 @@ func (s *poolState) byName(name string) (*pool, error) {
 			return p, nil
 		}
 	}
-	return nil, drivers.Errorf(vir.ErrNoStoragePool, vir.FromStorage, "no storage pool with matching name '%s'", name)
+	return nil, drivers.Errorf(vir.ErrNoStoragePool, vir.FromTest, "no storage pool with matching name '%s'", name)
 }
 
 func (s *poolState) byUUID(u drivers.UUID) (*pool, error) {
@@ -117,7 +125,7 @@ func (s *poolState) byUUID(u drivers.UUID) (*pool, error) {
 			return p, nil
 		}
 	}
-	return nil, drivers.Errorf(vir.ErrNoStoragePool, vir.FromStorage, "no storage pool with matching uuid '%s'", u)
+	return nil, drivers.Errorf(vir.ErrNoStoragePool, vir.FromTest, "no storage pool with matching uuid '%s'", u)
 }
 
 // activeByName and inactiveByName find a pool that must be active
@@ -125,7 +133,7 @@ func (s *poolState) byUUID(u drivers.UUID) (*pool, error) {
 func (s *poolState) activeByName(name string) (*pool, error) {
 	p, err := s.byName(name)
 	if err == nil && !p.active {
-		err = drivers.Errorf(vir.ErrOperationInvalid, vir.FromStorage, "storage pool '%s' is not active", name)
+		err = drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest, "storage pool '%s' is not active", name)
 	}
 	return p, err
 }
@@ -133,7 +141,7 @@ func (s *poolState) activeByName(name string) (*pool, error) {
 func (s *poolState) inactiveByName(name string) (*pool, error) {
 	p, err := s.byName(name)
 	if err == nil && p.active {
-		err = drivers.Errorf(vir.ErrOperationInvalid, vir.FromStorage, "storage pool '%s' is active", name)
+		err = drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest, "storage pool '%s' is active", name)
 	}
 	return p, err
 }
@@ -191,7 +199,7 @@ const poolTypeFlags = 0xfffc0 // VIR_CONNECT_LIST_STORAGE_POOLS_DIR … _ISCSI_D
 // pool passes VIR_CONNECT_LIST_STORAGE_POOLS_DIR.
 func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32, flags uint32) (*protocol.ConnectListAllStoragePoolsRet, error) {
 	if flags&^(0x3f|poolTypeFlags) != 0 {
-		return nil, badFlags(flags, "testConnectListAllStoragePools")
+		return nil, poolBadFlags(flags, 0x3f|poolTypeFlags, "testConnectListAllStoragePools")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -213,7 +221,7 @@ func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32
 
 func (s *poolState) names(active bool, maxnames int32) ([]string, error) {
 	if maxnames < 0 || maxnames > protocol.RemoteStoragePoolListMax {
-		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromStorage, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteStoragePoolListMax)
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteStoragePoolListMax)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -315,7 +323,7 @@ func b2i(b bool) int32 {
 // that name and UUID), persistent and inactive, and raises DEFINED.
 func (c *conn) StoragePoolDefineXML(ctx context.Context, doc string, flags uint32) (protocol.StoragePool, error) {
 	if flags&^uint32(vir.StoragePoolDefineValidate) != 0 {
-		return protocol.StoragePool{}, badFlags(flags, "testStoragePoolDefineXML")
+		return protocol.StoragePool{}, poolBadFlags(flags, uint32(vir.StoragePoolDefineValidate), "testStoragePoolDefineXML")
 	}
 	def, err := parsePoolXML(doc)
 	if err != nil {
@@ -338,7 +346,7 @@ func (c *conn) StoragePoolDefineXML(ctx context.Context, doc string, flags uint3
 // pool of that name and UUID makes it transient.
 func (c *conn) StoragePoolCreateXML(ctx context.Context, doc string, flags uint32) (protocol.StoragePool, error) {
 	if flags != 0 {
-		return protocol.StoragePool{}, badFlags(flags, "testStoragePoolCreateXML")
+		return protocol.StoragePool{}, poolBadFlags(flags, 0, "testStoragePoolCreateXML")
 	}
 	def, err := parsePoolXML(doc)
 	if err != nil {
@@ -360,7 +368,7 @@ func (c *conn) StoragePoolCreateXML(ctx context.Context, doc string, flags uint3
 // StoragePoolCreate starts an inactive pool and raises STARTED.
 func (c *conn) StoragePoolCreate(ctx context.Context, ref protocol.StoragePool, flags uint32) error {
 	if flags != 0 {
-		return badFlags(flags, "testStoragePoolCreate")
+		return poolBadFlags(flags, 0, "testStoragePoolCreate")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -378,7 +386,7 @@ func (c *conn) StoragePoolCreate(ctx context.Context, ref protocol.StoragePool, 
 // CREATED, as libvirt's test driver does.
 func (c *conn) StoragePoolBuild(ctx context.Context, ref protocol.StoragePool, flags uint32) error {
 	if flags != 0 {
-		return badFlags(flags, "testStoragePoolBuild")
+		return poolBadFlags(flags, 0, "testStoragePoolBuild")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -412,7 +420,7 @@ func (c *conn) StoragePoolDestroy(ctx context.Context, ref protocol.StoragePool)
 // DELETED, as libvirt's test driver does.
 func (c *conn) StoragePoolDelete(ctx context.Context, ref protocol.StoragePool, flags uint32) error {
 	if flags != 0 {
-		return badFlags(flags, "testStoragePoolDelete")
+		return poolBadFlags(flags, 0, "testStoragePoolDelete")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -441,7 +449,7 @@ func (c *conn) StoragePoolUndefine(ctx context.Context, ref protocol.StoragePool
 // StoragePoolRefresh raises the refresh event of an active pool.
 func (c *conn) StoragePoolRefresh(ctx context.Context, ref protocol.StoragePool, flags uint32) error {
 	if flags != 0 {
-		return badFlags(flags, "testStoragePoolRefresh")
+		return poolBadFlags(flags, 0, "testStoragePoolRefresh")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -470,7 +478,7 @@ func (c *conn) StoragePoolGetInfo(ctx context.Context, ref protocol.StoragePool)
 
 func (c *conn) StoragePoolGetXMLDesc(ctx context.Context, ref protocol.StoragePool, flags uint32) (string, error) {
 	if flags != 0 {
-		return "", badFlags(flags, "testStoragePoolGetXMLDesc")
+		return "", poolBadFlags(flags, 0, "testStoragePoolGetXMLDesc")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -504,7 +512,7 @@ func (c *conn) StoragePoolSetAutostart(ctx context.Context, ref protocol.Storage
 		return err
 	}
 	if !p.persistent {
-		return drivers.Errorf(vir.ErrInvalidArg, vir.FromStorage, "pool has no config file")
+		return drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "pool has no config file")
 	}
 	p.autostart = autostart != 0
 	return nil
@@ -515,19 +523,19 @@ func (c *conn) StoragePoolSetAutostart(ctx context.Context, ref protocol.Storage
 // /testshare for netfs; no other type discovers sources.
 func (c *conn) ConnectFindStoragePoolSources(ctx context.Context, typ string, srcSpec *string, flags uint32) (string, error) {
 	if flags != 0 {
-		return "", badFlags(flags, "testConnectFindStoragePoolSources")
+		return "", poolBadFlags(flags, 0, "testConnectFindStoragePoolSources")
 	}
 	known := map[string]bool{"fs": true, "netfs": true, "logical": true, "disk": true, "iscsi": true, "iscsi-direct": true,
 		"scsi": true, "mpath": true, "rbd": true, "sheepdog": true, "gluster": true, "zfs": true, "vstorage": true}
 	// libvirt takes dir (type number 0) for an unknown type here.
 	if typ == "dir" {
-		return "", drivers.Errorf(vir.ErrInternalError, vir.FromStorage, "unknown storage pool type %s", typ)
+		return "", drivers.Errorf(vir.ErrInternalError, vir.FromTest, "unknown storage pool type %s", typ)
 	}
 	if !known[typ] {
 		if srcSpec != nil {
-			return "", drivers.Errorf(vir.ErrInternalError, vir.FromStorage, "unknown storage pool type %s", typ)
+			return "", drivers.Errorf(vir.ErrInternalError, vir.FromTest, "unknown storage pool type %s", typ)
 		}
-		return "", drivers.Errorf(vir.ErrNoSupport, vir.FromStorage, "pool type '%s' does not support source discovery", typ)
+		return "", drivers.Errorf(vir.ErrNoSupport, vir.FromTest, "pool type '%s' does not support source discovery", typ)
 	}
 	var host string
 	if srcSpec != nil {
@@ -538,7 +546,7 @@ func (c *conn) ConnectFindStoragePoolSources(ctx context.Context, typ string, sr
 			} `xml:"host"`
 		}
 		if err := xml.Unmarshal([]byte(*srcSpec), &src); err != nil {
-			return "", drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "(storage_source_specification): %v", err)
+			return "", drivers.Errorf(vir.ErrXMLError, vir.FromTest, "(storage_source_specification): %v", err)
 		}
 		if len(src.Host) > 0 {
 			host = src.Host[0].Name
@@ -549,11 +557,11 @@ func (c *conn) ConnectFindStoragePoolSources(ctx context.Context, typ string, sr
 		return defaultPoolSourcesLogical, nil
 	case "netfs":
 		if host == "" {
-			return "", drivers.Errorf(vir.ErrInvalidArg, vir.FromStorage, "hostname must be specified for netfs sources")
+			return "", drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "hostname must be specified for netfs sources")
 		}
 		return fmt.Sprintf(defaultPoolSourcesNetFS, host), nil
 	}
-	return "", drivers.Errorf(vir.ErrNoSupport, vir.FromStorage, "pool type '%s' does not support source discovery", typ)
+	return "", drivers.Errorf(vir.ErrNoSupport, vir.FromTest, "pool type '%s' does not support source discovery", typ)
 }
 
 // The sources libvirt's test driver finds.
@@ -597,7 +605,7 @@ func (p *pool) volRef(v *volume) protocol.StorageVol {
 }
 
 func noVol(what, v string) error {
-	return drivers.Errorf(vir.ErrNoStorageVol, vir.FromStorage, "no storage vol with matching %s '%s'", what, v)
+	return drivers.Errorf(vir.ErrNoStorageVol, vir.FromTest, "no storage vol with matching %s '%s'", what, v)
 }
 
 // volOf finds a volume by the pool and name its reference carries; the
@@ -627,7 +635,7 @@ func (c *conn) StoragePoolNumOfVolumes(ctx context.Context, ref protocol.Storage
 
 func (c *conn) StoragePoolListVolumes(ctx context.Context, ref protocol.StoragePool, maxnames int32) ([]string, error) {
 	if maxnames < 0 || maxnames > protocol.RemoteStorageVolListMax {
-		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromStorage, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteStorageVolListMax)
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromTest, "maxnames %d is outside 0-%d", maxnames, protocol.RemoteStorageVolListMax)
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -647,7 +655,7 @@ func (c *conn) StoragePoolListVolumes(ctx context.Context, ref protocol.StorageP
 
 func (c *conn) StoragePoolListAllVolumes(ctx context.Context, ref protocol.StoragePool, needResults int32, flags uint32) (*protocol.StoragePoolListAllVolumesRet, error) {
 	if flags != 0 {
-		return nil, badFlags(flags, "testStoragePoolListAllVolumes")
+		return nil, poolBadFlags(flags, 0, "testStoragePoolListAllVolumes")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -657,7 +665,7 @@ func (c *conn) StoragePoolListAllVolumes(ctx context.Context, ref protocol.Stora
 		return nil, err
 	}
 	if !p.active {
-		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromStorage, "storage pool is not active")
+		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest, "storage pool is not active")
 	}
 	ret := &protocol.StoragePoolListAllVolumesRet{Vols: []protocol.StorageVol{}, Ret: uint32(len(p.vols))}
 	if needResults != 0 {
@@ -728,13 +736,13 @@ func (s *poolState) createVol(poolName, doc, clone string) (protocol.StorageVol,
 		return protocol.StorageVol{}, err
 	}
 	if p.vol(v.name) != nil {
-		return protocol.StorageVol{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromStorage, "storage vol already exists")
+		return protocol.StorageVol{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromTest, "storage vol already exists")
 	}
 	if clone != "" && p.vol(clone) == nil {
 		return protocol.StorageVol{}, noVol("name", clone)
 	}
 	if p.allocation+v.allocation > p.capacity || p.allocation+v.allocation < p.allocation {
-		return protocol.StorageVol{}, drivers.Errorf(vir.ErrInternalError, vir.FromStorage, "Not enough free space in pool for volume '%s'", v.name)
+		return protocol.StorageVol{}, drivers.Errorf(vir.ErrInternalError, vir.FromTest, "Not enough free space in pool for volume '%s'", v.name)
 	}
 	v.path = p.def.path + "/" + v.name
 	v.key = v.path
@@ -746,7 +754,7 @@ func (s *poolState) createVol(poolName, doc, clone string) (protocol.StorageVol,
 
 func (c *conn) StorageVolCreateXML(ctx context.Context, ref protocol.StoragePool, doc string, flags uint32) (protocol.StorageVol, error) {
 	if flags&^uint32(vir.StorageVolCreateValidate) != 0 {
-		return protocol.StorageVol{}, badFlags(flags, "testStorageVolCreateXML")
+		return protocol.StorageVol{}, poolBadFlags(flags, uint32(vir.StorageVolCreateValidate), "testStorageVolCreateXML")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -756,7 +764,7 @@ func (c *conn) StorageVolCreateXML(ctx context.Context, ref protocol.StoragePool
 
 func (c *conn) StorageVolCreateXMLFrom(ctx context.Context, ref protocol.StoragePool, doc string, clonevol protocol.StorageVol, flags uint32) (protocol.StorageVol, error) {
 	if flags&^uint32(vir.StorageVolCreateValidate) != 0 {
-		return protocol.StorageVol{}, badFlags(flags, "testStorageVolCreateXMLFrom")
+		return protocol.StorageVol{}, poolBadFlags(flags, uint32(vir.StorageVolCreateValidate), "testStorageVolCreateXMLFrom")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -766,7 +774,7 @@ func (c *conn) StorageVolCreateXMLFrom(ctx context.Context, ref protocol.Storage
 
 func (c *conn) StorageVolDelete(ctx context.Context, ref protocol.StorageVol, flags uint32) error {
 	if flags != 0 {
-		return badFlags(flags, "testStorageVolDelete")
+		return poolBadFlags(flags, 0, "testStorageVolDelete")
 	}
 	s := c.ps()
 	s.mu.Lock()
@@ -800,7 +808,7 @@ func (c *conn) StorageVolGetInfo(ctx context.Context, ref protocol.StorageVol) (
 
 func (c *conn) StorageVolGetXMLDesc(ctx context.Context, ref protocol.StorageVol, flags uint32) (string, error) {
 	if flags != 0 {
-		return "", badFlags(flags, "testStorageVolGetXMLDesc")
+		return "", poolBadFlags(flags, 0, "testStorageVolGetXMLDesc")
 	}
 	s := c.ps()
 	s.mu.Lock()

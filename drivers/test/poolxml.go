@@ -116,13 +116,13 @@ func parsePoolXML(doc string) (*poolDef, error) {
 	}
 	switch x.Type {
 	case "":
-		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "Missing required attribute 'type' in element 'pool'")
+		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromXML, "Missing required attribute 'type' in element 'pool'")
 	case "dir":
 	case "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd", "sheepdog", "gluster", "zfs", "vstorage":
 		return nil, drivers.Errorf(vir.ErrConfigUnsupported, vir.FromStorage,
 			"pool type '%s' is not served by govirtd's test driver (only dir pools are); use a dir pool", x.Type)
 	default:
-		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "Invalid value for attribute 'type' in element 'pool': '%s'.", x.Type)
+		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromXML, "Invalid value for attribute 'type' in element 'pool': '%s'.", x.Type)
 	}
 	if x.Features != nil || x.Refresh != nil || x.FSCommandline != nil || x.RBDCommandline != nil ||
 		(x.Source != nil && x.Source.Auth != nil) || (x.Target != nil && (x.Target.Encryption != nil || x.Target.Timestamps != nil)) {
@@ -346,11 +346,11 @@ func scaleSize(v uint64, unit string) (uint64, error) {
 		case u[1:] == "b":
 			base = 1000
 		default:
-			return 0, drivers.Errorf(vir.ErrInvalidArg, vir.FromStorage, "unknown suffix '%s'", unit)
+			return 0, drivers.Errorf(vir.ErrInvalidArg, vir.FromNone, "unknown suffix '%s'", unit)
 		}
 		exp := strings.IndexByte("kmgtpe", u[0]) + 1
 		if exp == 0 {
-			return 0, drivers.Errorf(vir.ErrInvalidArg, vir.FromStorage, "unknown suffix '%s'", unit)
+			return 0, drivers.Errorf(vir.ErrInvalidArg, vir.FromNone, "unknown suffix '%s'", unit)
 		}
 		for range exp {
 			scale *= base
@@ -358,7 +358,7 @@ func scaleSize(v uint64, unit string) (uint64, error) {
 	}
 	const limit = 1<<63 - 1
 	if v != 0 && v > limit/scale {
-		return 0, drivers.Errorf(vir.ErrOverflow, vir.FromStorage, "value too large: %d%s", v, unit)
+		return 0, drivers.Errorf(vir.ErrOverflow, vir.FromNone, "value too large: %d%s", v, unit)
 	}
 	return v * scale, nil
 }
