@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
@@ -19,10 +20,13 @@ const scratchPoolXML = `<pool type='dir'><name>scratch</name>
 // function giving the events delivered since its last call.
 func poolEvents(t *testing.T, c *conn, filter *drivers.StoragePool) func() []string {
 	t.Helper()
+	var mu sync.Mutex // callbacks run on the goroutine of the change
 	var evs []string
 	var reg drivers.StoragePoolEvents = c
 	for _, id := range []vir.StoragePoolEventID{vir.StoragePoolEventIDLifecycle, vir.StoragePoolEventIDRefresh} {
 		if _, err := reg.ConnectStoragePoolEventRegisterAny(context.Background(), filter, id, func(_ int, ev drivers.StoragePoolEvent) {
+			mu.Lock()
+			defer mu.Unlock()
 			switch e := ev.(type) {
 			case drivers.StoragePoolLifecycleEvent:
 				evs = append(evs, fmt.Sprintf("%s %s/%d", e.Pool.Name, strings.TrimPrefix(e.Event.String(), "VIR_STORAGE_POOL_EVENT_"), e.Detail))
@@ -33,7 +37,13 @@ func poolEvents(t *testing.T, c *conn, filter *drivers.StoragePool) func() []str
 			t.Fatal(err)
 		}
 	}
-	return func() []string { out := evs; evs = nil; return out }
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := evs
+		evs = nil
+		return out
+	}
 }
 
 func poolInfo(t *testing.T, c *conn, p protocol.StoragePool) string {
@@ -395,5 +405,77 @@ func TestSanitizePath(t *testing.T) {
 		if got := sanitizePath(in); got != want {
 			t.Errorf("sanitizePath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestPoolProcsImmediate: every storage procedure the test driver serves
+// runs without waiting; the stream ones it does not serve are not listed.
+func TestPoolProcsImmediate(t *testing.T) {
+	c, _ := open(t, New())
+	for _, proc := range poolProcs {
+		if !c.Immediate(proc) {
+			t.Errorf("Immediate(%s) = false", proc)
+		}
+	}
+	for _, proc := range []protocol.Procedure{protocol.ProcStorageVolUpload, protocol.ProcStorageVolDownload, protocol.ProcStorageVolResize} {
+		if c.Immediate(proc) {
+			t.Errorf("Immediate(%s) = true for a procedure the test driver does not serve", proc)
+		}
+	}
+}
+
+// TestPoolsConcurrently: connections defining, starting and tearing down
+// their own pools and volumes at once leave every pool's events in the
+// order of its changes and the table as it began.
+func TestPoolsConcurrently(t *testing.T) {
+	d := New()
+	ctx := context.Background()
+	const n = 8
+	done := make(chan error, n)
+	for i := range n {
+		c, _ := open(t, d)
+		events := poolEvents(t, c, nil)
+		go func() {
+			done <- func() error {
+				name := fmt.Sprintf("p%d", i)
+				p, err := c.StoragePoolDefineXML(ctx, fmt.Sprintf(`<pool type='dir'><name>%s</name><target><path>/%s</path></target></pool>`, name, name), 0)
+				if err != nil {
+					return err
+				}
+				for _, step := range []func() error{
+					func() error { return c.StoragePoolCreate(ctx, p, 0) },
+					func() error {
+						_, err := c.StorageVolCreateXML(ctx, p, `<volume><name>v</name><capacity>1</capacity></volume>`, 0)
+						return err
+					},
+					func() error { return c.StorageVolDelete(ctx, protocol.StorageVol{Pool: name, Name: "v"}, 0) },
+					func() error { return c.StoragePoolDestroy(ctx, p) },
+					func() error { return c.StoragePoolUndefine(ctx, p) },
+				} {
+					if err := step(); err != nil {
+						return err
+					}
+				}
+				var mine []string
+				for _, e := range events() {
+					if strings.HasPrefix(e, name+" ") {
+						mine = append(mine, e)
+					}
+				}
+				if got, want := strings.Join(mine, "; "), fmt.Sprintf("%[1]s DEFINED/0; %[1]s STARTED/0; %[1]s STOPPED/0; %[1]s UNDEFINED/0", name); got != want {
+					return fmt.Errorf("%s events %q, want %q", name, got, want)
+				}
+				return nil
+			}()
+		}()
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	c, _ := open(t, d)
+	if got := listPools(t, c, 0); got != "default-pool" {
+		t.Errorf("pools afterwards %q, want default-pool", got)
 	}
 }
