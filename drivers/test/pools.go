@@ -162,7 +162,7 @@ func (s *poolState) remove(p *pool) {
 // refuses an active pool of that name, as creating does.
 func (s *poolState) add(def *poolDef, checkLive bool) (*pool, error) {
 	for _, q := range s.pools {
-		if q.def.name != def.name && q.def.path == def.path {
+		if q.def.conflicts(def) {
 			return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromStorage, "Storage source conflict with pool: '%s'", q.def.name)
 		}
 	}
@@ -190,13 +190,18 @@ func (s *poolState) add(def *poolDef, checkLive bool) (*pool, error) {
 	return p, nil
 }
 
-// poolTypeFlags is each pool type's virConnectListAllStoragePools flag;
-// every test pool is a dir pool.
+// poolTypeFlags are the pool type flags of virConnectListAllStoragePools,
+// and poolTypeFlag the flag of each type served.
 const poolTypeFlags = 0xfffc0 // VIR_CONNECT_LIST_STORAGE_POOLS_DIR … _ISCSI_DIRECT
 
+var poolTypeFlag = map[string]uint32{
+	"dir": uint32(vir.ConnectListStoragePoolsDir), "fs": uint32(vir.ConnectListStoragePoolsFs),
+	"netfs": uint32(vir.ConnectListStoragePoolsNetfs),
+}
+
 // ConnectListAllStoragePools lists the pools that pass flags: the state
-// groups as for networks (listed), and the type flags, of which a dir
-// pool passes VIR_CONNECT_LIST_STORAGE_POOLS_DIR.
+// groups as for networks (listed), and the type flags, of which a pool
+// passes its type's.
 func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32, flags uint32) (*protocol.ConnectListAllStoragePoolsRet, error) {
 	if flags&^(0x3f|poolTypeFlags) != 0 {
 		return nil, poolBadFlags(flags, 0x3f|poolTypeFlags, "testConnectListAllStoragePools")
@@ -208,7 +213,7 @@ func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32
 	types := flags & poolTypeFlags
 	for _, p := range s.pools {
 		if !listed(vir.ConnectListAllNetworksFlags(flags&0x3f), p.active, p.persistent, p.autostart) ||
-			(types != 0 && types&uint32(vir.ConnectListStoragePoolsDir) == 0) {
+			(types != 0 && types&poolTypeFlag[p.def.typ] == 0) {
 			continue
 		}
 		ret.Ret++
@@ -802,7 +807,7 @@ func (c *conn) StorageVolGetInfo(ctx context.Context, ref protocol.StorageVol) (
 	if err != nil {
 		return nil, err
 	}
-	// A dir pool's volumes are files, whatever their XML says.
+	// A dir, fs or netfs pool's volumes are files, whatever their XML says.
 	return &protocol.StorageVolGetInfoRet{Type: int8(vir.StorageVolFile), Capacity: v.capacity, Allocation: v.allocation}, nil
 }
 

@@ -216,7 +216,12 @@ func TestPoolDefinitionRules(t *testing.T) {
 		{"slash in name", `<pool type='dir'><name>a/b</name><target><path>/x</path></target></pool>`, vir.ErrXMLError},
 		{"no type", `<pool><name>other</name><target><path>/x</path></target></pool>`, vir.ErrXMLError},
 		{"unknown type", `<pool type='tape'><name>other</name><target><path>/x</path></target></pool>`, vir.ErrXMLError},
-		{"type not served", `<pool type='netfs'><name>other</name><source><host name='h'/><dir path='/e'/></source><target><path>/x</path></target></pool>`, vir.ErrConfigUnsupported},
+		{"type not served", `<pool type='logical'><name>other</name><source><name>vg</name></source><target><path>/x</path></target></pool>`, vir.ErrConfigUnsupported},
+		{"netfs without host", `<pool type='netfs'><name>other</name><source><dir path='/e'/></source><target><path>/x</path></target></pool>`, vir.ErrXMLError},
+		{"netfs without dir", `<pool type='netfs'><name>other</name><source><host name='h'/></source><target><path>/x</path></target></pool>`, vir.ErrXMLError},
+		{"fs without device", `<pool type='fs'><name>other</name><target><path>/x</path></target></pool>`, vir.ErrXMLError},
+		{"unknown fs format", `<pool type='fs'><name>other</name><source><device path='/dev/a'/><format type='ntfs'/></source><target><path>/x</path></target></pool>`, vir.ErrConfigUnsupported},
+		{"protocol ver of cifs", `<pool type='netfs'><name>other</name><source><host name='h'/><dir path='/e'/><format type='cifs'/><protocol ver='3'/></source><target><path>/x</path></target></pool>`, vir.ErrConfigUnsupported},
 		{"bad mode", `<pool type='dir'><name>other</name><target><path>/x</path><permissions><mode>0999</mode></permissions></target></pool>`, vir.ErrXMLError},
 		{"not XML", `<pool`, vir.ErrXMLError},
 	} {
@@ -241,6 +246,35 @@ func TestPoolDefinitionRules(t *testing.T) {
 	}
 	q := must[protocol.StoragePool](t)(c.StoragePoolDefineXML(ctx, `<pool type='dir'><name>perm</name><target><path>/perm</path>
 <permissions><owner>107</owner><mode>755</mode><label>l</label></permissions></target></pool>`, 0))
+	// fs and netfs pools keep their sources; the same export or device
+	// twice is a conflict.
+	nfs := must[protocol.StoragePool](t)(c.StoragePoolDefineXML(ctx, `<pool type='netfs'><name>nfs</name>
+<source><host name='h' port='2049'/><dir path='/export//'/><device path='/dropped'/><protocol ver='4'/></source><target><path>/mnt/nfs</path></target></pool>`, 0))
+	wantXML := `<source>
+    <host name="h" port="2049"></host>
+    <dir path="/export"></dir>
+    <format type="auto"></format>
+    <protocol ver="4"></protocol>
+  </source>`
+	if xml := must[string](t)(c.StoragePoolGetXMLDesc(ctx, nfs, 0)); !strings.Contains(xml, wantXML) {
+		t.Errorf("netfs pool XML:\n%s\nwant its source as\n%s", xml, wantXML)
+	}
+	_, err = c.StoragePoolDefineXML(ctx, `<pool type='netfs'><name>nfs2</name><source><host name='h'/><dir path='/export'/></source><target><path>/mnt/nfs2</path></target></pool>`, 0)
+	wantCode(t, err, vir.ErrOperationFailed)
+	fs := must[protocol.StoragePool](t)(c.StoragePoolDefineXML(ctx, `<pool type='fs'><name>fs</name>
+<source><device path='/dev/sdb1' part_separator='no'/><format type='ext4'/></source><target><path>/mnt/fs</path></target></pool>`, 0))
+	if got := listPools(t, c, vir.ConnectListStoragePoolsFs|vir.ConnectListStoragePoolsNetfs); got != "nfs fs" {
+		t.Errorf("fs and netfs pools %q, want nfs fs", got)
+	}
+	wantXML = `<device path="/dev/sdb1" part_separator="no"></device>
+    <format type="ext4"></format>`
+	if xml := must[string](t)(c.StoragePoolGetXMLDesc(ctx, fs, 0)); !strings.Contains(xml, wantXML) {
+		t.Errorf("fs pool XML:\n%s\nwant its source as\n%s", xml, wantXML)
+	}
+	_, err = c.StoragePoolDefineXML(ctx, `<pool type='fs'><name>fs2</name><source><device path='/dev/sdb1'/></source><target><path>/mnt/fs2</path></target></pool>`, 0)
+	wantCode(t, err, vir.ErrOperationFailed)
+	events()
+
 	want := "<permissions>\n      <mode>0755</mode>\n      <owner>107</owner>\n      <label>l</label>\n    </permissions>"
 	if xml := must[string](t)(c.StoragePoolGetXMLDesc(ctx, q, 0)); !strings.Contains(xml, want) {
 		t.Errorf("permissions:\n%s\nwant them as\n%s", xml, want)

@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,9 +17,10 @@ import (
 // The storage pool and volume definitions of the test driver, read with
 // libvirtxml and written back in the element order libvirt 9.0 writes
 // them (libvirtxml's own order differs, and the compat test compares
-// element order). Only dir pools are served: libvirt's other pool types
-// each have their own source rules, and a pool govirtd could not describe
-// as libvirt does is refused rather than answered wrongly.
+// element order). Only dir, fs and netfs pools are served: libvirt's
+// other pool types each have their own source rules, and a pool govirtd
+// could not describe as libvirt does is refused rather than answered
+// wrongly.
 
 // perms is a pool target's or a volume target's <permissions>; a field
 // that is absent is -1 (mode) or nil.
@@ -96,19 +98,41 @@ func (p perms) xml() *permsXML {
 	return x
 }
 
-// poolDef is one storage pool definition (virStoragePoolDef) of a dir
-// pool.
+// poolDef is one storage pool definition (virStoragePoolDef) of a dir,
+// fs or netfs pool.
 type poolDef struct {
+	typ   string // dir, fs or netfs
 	name  string
 	uuid  drivers.UUID
 	path  string // target path, sanitised
 	perms perms
-	// The <source> children a dir pool keeps (libvirt drops the others).
-	protocolVer, vendor, product *string
+	// The <source>: what libvirt keeps of it for these types (an empty
+	// string is absent, as libvirt reads it). format is the fs or netfs
+	// format ("" for dir).
+	hosts                        []poolHost
+	devices                      []poolDevice
+	dir, format                  string
+	protocolVer, vendor, product string
+}
+
+type poolHost struct {
+	name string
+	port int
+}
+
+type poolDevice struct {
+	path, partSeparator string
+}
+
+// poolFormats are the source formats of the pool types that have them,
+// the first the default.
+var poolFormats = map[string][]string{
+	"fs":    {"auto", "ext2", "ext3", "ext4", "ufs", "iso9660", "udf", "gfs", "gfs2", "vfat", "hfs+", "xfs", "ocfs2", "vmfs"},
+	"netfs": {"auto", "nfs", "glusterfs", "cifs"},
 }
 
 // parsePoolXML reads a pool definition as virStoragePoolDefParse does,
-// for dir pools.
+// for dir, fs and netfs pools.
 func parsePoolXML(doc string) (*poolDef, error) {
 	var x libvirtxml.StoragePool
 	if err := x.Unmarshal(doc); err != nil {
@@ -117,19 +141,28 @@ func parsePoolXML(doc string) (*poolDef, error) {
 	switch x.Type {
 	case "":
 		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromXML, "Missing required attribute 'type' in element 'pool'")
-	case "dir":
-	case "fs", "netfs", "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd", "sheepdog", "gluster", "zfs", "vstorage":
+	case "dir", "fs", "netfs":
+	case "logical", "disk", "iscsi", "iscsi-direct", "scsi", "mpath", "rbd", "sheepdog", "gluster", "zfs", "vstorage":
 		return nil, drivers.Errorf(vir.ErrConfigUnsupported, vir.FromStorage,
-			"pool type '%s' is not served by govirtd's test driver (only dir pools are); use a dir pool", x.Type)
+			"pool type '%s' is not served by govirtd's test driver (dir, fs and netfs pools are)", x.Type)
 	default:
 		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromXML, "Invalid value for attribute 'type' in element 'pool': '%s'.", x.Type)
 	}
 	if x.Features != nil || x.Refresh != nil || x.FSCommandline != nil || x.RBDCommandline != nil ||
-		(x.Source != nil && x.Source.Auth != nil) || (x.Target != nil && (x.Target.Encryption != nil || x.Target.Timestamps != nil)) {
+		(x.Source != nil && (x.Source.Auth != nil || x.Source.Adapter != nil || x.Source.Initiator != nil)) ||
+		(x.Target != nil && (x.Target.Encryption != nil || x.Target.Timestamps != nil)) {
 		return nil, drivers.Errorf(vir.ErrConfigUnsupported, vir.FromStorage,
-			"pool '%s': <features>, <refresh>, <auth>, <encryption> and namespaces are not served by govirtd's test driver; leave them out", x.Name)
+			"pool '%s': <features>, <refresh>, <auth>, <adapter>, <initiator>, <encryption> and namespaces are not served by govirtd's test driver; leave them out", x.Name)
 	}
-	def := &poolDef{name: x.Name}
+	def := &poolDef{typ: x.Type, name: x.Name}
+	if fs := poolFormats[def.typ]; fs != nil {
+		def.format = fs[0]
+	}
+	if s := x.Source; s != nil {
+		if err := def.parseSource(s); err != nil {
+			return nil, err
+		}
+	}
 	if def.name == "" {
 		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing pool source name element")
 	}
@@ -145,32 +178,126 @@ func parsePoolXML(doc string) (*poolDef, error) {
 		}
 		def.uuid = u
 	}
+	switch def.typ {
+	case "netfs":
+		if len(def.hosts) == 0 {
+			return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing storage pool source host name")
+		}
+		if def.dir == "" {
+			return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing storage pool source path")
+		}
+	case "fs":
+		if len(def.devices) == 0 {
+			return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing storage pool source device name")
+		}
+	}
 	if x.Target == nil || x.Target.Path == "" {
 		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing storage pool target path")
 	}
 	def.path = sanitizePath(x.Target.Path)
+	def.perms = perms{mode: -1}
 	if p := x.Target.Permissions; p != nil {
 		var err error
 		// libvirtxml drops an empty <label/>; a label is kept when given.
-		def.perms, err = parsePerms(p.Mode, p.Owner, p.Group, p.Label, true, p.Label != "")
-		if err != nil {
+		if def.perms, err = parsePerms(p.Mode, p.Owner, p.Group, p.Label, true, p.Label != ""); err != nil {
 			return nil, err
-		}
-	} else {
-		def.perms = perms{mode: -1}
-	}
-	if s := x.Source; s != nil {
-		if s.Protocol != nil {
-			def.protocolVer = &s.Protocol.Version
-		}
-		if s.Vendor != nil {
-			def.vendor = &s.Vendor.Name
-		}
-		if s.Product != nil {
-			def.product = &s.Product.Name
 		}
 	}
 	return def, nil
+}
+
+// parseSource is virStoragePoolDefParseSource for what these pool types
+// keep.
+func (def *poolDef) parseSource(s *libvirtxml.StoragePoolSource) error {
+	if formats := poolFormats[def.typ]; formats != nil && s.Format != nil {
+		if !slices.Contains(formats, s.Format.Type) {
+			return drivers.Errorf(vir.ErrConfigUnsupported, vir.FromStorage, "unknown pool format type %s", s.Format.Type)
+		}
+		def.format = s.Format.Type
+	}
+	for _, h := range s.Host {
+		if h.Name == "" {
+			return drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing storage pool host name")
+		}
+		ph := poolHost{name: h.Name}
+		if h.Port != "" {
+			port, err := strconv.ParseInt(h.Port, 10, 32)
+			if err != nil {
+				return drivers.Errorf(vir.ErrXMLError, vir.FromXML, "Invalid value for attribute 'port' in element 'host': '%s'. Expected integer value", h.Port)
+			}
+			ph.port = int(port)
+		}
+		def.hosts = append(def.hosts, ph)
+	}
+	for _, d := range s.Device {
+		if d.Path == "" {
+			return drivers.Errorf(vir.ErrXMLError, vir.FromStorage, "missing storage pool source device path")
+		}
+		switch d.PartSeparator {
+		case "", "yes", "no":
+		default:
+			return drivers.Errorf(vir.ErrXMLError, vir.FromXML, "Invalid value for attribute 'part_separator' in element 'device': '%s'. Expected 'yes' or 'no'", d.PartSeparator)
+		}
+		def.devices = append(def.devices, poolDevice{path: d.Path, partSeparator: d.PartSeparator})
+	}
+	if s.Dir != nil && s.Dir.Path != "" {
+		def.dir = sanitizePath(s.Dir.Path)
+	}
+	if s.Protocol != nil && s.Protocol.Version != "" {
+		// libvirt compares the format's number with netfs' auto and nfs.
+		if i := slices.Index(poolFormats[def.typ], def.format); i > 1 {
+			name := "(null)" // past netfs' formats, as libvirt prints it
+			if i < len(poolFormats["netfs"]) {
+				name = poolFormats["netfs"][i]
+			}
+			return drivers.Errorf(vir.ErrConfigUnsupported, vir.FromStorage,
+				"storage pool protocol ver unsupported for pool type '%s'", name)
+		}
+		if strings.Contains(s.Protocol.Version, ",") {
+			return drivers.Errorf(vir.ErrXMLDetail, vir.FromStorage, "storage pool protocol ver '%s' must not contain ','", s.Protocol.Version)
+		}
+		def.protocolVer = s.Protocol.Version
+	}
+	if s.Vendor != nil {
+		def.vendor = s.Vendor.Name
+	}
+	if s.Product != nil {
+		def.product = s.Product.Name
+	}
+	return nil
+}
+
+// conflicts reports whether a pool of definition def holds the source nd
+// asks for (virStoragePoolObjSourceFindDuplicate): dir pools by target
+// path, netfs pools by single host and exported dir, fs pools by device.
+func (def *poolDef) conflicts(nd *poolDef) bool {
+	if def.name == nd.name {
+		return false
+	}
+	switch def.typ {
+	case "dir":
+		return nd.typ == "dir" && def.path == nd.path
+	case "netfs":
+		if nd.typ != "netfs" || def.dir != nd.dir || (len(def.hosts) != 1 && len(nd.hosts) != 1) {
+			return false
+		}
+		if nd.hosts[0].port != 0 && def.hosts[0].port != nd.hosts[0].port {
+			return false
+		}
+		return def.hosts[0].name == nd.hosts[0].name
+	case "fs":
+		if nd.typ != "fs" {
+			return false
+		}
+		for _, a := range def.devices {
+			for _, b := range nd.devices {
+				if a.path == b.path {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // sanitizePath is virFileSanitizePath: repeated slashes become one
@@ -210,7 +337,21 @@ type nameAttr struct {
 	Name string `xml:"name,attr"`
 }
 
+type poolHostXML struct {
+	Name string `xml:"name,attr"`
+	Port int    `xml:"port,attr,omitempty"`
+}
+
+type poolDeviceXML struct {
+	Path          string `xml:"path,attr"`
+	PartSeparator string `xml:"part_separator,attr,omitempty"`
+}
+
 type poolSourceXML struct {
+	Host     []poolHostXML                         `xml:"host"`
+	Device   []poolDeviceXML                       `xml:"device"`
+	Dir      *libvirtxml.StoragePoolSourceDir      `xml:"dir"`
+	Format   *libvirtxml.StoragePoolSourceFormat   `xml:"format"`
 	Protocol *libvirtxml.StoragePoolSourceProtocol `xml:"protocol"`
 	Vendor   *nameAttr                             `xml:"vendor"`
 	Product  *nameAttr                             `xml:"product"`
@@ -236,20 +377,35 @@ type poolXML struct {
 // formatPool is virStoragePoolDefFormat of def with the pool's sizes.
 func formatPool(def *poolDef, capacity, allocation, available uint64) (string, error) {
 	x := poolXML{
-		Type: "dir", Name: def.name, UUID: def.uuid.String(),
+		Type: def.typ, Name: def.name, UUID: def.uuid.String(),
 		Capacity:   sizeXML{"bytes", capacity},
 		Allocation: sizeXML{"bytes", allocation},
 		Available:  sizeXML{"bytes", available},
 		Target:     poolTargetXML{Path: def.path, Permissions: def.perms.xml()},
 	}
-	if def.protocolVer != nil {
-		x.Source.Protocol = &libvirtxml.StoragePoolSourceProtocol{Version: *def.protocolVer}
+	src := &x.Source
+	if def.typ == "netfs" {
+		for _, h := range def.hosts {
+			src.Host = append(src.Host, poolHostXML{h.name, h.port})
+		}
+		src.Dir = &libvirtxml.StoragePoolSourceDir{Path: def.dir}
 	}
-	if def.vendor != nil {
-		x.Source.Vendor = &nameAttr{*def.vendor}
+	if def.typ == "fs" {
+		for _, d := range def.devices {
+			src.Device = append(src.Device, poolDeviceXML{d.path, d.partSeparator})
+		}
 	}
-	if def.product != nil {
-		x.Source.Product = &nameAttr{*def.product}
+	if def.format != "" {
+		src.Format = &libvirtxml.StoragePoolSourceFormat{Type: def.format}
+	}
+	if def.protocolVer != "" {
+		src.Protocol = &libvirtxml.StoragePoolSourceProtocol{Version: def.protocolVer}
+	}
+	if def.vendor != "" {
+		src.Vendor = &nameAttr{def.vendor}
+	}
+	if def.product != "" {
+		src.Product = &nameAttr{def.product}
 	}
 	out, err := xml.MarshalIndent(x, "", "  ")
 	if err != nil {
