@@ -235,6 +235,8 @@ func TestPoolDefinitionRules(t *testing.T) {
 	expect(t, events)
 	_, err := c.StoragePoolDefineXML(ctx, scratchPoolXML, 1<<5)
 	wantCode(t, err, vir.ErrInvalidArg)
+	_, err = c.StoragePoolDefineXML(ctx, scratchPoolXML, uint32(vir.StoragePoolDefineValidate))
+	wantCode(t, err, vir.ErrNoSupport)
 
 	// Redefining the active default pool keeps its definition; its
 	// permissions are written as libvirt writes them.
