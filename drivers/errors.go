@@ -11,6 +11,9 @@ import (
 // text alone, and the template a detail is put into.
 var messages = map[vir.ErrorNumber][2]string{
 	vir.ErrInternalError:        {"internal error", "internal error: %s"},
+	vir.ErrNoStoragePool:        {"Storage pool not found", "Storage pool not found: %s"},
+	vir.ErrNoStorageVol:         {"Storage volume not found", "Storage volume not found: %s"},
+	vir.ErrOverflow:             {"numerical overflow", "numerical overflow: %s"},
 	vir.ErrNoSupport:            {"this function is not supported by the connection driver", "this function is not supported by the connection driver: %s"},
 	vir.ErrNoConnect:            {"no connection driver available", "no connection driver available for %s"},
 	vir.ErrInvalidArg:           {"invalid argument", "invalid argument: %s"},

@@ -30,6 +30,7 @@ type Driver struct {
 	ifaces   *interfaces  // host interfaces, with their own lock; see interfaces.go
 	nodeDevs *nodeDevices // host devices, with their own lock; see nodedevs.go
 	nets     *networks    // the network concern; see networks.go
+	pools    *poolState   // the storage concern; its own lock (pools.go)
 }
 
 // defaultDomainXML is the domain test:///default starts with: name, uuid,
@@ -68,7 +69,7 @@ const defaultDomainXML = `<domain type='test'>
 
 // New returns a test driver holding the default domain, running as id 1.
 func New() *Driver {
-	d := &Driver{nextID: 1, ifaces: newInterfaces(), nodeDevs: newNodeDevices(), nets: newNetworks()}
+	d := &Driver{nextID: 1, ifaces: newInterfaces(), nodeDevs: newNodeDevices(), nets: newNetworks(), pools: newPoolState()}
 	def, err := domxml.Parse(defaultDomainXML)
 	if err != nil {
 		panic("test driver: default domain: " + err.Error())
@@ -105,6 +106,7 @@ func (c *conn) Close() error {
 	c.callbacks.Close(&c.drv.events, c)
 	c.drv.nodeDevs.callbacks.RemoveConn(c)
 	c.drv.nets.events.RemoveConn(c)
+	c.drv.pools.events.RemoveConn(c)
 	return nil
 }
 
@@ -124,7 +126,7 @@ var immediate = drivers.ProcSet(drivers.StateQueries, networkProcs, []protocol.P
 	protocol.ProcDomainSuspend, protocol.ProcDomainResume, protocol.ProcDomainSetAutostart,
 	protocol.ProcDomainGetInfo, protocol.ProcDomainGetXMLDesc,
 	protocol.ProcDomainHasManagedSaveImage, protocol.ProcDomainSnapshotNum,
-}, ifaceProcs, nodeDevProcs)
+}, ifaceProcs, nodeDevProcs, poolProcs)
 
 // Immediate reports the procedures the daemon may run on the client's
 // reader goroutine (drivers.Immediate).

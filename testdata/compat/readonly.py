@@ -59,6 +59,13 @@ METHODS = {
         ("nwfilterLookupByName", ["allow-arp"]), ("secretLookupByUsage", [libvirt.VIR_SECRET_USAGE_TYPE_VOLUME, "/x"]),
         ("storagePoolLookupByName", ["default-pool"]), ("storagePoolLookupByTargetPath", ["/default-pool"]),
         ("storageVolLookupByPath", ["/default-pool/pyvol"]),
+        ("storagePoolLookupByUUIDString", ["dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566"]),
+        ("storagePoolLookupByUUIDString", ["00000000-0000-0000-0000-000000000000"]),
+        ("storageVolLookupByKey", ["/default-pool/pyvol"]),
+        ("storageVolLookupByKey", ["/nowhere"]),
+        ("listAllStoragePools", [libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_INACTIVE]),
+        ("listAllStoragePools", [libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_DIR | libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE]),
+        ("listAllStoragePools", [libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_LOGICAL]),
     ],
     "virDomain": [
         ("ID", []), ("OSType", []), ("UUIDString", []), ("XMLDesc", []), ("XMLDesc", [libvirt.VIR_DOMAIN_XML_INACTIVE]),
@@ -90,7 +97,8 @@ METHODS = {
     "virStoragePool": [
         ("UUIDString", []), ("XMLDesc", []), ("autostart", []), ("info", []), ("isActive", []),
         ("isPersistent", []), ("listAllVolumes", []), ("listVolumes", []), ("name", []),
-        ("numOfVolumes", []), ("storageVolLookupByName", ["pyvol"]),
+        ("numOfVolumes", []), ("storageVolLookupByName", ["pyvol"]), ("storageVolLookupByName", ["novol"]),
+        ("UUID", []), ("listAllVolumes", [1]),
     ],
     "virStorageVol": [
         ("XMLDesc", []), ("info", []), ("infoFlags", []), ("key", []), ("name", []), ("path", []),
