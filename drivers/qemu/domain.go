@@ -29,6 +29,9 @@ type domain struct {
 	name  string       // never changes (no rename)
 	job   jobLock
 	files sync.Mutex
+	// status orders the writes of the domain's status file, done off mu
+	// (status.go).
+	status statusQueue
 
 	mu         sync.Mutex
 	persistent *domxml.Def // the definition in the config directory; nil: transient

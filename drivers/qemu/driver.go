@@ -51,6 +51,9 @@ type Driver struct {
 	// writeDef writes a definition file: writeFileAtomic, a seam for
 	// tests that stall the disk. Set before Startup, never changed.
 	writeDef func(path string, data []byte, perm os.FileMode) error
+	// writeStatusData writes a status file, the same seam for status
+	// files.
+	writeStatusData func(path string, data []byte, perm os.FileMode) error
 
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held
@@ -81,7 +84,7 @@ func New(cfg Config, log *slog.Logger) *Driver {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{given: cfg, cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{}), writeDef: writeFileAtomic}
+	d := &Driver{given: cfg, cfg: cfg.Defaults(), log: log.With("driver", "QEMU"), closing: make(chan struct{}), writeDef: writeFileAtomic, writeStatusData: writeFileAtomic}
 	d.nextID.Store(1)
 	return d
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/vir"
 )
 
@@ -53,9 +54,11 @@ func TestExternalSignals(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	ev.waitFor(t, "demo Stopped Failed")
 	checkState(t, c, dom, vir.DomainShutoff, vir.DomainShutoffCrashed)
-	if _, err := os.Stat(c.drv.cfg.statusPath("demo")); !os.IsNotExist(err) {
-		t.Errorf("status file left behind: %v", err)
-	}
+	// The removal is queued with the stop; it follows it.
+	testutil.WaitFor(t, "the status file to go", func() bool {
+		_, err := os.Stat(c.drv.cfg.statusPath("demo"))
+		return os.IsNotExist(err)
+	})
 }
 
 // TestStartFailure: qemu refuses to start (a missing disk image); the

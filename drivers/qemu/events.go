@@ -199,7 +199,7 @@ func (d *Driver) stopped(dom *domain, inst *instance, reason vir.DomainShutoffRe
 	dom.proc = nil
 	d.emit(dom, vir.DomainEventStopped, int32(detail))
 	dom.live, dom.id = nil, -1
-	d.removeStatus(dom.name, inst)
+	d.removeStatus(dom, inst, true)
 	if dom.persistent == nil {
 		d.remove(dom)
 	}

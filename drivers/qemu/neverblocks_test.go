@@ -2,12 +2,14 @@ package qemu
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/vir"
 )
 
@@ -135,4 +137,69 @@ func TestReadsNeverWaitForDefinitionWrites(t *testing.T) {
 	if _, err := c.DomainLookupByName(ctx, "other"); err != nil {
 		t.Fatalf("other once defined: %v", err)
 	}
+}
+
+// TestReadsNeverWaitForStatusWrites: while the status file write that
+// follows a QMP event (the STOP of a suspend) is stalled, the domain's
+// state, info, XML and the list answer, and already show the change; the
+// file gets the new state once the write goes on. The stall is a seam.
+func TestReadsNeverWaitForStatusWrites(t *testing.T) {
+	d, c := testDriver(t)
+	ctx := context.Background()
+	ev := recordEvents(t, c)
+	dom, _ := startDemo(t, c, ev)
+	entered, release := make(chan string, 4), make(chan struct{})
+	d.writeStatusData = func(path string, data []byte, perm os.FileMode) error {
+		entered <- path
+		<-release
+		return writeFileAtomic(path, data, perm)
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+	if err := c.DomainSuspend(ctx, dom); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(hang):
+		t.Fatal("the suspend never wrote the status file")
+	}
+	reads := make(chan error, 1)
+	go func() {
+		reads <- func() error {
+			state, _, err := c.DomainGetState(ctx, dom, 0)
+			if err != nil {
+				return err
+			}
+			if state != vir.DomainPaused {
+				return drivers.Errorf(vir.ErrInternalError, vir.FromQEMU, "state %v while the status write is stalled, want paused", state)
+			}
+			if _, err := c.DomainGetInfo(ctx, dom); err != nil {
+				return err
+			}
+			if _, err := c.DomainGetXMLDesc(ctx, dom, 0); err != nil {
+				return err
+			}
+			_, err = c.ConnectListAllDomains(ctx, 0)
+			return err
+		}()
+	}()
+	select {
+	case err := <-reads:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(hang):
+		t.Fatal("state, info, XML or list did not answer while a status write was stalled: they wait for the disk")
+	}
+	released = true
+	close(release)
+	testutil.WaitFor(t, "the status file to say paused", func() bool {
+		b, err := os.ReadFile(d.cfg.statusPath("demo"))
+		return err == nil && strings.Contains(string(b), fmt.Sprintf(`"state": %d,`, vir.DomainPaused))
+	})
 }

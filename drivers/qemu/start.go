@@ -29,6 +29,9 @@ type startOpts struct {
 // only then is the domain published as running and STARTED raised. A
 // failure undoes every step and the error quotes qemu's log.
 func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, o startOpts) error {
+	// What the previous run left queued (the removal of its status file
+	// and monitor socket) is done before this run makes its own.
+	d.flushStatus(dom)
 	if _, err := os.Lstat(d.cfg.statusPath(dom.name)); err == nil {
 		// Stopping removes the status file; one that is still there was
 		// not readable at startup, and its guest may be running.
@@ -144,7 +147,8 @@ func (d *Driver) undoStart(dom *domain, inst *instance) {
 	if !inst.waitExit(ctx) {
 		d.log.Error("qemu of a failed start did not exit after SIGKILL", "domain", dom.name, "pid", inst.pid)
 	}
-	d.removeStatus(dom.name, inst)
+	d.removeStatus(dom, inst, false)
+	d.flushStatus(dom) // the failed start leaves nothing behind once it returns
 }
 
 // startError says which step failed, why, and what qemu said about it.

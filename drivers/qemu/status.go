@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/vir"
@@ -27,20 +28,106 @@ type statusFile struct {
 	Live string `json:"live"`
 }
 
-// writeStatus records dom's running instance; dom.mu held. The file is
-// replaced atomically, so a crash leaves the old or the new one.
-func (d *Driver) writeStatus(dom *domain) error {
-	inst := dom.proc
-	if inst == nil {
-		return nil
-	}
-	return d.writeStatusFile(dom, inst, dom.live, dom.id, dom.state, dom.reason)
+// Status files are written and removed off the domain's mu: a status
+// change found under mu (a QMP event, a reconnection) queues the new
+// content in the domain's statusQueue, and one goroutine of the driver
+// writes it, so that a disk that stalls an fsync never stalls the reads
+// that take mu. The queue keeps the order of the changes; of several
+// writes nobody waits for, only the newest is written.
+
+// statusQueue is one domain's pending status file operations.
+type statusQueue struct {
+	mu      sync.Mutex
+	ops     []*statusOp
+	running bool // a goroutine works through ops
 }
 
-func (d *Driver) writeStatusFile(dom *domain, inst *instance, live *domxml.Def, id int32, state vir.DomainState, reason int32) error {
+// statusOp writes data (or, when nil, removes the file); inst is the
+// instance it describes, marked degraded if the write fails; done, when
+// not nil, receives the result.
+type statusOp struct {
+	barrier bool // does nothing: its done says the ops before it are done
+	data    []byte
+	inst    *instance
+	done    chan error
+}
+
+// queueStatus queues op for dom and makes sure a goroutine writes it.
+// Once the driver is shutting down, no goroutine starts and the op runs
+// at once (muHeld says whether the caller holds dom.mu): Shutdown waits
+// for the goroutines already running, so nothing queued is lost.
+func (d *Driver) queueStatus(dom *domain, op *statusOp, muHeld bool) {
+	q := &dom.status
+	q.mu.Lock()
+	if n := len(q.ops); n > 0 && op.done == nil && q.ops[n-1].done == nil && q.ops[n-1].data != nil && op.data != nil {
+		q.ops[n-1] = op // a newer status replaces one not yet written
+	} else {
+		q.ops = append(q.ops, op)
+	}
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start && !d.background(func() { d.runStatusQueue(dom, false) }) {
+		d.runStatusQueue(dom, muHeld)
+	}
+}
+
+// runStatusQueue does dom's queued status operations, oldest first,
+// until none is left.
+func (d *Driver) runStatusQueue(dom *domain, muHeld bool) {
+	q := &dom.status
+	for {
+		q.mu.Lock()
+		if len(q.ops) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		op := q.ops[0]
+		q.ops[0] = nil
+		q.ops = q.ops[1:]
+		q.mu.Unlock()
+		var err error
+		path := d.cfg.statusPath(dom.name)
+		if op.barrier {
+			// nothing to do
+		} else if op.data == nil {
+			os.Remove(path)
+			if op.inst != nil && strings.HasPrefix(op.inst.monitorPath, d.cfg.StateDir) {
+				os.Remove(op.inst.monitorPath)
+			}
+		} else if err = d.writeStatusData(path, op.data, 0o600); err != nil && op.done == nil {
+			if !muHeld {
+				dom.mu.Lock()
+			}
+			if dom.proc == op.inst {
+				op.inst.degraded = "status file not written: " + err.Error()
+			}
+			if !muHeld {
+				dom.mu.Unlock()
+			}
+			d.log.Error("cannot record the state of a running guest; it keeps running, but a daemon restart may not see its latest state",
+				"domain", dom.name, "file", path, "err", err)
+		}
+		if op.done != nil {
+			op.done <- err
+		}
+	}
+}
+
+// flushStatus waits until dom's queued status operations are done. mu
+// is not held.
+func (d *Driver) flushStatus(dom *domain) {
+	op := &statusOp{barrier: true, done: make(chan error, 1)}
+	d.queueStatus(dom, op, false)
+	<-op.done
+}
+
+// statusData is the status file of dom's instance inst.
+func statusData(dom *domain, inst *instance, live *domxml.Def, id int32, state vir.DomainState, reason int32) ([]byte, error) {
 	xml, err := live.Format(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st := statusFile{
 		Name: dom.name, UUID: dom.uuid.String(), ID: id, PID: inst.pid,
@@ -49,9 +136,23 @@ func (d *Driver) writeStatusFile(dom *domain, inst *instance, live *domxml.Def, 
 	}
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// writeStatusFile writes the status of a starting instance and waits
+// for it: the start goes on only once a restarted daemon would find the
+// guest. It goes through dom's queue, after any removal still pending
+// from the domain's previous run. mu is not held.
+func (d *Driver) writeStatusFile(dom *domain, inst *instance, live *domxml.Def, id int32, state vir.DomainState, reason int32) error {
+	data, err := statusData(dom, inst, live, id, state, reason)
+	if err != nil {
 		return err
 	}
-	return writeFileAtomic(d.cfg.statusPath(dom.name), append(data, '\n'), 0o600)
+	op := &statusOp{data: data, inst: inst, done: make(chan error, 1)}
+	d.queueStatus(dom, op, false)
+	return <-op.done
 }
 
 // writeFileAtomic writes data to path through a temporary file renamed
@@ -83,15 +184,21 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// saveStatus writes dom's status after a change; a failure marks the
-// guest degraded and is logged, never more: the guest runs on. dom.mu
-// held.
+// saveStatus queues dom's status after a change; a failure to write it
+// marks the guest degraded and is logged, never more: the guest runs on.
+// dom.mu held; the write happens without it.
 func (d *Driver) saveStatus(dom *domain) {
-	if err := d.writeStatus(dom); err != nil {
-		dom.proc.degraded = "status file not written: " + err.Error()
-		d.log.Error("cannot record the state of a running guest; it keeps running, but a daemon restart may not see its latest state",
-			"domain", dom.name, "err", err)
+	inst := dom.proc
+	if inst == nil {
+		return
 	}
+	data, err := statusData(dom, inst, dom.live, dom.id, dom.state, dom.reason)
+	if err != nil {
+		inst.degraded = "status file not written: " + err.Error()
+		d.log.Error("cannot record the state of a running guest", "domain", dom.name, "err", err)
+		return
+	}
+	d.queueStatus(dom, &statusOp{data: data, inst: inst}, true)
 }
 
 // readStatusFiles returns the status files of the state directory;
@@ -118,11 +225,9 @@ func (d *Driver) readStatusFiles() []statusFile {
 	return out
 }
 
-// removeStatus deletes what the state directory held for a domain that
-// stopped.
-func (d *Driver) removeStatus(name string, inst *instance) {
-	os.Remove(d.cfg.statusPath(name))
-	if inst != nil && strings.HasPrefix(inst.monitorPath, d.cfg.StateDir) {
-		os.Remove(inst.monitorPath)
-	}
+// removeStatus queues the removal of what the state directory holds
+// for dom's instance inst, which stopped (and of its monitor socket).
+// muHeld says whether the caller holds dom.mu.
+func (d *Driver) removeStatus(dom *domain, inst *instance, muHeld bool) {
+	d.queueStatus(dom, &statusOp{inst: inst}, muHeld)
 }
