@@ -31,6 +31,8 @@ func fakeRunning(t *testing.T) (*Driver, *conn, *domain, *instance, *eventRecord
 	dom.persistent, dom.live, dom.proc, dom.id = def, def, inst, 1
 	dom.state, dom.reason = vir.DomainRunning, int32(vir.DomainRunningBooted)
 	d.add(dom)
+	// The status writes its events queue end before the directories go.
+	t.Cleanup(d.wg.Wait)
 	u, _ := url.Parse("")
 	c, _ := d.Open(context.Background(), u, 0)
 	return d, c.(*conn), dom, inst, recordEvents(t, c.(*conn))
