@@ -69,8 +69,8 @@ func TestUnsupportedCalls(t *testing.T) {
 	ctx := context.Background()
 	uri, _ := serve(t)
 	c := dial(t, uri)
-	if _, err := c.ConnectNumOfInterfaces(ctx); drivers.CodeOf(err) != vir.ErrNoSupport {
-		t.Errorf("ConnectNumOfInterfaces: %v, want ErrNoSupport (the test driver has no interfaces yet)", err)
+	if _, err := c.ConnectNumOfNwfilters(ctx); drivers.CodeOf(err) != vir.ErrNoSupport {
+		t.Errorf("ConnectNumOfNwfilters: %v, want ErrNoSupport (the test driver has no network filters, as libvirt's)", err)
 	}
 	dom, err := c.DomainLookupByID(ctx, 1)
 	if err != nil {
