@@ -1,0 +1,288 @@
+package test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
+)
+
+func chkXML(name string) string {
+	return "<domaincheckpoint><name>" + name + "</name></domaincheckpoint>"
+}
+
+// TestCheckpointTree builds a1 → a2 → {a3, b} (b after redefining a2 as
+// current), checks parents, children, roots, leaves and the XML, then
+// deletes in the three ways libvirt offers and checks who inherits
+// children and the current role.
+func TestCheckpointTree(t *testing.T) {
+	c, _ := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	create := func(name string) protocol.DomainCheckpoint {
+		t.Helper()
+		return must[protocol.DomainCheckpoint](t)(c.DomainCheckpointCreateXML(ctx, dom, chkXML(name), 0))
+	}
+	names := func(flags uint32) string {
+		t.Helper()
+		ret := must[*protocol.DomainListAllCheckpointsRet](t)(c.DomainListAllCheckpoints(ctx, dom, 1, flags))
+		var out []string
+		for _, x := range ret.Checkpoints {
+			out = append(out, x.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	children := func(of protocol.DomainCheckpoint, flags uint32) string {
+		t.Helper()
+		ret := must[*protocol.DomainCheckpointListAllChildrenRet](t)(c.DomainCheckpointListAllChildren(ctx, of, 1, flags))
+		var out []string
+		for _, x := range ret.Checkpoints {
+			out = append(out, x.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	a1, a2 := create("a1"), create("a2")
+	a3 := create("a3")
+	_, err := c.DomainCheckpointCreateXML(ctx, dom, chkXML("a1"), 0)
+	wantCode(t, err, vir.ErrOperationInvalid)
+
+	// Redefine a2 from its own dump: it becomes current (its parent a1
+	// is not, and there is a current one), so no; a redefinition whose
+	// parent is the current one does become current.
+	doc := must[string](t)(c.DomainCheckpointGetXMLDesc(ctx, a2, 0))
+	must[protocol.DomainCheckpoint](t)(c.DomainCheckpointCreateXML(ctx, dom, doc, chkRedefine))
+	if got := c.drv.ext(c.drv.findName("test")).run.checkpoints.current; got != "a3" {
+		t.Fatalf("current after redefining a2 is %q, want a3", got)
+	}
+	// A redefinition may not make a cycle.
+	cyc := strings.Replace(doc, "<name>a1</name>", "<name>a3</name>", 1)
+	_, err = c.DomainCheckpointCreateXML(ctx, dom, cyc, chkRedefine)
+	wantCode(t, err, vir.ErrInvalidArg)
+
+	// b: a child of a2, made by putting the current role on a2 through
+	// deleting a3's children (none) is not possible, so redefine b.
+	bdoc := "<domaincheckpoint><name>b</name><parent><name>a2</name></parent><creationTime>5</creationTime></domaincheckpoint>"
+	b := must[protocol.DomainCheckpoint](t)(c.DomainCheckpointCreateXML(ctx, dom, bdoc, chkRedefine))
+
+	if got := names(0); got != "a1,a2,a3,b" {
+		t.Errorf("checkpoints %s", got)
+	}
+	if got := names(chkListRoots); got != "a1" {
+		t.Errorf("roots %s", got)
+	}
+	if got := names(chkLeaves); got != "a3,b" {
+		t.Errorf("leaves %s", got)
+	}
+	if got := children(a1, 0); got != "a2" {
+		t.Errorf("children of a1 %s", got)
+	}
+	if got := children(a1, chkListDescendants); got != "a2,a3,b" {
+		t.Errorf("descendants of a1 %s", got)
+	}
+	if p := must[protocol.DomainCheckpoint](t)(c.DomainCheckpointGetParent(ctx, b, 0)); p.Name != "a2" {
+		t.Errorf("parent of b is %s", p.Name)
+	}
+	_, err = c.DomainCheckpointGetParent(ctx, a1, 0)
+	wantCode(t, err, vir.ErrNoDomainCheckpoint)
+
+	x := must[string](t)(c.DomainCheckpointGetXMLDesc(ctx, a3, chkXMLNoDomain|chkXMLSize))
+	for _, want := range []string{"<name>a3</name>", "<parent>\n    <name>a2</name>\n  </parent>", "<disk name='vda' checkpoint='bitmap' bitmap='a3' size='1024'/>"} {
+		if !strings.Contains(x, want) {
+			t.Errorf("a3's XML lacks %q:\n%s", want, x)
+		}
+	}
+	if strings.Contains(x, "<domain ") {
+		t.Errorf("NO_DOMAIN left the domain in:\n%s", x)
+	}
+	if x := must[string](t)(c.DomainCheckpointGetXMLDesc(ctx, a1, 0)); !strings.Contains(x, "<uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>") {
+		t.Errorf("a1's XML has no domain:\n%s", x)
+	}
+
+	// A snapshot cannot be taken while checkpoints exist.
+	_, err = c.DomainSnapshotCreateXML(ctx, dom, snapXML("s"), 0)
+	wantCode(t, err, vir.ErrOperationUnsupported)
+
+	// Deleting a2 hands a3 and b to a1; a3, current, stays current.
+	if err := c.DomainCheckpointDelete(ctx, a2, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := children(a1, 0); got != "a3,b" {
+		t.Errorf("children of a1 after deleting a2: %s", got)
+	}
+	// Children only: a1 stays and becomes current (a3 was).
+	if err := c.DomainCheckpointDelete(ctx, a1, uint32(vir.DomainCheckpointDeleteChildrenOnly)); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(0); got != "a1" {
+		t.Errorf("after deleting a1's children: %s", got)
+	}
+	if got := c.drv.ext(c.drv.findName("test")).run.checkpoints.current; got != "a1" {
+		t.Errorf("current is %q, want a1", got)
+	}
+	// A new one is a child of a1; deleting a1 with its children empties
+	// the tree and leaves no current checkpoint.
+	create("c")
+	if err := c.DomainCheckpointDelete(ctx, a1, uint32(vir.DomainCheckpointDeleteChildren)); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(0); got != "" {
+		t.Errorf("after deleting a1 and its children: %s", got)
+	}
+	if got := c.drv.ext(c.drv.findName("test")).run.checkpoints.current; got != "" {
+		t.Errorf("current is %q, want none", got)
+	}
+	_, err = c.DomainCheckpointLookupByName(ctx, dom, "a1", 0)
+	wantCode(t, err, vir.ErrNoDomainCheckpoint)
+
+	// An inactive domain takes no checkpoint.
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DomainCheckpointCreateXML(ctx, dom, chkXML("off"), 0)
+	wantCode(t, err, vir.ErrOperationUnsupported)
+}
+
+// TestIOThreads: add, set and delete change the definition and the
+// polling settings domstats reports; ids are unique and 0 is refused;
+// a setting needs the IOThread in the definition.
+func TestIOThreads(t *testing.T) {
+	c, _ := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	wantCode(t, c.DomainAddIothread(ctx, dom, 0, 0), vir.ErrInvalidArg)
+	for _, id := range []uint32{5, 2} {
+		if err := c.DomainAddIothread(ctx, dom, id, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantCode(t, c.DomainAddIothread(ctx, dom, 5, 0), vir.ErrInvalidArg)
+	info := must[*protocol.DomainGetIothreadInfoRet](t)(c.DomainGetIothreadInfo(ctx, dom, 0))
+	if info.Ret != 2 || info.Info[0].IothreadID != 5 || info.Info[1].IothreadID != 2 || info.Info[0].Cpumap[0] != 0x3 {
+		t.Errorf("iothreadinfo %+v", info)
+	}
+	x := must[string](t)(c.DomainGetXMLDesc(ctx, dom, 0))
+	if !strings.Contains(x, "<iothreads>2</iothreads>") || !strings.Contains(x, "<iothread id='5'") && !strings.Contains(x, `<iothread id="5"`) {
+		t.Errorf("XML after adding 5 and 2:\n%s", x)
+	}
+	set := []protocol.TypedParam{paramUllong("poll_max_ns", 100), paramUint("poll_grow", 3)}
+	if err := c.DomainSetIothreadParams(ctx, dom, 5, set, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.DomainSetIothreadParams(ctx, dom, 7, set, 0), vir.ErrInvalidArg)
+	wantCode(t, c.DomainSetIothreadParams(ctx, dom, 5, []protocol.TypedParam{paramUint("poll_max_ns", 1)}, 0), vir.ErrInvalidArg)
+	wantCode(t, c.DomainSetIothreadParams(ctx, dom, 5, []protocol.TypedParam{paramUint("bogus", 1)}, 0), vir.ErrArgumentUnsupported)
+	wantCode(t, c.DomainSetIothreadParams(ctx, dom, 5, set, affectConfig), vir.ErrInvalidArg)
+
+	stats := func() string {
+		t.Helper()
+		recs := must[[]protocol.DomainStatsRecord](t)(c.ConnectGetAllDomainStats(ctx, []protocol.Domain{dom}, 0, 0))
+		if len(recs) != 1 {
+			t.Fatalf("%d records, want 1", len(recs))
+		}
+		var out []string
+		for _, p := range recs[0].Params {
+			out = append(out, p.Field+"="+paramText(p.Value))
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := stats(), "state.state=1 state.reason=0 iothread.count=2 iothread.5.poll-max-ns=100 iothread.5.poll-grow=3 iothread.5.poll-shrink=0 iothread.2.poll-max-ns=32768 iothread.2.poll-grow=0 iothread.2.poll-shrink=0"; got != want {
+		t.Errorf("stats\n  %s\nwant\n  %s", got, want)
+	}
+	if err := c.DomainDelIothread(ctx, dom, 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.DomainDelIothread(ctx, dom, 5, 0), vir.ErrInvalidArg)
+	if got, want := stats(), "state.state=1 state.reason=0 iothread.count=1 iothread.2.poll-max-ns=32768 iothread.2.poll-grow=0 iothread.2.poll-shrink=0"; got != want {
+		t.Errorf("stats after deleting 5\n  %s\nwant\n  %s", got, want)
+	}
+	// A stopped domain reports no iothread group; ENFORCE refuses a
+	// group that is not served.
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stats(), "state.state=5 state.reason=2"; got != want {
+		t.Errorf("stats of the stopped domain %s, want %s", got, want)
+	}
+	_, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBalloon), statsEnforce)
+	wantCode(t, err, vir.ErrArgumentUnsupported)
+	recs := must[[]protocol.DomainStatsRecord](t)(c.ConnectGetAllDomainStats(ctx, nil, 0, uint32(vir.ConnectListDomainsActive)))
+	if len(recs) != 0 {
+		t.Errorf("active filter gave %d records of a driver with no running domain", len(recs))
+	}
+}
+
+// TestFreezeThawAndCPUStats: freezing counts what this call froze, an
+// unknown mount point changes nothing; the CPU figures are libvirt's.
+func TestFreezeThawAndCPUStats(t *testing.T) {
+	c, _ := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	if n := must[int32](t)(c.DomainFsfreeze(ctx, dom, []string{"/boot"}, 0)); n != 1 {
+		t.Errorf("froze %d, want 1", n)
+	}
+	_, err := c.DomainFsfreeze(ctx, dom, []string{"/", "/nope"}, 0)
+	wantCode(t, err, vir.ErrOperationInvalid)
+	if n := must[int32](t)(c.DomainFsfreeze(ctx, dom, nil, 0)); n != 1 {
+		t.Errorf("froze %d of all, want 1 (/boot was frozen)", n)
+	}
+	if n := must[int32](t)(c.DomainFsthaw(ctx, dom, nil, 0)); n != 2 {
+		t.Errorf("thawed %d, want 2", n)
+	}
+	total := must[*protocol.DomainGetCPUStatsRet](t)(c.DomainGetCPUStats(ctx, dom, 3, -1, 1, stringOkay))
+	if len(total.Params) != 3 || total.Params[0].Value.Ul != 48772617035 || total.Params[2].Field != "system_time" {
+		t.Errorf("totals %+v", total)
+	}
+	if n := must[*protocol.DomainGetCPUStatsRet](t)(c.DomainGetCPUStats(ctx, dom, 0, 0, 0, 0)); n.Nparams != 2 {
+		t.Errorf("%d CPUs, want 2", n.Nparams)
+	}
+	per := must[*protocol.DomainGetCPUStatsRet](t)(c.DomainGetCPUStats(ctx, dom, 2, 1, 1, 0))
+	if len(per.Params) != 2 || per.Params[0].Value.Ul != 24386308518 || per.Params[1].Value.Ul != 23151740628 {
+		t.Errorf("CPU 1 %+v", per)
+	}
+	_, err = c.DomainGetCPUStats(ctx, dom, 2, 2, 1, 0)
+	wantCode(t, err, vir.ErrInvalidArg)
+}
+
+// TestCoreDumpCrash: a dump writes the test magic; with VIR_DUMP_CRASH
+// the domain stops as crashed and Stopped Crashed is raised.
+func TestCoreDumpCrash(t *testing.T) {
+	c, events := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	to := filepath.Join(t.TempDir(), "core")
+	if err := c.DomainCoreDump(ctx, dom, to, uint32(vir.DumpCrash)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(to)
+	if err != nil || string(b) != "TestGuestMagic\x00" {
+		t.Errorf("dump holds %q (%v)", b, err)
+	}
+	expect(t, events, "test Stopped Crashed id=-1")
+	st, reason := must2(t)(c.DomainGetState(ctx, dom, 0))
+	if st != vir.DomainShutoff || reason != int32(vir.DomainShutoffCrashed) {
+		t.Errorf("state %d reason %d", st, reason)
+	}
+	wantCode(t, c.DomainCoreDump(ctx, dom, to, 0), vir.ErrOperationInvalid)
+}
+
+
+// paramText is a typed parameter's value as virsh prints it.
+func paramText(v protocol.TypedParamValue) string {
+	switch vir.TypedParameterType(v.Type) {
+	case vir.TypedParamInt:
+		return strconv.Itoa(int(v.I))
+	case vir.TypedParamUint:
+		return strconv.FormatUint(uint64(v.Ui), 10)
+	case vir.TypedParamUllong:
+		return strconv.FormatUint(v.Ul, 10)
+	case vir.TypedParamString:
+		return v.S
+	}
+	return "?"
+}
