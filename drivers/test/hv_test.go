@@ -104,6 +104,16 @@ func TestCheckpointTree(t *testing.T) {
 		t.Errorf("a1's XML has no domain:\n%s", x)
 	}
 
+	// The domain list's checkpoint filters see them.
+	for flags, want := range map[vir.ConnectListAllDomainsFlags]int{
+		vir.ConnectListDomainsHasCheckpoint: 1, vir.ConnectListDomainsNoCheckpoint: 0,
+		vir.ConnectListDomainsHasCheckpoint | vir.ConnectListDomainsNoCheckpoint: 1,
+	} {
+		if got := len(must[[]drivers.Domain](t)(c.ConnectListAllDomains(ctx, flags))); got != want {
+			t.Errorf("list with flags %#x: %d domains, want %d", flags, got, want)
+		}
+	}
+
 	// A snapshot cannot be taken while checkpoints exist.
 	_, err = c.DomainSnapshotCreateXML(ctx, dom, snapXML("s"), 0)
 	wantCode(t, err, vir.ErrOperationUnsupported)
@@ -271,7 +281,6 @@ func TestCoreDumpCrash(t *testing.T) {
 	wantCode(t, c.DomainCoreDump(ctx, dom, to, 0), vir.ErrOperationInvalid)
 }
 
-
 // paramText is a typed parameter's value as virsh prints it.
 func paramText(v protocol.TypedParamValue) string {
 	switch vir.TypedParameterType(v.Type) {
@@ -285,4 +294,34 @@ func paramText(v protocol.TypedParamValue) string {
 		return v.S
 	}
 	return "?"
+}
+
+// TestSetTimeMovesControlInfo: the guest clock set-time sets is what
+// get-time answers, and it picks the monitor state libvirt's test
+// driver derives from it.
+func TestSetTimeMovesControlInfo(t *testing.T) {
+	c, _ := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	for _, tc := range []struct {
+		sec                     int64
+		state, details, elapsed uint64
+	}{
+		{1000, uint64(vir.DomainControlJob), 0, 1000},
+		{10500, uint64(vir.DomainControlOccupied), 0, 500},
+		{30002, uint64(vir.DomainControlError), 2, 2},
+		{627319920, uint64(vir.DomainControlOk), 0, 0},
+	} {
+		if err := c.DomainSetTime(ctx, dom, tc.sec, 7, 0); err != nil {
+			t.Fatal(err)
+		}
+		tm := must[*protocol.DomainGetTimeRet](t)(c.DomainGetTime(ctx, dom, 0))
+		if tm.Seconds != tc.sec || tm.Nseconds != 7 {
+			t.Errorf("time %d.%d, want %d.7", tm.Seconds, tm.Nseconds, tc.sec)
+		}
+		ci := must[*protocol.DomainGetControlInfoRet](t)(c.DomainGetControlInfo(ctx, dom, 0))
+		if uint64(ci.State) != tc.state || uint64(ci.Details) != tc.details || ci.StateTime != tc.elapsed {
+			t.Errorf("clock %d: control info %+v, want state %d details %d time %d", tc.sec, ci, tc.state, tc.details, tc.elapsed)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package test
 
-import "github.com/govirt/govirtd/protocol"
+import (
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
+)
 
 // runState is what libvirt's test driver keeps about a domain besides
 // its definitions, for as long as the domain exists (across stops and
@@ -65,4 +68,21 @@ var hvImmediate = []protocol.Procedure{
 	protocol.ProcDomainInjectNmi, protocol.ProcDomainSendKey, protocol.ProcDomainSendProcessSignal,
 	protocol.ProcDomainSetUserPassword, protocol.ProcDomainSetTime, protocol.ProcDomainIsUpdated,
 	protocol.ProcDomainGetMessages, protocol.ProcConnectIsSecure,
+}
+
+// controlInfo is the monitor state libvirt's test driver derives from a
+// domain's guest clock, so that clients can see every state: a clock
+// set below 10000 s reads as a job running for that many milliseconds,
+// below 30000 as occupied, below 60000 as an error whose reason is the
+// clock modulo 4; any other clock (the default one) as ok.
+func controlInfo(seconds int64) *protocol.DomainGetControlInfoRet {
+	switch {
+	case seconds > 0 && seconds < 10000:
+		return &protocol.DomainGetControlInfoRet{State: uint32(vir.DomainControlJob), StateTime: uint64(seconds)}
+	case seconds >= 10000 && seconds < 30000:
+		return &protocol.DomainGetControlInfoRet{State: uint32(vir.DomainControlOccupied), StateTime: uint64(seconds - 10000)}
+	case seconds >= 30000 && seconds < 60000:
+		return &protocol.DomainGetControlInfoRet{State: uint32(vir.DomainControlError), Details: uint32(seconds % 4), StateTime: uint64(seconds - 30000)}
+	}
+	return &protocol.DomainGetControlInfoRet{State: uint32(vir.DomainControlOk)}
 }
