@@ -325,3 +325,55 @@ func TestSetTimeMovesControlInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestTuningChanges: blkio lists merge per device (a new device at 0 is
+// not added, a bad list fails after the rest applied); block I/O rates
+// need their maximum and exclude total with read/write; a running
+// domain's NUMA mode is fixed and a nodeset is needed for a static
+// placement.
+func TestTuningChanges(t *testing.T) {
+	c, _ := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	str := func(f, v string) protocol.TypedParam { return paramString(f, v) }
+	if err := c.DomainSetBlkioParameters(ctx, dom, []protocol.TypedParam{paramUint("weight", 500), str("device_weight", "/dev/sda,300")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	err := c.DomainSetBlkioParameters(ctx, dom, []protocol.TypedParam{str("device_read_iops_sec", "/dev/sda,7,/dev/sdb,0"), str("device_weight", "/dev/sda"), paramUint("weight", 600)}, 0)
+	wantCode(t, err, vir.ErrInvalidArg)
+	got := must[*protocol.DomainGetBlkioParametersRet](t)(c.DomainGetBlkioParameters(ctx, dom, 6, stringOkay))
+	var text []string
+	for _, p := range got.Params {
+		text = append(text, p.Field+"="+paramText(p.Value))
+	}
+	if want := "weight=600 device_weight=/dev/sda,300 device_read_iops_sec=/dev/sda,7 device_write_iops_sec= device_read_bytes_sec= device_write_bytes_sec="; strings.Join(text, " ") != want {
+		t.Errorf("blkio\n  %s\nwant\n  %s", strings.Join(text, " "), want)
+	}
+
+	u := func(f string, v uint64) protocol.TypedParam { return paramUllong(f, v) }
+	wantCode(t, c.DomainSetBlockIOTune(ctx, dom, "vda", []protocol.TypedParam{u("total_bytes_sec", 1000)}, 0), vir.ErrInvalidArg)
+	if err := c.DomainSetBlockIOTune(ctx, dom, "vda", []protocol.TypedParam{u("total_bytes_sec", 1000), u("total_bytes_sec_max", 2000)}, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.DomainSetBlockIOTune(ctx, dom, "vda", []protocol.TypedParam{u("read_bytes_sec", 5), u("read_bytes_sec_max", 5)}, 0), vir.ErrInvalidArg)
+	wantCode(t, c.DomainSetBlockIOTune(ctx, dom, "vda", []protocol.TypedParam{u("size_iops_sec", blockIOTuneMax+1)}, 0), vir.ErrArgumentUnsupported)
+	wantCode(t, c.DomainSetBlockIOTune(ctx, dom, "vdz", nil, 0), vir.ErrInvalidArg)
+	io := must[*protocol.DomainGetBlockIOTuneRet](t)(c.DomainGetBlockIOTune(ctx, dom, ptr("vda"), 20, stringOkay))
+	if io.Params[0].Value.Ul != 1000 || io.Params[6].Value.Ul != 2000 || io.Params[1].Value.Ul != 0 {
+		t.Errorf("iotune after the changes %+v", io.Params[:7])
+	}
+
+	mode := func(m int32) protocol.TypedParam { return paramInt("numa_mode", m) }
+	wantCode(t, c.DomainSetNumaParameters(ctx, dom, []protocol.TypedParam{mode(1)}, affectConfig), vir.ErrConfigUnsupported)
+	if err := c.DomainSetNumaParameters(ctx, dom, []protocol.TypedParam{str("numa_nodeset", "1,0")}, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.DomainSetNumaParameters(ctx, dom, []protocol.TypedParam{mode(2)}, 0), vir.ErrOperationInvalid)
+	wantCode(t, c.DomainSetNumaParameters(ctx, dom, []protocol.TypedParam{str("numa_nodeset", "^0")}, 0), vir.ErrOperationInvalid)
+	numa := must[*protocol.DomainGetNumaParametersRet](t)(c.DomainGetNumaParameters(ctx, dom, 2, stringOkay))
+	if numa.Params[0].Value.I != 0 || numa.Params[1].Value.S != "0-1" {
+		t.Errorf("numa %+v", numa.Params)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -55,6 +55,7 @@ func (r *runState) guestClock() (int64, uint32) {
 var hvImmediate = []protocol.Procedure{
 	protocol.ProcConnectGetAllDomainStats, protocol.ProcDomainGetCPUStats,
 	protocol.ProcDomainGetBlkioParameters, protocol.ProcDomainGetBlockIOTune,
+	protocol.ProcDomainSetBlkioParameters, protocol.ProcDomainSetBlockIOTune, protocol.ProcDomainSetNumaParameters,
 	protocol.ProcDomainGetInterfaceParameters, protocol.ProcDomainSetInterfaceParameters,
 	protocol.ProcDomainGetNumaParameters, protocol.ProcDomainGetPerfEvents, protocol.ProcDomainSetPerfEvents,
 	protocol.ProcDomainGetIothreadInfo, protocol.ProcDomainAddIothread, protocol.ProcDomainDelIothread,
