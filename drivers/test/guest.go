@@ -485,3 +485,40 @@ func (c *conn) ConnectSupportsFeature(ctx context.Context, feature int32) (int32
 	}
 	return 0, nil
 }
+
+// DomainGetLaunchSecurityInfo answers no parameter: a test domain has
+// no launch security (drivers.OpDomainGetLaunchSecurityInfo).
+func (c *conn) DomainGetLaunchSecurityInfo(ctx context.Context, ref protocol.Domain, flags uint32) ([]protocol.TypedParam, error) {
+	if flags != 0 {
+		return nil, badFlags(flags, "testDomainGetLaunchSecurityInfo")
+	}
+	return []protocol.TypedParam{}, nil
+}
+
+// DomainSetMemoryStatsPeriod sets how often the balloon of the
+// definition flags designate collects statistics; a definition without
+// a balloon refuses (drivers.OpDomainSetMemoryStatsPeriod).
+func (c *conn) DomainSetMemoryStatsPeriod(ctx context.Context, ref protocol.Domain, period int32, flags uint32) error {
+	if flags&^(affectLive|affectConfig) != 0 {
+		return badFlags(flags, "testDomainSetMemoryStatsPeriod")
+	}
+	return c.drv.withDomain(ref, func(dom *domain) error {
+		def, _, err := oneDef(dom, flags)
+		if err != nil {
+			return err
+		}
+		var b *libvirtxml.DomainMemBalloon
+		if def.XML.Devices != nil {
+			b = def.XML.Devices.MemBalloon
+		}
+		if b == nil || b.Model == "none" {
+			return drivers.Errorf(vir.ErrInternalError, vir.FromTest, "No memory balloon device configured, can not set the collection period")
+		}
+		if period <= 0 {
+			b.Stats = nil
+		} else {
+			b.Stats = &libvirtxml.DomainMemBalloonStats{Period: uint(period)}
+		}
+		return nil
+	})
+}

@@ -377,3 +377,33 @@ func TestTuningChanges(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRename: only a persistent shut-off domain is renamed, raising
+// Undefined Renamed under the old name and Defined Renamed under the
+// new; the name must be free.
+func TestRename(t *testing.T) {
+	c, events := open(t, New())
+	ctx := context.Background()
+	dom := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "test"))
+	_, err := c.DomainRename(ctx, dom, ptr("other"), 0)
+	wantCode(t, err, vir.ErrOperationInvalid)
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	events()
+	for _, bad := range []string{"test", "a/b"} {
+		if _, err := c.DomainRename(ctx, dom, ptr(bad), 0); err == nil {
+			t.Errorf("rename to %q succeeded", bad)
+		}
+	}
+	if _, err := c.DomainRename(ctx, dom, ptr("other"), 0); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, events, "test Undefined Renamed id=-1", "other Defined Renamed id=-1")
+	if _, err := c.DomainLookupByName(ctx, "test"); err == nil {
+		t.Error("the old name still finds the domain")
+	}
+	if got := must[drivers.Domain](t)(c.DomainLookupByName(ctx, "other")); got.UUID != dom.UUID {
+		t.Errorf("other has uuid %s, want %s", got.UUID, dom.UUID)
+	}
+}

@@ -68,7 +68,8 @@ var hvImmediate = []protocol.Procedure{
 	protocol.ProcDomainGetBlockInfo, protocol.ProcDomainGetDiskErrors,
 	protocol.ProcDomainInjectNmi, protocol.ProcDomainSendKey, protocol.ProcDomainSendProcessSignal,
 	protocol.ProcDomainSetUserPassword, protocol.ProcDomainSetTime, protocol.ProcDomainIsUpdated,
-	protocol.ProcDomainGetMessages, protocol.ProcConnectIsSecure,
+	protocol.ProcDomainGetMessages, protocol.ProcConnectIsSecure, protocol.ProcDomainRename,
+	protocol.ProcDomainGetLaunchSecurityInfo, protocol.ProcDomainSetMemoryStatsPeriod,
 }
 
 // controlInfo is the monitor state libvirt's test driver derives from a
