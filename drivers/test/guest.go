@@ -486,15 +486,6 @@ func (c *conn) ConnectSupportsFeature(ctx context.Context, feature int32) (int32
 	return 0, nil
 }
 
-// DomainGetLaunchSecurityInfo answers no parameter: a test domain has
-// no launch security (drivers.OpDomainGetLaunchSecurityInfo).
-func (c *conn) DomainGetLaunchSecurityInfo(ctx context.Context, ref protocol.Domain, flags uint32) ([]protocol.TypedParam, error) {
-	if flags != 0 {
-		return nil, badFlags(flags, "testDomainGetLaunchSecurityInfo")
-	}
-	return []protocol.TypedParam{}, nil
-}
-
 // DomainSetMemoryStatsPeriod sets how often the balloon of the
 // definition flags designate collects statistics; a definition without
 // a balloon refuses (drivers.OpDomainSetMemoryStatsPeriod).

@@ -69,7 +69,7 @@ var hvImmediate = []protocol.Procedure{
 	protocol.ProcDomainInjectNmi, protocol.ProcDomainSendKey, protocol.ProcDomainSendProcessSignal,
 	protocol.ProcDomainSetUserPassword, protocol.ProcDomainSetTime, protocol.ProcDomainIsUpdated,
 	protocol.ProcDomainGetMessages, protocol.ProcConnectIsSecure, protocol.ProcDomainRename,
-	protocol.ProcDomainGetLaunchSecurityInfo, protocol.ProcDomainSetMemoryStatsPeriod,
+	protocol.ProcDomainSetMemoryStatsPeriod,
 }
 
 // controlInfo is the monitor state libvirt's test driver derives from a
