@@ -119,7 +119,18 @@ func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListA
 	defer d.mu.Unlock()
 	objs := d.domains.Objects()
 	out := make([]drivers.Domain, 0, len(objs))
+	// The checkpoint filter is the test driver's own: the shared entry
+	// knows no checkpoints.
+	const hasChk, noChk = vir.ConnectListDomainsHasCheckpoint, vir.ConnectListDomainsNoCheckpoint
+	chkFlags := flags & (hasChk | noChk)
+	flags &^= hasChk | noChk
 	for _, dom := range objs {
+		if chkFlags != 0 {
+			has := len(d.ext(dom).run.checkpoints.list) > 0
+			if !(has && chkFlags&hasChk != 0) && !(!has && chkFlags&noChk != 0) {
+				continue
+			}
+		}
 		e := drivers.DomainListEntry{
 			State:       dom.state,
 			Persistent:  dom.persistent != nil,

@@ -114,7 +114,7 @@ func (c *conn) Close() error {
 // its lock without ever waiting. Save and restore, which read and write
 // files, are not among them; a new operation is not either until it is
 // added here.
-var immediate = drivers.ProcSet(drivers.StateQueries, networkProcs, []protocol.Procedure{
+var immediate = drivers.ProcSet(drivers.StateQueries, networkProcs, hvImmediate, []protocol.Procedure{
 	protocol.ProcConnectGetCapabilities, protocol.ProcNodeGetInfo, protocol.ProcNodeGetCellsFreeMemory,
 	protocol.ProcNodeGetFreeMemory, protocol.ProcNodeGetSecurityModel, protocol.ProcDomainGetSecurityLabel,
 	protocol.ProcConnectGetSysinfo, protocol.ProcConnectGetMaxVcpus, protocol.ProcNodeGetCPUMap,

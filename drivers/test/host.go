@@ -176,8 +176,3 @@ func (c *conn) NodeGetCPUMap(ctx context.Context, needMap, needOnline int32, fla
 	}
 	return ret, nil
 }
-
-// ConnectIsSecure answers 1: nothing the test driver holds crosses a
-// network, as libvirt's test driver says. (Clients combine it with their
-// own transport's security: virsh's isSecure over a unix socket is 1.)
-func (c *conn) ConnectIsSecure(context.Context) (int32, error) { return 1, nil }

@@ -16,6 +16,7 @@ type domainExtra struct {
 	// domain afresh and clears the flag.
 	managedSave bool
 	snapshots   snapshots // see snapshots.go
+	run         runState  // see runstate.go
 }
 
 // ext is dom's extra state, created on first use; mu must be held.

@@ -241,18 +241,6 @@ func (c *conn) withNetworkUUID(net protocol.Network, f func(t *networks, o *netO
 	return f(t, o)
 }
 
-// ConnectSupportsFeature says, as libvirt's test driver does, that
-// virNetworkUpdate's command and section arrive in their documented
-// order (VIR_DRV_FEATURE_NETWORK_UPDATE_HAS_CORRECT_ORDER): NetworkUpdate
-// reads them so. A client told 0 sends them swapped, so the daemon must
-// ask the connection for this feature.
-func (c *conn) ConnectSupportsFeature(ctx context.Context, feature int32) (int32, error) {
-	if protocol.DrvFeature(feature) == protocol.DrvFeatureNetworkUpdateHasCorrectOrder {
-		return 1, nil
-	}
-	return 0, nil
-}
-
 func boolInt(b bool) int32 {
 	if b {
 		return 1

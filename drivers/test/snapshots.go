@@ -237,6 +237,9 @@ func (c *conn) DomainSnapshotCreateXML(ctx context.Context, ref protocol.Domain,
 	d := c.drv
 	var out protocol.DomainSnapshot
 	err := c.withSnapshots(ref, func(dom *domain, t *snapshots) error {
+		if len(d.ext(dom).run.checkpoints.list) > 0 {
+			return drivers.Errorf(vir.ErrOperationUnsupported, vir.FromTest, "cannot create snapshot while checkpoint exists")
+		}
 		halt := flags&uint32(vir.DomainSnapshotCreateHalt) != 0
 		if halt && dom.persistent == nil {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromTest, "cannot halt after transient domain snapshot")

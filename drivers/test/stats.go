@@ -82,37 +82,44 @@ func (c *conn) DomainInterfaceStats(ctx context.Context, ref protocol.Domain, de
 }
 
 // DomainGetTime answers a running domain's guest clock, which stays at
-// libvirt's test driver's fixed time (drivers.OpDomainGetTime).
+// libvirt's test driver's fixed time until set-time changes it
+// (drivers.OpDomainGetTime).
 func (c *conn) DomainGetTime(ctx context.Context, ref protocol.Domain, flags uint32) (*protocol.DomainGetTimeRet, error) {
 	if flags != 0 {
 		return nil, badFlags(flags, "testDomainGetTime")
 	}
+	ret := &protocol.DomainGetTimeRet{}
 	err := c.drv.withDomain(ref, func(dom *domain) error {
 		if dom.state != vir.DomainRunning {
 			return notRunning()
 		}
+		ret.Seconds, ret.Nseconds = c.drv.ext(dom).run.guestClock()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &protocol.DomainGetTimeRet{Seconds: testClockSeconds}, nil
+	return ret, nil
 }
 
-// DomainGetControlInfo answers that the monitor of a running domain is
-// free (drivers.OpDomainGetControlInfo).
+// DomainGetControlInfo answers the monitor state of a running domain,
+// free unless set-time moved its guest clock (see controlInfo)
+// (drivers.OpDomainGetControlInfo).
 func (c *conn) DomainGetControlInfo(ctx context.Context, ref protocol.Domain, flags uint32) (*protocol.DomainGetControlInfoRet, error) {
 	if flags != 0 {
 		return nil, badFlags(flags, "testDomainGetControlInfo")
 	}
+	var ret *protocol.DomainGetControlInfoRet
 	err := c.drv.withDomain(ref, func(dom *domain) error {
 		if !dom.active() {
 			return notRunning()
 		}
+		sec, _ := c.drv.ext(dom).run.guestClock()
+		ret = controlInfo(sec)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &protocol.DomainGetControlInfoRet{State: uint32(vir.DomainControlOk)}, nil
+	return ret, nil
 }
