@@ -111,7 +111,9 @@ func TestEveryProcedureAnswers(t *testing.T) {
 					t.Errorf("%s: %v", info.Name, err)
 				case vir.ErrorNumber(we.Code) == vir.ErrNoSupport:
 					counts["no support"]++
-					if info.Message || !strings.HasSuffix(we.Error(), info.API) {
+					// libvirt's own NO_SUPPORT of a served call (a pool
+					// type without source discovery) says what it lacks.
+					if info.Message || !strings.HasSuffix(we.Error(), info.API) && !strings.Contains(we.Error(), "does not support") {
 						t.Errorf("%s: NO_SUPPORT %q does not name %s", info.Name, we.Error(), info.API)
 					}
 				default:

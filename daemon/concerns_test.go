@@ -36,8 +36,8 @@ func TestConcernRouting(t *testing.T) {
 	}
 	// A concern whose driver lacks the call is NO_SUPPORT in the API's
 	// error domain, never a crash; the connection serves on.
-	_, _, err = l.ConnectListAllInterfaces(1, 0)
-	wantLibvirtErr(t, err, uint32(libvirt.ErrNoSupport), "this function is not supported by the connection driver: virConnectListAllInterfaces")
+	_, _, err = l.ConnectListAllNwfilters(1, 0)
+	wantLibvirtErr(t, err, uint32(libvirt.ErrNoSupport), "this function is not supported by the connection driver: virConnectListAllNWFilters")
 	if _, _, err := l.ConnectListAllDomains(1, 0); err != nil {
 		t.Fatalf("the connection stopped serving after NO_SUPPORT: %v", err)
 	}

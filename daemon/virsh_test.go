@@ -219,7 +219,7 @@ func TestVirshConnectionCommands(t *testing.T) {
 		"NUMA cell(s):        2",
 		"Memory size:         3145728 KiB")
 	v("capabilities").ok(t, "<capabilities>", "<domain type='test'/>", "<cells num='2'>")
-	v("iface-list", "--all").fails(t, "error: this function is not supported by the connection driver")
+	v("nwfilter-list").fails(t, "error: this function is not supported by the connection driver")
 	runVirsh(t, "bogus+unix:///x?socket="+d.RW(), "list").fails(t, "no connection driver available for bogus:///x")
 }
 
