@@ -76,7 +76,10 @@ var remote = remoteHandlers{
 	ConnectDomainEventRegisterAny:           eventRegisterAny,
 	ConnectDomainEventDeregisterAny:         eventDeregisterAny,
 
-	DomainScreenshot: domainScreenshot,
+	DomainScreenshot:   domainScreenshot,
+	StorageVolUpload:   storageVolUpload,
+	StorageVolDownload: storageVolDownload,
+	DomainOpenConsole:  domainOpenConsole,
 
 	ConnectNetworkEventRegisterAny:       networkEventRegisterAny,
 	ConnectNetworkEventDeregisterAny:     networkEventDeregisterAny,

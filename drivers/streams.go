@@ -50,3 +50,13 @@ type HoleReader interface {
 	// SkipHole moves past length bytes of a hole InData reported.
 	SkipHole(length int64) error
 }
+
+// Consoler opens a domain's console or serial port (virDomainOpenConsole):
+// devName names the device (its alias), nil the first console. The
+// connection carries what the guest writes and what the client types
+// until the guest stops (reads then end), the client closes it, or
+// another client takes the console over with VIR_DOMAIN_CONSOLE_FORCE
+// (the driver then closes this one).
+type Consoler interface {
+	DomainOpenConsole(ctx context.Context, dom Domain, devName *string, flags uint32) (io.ReadWriteCloser, error)
+}

@@ -55,6 +55,8 @@ type Driver struct {
 	// files.
 	writeStatusData func(path string, data []byte, perm os.FileMode) error
 
+	consoles consoles // the consoles clients hold open (console.go)
+
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held
 	wg      sync.WaitGroup // the driver's goroutines (watchers, autostart)
