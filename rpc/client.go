@@ -51,8 +51,9 @@ type Client struct {
 	ctlWake    chan struct{} // a token when ctl gains a bit
 	writerDone chan struct{} // closed when ctlLoop returns
 
-	mu      sync.Mutex // guards pending and err
+	mu      sync.Mutex // guards pending, streams and err
 	pending map[uint32]*pendingCall
+	streams map[uint32]*ClientStream // by the serial of the call that opened each
 	err     error
 	closed  chan struct{}
 
@@ -134,6 +135,8 @@ func (c *Client) shutdown(reason error) {
 	c.err = reason
 	pending := c.pending
 	c.pending = nil
+	streams := c.streams
+	c.streams = nil
 	if c.kaTimer != nil {
 		c.kaTimer.Stop()
 	}
@@ -142,6 +145,9 @@ func (c *Client) shutdown(reason error) {
 	c.conn.Close()
 	for _, p := range pending {
 		close(p.done)
+	}
+	for _, s := range streams {
+		s.end(&ClosedError{Reason: reason})
 	}
 }
 
@@ -158,7 +164,10 @@ func (e *ClosedError) Unwrap() error { return e.Reason }
 // the reply into ret (nil for void). An ERROR reply is returned as a
 // *protocol.Error.
 func (c *Client) Call(ctx context.Context, prog, vers uint32, proc int32, args protocol.Encodable, ret protocol.Decodable) error {
-	serial := c.serial.Add(1)
+	return c.callSerial(ctx, c.serial.Add(1), prog, vers, proc, args, ret)
+}
+
+func (c *Client) callSerial(ctx context.Context, serial uint32, prog, vers uint32, proc int32, args protocol.Encodable, ret protocol.Decodable) error {
 	frame, err := EncodeFrame(protocol.Header{
 		Program: prog, Version: vers, Procedure: proc,
 		Type: protocol.Call, Serial: serial, Status: protocol.StatusOK,
@@ -333,6 +342,8 @@ func (c *Client) readLoop() {
 			}
 		case h.Type == protocol.Reply:
 			c.deliver(h, body)
+		case h.Type == protocol.Stream || h.Type == protocol.StreamHole:
+			c.streamPacket(h, body)
 		case h.Type == protocol.Message:
 			if c.onMessage != nil {
 				c.onMessage(h, body)
