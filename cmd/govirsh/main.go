@@ -87,7 +87,7 @@ as root, else $XDG_RUNTIME_DIR/govirtd/govirtd-sock. For example:
 		dominfoCommand(sh), domstateCommand(sh), domidCommand(sh), domuuidCommand(sh), domnameCommand(sh),
 		startCommand(sh), destroyCommand(sh), shutdownCommand(sh), rebootCommand(sh),
 		suspendCommand(sh), resumeCommand(sh), autostartCommand(sh), undefineCommand(sh),
-		defineCommand(sh), createCommand(sh), dumpxmlCommand(sh), saveCommand(sh), restoreCommand(sh),
+		defineCommand(sh), createCommand(sh), dumpxmlCommand(sh), saveCommand(sh), restoreCommand(sh), screenshotCommand(sh),
 		versionCommand(sh), hostnameCommand(sh), uriCommand(sh), nodeinfoCommand(sh), capabilitiesCommand(sh),
 		netListCommand(sh),
 		eventCommand(sh),

@@ -49,6 +49,7 @@ func TestMatchesVirsh(t *testing.T) {
 		{"event"}, {"event", "--all", "--event", "lifecycle"}, {"event", "--event", "bogus"},
 		{"event", "--all", "--timeout", "1"}, {"event", "--all", "--timeout", "0"}, {"event", "--all", "--domain", "nosuch"},
 		{"list", "--table", "--name"}, {"shutdown", "--mode", "bogus", "test"}, {"save", "test"},
+		{"screenshot", "test", "shot.png"}, {"screenshot", "--screen", "0", "test", "shot.png"}, {"screenshot", "nosuch", "shot.png"},
 	}
 	for _, args := range commands {
 		full := append([]string{"-c", d.uri}, args...)
