@@ -159,14 +159,14 @@ func cpuSetFromMap(m []byte) cpuSet {
 	return s
 }
 
-// typed params, as the wire carries them.
-func paramUint(field string, v uint32) protocol.TypedParam {
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamUint), Ui: v}}
-}
-
-func paramUllong(field string, v uint64) protocol.TypedParam {
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamUllong), Ul: v}}
-}
+// typed params, as the wire carries them (drivers.Param*).
+var (
+	paramInt    = drivers.ParamInt
+	paramUint   = drivers.ParamUint
+	paramUllong = drivers.ParamUllong
+	paramString = drivers.ParamString
+	paramBool   = drivers.ParamBool
+)
 
 // firstParams is the first n of params when a client asks for n of
 // them (libvirt fills what fits), all of them when n is larger.

@@ -20,22 +20,6 @@ import (
 
 const stringOkay = uint32(vir.TypedParamStringOkay)
 
-func paramInt(field string, v int32) protocol.TypedParam {
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamInt), I: v}}
-}
-
-func paramString(field, v string) protocol.TypedParam {
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamString), S: v}}
-}
-
-func paramBool(field string, v bool) protocol.TypedParam {
-	b := int32(0)
-	if v {
-		b = 1
-	}
-	return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamBoolean), B: b}}
-}
-
 // forClient is the first n of params as the wire carries them to a
 // client: string parameters only for a client that set
 // VIR_TYPED_PARAM_STRING_OKAY, as libvirtd sends them (libvirt's clients

@@ -1,0 +1,282 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
+)
+
+// Per-domain statistics, for monitoring (the exporters' scrape,
+// virsh domstats, Nova's vCPU count): CPU times from /proc, vCPU threads
+// from QMP query-cpus-fast, the balloon from query-balloon.
+
+// procTimes are a process's or thread's user and system time (ns) and
+// the CPU it last ran on, from its /proc stat file.
+type procTimes struct {
+	user, system uint64
+	cpu          int32
+	rssKiB       uint64
+}
+
+func readProcTimes(path string) (procTimes, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return procTimes{}, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return procTimes{}, fmt.Errorf("%s: no command name", path)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	// After the name: state is field 3 of stat, so field N is f[N-3].
+	if len(f) < 37 {
+		return procTimes{}, fmt.Errorf("%s: %d fields", path, len(f))
+	}
+	tick := uint64(time.Second / 100) // USER_HZ
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	rss, _ := strconv.ParseUint(f[21], 10, 64)
+	cpu, _ := strconv.ParseInt(f[36], 10, 32)
+	return procTimes{user: ut * tick, system: st * tick, cpu: int32(cpu), rssKiB: rss * uint64(os.Getpagesize()) / 1024}, nil
+}
+
+// vcpuThread is one vCPU as query-cpus-fast reports it.
+type vcpuThread struct {
+	Index  int `json:"cpu-index"`
+	Thread int `json:"thread-id"`
+}
+
+// vcpuThreads asks qemu for its vCPU threads.
+func vcpuThreads(ctx context.Context, mon *qmp.Monitor) ([]vcpuThread, error) {
+	var cpus []vcpuThread
+	if err := mon.Execute(ctx, "query-cpus-fast", nil, &cpus); err != nil {
+		return nil, err
+	}
+	return cpus, nil
+}
+
+// runningInst is dom's running instance with a monitor, or an error
+// saying why there is none.
+func runningInst(dom *domain) (*instance, error) {
+	inst, _, err := dom.running()
+	if err != nil {
+		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain is not running")
+	}
+	if inst.mon == nil {
+		return nil, monitorErr(dom, fmt.Errorf("the driver has no monitor connection to qemu (pid %d): %s", inst.pid, inst.degraded))
+	}
+	return inst, nil
+}
+
+// DomainGetVcpus answers each running vCPU's state, CPU time and host
+// CPU, and its affinity as cpumaps of maplen bytes (drivers.OpDomainGetVcpus).
+func (c *conn) DomainGetVcpus(ctx context.Context, ref drivers.Domain, maxinfo, maplen int32) (*protocol.DomainGetVcpusRet, error) {
+	dom, err := c.drv.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	inst, _, err := dom.running()
+	if err != nil {
+		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "cannot retrieve vcpu information for inactive domain")
+	}
+	if inst.mon == nil {
+		return nil, monitorErr(dom, fmt.Errorf("the driver has no monitor connection to qemu (pid %d): %s", inst.pid, inst.degraded))
+	}
+	threads, err := vcpuThreads(ctx, inst.mon)
+	if err != nil {
+		return nil, monitorErr(dom, err)
+	}
+	ret := &protocol.DomainGetVcpusRet{Info: []protocol.VcpuInfo{}, Cpumaps: []byte{}}
+	for _, th := range threads {
+		if int32(len(ret.Info)) >= maxinfo {
+			break
+		}
+		t, _ := readProcTimes(fmt.Sprintf("/proc/%d/task/%d/stat", inst.pid, th.Thread))
+		ret.Info = append(ret.Info, protocol.VcpuInfo{Number: uint32(th.Index), State: int32(vir.VcpuRunning),
+			CPUTime: t.user + t.system, CPU: t.cpu})
+		if maplen > 0 {
+			m := make([]byte, maplen)
+			var set unix.CPUSet
+			if unix.SchedGetaffinity(th.Thread, &set) == nil {
+				for cpu := 0; cpu < int(maplen)*8; cpu++ {
+					if set.IsSet(cpu) {
+						m[cpu/8] |= 1 << (cpu % 8)
+					}
+				}
+			}
+			ret.Cpumaps = append(ret.Cpumaps, m...)
+		}
+	}
+	return ret, nil
+}
+
+// DomainMemoryStats answers a running domain's balloon size (with a
+// balloon device) and qemu's resident memory, in KiB
+// (drivers.OpDomainMemoryStats).
+func (c *conn) DomainMemoryStats(ctx context.Context, ref drivers.Domain, maxStats, flags uint32) ([]protocol.DomainMemoryStat, error) {
+	if flags != 0 {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "unsupported flags (0x%x) in function qemuDomainMemoryStats", flags)
+	}
+	dom, err := c.drv.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := runningInst(dom)
+	if err != nil {
+		return nil, err
+	}
+	var out []protocol.DomainMemoryStat
+	if hasBalloon(dom) {
+		actual, err := balloonKiB(ctx, inst.mon)
+		if err != nil {
+			return nil, monitorErr(dom, err)
+		}
+		out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatActualBalloon), Val: actual})
+	}
+	if t, err := readProcTimes(fmt.Sprintf("/proc/%d/stat", inst.pid)); err == nil {
+		out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatRss), Val: t.rssKiB})
+	}
+	if uint32(len(out)) > maxStats {
+		out = out[:maxStats]
+	}
+	return out, nil
+}
+
+func hasBalloon(dom *domain) bool {
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	def := dom.def()
+	if def == nil || def.XML.Devices == nil || def.XML.Devices.MemBalloon == nil {
+		return false
+	}
+	return def.XML.Devices.MemBalloon.Model == "virtio"
+}
+
+func balloonKiB(ctx context.Context, mon *qmp.Monitor) (uint64, error) {
+	var b struct {
+		Actual uint64 `json:"actual"`
+	}
+	if err := mon.Execute(ctx, "query-balloon", nil, &b); err != nil {
+		return 0, err
+	}
+	return b.Actual / 1024, nil
+}
+
+// The stats groups the QEMU driver fills.
+const (
+	qStatsState   = uint32(vir.DomainStatsState)
+	qStatsCPU     = uint32(vir.DomainStatsCPUTotal)
+	qStatsBalloon = uint32(vir.DomainStatsBalloon)
+	qStatsVcpu    = uint32(vir.DomainStatsVcpu)
+	qStatsServed  = qStatsState | qStatsCPU | qStatsBalloon | qStatsVcpu
+
+	qStatsListFlags = uint32(vir.ConnectListDomainsActive | vir.ConnectListDomainsInactive |
+		vir.ConnectListDomainsPersistent | vir.ConnectListDomainsTransient |
+		vir.ConnectListDomainsRunning | vir.ConnectListDomainsPaused |
+		vir.ConnectListDomainsShutoff | vir.ConnectListDomainsOther)
+	qStatsEnforce = uint32(vir.ConnectGetAllDomainsStatsEnforceStats)
+	qStatsFlags   = qStatsListFlags | qStatsEnforce |
+		uint32(vir.ConnectGetAllDomainsStatsNowait|vir.ConnectGetAllDomainsStatsBacking)
+)
+
+// ConnectGetAllDomainStats answers a record per domain (the given ones,
+// or all, filtered as a domain list is) of the groups asked (0: every
+// group served): state; cpu-total (qemu's CPU time from /proc); balloon
+// (current and maximum, and qemu's RSS while running); vcpu (current and
+// maximum, and each running vCPU's state and time). Groups not served
+// are left out, or refused with ENFORCE_STATS
+// (drivers.OpConnectGetAllDomainStats).
+func (c *conn) ConnectGetAllDomainStats(ctx context.Context, doms []protocol.Domain, stats, flags uint32) ([]protocol.DomainStatsRecord, error) {
+	if flags&^qStatsFlags != 0 {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "unsupported flags (0x%x) in function qemuConnectGetAllDomainStats", flags&^qStatsFlags)
+	}
+	if stats == 0 {
+		stats = qStatsServed
+	} else if flags&qStatsEnforce != 0 && stats&^qStatsServed != 0 {
+		return nil, drivers.Errorf(vir.ErrArgumentUnsupported, vir.FromQEMU,
+			"Stats types bits 0x%x are not supported by this daemon", stats&^qStatsServed)
+	}
+	var objs []*domain
+	if len(doms) > 0 {
+		for _, ref := range doms {
+			if dom, err := c.drv.find(ref); err == nil {
+				objs = append(objs, dom)
+			}
+		}
+	} else {
+		objs = c.drv.list()
+	}
+	out := []protocol.DomainStatsRecord{}
+	for _, dom := range objs {
+		snap := dom.DomainSnapshot()
+		if !snap.Visible || !snap.Entry.Matches(vir.ConnectListAllDomainsFlags(flags&qStatsListFlags)) {
+			continue
+		}
+		out = append(out, protocol.DomainStatsRecord{Dom: snap.Ref, Params: c.domainStats(ctx, dom, stats)})
+	}
+	return out, nil
+}
+
+// domainStats is one domain's record. What the monitor cannot answer
+// (a guest stopping meanwhile) is left out rather than failing the
+// whole scrape, as libvirt does.
+func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []protocol.TypedParam {
+	dom.mu.Lock()
+	state, reason := dom.state, dom.reason
+	def := dom.def()
+	inst := dom.proc
+	dom.mu.Unlock()
+	params := []protocol.TypedParam{}
+	if stats&qStatsState != 0 {
+		params = append(params, drivers.ParamInt("state.state", int32(state)), drivers.ParamInt("state.reason", reason))
+	}
+	var self procTimes
+	var selfErr error = fmt.Errorf("not running")
+	if inst != nil {
+		self, selfErr = readProcTimes(fmt.Sprintf("/proc/%d/stat", inst.pid))
+	}
+	if stats&qStatsCPU != 0 && selfErr == nil {
+		params = append(params, drivers.ParamUllong("cpu.time", self.user+self.system),
+			drivers.ParamUllong("cpu.user", self.user), drivers.ParamUllong("cpu.system", self.system))
+	}
+	if stats&qStatsBalloon != 0 && def != nil {
+		cur := def.CurMemKiB()
+		if inst != nil && inst.mon != nil && hasBalloon(dom) {
+			if actual, err := balloonKiB(ctx, inst.mon); err == nil {
+				cur = actual
+			}
+		}
+		params = append(params, drivers.ParamUllong("balloon.current", cur), drivers.ParamUllong("balloon.maximum", def.MaxMemKiB()))
+		if selfErr == nil {
+			params = append(params, drivers.ParamUllong("balloon.rss", self.rssKiB))
+		}
+	}
+	if stats&qStatsVcpu != 0 && def != nil {
+		n := uint32(def.VCPUs())
+		params = append(params, drivers.ParamUint("vcpu.current", n), drivers.ParamUint("vcpu.maximum", n))
+		if inst != nil && inst.mon != nil {
+			if threads, err := vcpuThreads(ctx, inst.mon); err == nil {
+				for _, th := range threads {
+					t, err := readProcTimes(fmt.Sprintf("/proc/%d/task/%d/stat", inst.pid, th.Thread))
+					if err != nil {
+						continue
+					}
+					p := "vcpu." + strconv.Itoa(th.Index) + "."
+					params = append(params, drivers.ParamInt(p+"state", int32(vir.VcpuRunning)), drivers.ParamUllong(p+"time", t.user+t.system))
+				}
+			}
+		}
+	}
+	return params
+}

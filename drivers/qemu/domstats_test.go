@@ -1,0 +1,113 @@
+package qemu
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
+)
+
+func paramMap(ps []protocol.TypedParam) map[string]protocol.TypedParamValue {
+	m := map[string]protocol.TypedParamValue{}
+	for _, p := range ps {
+		m[p.Field] = p.Value
+	}
+	return m
+}
+
+// TestDomainStats: a running guest's vCPUs, memory and stats groups come
+// from its qemu (QMP and /proc); a stopped one has only what its
+// definition says; groups not served are refused with ENFORCE_STATS.
+func TestDomainStats(t *testing.T) {
+	_, c := testDriver(t)
+	ctx := context.Background()
+	ev := recordEvents(t, c)
+	dom, _ := startDemo(t, c, ev)
+
+	v, err := c.DomainGetVcpus(ctx, dom, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Info) != 1 || v.Info[0].State != int32(vir.VcpuRunning) || v.Info[0].CPU < 0 || len(v.Cpumaps) != 1 || v.Cpumaps[0] == 0 {
+		t.Fatalf("vcpus %+v, cpumaps %08b; want one running vCPU with a host CPU and an affinity", v.Info, v.Cpumaps)
+	}
+	mem, err := c.DomainMemoryStats(ctx, dom, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mem) != 1 || mem[0].Tag != int32(vir.DomainMemoryStatRss) || mem[0].Val == 0 {
+		t.Fatalf("memory stats %+v; want qemu's RSS only (no balloon device)", mem)
+	}
+
+	recs, err := c.ConnectGetAllDomainStats(ctx, nil, 0, 0)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("all stats: %v, %v", recs, err)
+	}
+	m := paramMap(recs[0].Params)
+	if m["state.state"].I != int32(vir.DomainRunning) || m["cpu.time"].Ul == 0 || m["cpu.time"].Ul != m["cpu.user"].Ul+m["cpu.system"].Ul {
+		t.Errorf("state and cpu of a running guest: %+v", m)
+	}
+	if m["balloon.current"].Ul != 65536 || m["balloon.maximum"].Ul != 65536 || m["balloon.rss"].Ul == 0 {
+		t.Errorf("balloon of a 64 MiB guest: current %d, maximum %d, rss %d", m["balloon.current"].Ul, m["balloon.maximum"].Ul, m["balloon.rss"].Ul)
+	}
+	if m["vcpu.current"].Ui != 1 || m["vcpu.maximum"].Ui != 1 || m["vcpu.0.state"].I != int32(vir.VcpuRunning) {
+		t.Errorf("vcpu group: %+v", m)
+	}
+	if _, ok := m["vcpu.0.time"]; !ok {
+		t.Errorf("no vcpu.0.time: %+v", m)
+	}
+	if _, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBlock), uint32(vir.ConnectGetAllDomainsStatsEnforceStats)); drivers.CodeOf(err) != vir.ErrArgumentUnsupported {
+		t.Errorf("block stats enforced: %v, want VIR_ERR_ARGUMENT_UNSUPPORTED", err)
+	}
+
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Stopped Destroyed")
+	recs, err = c.ConnectGetAllDomainStats(ctx, []protocol.Domain{dom}, 0, 0)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("stats of the stopped guest: %v, %v", recs, err)
+	}
+	m = paramMap(recs[0].Params)
+	if _, ok := m["cpu.time"]; ok || m["state.state"].I != int32(vir.DomainShutoff) || m["balloon.maximum"].Ul != 65536 || m["vcpu.current"].Ui != 1 {
+		t.Errorf("a stopped guest's stats: %+v", m)
+	}
+	if recs, err := c.ConnectGetAllDomainStats(ctx, nil, 0, uint32(vir.ConnectListDomainsActive)); err != nil || len(recs) != 0 {
+		t.Errorf("stats of active domains with none running: %v, %v", recs, err)
+	}
+	if _, err := c.DomainGetVcpus(ctx, dom, 1, 1); drivers.CodeOf(err) != vir.ErrOperationInvalid {
+		t.Errorf("vcpus of a stopped guest: %v, want VIR_ERR_OPERATION_INVALID", err)
+	}
+}
+
+// TestNodeStats: the node calls answer this host as its kernel
+// describes it.
+func TestNodeStats(t *testing.T) {
+	_, c := testDriver(t)
+	ctx := context.Background()
+	cm, err := c.NodeGetCPUMap(ctx, 1, 1, 0)
+	if err != nil || int(cm.Online) != runtime.NumCPU() || cm.Ret < int32(cm.Online) || len(cm.Cpumap) == 0 {
+		t.Fatalf("cpu map %+v, %v; Go sees %d CPUs", cm, err, runtime.NumCPU())
+	}
+	n, err := c.NodeGetCPUStats(ctx, -1, 0, 0)
+	if err != nil || n.Nparams != 4 {
+		t.Fatalf("cpu stats count: %+v, %v", n, err)
+	}
+	s, err := c.NodeGetCPUStats(ctx, -1, 4, 0)
+	if err != nil || len(s.Params) != 4 || s.Params[0].Field != "kernel" || s.Params[2].Field != "idle" || s.Params[2].Value == 0 {
+		t.Fatalf("cpu stats: %+v, %v", s, err)
+	}
+	if _, err := c.NodeGetCPUStats(ctx, -1, 3, 0); drivers.CodeOf(err) != vir.ErrInvalidArg {
+		t.Errorf("cpu stats with nparams 3: %v, want VIR_ERR_INVALID_ARG", err)
+	}
+	ms, err := c.NodeGetMemoryStats(ctx, 4, -1, 0)
+	if err != nil || len(ms.Params) != 4 || ms.Params[0].Field != "total" || ms.Params[0].Value == 0 {
+		t.Fatalf("memory stats: %+v, %v", ms, err)
+	}
+	if free, err := c.NodeGetFreeMemory(ctx); err != nil || free == 0 {
+		t.Fatalf("free memory %d, %v", free, err)
+	}
+}
