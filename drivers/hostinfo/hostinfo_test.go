@@ -61,7 +61,7 @@ func TestCPUStats(t *testing.T) {
 // NUMA cell's two, and a cell the host lacks is an error.
 func TestMemoryStats(t *testing.T) {
 	r := fakeRoot(t, map[string]string{
-		"proc/meminfo": "MemTotal:  1000 kB\nMemFree:  200 kB\nMemAvailable: 500 kB\nBuffers:  30 kB\nCached:  400 kB\nSwapCached: 0 kB\n",
+		"proc/meminfo":                          "MemTotal:  1000 kB\nMemFree:  200 kB\nMemAvailable: 500 kB\nBuffers:  30 kB\nCached:  400 kB\nSwapCached: 0 kB\n",
 		"sys/devices/system/node/node0/meminfo": "Node 0 MemTotal:  1000 kB\nNode 0 MemFree:  200 kB\nNode 0 MemUsed: 800 kB\n",
 	})
 	got, err := r.MemoryStats(-1)

@@ -60,4 +60,3 @@ func (r *removeOnClose) Close() error {
 	os.Remove(r.Name())
 	return err
 }
-
