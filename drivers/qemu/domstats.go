@@ -179,7 +179,8 @@ const (
 	qStatsCPU     = uint32(vir.DomainStatsCPUTotal)
 	qStatsBalloon = uint32(vir.DomainStatsBalloon)
 	qStatsVcpu    = uint32(vir.DomainStatsVcpu)
-	qStatsServed  = qStatsState | qStatsCPU | qStatsBalloon | qStatsVcpu
+	qStatsBlock   = uint32(vir.DomainStatsBlock)
+	qStatsServed  = qStatsState | qStatsCPU | qStatsBalloon | qStatsVcpu | qStatsBlock
 
 	qStatsListFlags = uint32(vir.ConnectListDomainsActive | vir.ConnectListDomainsInactive |
 		vir.ConnectListDomainsPersistent | vir.ConnectListDomainsTransient |
@@ -194,7 +195,9 @@ const (
 // or all, filtered as a domain list is) of the groups asked (0: every
 // group served): state; cpu-total (qemu's CPU time from /proc); balloon
 // (current and maximum, and qemu's RSS while running); vcpu (current and
-// maximum, and each running vCPU's state and time). Groups not served
+// maximum, and each running vCPU's state and time); block (a running
+// guest's disks: name, path, read, write and flush counters and times,
+// the file's size). Groups not served
 // are left out, or refused with ENFORCE_STATS
 // (drivers.OpConnectGetAllDomainStats).
 func (c *conn) ConnectGetAllDomainStats(ctx context.Context, doms []protocol.Domain, stats, flags uint32) ([]protocol.DomainStatsRecord, error) {
@@ -277,6 +280,9 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 				}
 			}
 		}
+	}
+	if stats&qStatsBlock != 0 && def != nil && inst != nil && inst.mon != nil {
+		params = append(params, blockGroup(ctx, inst.mon, def.XML)...)
 	}
 	return params
 }

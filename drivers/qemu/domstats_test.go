@@ -2,10 +2,14 @@ package qemu
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/vir"
 )
@@ -59,8 +63,8 @@ func TestDomainStats(t *testing.T) {
 	if _, ok := m["vcpu.0.time"]; !ok {
 		t.Errorf("no vcpu.0.time: %+v", m)
 	}
-	if _, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBlock), uint32(vir.ConnectGetAllDomainsStatsEnforceStats)); drivers.CodeOf(err) != vir.ErrArgumentUnsupported {
-		t.Errorf("block stats enforced: %v, want VIR_ERR_ARGUMENT_UNSUPPORTED", err)
+	if _, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsInterface), uint32(vir.ConnectGetAllDomainsStatsEnforceStats)); drivers.CodeOf(err) != vir.ErrArgumentUnsupported {
+		t.Errorf("interface stats enforced: %v, want VIR_ERR_ARGUMENT_UNSUPPORTED", err)
 	}
 
 	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
@@ -109,5 +113,49 @@ func TestNodeStats(t *testing.T) {
 	}
 	if free, err := c.NodeGetFreeMemory(ctx); err != nil || free == 0 {
 		t.Fatalf("free memory %d, %v", free, err)
+	}
+}
+
+// TestBlockStats: the firmware reads the guest's disk looking for
+// something to boot; the reads show in DOMAIN_BLOCK_STATS (by target
+// and by path) and in the block group of the stats record.
+func TestBlockStats(t *testing.T) {
+	_, c := testDriver(t)
+	ctx := context.Background()
+	ev := recordEvents(t, c)
+	img := filepath.Join(t.TempDir(), "disk.img")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xml := strings.Replace(readTestdata(t, "demo.xml"), "<on_poweroff>",
+		"<devices><disk type='file' device='disk'><source file='"+img+"'/><target dev='vda' bus='virtio'/></disk></devices><on_poweroff>", 1)
+	dom, err := c.DomainDefineXML(ctx, xml, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom, err = c.DomainCreate(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Defined Added", "demo Started Booted")
+	testutil.WaitFor(t, "the firmware to read the disk", func() bool {
+		s, err := c.DomainBlockStats(ctx, dom, "vda")
+		return err == nil && s.RdReq > 0 && s.RdBytes > 0
+	})
+	if s, err := c.DomainBlockStats(ctx, dom, img); err != nil || s.RdReq == 0 {
+		t.Fatalf("block stats by path: %+v, %v", s, err)
+	}
+	if _, err := c.DomainBlockStats(ctx, dom, "vdz"); drivers.CodeOf(err) != vir.ErrInvalidArg {
+		t.Fatalf("block stats of no disk: %v, want VIR_ERR_INVALID_ARG", err)
+	}
+	recs, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBlock), 0)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("block group: %v, %v", recs, err)
+	}
+	m := paramMap(recs[0].Params)
+	if m["block.count"].Ui != 1 || m["block.0.name"].S != "vda" || m["block.0.path"].S != img || m["block.0.rd.reqs"].Ul == 0 || m["block.0.physical"].Ul != 1<<20 {
+		t.Fatalf("block group: %+v", m)
+	}
+	if _, ok := m["state.state"]; ok {
+		t.Errorf("the block group alone brought the state group: %+v", m)
 	}
 }

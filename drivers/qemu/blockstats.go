@@ -1,0 +1,130 @@
+package qemu
+
+import (
+	"context"
+	"os"
+	"strconv"
+
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/vir"
+)
+
+// Block statistics of a running guest's disks, from QMP query-block
+// (which drive holds which file) and query-blockstats.
+
+// blockStat is one drive's counters as query-blockstats gives them.
+type blockStat struct {
+	RdBytes  int64 `json:"rd_bytes"`
+	WrBytes  int64 `json:"wr_bytes"`
+	RdOps    int64 `json:"rd_operations"`
+	WrOps    int64 `json:"wr_operations"`
+	FlushOps int64 `json:"flush_operations"`
+	RdTime   int64 `json:"rd_total_time_ns"`
+	WrTime   int64 `json:"wr_total_time_ns"`
+	FlTime   int64 `json:"flush_total_time_ns"`
+}
+
+// diskStats are the counters of each disk of def with a source, by
+// target, in the definition's order.
+type diskStat struct {
+	target, path string
+	stat         blockStat
+}
+
+func diskStats(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) ([]diskStat, error) {
+	var blocks []struct {
+		Device   string `json:"device"`
+		Inserted *struct {
+			File string `json:"file"`
+		} `json:"inserted"`
+	}
+	if err := mon.Execute(ctx, "query-block", nil, &blocks); err != nil {
+		return nil, err
+	}
+	var stats []struct {
+		Device string    `json:"device"`
+		Stats  blockStat `json:"stats"`
+	}
+	if err := mon.Execute(ctx, "query-blockstats", nil, &stats); err != nil {
+		return nil, err
+	}
+	byFile := map[string]string{} // file → drive
+	for _, b := range blocks {
+		if b.Inserted != nil {
+			byFile[b.Inserted.File] = b.Device
+		}
+	}
+	byDrive := map[string]blockStat{}
+	for _, s := range stats {
+		byDrive[s.Device] = s.Stats
+	}
+	var out []diskStat
+	if def.Devices == nil {
+		return out, nil
+	}
+	for _, d := range def.Devices.Disks {
+		if d.Target == nil || d.Source == nil || d.Source.File == nil || d.Source.File.File == "" {
+			continue
+		}
+		drive, ok := byFile[d.Source.File.File]
+		if !ok {
+			continue
+		}
+		out = append(out, diskStat{target: d.Target.Dev, path: d.Source.File.File, stat: byDrive[drive]})
+	}
+	return out, nil
+}
+
+// DomainBlockStats answers the read and write counters of the disk path
+// names (its target, "vda", or its source file) (drivers.OpDomainBlockStats).
+func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path string) (*protocol.DomainBlockStatsRet, error) {
+	dom, err := c.drv.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := runningInst(dom)
+	if err != nil {
+		return nil, err
+	}
+	dom.mu.Lock()
+	def := dom.def().XML
+	dom.mu.Unlock()
+	disks, err := diskStats(ctx, inst.mon, def)
+	if err != nil {
+		return nil, monitorErr(dom, err)
+	}
+	for _, d := range disks {
+		if path == d.target || path == d.path {
+			s := d.stat
+			return &protocol.DomainBlockStatsRet{RdReq: s.RdOps, RdBytes: s.RdBytes, WrReq: s.WrOps, WrBytes: s.WrBytes, Errs: -1}, nil
+		}
+	}
+	return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "invalid path: %s", path)
+}
+
+// blockGroup is the "block" group of a running domain's stats record.
+func blockGroup(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) []protocol.TypedParam {
+	disks, err := diskStats(ctx, mon, def)
+	if err != nil {
+		return nil
+	}
+	params := []protocol.TypedParam{drivers.ParamUint("block.count", uint32(len(disks)))}
+	for i, d := range disks {
+		p := "block." + strconv.Itoa(i) + "."
+		s := d.stat
+		params = append(params, drivers.ParamString(p+"name", d.target), drivers.ParamString(p+"path", d.path),
+			drivers.ParamUllong(p+"rd.reqs", uint64(s.RdOps)), drivers.ParamUllong(p+"rd.bytes", uint64(s.RdBytes)),
+			drivers.ParamUllong(p+"rd.times", uint64(s.RdTime)),
+			drivers.ParamUllong(p+"wr.reqs", uint64(s.WrOps)), drivers.ParamUllong(p+"wr.bytes", uint64(s.WrBytes)),
+			drivers.ParamUllong(p+"wr.times", uint64(s.WrTime)),
+			drivers.ParamUllong(p+"fl.reqs", uint64(s.FlushOps)), drivers.ParamUllong(p+"fl.times", uint64(s.FlTime)))
+		if fi, err := os.Stat(d.path); err == nil {
+			params = append(params, drivers.ParamUllong(p+"physical", uint64(fi.Size())))
+		}
+	}
+	return params
+}
