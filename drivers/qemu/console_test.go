@@ -116,3 +116,31 @@ func requirePython(t *testing.T) string {
 	}
 	return bin
 }
+
+// TestVirshMonitoring: what monitoring tools ask, through real virsh
+// against the daemon's QEMU driver and a running guest.
+func TestVirshMonitoring(t *testing.T) {
+	d := newTestDaemon(t)
+	d.start()
+	d.mustVirsh("define", demoXMLPath)
+	d.mustVirsh("start", "demo")
+	defer d.mustVirsh("destroy", "demo")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"domstats", "demo"}, []string{"state.state=1", "cpu.time=", "balloon.maximum=65536", "vcpu.current=1", "vcpu.0.state=1"}},
+		{[]string{"vcpuinfo", "demo"}, []string{"VCPU:           0", "State:          running", "CPU Affinity:"}},
+		{[]string{"dommemstat", "demo"}, []string{"rss "}},
+		{[]string{"nodecpumap"}, []string{"CPUs present:", "CPUs online:"}},
+		{[]string{"nodecpustats"}, []string{"user:", "system:", "idle:", "iowait:"}},
+		{[]string{"nodememstats"}, []string{"total  :", "free   :"}},
+	} {
+		out := d.mustVirsh(c.args...)
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("virsh %s printed no %q:\n%s", strings.Join(c.args, " "), w, out)
+			}
+		}
+	}
+}
