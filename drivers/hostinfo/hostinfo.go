@@ -123,7 +123,7 @@ func (r Root) CPUStats(cpu int) ([]Stat, error) {
 			{"iowait", v[4] * tick},
 		}, nil
 	}
-	return nil, fmt.Errorf("Invalid cpuNum in virHostCPUGetStatsLinux")
+	return nil, fmt.Errorf("no CPU %d on this host (/proc/stat has no %q line)", cpu, strings.TrimSpace(want))
 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat: 100 on Linux for every

@@ -12,14 +12,6 @@ import (
 // is answered vir.ErrNoSupport.
 func (c *conn) ConcernConn(drivers.Concern) drivers.Conn { return c }
 
-func mustUUID(s string) drivers.UUID {
-	u, err := drivers.ParseUUID(s)
-	if err != nil {
-		panic("test driver: " + err.Error())
-	}
-	return u
-}
-
 // listed reports whether an object active, persistent and autostarted
 // as given passes flags, virConnectListAllNetworks's filter (its first
 // six flags are virConnectListAllStoragePools's too): groups are ANDed,
