@@ -460,7 +460,7 @@ func (d *Driver) prepare(ctx context.Context, p *pool, doc string, needCapacity 
 		if spec.backingFormat == "" {
 			spec.backingFormat = in.Format
 		}
-		if !spec.hasCapacity {
+		if !spec.hasCapacity || spec.capacity == 0 { // the backing store's size
 			spec.capacity, spec.hasCapacity = in.VirtualSize, true
 		}
 	}
