@@ -303,7 +303,7 @@ type volXML struct {
 	Allocation sizeXML  `xml:"allocation"`
 	Physical   sizeXML  `xml:"physical"`
 	Target     struct {
-		Path        string `xml:"path"`
+		Path        string    `xml:"path"`
 		Format      fmtXML    `xml:"format"`
 		Permissions *permsXML `xml:"permissions"`
 		Timestamps  *struct {
@@ -313,7 +313,7 @@ type volXML struct {
 		} `xml:"timestamps"`
 	} `xml:"target"`
 	BackingStore *struct {
-		Path   string                                `xml:"path"`
+		Path   string  `xml:"path"`
 		Format *fmtXML `xml:"format"`
 	} `xml:"backingStore"`
 }
@@ -334,7 +334,7 @@ func formatVol(v *volume) string {
 	}
 	if v.backingPath != "" {
 		x.BackingStore = &struct {
-			Path   string                                `xml:"path"`
+			Path   string  `xml:"path"`
 			Format *fmtXML `xml:"format"`
 		}{Path: v.backingPath}
 		if v.backingFormat != "" {
