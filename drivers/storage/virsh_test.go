@@ -53,8 +53,12 @@ func TestVirshStorage(t *testing.T) {
 	if out := virsh("pool-list", "--all"); !regexp.MustCompile(`img\s+active\s+no`).MatchString(out) {
 		t.Fatalf("pool-list:\n%s", out)
 	}
+	if out := virsh("pool-info", "img"); !regexp.MustCompile(`State:\s+running`).MatchString(out) || !regexp.MustCompile(`Capacity:\s+[0-9.]+ [KMGT]iB`).MatchString(out) {
+		t.Fatalf("pool-info:\n%s", out)
+	}
 	virsh("vol-create-as", "img", "disk.qcow2", "10M", "--format", "qcow2")
 	out := virsh("vol-list", "img", "--details")
+	t.Logf("vol-list --details:\n%s", out)
 	if !regexp.MustCompile(`disk\.qcow2\s+` + regexp.QuoteMeta(filepath.Join(dir, "disk.qcow2")) + `\s+file\s+10\.00 MiB\s+\d`).MatchString(out) {
 		t.Fatalf("vol-list --details:\n%s", out)
 	}
