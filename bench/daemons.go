@@ -63,8 +63,10 @@ qemu_config_dir = %q
 qemu_autostart_dir = %q
 qemu_state_dir = %q
 qemu_log_dir = %q
+storage_config_dir = %q
+storage_state_dir = %q
 `, dir, maxClients, filepath.Join(q, "no-qemu-binary"), filepath.Join(q, "config"), filepath.Join(q, "autostart"),
-		filepath.Join(q, "state"), filepath.Join(q, "log"))
+		filepath.Join(q, "state"), filepath.Join(q, "log"), filepath.Join(q, "storage"), filepath.Join(q, "storage-state"))
 }
 
 // startLibvirtd starts bin (Debian's /usr/sbin/libvirtd) on a private

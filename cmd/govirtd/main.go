@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu"
+	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/internal/ratelog"
 )
@@ -44,10 +46,11 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			// The drivers exist before the configuration is read: each
 			// declares and keeps its own keys (qemu_binary, …).
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
+			storageDriver := storage.New(storage.Config{}, nil)
 			cfg := daemon.Defaults()
 			if configPath != "" {
 				var err error
-				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver); err != nil {
+				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver); err != nil {
 					return err
 				}
 			}
@@ -63,7 +66,11 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 				log.Warn(w)
 			}
 			qemuDriver.SetLogger(log)
+			storageDriver.SetLogger(log)
 			d := daemon.New(cfg, log, testDriver, qemuDriver)
+			// The storage concern of qemu:///system and session, as
+			// libvirt's storage driver serves its QEMU driver's.
+			d.RegisterShared(drivers.ConcernStorage, storageDriver)
 			d.OnListening = func(rw, ro string) {
 				fmt.Printf("govirtd: listening on %s (read-write) and %s (read-only)\n", rw, ro)
 			}

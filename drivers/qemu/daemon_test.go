@@ -88,8 +88,10 @@ func newTestDaemon(t *testing.T) *testDaemon {
 qemu_config_dir = %q
 qemu_state_dir = %q
 qemu_log_dir = %q
+storage_config_dir = %q
+storage_state_dir = %q
 log_level = 1
-`, d.path("sock"), d.path("etc"), d.path("run"), d.path("log"))
+`, d.path("sock"), d.path("etc"), d.path("run"), d.path("log"), d.path("etc", "storage"), d.path("run", "storage"))
 	if err := os.WriteFile(d.path("govirtd.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

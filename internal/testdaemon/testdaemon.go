@@ -27,6 +27,9 @@ type Options struct {
 	Edit func(*daemon.Config)
 	// Drivers replace the test driver.
 	Drivers []drivers.Driver
+	// Shared are the shared drivers by concern (a storage driver beside
+	// the QEMU driver), registered before Startup.
+	Shared map[drivers.Concern]drivers.Driver
 	// Log receives the daemon's log; nil sends it to the test's log
 	// when -v is given (debug level) and drops it otherwise.
 	Log io.Writer
@@ -74,6 +77,9 @@ func Start(t testing.TB, o Options) *Daemon {
 		drvs = []drivers.Driver{d.Driver}
 	}
 	d.Daemon = daemon.New(cfg, logger(t, o.Log), drvs...)
+	for k, drv := range o.Shared {
+		d.RegisterShared(k, drv)
+	}
 	if err := d.Startup(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,85 @@
+package storage_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/qemu"
+	"github.com/govirt/govirtd/drivers/storage"
+	"github.com/govirt/govirtd/internal/testdaemon"
+)
+
+// TestVirshStorage drives the storage driver with the real virsh through
+// an in-process daemon serving qemu:///system (or session) with the real
+// QEMU driver beside it.
+func TestVirshStorage(t *testing.T) {
+	for _, b := range []string{"virsh", "qemu-img", "qemu-system-x86_64"} {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Fatalf("%s is not installed: `make deps` installs it", b)
+		}
+	}
+	root := t.TempDir()
+	qd := qemu.New(qemu.Config{ConfigDir: filepath.Join(root, "qemu"), StateDir: filepath.Join(root, "qrun"), LogDir: filepath.Join(root, "qlog")}, nil)
+	sd := storage.New(storage.Config{ConfigDir: filepath.Join(root, "storage"), StateDir: filepath.Join(root, "srun")}, nil)
+	d := testdaemon.Start(t, testdaemon.Options{
+		Drivers: []drivers.Driver{qd},
+		Shared:  map[drivers.Concern]drivers.Driver{drivers.ConcernStorage: sd},
+	})
+	path := "/system"
+	if os.Geteuid() != 0 {
+		path = "/session"
+	}
+	uri := "qemu+unix://" + path + "?socket=" + d.RW()
+	virsh := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("virsh", append([]string{"-q", "-c", uri}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("virsh %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	dir := filepath.Join(root, "images")
+	virsh("pool-define-as", "img", "dir", "--target", dir)
+	virsh("pool-build", "img")
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		t.Fatalf("pool-build made no directory: %v", err)
+	}
+	virsh("pool-start", "img")
+	if out := virsh("pool-list", "--all"); !regexp.MustCompile(`img\s+active\s+no`).MatchString(out) {
+		t.Fatalf("pool-list:\n%s", out)
+	}
+	if out := virsh("pool-info", "img"); !regexp.MustCompile(`State:\s+running`).MatchString(out) || !regexp.MustCompile(`Capacity:\s+[0-9.]+ [KMGT]iB`).MatchString(out) {
+		t.Fatalf("pool-info:\n%s", out)
+	}
+	virsh("vol-create-as", "img", "disk.qcow2", "10M", "--format", "qcow2")
+	out := virsh("vol-list", "img", "--details")
+	t.Logf("vol-list --details:\n%s", out)
+	if !regexp.MustCompile(`disk\.qcow2\s+` + regexp.QuoteMeta(filepath.Join(dir, "disk.qcow2")) + `\s+file\s+10\.00 MiB\s+\d`).MatchString(out) {
+		t.Fatalf("vol-list --details:\n%s", out)
+	}
+	out = virsh("vol-info", "disk.qcow2", "--pool", "img")
+	if !regexp.MustCompile(`Type:\s+file`).MatchString(out) || !regexp.MustCompile(`Capacity:\s+10\.00 MiB`).MatchString(out) {
+		t.Fatalf("vol-info:\n%s", out)
+	}
+	out = virsh("vol-dumpxml", "disk.qcow2", "--pool", "img")
+	if !strings.Contains(out, `<format type="qcow2"></format>`) || !strings.Contains(out, "<key>"+filepath.Join(dir, "disk.qcow2")+"</key>") {
+		t.Fatalf("vol-dumpxml:\n%s", out)
+	}
+	if out := virsh("vol-path", "disk.qcow2", "--pool", "img"); strings.TrimSpace(out) != filepath.Join(dir, "disk.qcow2") {
+		t.Fatalf("vol-path: %q", out)
+	}
+	virsh("vol-delete", "disk.qcow2", "--pool", "img")
+	if _, err := os.Stat(filepath.Join(dir, "disk.qcow2")); !os.IsNotExist(err) {
+		t.Fatalf("vol-delete kept the file: %v", err)
+	}
+	virsh("pool-destroy", "img")
+	virsh("pool-undefine", "img")
+	if out := virsh("pool-list", "--all"); strings.Contains(out, "img") {
+		t.Fatalf("pool still listed:\n%s", out)
+	}
+}
