@@ -37,6 +37,8 @@ func TestKeepaliveTimeout(t *testing.T) {
 qemu_config_dir = "`+dir+`/qemu-config"
 qemu_state_dir = "`+dir+`/qemu-state"
 qemu_log_dir = "`+dir+`/qemu-log"
+storage_config_dir = "`+dir+`/storage-config"
+storage_state_dir = "`+dir+`/storage-state"
 `), 0o644)
 	cmd := exec.Command(bin, "--config", conf)
 	stdout, _ := cmd.StdoutPipe()

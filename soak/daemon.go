@@ -46,6 +46,7 @@ func govirtdConf(dir string, qemu bool, extra map[string]string) string {
 	for k, v := range map[string]string{
 		"qemu_config_dir": "etc", "qemu_autostart_dir": "etc/autostart",
 		"qemu_state_dir": "run", "qemu_log_dir": "log",
+		"storage_config_dir": "etc/storage", "storage_state_dir": "run/storage",
 	} {
 		fmt.Fprintf(&b, "%s = %q\n", k, filepath.Join(dir, v))
 	}

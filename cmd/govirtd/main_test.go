@@ -34,6 +34,8 @@ func privateConfig(dir string) string {
 		{"qemu_config_dir", filepath.Join(dir, "qemu-config")},
 		{"qemu_state_dir", filepath.Join(dir, "qemu-state")},
 		{"qemu_log_dir", filepath.Join(dir, "qemu-log")},
+		{"storage_config_dir", filepath.Join(dir, "storage-config")},
+		{"storage_state_dir", filepath.Join(dir, "storage-state")},
 	} {
 		fmt.Fprintf(&b, "%s = %q\n", kv[0], kv[1])
 	}
