@@ -1,11 +1,13 @@
 package storage_test
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
@@ -73,6 +75,48 @@ func TestVirshStorage(t *testing.T) {
 	if out := virsh("vol-path", "disk.qcow2", "--pool", "img"); strings.TrimSpace(out) != filepath.Join(dir, "disk.qcow2") {
 		t.Fatalf("vol-path: %q", out)
 	}
+	// Streams: vol-upload and vol-download carry the bytes, and with
+	// --sparse the holes as holes.
+	virsh("vol-create-as", "img", "data.raw", "4M", "--format", "raw")
+	src := filepath.Join(root, "src.img")
+	data := make([]byte, 4<<20)
+	for i := range 1 << 20 { // the first MiB is data, the rest a hole
+		data[i] = byte(i*7 + i>>12)
+	}
+	// A sparse source: the first MiB written, the rest never.
+	if err := os.WriteFile(src, data[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(src, int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	for _, sparse := range []bool{false, true} {
+		flag := []string{}
+		if sparse {
+			flag = []string{"--sparse"}
+		}
+		virsh(append([]string{"vol-upload", "data.raw", src, "--pool", "img"}, flag...)...)
+		dst := filepath.Join(root, "dst.img")
+		os.Remove(dst)
+		virsh(append([]string{"vol-download", "data.raw", dst, "--pool", "img"}, flag...)...)
+		got, err := os.ReadFile(dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("vol-upload then vol-download (sparse %v) changed the bytes: %d of %d back", sparse, len(got), len(data))
+		}
+		if sparse {
+			var st syscall.Stat_t
+			if err := syscall.Stat(dst, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Blocks*512 >= 3<<20 {
+				t.Errorf("a sparse download of 1 MiB of data in 4 MiB allocated %d bytes: the hole did not cross as a hole", st.Blocks*512)
+			}
+		}
+	}
+	virsh("vol-delete", "data.raw", "--pool", "img")
 	virsh("vol-delete", "disk.qcow2", "--pool", "img")
 	if _, err := os.Stat(filepath.Join(dir, "disk.qcow2")); !os.IsNotExist(err) {
 		t.Fatalf("vol-delete kept the file: %v", err)
