@@ -47,6 +47,7 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			// declares and keeps its own keys (qemu_binary, …).
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
 			storageDriver := storage.New(storage.Config{}, nil)
+			qemuDriver.SetVolumeResolver(storageDriver) // <disk type='volume'>
 			cfg := daemon.Defaults()
 			if configPath != "" {
 				var err error

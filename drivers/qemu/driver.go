@@ -55,7 +55,8 @@ type Driver struct {
 	// files.
 	writeStatusData func(path string, data []byte, perm os.FileMode) error
 
-	consoles consoles // the consoles clients hold open (console.go)
+	consoles consoles               // the consoles clients hold open (console.go)
+	volumes  drivers.VolumeResolver // resolves <disk type='volume'> (volumes.go); nil without a storage driver
 
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held

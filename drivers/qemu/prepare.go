@@ -54,6 +54,6 @@ func randomMAC() string {
 // everything in it maps to qemu (the command line is built and thrown
 // away).
 func validate(def *domxml.Def) error {
-	_, err := buildCommand(def, launch{emulator: "qemu", monitorFD: 3})
+	_, err := buildCommand(placeholderVolumes(def), launch{emulator: "qemu", monitorFD: 3})
 	return err
 }

@@ -44,7 +44,11 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	if o.incoming != nil {
 		incomingFD = 4
 	}
-	cmd, err := buildCommand(live, launch{emulator: d.binary, monitorFD: 3, incomingFD: incomingFD})
+	withFiles, err := d.resolveVolumes(ctx, live)
+	if err != nil {
+		return err
+	}
+	cmd, err := buildCommand(withFiles, launch{emulator: d.binary, monitorFD: 3, incomingFD: incomingFD})
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,12 @@ package storage_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +30,7 @@ func TestVirshStorage(t *testing.T) {
 	root := t.TempDir()
 	qd := qemu.New(qemu.Config{ConfigDir: filepath.Join(root, "qemu"), StateDir: filepath.Join(root, "qrun"), LogDir: filepath.Join(root, "qlog")}, nil)
 	sd := storage.New(storage.Config{ConfigDir: filepath.Join(root, "storage"), StateDir: filepath.Join(root, "srun")}, nil)
+	qd.SetVolumeResolver(sd)
 	d := testdaemon.Start(t, testdaemon.Options{
 		Drivers: []drivers.Driver{qd},
 		Shared:  map[drivers.Concern]drivers.Driver{drivers.ConcernStorage: sd},
@@ -116,6 +119,36 @@ func TestVirshStorage(t *testing.T) {
 			}
 		}
 	}
+	// A guest whose disk is a volume of the pool: qemu gets the
+	// volume's file, the XML keeps the pool and volume.
+	guest := filepath.Join(root, "vm.xml")
+	if err := os.WriteFile(guest, []byte(`<domain type='qemu'>
+  <name>vm</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <disk type='volume' device='disk'>
+      <source pool='img' volume='disk.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	virsh("define", guest)
+	virsh("start", "vm")
+	if out := virsh("dumpxml", "vm"); !regexp.MustCompile(`<disk type=.volume. device=.disk.>`).MatchString(out) || !regexp.MustCompile(`<source pool=.img. volume=.disk\.qcow2.`).MatchString(out) {
+		t.Errorf("the live XML does not keep the volume disk:\n%s", out)
+	}
+	cmdline, err := os.ReadFile("/proc/" + strings.TrimSpace(pidOf(t, filepath.Join(root, "qrun"), "vm")) + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "file=" + filepath.Join(dir, "disk.qcow2") + ",format=qcow2"; !strings.Contains(string(cmdline), want) {
+		t.Errorf("qemu's command line has no %q:\n%s", want, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+	}
+	virsh("destroy", "vm")
+	virsh("undefine", "vm")
 	virsh("vol-delete", "data.raw", "--pool", "img")
 	virsh("vol-delete", "disk.qcow2", "--pool", "img")
 	if _, err := os.Stat(filepath.Join(dir, "disk.qcow2")); !os.IsNotExist(err) {
@@ -126,4 +159,21 @@ func TestVirshStorage(t *testing.T) {
 	if out := virsh("pool-list", "--all"); strings.Contains(out, "img") {
 		t.Fatalf("pool still listed:\n%s", out)
 	}
+}
+
+// pidOf reads the pid of the QEMU driver's domain name from its status
+// file in stateDir.
+func pidOf(t *testing.T, stateDir, name string) string {
+	t.Helper()
+	var st struct {
+		PID int `json:"pid"`
+	}
+	data, err := os.ReadFile(filepath.Join(stateDir, name+".status"))
+	if err == nil {
+		err = json.Unmarshal(data, &st)
+	}
+	if err != nil || st.PID == 0 {
+		t.Fatalf("no pid for %s in %s: %v", name, stateDir, err)
+	}
+	return strconv.Itoa(st.PID)
 }

@@ -765,3 +765,23 @@ func (c *conn) StorageVolResize(ctx context.Context, ref protocol.StorageVol, ca
 	d.publish(p, nv)
 	return nil
 }
+
+// ResolveVolume answers the path and format of volume vol of the active
+// pool named pool, for a hypervisor starting a guest with a
+// <disk type='volume'> (drivers.VolumeResolver).
+func (d *Driver) ResolveVolume(ctx context.Context, pool, vol string) (string, string, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	p, err := d.byName(pool)
+	if err != nil {
+		return "", "", err
+	}
+	if !p.active {
+		return "", "", drivers.Errorf(vir.ErrOperationInvalid, vir.FromStorage, "storage pool '%s' containing volume '%s' is not active", pool, vol)
+	}
+	v := p.vol(vol)
+	if v == nil {
+		return "", "", drivers.Errorf(vir.ErrNoStorageVol, vir.FromStorage, "no storage vol with matching name '%s'", vol)
+	}
+	return v.path, v.format, nil
+}
