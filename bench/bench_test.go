@@ -15,6 +15,7 @@ import (
 
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers/qemu"
+	"github.com/govirt/govirtd/drivers/storage"
 )
 
 func TestPercentile(t *testing.T) {
@@ -195,9 +196,13 @@ func TestConfigs(t *testing.T) {
 		}
 	}
 	drv := qemu.New(qemu.Config{}, nil)
-	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"), drv)
+	sd := storage.New(storage.Config{}, nil)
+	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"), drv, sd)
 	if err != nil || cfg.UnixSockDir != "/tmp/y" || len(cfg.Warnings) != 0 {
 		t.Errorf("govirtd config: %+v, %v", cfg, err)
+	}
+	if sc := sd.Config(); !strings.HasPrefix(sc.ConfigDir, "/tmp/y/") || !strings.HasPrefix(sc.StateDir, "/tmp/y/") {
+		t.Errorf("govirtd config: storage paths %q, %q outside the daemon's directory", sc.ConfigDir, sc.StateDir)
 	}
 	q := drv.Config()
 	for _, p := range []string{q.Binary, q.ConfigDir, q.AutostartDir, q.StateDir, q.LogDir} {
