@@ -154,6 +154,32 @@ func TestVirshStorage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "disk.qcow2")); !os.IsNotExist(err) {
 		t.Fatalf("vol-delete kept the file: %v", err)
 	}
+	// The rest of a libvirt user's volume commands.
+	virsh("pool-autostart", "img")
+	if out := virsh("pool-info", "img"); !regexp.MustCompile(`Autostart:\s+yes`).MatchString(out) {
+		t.Errorf("pool-info after pool-autostart:\n%s", out)
+	}
+	virsh("vol-create-as", "img", "base.raw", "2M", "--format", "raw")
+	virsh("vol-clone", "base.raw", "copy.raw", "--pool", "img")
+	virsh("vol-resize", "copy.raw", "3M", "--pool", "img")
+	if out := virsh("vol-info", "copy.raw", "--pool", "img"); !regexp.MustCompile(`Capacity:\s+3\.00 MiB`).MatchString(out) {
+		t.Errorf("vol-info after vol-resize to 3M:\n%s", out)
+	}
+	virsh("vol-wipe", "copy.raw", "--pool", "img")
+	if err := os.WriteFile(filepath.Join(dir, "byhand.img"), make([]byte, 512<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := virsh("vol-list", "img"); strings.Contains(out, "byhand.img") {
+		t.Errorf("a file copied in by hand listed before pool-refresh:\n%s", out)
+	}
+	virsh("pool-refresh", "img")
+	if out := virsh("vol-list", "img"); !strings.Contains(out, "byhand.img") {
+		t.Errorf("pool-refresh did not find the file copied in by hand:\n%s", out)
+	}
+	for _, v := range []string{"base.raw", "copy.raw", "byhand.img"} {
+		virsh("vol-delete", v, "--pool", "img")
+	}
+	virsh("pool-autostart", "img", "--disable")
 	virsh("pool-destroy", "img")
 	virsh("pool-undefine", "img")
 	if out := virsh("pool-list", "--all"); strings.Contains(out, "img") {
