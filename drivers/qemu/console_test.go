@@ -3,6 +3,7 @@ package qemu_test
 import (
 	"bytes"
 	"context"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,9 +123,24 @@ func requirePython(t *testing.T) string {
 func TestVirshMonitoring(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()
-	d.mustVirsh("define", demoXMLPath)
+	// demo with a VGA card, so that it has a screen.
+	xml := strings.Replace(readFile(t, demoXMLPath), "<on_poweroff>", "<devices><video><model type='vga'/></video></devices><on_poweroff>", 1)
+	writeFile(t, d.path("demo-vga.xml"), xml)
+	d.mustVirsh("define", d.path("demo-vga.xml"))
 	d.mustVirsh("start", "demo")
 	defer d.mustVirsh("destroy", "demo")
+	shot := d.path("screen.png")
+	if out := d.mustVirsh("screenshot", "demo", shot); !strings.Contains(out, "with type of image/png") {
+		t.Errorf("virsh screenshot: %s", out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("virsh screenshot wrote no valid PNG: %v", err)
+	}
 	for _, c := range []struct {
 		args []string
 		want []string
