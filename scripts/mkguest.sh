@@ -7,6 +7,7 @@
 # The guest prints GUEST-UP on its serial console (ttyS0) once booted and
 # GUEST-READY once it listens to the ACPI power button; pressing the
 # button (QMP system_powerdown, `virsh shutdown`) makes it power off.
+# Then a shell runs on the console.
 set -eu
 
 out=${1:?usage: mkguest.sh OUTDIR}
@@ -62,7 +63,8 @@ done
 # Ready once dd holds the device open: a press is not lost.
 until ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q "$button"; do sleep 0.05; done
 echo "GUEST-READY"
-while true; do sleep 3600; done
+# A shell on the console, for `virsh console`: what is typed at it runs.
+while true; do sh; sleep 1; done
 INIT
 chmod 755 initrd/init
 

@@ -219,7 +219,9 @@ func TestSIGHUP(t *testing.T) {
 // cache directory, once.
 func guestDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(testCacheDir(), "guest")
+	// The directory's name changes with what mkguest.sh builds, so that
+	// a cache of an older guest is not used.
+	dir := filepath.Join(testCacheDir(), "guest-shell")
 	if _, err := os.Stat(filepath.Join(dir, "initrd.gz")); err == nil {
 		return dir
 	}
