@@ -243,10 +243,9 @@ func (t *tlsContext) crlSigned() bool {
 }
 
 // config is the listener's crypto/tls configuration. Client certificates
-// are required (requested only, with tls_no_verify_certificate) and
-// verified by verifyClient, not by crypto/tls, so that a refusal names
-// what was wrong.
-func (t *tlsContext) config(log func(msg string, args ...any)) (*tls.Config, error) {
+// are required and verified by verifyClient, not by crypto/tls, so that
+// a refusal names what was wrong.
+func (t *tlsContext) config() (*tls.Config, error) {
 	min, max, ignored, err := parsePriority(t.set.Priority)
 	if err != nil {
 		return nil, err
@@ -254,21 +253,19 @@ func (t *tlsContext) config(log func(msg string, args ...any)) (*tls.Config, err
 	t.ignored = ignored
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{t.pair},
-		ClientAuth:   tls.RequireAnyClientCert,
-		ClientCAs:    t.roots,
-		MinVersion:   min,
-		MaxVersion:   max,
-	}
-	if t.set.NoVerify {
-		cfg.ClientAuth = tls.RequestClientCert
-	}
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		err := t.verifyClient(cs.PeerCertificates)
-		if err != nil && t.set.NoVerify {
-			log("TLS client certificate not valid, accepted as tls_no_verify_certificate = 1 asks", "reason", err.Error())
-			return nil
-		}
-		return err
+		// Certificates are asked for and checked by verifyClient, which
+		// refuses a client without one (unless tls_no_verify_certificate):
+		// its refusal names what was presented. No CA names are sent
+		// with the request, so that a client sends the certificate it
+		// has even if another CA issued it, and the log can say so.
+		ClientAuth: tls.RequestClientCert,
+		MinVersion: min,
+		MaxVersion: max,
+		// No TLS 1.3 session tickets: libvirt's client reads the
+		// confirmation byte with one read after the handshake, and a
+		// ticket record arriving first makes it fail with EAGAIN
+		// ("Unable to read TLS confirmation").
+		SessionTicketsDisabled: true,
 	}
 	return cfg, nil
 }
@@ -278,6 +275,21 @@ func (t *tlsContext) config(log func(msg string, args ...any)) (*tls.Config, err
 type ClientCertError struct{ Reason string }
 
 func (e *ClientCertError) Error() string { return "client certificate refused: " + e.Reason }
+
+// verify is the TLS listener's check of a client once its handshake is
+// done (rpc.ListenerOptions.TLSVerify): a refused client is closed
+// without libvirt's confirmation byte, as libvirtd does, so that virsh
+// says "server verification (of our certificate or IP address) failed".
+func (t *tlsContext) verify(log func(msg string, args ...any)) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		err := t.verifyClient(cs.PeerCertificates)
+		if err != nil && t.set.NoVerify {
+			log("TLS client certificate not valid, accepted as tls_no_verify_certificate = 1 asks", "reason", err.Error())
+			return nil
+		}
+		return err
+	}
+}
 
 // verifyClient checks a client's chain against ca_file, crl_file and
 // tls_allowed_dn_list, as libvirtd does after its handshake.
@@ -460,7 +472,7 @@ func (d *Daemon) listenTLS() {
 			return
 		}
 	}
-	cfg, err := t.config(d.log.Warn)
+	cfg, err := t.config()
 	if err != nil {
 		fail(err)
 		return
@@ -478,7 +490,7 @@ func (d *Daemon) listenTLS() {
 	d.listenMu.Unlock()
 	d.log.Info("listening", "tls", l.Addr().String(), "cert_file", set.Cert(), "ca_file", set.CA())
 	go func() {
-		if err := d.srv.Serve(l, rpc.ListenerOptions{Name: "tls:" + l.Addr().String(), TLS: cfg}); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
+		if err := d.srv.Serve(l, rpc.ListenerOptions{Name: "tls:" + l.Addr().String(), TLS: cfg, TLSVerify: t.verify(d.log.Warn)}); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
 			d.log.Error("listener failed", "socket", l.Addr().String(), "err", err)
 		}
 	}()

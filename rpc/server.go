@@ -260,6 +260,11 @@ type ListenerOptions struct {
 	// verification decides who is let in; then the server sends
 	// libvirt's confirmation byte and serves the client as any other.
 	TLS *tls.Config
+	// TLSVerify, when set, judges a TLS client once its handshake is
+	// done; a client it refuses is logged with its error and closed
+	// without the confirmation byte (libvirt's clients then report
+	// that the server refused their certificate).
+	TLSVerify func(tls.ConnectionState) error
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"time"
 )
@@ -29,9 +30,10 @@ const tlsConfirm = 1
 
 // handshake runs the TLS handshake of a client of a TLS listener on a
 // goroutine of its own, bounded by FrameTimeout, then accepts it. A
-// client whose handshake or certificate fails is logged with the reason
-// (opts.TLS's verification names the certificate's subject, SANs and
-// validity) and closed; it has had the TLS alert the handshake sends.
+// client whose handshake fails is logged and closed after the TLS alert
+// the handshake sends; one opts.TLSVerify refuses is logged with the
+// reason (the daemon's names the certificate's subject, SANs and
+// validity) and closed without the confirmation byte.
 func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 	s.mu.Lock()
 	if s.closing {
@@ -57,15 +59,27 @@ func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 			delete(s.handshaking, conn)
 			s.mu.Unlock()
 			if !ok {
-				tc.Close()
+				linger(conn)
 			}
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FrameTimeout)
 		defer cancel()
 		tc.SetDeadline(time.Now().Add(s.cfg.FrameTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
+			// The alert is written: now end our side and let the client
+			// finish before closing (linger).
 			s.log.Warn("TLS client rejected", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err)
 			return
+		}
+		if opts.TLSVerify != nil {
+			if err := opts.TLSVerify(tc.ConnectionState()); err != nil {
+				s.log.Warn("TLS client rejected", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err)
+				// A close_notify rather than a bare end: libvirt's client
+				// then reads a clean end where it waits for the byte, and
+				// says the server refused its certificate.
+				tc.CloseWrite()
+				return
+			}
 		}
 		if _, err := tc.Write([]byte{tlsConfirm}); err != nil {
 			s.log.Warn("TLS client left before its confirmation", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err)
@@ -75,4 +89,24 @@ func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 		ok = true
 		s.accept(tc, opts)
 	}()
+}
+
+// lingerTimeout bounds how long a refused TLS client may take to close.
+const lingerTimeout = 2 * time.Second
+
+// linger closes a refused TLS client's connection gently: it ends the
+// daemon's side (FIN after the alert), reads what the client still sends
+// until it closes, then closes. Closing with the client's last records
+// unread would reset the connection, and libvirt's client, writing its
+// own close_notify into a reset socket, dies of SIGPIPE instead of
+// printing its error.
+func linger(conn net.Conn) {
+	defer conn.Close()
+	tcp, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tcp.CloseWrite()
+	tcp.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, io.LimitReader(tcp, 64<<10))
 }
