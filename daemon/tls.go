@@ -490,7 +490,8 @@ func (d *Daemon) listenTLS() {
 	d.listenMu.Unlock()
 	d.log.Info("listening", "tls", l.Addr().String(), "cert_file", set.Cert(), "ca_file", set.CA())
 	go func() {
-		if err := d.srv.Serve(l, rpc.ListenerOptions{Name: "tls:" + l.Addr().String(), TLS: cfg, TLSVerify: t.verify(d.log.Warn)}); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
+		if err := d.srv.Serve(l, rpc.ListenerOptions{Name: "tls:" + l.Addr().String(), TLS: cfg, TLSVerify: t.verify(d.log.Warn),
+			TLSServerCert: "cert_file " + set.Cert() + ": " + describeCert(t.pair.Leaf)}); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
 			d.log.Error("listener failed", "socket", l.Addr().String(), "err", err)
 		}
 	}()

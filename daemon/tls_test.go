@@ -207,6 +207,7 @@ func TestTLSGoClients(t *testing.T) {
 		if _, err := remote.Dial(ctx, s.d.TLSURI(nv)); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
 			t.Fatalf("remote trusting another CA: %v, want the server's certificate refused", err)
 		}
+		s.log.waitLog(t, "TLS handshake failed", "bad certificate", "server_cert=\"cert_file ", "CN=localhost,O=govirt", "SANs [localhost, IP:127.0.0.1]")
 		c3, err := remote.Dial(ctx, s.d.TLSURI(nv)+"&no_verify=1")
 		if err != nil {
 			t.Fatalf("remote with no_verify=1: %v", err)
@@ -258,4 +259,27 @@ func TestTLSBrokenSetup(t *testing.T) {
 			(&tlsSetup{d: d}).unixServes(t)
 		})
 	}
+}
+
+// TestTLSNoVerify: with tls_no_verify_certificate = 1 a client without a
+// certificate is let in, and the log says why it was not refused.
+func TestTLSNoVerify(t *testing.T) {
+	ca := testdaemon.NewPKI(t, "govirt")
+	cert, key := ca.Issue("server", testdaemon.CertOptions{Subject: "/O=govirt/CN=localhost", Server: true})
+	log := &syncLog{}
+	d := testdaemon.Start(t, testdaemon.Options{Log: log, TLS: &daemon.TLSSettings{KeyFile: key, CertFile: cert, CAFile: ca.CACert(), NoVerify: true}})
+	pem, _ := os.ReadFile(ca.CACert())
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c, err := tls.Dial("tcp", d.TLSAddr(), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil || b[0] != 1 {
+		t.Fatalf("confirmation byte %v, %v; want 1", b, err)
+	}
+	log.waitLog(t, "accepted as tls_no_verify_certificate = 1 asks", "the client presented no certificate")
 }

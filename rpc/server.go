@@ -265,6 +265,10 @@ type ListenerOptions struct {
 	// without the confirmation byte (libvirt's clients then report
 	// that the server refused their certificate).
 	TLSVerify func(tls.ConnectionState) error
+	// TLSServerCert describes the listener's own certificate (file,
+	// subject, SANs, validity) for the log of a failed handshake: the
+	// client may have refused it.
+	TLSServerCert string
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

@@ -55,12 +55,14 @@ func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 		tc := tls.Server(conn, opts.TLS)
 		ok := false
 		defer func() {
-			s.mu.Lock()
-			delete(s.handshaking, conn)
-			s.mu.Unlock()
+			// Still listed while it lingers, so that CloseListeners
+			// ends the wait.
 			if !ok {
 				linger(conn)
 			}
+			s.mu.Lock()
+			delete(s.handshaking, conn)
+			s.mu.Unlock()
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FrameTimeout)
 		defer cancel()
@@ -68,7 +70,7 @@ func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			// The alert is written: now end our side and let the client
 			// finish before closing (linger).
-			s.log.Warn("TLS client rejected", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err)
+			s.log.Warn("TLS handshake failed", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err, "server_cert", opts.TLSServerCert)
 			return
 		}
 		if opts.TLSVerify != nil {
