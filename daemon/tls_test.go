@@ -215,6 +215,25 @@ func TestTLSGoClients(t *testing.T) {
 		c3.Close()
 	})
 
+	t.Run("stalled handshakes", func(t *testing.T) {
+		// Clients that connect and never start their handshake hold no
+		// one else up: each handshake has a goroutine of its own.
+		for range 5 {
+			c, err := net.Dial("tcp", s.d.TLSAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := remote.Dial(ctx, s.d.TLSURI(good))
+		if err != nil {
+			t.Fatalf("remote behind stalled handshakes: %v", err)
+		}
+		c.Close()
+	})
+
 	t.Run("no certificate", func(t *testing.T) {
 		ca, _ := os.ReadFile(s.ca.CACert())
 		pool := x509.NewCertPool()

@@ -256,7 +256,7 @@ type ListenerOptions struct {
 	MaxClients    int
 	MaxClientsKey string
 	// TLS, when set, makes this a TLS listener: each client's handshake
-	// (at most FrameTimeout) runs with this configuration, whose
+	// (at most 10 s, or FrameTimeout if shorter) runs with this configuration, whose
 	// verification decides who is let in; then the server sends
 	// libvirt's confirmation byte and serves the client as any other.
 	TLS *tls.Config

@@ -21,7 +21,12 @@ import (
 // maxHandshakes bounds the TLS handshakes running at once, so that a
 // flood of TCP connections that never finish one costs a bounded number
 // of goroutines; past it new connections are closed at once, logged.
-const maxHandshakes = 64
+// Each may take handshakeTimeout (or FrameTimeout, if shorter), so a
+// flood holds the listener for that long at most.
+const (
+	maxHandshakes    = 256
+	handshakeTimeout = 10 * time.Second
+)
 
 // tlsConfirm is the byte libvirt's server sends, in a TLS record, once
 // it has accepted the client's certificate; libvirt's clients (virsh,
@@ -29,7 +34,7 @@ const maxHandshakes = 64
 const tlsConfirm = 1
 
 // handshake runs the TLS handshake of a client of a TLS listener on a
-// goroutine of its own, bounded by FrameTimeout, then accepts it. A
+// goroutine of its own, bounded by handshakeTimeout, then accepts it. A
 // client whose handshake fails is logged and closed after the TLS alert
 // the handshake sends; one opts.TLSVerify refuses is logged with the
 // reason (the daemon's names the certificate's subject, SANs and
@@ -64,9 +69,10 @@ func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 			delete(s.handshaking, conn)
 			s.mu.Unlock()
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.FrameTimeout)
+		limit := min(handshakeTimeout, s.cfg.FrameTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), limit)
 		defer cancel()
-		tc.SetDeadline(time.Now().Add(s.cfg.FrameTimeout))
+		tc.SetDeadline(time.Now().Add(limit))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			// The alert is written: now end our side and let the client
 			// finish before closing (linger).
