@@ -59,6 +59,10 @@ type Config struct {
 	KeepaliveInterval int // keepalive_interval, seconds; -1 never pings
 	KeepaliveCount    int // keepalive_count
 
+	// TLS is the TLS listener's settings (listen_tls, tls_port, key_file,
+	// …; daemon/tls.go).
+	TLS TLSSettings
+
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
 
@@ -90,7 +94,7 @@ func LoadConfig(path string, drvs ...drivers.Driver) (*Config, error) {
 
 // unimplemented are libvirtd.conf keys govirtd knows but does not act on.
 var unimplemented = map[string]bool{
-	"listen_tls": true, "listen_tcp": true, "tls_port": true, "tcp_port": true, "listen_addr": true,
+	"listen_tcp": true, "tcp_port": true,
 	"auth_unix_ro": true, "auth_unix_rw": true, "auth_tcp": true, "auth_tls": true,
 	"unix_sock_admin_perms": true, "max_queued_clients": true, "max_anonymous_clients": true,
 	"min_workers": true, "max_workers": true, "prio_workers": true, "max_requests": true,

@@ -28,7 +28,7 @@ unix_sock_rw_perms = "0770"
 max_clients = 10
 keepalive_interval = -1
 log_level = 1
-listen_tls = 0
+listen_tcp = 0
 frobnicate = "yes"
 tls_allowed_dn_list = ["C=GB,CN=a",
                        "C=GB,CN=b"]
@@ -41,9 +41,11 @@ tls_allowed_dn_list = ["C=GB,CN=a",
 		t.Fatalf("parsed %+v", c)
 	}
 	want := []string{
-		"x.conf:9: listen_tls is a libvirtd setting govirtd does not implement; ignored",
+		"x.conf:9: listen_tcp is a libvirtd setting govirtd does not implement; ignored",
 		"x.conf:10: unknown setting frobnicate; ignored",
-		"x.conf:11: unknown setting tls_allowed_dn_list; ignored",
+	}
+	if !c.TLS.AllowedDNSet || strings.Join(c.TLS.AllowedDN, "|") != "C=GB,CN=a|C=GB,CN=b" {
+		t.Fatalf("tls_allowed_dn_list: %q", c.TLS.AllowedDN)
 	}
 	if strings.Join(c.Warnings, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), strings.Join(want, "\n"))

@@ -39,8 +39,9 @@ type Daemon struct {
 	sessionsMu sync.Mutex // guards sessions
 	sessions   map[*session]struct{}
 
-	listenMu sync.Mutex // guards paths
+	listenMu sync.Mutex // guards paths and tlsAddr
 	paths    []string   // socket paths to remove at shutdown
+	tlsAddr  string     // the TLS listener's address, once it listens (tls.go)
 
 	// OnListening, when set, is called with the two socket paths once
 	// both accept clients.
@@ -137,7 +138,8 @@ func (d *Daemon) shutdownDrivers(ctx context.Context) {
 }
 
 // Listen creates unix_sock_dir and its two sockets and serves them until
-// Shutdown. It returns once both accept.
+// Shutdown, and the TLS listener when listen_tls = 1. It returns once
+// they accept.
 func (d *Daemon) Listen() error {
 	dir := d.cfg.SockDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -166,6 +168,8 @@ func (d *Daemon) Listen() error {
 			}
 		}()
 	}
+	// A broken TLS setup is logged and leaves only TLS off.
+	d.listenTLS()
 	if d.OnListening != nil {
 		d.OnListening(rw.Addr().String(), ro.Addr().String())
 	}

@@ -108,9 +108,14 @@ func DialOptions(ctx context.Context, uri string, opts Options) (*Conn, error) {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	nc, err := dial(ctx, t.Network, t.Address)
+	var nc net.Conn
+	if t.TLS != nil {
+		nc, err = t.TLS.dialTLS(ctx, dial)
+	} else if nc, err = dial(ctx, t.Network, t.Address); err != nil {
+		err = fmt.Errorf("cannot connect to govirtd at %s: %w (is the daemon running? the socket is set by ?socket= in the URI)", t.Address, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to govirtd at %s: %w (is the daemon running? the socket is set by ?socket= in the URI)", t.Address, err)
+		return nil, err
 	}
 	c := &Conn{uri: uri, target: t}
 	c.events = newDispatcher(c, opts)

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -17,12 +18,16 @@ type Target struct {
 	// Network and Address are what to dial: "unix" and a socket path.
 	Network string
 	Address string
+	// TLS is set for +tls URIs: Address is then HOST:PORT.
+	TLS *TLSTarget
 }
 
 // ParseURI reads a libvirt URI such as test+unix:///default?socket=/x or
 // qemu:///system. A URI without "+transport" and without a host goes to
 // the local unix socket; ?socket= picks the socket, else the default one
-// of DefaultSocketDir. Only the unix transport is served so far.
+// of DefaultSocketDir. DRIVER+tls://HOST[:PORT]/PATH goes over TLS to
+// HOST (port 16514 by default) with the client files of ?pkipath= (see
+// TLSTarget).
 func ParseURI(uri string) (Target, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
@@ -32,24 +37,42 @@ func ParseURI(uri string) (Target, error) {
 	if scheme == "" {
 		return Target{}, fmt.Errorf("URI %q has no driver scheme (such as test:///default)", uri)
 	}
-	switch {
-	case transport == "" && u.Host != "":
-		return Target{}, fmt.Errorf("URI %q names host %s: remote hosts need the TLS transport, which is not implemented yet", uri, u.Host)
-	case transport != "" && transport != "unix":
-		return Target{}, fmt.Errorf("URI %q: transport %q is not supported (use +unix)", uri, transport)
+	// libvirt: a host without a transport means TLS.
+	if transport == "" && u.Host != "" {
+		transport = "tls"
+	}
+	switch transport {
+	case "", "unix", "tls":
+	default:
+		return Target{}, fmt.Errorf("URI %q: transport %q is not supported (use +unix or +tls)", uri, transport)
 	}
 	q := u.Query()
+	var tt *TLSTarget
+	if transport == "tls" {
+		if u.Hostname() == "" {
+			return Target{}, fmt.Errorf("URI %q: +tls needs a host, as in %s+tls://HOST/%s", uri, scheme, strings.TrimPrefix(u.Path, "/"))
+		}
+		tt = &TLSTarget{Host: u.Hostname(), PKIPath: q.Get("pkipath"), NoVerify: q.Get("no_verify") == "1"}
+		port := u.Port()
+		if port == "" {
+			port = "16514"
+		}
+		tt.Addr = net.JoinHostPort(tt.Host, port)
+	}
 	sock := q.Get("socket")
 	if sock == "" {
 		sock = filepath.Join(rpc.DefaultSocketDir(), rpc.SockRW)
 	}
 	// Parameters the client consumes are not the driver's business.
-	for _, k := range []string{"socket", "mode", "proxy", "no_verify", "no_tty", "pkipath", "keyfile", "known_hosts", "sshauth", "command", "netcat", "name"} {
+	for _, k := range []string{"socket", "mode", "proxy", "no_verify", "no_sanity", "no_tty", "tls_priority", "pkipath", "keyfile", "known_hosts", "sshauth", "command", "netcat", "name"} {
 		q.Del(k)
 	}
 	name := url.URL{Scheme: scheme, Path: u.Path, RawQuery: q.Encode()}
 	if name.Path == "" {
 		name.Path = "/"
+	}
+	if tt != nil {
+		return Target{Name: name.String(), Network: "tcp", Address: tt.Addr, TLS: tt}, nil
 	}
 	return Target{Name: name.String(), Network: "unix", Address: sock}, nil
 }

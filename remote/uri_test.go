@@ -8,6 +8,22 @@ import (
 	"github.com/govirt/govirtd/rpc"
 )
 
+func TestParseTLSURI(t *testing.T) {
+	for _, c := range []struct{ uri, name, addr, pki string }{
+		{"test+tls://127.0.0.1:9999/default?pkipath=/p", "test:///default", "127.0.0.1:9999", "/p"},
+		{"qemu+tls://host.example/system?no_verify=1", "qemu:///system", "host.example:16514", ""},
+		{"qemu://host.example/system", "qemu:///system", "host.example:16514", ""},
+	} {
+		got, err := ParseURI(c.uri)
+		if err != nil || got.Name != c.name || got.Address != c.addr || got.Network != "tcp" || got.TLS == nil || got.TLS.PKIPath != c.pki {
+			t.Errorf("ParseURI(%q) = %+v, %v; want name %q addr %q pkipath %q", c.uri, got, err, c.name, c.addr, c.pki)
+		}
+	}
+	if got, _ := ParseURI("qemu+tls://h/system?no_verify=1"); got.TLS == nil || !got.TLS.NoVerify {
+		t.Errorf("no_verify=1 not taken: %+v", got.TLS)
+	}
+}
+
 func TestParseURI(t *testing.T) {
 	def := filepath.Join(rpc.DefaultSocketDir(), rpc.SockRW)
 	for _, c := range []struct{ uri, name, sock string }{
@@ -24,7 +40,7 @@ func TestParseURI(t *testing.T) {
 	}
 	for _, c := range []struct{ uri, msg string }{
 		{"qemu+ssh://host/system", "transport \"ssh\" is not supported"},
-		{"qemu://host/system", "remote hosts need the TLS transport"},
+		{"test+tls:///default", "+tls needs a host"},
 		{"/just/a/path", "no driver scheme"},
 	} {
 		if _, err := ParseURI(c.uri); err == nil || !strings.Contains(err.Error(), c.msg) {

@@ -55,6 +55,7 @@ type Peer struct {
 	id       uint64
 	readOnly bool
 	listener string
+	identity Identity // read once, at connect (peercred.go)
 	session  Session
 
 	ctx    context.Context // cancelled when the client is closed
@@ -149,6 +150,7 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		callFreed: make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
 		drained:   make(chan struct{}, 1),
+		identity:  connIdentity(conn),
 	}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {

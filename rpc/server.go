@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -183,7 +184,9 @@ type Server struct {
 	sweepStop chan struct{} // closed by Shutdown: the sweeper stops
 	stopOnce  sync.Once
 	refusing  map[net.Conn]struct{} // clients over max_clients being told so
-	closing   bool
+	// handshaking are TLS clients in their handshake (see handshake).
+	handshaking map[net.Conn]struct{}
+	closing     bool
 
 	wg sync.WaitGroup // accept loops and peers
 }
@@ -221,14 +224,15 @@ func NewServer(cfg ServerConfig) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		listeners: map[net.Listener]struct{}{},
-		peers:     map[*Peer]struct{}{},
-		byName:    map[string]int{},
-		sweepStop: make(chan struct{}),
-		refusing:  map[net.Conn]struct{}{},
-		frames:    frameBudget{limit: cfg.MaxInflightBytes},
+		cfg:         cfg,
+		log:         cfg.Logger,
+		listeners:   map[net.Listener]struct{}{},
+		peers:       map[*Peer]struct{}{},
+		byName:      map[string]int{},
+		sweepStop:   make(chan struct{}),
+		refusing:    map[net.Conn]struct{}{},
+		handshaking: map[net.Conn]struct{}{},
+		frames:      frameBudget{limit: cfg.MaxInflightBytes},
 	}
 	s.reclaim.count = func() int {
 		s.mu.Lock()
@@ -251,6 +255,20 @@ type ListenerOptions struct {
 	// the refusal.
 	MaxClients    int
 	MaxClientsKey string
+	// TLS, when set, makes this a TLS listener: each client's handshake
+	// (at most 10 s, or FrameTimeout if shorter) runs with this configuration, whose
+	// verification decides who is let in; then the server sends
+	// libvirt's confirmation byte and serves the client as any other.
+	TLS *tls.Config
+	// TLSVerify, when set, judges a TLS client once its handshake is
+	// done; a client it refuses is logged with its error and closed
+	// without the confirmation byte (libvirt's clients then report
+	// that the server refused their certificate).
+	TLSVerify func(tls.ConnectionState) error
+	// TLSServerCert describes the listener's own certificate (file,
+	// subject, SANs, validity) for the log of a failed handshake: the
+	// client may have refused it.
+	TLSServerCert string
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -288,6 +306,10 @@ func (s *Server) Serve(l net.Listener, opts ListenerOptions) error {
 			return fmt.Errorf("accept on %s: %w", opts.Name, err)
 		}
 		delay = 0
+		if opts.TLS != nil {
+			s.handshake(conn, opts)
+			continue
+		}
 		s.accept(conn, opts)
 	}
 }
@@ -338,6 +360,7 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.accepted.Add(1)
+	s.log.Info("client connected", "client", p.id, "listener", opts.Name, "readonly", opts.ReadOnly, "identity", p.identity.String())
 	p.start()
 }
 
@@ -453,6 +476,9 @@ func (s *Server) CloseListeners() {
 	s.listeners = map[net.Listener]struct{}{}
 	var refusing []net.Conn
 	for c := range s.refusing {
+		refusing = append(refusing, c)
+	}
+	for c := range s.handshaking {
 		refusing = append(refusing, c)
 	}
 	s.mu.Unlock()

@@ -3,7 +3,8 @@
 # the real virsh (libvirt-clients), real qemu (qemu-system-x86, qemu-utils),
 # the real libvirtd for the side-by-side benchmark (libvirt-daemon),
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
-# cpio for building the tiny test guest.
+# cpio for building the tiny test guest, and openssl for the TLS tests'
+# certificates.
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -20,6 +21,7 @@ all)
 	need qemu-system-x86_64 qemu-system-x86
 	need qemu-img qemu-utils
 	need cpio cpio
+	need openssl openssl
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)

@@ -91,6 +91,7 @@ as root, else $XDG_RUNTIME_DIR/govirtd/govirtd-sock. For example:
 		versionCommand(sh), hostnameCommand(sh), uriCommand(sh), nodeinfoCommand(sh), capabilitiesCommand(sh),
 		netListCommand(sh),
 		eventCommand(sh),
+		tlsCommand(sh),
 	)
 	return root
 }

@@ -33,8 +33,15 @@ type Options struct {
 	// Log receives the daemon's log; nil sends it to the test's log
 	// when -v is given (debug level) and drops it otherwise.
 	Log io.Writer
+	// LogInfo sends info lines (clients connecting, with their
+	// identity) to Log too, not only warnings and errors.
+	LogInfo bool
 	// ShutdownTimeout bounds the stop at the end (default 10 s).
 	ShutdownTimeout time.Duration
+	// TLS, when set, turns the TLS listener on with these settings, on
+	// 127.0.0.1 and a free port unless they say otherwise (TLSAddr,
+	// TLSURI).
+	TLS *daemon.TLSSettings
 }
 
 // Daemon is a running in-process daemon.
@@ -64,6 +71,16 @@ func Start(t testing.TB, o Options) *Daemon {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	cfg.UnixSockDir = dir
+	if o.TLS != nil {
+		cfg.TLS = *o.TLS
+		cfg.TLS.Listen = true
+		if cfg.TLS.ListenAddr == "" {
+			cfg.TLS.ListenAddr = "127.0.0.1"
+		}
+		if cfg.TLS.Port == "" {
+			cfg.TLS.Port = "0"
+		}
+	}
 	if o.Edit != nil {
 		o.Edit(cfg)
 	}
@@ -76,7 +93,7 @@ func Start(t testing.TB, o Options) *Daemon {
 		d.Driver = testdriver.New()
 		drvs = []drivers.Driver{d.Driver}
 	}
-	d.Daemon = daemon.New(cfg, logger(t, o.Log), drvs...)
+	d.Daemon = daemon.New(cfg, logger(t, o.Log, o.LogInfo), drvs...)
 	for k, drv := range o.Shared {
 		d.RegisterShared(k, drv)
 	}
@@ -111,11 +128,20 @@ func (d *Daemon) RO() string { return filepath.Join(d.Dir, rpc.SockRO) }
 // socket.
 func (d *Daemon) URI() string { return "test+unix:///default?socket=" + d.RW() }
 
+// TLSURI is the test driver's URI over the TLS listener, with the
+// client files of pkipath (ClientDir).
+func (d *Daemon) TLSURI(pkipath string) string {
+	return "test+tls://" + d.TLSAddr() + "/default?pkipath=" + pkipath
+}
+
 // ROURI is the URI of the read-only socket.
 func (d *Daemon) ROURI() string { return "test+unix:///default?socket=" + d.RO() }
 
-func logger(t testing.TB, w io.Writer) *slog.Logger {
+func logger(t testing.TB, w io.Writer, info bool) *slog.Logger {
 	level := slog.LevelWarn
+	if info {
+		level = slog.LevelInfo
+	}
 	if w == nil {
 		if !testing.Verbose() {
 			return slog.New(slog.DiscardHandler)
