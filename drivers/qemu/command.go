@@ -156,6 +156,13 @@ func (b *builder) header() error {
 	if x.Features == nil || x.Features.ACPI == nil {
 		mopts = append(mopts, "acpi", "off")
 	}
+	if x.Clock != nil {
+		for _, t := range x.Clock.Timer {
+			if t.Name == "hpet" && t.Present == "no" {
+				mopts = append(mopts, "hpet", "off")
+			}
+		}
+	}
 	b.c.add("-machine", opts(b.m.name, mopts...))
 	b.c.add("-accel", b.m.accel)
 	return nil
@@ -208,7 +215,19 @@ func (b *builder) lifecycle() error {
 			return unsupported("<clock offset='%s'>: only utc and localtime are supported", c.Offset)
 		}
 	}
-	b.c.add("-rtc", "base="+base)
+	rtc := []string{}
+	if c := x.Clock; c != nil {
+		for i, t := range c.Timer {
+			var err error
+			if rtc, err = b.timer(t, fmt.Sprintf("/domain/clock/timer[%d]", i+1), rtc); err != nil {
+				return err
+			}
+		}
+	}
+	b.c.add("-rtc", opts("base="+base, rtc...))
+	if err := b.pm(); err != nil {
+		return err
+	}
 	b.c.add("-no-shutdown")
 	for _, a := range []struct {
 		elem, val string
@@ -225,6 +244,83 @@ func (b *builder) lifecycle() error {
 	}
 	if x.OnReboot == "destroy" {
 		b.c.add("-no-reboot")
+	}
+	return nil
+}
+
+// timer maps one <clock><timer> as libvirt does, returning the -rtc
+// options: rtc catchup is the RTC's drift fix, pit delay the KVM PIT's
+// lost-tick policy (TCG's PIT only delays), hpet present='no' turns the
+// machine's HPET off. Others are refused by name.
+func (b *builder) timer(t libvirtxml.DomainTimer, xpath string, rtc []string) ([]string, error) {
+	switch t.Name {
+	case "rtc":
+		if t.Present == "no" {
+			return nil, unsupported("<timer name='rtc' present='no'> (%s): the RTC cannot be removed", xpath)
+		}
+		switch t.TickPolicy {
+		case "", "delay":
+		case "catchup":
+			rtc = append(rtc, "driftfix", "slew")
+		default:
+			return nil, unsupported("<timer name='rtc' tickpolicy='%s'> (%s): use catchup or delay", t.TickPolicy, xpath)
+		}
+	case "pit":
+		if t.Present == "no" {
+			return nil, unsupported("<timer name='pit' present='no'> (%s): the PIT cannot be removed", xpath)
+		}
+		switch t.TickPolicy {
+		case "":
+		case "delay":
+			if b.m.accel == "kvm" {
+				b.c.add("-global", "kvm-pit.lost_tick_policy=delay")
+			}
+		default:
+			return nil, unsupported("<timer name='pit' tickpolicy='%s'> (%s): only delay is supported", t.TickPolicy, xpath)
+		}
+	case "hpet":
+		if t.TickPolicy != "" {
+			return nil, unsupported("<timer name='hpet' tickpolicy='%s'> (%s): the HPET has no tick policy here", t.TickPolicy, xpath)
+		}
+		switch t.Present {
+		case "", "yes":
+		case "no": // header turns it off on -machine
+		default:
+			return nil, unsupported("<timer name='hpet' present='%s'> (%s): use yes or no", t.Present, xpath)
+		}
+	default:
+		return nil, unsupported("<timer name='%s'> (%s): supported timers are rtc, pit and hpet", t.Name, xpath)
+	}
+	return rtc, nil
+}
+
+// pm maps <pm>: whether the guest may suspend to RAM (S3) and to disk
+// (S4), on the machine's power-management device.
+func (b *builder) pm() error {
+	pm := b.x.PM
+	if pm == nil {
+		return nil
+	}
+	dev := "PIIX4_PM"
+	if b.m.q35 {
+		dev = "ICH9-LPC"
+	}
+	for _, s := range []struct {
+		p    *libvirtxml.DomainPMPolicy
+		name string
+		prop string
+	}{{pm.SuspendToMem, "suspend-to-mem", "disable_s3"}, {pm.SuspendToDisk, "suspend-to-disk", "disable_s4"}} {
+		if s.p == nil {
+			continue
+		}
+		switch s.p.Enabled {
+		case "no":
+			b.c.add("-global", dev+"."+s.prop+"=1")
+		case "yes":
+			b.c.add("-global", dev+"."+s.prop+"=0")
+		default:
+			return unsupported("<pm><%s enabled='%s'>: use yes or no", s.name, s.p.Enabled)
+		}
 	}
 	return nil
 }

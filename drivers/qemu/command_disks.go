@@ -10,10 +10,27 @@ import (
 // controllers accepts the controllers the machine has built in (libvirt
 // lists them in every definition it writes) and refuses any other.
 func (b *builder) controllers() error {
-	for i, c := range b.devices().Controllers {
+	ctrls := b.devices().Controllers
+	// USB controllers first, masters before their companions.
+	var usb []libvirtxml.DomainController
+	for i, c := range ctrls {
+		if c.Type == "usb" && c.Model != "none" {
+			if c.Index != nil && *c.Index != 0 {
+				return unsupported("<controller type='usb' index='%d'> (/domain/devices/controller[%d]): only one USB bus (index 0) is supported", *c.Index, i+1)
+			}
+			usb = append(usb, c)
+		}
+	}
+	if err := b.usbControllers(usb); err != nil {
+		return err
+	}
+	for i, c := range ctrls {
 		idx := uint(0)
 		if c.Index != nil {
 			idx = *c.Index
+		}
+		if c.Type == "usb" && c.Model != "none" {
+			continue
 		}
 		builtin := idx == 0 &&
 			(c.Type == "pci" && (c.Model == "pci-root" && !b.m.q35 || c.Model == "pcie-root" && b.m.q35) ||
@@ -22,6 +39,51 @@ func (b *builder) controllers() error {
 				c.Type == "sata" && c.Model == "" && b.m.q35)
 		if !builtin {
 			return unsupported("<controller type='%s' index='%d' model='%s'> (/domain/devices/controller[%d]): only the machine's built-in controllers are supported", c.Type, idx, c.Model, i+1)
+		}
+	}
+	return nil
+}
+
+// usbMasters are the USB controllers that make a bus of their own, with
+// qemu's device; usbCompanions the UHCI companions of an EHCI master.
+var (
+	usbMasters    = map[string]string{"ich9-ehci1": "ich9-usb-ehci1", "qemu-xhci": "qemu-xhci", "nec-xhci": "nec-usb-xhci", "piix3-uhci": "piix3-usb-uhci", "piix4-uhci": "piix4-usb-uhci", "": "piix3-usb-uhci"}
+	usbCompanions = map[string]string{"ich9-uhci1": "ich9-usb-uhci1", "ich9-uhci2": "ich9-usb-uhci2", "ich9-uhci3": "ich9-usb-uhci3"}
+)
+
+// usbControllers adds the USB bus (id usb, as libvirt names it): one
+// master controller, and UHCI companions on an EHCI master with their
+// <master startport>. Companions alone make the bus with the first of
+// them, as libvirt does.
+func (b *builder) usbControllers(ctrls []libvirtxml.DomainController) error {
+	var master string
+	for _, c := range ctrls {
+		if dev, ok := usbMasters[c.Model]; ok {
+			if master != "" {
+				return unsupported("<controller type='usb' model='%s'>: a second USB master controller (%s is one) is not supported", c.Model, master)
+			}
+			if c.USB != nil && c.USB.Master != nil {
+				return unsupported("<controller type='usb' model='%s'><master>: only UHCI companions have a master", c.Model)
+			}
+			master = c.Model
+			b.c.add("-device", opts(dev, "id", "usb"))
+		} else if _, ok := usbCompanions[c.Model]; !ok {
+			return unsupported("<controller type='usb' model='%s'>: supported models are ich9-ehci1 with ich9-uhci1…3 companions, qemu-xhci, nec-xhci, piix3-uhci and piix4-uhci", c.Model)
+		}
+	}
+	for i, c := range ctrls {
+		dev, ok := usbCompanions[c.Model]
+		if !ok {
+			continue
+		}
+		switch {
+		case master == "ich9-ehci1" && c.USB != nil && c.USB.Master != nil:
+			b.c.add("-device", opts(dev, "masterbus", "usb.0", "firstport", strconv.FormatUint(uint64(c.USB.Master.StartPort), 10), "id", fmt.Sprintf("usb-companion%d", i)))
+		case master == "" && (c.USB == nil || c.USB.Master == nil):
+			master = c.Model
+			b.c.add("-device", opts(dev, "id", "usb"))
+		default:
+			return unsupported("<controller type='usb' model='%s'>: a UHCI companion needs an ich9-ehci1 master and a <master startport>", c.Model)
 		}
 	}
 	return nil
@@ -108,6 +170,12 @@ func (b *builder) disk(d libvirtxml.DomainDisk, xpath string) (diskArgs, error) 
 		drive = append(drive, "file", d.Source.File.File, "format", format)
 	}
 	drive = append(drive, "if", "none", "id", "drive-"+alias)
+	if drv := d.Driver; drv != nil && drv.Discard != "" {
+		if drv.Discard != "unmap" && drv.Discard != "ignore" {
+			return out, unsupported("<driver discard='%s'> (%s): use unmap or ignore", drv.Discard, xpath)
+		}
+		drive = append(drive, "discard", drv.Discard)
+	}
 	if d.ReadOnly != nil || device == "cdrom" {
 		drive = append(drive, "readonly", "on")
 	}

@@ -28,13 +28,14 @@ var supported = setOf(
 	"os", "os/type", "os/type@arch", "os/type@machine", "os/kernel", "os/initrd", "os/cmdline",
 	"os/boot", "os/boot@dev",
 	"features", "features/acpi", "features/apic", "features/pae",
-	"clock", "clock@offset",
+	"clock", "clock@offset", "clock/timer", "clock/timer@name", "clock/timer@tickpolicy", "clock/timer@present",
+	"pm", "pm/suspend-to-mem", "pm/suspend-to-mem@enabled", "pm/suspend-to-disk", "pm/suspend-to-disk@enabled",
 	"on_poweroff", "on_reboot", "on_crash",
 
 	"devices", "devices/emulator",
 
 	"devices/disk", "devices/disk@device",
-	"devices/disk/driver", "devices/disk/driver@name", "devices/disk/driver@type",
+	"devices/disk/driver", "devices/disk/driver@name", "devices/disk/driver@type", "devices/disk/driver@discard",
 	"devices/disk/source", "devices/disk/source/file", "devices/disk/source/file@file",
 	"devices/disk/target", "devices/disk/target@dev", "devices/disk/target@bus",
 	"devices/disk/readonly", "devices/disk/boot", "devices/disk/boot@order",
@@ -63,7 +64,7 @@ var supported = setOf(
 	"devices/memballoon", "devices/memballoon@model",
 	"devices/input", "devices/input@type", "devices/input@bus", "devices/input/source",
 	"devices/controller", "devices/controller@type", "devices/controller@index", "devices/controller@model",
-	"devices/controller/pci", "devices/controller/usb",
+	"devices/controller/pci", "devices/controller/usb", "devices/controller/usb/master", "devices/controller/usb/master@startport",
 )
 
 func setOf(keys ...string) map[string]bool {
