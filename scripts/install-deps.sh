@@ -3,8 +3,8 @@
 # the real virsh (libvirt-clients), real qemu (qemu-system-x86, qemu-utils),
 # the real libvirtd for the side-by-side benchmark (libvirt-daemon),
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
-# cpio for building the tiny test guest, and openssl for the TLS tests'
-# certificates.
+# cpio for building the tiny test guest, openssl for the TLS tests'
+# certificates, and the real virt-install (virtinst).
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -22,6 +22,7 @@ all)
 	need qemu-img qemu-utils
 	need cpio cpio
 	need openssl openssl
+	need virt-install virtinst
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)
