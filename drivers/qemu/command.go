@@ -113,6 +113,8 @@ type builder struct {
 	x   *libvirtxml.Domain
 	m   machine
 	c   *cmdline
+
+	usbBus bool // a USB controller makes bus usb.0
 }
 
 func machineOf(x *libvirtxml.Domain) (machine, error) {

@@ -200,11 +200,32 @@ func vncValue(v *libvirtxml.DomainGraphicVNC) (string, error) {
 }
 
 // inputs accepts the PS/2 mouse and keyboard the machine has built in.
+// inputDevices are qemu's input devices by libvirt's bus and type.
+var inputDevices = map[[2]string]string{
+	{"usb", "tablet"}: "usb-tablet", {"usb", "mouse"}: "usb-mouse", {"usb", "keyboard"}: "usb-kbd",
+	{"virtio", "tablet"}: "virtio-tablet-pci", {"virtio", "mouse"}: "virtio-mouse-pci", {"virtio", "keyboard"}: "virtio-keyboard-pci",
+}
+
+// inputs adds the USB and virtio input devices (ids input0…, as
+// libvirt names them); the PS/2 mouse and keyboard are the machine's.
 func (b *builder) inputs() error {
 	for i, in := range b.devices().Inputs {
-		if (in.Type != "mouse" && in.Type != "keyboard") || (in.Bus != "" && in.Bus != "ps2") {
-			return unsupported("<input type='%s' bus='%s'> (/domain/devices/input[%d]): only the built-in PS/2 mouse and keyboard are supported", in.Type, in.Bus, i+1)
+		xpath := fmt.Sprintf("/domain/devices/input[%d]", i+1)
+		if (in.Type == "mouse" || in.Type == "keyboard") && (in.Bus == "" || in.Bus == "ps2") {
+			continue
 		}
+		dev, ok := inputDevices[[2]string{in.Bus, in.Type}]
+		if !ok {
+			return unsupported("<input type='%s' bus='%s'> (%s): supported inputs are the PS/2 mouse and keyboard, and tablet, mouse and keyboard on usb or virtio", in.Type, in.Bus, xpath)
+		}
+		args := []string{"id", fmt.Sprintf("input%d", i)}
+		if in.Bus == "usb" {
+			if !b.usbBus {
+				return unsupported("<input type='%s' bus='usb'> (%s) needs a USB controller: add <controller type='usb' model='qemu-xhci'/>", in.Type, xpath)
+			}
+			args = append(args, "bus", "usb.0")
+		}
+		b.c.add("-device", opts(dev, args...))
 	}
 	return nil
 }

@@ -66,6 +66,7 @@ func (b *builder) usbControllers(ctrls []libvirtxml.DomainController) error {
 				return unsupported("<controller type='usb' model='%s'><master>: only UHCI companions have a master", c.Model)
 			}
 			master = c.Model
+			b.usbBus = true
 			b.c.add("-device", opts(dev, "id", "usb"))
 		} else if _, ok := usbCompanions[c.Model]; !ok {
 			return unsupported("<controller type='usb' model='%s'>: supported models are ich9-ehci1 with ich9-uhci1…3 companions, qemu-xhci, nec-xhci, piix3-uhci and piix4-uhci", c.Model)
@@ -81,6 +82,7 @@ func (b *builder) usbControllers(ctrls []libvirtxml.DomainController) error {
 			b.c.add("-device", opts(dev, "masterbus", "usb.0", "firstport", strconv.FormatUint(uint64(c.USB.Master.StartPort), 10), "id", fmt.Sprintf("usb-companion%d", i)))
 		case master == "" && (c.USB == nil || c.USB.Master == nil):
 			master = c.Model
+			b.usbBus = true
 			b.c.add("-device", opts(dev, "id", "usb"))
 		default:
 			return unsupported("<controller type='usb' model='%s'>: a UHCI companion needs an ich9-ehci1 master and a <master startport>", c.Model)

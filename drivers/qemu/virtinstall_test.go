@@ -9,47 +9,72 @@ import (
 	"testing"
 )
 
-// TestVirtInstall: real, unchanged virt-install creates a guest through
-// the daemon as a user would for a headless guest with a new disk: it
-// allocates a qcow2 volume in a storage pool, defines the domain with
-// what it writes by default (clock timers, <pm>, the ICH9 USB
-// controllers, discard) and starts it.
-func TestVirtInstall(t *testing.T) {
+// virtInstall runs real, unchanged virt-install against d for a guest
+// named name with a new 0.05 GiB disk in a pool of its own (as root its
+// default pool would be /var/lib/libvirt/images) and the given
+// --graphics, as a user creates a guest from an existing image; the
+// guest is destroyed and undefined when the test ends.
+func virtInstall(t *testing.T, d *testDaemon, name, graphics string) string {
+	t.Helper()
 	bin, err := exec.LookPath("virt-install")
 	if err != nil {
 		t.Fatalf("virt-install is not installed (%v): `make deps` installs it (Debian package virtinst)", err)
 	}
-	d := newTestDaemon(t)
-	d.start()
-	images := d.path("images")
-	d.mustVirsh("pool-define-as", "tmp", "dir", "--target", images)
-	d.mustVirsh("pool-build", "tmp")
-	d.mustVirsh("pool-start", "tmp")
+	pool := "pool-" + name
+	d.mustVirsh("pool-define-as", pool, "dir", "--target", d.path("images-"+name))
+	d.mustVirsh("pool-build", pool)
+	d.mustVirsh("pool-start", pool)
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "--name", "vi", "--memory", "64",
-		"--disk", "pool=tmp,size=0.05", "--import", "--osinfo", "detect=on,require=off",
-		"--network", "none", "--graphics", "none", "--noautoconsole")
-	home := filepath.Join(t.TempDir(), "home")
-	os.MkdirAll(home, 0o700)
+	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "--name", name, "--memory", "64",
+		"--disk", "pool="+pool+",size=0.05", "--import", "--osinfo", "detect=on,require=off",
+		"--network", "none", "--graphics", graphics, "--noautoconsole")
+	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+home, "LC_ALL=C", "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("virt-install: %v\n%s", err, out)
+		t.Fatalf("virt-install --graphics %s: %v\n%s", graphics, err, out)
 	}
-	defer d.mustVirsh("undefine", "vi")
-	defer d.mustVirsh("destroy", "vi")
+	t.Cleanup(func() {
+		d.mustVirsh("destroy", name)
+		d.mustVirsh("undefine", name)
+	})
 	if !strings.Contains(string(out), "Domain creation completed") {
 		t.Errorf("virt-install did not say it created the domain:\n%s", out)
 	}
-	checkDomstate(t, d, "vi", "running (booted)")
-	if _, err := os.Stat(filepath.Join(images, "vi.qcow2")); err != nil {
-		t.Errorf("no volume vi.qcow2 in the pool: %v", err)
+	checkDomstate(t, d, name, "running (booted)")
+	if _, err := os.Stat(filepath.Join(d.path("images-"+name), name+".qcow2")); err != nil {
+		t.Errorf("no volume %s.qcow2 in the pool: %v", name, err)
 	}
-	xml := d.mustVirsh("dumpxml", "vi")
+	return d.mustVirsh("dumpxml", name)
+}
+
+// TestVirtInstall: unchanged virt-install creates and starts a headless
+// guest through the daemon: it allocates a qcow2 volume in a storage
+// pool and defines the domain with what it writes by default (clock
+// timers, <pm>, the ICH9 USB controllers, discard).
+func TestVirtInstall(t *testing.T) {
+	d := newTestDaemon(t)
+	d.start()
+	xml := virtInstall(t, d, "vi", "none")
 	for _, want := range []string{"ich9-ehci1", "tickpolicy", "suspend-to-mem", "vi.qcow2"} {
 		if !strings.Contains(xml, want) {
 			t.Errorf("the guest's XML lacks %s:\n%s", want, xml)
 		}
+	}
+}
+
+// TestVirtInstallVNC: with --graphics vnc virt-install adds a USB
+// tablet, a VNC display and a VGA card; the guest runs and its VNC
+// display is reported.
+func TestVirtInstallVNC(t *testing.T) {
+	d := newTestDaemon(t)
+	d.start()
+	xml := virtInstall(t, d, "vnc", "vnc")
+	if !strings.Contains(xml, "tablet") || !strings.Contains(xml, `type="vnc"`) {
+		t.Errorf("the guest's XML lacks the tablet or VNC:\n%s", xml)
+	}
+	if out := d.mustVirsh("vncdisplay", "vnc"); !strings.HasPrefix(strings.TrimSpace(out), ":") {
+		t.Errorf("vncdisplay: %q", out)
 	}
 }
