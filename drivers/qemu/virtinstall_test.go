@@ -12,7 +12,7 @@ import (
 // virtInstall runs real, unchanged virt-install against d for a guest
 // named name with a new 0.05 GiB disk in a pool of its own (as root its
 // default pool would be /var/lib/libvirt/images) and the given
-// --graphics, as a user creates a guest from an existing image; the
+// --graphics ("": virt-install's default), as a user creates a guest; the
 // guest is destroyed and undefined when the test ends.
 func virtInstall(t *testing.T, d *testDaemon, name, graphics string) string {
 	t.Helper()
@@ -26,9 +26,13 @@ func virtInstall(t *testing.T, d *testDaemon, name, graphics string) string {
 	d.mustVirsh("pool-start", pool)
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "--name", name, "--memory", "64",
-		"--disk", "pool="+pool+",size=0.05", "--import", "--osinfo", "detect=on,require=off",
-		"--network", "none", "--graphics", graphics, "--noautoconsole")
+	args := []string{"--connect", d.uri(), "--name", name, "--memory", "64",
+		"--disk", "pool=" + pool + ",size=0.05", "--import", "--osinfo", "detect=on,require=off",
+		"--network", "none", "--noautoconsole"}
+	if graphics != "" {
+		args = append(args, "--graphics", graphics)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	home := t.TempDir()
 	cmd.Env = append(os.Environ(), "HOME="+home, "LC_ALL=C", "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
 	out, err := cmd.CombinedOutput()
@@ -76,5 +80,26 @@ func TestVirtInstallVNC(t *testing.T) {
 	}
 	if out := d.mustVirsh("vncdisplay", "vnc"); !strings.HasPrefix(strings.TrimSpace(out), ":") {
 		t.Errorf("vncdisplay: %q", out)
+	}
+}
+
+// TestVirtInstallDefaults: given the driver's domain capabilities (VNC
+// and no SPICE, the machine's buses), virt-install's own defaults need
+// no --graphics: it picks what the driver serves.
+func TestVirtInstallDefaults(t *testing.T) {
+	d := newTestDaemon(t)
+	d.start()
+	caps := d.mustVirsh("domcapabilities")
+	for _, want := range []string{"<domain>qemu</domain>", "<machine>pc-i440fx-", "<value>vnc</value>"} {
+		if !strings.Contains(caps, want) {
+			t.Errorf("domcapabilities lacks %s:\n%s", want, caps)
+		}
+	}
+	if strings.Contains(caps, "spice") {
+		t.Errorf("domcapabilities offers SPICE, which the driver does not serve:\n%s", caps)
+	}
+	xml := virtInstall(t, d, "dflt", "")
+	if !strings.Contains(xml, `type="vnc"`) {
+		t.Errorf("virt-install's default graphics is not VNC:\n%s", xml)
 	}
 }
