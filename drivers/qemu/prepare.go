@@ -12,10 +12,24 @@ import (
 
 // prepareDefinition fills in what a definition leaves to the driver, as
 // libvirt does when it accepts one, so that the stored definition says
-// what the guest gets: a MAC address for each interface (newMAC), and
+// what the guest gets: memory in KiB, a MAC address for each interface (newMAC), and
 // each disk's bus when its target name implies one (vd → virtio, hd →
 // ide, sd → sata).
 func prepareDefinition(def *domxml.Def, newMAC func() string) {
+	// Sizes in KiB, currentMemory and a static vcpu count always written,
+	// as libvirt stores them: tools that edit the XML (virt-xml,
+	// virt-manager) read them back so.
+	if def.XML.Memory != nil {
+		maxKiB, curKiB := def.MaxMemKiB(), def.CurMemKiB()
+		def.XML.Memory = &libvirtxml.DomainMemory{Value: uint(maxKiB), Unit: "KiB", DumpCore: def.XML.Memory.DumpCore}
+		def.XML.CurrentMemory = &libvirtxml.DomainCurrentMemory{Value: uint(curKiB), Unit: "KiB"}
+	}
+	if def.XML.VCPU == nil {
+		def.XML.VCPU = &libvirtxml.DomainVCPU{Value: 1}
+	}
+	if def.XML.VCPU.Placement == "" {
+		def.XML.VCPU.Placement = "static"
+	}
 	devs := def.XML.Devices
 	if devs == nil {
 		return

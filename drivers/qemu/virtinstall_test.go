@@ -103,3 +103,34 @@ func TestVirtInstallDefaults(t *testing.T) {
 		t.Errorf("virt-install's default graphics is not VNC:\n%s", xml)
 	}
 }
+
+// TestVirtXMLMemory: the definition is stored as libvirt stores it
+// (sizes in KiB, currentMemory, a static vcpu), so that real virt-xml's
+// read-modify-write of the memory works.
+func TestVirtXMLMemory(t *testing.T) {
+	bin, err := exec.LookPath("virt-xml")
+	if err != nil {
+		t.Fatalf("virt-xml is not installed (%v): `make deps` installs it (Debian package virtinst)", err)
+	}
+	d := newTestDaemon(t)
+	d.start()
+	d.mustVirsh("define", demoXMLPath) // <memory unit='MiB'>64</memory>
+	defer d.mustVirsh("undefine", "demo")
+	xml := d.mustVirsh("dumpxml", "demo")
+	for _, want := range []string{`<memory unit="KiB">65536</memory>`, `<currentMemory unit="KiB">65536</currentMemory>`, `<vcpu placement="static">1</vcpu>`} {
+		if !strings.Contains(xml, want) {
+			t.Errorf("dumpxml lacks %s:\n%s", want, xml)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "demo", "--edit", "--memory", "128")
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "LC_ALL=C", "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("virt-xml --edit --memory 128: %v\n%s", err, out)
+	}
+	if xml := d.mustVirsh("dumpxml", "demo"); !strings.Contains(xml, `<memory unit="KiB">131072</memory>`) {
+		t.Errorf("after virt-xml --memory 128 the definition says:\n%s", xml)
+	}
+}
