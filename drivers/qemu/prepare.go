@@ -30,10 +30,11 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 	if def.XML.VCPU.Placement == "" {
 		def.XML.VCPU.Placement = "static"
 	}
-	devs := def.XML.Devices
-	if devs == nil {
-		return
+	if def.XML.Devices == nil {
+		def.XML.Devices = &libvirtxml.DomainDeviceList{}
 	}
+	devs := def.XML.Devices
+	addImplicitDevices(def.XML)
 	for i := range devs.Interfaces {
 		n := &devs.Interfaces[i]
 		if n.MAC == nil || n.MAC.Address == "" {
@@ -52,6 +53,50 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 			t.Bus = "ide"
 		case strings.HasPrefix(t.Dev, "sd"):
 			t.Bus = "sata"
+		}
+	}
+}
+
+// addImplicitDevices lists the devices every guest of the machine has
+// whether asked or not, as libvirt lists them: the PCI root, the IDE
+// (pc) or SATA (q35) controller, the PS/2 mouse and keyboard. They add
+// nothing to qemu's command line; tools such as virt-manager show them.
+func addImplicitDevices(x *libvirtxml.Domain) {
+	m, err := machineOf(x)
+	if err != nil {
+		return // the definition is refused when checked
+	}
+	devs := x.Devices
+	has := func(typ string) bool {
+		for _, c := range devs.Controllers {
+			if c.Type == typ && (c.Index == nil || *c.Index == 0) {
+				return true
+			}
+		}
+		return false
+	}
+	zero := func() *uint { var z uint; return &z }
+	root, disk := "pci-root", "ide"
+	if m.q35 {
+		root, disk = "pcie-root", "sata"
+	}
+	if !has("pci") {
+		devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "pci", Index: zero(), Model: root})
+	}
+	if !has(disk) {
+		devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: disk, Index: zero()})
+	}
+	hasInput := func(typ string) bool {
+		for _, in := range devs.Inputs {
+			if in.Type == typ && (in.Bus == "" || in.Bus == "ps2") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, typ := range []string{"mouse", "keyboard"} {
+		if !hasInput(typ) {
+			devs.Inputs = append(devs.Inputs, libvirtxml.DomainInput{Type: typ, Bus: "ps2"})
 		}
 	}
 }

@@ -105,8 +105,9 @@ func TestVirtInstallDefaults(t *testing.T) {
 }
 
 // TestVirtXMLMemory: the definition is stored as libvirt stores it
-// (sizes in KiB, currentMemory, a static vcpu), so that real virt-xml's
-// read-modify-write of the memory works.
+// (sizes in KiB, currentMemory, a static vcpu, the implicit controllers
+// and inputs listed), so that real virt-xml's read-modify-write of the
+// memory works.
 func TestVirtXMLMemory(t *testing.T) {
 	bin, err := exec.LookPath("virt-xml")
 	if err != nil {
@@ -117,7 +118,10 @@ func TestVirtXMLMemory(t *testing.T) {
 	d.mustVirsh("define", demoXMLPath) // <memory unit='MiB'>64</memory>
 	defer d.mustVirsh("undefine", "demo")
 	xml := d.mustVirsh("dumpxml", "demo")
-	for _, want := range []string{`<memory unit="KiB">65536</memory>`, `<currentMemory unit="KiB">65536</currentMemory>`, `<vcpu placement="static">1</vcpu>`} {
+	// demo is a q35 guest: its implicit devices are listed as libvirt
+	// lists them.
+	for _, want := range []string{`<memory unit="KiB">65536</memory>`, `<currentMemory unit="KiB">65536</currentMemory>`, `<vcpu placement="static">1</vcpu>`,
+		`<controller type="pci" index="0" model="pcie-root">`, `<controller type="sata" index="0">`, `<input type="mouse" bus="ps2">`, `<input type="keyboard" bus="ps2">`} {
 		if !strings.Contains(xml, want) {
 			t.Errorf("dumpxml lacks %s:\n%s", want, xml)
 		}
