@@ -78,6 +78,12 @@ type testDaemon struct {
 
 	cmd    *exec.Cmd
 	exited chan struct{}
+
+	// privateVarLib runs the daemon (and so its guests) in a mount
+	// namespace of its own with a tmpfs over /var/lib, for a test whose
+	// client makes the daemon write where libvirt's defaults are
+	// (/var/lib/libvirt/images): the host's stays untouched. Root only.
+	privateVarLib bool
 }
 
 func newTestDaemon(t *testing.T) *testDaemon {
@@ -131,6 +137,11 @@ func (d *testDaemon) start() {
 	}
 	defer logf.Close()
 	cmd := exec.Command(d.bin, "-f", d.path("govirtd.conf"))
+	if d.privateVarLib {
+		// unshare and sh exec the daemon: the pid started is the daemon's.
+		cmd = exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+			`mount -t tmpfs -o mode=0755 tmpfs /var/lib && exec "$0" "$@"`, d.bin, "-f", d.path("govirtd.conf"))
+	}
 	// qemu inherits the daemon's working directory: cleanup finds every
 	// qemu this test started by it.
 	cmd.Dir = d.dir

@@ -138,3 +138,73 @@ func TestVirtXMLMemory(t *testing.T) {
 		t.Errorf("after virt-xml --memory 128 the definition says:\n%s", xml)
 	}
 }
+
+// TestVirtInstallDefaultPool: given only a size, unchanged virt-install
+// makes its default pool (as root /var/lib/libvirt/images: here in the
+// daemon's private /var/lib) and a qcow2 volume in it, and starts the
+// guest on it.
+func TestVirtInstallDefaultPool(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root: virt-install's default pool for qemu:///system is /var/lib/libvirt/images, which the test puts on a tmpfs in a mount namespace of the daemon's")
+	}
+	bin, err := exec.LookPath("virt-install")
+	if err != nil {
+		t.Fatalf("virt-install is not installed (%v): `make deps` installs it (Debian package virtinst)", err)
+	}
+	d := newTestDaemon(t)
+	d.privateVarLib = true
+	d.start()
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "--name", "dp", "--memory", "64",
+		"--disk", "size=0.05", "--import", "--osinfo", "detect=on,require=off",
+		"--network", "none", "--graphics", "none", "--noautoconsole")
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "LC_ALL=C", "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("virt-install --disk size=0.05: %v\n%s", err, out)
+	}
+	defer d.mustVirsh("undefine", "dp")
+	defer d.mustVirsh("destroy", "dp")
+	checkDomstate(t, d, "dp", "running (booted)")
+	if out := d.mustVirsh("pool-dumpxml", "default"); !strings.Contains(out, "<path>/var/lib/libvirt/images</path>") {
+		t.Errorf("virt-install's default pool:\n%s", out)
+	}
+	if out := d.mustVirsh("vol-list", "default"); !strings.Contains(out, "/var/lib/libvirt/images/dp.qcow2") {
+		t.Errorf("no dp.qcow2 in the default pool:\n%s", out)
+	}
+	if _, err := os.Stat("/var/lib/libvirt/images/dp.qcow2"); err == nil {
+		t.Error("the volume is on the host's /var/lib, not the daemon's private one")
+	}
+}
+
+// TestVirtInstallExistingDisk: with --disk path= of an existing image
+// outside any pool, unchanged virt-install uses that file as it is.
+func TestVirtInstallExistingDisk(t *testing.T) {
+	bin, err := exec.LookPath("virt-install")
+	if err != nil {
+		t.Fatalf("virt-install is not installed (%v): `make deps` installs it (Debian package virtinst)", err)
+	}
+	d := newTestDaemon(t)
+	d.start()
+	img := d.path("existing.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-f", "qcow2", img, "16M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "--name", "ex", "--memory", "64",
+		"--disk", "path="+img, "--import", "--osinfo", "detect=on,require=off",
+		"--network", "none", "--graphics", "none", "--noautoconsole")
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "LC_ALL=C", "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("virt-install --disk path=%s: %v\n%s", img, err, out)
+	}
+	defer d.mustVirsh("undefine", "ex")
+	defer d.mustVirsh("destroy", "ex")
+	checkDomstate(t, d, "ex", "running (booted)")
+	if xml := d.mustVirsh("dumpxml", "ex"); !strings.Contains(xml, img) || !strings.Contains(xml, `type="qcow2"`) {
+		t.Errorf("the guest does not use %s as qcow2:\n%s", img, xml)
+	}
+}
