@@ -80,14 +80,14 @@ func TestVirshStorage(t *testing.T) {
 	}
 	// Streams: vol-upload and vol-download carry the bytes, and with
 	// --sparse the holes as holes.
-	virsh("vol-create-as", "img", "data.raw", "4M", "--format", "raw")
+	virsh("vol-create-as", "img", "data.raw", "64M", "--format", "raw")
 	src := filepath.Join(root, "src.img")
-	data := make([]byte, 4<<20)
-	for i := range 1 << 20 { // the first MiB is data, the rest a hole
+	data := make([]byte, 64<<20)
+	for i := range 16 << 20 { // the first 16 MiB are data, the rest a hole
 		data[i] = byte(i*7 + i>>12)
 	}
-	// A sparse source: the first MiB written, the rest never.
-	if err := os.WriteFile(src, data[:1<<20], 0o644); err != nil {
+	// A sparse source of 64 MiB: the first 16 MiB written, the rest never.
+	if err := os.WriteFile(src, data[:16<<20], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Truncate(src, int64(len(data))); err != nil {
@@ -114,8 +114,8 @@ func TestVirshStorage(t *testing.T) {
 			if err := syscall.Stat(dst, &st); err != nil {
 				t.Fatal(err)
 			}
-			if st.Blocks*512 >= 3<<20 {
-				t.Errorf("a sparse download of 1 MiB of data in 4 MiB allocated %d bytes: the hole did not cross as a hole", st.Blocks*512)
+			if st.Blocks*512 >= 32<<20 {
+				t.Errorf("a sparse download of 16 MiB of data in 64 MiB allocated %d bytes: the hole did not cross as a hole", st.Blocks*512)
 			}
 		}
 	}
