@@ -8,11 +8,7 @@ import (
 
 // callState is what a client's calls are doing: running, and read but
 // waiting for a place.
-func callState(p *Peer) (running, waiting int) {
-	p.callMu.Lock()
-	defer p.callMu.Unlock()
-	return p.running, len(p.waiting)
-}
+func callState(p *Peer) (running, waiting int) { return p.callCounts() }
 
 // sync sends a ping and waits for its PONG: the reader has then handled
 // every frame sent before it.
@@ -76,6 +72,10 @@ func TestSetLimitsMaxClientRequests(t *testing.T) {
 	if hd, _ := c.recv(); hd.Serial != 13 || hd.Status != protocol.StatusOK {
 		t.Fatalf("reply %v, want 13's", hd)
 	}
+	waitFor(t, "no call running or waiting in the stats", func() bool {
+		st := h.srv.Stats()
+		return st.CallsRunning == 0 && st.CallsWaiting == 0
+	})
 	if got := h.srv.Limits().MaxClientRequests; got != 1 {
 		t.Errorf("Limits().MaxClientRequests = %d, want 1", got)
 	}

@@ -97,6 +97,13 @@ func (p *Peer) startCall(c *Call) error {
 	}
 }
 
+// callCounts are the client's calls running and waiting now.
+func (p *Peer) callCounts() (running, waiting int) {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	return p.running, len(p.waiting)
+}
+
 // runCalls dispatches c, then any calls that queued up meanwhile.
 func (p *Peer) runCalls(c *Call) {
 	defer p.calls.Done()

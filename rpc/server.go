@@ -135,6 +135,11 @@ type ServerStats struct {
 	PartialDropped uint64 // clients dropped for a frame not completed within FrameTimeout
 	KeepaliveDrops uint64 // clients dropped after unanswered pings
 	Clients        int    // clients connected now
+	// CallsRunning are the calls of every client running now (quick
+	// calls aside), CallsWaiting those read but waiting for a place
+	// under max_client_requests.
+	CallsRunning int
+	CallsWaiting int
 	// QueuePeak is the most frames any client's outbound queue has held
 	// (counting frames being written); never above MaxQueue.
 	QueuePeak int
@@ -338,6 +343,9 @@ type ListenerOptions struct {
 	// subject, SANs, validity) for the log of a failed handshake: the
 	// client may have refused it.
 	TLSServerCert string
+	// TLSServerCertFunc, when set, describes it instead, for a listener
+	// whose certificate can change (GetConfigForClient).
+	TLSServerCertFunc func() string
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -489,6 +497,12 @@ func (s *Server) remove(p *Peer) {
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.peers)
+	var running, waitingCalls int
+	for p := range s.peers {
+		r, w := p.callCounts()
+		running += r
+		waitingCalls += w
+	}
 	s.mu.Unlock()
 	used, peak, waiting, waited := s.frames.stats()
 	return ServerStats{
@@ -506,6 +520,8 @@ func (s *Server) Stats() ServerStats {
 		QueueBytesPeak: s.queueBytesPeak.Load(),
 		KeepaliveDrops: s.keepaliveDrops.Load(),
 		Clients:        n,
+		CallsRunning:   running,
+		CallsWaiting:   waitingCalls,
 		QueuePeak:      int(s.queuePeak.Load()),
 	}
 }
