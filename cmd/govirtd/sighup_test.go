@@ -191,6 +191,53 @@ func TestSIGHUPConfig(t *testing.T) {
 	mustList(t, uri, "at the end")
 }
 
+// virshShell is an interactive virsh reading commands from a pipe: one
+// connection for its whole life.
+type virshShell struct {
+	t   *testing.T
+	in  io.WriteCloser
+	out *logBuf
+}
+
+func startVirshShell(t *testing.T, uri string) *virshShell {
+	t.Helper()
+	path, err := exec.LookPath("virsh")
+	if err != nil {
+		t.Fatal("virsh not found: `make deps` installs it (Debian package libvirt-clients)")
+	}
+	cmd := exec.Command(path, "-c", uri)
+	sh := &virshShell{t: t, out: &logBuf{}}
+	cmd.Stdout, cmd.Stderr = sh.out, sh.out
+	if sh.in, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sh.in.Write([]byte("quit\n"))
+		sh.in.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("virsh shell: %v\n%s", err, sh.out)
+		}
+	})
+	return sh
+}
+
+// run types a command and waits for the n-th occurrence of want.
+func (sh *virshShell) run(command, want string, n int) {
+	sh.t.Helper()
+	if _, err := sh.in.Write([]byte(command + "\n")); err != nil {
+		sh.t.Fatal(err)
+	}
+	testutil.WaitFor(sh.t, fmt.Sprintf("virsh shell to print %q %d times", want, n), func() bool {
+		return strings.Count(sh.out.String(), want) >= n
+	})
+	if strings.Contains(sh.out.String(), "error") {
+		sh.t.Fatalf("virsh shell:\n%s", sh.out)
+	}
+}
+
 // serial reads a certificate file's serial number.
 func serial(t *testing.T, file string) string {
 	t.Helper()
@@ -273,7 +320,11 @@ func TestSIGHUPTLS(t *testing.T) {
 	if got, want := servedSerial(t, addr), serial(t, srvCert); got != want {
 		t.Fatalf("served certificate serial %s, want %s", got, want)
 	}
-	// A client that stays connected across the reload.
+	// Clients that stay connected across the reload: an interactive
+	// virsh (which would reconnect if dropped, and alice may not after
+	// the reload) and our own client.
+	sh := startVirshShell(t, uri(alice))
+	sh.run("list --all", " 1    test   running", 1)
 	ctx := context.Background()
 	kept, err := remote.Dial(ctx, uri(alice))
 	if err != nil {
@@ -283,6 +334,8 @@ func TestSIGHUPTLS(t *testing.T) {
 	if _, err := kept.ConnectGetHostname(ctx); err != nil {
 		t.Fatal(err)
 	}
+
+	aliceIn := r.count(`identity="x509 CN=alice,O=govirt"`)
 
 	// Renewed certificate, same files; bob allowed instead of alice.
 	newCert, newKey := pki.Issue("server2", testdaemon.CertOptions{Subject: "/O=govirt/CN=localhost", Server: true})
@@ -301,6 +354,10 @@ func TestSIGHUPTLS(t *testing.T) {
 	}
 	if _, err := kept.ConnectGetHostname(ctx); err != nil {
 		t.Fatalf("the TLS client connected before the reload: %v", err)
+	}
+	sh.run("list --all", " 1    test   running", 2)
+	if n := r.count(`identity="x509 CN=alice,O=govirt"`); n != aliceIn {
+		t.Fatalf("alice connected %d times, %d before the reload: a client reconnected:\n%s", n, aliceIn, r.log)
 	}
 
 	// A cert_file that does not exist: the reload is rejected, the line
