@@ -187,8 +187,9 @@ func readCRL(path string) (*x509.RevocationList, error) {
 	return rl, nil
 }
 
-// tlsContext is what the TLS listener's verification needs, loaded once
-// at start: libvirtd, too, reads its files only then.
+// tlsContext is what the TLS listener's verification needs, loaded at
+// start and again by each SIGHUP (reload.go); libvirtd reads its files
+// only at start.
 type tlsContext struct {
 	set     TLSSettings
 	pair    tls.Certificate
