@@ -233,7 +233,11 @@ func (d *Daemon) ReloadConfig() error {
 		d.log.Warn("SIGHUP: changed in the configuration file but applied only by a restart; the running values stay in effect",
 			"file", d.configFile, "keys", strings.Join(restart, ", "))
 	}
-	d.log.Info("SIGHUP: configuration reloaded", "file", d.configFile, "applied", strings.Join(applied, ", "))
+	what := strings.Join(applied, ", ")
+	if what == "" {
+		what = "(no key that applies at run time changed)"
+	}
+	d.log.Info("SIGHUP: configuration reloaded", "file", d.configFile, "applied", what)
 	return nil
 }
 

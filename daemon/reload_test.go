@@ -4,14 +4,17 @@ import (
 	"context"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/internal/testdaemon"
 	"github.com/govirt/govirtd/protocol"
+	"github.com/govirt/govirtd/remote"
 	"github.com/govirt/govirtd/rpc"
 )
 
@@ -163,4 +166,74 @@ func TestHangupMaxClientRequests(t *testing.T) {
 	}
 	nc.SetReadDeadline(time.Time{})
 	rawCall(t, nc, 20, protocol.ProcConnectGetType, nil)
+}
+
+// keyDriver owns one configuration key and records what it is handed.
+type keyDriver struct{ set []string }
+
+func (k *keyDriver) Name() string { return "keys" }
+func (k *keyDriver) Open(context.Context, *url.URL, uint32) (drivers.Conn, error) {
+	return nil, drivers.ErrDeclined
+}
+func (k *keyDriver) ConfigKeys() []drivers.ConfigKey {
+	return []drivers.ConfigKey{{Name: "keys_dir", Type: drivers.ConfigAbsPath,
+		SetString: func(s string) error { k.set = append(k.set, s); return nil }}}
+}
+
+// TestCheckConfigHandsDriversNothing: the file SIGHUP reads is checked
+// against the drivers' keys but hands them nothing (a changed driver key
+// needs a restart); LoadConfig, at start, hands them their values.
+func TestCheckConfigHandsDriversNothing(t *testing.T) {
+	k := &keyDriver{}
+	f := t.TempDir() + "/c.conf"
+	os.WriteFile(f, []byte("keys_dir = \"/a\"\n"), 0o600)
+	if _, err := daemon.LoadConfig(f, k); err != nil || len(k.set) != 1 {
+		t.Fatalf("LoadConfig: %v, driver given %q", err, k.set)
+	}
+	os.WriteFile(f, []byte("keys_dir = \"/b\"\n"), 0o600)
+	if _, err := daemon.CheckConfig(f, k); err != nil || len(k.set) != 1 {
+		t.Fatalf("CheckConfig: %v, driver given %q; want nothing more", err, k.set)
+	}
+	os.WriteFile(f, []byte("\nkeys_dir = \"relative\"\n"), 0o600)
+	if _, err := daemon.CheckConfig(f, k); err == nil || !strings.Contains(err.Error(), f+":2: keys_dir:") {
+		t.Fatalf("CheckConfig of a relative keys_dir: %v; want the file, line 2 and the key", err)
+	}
+}
+
+// TestHangupROLimitAndRestartKeys: a raised max_ro_clients lets the next
+// read-only client in, while a changed socket mode (a restart key) keeps
+// its running value, on this reload and the next.
+func TestHangupROLimitAndRestartKeys(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: "max_ro_clients = 1\n"})
+	ctx := context.Background()
+	first, err := remote.Dial(ctx, d.ROURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if c, err := remote.Dial(ctx, d.ROURI()); err == nil {
+		c.Close()
+		t.Fatal("a second read-only client was let in with max_ro_clients = 1")
+	}
+	d.WriteConfig("max_ro_clients = 2\nunix_sock_rw_perms = \"0770\"\n")
+	for range 2 {
+		if err := d.Hangup(ctx); err != nil {
+			t.Fatalf("Hangup: %v", err)
+		}
+	}
+	second, err := remote.Dial(ctx, d.ROURI())
+	if err != nil {
+		t.Fatalf("after raising max_ro_clients to 2: %v", err)
+	}
+	defer second.Close()
+	if _, err := first.ConnectGetHostname(ctx); err != nil {
+		t.Fatalf("the read-only client connected before the reload: %v", err)
+	}
+	st, err := os.Stat(d.RW())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := st.Mode().Perm(); m != 0o700 {
+		t.Fatalf("read-write socket mode %04o after the reload; a restart key must keep 0700", m)
+	}
 }
