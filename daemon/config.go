@@ -69,6 +69,13 @@ type Config struct {
 	// Warnings are what the file had that was ignored: unknown keys, and
 	// libvirtd keys govirtd does not implement.
 	Warnings []string
+
+	// source names the file (or the embedded default) it was read from;
+	// lines is the line of each key set there, driverValues the value
+	// of each driver key the file set (reload.go compares them).
+	source       string
+	lines        map[string]int
+	driverValues map[string]string
 }
 
 // Defaults returns the configuration of the embedded default file, with
@@ -112,6 +119,22 @@ var unimplemented = map[string]bool{
 // (drivers.Configurable: qemu_binary, qemu_config_dir, …) are checked
 // and handed to that driver, which keeps them.
 func ParseConfig(name, text string, drvs ...drivers.Driver) (*Config, error) {
+	return parseConfig(name, text, drvs, true)
+}
+
+// CheckConfig reads and checks the configuration file at path as
+// LoadConfig does, but hands the drivers nothing: their keys are checked
+// against their declared type and range only. SIGHUP reads the new file
+// with it.
+func CheckConfig(path string, drvs ...drivers.Driver) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	return parseConfig(path, string(data), drvs, false)
+}
+
+func parseConfig(name, text string, drvs []drivers.Driver, apply bool) (*Config, error) {
 	driverKeys, err := collectDriverKeys(drvs)
 	if err != nil {
 		return nil, err
@@ -129,6 +152,9 @@ func ParseConfig(name, text string, drvs ...drivers.Driver) (*Config, error) {
 		KeepaliveInterval:   5,
 		KeepaliveCount:      5,
 		LogLevel:            3,
+		source:              name,
+		lines:               map[string]int{},
+		driverValues:        map[string]string{},
 	}
 	entries, err := parseConfText(name, text)
 	if err != nil {
@@ -138,10 +164,12 @@ func ParseConfig(name, text string, drvs ...drivers.Driver) (*Config, error) {
 		bad := func(format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s: %s", name, e.line, e.key, fmt.Sprintf(format, args...))
 		}
+		c.lines[e.key] = e.line
 		if dk, ok := driverKeys[e.key]; ok {
-			if err := setDriverKey(dk, e.value); err != nil {
+			if err := setDriverKey(dk, e.value, apply); err != nil {
 				return nil, bad("%v", err)
 			}
+			c.driverValues[e.key] = e.value.String()
 			continue
 		}
 		set, ok := setters[e.key]
@@ -165,6 +193,21 @@ type confValue struct {
 	i    int64
 	s    string
 	list []string
+}
+
+// String is the value as the file wrote it.
+func (v confValue) String() string {
+	switch v.kind {
+	case 'i':
+		return strconv.FormatInt(v.i, 10)
+	case 's':
+		return strconv.Quote(v.s)
+	}
+	q := make([]string, len(v.list))
+	for i, s := range v.list {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 func (v confValue) describe() string {
@@ -297,8 +340,9 @@ func collectDriverKeys(drvs []drivers.Driver) (map[string]driverKey, error) {
 	return out, nil
 }
 
-// setDriverKey checks v against k's type and hands it to the driver.
-func setDriverKey(k driverKey, v confValue) error {
+// setDriverKey checks v against k's type and, when apply is set, hands
+// it to the driver.
+func setDriverKey(k driverKey, v confValue, apply bool) error {
 	switch k.Type {
 	case drivers.ConfigInt:
 		if v.kind != 'i' {
@@ -306,6 +350,9 @@ func setDriverKey(k driverKey, v confValue) error {
 		}
 		if v.i < k.Min || v.i > k.Max {
 			return fmt.Errorf("%d is out of range [%d, %d]", v.i, k.Min, k.Max)
+		}
+		if !apply {
+			return nil
 		}
 		return k.SetInt(v.i)
 	case drivers.ConfigAbsPath:
@@ -315,6 +362,9 @@ func setDriverKey(k driverKey, v confValue) error {
 	}
 	if v.kind != 's' {
 		return fmt.Errorf("must be a quoted string, not %s", v.describe())
+	}
+	if !apply {
+		return nil
 	}
 	return k.SetString(v.s)
 }

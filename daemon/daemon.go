@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,18 @@ type Daemon struct {
 	listenMu sync.Mutex // guards paths and tlsAddr
 	paths    []string   // socket paths to remove at shutdown
 	tlsAddr  string     // the TLS listener's address, once it listens (tls.go)
+	roName   string     // the read-only listener's name, for its limit
+
+	// tls is the TLS material of new handshakes; nil while the TLS
+	// listener does not listen.
+	tls atomic.Pointer[tlsState]
+
+	// What SIGHUP re-reads and changes (reload.go).
+	reloadMu   sync.Mutex       // one reload at a time; guards cfg's replacement
+	configFile string           // --config; "" is the embedded default
+	drvs       []drivers.Driver // every driver, whose keys the file may set
+	logLevel   *slog.LevelVar   // the logger's level, which log_level sets
+	logFixed   bool             // --verbose: log_level is not applied
 
 	// OnListening, when set, is called with the two socket paths once
 	// both accept clients.
@@ -56,6 +69,7 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		log:      log,
 		registry: &drivers.Registry{},
 		sessions: map[*session]struct{}{},
+		drvs:     drvs,
 	}
 	for _, drv := range drvs {
 		d.registry.Register(drv)
@@ -87,6 +101,7 @@ func (d *Daemon) Server() *rpc.Server { return d.srv }
 // whose hypervisor driver has no table of its own for k (the network
 // and storage drivers of qemu:///system); call it before Startup.
 func (d *Daemon) RegisterShared(k drivers.Concern, drv drivers.Driver) {
+	d.drvs = append(d.drvs, drv)
 	d.registry.RegisterShared(k, drv)
 }
 
@@ -154,12 +169,13 @@ func (d *Daemon) Listen() error {
 		rw.Close()
 		return err
 	}
+	d.roName = ro.Addr().String()
 	for _, l := range []struct {
 		l    net.Listener
 		opts rpc.ListenerOptions
 	}{
 		{rw, rpc.ListenerOptions{Name: rw.Addr().String()}},
-		{ro, rpc.ListenerOptions{Name: ro.Addr().String(), ReadOnly: true,
+		{ro, rpc.ListenerOptions{Name: d.roName, ReadOnly: true,
 			MaxClients: d.cfg.ROClientLimit(), MaxClientsKey: "max_ro_clients"}},
 	} {
 		go func() {
@@ -239,7 +255,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 }
 
 // Run starts the drivers, listens, and serves until SIGTERM or SIGINT
-// (clean shutdown) or ctx ends; SIGHUP reloads the drivers.
+// (clean shutdown) or ctx ends; SIGHUP re-reads the configuration file
+// and reloads the drivers (Hangup).
 func (d *Daemon) Run(ctx context.Context) error {
 	// Signals are caught before anything starts: a SIGHUP or SIGTERM
 	// during a long Startup waits for the loop below instead of killing
@@ -261,25 +278,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return d.stop()
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				d.reload(ctx)
+				d.Hangup(ctx)
 				continue
 			}
 			d.log.Info("shutting down", "signal", sig.String())
 			return d.stop()
 		}
 	}
-}
-
-func (d *Daemon) reload(ctx context.Context) {
-	d.log.Info("SIGHUP: reloading drivers")
-	d.notify(systemd.Reloading())
-	status := "serving; last reload succeeded"
-	if err := d.Reload(ctx); err != nil {
-		status = "serving; last reload failed: " + err.Error()
-	} else {
-		d.log.Info("reload complete")
-	}
-	d.notify(systemd.Ready(status))
 }
 
 // notify logs a failed systemd notification; the daemon runs on.

@@ -187,8 +187,9 @@ func readCRL(path string) (*x509.RevocationList, error) {
 	return rl, nil
 }
 
-// tlsContext is what the TLS listener's verification needs, loaded once
-// at start: libvirtd, too, reads its files only then.
+// tlsContext is what the TLS listener's verification needs, loaded at
+// start and again by each SIGHUP (reload.go); libvirtd reads its files
+// only at start.
 type tlsContext struct {
 	set     TLSSettings
 	pair    tls.Certificate
@@ -440,21 +441,22 @@ func parsePriority(p string) (min, max uint16, ignored []string, err error) {
 	return min, max, ignored, nil
 }
 
-// listenTLS starts the TLS listener when listen_tls = 1. A broken setup
-// (missing file, bad key, a certificate failing the sanity check) is
-// logged and disables only this listener: the unix sockets serve on.
-func (d *Daemon) listenTLS() {
-	set := d.cfg.TLS
-	if !set.Listen {
-		return
-	}
-	fail := func(err error) {
-		d.log.Error("TLS listener disabled; the unix sockets keep serving (run `govirsh tls check` to see every problem)", "addr", set.Addr(), "err", err)
-	}
+// tlsState is the TLS material new handshakes use: loaded at start and
+// replaced, whole, by a SIGHUP whose files load (reload.go).
+type tlsState struct {
+	t    *tlsContext
+	cfg  *tls.Config
+	desc string // the server certificate, for the log of a failed handshake
+}
+
+// prepareTLS loads and checks set's files as the listener uses them:
+// the key and certificate, the CA, the CRL, the sanity check (unless
+// tls_no_sanity_certificate) and tls_priority. Any error names the key
+// and file at fault.
+func (d *Daemon) prepareTLS(set TLSSettings) (*tlsState, error) {
 	t, err := loadTLS(set)
 	if err != nil {
-		fail(err)
-		return
+		return nil, err
 	}
 	if !set.NoSanity {
 		// The sanity check of libvirtd, but the host-name match: clients
@@ -468,30 +470,55 @@ func (d *Daemon) listenTLS() {
 			}
 		}
 		if len(probs) > 0 {
-			fail(errors.New(strings.Join(probs, "; ") + " (tls_no_sanity_certificate = 1 skips this check)"))
-			return
+			return nil, errors.New(strings.Join(probs, "; ") + " (tls_no_sanity_certificate = 1 skips this check)")
 		}
 	}
 	cfg, err := t.config()
 	if err != nil {
-		fail(err)
-		return
+		return nil, err
 	}
 	if len(t.ignored) > 0 {
 		d.log.Warn("tls_priority: only protocol versions apply to Go's crypto/tls; ignored", "tokens", strings.Join(t.ignored, ":"))
+	}
+	return &tlsState{t: t, cfg: cfg, desc: "cert_file " + set.Cert() + ": " + describeCert(t.pair.Leaf)}, nil
+}
+
+// listenTLS starts the TLS listener when listen_tls = 1. A broken setup
+// (missing file, bad key, a certificate failing the sanity check) is
+// logged and disables only this listener: the unix sockets serve on.
+// Each handshake takes the material in d.tls when it begins, so that a
+// SIGHUP's renewed certificates and allowed DNs apply to the next
+// client and connected clients keep their session.
+func (d *Daemon) listenTLS() {
+	set := d.cfg.TLS
+	if !set.Listen {
+		return
+	}
+	fail := func(err error) {
+		d.log.Error("TLS listener disabled; the unix sockets keep serving (run `govirsh tls check` to see every problem)", "addr", set.Addr(), "err", err)
+	}
+	st, err := d.prepareTLS(set)
+	if err != nil {
+		fail(err)
+		return
 	}
 	l, err := net.Listen("tcp", set.Addr())
 	if err != nil {
 		fail(fmt.Errorf("cannot listen on %s: %w (check listen_addr and tls_port)", set.Addr(), err))
 		return
 	}
+	d.tls.Store(st)
 	d.listenMu.Lock()
 	d.tlsAddr = l.Addr().String()
 	d.listenMu.Unlock()
 	d.log.Info("listening", "tls", l.Addr().String(), "cert_file", set.Cert(), "ca_file", set.CA())
+	cfg := &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return d.tls.Load().cfg, nil },
+	}
+	verify := func(cs tls.ConnectionState) error { return d.tls.Load().t.verify(d.log.Warn)(cs) }
 	go func() {
-		if err := d.srv.Serve(l, rpc.ListenerOptions{Name: "tls:" + l.Addr().String(), TLS: cfg, TLSVerify: t.verify(d.log.Warn),
-			TLSServerCert: "cert_file " + set.Cert() + ": " + describeCert(t.pair.Leaf)}); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
+		if err := d.srv.Serve(l, rpc.ListenerOptions{Name: "tls:" + l.Addr().String(), TLS: cfg, TLSVerify: verify,
+			TLSServerCertFunc: func() string { return d.tls.Load().desc }}); err != nil && !errors.Is(err, rpc.ErrServerClosed) {
 			d.log.Error("listener failed", "socket", l.Addr().String(), "err", err)
 		}
 	}()

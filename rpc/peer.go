@@ -58,6 +58,11 @@ type Peer struct {
 	identity Identity // read once, at connect (peercred.go)
 	session  Session
 
+	// The server's queue bounds when the client connected (Limits).
+	maxQueue      int32
+	maxQueueBytes int64
+	stuckTimeout  time.Duration
+
 	ctx    context.Context // cancelled when the client is closed
 	cancel context.CancelFunc
 
@@ -151,6 +156,10 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		kick:      make(chan struct{}, 1),
 		drained:   make(chan struct{}, 1),
 		identity:  connIdentity(conn),
+
+		maxQueue:      int32(s.maxQueue.Load()),
+		maxQueueBytes: s.maxQueueBytes.Load(),
+		stuckTimeout:  time.Duration(s.stuckTimeout.Load()),
 	}
 	if sc, ok := conn.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -444,13 +453,13 @@ func (p *Peer) dropIfStalled(now time.Time, timeout time.Duration) {
 // replies cannot make the daemon hold more. A client still over the
 // budget after StuckTimeout is disconnected.
 func (p *Peer) waitDrained() error {
-	budget := p.srv.cfg.MaxQueueBytes
+	budget := p.maxQueueBytes
 	if p.queuedBytes.Load() <= budget {
 		return nil
 	}
 	p.heldBack.Store(true)
 	defer p.heldBack.Store(false)
-	t := time.NewTimer(p.srv.cfg.StuckTimeout)
+	t := time.NewTimer(p.stuckTimeout)
 	defer t.Stop()
 	for {
 		n := p.queuedBytes.Load()
@@ -463,7 +472,7 @@ func (p *Peer) waitDrained() error {
 		case <-p.done:
 			return p.Err()
 		case <-t.C:
-			err := &StuckClientError{Bytes: n, Timeout: p.srv.cfg.StuckTimeout}
+			err := &StuckClientError{Bytes: n, Timeout: p.stuckTimeout}
 			p.drop(err, false, &p.srv.stuckDropped)
 			return err
 		}

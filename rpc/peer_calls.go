@@ -63,18 +63,23 @@ func (p *Peer) startCall(c *Call) error {
 		p.calls.Done()
 		return nil
 	}
-	limit := p.srv.cfg.MaxClientRequests
 	for {
+		// Read each time: a limit changed by SetLimits applies to the
+		// next call.
+		limit := int(p.srv.maxClientRequests.Load())
 		p.callMu.Lock()
-		if p.running < limit {
-			p.running++
-			p.calls.Add(1)
-			p.callMu.Unlock()
-			go p.runCalls(c)
-			return nil
-		}
-		if len(p.waiting) < limit {
+		if p.running < limit || len(p.waiting) < limit {
+			// Calls start in the order they came: after a raised limit,
+			// the calls that were waiting start first.
 			p.waiting = append(p.waiting, c)
+			for p.running < limit && len(p.waiting) > 0 {
+				next := p.waiting[0]
+				p.waiting[0] = nil
+				p.waiting = p.waiting[1:]
+				p.running++
+				p.calls.Add(1)
+				go p.runCalls(next)
+			}
 			p.callMu.Unlock()
 			return nil
 		}
@@ -92,16 +97,34 @@ func (p *Peer) startCall(c *Call) error {
 	}
 }
 
+// callCounts are the client's calls running and waiting now.
+func (p *Peer) callCounts() (running, waiting int) {
+	p.callMu.Lock()
+	defer p.callMu.Unlock()
+	return p.running, len(p.waiting)
+}
+
 // runCalls dispatches c, then any calls that queued up meanwhile.
 func (p *Peer) runCalls(c *Call) {
 	defer p.calls.Done()
 	for c != nil {
 		p.dispatch(c)
 		p.callMu.Lock()
-		if len(p.waiting) > 0 {
+		// Past a lowered limit this goroutine ends rather than take the
+		// next call: the others go on until no more than the limit run.
+		// Past a raised one, the waiting calls get the new places.
+		if limit := int(p.srv.maxClientRequests.Load()); len(p.waiting) > 0 && p.running <= limit {
 			c = p.waiting[0]
 			p.waiting[0] = nil
 			p.waiting = p.waiting[1:]
+			for p.running < limit && len(p.waiting) > 0 {
+				next := p.waiting[0]
+				p.waiting[0] = nil
+				p.waiting = p.waiting[1:]
+				p.running++
+				p.calls.Add(1)
+				go p.runCalls(next)
+			}
 		} else {
 			c = nil
 			p.running--

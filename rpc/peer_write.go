@@ -24,8 +24,8 @@ func (p *Peer) enqueue(frame []byte) error {
 	}
 	n := p.queued.Load()
 	for {
-		if n >= int32(p.srv.cfg.MaxQueue) {
-			err := &SlowClientError{Queue: p.srv.cfg.MaxQueue}
+		if n >= p.maxQueue {
+			err := &SlowClientError{Queue: int(p.maxQueue)}
 			p.drop(err, true, &p.srv.slowDropped)
 			return err
 		}

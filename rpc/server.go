@@ -135,6 +135,11 @@ type ServerStats struct {
 	PartialDropped uint64 // clients dropped for a frame not completed within FrameTimeout
 	KeepaliveDrops uint64 // clients dropped after unanswered pings
 	Clients        int    // clients connected now
+	// CallsRunning are the calls of every client running now (quick
+	// calls aside), CallsWaiting those read but waiting for a place
+	// under max_client_requests.
+	CallsRunning int
+	CallsWaiting int
 	// QueuePeak is the most frames any client's outbound queue has held
 	// (counting frames being written); never above MaxQueue.
 	QueuePeak int
@@ -162,6 +167,14 @@ type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
 
+	// The limits SetLimits changes at run time (cfg keeps the values
+	// the server started with).
+	maxClients        atomic.Int64
+	maxClientRequests atomic.Int64
+	maxQueue          atomic.Int64
+	maxQueueBytes     atomic.Int64
+	stuckTimeout      atomic.Int64 // nanoseconds
+
 	nextID         atomic.Uint64
 	accepted       atomic.Uint64
 	rejected       atomic.Uint64
@@ -179,6 +192,9 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	peers     map[*Peer]struct{}
 	byName    map[string]int // clients connected now, by listener name
+	// listenerMax overrides ListenerOptions.MaxClients by listener name
+	// (SetListenerMaxClients).
+	listenerMax map[string]int
 
 	sweeping  bool          // the sweeper runs; guarded by mu
 	sweepStop chan struct{} // closed by Shutdown: the sweeper stops
@@ -234,12 +250,70 @@ func NewServer(cfg ServerConfig) *Server {
 		handshaking: map[net.Conn]struct{}{},
 		frames:      frameBudget{limit: cfg.MaxInflightBytes},
 	}
+	s.SetLimits(Limits{MaxClients: cfg.MaxClients, MaxClientRequests: cfg.MaxClientRequests,
+		MaxQueue: cfg.MaxQueue, MaxQueueBytes: cfg.MaxQueueBytes, StuckTimeout: cfg.StuckTimeout})
 	s.reclaim.count = func() int {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		return len(s.peers)
 	}
 	return s
+}
+
+// Limits are the limits of ServerConfig that can change while the
+// server runs (SetLimits).
+type Limits struct {
+	// MaxClients and MaxClientRequests apply at once: to the next client
+	// that connects and to each client's next call. Lowering them
+	// disconnects no one and interrupts no call: calls already running
+	// finish, and new ones wait until fewer than the limit run.
+	MaxClients        int
+	MaxClientRequests int
+	// MaxQueue, MaxQueueBytes and StuckTimeout apply to clients that
+	// connect afterwards: a connected client keeps the bounds it came in
+	// with, so that a lowered bound never drops a client whose queue
+	// held more than the new one when it changed.
+	MaxQueue      int
+	MaxQueueBytes int64
+	StuckTimeout  time.Duration
+}
+
+// SetLimits changes the server's limits while it serves; a zero field
+// keeps the current value.
+func (s *Server) SetLimits(l Limits) {
+	set := func(a *atomic.Int64, v int64) {
+		if v > 0 {
+			a.Store(v)
+		}
+	}
+	set(&s.maxClients, int64(l.MaxClients))
+	set(&s.maxClientRequests, int64(l.MaxClientRequests))
+	set(&s.maxQueue, int64(l.MaxQueue))
+	set(&s.maxQueueBytes, l.MaxQueueBytes)
+	set(&s.stuckTimeout, int64(l.StuckTimeout))
+}
+
+// Limits returns the limits in force now.
+func (s *Server) Limits() Limits {
+	return Limits{
+		MaxClients:        int(s.maxClients.Load()),
+		MaxClientRequests: int(s.maxClientRequests.Load()),
+		MaxQueue:          int(s.maxQueue.Load()),
+		MaxQueueBytes:     s.maxQueueBytes.Load(),
+		StuckTimeout:      time.Duration(s.stuckTimeout.Load()),
+	}
+}
+
+// SetListenerMaxClients changes the ListenerOptions.MaxClients of the
+// listener named name for the clients that connect from now on; the
+// clients it has keep their connections even if they are more.
+func (s *Server) SetListenerMaxClients(name string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listenerMax == nil {
+		s.listenerMax = map[string]int{}
+	}
+	s.listenerMax[name] = n
 }
 
 // ListenerOptions says how clients of one listener are treated.
@@ -269,6 +343,9 @@ type ListenerOptions struct {
 	// subject, SANs, validity) for the log of a failed handshake: the
 	// client may have refused it.
 	TLSServerCert string
+	// TLSServerCertFunc, when set, describes it instead, for a listener
+	// whose certificate can change (GetConfigForClient).
+	TLSServerCertFunc func() string
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -328,11 +405,15 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 		return
 	}
 	limit, key := 0, ""
+	maxClients, listenerMax := int(s.maxClients.Load()), opts.MaxClients
+	if n, ok := s.listenerMax[opts.Name]; ok {
+		listenerMax = n
+	}
 	switch {
-	case len(s.peers) >= s.cfg.MaxClients:
-		limit, key = s.cfg.MaxClients, "max_clients"
-	case opts.MaxClients > 0 && s.byName[opts.Name] >= opts.MaxClients:
-		limit, key = opts.MaxClients, opts.MaxClientsKey
+	case len(s.peers) >= maxClients:
+		limit, key = maxClients, "max_clients"
+	case listenerMax > 0 && s.byName[opts.Name] >= listenerMax:
+		limit, key = listenerMax, opts.MaxClientsKey
 	}
 	if key != "" {
 		s.rejected.Add(1)
@@ -416,6 +497,12 @@ func (s *Server) remove(p *Peer) {
 func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.peers)
+	var running, waitingCalls int
+	for p := range s.peers {
+		r, w := p.callCounts()
+		running += r
+		waitingCalls += w
+	}
 	s.mu.Unlock()
 	used, peak, waiting, waited := s.frames.stats()
 	return ServerStats{
@@ -433,6 +520,8 @@ func (s *Server) Stats() ServerStats {
 		QueueBytesPeak: s.queueBytesPeak.Load(),
 		KeepaliveDrops: s.keepaliveDrops.Load(),
 		Clients:        n,
+		CallsRunning:   running,
+		CallsWaiting:   waitingCalls,
 		QueuePeak:      int(s.queuePeak.Load()),
 	}
 }

@@ -76,7 +76,11 @@ func (s *Server) handshake(conn net.Conn, opts ListenerOptions) {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			// The alert is written: now end our side and let the client
 			// finish before closing (linger).
-			s.log.Warn("TLS handshake failed", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err, "server_cert", opts.TLSServerCert)
+			desc := opts.TLSServerCert
+			if opts.TLSServerCertFunc != nil {
+				desc = opts.TLSServerCertFunc()
+			}
+			s.log.Warn("TLS handshake failed", "listener", opts.Name, "remote", conn.RemoteAddr().String(), "err", err, "server_cert", desc)
 			return
 		}
 		if opts.TLSVerify != nil {

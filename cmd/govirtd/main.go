@@ -55,9 +55,11 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 					return err
 				}
 			}
-			level := map[int]slog.Level{1: slog.LevelDebug, 2: slog.LevelInfo, 3: slog.LevelWarn, 4: slog.LevelError}[cfg.LogLevel]
+			// A LevelVar: SIGHUP applies a changed log_level.
+			level := &slog.LevelVar{}
+			level.Set(daemon.LogLevel(cfg.LogLevel))
 			if verbose {
-				level = slog.LevelDebug
+				level.Set(slog.LevelDebug)
 			}
 			// At most 20 records of one message a minute: a loop of bad
 			// clients cannot flood the log (each minute says how many
@@ -69,6 +71,8 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			qemuDriver.SetLogger(log)
 			storageDriver.SetLogger(log)
 			d := daemon.New(cfg, log, testDriver, qemuDriver)
+			d.SetConfigFile(configPath) // what SIGHUP re-reads
+			d.SetLogLevel(level, verbose)
 			// The storage concern of qemu:///system and session, as
 			// libvirt's storage driver serves its QEMU driver's.
 			d.RegisterShared(drivers.ConcernStorage, storageDriver)

@@ -42,6 +42,11 @@ type Options struct {
 	// 127.0.0.1 and a free port unless they say otherwise (TLSAddr,
 	// TLSURI).
 	TLS *daemon.TLSSettings
+	// Config, when set, is the text of a configuration file the daemon
+	// is started from (after a line setting unix_sock_dir), and which
+	// Hangup (SIGHUP's path) re-reads: WriteConfig rewrites it. Edit and
+	// TLS do not apply to it.
+	Config string
 }
 
 // Daemon is a running in-process daemon.
@@ -52,6 +57,8 @@ type Daemon struct {
 	Driver *testdriver.Driver
 	// Dir is its unix_sock_dir.
 	Dir string
+	// ConfigFile is the file Options.Config was written to.
+	ConfigFile string
 
 	stopOnce sync.Once
 	timeout  time.Duration
@@ -93,7 +100,15 @@ func Start(t testing.TB, o Options) *Daemon {
 		d.Driver = testdriver.New()
 		drvs = []drivers.Driver{d.Driver}
 	}
+	if o.Config != "" {
+		d.ConfigFile = filepath.Join(dir, "govirtd.conf")
+		d.WriteConfig(o.Config)
+		if cfg, err = daemon.LoadConfig(d.ConfigFile, drvs...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	d.Daemon = daemon.New(cfg, logger(t, o.Log, o.LogInfo), drvs...)
+	d.SetConfigFile(d.ConfigFile)
 	for k, drv := range o.Shared {
 		d.RegisterShared(k, drv)
 	}
@@ -105,6 +120,15 @@ func Start(t testing.TB, o Options) *Daemon {
 	}
 	t.Cleanup(d.Stop)
 	return d
+}
+
+// WriteConfig replaces the configuration file with text, after the
+// line that keeps unix_sock_dir (so the file's line n is text's n+1).
+func (d *Daemon) WriteConfig(text string) {
+	d.t.Helper()
+	if err := os.WriteFile(d.ConfigFile, []byte("unix_sock_dir = \""+d.Dir+"\"\n"+text), 0o600); err != nil {
+		d.t.Fatal(err)
+	}
 }
 
 // Stop shuts the daemon down once, failing the test if that fails.
