@@ -145,9 +145,17 @@ func (p *Peer) dispatch(c *Call) {
 	default:
 	}
 	ret, err := p.callSession(c)
+	// The streams the call opened send nothing, not even an abort, until
+	// its reply is queued and they have begun: a client may answer the
+	// reply at once (a hole, an abort) and must get the stream's answer
+	// after the reply.
+	for _, s := range c.streams {
+		s.sendMu.Lock()
+	}
 	rerr := p.reply(c.Header, ret, err, c.closeAfterReply)
 	for _, s := range c.streams {
 		s.begin(err == nil && rerr == nil)
+		s.sendMu.Unlock()
 	}
 	if err := rerr; err != nil && !errors.Is(err, ErrPeerClosed) {
 		// A client that went away is no news: its close is logged once.
