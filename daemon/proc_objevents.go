@@ -40,10 +40,19 @@ var objClassInfo = [numObjClasses]struct {
 // The caller holds s.mu.
 func (s *session) registrations() int {
 	n := len(s.events)
-	for _, ids := range s.objEvents {
-		n += len(ids)
+	if s.objEvents != nil {
+		for _, ids := range s.objEvents {
+			n += len(ids)
+		}
 	}
 	return n
+}
+
+// hasObjEvent reports whether id is a registration of class; s.mu is
+// held and objEvents made.
+func (s *session) hasObjEvent(class objClass, id int) bool {
+	_, ok := s.objEvents[class][id]
+	return ok
 }
 
 // registerObjEvent registers one callback of class through register,
@@ -68,6 +77,9 @@ func registerObjEvent[E drivers.ObjectEvent](r *request, class objClass, eventID
 		return 0, err
 	}
 	s.mu.Lock()
+	if s.objEvents == nil {
+		s.objEvents = new([numObjClasses]map[int]struct{})
+	}
 	if s.objEvents[class] == nil {
 		s.objEvents[class] = map[int]struct{}{}
 	}
@@ -81,7 +93,7 @@ func registerObjEvent[E drivers.ObjectEvent](r *request, class objClass, eventID
 func deregisterObjEvent(r *request, class objClass, id int32, deregister func(int) error) error {
 	s := r.s
 	s.mu.Lock()
-	_, ok := s.objEvents[class][int(id)]
+	ok := s.objEvents != nil && s.hasObjEvent(class, int(id))
 	s.mu.Unlock()
 	if !ok {
 		return drivers.Errorf(vir.ErrInternalError, vir.FromRPC, "%s event callback %d not registered", objClassInfo[class].name, id)
@@ -90,7 +102,9 @@ func deregisterObjEvent(r *request, class objClass, id int32, deregister func(in
 		return err
 	}
 	s.mu.Lock()
-	delete(s.objEvents[class], int(id))
+	if s.objEvents != nil {
+		delete(s.objEvents[class], int(id))
+	}
 	s.mu.Unlock()
 	return nil
 }
@@ -100,7 +114,7 @@ func deregisterObjEvent(r *request, class objClass, id int32, deregister func(in
 // blocks.
 func (s *session) sendObjEvent(class objClass, callbackID int, ev drivers.ObjectEvent) {
 	s.mu.Lock()
-	_, known := s.objEvents[class][callbackID]
+	known := s.objEvents != nil && s.hasObjEvent(class, callbackID)
 	s.mu.Unlock()
 	if !known {
 		return

@@ -25,8 +25,9 @@ type session struct {
 	readOnly bool                // a read-only socket, or CONNECT_OPEN with VIR_CONNECT_RO
 	closeCB  bool                // the client registered a close callback
 	events   map[int]eventReg
-	// objEvents are the callback ids of the other classes' registrations.
-	objEvents [numObjClasses]map[int]struct{}
+	// objEvents are the callback ids of the other classes' registrations,
+	// made on the first (an idle client pays a pointer).
+	objEvents *[numObjClasses]map[int]struct{}
 }
 
 // eventReg is one event registration of the client, by callback id.
@@ -149,7 +150,7 @@ func (s *session) Close() {
 	conn := s.conns
 	s.conns = nil
 	s.events = map[int]eventReg{}
-	s.objEvents = [numObjClasses]map[int]struct{}{}
+	s.objEvents = nil
 	s.closeCB = false
 	s.mu.Unlock()
 	if conn != nil {

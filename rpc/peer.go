@@ -55,8 +55,13 @@ type Peer struct {
 	id       uint64
 	readOnly bool
 	listener string
-	identity Identity // read once, at connect (peercred.go)
-	session  Session
+	// The identity, read once at connect (peercred.go): a unix peer's
+	// credentials inline, anything else (TLS, an error) boxed, so that
+	// an idle unix client pays 16 bytes for it.
+	unixCred  [3]int32 // uid, gid, pid
+	unixIdent bool
+	ident     *Identity
+	session   Session
 
 	// The server's queue bounds when the client connected (Limits).
 	maxQueue      int32
@@ -126,14 +131,9 @@ type Peer struct {
 	// as missing.
 	heldBack atomic.Bool
 
-	// streams are the client's open streams, by the program, procedure
-	// and serial of the calls that opened them; drainBcast is closed
-	// (and replaced) when writes bring queuedBytes down, waking the
-	// streams that wait to send.
-	streamMu   sync.Mutex // guards streams
-	streams    map[streamKey]*Stream
-	drainMu    sync.Mutex // guards drainBcast
-	drainBcast chan struct{}
+	// st holds the client's streams, made when its first stream opens
+	// (stream.go): a client without streams pays a pointer.
+	st atomic.Pointer[peerStreams]
 
 	kaMu       sync.Mutex   // guards kaTimer
 	kaTimer    Timer        // nil until the client negotiates keepalive
@@ -155,7 +155,6 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 		callFreed: make(chan struct{}, 1),
 		kick:      make(chan struct{}, 1),
 		drained:   make(chan struct{}, 1),
-		identity:  connIdentity(conn),
 
 		maxQueue:      int32(s.maxQueue.Load()),
 		maxQueueBytes: s.maxQueueBytes.Load(),
@@ -166,6 +165,7 @@ func newPeer(s *Server, conn net.Conn, opts ListenerOptions) *Peer {
 			p.raw = raw
 		}
 	}
+	p.setIdentity(connIdentity(conn))
 	return p
 }
 

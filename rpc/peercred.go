@@ -45,7 +45,28 @@ func (id Identity) String() string {
 }
 
 // Identity is the client's identity, read when it connected.
-func (p *Peer) Identity() Identity { return p.identity }
+func (p *Peer) Identity() Identity {
+	switch {
+	case p.unixIdent:
+		return Identity{Unix: true, UID: int(p.unixCred[0]), GID: int(p.unixCred[1]), PID: int(p.unixCred[2])}
+	case p.ident != nil:
+		return *p.ident
+	}
+	return Identity{}
+}
+
+// setIdentity keeps id in p: a unix peer's credentials inline, anything
+// else boxed.
+func (p *Peer) setIdentity(id Identity) {
+	if id.Unix && id.Err == nil {
+		p.unixIdent = true
+		p.unixCred = [3]int32{int32(id.UID), int32(id.GID), int32(id.PID)}
+		return
+	}
+	if id != (Identity{}) {
+		p.ident = &id
+	}
+}
 
 // connIdentity reads the identity of conn's far end.
 func connIdentity(conn net.Conn) Identity {

@@ -441,7 +441,7 @@ func (s *Server) accept(conn net.Conn, opts ListenerOptions) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.accepted.Add(1)
-	s.log.Info("client connected", "client", p.id, "listener", opts.Name, "readonly", opts.ReadOnly, "identity", p.identity.String())
+	s.log.Info("client connected", "client", p.id, "listener", opts.Name, "readonly", opts.ReadOnly, "identity", p.Identity().String())
 	p.start()
 }
 

@@ -108,15 +108,13 @@ func (c *Call) OpenStream(sparse bool) *Stream {
 		taken:   make(chan struct{}, 1),
 		ended:   make(chan struct{}),
 	}
-	p.streamMu.Lock()
-	if p.streams == nil {
-		p.streams = map[streamKey]*Stream{}
-	}
-	if old := p.streams[s.key]; old != nil {
+	ps := p.streamState()
+	ps.mu.Lock()
+	if old := ps.m[s.key]; old != nil {
 		old.end(errors.New("another call reused the stream's serial"))
 	}
-	p.streams[s.key] = s
-	p.streamMu.Unlock()
+	ps.m[s.key] = s
+	ps.mu.Unlock()
 	c.streams = append(c.streams, s)
 	return s
 }
@@ -138,11 +136,13 @@ func (s *Stream) Done() <-chan struct{} { return s.ended }
 // end removes the stream: it takes no more packets and its waiting
 // operations return err. The packets it held give their budget back.
 func (s *Stream) end(err error) {
-	s.p.streamMu.Lock()
-	if s.p.streams[s.key] == s {
-		delete(s.p.streams, s.key)
+	if ps := s.p.st.Load(); ps != nil {
+		ps.mu.Lock()
+		if ps.m[s.key] == s {
+			delete(ps.m, s.key)
+		}
+		ps.mu.Unlock()
 	}
-	s.p.streamMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
@@ -414,9 +414,12 @@ func (s *Stream) Abort(cause *protocol.Error) {
 // drops them; an abort is confirmed at once. It holds the reader while
 // the stream already holds StreamWindow bytes.
 func (p *Peer) streamPacket(h protocol.Header, body []byte, reserved int64) error {
-	p.streamMu.Lock()
-	s := p.streams[streamKey{h.Program, h.Procedure, h.Serial}]
-	p.streamMu.Unlock()
+	var s *Stream
+	if ps := p.st.Load(); ps != nil {
+		ps.mu.Lock()
+		s = ps.m[streamKey{h.Program, h.Procedure, h.Serial}]
+		ps.mu.Unlock()
+	}
 	if s == nil {
 		p.releaseFrame(reserved)
 		p.srv.log.Debug("dropping a packet of no open stream", "client", p.id, "header", h)
@@ -490,12 +493,16 @@ func (p *Peer) streamPacket(h protocol.Header, body []byte, reserved int64) erro
 
 // endStreams ends every stream of a client that is going away.
 func (p *Peer) endStreams() {
-	p.streamMu.Lock()
-	all := make([]*Stream, 0, len(p.streams))
-	for _, s := range p.streams {
+	ps := p.st.Load()
+	if ps == nil {
+		return
+	}
+	ps.mu.Lock()
+	all := make([]*Stream, 0, len(ps.m))
+	for _, s := range ps.m {
 		all = append(all, s)
 	}
-	p.streamMu.Unlock()
+	ps.mu.Unlock()
 	for _, s := range all {
 		s.end(ErrPeerClosed)
 	}
@@ -504,20 +511,45 @@ func (p *Peer) endStreams() {
 // drainWaiter returns a channel closed the next time writes bring the
 // client's queued bytes down.
 func (p *Peer) drainWaiter() <-chan struct{} {
-	p.drainMu.Lock()
-	defer p.drainMu.Unlock()
-	if p.drainBcast == nil {
-		p.drainBcast = make(chan struct{})
+	ps := p.streamState()
+	ps.drainMu.Lock()
+	defer ps.drainMu.Unlock()
+	if ps.drainBcast == nil {
+		ps.drainBcast = make(chan struct{})
 	}
-	return p.drainBcast
+	return ps.drainBcast
 }
 
 // drainedNotify wakes every drainWaiter.
 func (p *Peer) drainedNotify() {
-	p.drainMu.Lock()
-	if p.drainBcast != nil {
-		close(p.drainBcast)
-		p.drainBcast = nil
+	ps := p.st.Load()
+	if ps == nil {
+		return // no stream ever waited
 	}
-	p.drainMu.Unlock()
+	ps.drainMu.Lock()
+	if ps.drainBcast != nil {
+		close(ps.drainBcast)
+		ps.drainBcast = nil
+	}
+	ps.drainMu.Unlock()
+}
+
+// peerStreams are a client's open streams, by the program, procedure
+// and serial of the calls that opened them; drainBcast is closed (and
+// replaced) when writes bring the client's queued bytes down, waking the
+// streams that wait to send.
+type peerStreams struct {
+	mu         sync.Mutex // guards m
+	m          map[streamKey]*Stream
+	drainMu    sync.Mutex // guards drainBcast
+	drainBcast chan struct{}
+}
+
+// streamState is p's stream state, made on first use.
+func (p *Peer) streamState() *peerStreams {
+	if ps := p.st.Load(); ps != nil {
+		return ps
+	}
+	p.st.CompareAndSwap(nil, &peerStreams{m: map[streamKey]*Stream{}})
+	return p.st.Load()
 }
