@@ -174,8 +174,8 @@ type DomainEvents interface {
 // Network names a virtual network as virNetworkPtr does.
 type Network = protocol.Network
 
-// NetworkLister lists virtual networks (virConnectListAllNetworks). No
-// driver has networks yet, so network calls answer vir.ErrNoSupport.
+// NetworkLister lists virtual networks (virConnectListAllNetworks); a
+// connection whose network concern lacks it answers vir.ErrNoSupport.
 type NetworkLister interface {
 	ConnectListAllNetworks(ctx context.Context, flags vir.ConnectListAllNetworksFlags) ([]Network, error)
 }
