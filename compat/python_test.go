@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
 // pyCall is one line readonly.py prints.
@@ -21,11 +23,7 @@ type pyCall struct {
 // python runs testdata/compat/readonly.py against one daemon.
 func python(t *testing.T, tgt target) []pyCall {
 	t.Helper()
-	// Debian's interpreter, the one python3-libvirt installs for.
-	const bin = "/usr/bin/python3"
-	if err := exec.Command(bin, "-c", "import libvirt").Run(); err != nil {
-		t.Fatalf("python3 cannot import libvirt (%v): `make deps` installs it (Debian package python3-libvirt)", err)
-	}
+	bin := testutil.RequirePythonLibvirt(t)
 	cmd := exec.Command(bin, filepath.Join(dataDir, "readonly.py"), tgt.uri())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
 // TestLibvirtPython drives the daemon with libvirt-python (Debian's
@@ -11,12 +13,7 @@ import (
 // and lifecycle events through libvirt's own event loop, with a callback
 // that calls back into the library.
 func TestLibvirtPython(t *testing.T) {
-	// Debian's interpreter, the one python3-libvirt installs for (a
-	// python3 earlier in $PATH, such as pyenv's, lacks the binding).
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import libvirt").Run(); err != nil {
-		t.Fatalf("python3 cannot import libvirt (%v): `make deps` installs it (Debian package python3-libvirt)", err)
-	}
+	python := testutil.RequirePythonLibvirt(t)
 	d := startDaemon(t, nil)
 	cmd := exec.Command(python, "testdata/libvirt_python_client.py", d.URI(), testdata("demo.xml"))
 	var stderr strings.Builder

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/govirt/govirtd/internal/testutil"
 )
 
 // consolePy opens the console of the domain named argv[2] on the URI
@@ -58,7 +60,7 @@ print("\nEOF", flush=True)
 // OPERATION_FAILED, "Active console session exists"); when the guest
 // stops, the console's stream ends cleanly.
 func TestConsole(t *testing.T) {
-	py := requirePython(t)
+	py := testutil.RequirePythonLibvirt(t)
 	d := newTestDaemon(t)
 	d.writeTinyGuest(t, "")
 	xml := readFile(t, d.path("tiny.xml"))
@@ -106,16 +108,6 @@ func writeFile(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// requirePython is Debian's python3 with libvirt-python.
-func requirePython(t *testing.T) string {
-	t.Helper()
-	const bin = "/usr/bin/python3"
-	if err := exec.Command(bin, "-c", "import libvirt").Run(); err != nil {
-		t.Fatalf("python3 cannot import libvirt (%v): `make deps` installs it (Debian package python3-libvirt)", err)
-	}
-	return bin
 }
 
 // TestVirshMonitoring: what monitoring tools ask, through real virsh

@@ -58,3 +58,16 @@ func (b *SyncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// RequirePythonLibvirt returns Debian's /usr/bin/python3, the
+// interpreter python3-libvirt installs for (a python3 earlier in $PATH,
+// such as pyenv's, lacks the binding), failing the test, with how to
+// install it, when it cannot import libvirt.
+func RequirePythonLibvirt(t testing.TB) string {
+	t.Helper()
+	const bin = "/usr/bin/python3"
+	if err := exec.Command(bin, "-c", "import libvirt").Run(); err != nil {
+		t.Fatalf("python3 cannot import libvirt (%v): `make deps` installs it (Debian package python3-libvirt)", err)
+	}
+	return bin
+}
