@@ -30,6 +30,14 @@ func supportsFeature(ctx context.Context, r *request, a *protocol.ConnectSupport
 	switch protocol.DrvFeature(a.Feature) {
 	case protocol.DrvFeatureRemoteEventCallback, protocol.DrvFeatureRemoteCloseCallback:
 		return &protocol.ConnectSupportsFeatureRet{Supported: 1}, nil
+	case protocol.DrvFeatureFdPassing:
+		// libvirtd says yes on every transport; files can only go over
+		// a unix socket, so a TLS client is told no and gets libvirt's
+		// own clear refusal instead of a failing call.
+		if r.s.peer.CanPassFiles() {
+			return &protocol.ConnectSupportsFeatureRet{Supported: 1}, nil
+		}
+		return &protocol.ConnectSupportsFeatureRet{Supported: 0}, nil
 	}
 	// The rest are the hypervisor driver's to answer (libvirt's test
 	// driver says yes to NETWORK_UPDATE_HAS_CORRECT_ORDER, which decides

@@ -81,6 +81,8 @@ var remote = remoteHandlers{
 	StorageVolDownload: storageVolDownload,
 	DomainOpenConsole:  domainOpenConsole,
 
+	DomainOpenGraphicsFd: domainOpenGraphicsFd,
+
 	ConnectNetworkEventRegisterAny:       networkEventRegisterAny,
 	ConnectNetworkEventDeregisterAny:     networkEventDeregisterAny,
 	ConnectStoragePoolEventRegisterAny:   storagePoolEventRegisterAny,

@@ -276,3 +276,22 @@ func (s *session) streamBoth(st *rpc.Stream, con io.ReadWriteCloser) {
 	// The client answers the end of the data with its finish, which the
 	// receiving goroutine confirms.
 }
+
+// domainOpenGraphicsFd gives the client a socket connected to the
+// domain's display, passed with the reply (REPLY_WITH_FDS). Only a
+// client on a unix socket can be given one; libvirt's client library
+// asks CONNECT_SUPPORTS_FEATURE(FD_PASSING) first.
+func domainOpenGraphicsFd(ctx context.Context, r *request, a *protocol.DomainOpenGraphicsFdArgs) error {
+	c, err := need[drivers.GraphicsFDOpener](r)
+	if err != nil {
+		return err
+	}
+	if !r.s.peer.CanPassFiles() {
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromRPC, "fd passing is not supported by this connection: it is not on a unix socket")
+	}
+	f, err := c.DomainOpenGraphicsFD(ctx, a.Dom, a.Idx, a.Flags)
+	if err != nil {
+		return err
+	}
+	return r.call.ReplyWithFiles(f)
+}

@@ -3,6 +3,7 @@ package drivers
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/govirt/govirtd/protocol"
 )
@@ -59,4 +60,13 @@ type HoleReader interface {
 // (the driver then closes this one).
 type Consoler interface {
 	DomainOpenConsole(ctx context.Context, dom Domain, devName *string, flags uint32) (io.ReadWriteCloser, error)
+}
+
+// GraphicsFDOpener hands out a connected socket to a running domain's
+// display (virDomainOpenGraphicsFD): the caller speaks the display's
+// protocol (RFB for VNC) on it. The daemon passes the file to the
+// client over its unix socket; the generated OpDomainOpenGraphicsFd
+// cannot carry it.
+type GraphicsFDOpener interface {
+	DomainOpenGraphicsFD(ctx context.Context, dom Domain, idx, flags uint32) (*os.File, error)
 }

@@ -77,9 +77,10 @@ type Peer struct {
 	// completely written: those in out and those the writer holds. It
 	// never exceeds MaxQueue, so a client that does not read holds at
 	// most MaxQueue frames (and one farewell frame) of the daemon's memory.
-	outMu    sync.Mutex // guards out and outHead
+	outMu    sync.Mutex // guards out, outHead and fdFrames
 	out      [][]byte
 	outHead  int
+	fdFrames []fdFrame // the queued frames that carry files, in queue order (fdpass.go)
 	queued   atomic.Int32
 	done     chan struct{} // closed when the client starts closing
 	flush    bool          // write what is queued before closing the socket; set only as done is closed
@@ -238,6 +239,7 @@ func (p *Peer) runReader() {
 	p.writersClosed = true
 	p.writerMu.Unlock()
 	p.writers.Wait()
+	p.releaseFiles()
 	p.stopKeepalive()
 	p.session.Close()
 	p.srv.remove(p)

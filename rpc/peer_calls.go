@@ -152,7 +152,14 @@ func (p *Peer) dispatch(c *Call) {
 	for _, s := range c.streams {
 		s.sendMu.Lock()
 	}
-	rerr := p.reply(c.Header, ret, err, c.closeAfterReply)
+	var rerr error
+	if err == nil && c.files != nil {
+		rerr = p.replyWithFiles(c.Header, ret, c.files)
+	} else {
+		closeFiles(c.files)
+		rerr = p.reply(c.Header, ret, err, c.closeAfterReply)
+	}
+	c.files = nil
 	for _, s := range c.streams {
 		s.begin(err == nil && rerr == nil)
 		s.sendMu.Unlock()

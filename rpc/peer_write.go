@@ -3,6 +3,7 @@ package rpc
 import (
 	"errors"
 	"net"
+	"os"
 	"runtime/debug"
 	"syscall"
 
@@ -53,23 +54,35 @@ func (p *Peer) wakeWriter() {
 }
 
 // takeQueued moves up to len(dst) queued frames, oldest first, into dst
-// and returns how many it moved and whether more are left. The queue's
-// array is released once it empties if it grew large.
-func (p *Peer) takeQueued(dst [][]byte) (int, bool) {
+// and returns how many it moved and whether more are left. A frame that
+// carries files ends the batch: its files are returned, to be sent
+// right after it. The queue's array is released once it empties if it
+// grew large.
+func (p *Peer) takeQueued(dst [][]byte) (int, bool, []*os.File) {
 	p.outMu.Lock()
 	defer p.outMu.Unlock()
 	k := copy(dst, p.out[p.outHead:])
+	var files []*os.File
+	if len(p.fdFrames) > 0 {
+		for i := range k {
+			if files = p.filesOfLocked(dst[i]); files != nil {
+				clear(dst[i+1 : k])
+				k = i + 1
+				break
+			}
+		}
+	}
 	clear(p.out[p.outHead : p.outHead+k])
 	p.outHead += k
 	if p.outHead < len(p.out) {
-		return k, true
+		return k, true, files
 	}
 	p.outHead = 0
 	p.out = p.out[:0]
 	if cap(p.out) > 32 {
 		p.out = nil
 	}
-	return k, false
+	return k, false, files
 }
 
 // queuedLen is how many frames wait in the queue.
@@ -220,7 +233,7 @@ func (p *Peer) writeLoop() {
 			return
 		}
 		// Write what is queued now, up to 16 frames, in one system call.
-		k, more := p.takeQueued(backing[1:])
+		k, more, files := p.takeQueued(backing[1:])
 		if more {
 			p.wakeWriter()
 		}
@@ -239,6 +252,13 @@ func (p *Peer) writeLoop() {
 		var err error
 		if n > 0 {
 			_, err = bufs.WriteTo(p.conn)
+		}
+		if files != nil {
+			if err == nil {
+				err = p.sendFiles(files)
+			} else {
+				closeFiles(files)
+			}
 		}
 		p.queued.Add(-int32(n))
 		p.addQueued(-int64(size))
@@ -271,7 +291,8 @@ func (p *Peer) flushAndClose() {
 	}
 	var one [1][]byte
 	for {
-		if k, _ := p.takeQueued(one[:]); k == 0 {
+		k, _, files := p.takeQueued(one[:])
+		if k == 0 {
 			if f := p.farewell(); f != nil {
 				p.conn.Write(f)
 			}
@@ -280,6 +301,13 @@ func (p *Peer) flushAndClose() {
 		_, err := p.conn.Write(one[0])
 		one[0] = nil
 		p.queued.Add(-1)
+		if files != nil {
+			if err == nil {
+				err = p.sendFiles(files)
+			} else {
+				closeFiles(files)
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,7 +67,8 @@ type Call struct {
 	closeAfterReply bool
 	reserved        int64 // its share of the server's frame budget, given back when it is done
 	peer            *Peer
-	streams         []*Stream // opened by the call; they begin once it is answered
+	streams         []*Stream  // opened by the call; they begin once it is answered
+	files           []*os.File // to go with a successful reply (ReplyWithFiles)
 }
 
 // CloseAfterReply asks the server to close the connection once the reply

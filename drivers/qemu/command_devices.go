@@ -171,8 +171,13 @@ var hostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 func vncValue(v *libvirtxml.DomainGraphicVNC) (string, error) {
 	addr := v.Listen
 	for _, l := range v.Listeners {
+		if l.Address == nil && l.Network == nil && l.Socket == nil {
+			// <listen type='none'/>: a VNC server with no socket of its
+			// own, reached only through DOMAIN_OPEN_GRAPHICS_FD.
+			return "none", nil
+		}
 		if l.Address == nil {
-			return "", unsupported("<graphics><listen>: only type='address' is supported")
+			return "", unsupported("<graphics><listen>: only type='address' and type='none' are supported")
 		}
 		if l.Address.Address != "" {
 			addr = l.Address.Address
