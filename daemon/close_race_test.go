@@ -79,7 +79,7 @@ func TestFeaturesBeforeOpen(t *testing.T) {
 	err = w.try(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: int32(protocol.DrvFeatureRemoteEventCallback)}, &ret)
 	wantCode(t, err, vir.ErrInternalError, "internal error: hypervisor connection not open")
 	w.call(protocol.ProcConnectOpen, &protocol.ConnectOpenArgs{Name: ptr("test:///default")}, nil)
-	for feature, want := range map[int32]int32{int32(protocol.DrvFeatureRemoteEventCallback): 1, int32(protocol.DrvFeatureRemoteCloseCallback): 1, 8: 0, 9999: 0} {
+	for feature, want := range map[int32]int32{int32(protocol.DrvFeatureRemoteEventCallback): 1, int32(protocol.DrvFeatureRemoteCloseCallback): 1, int32(protocol.DrvFeatureFdPassing): 1, 9999: 0} {
 		w.call(protocol.ProcConnectSupportsFeature, &protocol.ConnectSupportsFeatureArgs{Feature: feature}, &ret)
 		if ret.Supported != want {
 			t.Errorf("feature %d: %d, want %d", feature, ret.Supported, want)

@@ -165,6 +165,21 @@ func (e RebootEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackRebootMsg{Msg: protocol.DomainEventRebootMsg{Dom: e.Dom}}
 }
 
+// DeviceRemovedEvent is VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED: the guest
+// let go of a device a detach asked it to release.
+type DeviceRemovedEvent struct {
+	Dom   Domain
+	Alias string
+}
+
+func (e DeviceRemovedEvent) EventID() vir.DomainEventID { return vir.DomainEventIDDeviceRemoved }
+func (e DeviceRemovedEvent) EventDomain() Domain        { return e.Dom }
+func (e DeviceRemovedEvent) EventKey() UUID             { return e.Dom.UUID }
+
+func (e DeviceRemovedEvent) Wire() protocol.CallbackMsg {
+	return &protocol.DomainEventCallbackDeviceRemovedMsg{Msg: protocol.DomainEventDeviceRemovedMsg{Dom: e.Dom, DevAlias: e.Alias}}
+}
+
 // EventCallback receives the events of one registration. It runs on the
 // goroutine that raised the event, while the driver may hold locks: it
 // must not block and must not call back into the driver. The daemon's

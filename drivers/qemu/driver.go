@@ -57,6 +57,7 @@ type Driver struct {
 
 	consoles consoles               // the consoles clients hold open (console.go)
 	volumes  drivers.VolumeResolver // resolves <disk type='volume'> (volumes.go); nil without a storage driver
+	unplugs  unplugs                // detaches waiting for the guest (hotplug.go)
 
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held

@@ -32,6 +32,14 @@ func (d *Driver) onEvent(dom *domain, inst *instance) func(qmp.Event) {
 			d.onStop(dom, inst)
 		case "RESUME":
 			d.onResume(dom, inst)
+		case "DEVICE_DELETED":
+			var data struct {
+				Device string `json:"device"`
+			}
+			json.Unmarshal(ev.Data, &data)
+			if data.Device != "" {
+				d.deviceDeleted(dom, inst, data.Device)
+			}
 		case "RESET":
 			if dom.proc == inst {
 				d.events.Emit(drivers.RebootEvent{Dom: dom.ref()})

@@ -21,7 +21,7 @@ const graphicsFDName = "graphicsfd"
 // through the daemon's unix socket) speaks RFB on it without the VNC
 // server being reachable over the network.
 func (c *conn) DomainOpenGraphicsFD(ctx context.Context, ref drivers.Domain, idx, flags uint32) (*os.File, error) {
-	if err := badFlags("virDomainOpenGraphicsFD", flags, uint32(vir.DomainOpenGraphicsSkipauth)); err != nil {
+	if err := badFlags("qemuDomainOpenGraphicsFD", flags, uint32(vir.DomainOpenGraphicsSkipauth)); err != nil {
 		return nil, err
 	}
 	dom, err := c.drv.find(ref)

@@ -63,7 +63,7 @@ func TestOpenGraphicsFD(t *testing.T) {
 	defer d.mustVirsh("destroy", "demo")
 	run(d.uri(), "0", `FD b'RFB 003.008\n'`)
 	run(d.uri(), "1", `FD b'RFB 003.008\n'`) // VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH
-	run(d.uri(), "2", "ERROR 8 invalid argument: unsupported flags (0x2) in function virDomainOpenGraphicsFD")
+	run(d.uri(), "2", "ERROR 8 invalid argument: unsupported flags (0x2) in function qemuDomainOpenGraphicsFD")
 	run(d.roURI(), "0", "ERROR 29 operation forbidden: read only access prevents virDomainOpenGraphicsFD")
 }
 
