@@ -325,6 +325,11 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 	if disk.Device == "" {
 		disk.Device = "disk"
 	}
+	if disk.Target != nil {
+		t := *disk.Target
+		defaultDiskBus(&t)
+		disk.Target = &t
+	}
 	if disk.Device != "disk" || disk.Target == nil || disk.Target.Bus != "virtio" {
 		return liveRefused("attach of a disk other than a virtio disk (qemu hotplugs no IDE or SATA disk)")
 	}

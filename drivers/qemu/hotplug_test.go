@@ -99,6 +99,18 @@ func TestHotplugLive(t *testing.T) {
 		out, _ := d.virsh("domblklist", "tiny")
 		return !strings.Contains(out, "vdb")
 	})
+	// virsh's own attach-disk and detach-disk (the bus from the target's
+	// prefix).
+	d.mustVirsh("attach-disk", "tiny", img, "vdc", "--live")
+	if out := d.mustVirsh("domblklist", "tiny"); !strings.Contains(out, "vdc") {
+		t.Fatalf("domblklist after attach-disk:\n%s", out)
+	}
+	d.mustVirsh("detach-disk", "tiny", "vdc", "--live")
+	w.waitLine("event 'device-removed' for domain 'tiny': virtio-disk2")
+	testutil.WaitFor(t, "vdc to leave the live XML", func() bool {
+		out, _ := d.virsh("domblklist", "tiny")
+		return !strings.Contains(out, "vdc")
+	})
 	sata := d.path("sata.xml")
 	writeFile(t, sata, "<disk type='file' device='disk'><source file='"+img+"'/><target dev='sdb' bus='sata'/></disk>")
 	if out, err := d.virsh("attach-device", "tiny", sata, "--live"); err == nil || !strings.Contains(out, "qemu hotplugs no IDE or SATA disk") {

@@ -42,18 +42,23 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 		}
 	}
 	for i := range devs.Disks {
-		t := devs.Disks[i].Target
-		if t == nil || t.Bus != "" {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(t.Dev, "vd"):
-			t.Bus = "virtio"
-		case strings.HasPrefix(t.Dev, "hd"):
-			t.Bus = "ide"
-		case strings.HasPrefix(t.Dev, "sd"):
-			t.Bus = "sata"
-		}
+		defaultDiskBus(devs.Disks[i].Target)
+	}
+}
+
+// defaultDiskBus gives a disk without a bus the one its target's prefix
+// names, as libvirt does: vd virtio, hd ide, sd sata.
+func defaultDiskBus(t *libvirtxml.DomainDiskTarget) {
+	if t == nil || t.Bus != "" {
+		return
+	}
+	switch {
+	case strings.HasPrefix(t.Dev, "vd"):
+		t.Bus = "virtio"
+	case strings.HasPrefix(t.Dev, "hd"):
+		t.Bus = "ide"
+	case strings.HasPrefix(t.Dev, "sd"):
+		t.Bus = "sata"
 	}
 }
 
