@@ -4,7 +4,8 @@
 # the real libvirtd for the side-by-side benchmark (libvirt-daemon),
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
 # cpio for building the tiny test guest, openssl for the TLS tests'
-# certificates, and the real virt-install (virtinst).
+# certificates, the real virt-install (virtinst), and virt-manager with
+# an X server to show it (xvfb).
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -23,6 +24,8 @@ all)
 	need cpio cpio
 	need openssl openssl
 	need virt-install virtinst
+	need virt-manager virt-manager
+	need Xvfb xvfb
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)
