@@ -94,7 +94,7 @@ func buildCommand(def *domxml.Def, l launch) (*cmdline, error) {
 	for _, step := range []func() error{
 		b.header, b.memoryCPU, func() error { return b.monitor(l.monitorFD) },
 		b.lifecycle, b.boot, b.controllers, b.disks, b.interfaces, b.chardevs,
-		b.graphics, b.balloon,
+		b.channels, b.graphics, b.balloon, b.rngs,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -114,7 +114,8 @@ type builder struct {
 	m   machine
 	c   *cmdline
 
-	usbBus bool // a USB controller makes bus usb.0
+	usbBus    bool // a USB controller makes bus usb.0
+	rootPorts int  // PCIe root ports added so far (rootPort)
 }
 
 func machineOf(x *libvirtxml.Domain) (machine, error) {

@@ -3,6 +3,7 @@ package qemu
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"libvirt.org/go/libvirtxml"
 )
@@ -30,6 +31,19 @@ func (b *builder) controllers() error {
 			idx = *c.Index
 		}
 		if c.Type == "usb" && c.Model != "none" {
+			continue
+		}
+		switch {
+		case c.Type == "pci" && c.Model == "pcie-root-port":
+			if err := b.rootPort(c, idx, i); err != nil {
+				return err
+			}
+			continue
+		case c.Type == "virtio-serial":
+			if idx != 0 {
+				return unsupported("<controller type='virtio-serial' index='%d'> (/domain/devices/controller[%d]): only one virtio-serial controller (index 0) is supported", idx, i+1)
+			}
+			b.c.add("-device", opts("virtio-serial-pci", "id", "virtio-serial0"))
 			continue
 		}
 		builtin := idx == 0 &&
@@ -67,7 +81,16 @@ func (b *builder) usbControllers(ctrls []libvirtxml.DomainController) error {
 			}
 			master = c.Model
 			b.usbBus = true
-			b.c.add("-device", opts(dev, "id", "usb"))
+			kv := []string{"id", "usb"}
+			if c.USB != nil && c.USB.Port != nil {
+				if !strings.HasSuffix(c.Model, "xhci") {
+					return unsupported("<controller type='usb' model='%s' ports='%d'>: only XHCI controllers take a number of ports", c.Model, *c.USB.Port)
+				}
+				// An XHCI controller has as many USB 2 as USB 3 ports.
+				n := strconv.FormatUint(uint64(*c.USB.Port), 10)
+				kv = append(kv, "p2", n, "p3", n)
+			}
+			b.c.add("-device", opts(dev, kv...))
 		} else if _, ok := usbCompanions[c.Model]; !ok {
 			return unsupported("<controller type='usb' model='%s'>: supported models are ich9-ehci1 with ich9-uhci1…3 companions, qemu-xhci, nec-xhci, piix3-uhci and piix4-uhci", c.Model)
 		}
@@ -224,4 +247,39 @@ func (b *builder) diskDevice(bus, device string, idx int, xpath string) (string,
 		return "", nil, unsupported("<target> (%s) has no bus", xpath)
 	}
 	return "", nil, unsupported("<target bus='%s'> (%s): supported buses are virtio, ide and sata", bus, xpath)
+}
+
+// rootPort adds a PCIe root port (q35), laid out as libvirt lays them
+// out: eight functions of one slot from slot 2 on, the first of each
+// slot multifunction, chassis its index, port 0x10 on. Devices stay on
+// the root bus; the ports take hot-plugged ones.
+func (b *builder) rootPort(c libvirtxml.DomainController, idx uint, n int) error {
+	if !b.m.q35 {
+		return unsupported("<controller type='pci' model='pcie-root-port'> (/domain/devices/controller[%d]): only q35 machines have PCIe root ports", n+1)
+	}
+	if idx == 0 {
+		return unsupported("<controller type='pci' model='pcie-root-port' index='0'> (/domain/devices/controller[%d]): index 0 is the PCIe root", n+1)
+	}
+	k := b.rootPorts
+	b.rootPorts++
+	slot, fn := 2+k/8, k%8
+	chassis, port := idx, uint(0x10+k)
+	if c.PCI != nil && c.PCI.Target != nil {
+		if c.PCI.Target.Chassis != nil {
+			chassis = *c.PCI.Target.Chassis
+		}
+		if c.PCI.Target.Port != nil {
+			port = *c.PCI.Target.Port
+		}
+	}
+	if slot > 0x1e {
+		return unsupported("<controller type='pci' model='pcie-root-port'> (/domain/devices/controller[%d]): more root ports than the root bus has slots", n+1)
+	}
+	kv := []string{"port", fmt.Sprintf("0x%x", port), "chassis", strconv.FormatUint(uint64(chassis), 10), "id", fmt.Sprintf("pci.%d", idx), "bus", "pcie.0"}
+	if fn == 0 {
+		kv = append(kv, "multifunction", "on")
+	}
+	kv = append(kv, "addr", fmt.Sprintf("0x%x.0x%x", slot, fn))
+	b.c.add("-device", opts("pcie-root-port", kv...))
+	return nil
 }

@@ -70,8 +70,13 @@ func xml2argv(t *testing.T, path string, restore bool) (string, string) {
 	def, err := domxml.Parse(string(data))
 	if err == nil {
 		prepareDefinition(def, fakeMAC)
+		// The channel sockets a start places in the state directory.
+		err = Config{StateDir: "/var/lib/govirtd/qemu"}.channelPaths(def, def.Name(), false)
 		var cmd *cmdline
-		if cmd, err = buildCommand(def, l); err == nil {
+		if err == nil {
+			cmd, err = buildCommand(def, l)
+		}
+		if err == nil {
 			return cmd.String(), ".args"
 		}
 	}

@@ -21,9 +21,9 @@ import (
 //
 // What the driver does live, and why no more:
 //   - attach and detach of virtio disks: qemu's drive_add (the same
-//     -drive value a start uses) and device_add, device_del and the
-//     guest's acknowledgement (DEVICE_DELETED); IDE and SATA disks
-//     cannot be hotplugged in qemu;
+//     -drive value a start uses) and device_add (on q35, on a free PCIe
+//     root port), device_del and the guest's acknowledgement
+//     (DEVICE_DELETED); IDE and SATA disks cannot be hotplugged in qemu;
 //   - update of a cdrom's medium: change (blockdev-change-medium) or
 //     eject, with no guest involvement.
 //
@@ -350,6 +350,17 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 	}
 	// drive_add takes the same value as -drive; its first argument
 	// (the PCI address) is ignored with if=none.
+	devArgs := deviceArgs(args.device)
+	if b.m.q35 {
+		// q35's root bus does not hotplug: the disk goes on a free PCIe
+		// root port, recorded in the live definition's address.
+		port, err := freeRootPort(live.XML)
+		if err != nil {
+			return err
+		}
+		devArgs["bus"] = fmt.Sprintf("pci.%d", port)
+		disk.Address = &libvirtxml.DomainAddress{PCI: &libvirtxml.DomainAddressPCI{Domain: uintPtr(0), Bus: uintPtr(port), Slot: uintPtr(0), Function: uintPtr(0)}}
+	}
 	var out string
 	if err := inst.mon.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "drive_add 0 " + args.drive}, &out); err != nil {
 		return monitorErr(dom, fmt.Errorf("drive_add: %w", err))
@@ -357,7 +368,7 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 	if strings.TrimSpace(out) != "OK" {
 		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "qemu refused the disk %s of domain '%s': %s", disk.Target.Dev, dom.name, strings.TrimSpace(out))
 	}
-	if err := inst.mon.Execute(ctx, "device_add", deviceArgs(args.device), nil); err != nil {
+	if err := inst.mon.Execute(ctx, "device_add", devArgs, nil); err != nil {
 		inst.mon.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "drive_del drive-" + alias}, nil)
 		return monitorErr(dom, fmt.Errorf("device_add: %w", err))
 	}
@@ -564,4 +575,23 @@ func (u *unplugs) done(inst *instance, alias string) {
 		close(ch)
 		delete(u.waiting, unplugKey{inst, alias})
 	}
+}
+
+func uintPtr(v uint) *uint { return &v }
+
+// freeRootPort is the index of a PCIe root port of the running
+// definition that no hot-plugged device holds.
+func freeRootPort(x *libvirtxml.Domain) (uint, error) {
+	held := map[uint]bool{}
+	for _, d := range devices(x).Disks {
+		if a := d.Address; a != nil && a.PCI != nil && a.PCI.Bus != nil {
+			held[*a.PCI.Bus] = true
+		}
+	}
+	for _, c := range devices(x).Controllers {
+		if c.Type == "pci" && c.Model == "pcie-root-port" && c.Index != nil && !held[*c.Index] {
+			return *c.Index, nil
+		}
+	}
+	return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "no free PCIe root port to plug the disk into: q35's root bus does not hotplug; add <controller type='pci' model='pcie-root-port'/> to the definition (virt-install adds 14) and restart the guest")
 }

@@ -34,6 +34,7 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 		def.XML.Devices = &libvirtxml.DomainDeviceList{}
 	}
 	devs := def.XML.Devices
+	assignControllerIndexes(devs)
 	addImplicitDevices(def.XML)
 	for i := range devs.Interfaces {
 		n := &devs.Interfaces[i]
@@ -99,6 +100,14 @@ func addImplicitDevices(x *libvirtxml.Domain) {
 		}
 		return false
 	}
+	if !has("virtio-serial") {
+		for _, ch := range devs.Channels {
+			if ch.Target != nil && ch.Target.VirtIO != nil {
+				devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "virtio-serial", Index: zero()})
+				break
+			}
+		}
+	}
 	for _, typ := range []string{"mouse", "keyboard"} {
 		if !hasInput(typ) {
 			devs.Inputs = append(devs.Inputs, libvirtxml.DomainInput{Type: typ, Bus: "ps2"})
@@ -118,6 +127,63 @@ func randomMAC() string {
 // everything in it maps to qemu (the command line is built and thrown
 // away).
 func validate(def *domxml.Def) error {
-	_, err := buildCommand(placeholderVolumes(def), launch{emulator: "qemu", monitorFD: 3})
+	check := placeholderVolumes(def)
+	if check.XML.Devices != nil && len(check.XML.Devices.Channels) > 0 {
+		// The socket paths a start chooses (channelPaths).
+		if check == def {
+			check = def.Copy()
+		}
+		Config{StateDir: "/validate"}.channelPaths(check, def.Name(), false)
+	}
+	_, err := buildCommand(check, launch{emulator: "qemu", monitorFD: 3})
 	return err
+}
+
+// assignControllerIndexes numbers the controllers a definition gives
+// without an index, per type, as libvirt does: the PCI root is 0, a USB
+// controller 0 (the one bus), any other the lowest index not taken. A PCIe root port also gets its
+// model name, chassis (its index) and port, as libvirt writes them.
+func assignControllerIndexes(devs *libvirtxml.DomainDeviceList) {
+	used := map[string]map[uint]bool{}
+	for _, c := range devs.Controllers {
+		if c.Index != nil {
+			if used[c.Type] == nil {
+				used[c.Type] = map[uint]bool{}
+			}
+			used[c.Type][*c.Index] = true
+		}
+	}
+	ports := 0
+	for i := range devs.Controllers {
+		c := &devs.Controllers[i]
+		if c.Index == nil {
+			if used[c.Type] == nil {
+				used[c.Type] = map[uint]bool{}
+			}
+			var idx uint
+			if c.Type == "pci" && c.Model != "pci-root" && c.Model != "pcie-root" {
+				idx = 1
+			}
+			// The controllers of one USB bus (a master and its
+			// companions) share its index.
+			for used[c.Type][idx] && c.Type != "usb" {
+				idx++
+			}
+			used[c.Type][idx] = true
+			c.Index = &idx
+		}
+		if c.Type == "pci" && c.Model == "pcie-root-port" {
+			if c.PCI == nil {
+				c.PCI = &libvirtxml.DomainControllerPCI{}
+			}
+			if c.PCI.Model == nil {
+				c.PCI.Model = &libvirtxml.DomainControllerPCIModel{Name: "pcie-root-port"}
+			}
+			if c.PCI.Target == nil {
+				chassis, port := *c.Index, uint(0x10+ports)
+				c.PCI.Target = &libvirtxml.DomainControllerPCITarget{Chassis: &chassis, Port: &port}
+			}
+			ports++
+		}
+	}
 }

@@ -40,6 +40,9 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 			dom.name, d.cfg.statusPath(dom.name))
 	}
 	live := def.Copy()
+	if err := d.cfg.channelPaths(live, dom.name, true); err != nil {
+		return err
+	}
 	incomingFD := 0
 	if o.incoming != nil {
 		incomingFD = 4

@@ -65,6 +65,15 @@ var supported = setOf(
 	"devices/input", "devices/input@type", "devices/input@bus", "devices/input/source",
 	"devices/controller", "devices/controller@type", "devices/controller@index", "devices/controller@model",
 	"devices/controller/pci", "devices/controller/usb", "devices/controller/usb/master", "devices/controller/usb/master@startport",
+	"devices/controller/usb@ports", "devices/controller/virtioserial",
+	"devices/controller/pci/model", "devices/controller/pci/model@name",
+	"devices/controller/pci/target", "devices/controller/pci/target/chassis", "devices/controller/pci/target/port",
+
+	"devices/channel", "devices/channel/source", "devices/channel/source/unix",
+	"devices/channel/source/unix@mode", "devices/channel/source/unix@path",
+	"devices/channel/target", "devices/channel/target/virtio", "devices/channel/target/virtio@name",
+	"devices/channel/target/virtio@state",
+	"devices/rng", "devices/rng@model", "devices/rng/backend", "devices/rng/backend/random",
 )
 
 func setOf(keys ...string) map[string]bool {

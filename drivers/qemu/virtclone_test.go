@@ -90,3 +90,58 @@ func TestVirtXMLVcpus(t *testing.T) {
 		t.Errorf("dominfo after virt-xml --vcpus 2:\n%s", out)
 	}
 }
+
+// TestVirtInstallOSInfo: unchanged virt-install with a real OS's
+// osinfo (debian11) writes what it writes for such a guest — 14 PCIe
+// root ports, the qemu guest agent's channel, a virtio RNG, an XHCI
+// controller with its ports — and the guest runs: the channel's socket
+// exists where the live XML says, and a disk hot-plugged into the
+// running q35 guest lands on a free root port.
+func TestVirtInstallOSInfo(t *testing.T) {
+	d := newTestDaemon(t)
+	d.start()
+	img := d.path("os.img")
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := virtTool(t, d, "virt-install", "--name", "deb", "--memory", "128", "--disk", img, "--import",
+		"--osinfo", "debian11", "--network", "none", "--graphics", "vnc", "--noautoconsole")
+	if !strings.Contains(out, "Domain creation completed") {
+		t.Errorf("virt-install did not say it created the domain:\n%s", out)
+	}
+	defer d.mustVirsh("destroy", "deb")
+	checkDomstate(t, d, "deb", "running (booted)")
+	live := d.mustVirsh("dumpxml", "deb")
+	for _, want := range []string{`model="pcie-root-port"`, `<controller type="virtio-serial" index="0">`,
+		`name="org.qemu.guest_agent.0"`, `<rng model="virtio">`, `<controller ports="15" type="usb" index="0" model="qemu-xhci">`} {
+		if !strings.Contains(live, want) {
+			t.Errorf("the live XML lacks %s:\n%s", want, live)
+		}
+	}
+	if n := strings.Count(live, `model="pcie-root-port"`); n != 14 {
+		t.Errorf("%d PCIe root ports, want virt-install's 14", n)
+	}
+	sock := extractAttr(live, `<source mode="bind" path="`)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 {
+		t.Errorf("the guest agent's channel %q is no socket qemu listens on: %v", sock, err)
+	}
+	if inactive := d.mustVirsh("dumpxml", "--inactive", "deb"); strings.Contains(inactive, sock) {
+		t.Errorf("the persistent definition holds the live socket path:\n%s", inactive)
+	}
+	extra := d.path("extra.img")
+	writeFile(t, extra, "")
+	d.mustVirsh("attach-disk", "deb", extra, "vdb", "--live")
+	if live := d.mustVirsh("dumpxml", "deb"); !strings.Contains(live, `<address type="pci" domain="0x0000" bus="0x01" slot="0x00" function="0x0">`) {
+		t.Errorf("the hot-plugged disk is not on the first root port:\n%s", live)
+	}
+}
+
+// extractAttr is the value that follows prefix in xml, up to its quote.
+func extractAttr(xml, prefix string) string {
+	i := strings.Index(xml, prefix)
+	if i < 0 {
+		return ""
+	}
+	v, _, _ := strings.Cut(xml[i+len(prefix):], `"`)
+	return v
+}
