@@ -26,6 +26,9 @@ type blockStat struct {
 	RdTime   int64 `json:"rd_total_time_ns"`
 	WrTime   int64 `json:"wr_total_time_ns"`
 	FlTime   int64 `json:"flush_total_time_ns"`
+	// WrHighest is the end of the highest sector written: libvirt's
+	// allocation of a file-backed disk.
+	WrHighest int64 `json:"wr_highest_offset"`
 }
 
 // diskStats are the counters of each disk of def with a source, by
@@ -33,13 +36,17 @@ type blockStat struct {
 type diskStat struct {
 	target, path string
 	stat         blockStat
+	capacity     int64 // the image's virtual size, from query-block
 }
 
 func diskStats(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) ([]diskStat, error) {
 	var blocks []struct {
 		Device   string `json:"device"`
 		Inserted *struct {
-			File string `json:"file"`
+			File  string `json:"file"`
+			Image struct {
+				VirtualSize int64 `json:"virtual-size"`
+			} `json:"image"`
 		} `json:"inserted"`
 	}
 	if err := mon.Execute(ctx, "query-block", nil, &blocks); err != nil {
@@ -52,10 +59,12 @@ func diskStats(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) ([
 	if err := mon.Execute(ctx, "query-blockstats", nil, &stats); err != nil {
 		return nil, err
 	}
-	byFile := map[string]string{} // file → drive
+	byFile := map[string]string{}  // file → drive
+	capacity := map[string]int64{} // drive → virtual size
 	for _, b := range blocks {
 		if b.Inserted != nil {
 			byFile[b.Inserted.File] = b.Device
+			capacity[b.Device] = b.Inserted.Image.VirtualSize
 		}
 	}
 	byDrive := map[string]blockStat{}
@@ -74,7 +83,7 @@ func diskStats(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) ([
 		if !ok {
 			continue
 		}
-		out = append(out, diskStat{target: d.Target.Dev, path: d.Source.File.File, stat: byDrive[drive]})
+		out = append(out, diskStat{target: d.Target.Dev, path: d.Source.File.File, stat: byDrive[drive], capacity: capacity[drive]})
 	}
 	return out, nil
 }
@@ -121,7 +130,8 @@ func blockGroup(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) [
 			drivers.ParamUllong(p+"rd.times", uint64(s.RdTime)),
 			drivers.ParamUllong(p+"wr.reqs", uint64(s.WrOps)), drivers.ParamUllong(p+"wr.bytes", uint64(s.WrBytes)),
 			drivers.ParamUllong(p+"wr.times", uint64(s.WrTime)),
-			drivers.ParamUllong(p+"fl.reqs", uint64(s.FlushOps)), drivers.ParamUllong(p+"fl.times", uint64(s.FlTime)))
+			drivers.ParamUllong(p+"fl.reqs", uint64(s.FlushOps)), drivers.ParamUllong(p+"fl.times", uint64(s.FlTime)),
+			drivers.ParamUllong(p+"allocation", uint64(s.WrHighest)), drivers.ParamUllong(p+"capacity", uint64(d.capacity)))
 		if fi, err := os.Stat(d.path); err == nil {
 			params = append(params, drivers.ParamUllong(p+"physical", uint64(fi.Size())))
 		}
