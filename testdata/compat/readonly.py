@@ -120,7 +120,7 @@ METHODS = {
 
 
 def plain(v):
-    """A JSON-able value: libvirt objects by their name, lists sorted."""
+    """A JSON-able value: libvirt objects by their name, lists of them (or of records led by them) sorted."""
     for attr in ("getName", "name"):
         if hasattr(v, attr) and hasattr(v, "c_pointer"):
             return "<%s %s>" % (type(v).__name__, getattr(v, attr)())
@@ -128,6 +128,10 @@ def plain(v):
         items = [plain(x) for x in v]
         if items and all(isinstance(x, str) and x.startswith("<vir") for x in items):
             items.sort()
+        elif items and all(isinstance(x, list) and x and isinstance(x[0], str) and x[0].startswith("<vir") for x in items):
+            # Records per object (getAllDomainStats): libvirt lists them
+            # in its hash table's order, which is no contract.
+            items.sort(key=lambda x: x[0])
         return items
     if isinstance(v, dict):
         return {str(k): plain(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
