@@ -1,4 +1,4 @@
-package test
+package netxml
 
 import (
 	"encoding/xml"
@@ -19,8 +19,8 @@ import (
 // are refused as libvirt refuses them; forward interfaces, port groups
 // and DNS entries are not served yet (VIR_ERR_NO_SUPPORT).
 
-// updateSection applies one virNetworkUpdate command to def.
-func updateSection(def *libvirtxml.Network, cmd vir.NetworkUpdateCommand, section vir.NetworkUpdateSection, parentIndex int, doc string) error {
+// UpdateSection applies one virNetworkUpdate command to def.
+func UpdateSection(def *libvirtxml.Network, cmd vir.NetworkUpdateCommand, section vir.NetworkUpdateSection, parentIndex int, doc string) error {
 	root, err := rootElement(doc)
 	if err != nil {
 		return err
@@ -45,7 +45,7 @@ func updateSection(def *libvirtxml.Network, cmd vir.NetworkUpdateCommand, sectio
 		return updateDHCPRange(def, cmd, parentIndex, root, doc)
 	case vir.NetworkSectionForwardInterface, vir.NetworkSectionPortgroup,
 		vir.NetworkSectionDnsHost, vir.NetworkSectionDnsTxt, vir.NetworkSectionDnsSrv:
-		return drivers.Errorf(vir.ErrNoSupport, vir.FromTest, "virNetworkUpdate of section %d", section)
+		return drivers.Errorf(vir.ErrNoSupport, vir.FromNetwork, "virNetworkUpdate of section %d", section)
 	}
 	return drivers.Errorf(vir.ErrOperationUnsupported, vir.FromNetwork, "can't update unrecognized section of network")
 }
@@ -101,7 +101,7 @@ func ipByIndex(def *libvirtxml.Network, parentIndex int) (*libvirtxml.NetworkIP,
 	}
 	for _, v4 := range []bool{true, false} {
 		for i := range def.IPs {
-			if isV4(def.IPs[i].Address) == v4 {
+			if IsV4(def.IPs[i].Address) == v4 {
 				return &def.IPs[i], nil
 			}
 		}
@@ -112,10 +112,10 @@ func ipByIndex(def *libvirtxml.Network, parentIndex int) (*libvirtxml.NetworkIP,
 
 // checkMultiDHCP refuses DHCP on a second <ip> of the same family.
 func checkMultiDHCP(def *libvirtxml.Network, ip *libvirtxml.NetworkIP) error {
-	v4 := isV4(ip.Address)
+	v4 := IsV4(ip.Address)
 	for i := range def.IPs {
 		other := &def.IPs[i]
-		if other == ip || isV4(other.Address) != v4 {
+		if other == ip || IsV4(other.Address) != v4 {
 			continue
 		}
 		if d := other.DHCP; d != nil && (len(d.Ranges) > 0 || len(d.Hosts) > 0) {
@@ -173,7 +173,7 @@ func updateDHCPHost(def *libvirtxml.Network, cmd vir.NetworkUpdateCommand, paren
 	if err := checkHost(def.Name, ip, &host, partial); err != nil {
 		return err
 	}
-	if !partial && isV4(ip.Address) != isV4(host.IP) {
+	if !partial && IsV4(ip.Address) != IsV4(host.IP) {
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromNetwork,
 			"the address family of a host entry IP must match the address family of the dhcp element's parent")
 	}
@@ -251,7 +251,7 @@ func updateDHCPRange(def *libvirtxml.Network, cmd vir.NetworkUpdateCommand, pare
 	if err := checkRange(def.Name, ip, &r); err != nil {
 		return err
 	}
-	if isV4(ip.Address) != isV4(r.Start) {
+	if IsV4(ip.Address) != IsV4(r.Start) {
 		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromNetwork,
 			"the address family of a dhcp range must match the address family of the dhcp element's parent")
 	}
