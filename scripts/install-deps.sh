@@ -5,7 +5,8 @@
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
 # cpio for building the tiny test guest, openssl for the TLS tests'
 # certificates, the real virt-install (virtinst), and virt-manager with
-# an X server to show it (xvfb).
+# an X server to show it (xvfb), and for the network driver's tests
+# dnsmasq (dnsmasq-base), nft (nftables) and ip (iproute2).
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -26,6 +27,9 @@ all)
 	need virt-install virtinst
 	need virt-manager virt-manager
 	need Xvfb xvfb
+	need dnsmasq dnsmasq-base
+	need nft nftables
+	need ip iproute2
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)
@@ -58,4 +62,4 @@ echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq || apt-get update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $missing >/dev/null
