@@ -174,6 +174,19 @@ type DomainEvents interface {
 // Network names a virtual network as virNetworkPtr does.
 type Network = protocol.Network
 
+// ListedBy reports whether an object active, persistent and autostarted
+// as given passes flags, virConnectListAllNetworks's filter (its first
+// six flags are virConnectListAllStoragePools's too): groups are ANDed,
+// and a group with no flag set does not filter.
+func ListedBy(flags vir.ConnectListAllNetworksFlags, active, persistent, autostart bool) bool {
+	group := func(yes, no vir.ConnectListAllNetworksFlags, v bool) bool {
+		return flags&(yes|no) == 0 || (v && flags&yes != 0) || (!v && flags&no != 0)
+	}
+	return group(vir.ConnectListNetworksActive, vir.ConnectListNetworksInactive, active) &&
+		group(vir.ConnectListNetworksPersistent, vir.ConnectListNetworksTransient, persistent) &&
+		group(vir.ConnectListNetworksAutostart, vir.ConnectListNetworksNoAutostart, autostart)
+}
+
 // NetworkLister lists virtual networks (virConnectListAllNetworks); a
 // connection whose network concern lacks it answers vir.ErrNoSupport.
 type NetworkLister interface {

@@ -8,6 +8,12 @@
 # GUEST-READY once it listens to the ACPI power button; pressing the
 # button (QMP system_powerdown, `virsh shutdown`) makes it power off.
 # Then a shell runs on the console.
+#
+# With govirt.net on its kernel command line the guest also brings its
+# virtio NIC up: it asks for an address by DHCP (busybox udhcpc, sending
+# govirt.host=NAME as its host name when given) and prints GUEST-IP ADDR
+# once it has one, then pings each address of govirt.ping=A,B,… until it
+# answers, printing GUEST-PING ADDR for each.
 set -eu
 
 out=${1:?usage: mkguest.sh OUTDIR}
@@ -34,12 +40,28 @@ for deb in ./*.deb; do dpkg-deb -x "$deb" root; done
 
 mkdir -p initrd/bin initrd/dev initrd/proc initrd/sys
 cp root/bin/busybox initrd/bin/
-for applet in sh mount insmod poweroff cat sleep dd echo ls grep; do
+for applet in sh mount insmod poweroff cat sleep dd echo ls grep udhcpc ip ping sed tr; do
 	ln -s busybox "initrd/bin/$applet"
 done
 # The power button reaches userspace through these two modules.
 cp "$(find root/lib/modules -name evdev.ko | head -n1)" initrd/
 cp "$(find root/lib/modules -path '*acpi*' -name button.ko | head -n1)" initrd/
+# The virtio NIC's driver and what it needs, in load order.
+netmods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
+for m in $netmods; do
+	cp "$(find root/lib/modules -name "$m.ko" | head -n1)" initrd/
+done
+cat >initrd/udhcpc.sh <<'SCRIPT'
+#!/bin/sh
+case "$1" in
+bound | renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	echo "GUEST-IP $ip"
+	;;
+esac
+SCRIPT
+chmod 755 initrd/udhcpc.sh
 
 cat >initrd/init <<'INIT'
 #!/bin/sh
@@ -63,9 +85,23 @@ done
 # Ready once dd holds the device open: a press is not lost.
 until ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q "$button"; do sleep 0.05; done
 echo "GUEST-READY"
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
+if grep -q govirt.net /proc/cmdline; then
+	(
+		for m in NETMODS; do insmod "/$m.ko"; done
+		ip link set lo up
+		until ip link set eth0 up 2>/dev/null; do sleep 0.1; done
+		host=$(arg govirt.host)
+		until udhcpc -i eth0 -s /udhcpc.sh -q -n -t 5 -T 1 ${host:+-x hostname:$host} 2>/dev/null; do sleep 0.5; done
+		for target in $(arg govirt.ping | tr , ' '); do
+			(until ping -c 1 -W 1 "$target" >/dev/null 2>&1; do sleep 0.2; done; echo "GUEST-PING $target") &
+		done
+	) &
+fi
 # A shell on the console, for `virsh console`: what is typed at it runs.
 while true; do sh; sleep 1; done
 INIT
+sed -i "s/NETMODS/$netmods/" initrd/init
 chmod 755 initrd/init
 
 (cd initrd && find . | cpio -o -H newc 2>/dev/null | gzip -1) >initrd.gz

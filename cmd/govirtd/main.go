@@ -14,6 +14,7 @@ import (
 
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/network"
 	"github.com/govirt/govirtd/drivers/qemu"
 	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
@@ -48,10 +49,12 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
 			storageDriver := storage.New(storage.Config{}, nil)
 			qemuDriver.SetVolumeResolver(storageDriver) // <disk type='volume'>
+			networkDriver := network.New(network.Config{}, nil)
+			qemuDriver.SetNetworkResolver(networkDriver) // <interface type='network'>
 			cfg := daemon.Defaults()
 			if configPath != "" {
 				var err error
-				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver); err != nil {
+				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver, networkDriver); err != nil {
 					return err
 				}
 			}
@@ -70,12 +73,14 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			}
 			qemuDriver.SetLogger(log)
 			storageDriver.SetLogger(log)
+			networkDriver.SetLogger(log)
 			d := daemon.New(cfg, log, testDriver, qemuDriver)
 			d.SetConfigFile(configPath) // what SIGHUP re-reads
 			d.SetLogLevel(level, verbose)
 			// The storage concern of qemu:///system and session, as
 			// libvirt's storage driver serves its QEMU driver's.
 			d.RegisterShared(drivers.ConcernStorage, storageDriver)
+			d.RegisterShared(drivers.ConcernNetwork, networkDriver)
 			d.OnListening = func(rw, ro string) {
 				fmt.Printf("govirtd: listening on %s (read-write) and %s (read-only)\n", rw, ro)
 			}

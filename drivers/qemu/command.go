@@ -21,6 +21,9 @@ type launch struct {
 	// incomingFD, when not 0, is a migration stream qemu loads before it
 	// runs the guest (restore).
 	incomingFD int
+	// tapFDs are the descriptors of the interfaces' taps, by interface
+	// index (0 for an interface without one); see plugInterfaces.
+	tapFDs []int
 }
 
 // machine is what the command line depends on in <os><type> and the
@@ -85,7 +88,7 @@ func buildCommand(def *domxml.Def, l launch) (*cmdline, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{def: def, x: x, m: m, c: &cmdline{}}
+	b := &builder{def: def, x: x, m: m, c: &cmdline{}, tapFDs: l.tapFDs}
 	emulator := l.emulator
 	if x.Devices != nil && x.Devices.Emulator != "" {
 		emulator = x.Devices.Emulator
@@ -114,8 +117,9 @@ type builder struct {
 	m   machine
 	c   *cmdline
 
-	usbBus    bool // a USB controller makes bus usb.0
-	rootPorts int  // PCIe root ports added so far (rootPort)
+	tapFDs    []int // launch.tapFDs
+	usbBus    bool  // a USB controller makes bus usb.0
+	rootPorts int   // PCIe root ports added so far (rootPort)
 }
 
 func machineOf(x *libvirtxml.Domain) (machine, error) {

@@ -24,8 +24,8 @@ var nicModels = map[string]string{"": "rtl8139", "virtio": "virtio-net-pci", "e1
 func (b *builder) interfaces() error {
 	for i, n := range b.devices().Interfaces {
 		xpath := fmt.Sprintf("/domain/devices/interface[%d]", i+1)
-		if n.Source == nil || n.Source.User == nil {
-			return unsupported("<interface> (%s): only user-mode networking (type='user') is supported", xpath)
+		if n.Source == nil || (n.Source.User == nil && !tapInterface(&n)) {
+			return unsupported("<interface> (%s): supported types are network, bridge and user", xpath)
 		}
 		model := ""
 		if n.Model != nil {
@@ -41,7 +41,15 @@ func (b *builder) interfaces() error {
 		if _, err := net.ParseMAC(n.MAC.Address); err != nil {
 			return unsupported("<mac address='%s'> (%s): %v", n.MAC.Address, xpath, err)
 		}
-		b.c.add("-netdev", opts("user", "id", fmt.Sprintf("hostnet%d", i)))
+		if tapInterface(&n) {
+			fd := -1 // a definition checked, not started
+			if i < len(b.tapFDs) && b.tapFDs[i] > 0 {
+				fd = b.tapFDs[i]
+			}
+			b.c.add("-netdev", opts("tap", "fd", strconv.Itoa(fd), "id", fmt.Sprintf("hostnet%d", i)))
+		} else {
+			b.c.add("-netdev", opts("user", "id", fmt.Sprintf("hostnet%d", i)))
+		}
 		dev := []string{"netdev", fmt.Sprintf("hostnet%d", i), "id", fmt.Sprintf("net%d", i), "mac", n.MAC.Address}
 		if n.Boot != nil {
 			dev = append(dev, "bootindex", strconv.FormatUint(uint64(n.Boot.Order), 10))

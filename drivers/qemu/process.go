@@ -60,9 +60,10 @@ const (
 )
 
 // spawn starts qemu with argv, its monitor listening on the socket
-// monitorPath and its output appended to logPath. incoming, when not nil,
-// is passed as fd 4. The returned instance has no monitor yet.
-func spawn(argv []string, monitorPath, logPath string, incoming *os.File) (*instance, int64, error) {
+// monitorPath and its output appended to logPath. files are passed as
+// fds 4, 5…, in order (see fdsFor). The returned instance has no
+// monitor yet.
+func spawn(argv []string, monitorPath, logPath string, files []*os.File) (*instance, int64, error) {
 	monFile, err := listenMonitor(monitorPath)
 	if err != nil {
 		return nil, 0, err
@@ -80,10 +81,7 @@ func spawn(argv []string, monitorPath, logPath string, incoming *os.File) (*inst
 	start, _ := logf.Seek(0, io.SeekEnd)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{monFile}
-	if incoming != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, incoming)
-	}
+	cmd.ExtraFiles = append([]*os.File{monFile}, files...)
 	// Its own session: qemu must outlive the daemon and not get the
 	// signals of the daemon's terminal.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -43,15 +43,23 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	if err := d.cfg.channelPaths(live, dom.name, true); err != nil {
 		return err
 	}
-	incomingFD := 0
-	if o.incoming != nil {
-		incomingFD = 4
-	}
 	withFiles, err := d.resolveVolumes(ctx, live)
 	if err != nil {
 		return err
 	}
-	cmd, err := buildCommand(withFiles, launch{emulator: d.binary, monitorFD: 3, incomingFD: incomingFD})
+	// The taps are made on the definition that is kept live (their
+	// names show in its <target dev>), then copied into withFiles.
+	taps, err := d.plugInterfaces(ctx, live)
+	if err != nil {
+		return err
+	}
+	defer closeFiles(taps) // qemu holds its own copies once it runs
+	if live.XML.Devices != nil && withFiles.XML.Devices != nil {
+		copy(withFiles.XML.Devices.Interfaces, live.XML.Devices.Interfaces)
+	}
+	files, l := fdsFor(o.incoming, taps)
+	l.emulator, l.monitorFD = d.binary, 3
+	cmd, err := buildCommand(withFiles, l)
 	if err != nil {
 		return err
 	}
@@ -64,7 +72,7 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "%w", err)
 	}
 	logPath := d.cfg.logPath(dom.name)
-	inst, logStart, err := spawn(cmd.Args(), monPath, logPath, o.incoming)
+	inst, logStart, err := spawn(cmd.Args(), monPath, logPath, files)
 	if err != nil {
 		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot start domain '%s': %w", dom.name, err)
 	}
@@ -98,6 +106,26 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	d.publish(dom, inst, live, id, o)
 	d.log.Info("domain started", "domain", dom.name, "pid", inst.pid, "accelerator", inst.accel)
 	return nil
+}
+
+// fdsFor lays out the files qemu inherits after its monitor (fd 3): the
+// migration stream, then the taps; l says which fd is which.
+func fdsFor(incoming *os.File, taps []*os.File) (files []*os.File, l launch) {
+	next := 4
+	if incoming != nil {
+		files = append(files, incoming)
+		l.incomingFD = next
+		next++
+	}
+	l.tapFDs = make([]int, len(taps))
+	for i, t := range taps {
+		if t != nil {
+			files = append(files, t)
+			l.tapFDs[i] = next
+			next++
+		}
+	}
+	return files, l
 }
 
 // startState is the state a started domain is in.
@@ -213,6 +241,13 @@ func (d *Driver) prepareGuest(ctx context.Context, mon *qmp.Monitor, live *domxm
 	devs := live.XML.Devices
 	if devs == nil {
 		return nil
+	}
+	for i, n := range devs.Interfaces {
+		if n.Link != nil && n.Link.State == "down" {
+			if err := mon.Execute(ctx, "set_link", map[string]any{"name": fmt.Sprintf("net%d", i), "up": false}, nil); err != nil {
+				return err
+			}
+		}
 	}
 	if len(devs.Serials) > 0 || len(devs.Consoles) > 0 {
 		var chardevs []struct{ Label, Filename string }

@@ -42,6 +42,10 @@ var supported = setOf(
 
 	"devices/interface", "devices/interface/mac", "devices/interface/mac@address",
 	"devices/interface/source", "devices/interface/source/user",
+	"devices/interface/source/network", "devices/interface/source/network@network", "devices/interface/source/network@bridge",
+	"devices/interface/source/bridge", "devices/interface/source/bridge@bridge",
+	"devices/interface/target", "devices/interface/target@dev", "devices/interface/mtu", "devices/interface/mtu@size",
+	"devices/interface/link", "devices/interface/link@state",
 	"devices/interface/model", "devices/interface/model@type",
 	"devices/interface/boot", "devices/interface/boot@order",
 

@@ -80,7 +80,7 @@ func (c *conn) ConnectListAllNetworks(ctx context.Context, flags vir.ConnectList
 	defer t.mu.Unlock()
 	nets := []drivers.Network{}
 	for _, o := range t.Objs {
-		if listed(flags, o.Active, o.Persistent, o.Autostart) {
+		if drivers.ListedBy(flags, o.Active, o.Persistent, o.Autostart) {
 			nets = append(nets, o.Ref())
 		}
 	}

@@ -211,7 +211,7 @@ func (c *conn) ConnectListAllStoragePools(ctx context.Context, needResults int32
 	ret := &protocol.ConnectListAllStoragePoolsRet{Pools: []protocol.StoragePool{}}
 	types := flags & poolTypeFlags
 	for _, p := range s.pools {
-		if !listed(vir.ConnectListAllNetworksFlags(flags&0x3f), p.active, p.persistent, p.autostart) ||
+		if !drivers.ListedBy(vir.ConnectListAllNetworksFlags(flags&0x3f), p.active, p.persistent, p.autostart) ||
 			(types != 0 && types&poolTypeFlag[p.def.typ] == 0) {
 			continue
 		}
