@@ -180,7 +180,8 @@ const (
 	qStatsBalloon = uint32(vir.DomainStatsBalloon)
 	qStatsVcpu    = uint32(vir.DomainStatsVcpu)
 	qStatsBlock   = uint32(vir.DomainStatsBlock)
-	qStatsServed  = qStatsState | qStatsCPU | qStatsBalloon | qStatsVcpu | qStatsBlock
+	qStatsNet     = uint32(vir.DomainStatsInterface)
+	qStatsServed  = qStatsState | qStatsCPU | qStatsBalloon | qStatsVcpu | qStatsBlock | qStatsNet
 
 	qStatsListFlags = uint32(vir.ConnectListDomainsActive | vir.ConnectListDomainsInactive |
 		vir.ConnectListDomainsPersistent | vir.ConnectListDomainsTransient |
@@ -197,7 +198,8 @@ const (
 // (current and maximum, and qemu's RSS while running); vcpu (current and
 // maximum, and each running vCPU's state and time); block (a running
 // guest's disks: name, path, read, write and flush counters and times,
-// the file's size). Groups not served
+// the file's size); interface (a running guest's tapped interfaces:
+// name and the tap's counters as the guest sees them). Groups not served
 // are left out, or refused with ENFORCE_STATS
 // (drivers.OpConnectGetAllDomainStats).
 func (c *conn) ConnectGetAllDomainStats(ctx context.Context, doms []protocol.Domain, stats, flags uint32) ([]protocol.DomainStatsRecord, error) {
@@ -280,6 +282,9 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 				}
 			}
 		}
+	}
+	if stats&qStatsNet != 0 && def != nil && inst != nil {
+		params = append(params, interfaceGroup(def.XML)...)
 	}
 	if stats&qStatsBlock != 0 && def != nil && inst != nil && inst.mon != nil {
 		params = append(params, blockGroup(ctx, inst.mon, def.XML)...)

@@ -63,8 +63,8 @@ func TestDomainStats(t *testing.T) {
 	if _, ok := m["vcpu.0.time"]; !ok {
 		t.Errorf("no vcpu.0.time: %+v", m)
 	}
-	if _, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsInterface), uint32(vir.ConnectGetAllDomainsStatsEnforceStats)); drivers.CodeOf(err) != vir.ErrArgumentUnsupported {
-		t.Errorf("interface stats enforced: %v, want VIR_ERR_ARGUMENT_UNSUPPORTED", err)
+	if _, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsPerf), uint32(vir.ConnectGetAllDomainsStatsEnforceStats)); drivers.CodeOf(err) != vir.ErrArgumentUnsupported {
+		t.Errorf("perf stats enforced: %v, want VIR_ERR_ARGUMENT_UNSUPPORTED", err)
 	}
 
 	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
