@@ -318,6 +318,9 @@ func (d *Driver) liveBuilder(dom *domain) (*builder, *domxml.Def, *instance, err
 }
 
 func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags uint32) error {
+	if dev.kind == "interface" {
+		return d.attachLiveNIC(ctx, dom, dev.nic)
+	}
 	if dev.kind != "disk" {
 		return liveRefused("attach of an <" + dev.kind + ">")
 	}
@@ -412,6 +415,9 @@ func (b *builder) diskAlias(disk libvirtxml.DomainDisk) (string, error) {
 }
 
 func (d *Driver) detachLive(ctx context.Context, dom *domain, dev *device, flags uint32) error {
+	if dev.kind == "interface" {
+		return d.detachLiveNIC(ctx, dom, dev.nic)
+	}
 	if dev.kind != "disk" {
 		return liveRefused("detach of an <" + dev.kind + ">")
 	}
@@ -473,9 +479,13 @@ func (d *Driver) deviceDeleted(dom *domain, inst *instance, alias string) {
 			return
 		}
 	}
+	d.nicDeleted(dom, inst, alias)
 }
 
 func (d *Driver) updateLive(ctx context.Context, dom *domain, dev *device, flags uint32) error {
+	if dev.kind == "interface" {
+		return d.updateLiveNIC(ctx, dom, dev.nic)
+	}
 	if dev.kind != "disk" || dev.disk.Device != "cdrom" && dev.disk.Device != "floppy" {
 		return liveRefused("update of a device other than a cdrom's medium")
 	}
@@ -593,5 +603,5 @@ func freeRootPort(x *libvirtxml.Domain) (uint, error) {
 			return *c.Index, nil
 		}
 	}
-	return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "no free PCIe root port to plug the disk into: q35's root bus does not hotplug; add <controller type='pci' model='pcie-root-port'/> to the definition (virt-install adds 14) and restart the guest")
+	return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "no free PCIe root port to plug the device into: q35's root bus does not hotplug; add <controller type='pci' model='pcie-root-port'/> to the definition (virt-install adds 14) and restart the guest")
 }

@@ -41,6 +41,16 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 		if n.MAC == nil || n.MAC.Address == "" {
 			n.MAC = &libvirtxml.DomainInterfaceMAC{Address: newMAC()}
 		}
+		// What a start records (the alias, a tap name of the driver's
+		// vnetN pattern, a network's bridge) is not part of a
+		// definition, as libvirt drops it from inactive XML.
+		n.Alias = nil
+		if n.Target != nil && strings.HasPrefix(n.Target.Dev, "vnet") {
+			n.Target = nil
+		}
+		if n.Source != nil && n.Source.Network != nil {
+			n.Source.Network.Bridge = ""
+		}
 	}
 	for i := range devs.Disks {
 		defaultDiskBus(devs.Disks[i].Target)

@@ -54,6 +54,7 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 		return err
 	}
 	defer closeFiles(taps) // qemu holds its own copies once it runs
+	setInterfaceAliases(live.XML)
 	if live.XML.Devices != nil && withFiles.XML.Devices != nil {
 		copy(withFiles.XML.Devices.Interfaces, live.XML.Devices.Interfaces)
 	}

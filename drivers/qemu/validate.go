@@ -45,7 +45,7 @@ var supported = setOf(
 	"devices/interface/source/network", "devices/interface/source/network@network", "devices/interface/source/network@bridge",
 	"devices/interface/source/bridge", "devices/interface/source/bridge@bridge",
 	"devices/interface/target", "devices/interface/target@dev", "devices/interface/mtu", "devices/interface/mtu@size",
-	"devices/interface/link", "devices/interface/link@state",
+	"devices/interface/link", "devices/interface/link@state", "devices/interface/alias", "devices/interface/alias@name",
 	"devices/interface/model", "devices/interface/model@type",
 	"devices/interface/boot", "devices/interface/boot@order",
 
