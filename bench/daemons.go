@@ -65,8 +65,12 @@ qemu_state_dir = %q
 qemu_log_dir = %q
 storage_config_dir = %q
 storage_state_dir = %q
+network_config_dir = %q
+network_state_dir = %q
+network_define_default = 0
 `, dir, maxClients, filepath.Join(q, "no-qemu-binary"), filepath.Join(q, "config"), filepath.Join(q, "autostart"),
-		filepath.Join(q, "state"), filepath.Join(q, "log"), filepath.Join(q, "storage"), filepath.Join(q, "storage-state"))
+		filepath.Join(q, "state"), filepath.Join(q, "log"), filepath.Join(q, "storage"), filepath.Join(q, "storage-state"),
+		filepath.Join(q, "network"), filepath.Join(q, "network-state"))
 }
 
 // startLibvirtd starts bin (Debian's /usr/sbin/libvirtd) on a private

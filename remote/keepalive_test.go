@@ -39,6 +39,9 @@ qemu_state_dir = "`+dir+`/qemu-state"
 qemu_log_dir = "`+dir+`/qemu-log"
 storage_config_dir = "`+dir+`/storage-config"
 storage_state_dir = "`+dir+`/storage-state"
+network_config_dir = "`+dir+`/network-config"
+network_state_dir = "`+dir+`/network-state"
+network_define_default = 0
 `), 0o644)
 	cmd := exec.Command(bin, "--config", conf)
 	stdout, _ := cmd.StdoutPipe()

@@ -6,7 +6,8 @@
 # cpio for building the tiny test guest, openssl for the TLS tests'
 # certificates, the real virt-install (virtinst), and virt-manager with
 # an X server to show it (xvfb), and for the network driver's tests
-# dnsmasq (dnsmasq-base), nft (nftables) and ip (iproute2).
+# dnsmasq (dnsmasq-base), nft (nftables), ip (iproute2) and ping
+# (iputils-ping).
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -30,6 +31,7 @@ all)
 	need dnsmasq dnsmasq-base
 	need nft nftables
 	need ip iproute2
+	need ping iputils-ping
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)

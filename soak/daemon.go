@@ -47,9 +47,13 @@ func govirtdConf(dir string, qemu bool, extra map[string]string) string {
 		"qemu_config_dir": "etc", "qemu_autostart_dir": "etc/autostart",
 		"qemu_state_dir": "run", "qemu_log_dir": "log",
 		"storage_config_dir": "etc/storage", "storage_state_dir": "run/storage",
+		"network_config_dir": "etc/network", "network_state_dir": "run/network",
 	} {
 		fmt.Fprintf(&b, "%s = %q\n", k, filepath.Join(dir, v))
 	}
+	// No NAT bridge on the host's network: these daemons run outside a
+	// network namespace.
+	b.WriteString("network_define_default = 0\n")
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
 		keys = append(keys, k)

@@ -36,9 +36,12 @@ func privateConfig(dir string) string {
 		{"qemu_log_dir", filepath.Join(dir, "qemu-log")},
 		{"storage_config_dir", filepath.Join(dir, "storage-config")},
 		{"storage_state_dir", filepath.Join(dir, "storage-state")},
+		{"network_config_dir", filepath.Join(dir, "network-config")},
+		{"network_state_dir", filepath.Join(dir, "network-state")},
 	} {
 		fmt.Fprintf(&b, "%s = %q\n", kv[0], kv[1])
 	}
+	b.WriteString("network_define_default = 0\n") // no NAT bridge on the host's network
 	return b.String()
 }
 

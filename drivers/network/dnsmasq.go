@@ -97,6 +97,7 @@ func (c Config) dnsmasqConf(def *libvirtxml.Network, subs []subnet) string {
 		}
 		if len(s.ip.DHCP.Hosts) > 0 {
 			dhcp = true
+			leases += len(s.ip.DHCP.Hosts) // a static host's lease counts too
 			if len(s.ip.DHCP.Ranges) == 0 {
 				// Static hosts alone: dnsmasq needs a range to serve
 				// the subnet, a static one.

@@ -58,6 +58,10 @@ type Config struct {
 	// network_nft; default dnsmasq and nft from $PATH).
 	Dnsmasq string
 	Nft     string
+	// NoDefault keeps the driver from defining the network default when
+	// ConfigDir is new (network_define_default = 0): a host that wants
+	// no NAT bridge, or a test daemon outside a network namespace.
+	NoDefault bool
 }
 
 func privileged() bool { return os.Geteuid() == 0 }
@@ -150,6 +154,11 @@ func (d *Driver) ConfigKeys() []drivers.ConfigKey {
 		key("network_state_dir", drivers.ConfigAbsPath, func(c *Config) *string { return &c.StateDir }),
 		key("network_dnsmasq", drivers.ConfigString, func(c *Config) *string { return &c.Dnsmasq }),
 		key("network_nft", drivers.ConfigString, func(c *Config) *string { return &c.Nft }),
+		{Name: "network_define_default", Type: drivers.ConfigInt, Min: 0, Max: 1, SetInt: func(v int64) error {
+			d.given.NoDefault = v == 0
+			d.cfg = d.given.Defaults()
+			return nil
+		}},
 	}
 }
 
@@ -182,7 +191,7 @@ const defaultNetworkXML = `<network>
 </network>`
 
 // Startup makes the directories (defining the network default when the
-// configuration directory is new), loads the persistent definitions and
+// configuration directory is new, unless network_define_default = 0), loads the persistent definitions and
 // the live ones of the networks that were active, re-attaches to those
 // (restarting a dnsmasq that is gone) and starts the autostart networks.
 func (d *Driver) Startup(ctx context.Context) error {
@@ -193,13 +202,31 @@ func (d *Driver) Startup(ctx context.Context) error {
 			return fmt.Errorf("cannot create network directory %s: %w (run as root, or set network_config_dir/network_state_dir)", dir, err)
 		}
 	}
-	if firstStart {
+	if dir := unsearchable(d.cfg.StateDir); dir != "" {
+		d.log.Warn("dnsmasq drops its privileges (to nobody) and then cannot re-read its hosts files in network_state_dir: DHCP hosts added to a running network will not apply; make the directory world-searchable (chmod o+x) or set network_state_dir elsewhere",
+			"network_state_dir", d.cfg.StateDir, "directory", dir)
+	}
+	if firstStart && !d.cfg.NoDefault {
 		if err := d.defineDefault(); err != nil {
 			d.log.Error("network 'default' not defined", "err", err)
 		}
 	}
 	d.load(ctx)
 	return nil
+}
+
+// unsearchable is the first directory from / to dir that others may not
+// enter, "" when there is none.
+func unsearchable(dir string) string {
+	parts := strings.Split(filepath.Clean(dir), string(filepath.Separator))
+	p := string(filepath.Separator)
+	for _, part := range parts {
+		p = filepath.Join(p, part)
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // defineDefault writes the network default and its autostart link.

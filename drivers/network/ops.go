@@ -493,11 +493,14 @@ func (c *conn) NetworkGetDhcpLeases(ctx context.Context, net protocol.Network, m
 	if err != nil {
 		return nil, err
 	}
+	if len(leases) > protocol.RemoteNetworkDhcpLeasesMax {
+		return nil, drivers.Errorf(vir.ErrInternalError, vir.FromNetwork,
+			"network '%s' has %d leases, more than a reply carries (%d)", def.Name, len(leases), protocol.RemoteNetworkDhcpLeasesMax)
+	}
+	// need_results says whether the leases are wanted or only their
+	// number: a flag, not a count.
 	ret := &protocol.NetworkGetDhcpLeasesRet{Ret: uint32(len(leases))}
 	if needResults != 0 {
-		if needResults > 0 && int(needResults) < len(leases) {
-			leases = leases[:needResults]
-		}
 		ret.Leases = leases
 	}
 	return ret, nil

@@ -11,6 +11,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/vir"
 )
 
@@ -144,3 +145,17 @@ var (
 	_ drivers.DomainSnapshotCounter = (*conn)(nil)
 	_ drivers.DomainEvents          = (*conn)(nil)
 )
+
+// ConnectSupportsFeature answers the driver features a client library
+// asks about besides the transport's: typed parameters may be strings
+// (the stats' names and paths are), and virNetworkUpdate's command and
+// section travel in their declared order — which libvirt's client uses
+// to decide the order it sends them in, and which every concern of this
+// connection (the network driver's update included) takes.
+func (c *conn) ConnectSupportsFeature(ctx context.Context, feature int32) (int32, error) {
+	switch protocol.DrvFeature(feature) {
+	case protocol.DrvFeatureTypedParamString, protocol.DrvFeatureNetworkUpdateHasCorrectOrder:
+		return 1, nil
+	}
+	return 0, nil
+}

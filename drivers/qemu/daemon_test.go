@@ -84,6 +84,10 @@ type testDaemon struct {
 	// client makes the daemon write where libvirt's defaults are
 	// (/var/lib/libvirt/images): the host's stays untouched. Root only.
 	privateVarLib bool
+	// netns, when set, is the network namespace (ip netns) the daemon
+	// runs in: its networks' bridges, rules and dnsmasq, and its guests'
+	// taps, are there (see newNetDaemon).
+	netns string
 }
 
 func newTestDaemon(t *testing.T) *testDaemon {
@@ -96,8 +100,12 @@ qemu_state_dir = %q
 qemu_log_dir = %q
 storage_config_dir = %q
 storage_state_dir = %q
+network_config_dir = %q
+network_state_dir = %q
+network_define_default = %d
 log_level = 1
-`, d.path("sock"), d.path("etc"), d.path("run"), d.path("log"), d.path("etc", "storage"), d.path("run", "storage"))
+`, d.path("sock"), d.path("etc"), d.path("run"), d.path("log"), d.path("etc", "storage"), d.path("run", "storage"),
+		d.path("etc", "network"), d.path("run", "network"), 0)
 	if err := os.WriteFile(d.path("govirtd.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +145,10 @@ func (d *testDaemon) start() {
 	}
 	defer logf.Close()
 	cmd := exec.Command(d.bin, "-f", d.path("govirtd.conf"))
+	if d.netns != "" {
+		// ip netns exec execs the daemon: the pid started is the daemon's.
+		cmd = exec.Command("ip", "netns", "exec", d.netns, d.bin, "-f", d.path("govirtd.conf"))
+	}
 	if d.privateVarLib {
 		// unshare and sh exec the daemon: the pid started is the daemon's.
 		cmd = exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
@@ -268,6 +280,9 @@ func (d *testDaemon) cleanup() {
 	}
 	for _, pid := range d.ownQemus() {
 		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if d.netns != "" {
+		d.cleanupNetns()
 	}
 	if d.t.Failed() {
 		d.t.Logf("daemon log:\n%s", d.log())
