@@ -365,7 +365,7 @@ func TestSIGHUPTLS(t *testing.T) {
 	// and key named, and the renewed material serves on.
 	missing := filepath.Join(dir, "nosuch.pem")
 	r.hangup(tlsConf("CN=alice,O=govirt", missing), 2)
-	if want := conf + ":12: cert_file " + missing; r.count("configuration file rejected", want) != 1 || r.count(want) != 1 {
+	if want := fmt.Sprintf("%s:%d: cert_file %s", conf, strings.Count(privateConfig(dir), "\n")+6, missing); r.count("configuration file rejected", want) != 1 || r.count(want) != 1 {
 		t.Fatalf("the log does not reject the file naming %q:\n%s", want, r.log)
 	}
 	mustList(t, uri(bob), "bob after a rejected reload")

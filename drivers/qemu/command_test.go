@@ -64,14 +64,26 @@ func xml2argv(t *testing.T, path string, restore bool) (string, string) {
 	n := 0
 	fakeMAC := func() string { n++; return fmt.Sprintf("52:54:00:00:00:%02x", n) }
 	l := launch{emulator: "/usr/bin/qemu-system-x86_64", monitorFD: 3}
-	if restore {
-		l.incomingFD = 4
-	}
 	def, err := domxml.Parse(string(data))
 	if err == nil {
 		prepareDefinition(def, fakeMAC)
 		// The channel sockets a start places in the state directory.
 		err = Config{StateDir: "/var/lib/govirtd/qemu"}.channelPaths(def, def.Name(), false)
+		// The taps a start makes, laid out as a start passes them.
+		var taps []*os.File
+		for _, n := range devices(def.XML).Interfaces {
+			var f *os.File
+			if tapInterface(&n) {
+				f = os.Stdin // stands for the tap: only its position counts
+			}
+			taps = append(taps, f)
+		}
+		var incoming *os.File
+		if restore {
+			incoming = os.Stdin
+		}
+		_, fds := fdsFor(incoming, taps)
+		l.incomingFD, l.tapFDs = fds.incomingFD, fds.tapFDs
 		var cmd *cmdline
 		if err == nil {
 			cmd, err = buildCommand(def, l)
