@@ -66,17 +66,24 @@ func (c Config) dnsmasqConf(def *libvirtxml.Network, subs []subnet) string {
 	}
 	if def.DNS != nil {
 		for _, f := range def.DNS.Forwarders {
+			addr := f.Addr
+			if addr != "" && f.Port != 0 {
+				addr += "#" + strconv.FormatUint(uint64(f.Port), 10) // dnsmasq's ADDR#PORT
+			}
 			switch {
-			case f.Domain != "" && f.Addr != "":
-				fmt.Fprintf(&b, "server=/%s/%s\n", f.Domain, f.Addr)
+			case f.Domain != "" && addr != "":
+				fmt.Fprintf(&b, "server=/%s/%s\n", f.Domain, addr)
 			case f.Domain != "":
 				fmt.Fprintf(&b, "server=/%s/#\n", f.Domain)
-			case f.Addr != "":
-				fmt.Fprintf(&b, "server=%s\n", f.Addr)
+			case addr != "":
+				fmt.Fprintf(&b, "server=%s\n", addr)
 			}
 		}
 		if def.DNS.ForwardPlainNames == "no" {
 			b.WriteString("domain-needed\n")
+		}
+		for _, t := range def.DNS.TXTs {
+			fmt.Fprintf(&b, "txt-record=%s,%s\n", t.Name, t.Value)
 		}
 	}
 	leases := 0
@@ -117,6 +124,13 @@ func (c Config) dnsmasqConf(def *libvirtxml.Network, subs []subnet) string {
 		fmt.Fprintf(&b, "dhcp-leasefile=%s\n", c.dnsmasqPath(name, "leases"))
 	}
 	fmt.Fprintf(&b, "addn-hosts=%s\n", c.dnsmasqPath(name, "addnhosts"))
+	if def.DnsmasqOptions != nil {
+		// <dnsmasq:options>: the administrator's own lines, verbatim,
+		// as libvirt appends them.
+		for _, o := range def.DnsmasqOptions.Option {
+			fmt.Fprintf(&b, "%s\n", o.Value)
+		}
+	}
 	return b.String()
 }
 
@@ -292,8 +306,9 @@ func (d *Driver) runningDnsmasq(name string) int {
 }
 
 // stopDnsmasq ends the network's dnsmasq (SIGTERM, then SIGKILL after a
-// grace period) and removes its files, the leases included.
-func (d *Driver) stopDnsmasq(name string) {
+// grace period) and removes its files, the leases too unless keepLeases
+// (a restart of a running network's dnsmasq).
+func (d *Driver) stopDnsmasq(name string, keepLeases bool) {
 	if pid := d.runningDnsmasq(name); pid > 0 {
 		syscall.Kill(pid, syscall.SIGTERM)
 		conf := d.cfg.dnsmasqPath(name, "conf")
@@ -306,7 +321,11 @@ func (d *Driver) stopDnsmasq(name string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	for _, kind := range []string{"pid", "conf", "hostsfile", "addnhosts", "leases"} {
+	kinds := []string{"pid", "conf", "hostsfile", "addnhosts"}
+	if !keepLeases {
+		kinds = append(kinds, "leases")
+	}
+	for _, kind := range kinds {
 		os.Remove(d.cfg.dnsmasqPath(name, kind))
 	}
 }
@@ -323,7 +342,7 @@ func (d *Driver) refreshDnsmasq(def *libvirtxml.Network) error {
 		if err != nil {
 			return err
 		}
-		d.log.Warn("dnsmasq of network is gone: starting it again", "network", def.Name)
+		d.log.Info("dnsmasq of network not running: starting it", "network", def.Name)
 		pid, err = d.startDnsmasq(def, subs)
 		if err != nil {
 			return err

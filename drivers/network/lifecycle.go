@@ -54,10 +54,10 @@ func (d *Driver) start(ctx context.Context, o *netxml.Obj) (err error) {
 		undo = append(undo, func() { d.removeRules(def) })
 		if needsDnsmasq(def) {
 			if pid, err = d.startDnsmasq(def, subs); err != nil {
-				d.stopDnsmasq(def.Name)
+				d.stopDnsmasq(def.Name, false)
 				return err
 			}
-			undo = append(undo, func() { d.stopDnsmasq(def.Name) })
+			undo = append(undo, func() { d.stopDnsmasq(def.Name, false) })
 		}
 	} else if m := mode(def); m == "bridge" && !linkExists(bridgeName(def)) {
 		return failed("cannot start network '%s': host bridge '%s' does not exist: create it, or name another in <bridge name>", def.Name, bridgeName(def))
@@ -140,7 +140,7 @@ func (d *Driver) stop(o *netxml.Obj) {
 func (d *Driver) teardown(def *libvirtxml.Network) {
 	if ownBridge(def) {
 		if needsDnsmasq(def) {
-			d.stopDnsmasq(def.Name)
+			d.stopDnsmasq(def.Name, false)
 		}
 		if err := d.removeRules(def); err != nil {
 			d.log.Error("network's firewall rules not removed", "network", def.Name, "table", tableName(def), "err", err)

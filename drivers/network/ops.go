@@ -198,6 +198,9 @@ func (d *Driver) parseNew(doc string) (*libvirtxml.Network, drivers.UUID, error)
 		return nil, uuid, drivers.Errorf(vir.ErrConfigUnsupported, vir.FromNetwork,
 			"forward mode '%s' of network '%s' is not supported: use nat, route, open, bridge or none (isolated)", m, def.Name)
 	}
+	if err := checkImplemented(def); err != nil {
+		return nil, uuid, err
+	}
 	if ownBridge(def) {
 		d.mu.RLock()
 		err := d.assignBridge(def, uuid)
@@ -208,6 +211,33 @@ func (d *Driver) parseNew(doc string) (*libvirtxml.Network, drivers.UUID, error)
 		addMAC(def)
 	}
 	return def, uuid, nil
+}
+
+// checkImplemented refuses what the driver would otherwise accept and
+// not do: a network that claims routes, QoS or VLANs it does not get is
+// worse than a clear refusal.
+func checkImplemented(def *libvirtxml.Network) error {
+	refuse := func(what string) error {
+		return drivers.Errorf(vir.ErrConfigUnsupported, vir.FromNetwork,
+			"%s of network '%s' is not supported by govirtd's network driver", what, def.Name)
+	}
+	switch {
+	case len(def.Routes) > 0:
+		return refuse("<route>")
+	case def.Bandwidth != nil:
+		return refuse("<bandwidth>")
+	case def.VLAN != nil:
+		return refuse("<vlan>")
+	case def.VirtualPort != nil:
+		return refuse("<virtualport>")
+	case len(def.PortGroups) > 0:
+		return refuse("<portgroup>")
+	case def.DNS != nil && len(def.DNS.SRVs) > 0:
+		return refuse("<dns><srv>")
+	case def.Forward != nil && (len(def.Forward.Interfaces) > 0 || len(def.Forward.PFs) > 0 || len(def.Forward.Addresses) > 0):
+		return refuse("a <forward> pool of interfaces")
+	}
+	return nil
 }
 
 // assignBridge gives def a free virbrN when it names no bridge, and
@@ -443,7 +473,7 @@ func (c *conn) NetworkUpdate(ctx context.Context, net protocol.Network, command 
 			return err
 		}
 		if vir.NetworkUpdateSection(section) == vir.NetworkSectionIPDhcpRange {
-			d.stopDnsmasq(after.Name)
+			d.stopDnsmasq(after.Name, true) // the new range needs a new dnsmasq; the leases stay
 		}
 		if err := d.refreshDnsmasq(after); err != nil {
 			d.mu.Lock()
