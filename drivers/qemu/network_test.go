@@ -307,6 +307,29 @@ func TestNetworkVirsh(t *testing.T) {
 	}
 }
 
+// TestNetworkNoDnsmasq: without dnsmasq a network that needs it does not
+// start, the error names the missing program and what installs it, and
+// nothing of the network is left; the daemon serves on.
+func TestNetworkNoDnsmasq(t *testing.T) {
+	d := newNetDaemon(t)
+	d.configure(`network_dnsmasq = "/nonexistent/dnsmasq"`)
+	d.start()
+	out, err := d.virsh("net-start", "default")
+	if err == nil || !strings.Contains(out, "/nonexistent/dnsmasq") || !strings.Contains(out, "dnsmasq-base") {
+		t.Errorf("net-start without dnsmasq: %v\n%s", err, out)
+	}
+	if d.linkExists("virbr0") {
+		t.Errorf("a network that did not start left its bridge")
+	}
+	if out, err := d.nftTable("govirtd-virbr0"); err == nil {
+		t.Errorf("a network that did not start left its nftables table:\n%s", out)
+	}
+	if !strings.Contains(d.log(), "autostart network not started") {
+		t.Errorf("the log does not say the autostart network did not start:\n%s", d.log())
+	}
+	d.mustVirsh("list", "--all")
+}
+
 // netGuestXML is a tiny guest on the network lab with mac, which pings
 // each address of ping once it has its DHCP lease.
 func netGuestXML(t *testing.T, d *testDaemon, name, mac, ping string) (path, console string) {

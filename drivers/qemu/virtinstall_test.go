@@ -13,8 +13,9 @@ import (
 // named name with a new 0.05 GiB disk in a pool of its own (as root its
 // default pool would be /var/lib/libvirt/images) and the given
 // --graphics ("": virt-install's default), as a user creates a guest; the
-// guest is destroyed and undefined when the test ends.
-func virtInstall(t *testing.T, d *testDaemon, name, graphics string) string {
+// guest is destroyed and undefined when the test ends. Its --network is
+// none unless network says otherwise.
+func virtInstall(t *testing.T, d *testDaemon, name, graphics string, network ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("virt-install")
 	if err != nil {
@@ -29,6 +30,9 @@ func virtInstall(t *testing.T, d *testDaemon, name, graphics string) string {
 	args := []string{"--connect", d.uri(), "--name", name, "--memory", "64",
 		"--disk", "pool=" + pool + ",size=0.05", "--import", "--osinfo", "detect=on,require=off",
 		"--network", "none", "--noautoconsole"}
+	if len(network) > 0 {
+		args[len(args)-2] = network[0]
+	}
 	if graphics != "" {
 		args = append(args, "--graphics", graphics)
 	}
@@ -65,6 +69,22 @@ func TestVirtInstall(t *testing.T) {
 		if !strings.Contains(xml, want) {
 			t.Errorf("the guest's XML lacks %s:\n%s", want, xml)
 		}
+	}
+}
+
+// TestVirtInstallNetwork: unchanged virt-install puts the guest on the
+// network default (--network network=default, as it chooses by itself
+// on a host that has it): a NIC (e1000, virt-install's choice for an OS
+// it does not know) on a tap on virbr0, listed by domiflist.
+func TestVirtInstallNetwork(t *testing.T) {
+	d := newNetDaemon(t)
+	d.start()
+	xml := virtInstall(t, d, "vinet", "none", "network=default")
+	if !strings.Contains(xml, `<source network="default" bridge="virbr0"`) || !strings.Contains(xml, `<target dev="vnet`) {
+		t.Errorf("the guest's live XML lacks its interface on default:\n%s", xml)
+	}
+	if out := d.mustVirsh("domiflist", "vinet"); !regexpMatch(`vnet\d+\s+network\s+default\s+e1000`, out) {
+		t.Errorf("domiflist vinet:\n%s", out)
 	}
 }
 
