@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers/netxml"
@@ -330,6 +331,46 @@ func (d *Driver) stopDnsmasq(name string, keepLeases bool) {
 	}
 }
 
+// watchDnsmasq supervises the network's dnsmasq as the QEMU driver does
+// its guests: it waits on a pidfd for the process to end (it is no child
+// of the daemon), and when it ends while the network is active and this
+// is still its dnsmasq, a new one is started and the exit logged. A
+// dnsmasq the driver stops or replaces is not restarted: its pid is no
+// longer the network's by then.
+func (d *Driver) watchDnsmasq(name string, pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		d.log.Warn("dnsmasq not supervised: cannot open a pidfd", "network", name, "pid", pid, "err", err)
+		return
+	}
+	go func() {
+		defer unix.Close(fd)
+		for {
+			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		d.job.Lock()
+		defer d.job.Unlock()
+		d.mu.RLock()
+		o, err := d.nets.ByName(name)
+		current := err == nil && o.Active && d.dns[name] == pid
+		var def *libvirtxml.Network
+		if current {
+			def = o.Def
+		}
+		d.mu.RUnlock()
+		if !current {
+			return
+		}
+		d.log.Warn("dnsmasq of network exited: starting it again", "network", name, "pid", pid)
+		if err := d.refreshDnsmasq(def); err != nil {
+			d.log.Error("dnsmasq of network not restarted", "network", name, "err", err)
+		}
+	}()
+}
+
 // refreshDnsmasq makes a running dnsmasq re-read the hosts files the
 // definition gives (SIGHUP), or starts it again when it is gone.
 func (d *Driver) refreshDnsmasq(def *libvirtxml.Network) error {
@@ -350,6 +391,7 @@ func (d *Driver) refreshDnsmasq(def *libvirtxml.Network) error {
 		d.mu.Lock()
 		d.dns[def.Name] = pid
 		d.mu.Unlock()
+		d.watchDnsmasq(def.Name, pid)
 		return nil
 	}
 	if err := d.cfg.writeHostsFiles(def); err != nil {

@@ -76,6 +76,9 @@ func (d *Driver) start(ctx context.Context, o *netxml.Obj) (err error) {
 		d.dns[def.Name] = pid
 	}
 	d.mu.Unlock()
+	if pid > 0 {
+		d.watchDnsmasq(def.Name, pid)
+	}
 	d.log.Info("network started", "network", def.Name, "bridge", bridgeName(def), "mode", modeName(def), "dnsmasq", pid)
 	d.emit(o, vir.NetworkEventStarted)
 	return nil
@@ -119,6 +122,7 @@ func (d *Driver) reattach(ctx context.Context, def *libvirtxml.Network) error {
 	d.mu.Lock()
 	d.dns[def.Name] = pid
 	d.mu.Unlock()
+	d.watchDnsmasq(def.Name, pid)
 	return nil
 }
 

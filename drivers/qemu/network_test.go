@@ -198,8 +198,18 @@ func TestNetworkVirsh(t *testing.T) {
 	if out, _ := runCmd("ip", "-n", d.netns, "-4", "addr", "show", "virbr0"); !strings.Contains(out, "192.168.122.1/24") {
 		t.Errorf("virbr0 has no 192.168.122.1/24:\n%s", out)
 	}
-	if d.dnsmasqPID("default") == 0 {
-		t.Errorf("no dnsmasq serves default")
+	old := d.dnsmasqPID("default")
+	if old == 0 {
+		t.Fatalf("no dnsmasq serves default")
+	}
+	// dnsmasq is supervised: killed, it is started again.
+	syscall.Kill(old, syscall.SIGKILL)
+	deadline := time.Now().Add(hang)
+	for pid := d.dnsmasqPID("default"); pid == 0 || pid == old; pid = d.dnsmasqPID("default") {
+		if time.Now().After(deadline) {
+			t.Fatalf("dnsmasq of default not started again after kill -9:\n%s", d.log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	ev := d.watchNetEvents()
