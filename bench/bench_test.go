@@ -14,6 +14,7 @@ import (
 	"github.com/govirt/govirtd/internal/testdaemon"
 
 	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/drivers/network"
 	"github.com/govirt/govirtd/drivers/qemu"
 	"github.com/govirt/govirtd/drivers/storage"
 )
@@ -197,12 +198,16 @@ func TestConfigs(t *testing.T) {
 	}
 	drv := qemu.New(qemu.Config{}, nil)
 	sd := storage.New(storage.Config{}, nil)
-	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"), drv, sd)
+	nd := network.New(network.Config{}, nil)
+	cfg, err := daemon.ParseConfig("govirtd.conf", govirtdConf("/tmp/y"), drv, sd, nd)
 	if err != nil || cfg.UnixSockDir != "/tmp/y" || len(cfg.Warnings) != 0 {
 		t.Errorf("govirtd config: %+v, %v", cfg, err)
 	}
 	if sc := sd.Config(); !strings.HasPrefix(sc.ConfigDir, "/tmp/y/") || !strings.HasPrefix(sc.StateDir, "/tmp/y/") {
 		t.Errorf("govirtd config: storage paths %q, %q outside the daemon's directory", sc.ConfigDir, sc.StateDir)
+	}
+	if nc := nd.Config(); !strings.HasPrefix(nc.ConfigDir, "/tmp/y/") || !strings.HasPrefix(nc.StateDir, "/tmp/y/") || !nc.NoDefault {
+		t.Errorf("govirtd config: network paths %q, %q outside the daemon's directory, or a default network (%v)", nc.ConfigDir, nc.StateDir, !nc.NoDefault)
 	}
 	q := drv.Config()
 	for _, p := range []string{q.Binary, q.ConfigDir, q.AutostartDir, q.StateDir, q.LogDir} {
