@@ -180,6 +180,21 @@ func (e DeviceRemovedEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackDeviceRemovedMsg{Msg: protocol.DomainEventDeviceRemovedMsg{Dom: e.Dom, DevAlias: e.Alias}}
 }
 
+// DeviceAddedEvent is VIR_DOMAIN_EVENT_ID_DEVICE_ADDED: a device was
+// hot-plugged into the running guest.
+type DeviceAddedEvent struct {
+	Dom   Domain
+	Alias string
+}
+
+func (e DeviceAddedEvent) EventID() vir.DomainEventID { return vir.DomainEventIDDeviceAdded }
+func (e DeviceAddedEvent) EventDomain() Domain        { return e.Dom }
+func (e DeviceAddedEvent) EventKey() UUID             { return e.Dom.UUID }
+
+func (e DeviceAddedEvent) Wire() protocol.CallbackMsg {
+	return &protocol.DomainEventCallbackDeviceAddedMsg{Dom: e.Dom, DevAlias: e.Alias}
+}
+
 // EventCallback receives the events of one registration. It runs on the
 // goroutine that raised the event, while the driver may hold locks: it
 // must not block and must not call back into the driver. The daemon's

@@ -383,6 +383,9 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 		d.saveStatus(dom)
 	}
 	dom.mu.Unlock()
+	// qemu reports no addition: the driver raises DEVICE_ADDED once
+	// device_add succeeded, as libvirt does.
+	d.events.Emit(drivers.DeviceAddedEvent{Dom: dom.ref(), Alias: alias})
 	return nil
 }
 

@@ -85,14 +85,15 @@ func TestHotplugLive(t *testing.T) {
 	}
 	disk := d.path("disk.xml")
 	writeFile(t, disk, "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='"+img+"'/><target dev='vdb' bus='virtio'/></disk>")
+	w := d.watchEvents()
 	d.mustVirsh("attach-device", "tiny", disk, "--live")
+	w.waitLine("event 'device-added' for domain 'tiny': virtio-disk1")
 	if out := d.mustVirsh("domblklist", "tiny"); !strings.Contains(out, "vdb") || !strings.Contains(out, img) {
 		t.Fatalf("domblklist after attach:\n%s", out)
 	}
 	if out := d.mustVirsh("dumpxml", "--inactive", "tiny"); strings.Contains(out, "vdb") {
 		t.Errorf("a --live attach changed the persistent definition:\n%s", out)
 	}
-	w := d.watchEvents()
 	d.mustVirsh("detach-device", "tiny", disk, "--live")
 	w.waitLine("event 'device-removed' for domain 'tiny': virtio-disk1")
 	testutil.WaitFor(t, "vdb to leave the live XML", func() bool {

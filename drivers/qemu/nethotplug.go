@@ -113,6 +113,7 @@ func (d *Driver) attachLiveNIC(ctx context.Context, dom *domain, in *libvirtxml.
 		d.saveStatus(dom)
 	}
 	dom.mu.Unlock()
+	d.events.Emit(drivers.DeviceAddedEvent{Dom: dom.ref(), Alias: alias})
 	return nil
 }
 

@@ -500,7 +500,9 @@ func TestNetworkInterfaceHotplug(t *testing.T) {
 	d.mustVirsh("start", "gh")
 	waitConsole(t, console, "GUEST-READY", 1)
 
+	w := d.watchEvents()
 	d.mustVirsh("attach-interface", "gh", "network", "lab", "--model", "virtio", "--mac", "52:54:00:aa:00:0d", "--live")
+	w.waitLine("event 'device-added' for domain 'gh': net1")
 	iflist := d.mustVirsh("domiflist", "gh")
 	if !regexpMatch(`vnet\d+\s+network\s+lab\s+virtio\s+52:54:00:aa:00:0d`, iflist) {
 		t.Fatalf("domiflist after attach-interface:\n%s", iflist)
@@ -519,6 +521,7 @@ func TestNetworkInterfaceHotplug(t *testing.T) {
 		t.Errorf("domif-getlink after setting it up: %s", out)
 	}
 	d.mustVirsh("detach-interface", "gh", "network", "--mac", "52:54:00:aa:00:0d", "--live")
+	w.waitLine("event 'device-removed' for domain 'gh': net1")
 	deadline := time.Now().Add(hang)
 	for d.linkExists(tap) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
