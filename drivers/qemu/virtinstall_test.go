@@ -228,3 +228,51 @@ func TestVirtInstallExistingDisk(t *testing.T) {
 		t.Errorf("the guest does not use %s as qcow2:\n%s", img, xml)
 	}
 }
+
+// TestVirtInstallBootsOnDefault: unchanged virt-install creates the tiny
+// test guest (its kernel and initrd through --boot, a volume of a pool as
+// its disk) on the network default with a VNC display; the guest boots,
+// gets its address from default's dnsmasq and pings the bridge, and the
+// lease is listed.
+func TestVirtInstallBootsOnDefault(t *testing.T) {
+	bin, err := exec.LookPath("virt-install")
+	if err != nil {
+		t.Fatalf("virt-install is not installed (%v): `make deps` installs it (Debian package virtinst)", err)
+	}
+	d := newNetDaemon(t)
+	d.start()
+	guest := guestDir(t)
+	d.mustVirsh("pool-define-as", "vbpool", "dir", "--target", d.path("images-vb"))
+	d.mustVirsh("pool-build", "vbpool")
+	d.mustVirsh("pool-start", "vbpool")
+	console := d.path("vboot.console")
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	// --virt-type qemu: TCG, as the other tests run (this machine's KVM
+	// may be nested and slow to boot, or absent on CI).
+	cmd := exec.CommandContext(ctx, bin, "--connect", d.uri(), "--name", "vboot", "--memory", "128", "--virt-type", "qemu",
+		"--disk", "pool=vbpool,size=0.05", "--import", "--osinfo", "detect=on,require=off",
+		"--boot", "kernel="+guest+"/vmlinuz,initrd="+guest+"/initrd.gz,kernel_args=console=ttyS0 quiet panic=-1 govirt.net govirt.host=vboot govirt.ping=192.168.122.1",
+		"--network", "network=default,model=virtio", "--graphics", "vnc", "--serial", "file,path="+console, "--noautoconsole")
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "LC_ALL=C", "XDG_CACHE_HOME="+filepath.Join(home, ".cache"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("virt-install: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { d.virsh("destroy", "vboot") })
+	defer func() {
+		if t.Failed() {
+			data, _ := os.ReadFile(d.path("log", "vboot.log"))
+			t.Logf("qemu log:\n%s", data)
+		}
+	}()
+	waitConsole(t, console, "GUEST-IP 192.168.122.", 1)
+	waitConsole(t, console, "GUEST-PING 192.168.122.1", 1)
+	if leases := d.mustVirsh("net-dhcp-leases", "default"); !regexpMatch(`ipv4\s+192\.168\.122\.\d+/24\s+vboot`, leases) {
+		t.Errorf("net-dhcp-leases default lacks vboot:\n%s", leases)
+	}
+	if xml := d.mustVirsh("dumpxml", "vboot"); !strings.Contains(xml, `type="vnc"`) || !strings.Contains(xml, "vboot.qcow2") {
+		t.Errorf("the guest lacks its VNC display or pool volume:\n%s", xml)
+	}
+}
