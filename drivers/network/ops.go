@@ -202,10 +202,7 @@ func (d *Driver) parseNew(doc string) (*libvirtxml.Network, drivers.UUID, error)
 		return nil, uuid, err
 	}
 	if ownBridge(def) {
-		d.mu.RLock()
-		err := d.assignBridge(def, uuid)
-		d.mu.RUnlock()
-		if err != nil {
+		if err := d.assignBridge(def, uuid); err != nil {
 			return nil, uuid, err
 		}
 		addMAC(def)
@@ -241,24 +238,26 @@ func checkImplemented(def *libvirtxml.Network) error {
 }
 
 // assignBridge gives def a free virbrN when it names no bridge, and
-// refuses a bridge another network uses; mu is held.
+// refuses a bridge another network uses. The table is read under mu;
+// the host's links are looked at after it is released.
 func (d *Driver) assignBridge(def *libvirtxml.Network, uuid drivers.UUID) error {
 	used := map[string]bool{}
+	d.mu.RLock()
 	for _, o := range d.nets.Objs {
 		if o.UUID == uuid {
 			continue
 		}
 		for _, x := range []*libvirtxml.Network{o.Def, o.NewDef} {
 			if x != nil && bridgeName(x) != "" {
-				if bridgeName(x) == bridgeName(def) {
-					return drivers.Errorf(vir.ErrInternalError, vir.FromNetwork,
-						"bridge name '%s' already in use.", bridgeName(def))
-				}
 				used[bridgeName(x)] = true
 			}
 		}
 	}
-	if bridgeName(def) != "" {
+	d.mu.RUnlock()
+	if name := bridgeName(def); name != "" {
+		if used[name] {
+			return drivers.Errorf(vir.ErrInternalError, vir.FromNetwork, "bridge name '%s' already in use.", name)
+		}
 		return nil
 	}
 	for i := 0; i < 256; i++ {
@@ -335,12 +334,10 @@ func (c *conn) NetworkCreateXMLFlags(ctx context.Context, xml string, flags uint
 	if err != nil {
 		return protocol.Network{}, err
 	}
+	// An inactive defined network of the same name and UUID starts with
+	// this definition as its live one, as libvirt's does.
 	d.mu.Lock()
-	if o := d.nets.FindUUID(uuid); o != nil || func() bool { _, err := d.nets.ByName(def.Name); return err == nil }() {
-		d.mu.Unlock()
-		return protocol.Network{}, drivers.Errorf(vir.ErrOperationFailed, vir.FromNetwork,
-			"network '%s' already exists: start it with net-start, or give this one another name and uuid", def.Name)
-	}
+	existed := d.nets.FindUUID(uuid) != nil
 	o, err := d.nets.Assign(def, uuid, true, true)
 	d.mu.Unlock()
 	if err != nil {
@@ -348,7 +345,11 @@ func (c *conn) NetworkCreateXMLFlags(ctx context.Context, xml string, flags uint
 	}
 	if err := d.start(ctx, o); err != nil {
 		d.mu.Lock()
-		d.nets.Remove(o)
+		if existed {
+			o.Def, o.NewDef = o.NewDef, nil
+		} else {
+			d.nets.Remove(o)
+		}
 		d.mu.Unlock()
 		return protocol.Network{}, err
 	}

@@ -281,6 +281,20 @@ func TestNetworkVirsh(t *testing.T) {
 	}
 	ev.expect("lab", "Defined", "Started", "Stopped", "Undefined")
 
+	// A transient isolated network: active while it runs, gone after.
+	os.WriteFile(d.path("tmp.xml"), []byte(`<network><name>tmpnet</name><bridge name='gvtmp'/><ip address='10.77.0.1' prefix='24'><dhcp><range start='10.77.0.10' end='10.77.0.20'/></dhcp></ip></network>`), 0o644)
+	d.mustVirsh("net-create", d.path("tmp.xml"))
+	if out := d.mustVirsh("net-list", "--all"); !regexpMatch(`tmpnet\s+active\s+no\s+no`, out) {
+		t.Errorf("net-list with a transient network:\n%s", out)
+	}
+	if table, err := d.nftTable("govirtd-gvtmp"); err != nil || strings.Contains(table, "saddr") || !strings.Contains(table, `iifname "gvtmp" reject`) {
+		t.Errorf("an isolated network's rules (%v):\n%s", err, table)
+	}
+	d.mustVirsh("net-destroy", "tmpnet")
+	if out := d.mustVirsh("net-list", "--all"); strings.Contains(out, "tmpnet") || d.linkExists("gvtmp") {
+		t.Errorf("a destroyed transient network remains:\n%s", out)
+	}
+
 	// A bridge name another network has: refused at define.
 	os.WriteFile(d.path("clash.xml"), []byte(`<network><name>clash</name><bridge name='virbr0'/></network>`), 0o644)
 	if out, err := d.virsh("net-define", d.path("clash.xml")); err == nil || !strings.Contains(out, "bridge name 'virbr0' already in use") {
