@@ -44,8 +44,6 @@ type Daemon struct {
 	paths    []string   // socket paths to remove at shutdown
 	tlsAddr  string     // the TLS listener's address, once it listens (tls.go)
 	roName   string     // the read-only listener's name, for its limit
-	// inherited are the sockets systemd passed, by name (SetInherited).
-	inherited map[string]net.Listener
 
 	// tls is the TLS material of new handshakes; nil while the TLS
 	// listener does not listen.
@@ -154,45 +152,22 @@ func (d *Daemon) shutdownDrivers(ctx context.Context) {
 	d.started = nil
 }
 
-// SetInherited gives the daemon the sockets systemd passed it (socket
-// activation, systemd.Listeners), by their systemd names; call it before
-// Listen. Those sockets are served instead of the ones Listen would make,
-// and never unlinked: systemd owns them.
-func (d *Daemon) SetInherited(ls map[string]net.Listener) { d.inherited = ls }
-
-// Listen serves the read-write and read-only unix sockets (systemd's, or
-// made in unix_sock_dir) until Shutdown, and the TLS listener (systemd's,
-// or when listen_tls = 1 its own). It returns once they accept.
+// Listen creates unix_sock_dir and its two sockets and serves them until
+// Shutdown, and the TLS listener when listen_tls = 1. It returns once
+// they accept.
 func (d *Daemon) Listen() error {
-	rw, ro := d.inherited[systemd.SocketRW], d.inherited[systemd.SocketRO]
-	for _, l := range []net.Listener{rw, ro} {
-		if l != nil {
-			d.log.Info("listening", "socket", l.Addr().String(), "from", "systemd")
-		}
+	dir := d.cfg.SockDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create unix_sock_dir %s: %w (run as root, or set unix_sock_dir in the config file)", dir, err)
 	}
-	if rw == nil || ro == nil {
-		dir := d.cfg.SockDir()
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("cannot create unix_sock_dir %s: %w (run as root, or set unix_sock_dir in the config file)", dir, err)
-		}
-		var err error
-		if rw == nil {
-			if rw, err = d.listenUnix(filepath.Join(dir, rpc.SockRW), d.cfg.UnixSockRWPerms); err != nil {
-				return err
-			}
-		}
-		if ro == nil {
-			if ro, err = d.listenUnix(filepath.Join(dir, rpc.SockRO), d.cfg.UnixSockROPerms); err != nil {
-				rw.Close()
-				return err
-			}
-		}
+	rw, err := d.listenUnix(filepath.Join(dir, rpc.SockRW), d.cfg.UnixSockRWPerms)
+	if err != nil {
+		return err
 	}
-	if l := d.inherited[systemd.SocketAdmin]; l != nil {
-		// The admin program is not served yet: the socket is closed
-		// rather than left accepting clients nobody answers.
-		d.log.Warn("systemd passed the admin socket, but govirtd does not serve libvirt's admin program yet: it is closed", "socket", l.Addr().String())
-		l.Close()
+	ro, err := d.listenUnix(filepath.Join(dir, rpc.SockRO), d.cfg.UnixSockROPerms)
+	if err != nil {
+		rw.Close()
+		return err
 	}
 	d.roName = ro.Addr().String()
 	for _, l := range []struct {
@@ -297,11 +272,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.notify(systemd.Ready("serving"))
-	stopWatchdog := make(chan struct{})
-	defer close(stopWatchdog)
-	if iv := systemd.Watchdog(stopWatchdog, func(err error) { d.log.Warn("systemd watchdog", "err", err) }); iv > 0 {
-		d.log.Info("systemd watchdog on", "interval", iv)
-	}
 	for {
 		select {
 		case <-ctx.Done():

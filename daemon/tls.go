@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/rpc"
-	"github.com/govirt/govirtd/systemd"
 )
 
 // TLSSettings are libvirtd.conf's TLS keys. Empty strings take libvirtd's
@@ -492,8 +491,7 @@ func (d *Daemon) prepareTLS(set TLSSettings) (*tlsState, error) {
 // client and connected clients keep their session.
 func (d *Daemon) listenTLS() {
 	set := d.cfg.TLS
-	inherited := d.inherited[systemd.SocketTLS]
-	if !set.Listen && inherited == nil {
+	if !set.Listen {
 		return
 	}
 	fail := func(err error) {
@@ -504,14 +502,10 @@ func (d *Daemon) listenTLS() {
 		fail(err)
 		return
 	}
-	// systemd's socket (govirtd-tls.socket) when it passed one, whatever
-	// listen_tls says, as libvirtd serves its activated TLS socket.
-	l := inherited
-	if l == nil {
-		if l, err = net.Listen("tcp", set.Addr()); err != nil {
-			fail(fmt.Errorf("cannot listen on %s: %w (check listen_addr and tls_port)", set.Addr(), err))
-			return
-		}
+	l, err := net.Listen("tcp", set.Addr())
+	if err != nil {
+		fail(fmt.Errorf("cannot listen on %s: %w (check listen_addr and tls_port)", set.Addr(), err))
+		return
 	}
 	d.tls.Store(st)
 	d.listenMu.Lock()

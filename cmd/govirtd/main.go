@@ -19,7 +19,6 @@ import (
 	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/internal/ratelog"
-	"github.com/govirt/govirtd/systemd"
 )
 
 func main() {
@@ -75,14 +74,7 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			qemuDriver.SetLogger(log)
 			storageDriver.SetLogger(log)
 			networkDriver.SetLogger(log)
-			// Sockets systemd passed (govirtd*.socket) are served in
-			// place of the ones the daemon would make.
-			inherited, err := systemd.Listeners(systemd.FirstFD)
-			if err != nil {
-				return err
-			}
 			d := daemon.New(cfg, log, testDriver, qemuDriver)
-			d.SetInherited(inherited)
 			d.SetConfigFile(configPath) // what SIGHUP re-reads
 			d.SetLogLevel(level, verbose)
 			// The storage concern of qemu:///system and session, as
