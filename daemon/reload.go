@@ -172,8 +172,11 @@ func (d *Daemon) ReloadConfig() error {
 	// serves and listen_tls stays 1 the files are re-read even if no key
 	// changed: renewed certificates keep their file names.
 	listening := d.tls.Load() != nil
+	d.listenMu.Lock()
+	inherited := d.tlsInherited
+	d.listenMu.Unlock()
 	var st *tlsState
-	if listening && nc.TLS.Listen {
+	if listening && (nc.TLS.Listen || inherited) {
 		if st, err = d.prepareTLS(nc.TLS); err != nil {
 			return reject(nc.withLine(err))
 		}
