@@ -301,6 +301,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	d.notify(systemd.Status("starting the drivers"))
 	if err := d.Startup(ctx); err != nil {
 		return err
 	}
@@ -308,11 +309,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.shutdownDrivers(context.Background())
 		return err
 	}
-	d.notify(systemd.Ready("serving"))
+	d.notify(systemd.Ready(d.servingStatus()))
+	// The watchdog is pinged from this loop, not a goroutine of its own:
+	// a loop stuck (in a reload, say) stops the pings and systemd
+	// restarts the daemon, as WatchdogSec= means.
+	var watchdog <-chan time.Time
+	every, err := systemd.WatchdogInterval()
+	d.notify(err)
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		watchdog = t.C
+		d.notify(systemd.Watchdog())
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop()
+		case <-watchdog:
+			d.notify(systemd.Watchdog())
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				d.Hangup(ctx)
@@ -324,6 +339,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// servingStatus is the STATUS= line of a daemon that serves: where.
+func (d *Daemon) servingStatus() string {
+	s := "serving on " + d.cfg.SockDir()
+	if d.roName != "" {
+		s = "serving on " + filepath.Dir(d.roName)
+	}
+	if a := d.TLSAddr(); a != "" {
+		s += " and TLS " + a
+	}
+	return s
+}
+
 // notify logs a failed systemd notification; the daemon runs on.
 func (d *Daemon) notify(err error) {
 	if err != nil {
@@ -332,7 +359,7 @@ func (d *Daemon) notify(err error) {
 }
 
 func (d *Daemon) stop() error {
-	d.notify(systemd.Stopping())
+	d.notify(systemd.Stopping("stopping: disconnecting clients, then stopping the drivers (guests keep running)"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return d.Shutdown(ctx)

@@ -41,7 +41,7 @@ func (d *Daemon) SetLogLevel(v *slog.LevelVar, fixed bool) { d.logLevel, d.logFi
 // theirs, not the file's). systemd hears RELOADING=1, then READY=1.
 func (d *Daemon) Hangup(ctx context.Context) error {
 	d.log.Info("SIGHUP: reloading the configuration and the drivers")
-	d.notify(systemd.Reloading())
+	d.notify(systemd.Reloading("reloading the configuration file and the drivers"))
 	cerr := d.ReloadConfig()
 	derr := d.Reload(ctx)
 	status := "serving; last reload succeeded"

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,8 +142,10 @@ func startActivated(t *testing.T, bin, dir, conf string, extraEnv ...string) *ac
 // TestSocketActivation: real systemd-socket-activate holds the four
 // sockets; real virsh's first connection starts the daemon, which
 // serves virsh on the inherited read-write, read-only and TLS sockets
-// (listen_tls = 0: the unit decides), tells systemd READY=1 and, on
-// SIGTERM, STOPPING=1, and leaves systemd's socket files in place.
+// (listen_tls = 0: the unit decides). On its NOTIFY_SOCKET: READY=1
+// with a STATUS= line, WATCHDOG=1 pings (WATCHDOG_USEC set), on SIGHUP
+// RELOADING=1 with MONOTONIC_USEC then READY=1, on SIGTERM STOPPING=1;
+// systemd's socket files stay in place.
 func TestSocketActivation(t *testing.T) {
 	bin := buildDaemon(t)
 	dir, err := os.MkdirTemp("", "govirtd-sa-")
@@ -157,7 +161,8 @@ func TestSocketActivation(t *testing.T) {
 	os.WriteFile(conf, []byte(privateConfig(dir)+fmt.Sprintf("log_level = 2\nlisten_tls = 0\nkey_file = %q\ncert_file = %q\nca_file = %q\n",
 		srvKey, srvCert, pki.CACert())), 0o644)
 
-	a := startActivated(t, bin, dir, conf)
+	// systemd's WatchdogSec=1s: pings every half second.
+	a := startActivated(t, bin, dir, conf, "WATCHDOG_USEC=1000000")
 	if msgs := a.notify.all(); len(msgs) != 0 {
 		t.Fatalf("notifications before any client: %q", msgs)
 	}
@@ -182,6 +187,21 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("destroy on the read-only socket: %v\n%s", err, out)
 	}
 	mustList(t, "test+tls://"+a.tls+"/default?pkipath="+alice, "on the inherited TLS socket")
+
+	// The watchdog is pinged, more than once.
+	a.notify.wait(t, "WATCHDOG=1", 2, func(m string) bool { return m == "WATCHDOG=1" })
+
+	// SIGHUP: RELOADING=1 with CLOCK_MONOTONIC, then READY=1 again.
+	a.hup()
+	reload, _ := a.notify.wait(t, "RELOADING=1", 1, func(m string) bool { return hasLine(m, "RELOADING=1") })
+	if !regexp.MustCompile(`\nMONOTONIC_USEC=\d+\n`).MatchString(reload) || !strings.Contains(reload, "STATUS=reloading") {
+		t.Fatalf("RELOADING=1 without MONOTONIC_USEC and STATUS: %q", reload)
+	}
+	again, before := a.notify.wait(t, "READY=1 after the reload", 2, func(m string) bool { return hasLine(m, "READY=1") })
+	if !slices.Contains(before, reload) || !strings.Contains(again, "STATUS=serving; last reload succeeded") {
+		t.Fatalf("the second READY=1 (%q) does not follow RELOADING=1: %q", again, before)
+	}
+	mustList(t, "test+unix:///default?socket="+a.rw, "after the reload")
 
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	if err := a.cmd.Wait(); err != nil {
