@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,7 +44,13 @@ type Daemon struct {
 	listenMu sync.Mutex // guards paths and tlsAddr
 	paths    []string   // socket paths to remove at shutdown
 	tlsAddr  string     // the TLS listener's address, once it listens (tls.go)
-	roName   string     // the read-only listener's name, for its limit
+	// tlsInherited: the TLS listener is systemd's socket, which serves
+	// (and reloads its material) whatever listen_tls says.
+	tlsInherited bool
+	roName       string // the read-only listener's name, for its limit
+
+	// inherited are the sockets systemd passed, until Listen takes them.
+	inherited *systemd.Inherited
 
 	// tls is the TLS material of new handshakes; nil while the TLS
 	// listener does not listen.
@@ -152,19 +159,23 @@ func (d *Daemon) shutdownDrivers(ctx context.Context) {
 	d.started = nil
 }
 
-// Listen creates unix_sock_dir and its two sockets and serves them until
-// Shutdown, and the TLS listener when listen_tls = 1. It returns once
-// they accept.
+// SetInherited gives the daemon the sockets systemd passed it (socket
+// activation); Listen serves each instead of making its own, and never
+// removes their files.
+func (d *Daemon) SetInherited(in *systemd.Inherited) { d.inherited = in }
+
+// Listen serves, until Shutdown, the read-write and read-only unix
+// sockets — the ones systemd passed (SetInherited), else its own in
+// unix_sock_dir — and the TLS listener when systemd passed its socket or
+// listen_tls = 1. It returns once they accept.
 func (d *Daemon) Listen() error {
-	dir := d.cfg.SockDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot create unix_sock_dir %s: %w (run as root, or set unix_sock_dir in the config file)", dir, err)
-	}
-	rw, err := d.listenUnix(filepath.Join(dir, rpc.SockRW), d.cfg.UnixSockRWPerms)
+	in := d.inherited
+	defer in.Close() // what no listener took
+	rw, err := d.unixListener(in, systemd.SocketRW, rpc.SockRW, d.cfg.UnixSockRWPerms)
 	if err != nil {
 		return err
 	}
-	ro, err := d.listenUnix(filepath.Join(dir, rpc.SockRO), d.cfg.UnixSockROPerms)
+	ro, err := d.unixListener(in, systemd.SocketRO, rpc.SockRO, d.cfg.UnixSockROPerms)
 	if err != nil {
 		rw.Close()
 		return err
@@ -185,11 +196,37 @@ func (d *Daemon) Listen() error {
 		}()
 	}
 	// A broken TLS setup is logged and leaves only TLS off.
-	d.listenTLS()
+	d.listenTLS(in.Take(systemd.SocketTLS))
+	if l := in.Take(systemd.SocketAdmin); l != nil {
+		d.log.Warn("systemd passed govirtd-admin.socket, which this daemon does not serve yet; closed", "socket", l.Addr().String())
+		l.Close()
+	}
+	if rest := in.Rest(); len(rest) > 0 {
+		d.log.Warn("systemd passed sockets govirtd does not know; closed (name them govirtd.socket, govirtd-ro.socket, govirtd-admin.socket or govirtd-tls.socket)",
+			"names", strings.Join(rest, ", "))
+	}
 	if d.OnListening != nil {
 		d.OnListening(rw.Addr().String(), ro.Addr().String())
 	}
 	return nil
+}
+
+// unixListener is the socket systemd passed as unit, or else the
+// daemon's own file in unix_sock_dir.
+func (d *Daemon) unixListener(in *systemd.Inherited, unit, file string, perms os.FileMode) (net.Listener, error) {
+	if l := in.Take(unit); l != nil {
+		if _, ok := l.(*net.UnixListener); !ok {
+			l.Close()
+			return nil, fmt.Errorf("systemd passed %s as %s, which is not a unix socket (set ListenStream= to a path in %s)", l.Addr(), unit, unit)
+		}
+		d.log.Info("listening", "socket", l.Addr().String(), "from", "systemd "+unit)
+		return l, nil
+	}
+	dir := d.cfg.SockDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create unix_sock_dir %s: %w (run as root, or set unix_sock_dir in the config file)", dir, err)
+	}
+	return d.listenUnix(filepath.Join(dir, file), perms)
 }
 
 // listenUnix listens on path with mode perms, taking over a stale socket
@@ -264,6 +301,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	d.notify(systemd.Status("starting the drivers"))
 	if err := d.Startup(ctx); err != nil {
 		return err
 	}
@@ -271,11 +309,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.shutdownDrivers(context.Background())
 		return err
 	}
-	d.notify(systemd.Ready("serving"))
+	d.notify(systemd.Ready(d.servingStatus()))
+	// The watchdog is pinged from this loop, not a goroutine of its own:
+	// a loop stuck (in a reload, say) stops the pings and systemd
+	// restarts the daemon, as WatchdogSec= means.
+	var watchdog <-chan time.Time
+	every, err := systemd.WatchdogInterval()
+	d.notify(err)
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		watchdog = t.C
+		d.notify(systemd.Watchdog())
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop()
+		case <-watchdog:
+			d.notify(systemd.Watchdog())
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				d.Hangup(ctx)
@@ -287,6 +339,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// servingStatus is the STATUS= line of a daemon that serves: where.
+func (d *Daemon) servingStatus() string {
+	s := "serving on " + d.cfg.SockDir()
+	if d.roName != "" {
+		s = "serving on " + filepath.Dir(d.roName)
+	}
+	if a := d.TLSAddr(); a != "" {
+		s += " and TLS " + a
+	}
+	return s
+}
+
 // notify logs a failed systemd notification; the daemon runs on.
 func (d *Daemon) notify(err error) {
 	if err != nil {
@@ -295,7 +359,7 @@ func (d *Daemon) notify(err error) {
 }
 
 func (d *Daemon) stop() error {
-	d.notify(systemd.Stopping())
+	d.notify(systemd.Stopping("stopping: disconnecting clients, then stopping the drivers (guests keep running)"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return d.Shutdown(ctx)

@@ -41,7 +41,7 @@ func (d *Daemon) SetLogLevel(v *slog.LevelVar, fixed bool) { d.logLevel, d.logFi
 // theirs, not the file's). systemd hears RELOADING=1, then READY=1.
 func (d *Daemon) Hangup(ctx context.Context) error {
 	d.log.Info("SIGHUP: reloading the configuration and the drivers")
-	d.notify(systemd.Reloading())
+	d.notify(systemd.Reloading("reloading the configuration file and the drivers"))
 	cerr := d.ReloadConfig()
 	derr := d.Reload(ctx)
 	status := "serving; last reload succeeded"
@@ -172,8 +172,11 @@ func (d *Daemon) ReloadConfig() error {
 	// serves and listen_tls stays 1 the files are re-read even if no key
 	// changed: renewed certificates keep their file names.
 	listening := d.tls.Load() != nil
+	d.listenMu.Lock()
+	inherited := d.tlsInherited
+	d.listenMu.Unlock()
 	var st *tlsState
-	if listening && nc.TLS.Listen {
+	if listening && (nc.TLS.Listen || inherited) {
 		if st, err = d.prepareTLS(nc.TLS); err != nil {
 			return reject(nc.withLine(err))
 		}

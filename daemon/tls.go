@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/systemd"
 )
 
 // TLSSettings are libvirtd.conf's TLS keys. Empty strings take libvirtd's
@@ -483,35 +484,50 @@ func (d *Daemon) prepareTLS(set TLSSettings) (*tlsState, error) {
 	return &tlsState{t: t, cfg: cfg, desc: "cert_file " + set.Cert() + ": " + describeCert(t.pair.Leaf)}, nil
 }
 
-// listenTLS starts the TLS listener when listen_tls = 1. A broken setup
+// listenTLS starts the TLS listener on l, the socket systemd passed
+// (whatever listen_tls says: the unit decides), or else on
+// listen_addr:tls_port when listen_tls = 1. A broken setup
 // (missing file, bad key, a certificate failing the sanity check) is
 // logged and disables only this listener: the unix sockets serve on.
 // Each handshake takes the material in d.tls when it begins, so that a
 // SIGHUP's renewed certificates and allowed DNs apply to the next
 // client and connected clients keep their session.
-func (d *Daemon) listenTLS() {
+func (d *Daemon) listenTLS(l net.Listener) {
 	set := d.cfg.TLS
-	if !set.Listen {
+	if !set.Listen && l == nil {
 		return
 	}
+	addr, inherited := set.Addr(), l != nil
+	if inherited {
+		addr = l.Addr().String()
+	}
 	fail := func(err error) {
-		d.log.Error("TLS listener disabled; the unix sockets keep serving (run `govirsh tls check` to see every problem)", "addr", set.Addr(), "err", err)
+		d.log.Error("TLS listener disabled; the unix sockets keep serving (run `govirsh tls check` to see every problem)", "addr", addr, "err", err)
 	}
 	st, err := d.prepareTLS(set)
 	if err != nil {
+		if l != nil {
+			l.Close()
+		}
 		fail(err)
 		return
 	}
-	l, err := net.Listen("tcp", set.Addr())
-	if err != nil {
-		fail(fmt.Errorf("cannot listen on %s: %w (check listen_addr and tls_port)", set.Addr(), err))
-		return
+	if l == nil {
+		if l, err = net.Listen("tcp", addr); err != nil {
+			fail(fmt.Errorf("cannot listen on %s: %w (check listen_addr and tls_port)", addr, err))
+			return
+		}
 	}
 	d.tls.Store(st)
 	d.listenMu.Lock()
+	d.tlsInherited = inherited
 	d.tlsAddr = l.Addr().String()
 	d.listenMu.Unlock()
-	d.log.Info("listening", "tls", l.Addr().String(), "cert_file", set.Cert(), "ca_file", set.CA())
+	from := "listen_tls"
+	if inherited {
+		from = "systemd " + systemd.SocketTLS
+	}
+	d.log.Info("listening", "tls", l.Addr().String(), "from", from, "cert_file", set.Cert(), "ca_file", set.CA())
 	cfg := &tls.Config{
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return d.tls.Load().cfg, nil },
 	}

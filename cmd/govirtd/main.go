@@ -19,6 +19,7 @@ import (
 	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/internal/ratelog"
+	"github.com/govirt/govirtd/systemd"
 )
 
 func main() {
@@ -37,13 +38,22 @@ func newCommand() *cobra.Command {
 		Use:   "govirtd",
 		Short: "Virtualization management daemon speaking libvirt's remote protocol",
 		Long: `govirtd serves libvirt's remote RPC protocol on a read-write and a
-read-only unix socket. Without --config it runs on an embedded default
-configuration (see daemon/govirtd.conf), with its sockets in /run/govirtd
-as root, else in $XDG_RUNTIME_DIR/govirtd.`,
+read-only unix socket, and on TLS when configured. Started by systemd's
+socket units (govirtd.socket, govirtd-ro.socket, govirtd-admin.socket,
+govirtd-tls.socket) it serves the sockets systemd passes. Without
+--config it runs on an embedded default configuration (see
+daemon/govirtd.conf), with its sockets in /run/govirtd as root, else in
+$XDG_RUNTIME_DIR/govirtd.`,
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Sockets systemd passed (govirtd.socket, …), taken first
+			// so that no child sees LISTEN_FDS.
+			inherited, err := systemd.Inherit(systemd.ListenFDsStart)
+			if err != nil {
+				return err
+			}
 			// The drivers exist before the configuration is read: each
 			// declares and keeps its own keys (qemu_binary, …).
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
@@ -53,7 +63,6 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			qemuDriver.SetNetworkResolver(networkDriver) // <interface type='network'>
 			cfg := daemon.Defaults()
 			if configPath != "" {
-				var err error
 				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver, networkDriver); err != nil {
 					return err
 				}
@@ -76,6 +85,7 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			networkDriver.SetLogger(log)
 			d := daemon.New(cfg, log, testDriver, qemuDriver)
 			d.SetConfigFile(configPath) // what SIGHUP re-reads
+			d.SetInherited(inherited)
 			d.SetLogLevel(level, verbose)
 			// The storage concern of qemu:///system and session, as
 			// libvirt's storage driver serves its QEMU driver's.
