@@ -7,7 +7,8 @@
 # certificates, the real virt-install (virtinst), and virt-manager with
 # an X server to show it (xvfb), and for the network driver's tests
 # dnsmasq (dnsmasq-base), nft (nftables), ip (iproute2) and ping
-# (iputils-ping).
+# (iputils-ping), and systemd-socket-activate (systemd) for the socket
+# activation tests.
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -32,6 +33,7 @@ all)
 	need nft nftables
 	need ip iproute2
 	need ping iputils-ping
+	need systemd-socket-activate systemd
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)
