@@ -244,24 +244,53 @@ func (d *Driver) defineDefault() error {
 	return d.setAutostartLink("default", true)
 }
 
-// Reload re-reads nothing (definitions change only through the API),
-// and checks each active network's dnsmasq: one that is gone is
-// restarted, the others re-read their hosts files (SIGHUP), as libvirt
-// refreshes its networks' daemons on a reload.
+// Reload does what libvirt's network driver does on SIGHUP: definitions
+// written to network_config_dir meanwhile are added (a file of a
+// network already known is left alone: definitions change through the
+// API), each active network's rules are put back and its dnsmasq
+// refreshed (started again if gone, else told to re-read its hosts
+// files), and the autostart networks that are not running are started,
+// before the QEMU driver autostarts guests that may need them.
 func (d *Driver) Reload(ctx context.Context) error {
 	d.job.Lock()
 	defer d.job.Unlock()
-	d.mu.RLock()
-	var active []*netxml.Obj
-	for _, o := range d.nets.Objs {
-		if o.Active {
-			active = append(active, o)
-		}
+	configs := d.readDefs(d.cfg.ConfigDir)
+	names := make([]string, 0, len(configs))
+	for n := range configs {
+		names = append(names, n)
 	}
-	d.mu.RUnlock()
-	for _, o := range active {
-		if err := d.refreshDnsmasq(o.Def); err != nil {
-			d.log.Error("dnsmasq not refreshed", "network", o.Def.Name, "err", err)
+	sort.Strings(names)
+	d.mu.Lock()
+	for _, name := range names {
+		c := configs[name]
+		if _, err := d.nets.ByName(name); err == nil || d.nets.FindUUID(c.uuid) != nil {
+			continue
+		}
+		o := &netxml.Obj{Def: c.def, UUID: c.uuid, Persistent: true}
+		if _, err := os.Lstat(d.cfg.autostartPath(name)); err == nil {
+			o.Autostart = true
+		}
+		d.nets.Objs = append(d.nets.Objs, o)
+		d.log.Info("network definition found on reload", "network", name, "file", d.cfg.configPath(name))
+		d.emit(o, vir.NetworkEventDefined)
+	}
+	objs := append([]*netxml.Obj(nil), d.nets.Objs...)
+	d.mu.Unlock()
+	for _, o := range objs {
+		switch {
+		case o.Active:
+			if subs, err := subnets(o.Def); err == nil && ownBridge(o.Def) {
+				if err := d.addRules(o.Def, subs); err != nil {
+					d.log.Error("network's firewall rules not put back", "network", o.Def.Name, "err", err)
+				}
+			}
+			if err := d.refreshDnsmasq(o.Def); err != nil {
+				d.log.Error("dnsmasq not refreshed", "network", o.Def.Name, "err", err)
+			}
+		case o.Autostart:
+			if err := d.start(ctx, o); err != nil {
+				d.log.Error("autostart network not started", "network", o.Def.Name, "err", err)
+			}
 		}
 	}
 	return nil

@@ -281,6 +281,17 @@ func TestNetworkVirsh(t *testing.T) {
 	}
 	ev.expect("lab", "Defined", "Started", "Stopped", "Undefined")
 
+	// SIGHUP: a definition and autostart link written by hand are taken
+	// up and the network started, as libvirt's reload does.
+	hup := d.path("etc", "network", "hup.xml")
+	os.WriteFile(hup, []byte(`<network><name>hup</name><bridge name='gvhup'/><ip address='10.78.0.1' prefix='24'/></network>`), 0o644)
+	os.Symlink(hup, d.path("etc", "network", "autostart", "hup.xml"))
+	d.signal(syscall.SIGHUP)
+	ev.expect("hup", "Defined", "Started")
+	if out := d.mustVirsh("net-list"); !regexpMatch(`hup\s+active\s+yes\s+yes`, out) || !d.linkExists("gvhup") {
+		t.Errorf("the network written by hand is not active after SIGHUP:\n%s", out)
+	}
+
 	// A transient isolated network: active while it runs, gone after.
 	os.WriteFile(d.path("tmp.xml"), []byte(`<network><name>tmpnet</name><bridge name='gvtmp'/><ip address='10.77.0.1' prefix='24'><dhcp><range start='10.77.0.10' end='10.77.0.20'/></dhcp></ip></network>`), 0o644)
 	d.mustVirsh("net-create", d.path("tmp.xml"))
