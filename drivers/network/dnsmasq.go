@@ -439,17 +439,20 @@ func (d *Driver) leases(def *libvirtxml.Network, mac string) ([]protocol.Network
 		if ip == nil {
 			continue
 		}
-		hw, err := net.ParseMAC(f[1])
-		if err != nil {
-			continue // an IPv6 lease: IAID, not a MAC
-		}
-		if mac != "" && !strings.EqualFold(hw.String(), mac) {
-			continue
-		}
-		l := protocol.NetworkDhcpLease{Iface: bridgeName(def), Expirytime: exp, MAC: optStr(hw.String()),
-			Ipaddr: ip.String(), Prefix: prefixOf(ip), Type: 0}
+		l := protocol.NetworkDhcpLease{Iface: bridgeName(def), Expirytime: exp, Ipaddr: ip.String(), Prefix: prefixOf(ip)}
 		if ip.To4() == nil {
-			l.Type = 1
+			// An IPv6 lease: an IAID where IPv4 has the MAC, which
+			// dnsmasq's lease file does not record.
+			if mac != "" {
+				continue
+			}
+			l.Type, l.Iaid = 1, optStr(f[1])
+		} else {
+			hw, err := net.ParseMAC(f[1])
+			if err != nil || mac != "" && !strings.EqualFold(hw.String(), mac) {
+				continue
+			}
+			l.MAC = optStr(hw.String())
 		}
 		if f[3] != "*" {
 			l.Hostname = optStr(f[3])

@@ -117,8 +117,9 @@ func TestLeases(t *testing.T) {
 			"duid 00:01:00:01:2c:00:00:00:52:54:00:00:00:01\n"+
 			"1800000200 1234 fd00::5 host6 00:01:00:01\n"+
 			"garbage\n"), 0o644)
+	n.def.IPs = append(n.def.IPs, libvirtxml.NetworkIP{Family: "ipv6", Address: "fd00::1", Prefix: 64})
 	all, err := d.leases(n.def, "")
-	if err != nil || len(all) != 2 {
+	if err != nil || len(all) != 3 {
 		t.Fatalf("leases: %v %+v", err, all)
 	}
 	l := all[0]
@@ -128,6 +129,9 @@ func TestLeases(t *testing.T) {
 	}
 	if all[1].Hostname != nil || all[1].Clientid != nil {
 		t.Errorf("a * name or client id is none: %+v", all[1])
+	}
+	if v6 := all[2]; v6.Type != 1 || v6.Ipaddr != "fd00::5" || v6.Prefix != 64 || v6.MAC != nil || *v6.Iaid != "1234" || *v6.Clientid != "00:01:00:01" {
+		t.Errorf("IPv6 lease: %+v", v6)
 	}
 	one, _ := d.leases(n.def, "52:54:00:00:00:11")
 	if len(one) != 1 || one[0].Ipaddr != "192.168.100.150" {
