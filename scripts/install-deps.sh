@@ -5,7 +5,9 @@
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
 # cpio for building the tiny test guest, openssl for the TLS tests'
 # certificates, the real virt-install (virtinst), and virt-manager with
-# an X server to show it (xvfb).
+# an X server to show it (xvfb), systemd's systemd-socket-activate and
+# systemd-analyze (systemd) and make for the socket-activation and
+# `make install` tests.
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -26,6 +28,9 @@ all)
 	need virt-install virtinst
 	need virt-manager virt-manager
 	need Xvfb xvfb
+	need systemd-socket-activate systemd
+	need systemd-analyze systemd
+	need make make
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)
