@@ -11,7 +11,18 @@ SOAK_TIME ?= 8m
 # fetches it through the module proxy, leaves go.mod alone and caches the build.
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all help build run test deps vet fmt-check lint generate generate-check fuzz soak bench bench-quick bench-micro clean
+# Where `make install` puts things (DESTDIR is prepended to each). The
+# units in systemd/ name /usr/local/sbin/govirtd and
+# /etc/govirtd/govirtd.conf; install writes them with these paths.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+UNITS := govirtd.service govirtd.socket govirtd-ro.socket govirtd-admin.socket govirtd-tls.socket
+
+.PHONY: all help build install run test deps vet fmt-check lint generate generate-check fuzz soak bench bench-quick bench-micro clean
 
 # Same as build.
 all: build
@@ -24,6 +35,22 @@ help:
 build:
 	$(GO) build -o $(BIN)/govirtd ./cmd/govirtd
 	$(GO) build -o $(BIN)/govirsh ./cmd/govirsh
+
+# Installs govirtd (SBINDIR), govirsh (BINDIR), the systemd units (UNITDIR) and, unless one exists, the default govirtd.conf; DESTDIR-aware.
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/govirtd
+	install -m 0755 $(BIN)/govirtd $(DESTDIR)$(SBINDIR)/govirtd
+	install -m 0755 $(BIN)/govirsh $(DESTDIR)$(BINDIR)/govirsh
+	for u in $(UNITS); do \
+		sed -e 's|/usr/local/sbin/govirtd|$(SBINDIR)/govirtd|g' -e 's|/etc/govirtd/govirtd.conf|$(SYSCONFDIR)/govirtd/govirtd.conf|g' \
+			systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/govirtd/govirtd.conf ]; then \
+		echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/govirtd/govirtd.conf"; \
+	else \
+		install -m 0644 daemon/govirtd.conf $(DESTDIR)$(SYSCONFDIR)/govirtd/govirtd.conf; \
+	fi
+	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload && systemctl enable --now govirtd.socket govirtd-ro.socket govirtd-admin.socket"
 
 # Runs the daemon on the embedded default configuration.
 run: build

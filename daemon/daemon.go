@@ -49,6 +49,9 @@ type Daemon struct {
 	tlsInherited bool
 	roName       string // the read-only listener's name, for its limit
 
+	// idle decides the idle exit (--timeout); used by Run's loop only.
+	idle idleTimer
+
 	// inherited are the sockets systemd passed, until Listen takes them.
 	inherited *systemd.Inherited
 
@@ -322,10 +325,26 @@ func (d *Daemon) Run(ctx context.Context) error {
 		watchdog = t.C
 		d.notify(systemd.Watchdog())
 	}
+	var idleCheck <-chan time.Time
+	if d.idle.timeout > 0 {
+		t := time.NewTicker(min(idleCheckEvery, d.idle.timeout))
+		defer t.Stop()
+		idleCheck = t.C
+		d.idle.start(time.Now())
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop()
+		case now := <-idleCheck:
+			why := d.Busy()
+			if d.idle.check(now, why) {
+				d.log.Info("shutting down: idle for the --timeout (no client, no running guest)", "timeout", d.idle.timeout.String())
+				return d.stop()
+			}
+			if why != "" {
+				d.log.Debug("idle timeout: not idle", "why", why)
+			}
 		case <-watchdog:
 			d.notify(systemd.Watchdog())
 		case sig := <-sigs:

@@ -133,6 +133,15 @@ type StateDriver interface {
 	Shutdown(ctx context.Context) error
 }
 
+// GuestRunner is a StateDriver that runs guests: the daemon's idle exit
+// (govirtd --timeout) never fires while one answers true, as libvirt's
+// drivers inhibit libvirtd's timeout while a guest runs.
+type GuestRunner interface {
+	// HasRunningGuests says whether a guest of the driver is running
+	// (or paused: its process lives) now.
+	HasRunningGuests() bool
+}
+
 // SkipError is returned by Startup when the driver cannot run on this
 // host; Reason says why, for the daemon's log.
 type SkipError struct{ Reason string }

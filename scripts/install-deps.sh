@@ -5,10 +5,10 @@
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
 # cpio for building the tiny test guest, openssl for the TLS tests'
 # certificates, the real virt-install (virtinst), and virt-manager with
-# an X server to show it (xvfb), and for the network driver's tests
-# dnsmasq (dnsmasq-base), nft (nftables), ip (iproute2) and ping
-# (iputils-ping), and systemd-socket-activate (systemd) for the socket
-# activation tests.
+# an X server to show it (xvfb), for the network driver's tests dnsmasq
+# (dnsmasq-base), nft (nftables), ip (iproute2) and ping (iputils-ping),
+# and systemd's systemd-socket-activate and systemd-analyze (systemd) and
+# make for the socket-activation and `make install` tests.
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -34,6 +34,8 @@ all)
 	need ip iproute2
 	need ping iputils-ping
 	need systemd-socket-activate systemd
+	need systemd-analyze systemd
+	need make make
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)

@@ -109,22 +109,23 @@ type activated struct {
 
 // startActivated makes systemd-socket-activate listen on the four
 // sockets of the units (under dir) and, at the first client, exec bin
-// with them. extraEnv are more variables for the daemon (-E).
-func startActivated(t *testing.T, bin, dir, conf string, extraEnv ...string) *activated {
+// with them. env are more variables for the daemon (-E), args more
+// arguments.
+func startActivated(t *testing.T, bin, dir, conf string, env []string, args ...string) *activated {
 	t.Helper()
 	sa := testutil.RequireBinary(t, "systemd-socket-activate", "systemd")
 	sd := filepath.Join(dir, "systemd")
 	os.MkdirAll(sd, 0o755)
 	a := &activated{rw: filepath.Join(sd, "rw"), ro: filepath.Join(sd, "ro"), admin: filepath.Join(sd, "admin"),
 		tls: freePort(t), notify: listenNotify(t, dir)}
-	args := []string{"-l", a.rw, "-l", a.ro, "-l", a.admin, "-l", a.tls,
+	sargs := []string{"-l", a.rw, "-l", a.ro, "-l", a.admin, "-l", a.tls,
 		"--fdname=govirtd.socket:govirtd-ro.socket:govirtd-admin.socket:govirtd-tls.socket",
 		"-E", "NOTIFY_SOCKET=" + a.notify.path, "-E", "PATH=" + os.Getenv("PATH")}
-	for _, e := range extraEnv {
-		args = append(args, "-E", e)
+	for _, e := range env {
+		sargs = append(sargs, "-E", e)
 	}
-	args = append(args, bin, "--config", conf)
-	r := &running{t: t, cmd: exec.Command(sa, args...), log: &logBuf{}, conf: conf, rw: a.rw}
+	sargs = append(append(sargs, bin, "--config", conf), args...)
+	r := &running{t: t, cmd: exec.Command(sa, sargs...), log: &logBuf{}, conf: conf, rw: a.rw}
 	r.cmd.Stderr = r.log
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestSocketActivation(t *testing.T) {
 		srvKey, srvCert, pki.CACert())), 0o644)
 
 	// systemd's WatchdogSec=1s: pings every half second.
-	a := startActivated(t, bin, dir, conf, "WATCHDOG_USEC=1000000")
+	a := startActivated(t, bin, dir, conf, []string{"WATCHDOG_USEC=1000000"})
 	if msgs := a.notify.all(); len(msgs) != 0 {
 		t.Fatalf("notifications before any client: %q", msgs)
 	}
@@ -215,4 +216,34 @@ func TestSocketActivation(t *testing.T) {
 			t.Errorf("systemd's socket %s was removed by the daemon: %v", p, err)
 		}
 	}
+}
+
+// TestIdleTimeout: started by systemd-socket-activate with --timeout 1,
+// the daemon stays up while a real virsh shell (its first client) is
+// connected, across several idle checks that found the client, and exits
+// cleanly by itself once virsh quits, telling systemd STOPPING=1.
+func TestIdleTimeout(t *testing.T) {
+	bin := buildDaemon(t)
+	dir, err := os.MkdirTemp("", "govirtd-idle-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	conf := filepath.Join(dir, "govirtd.conf")
+	os.WriteFile(conf, []byte(privateConfig(dir)+"log_level = 1\n"), 0o644)
+	a := startActivated(t, bin, dir, conf, nil, "--timeout", "1")
+	sh := startVirshShell(t, "test+unix:///default?socket="+a.rw)
+	sh.run("list --all", " 1    test   running", 1)
+	// Three checks that found the client: more than the timeout went by
+	// with the daemon up.
+	a.waitLog(3, `msg="idle timeout: not idle" why="1 client(s) connected"`)
+	sh.run("list --all", " 1    test   running", 2)
+	sh.quit()
+	if err := a.cmd.Wait(); err != nil {
+		t.Fatalf("exit after the idle timeout: %v\n%s", err, a.log)
+	}
+	if a.count("shutting down: idle for the --timeout") != 1 {
+		t.Fatalf("the daemon exited without saying it was idle:\n%s", a.log)
+	}
+	a.notify.wait(t, "STOPPING=1", 1, func(m string) bool { return hasLine(m, "STOPPING=1") })
 }

@@ -33,6 +33,7 @@ func newCommand() *cobra.Command {
 	var (
 		configPath string
 		verbose    bool
+		timeout    int
 	)
 	cmd := &cobra.Command{
 		Use:   "govirtd",
@@ -50,6 +51,9 @@ $XDG_RUNTIME_DIR/govirtd.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Sockets systemd passed (govirtd.socket, …), taken first
 			// so that no child sees LISTEN_FDS.
+			if timeout < 0 {
+				return fmt.Errorf("--timeout %d: must be 0 (never exit when idle) or a number of seconds", timeout)
+			}
 			inherited, err := systemd.Inherit(systemd.ListenFDsStart)
 			if err != nil {
 				return err
@@ -86,6 +90,7 @@ $XDG_RUNTIME_DIR/govirtd.`,
 			d := daemon.New(cfg, log, testDriver, qemuDriver)
 			d.SetConfigFile(configPath) // what SIGHUP re-reads
 			d.SetInherited(inherited)
+			d.SetIdleTimeout(time.Duration(timeout) * time.Second)
 			d.SetLogLevel(level, verbose)
 			// The storage concern of qemu:///system and session, as
 			// libvirt's storage driver serves its QEMU driver's.
@@ -98,6 +103,7 @@ $XDG_RUNTIME_DIR/govirtd.`,
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "f", "", "configuration file in libvirtd.conf syntax (default: the embedded configuration)")
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "exit after `N` seconds without a client or a running guest (0: never), as when systemd's sockets start the daemon again on demand")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log at debug level")
 	return cmd
 }

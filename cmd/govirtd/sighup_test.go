@@ -225,6 +225,12 @@ func startVirshShell(t *testing.T, uri string) *virshShell {
 	return sh
 }
 
+// quit ends the shell's session: its connection closes.
+func (sh *virshShell) quit() {
+	sh.in.Write([]byte("quit\n"))
+	sh.in.Close()
+}
+
 // run types a command and waits for the n-th occurrence of want.
 func (sh *virshShell) run(command, want string, n int) {
 	sh.t.Helper()
