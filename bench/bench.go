@@ -206,6 +206,8 @@ func (b *bench) run() (*Results, error) {
 		{"6", b.measureEventLatency},
 		{"7", b.measureFanout},
 		{"5", b.measureConnect},
+		// The QEMU driver's lifecycle, against daemons of its own.
+		{"9", b.measureQEMU},
 	}
 	for _, s := range steps {
 		if !b.wants(s.id) {

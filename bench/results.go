@@ -88,13 +88,23 @@ func (m *Measure) finish() {
 		m.Medians[k] = median(s)
 	}
 	m.Ratio = pairedRatio(m.Samples[keyGovirtd], m.Samples[keyLibvirtd])
-	m.CeilingRatio = pairedRatio(m.Samples[keyGovirtd], m.Samples[keyNull])
+	m.CeilingRatio = pairedRatio(m.Samples[keyGovirtd], m.Samples[m.floorKey()])
 	x, okx := m.Medians[keyGovirtd]
 	y, oky := m.Medians[keyLibvirtd]
 	if okx && oky && y != 0 {
 		r := x / y
 		m.RatioOfMedians = &r
 	}
+}
+
+// floorKey is what govirtd is held against besides libvirtd: the null
+// server (the client's ceiling) for the protocol measures, bare qemu (the
+// floor no daemon beats) for the QEMU ones.
+func (m *Measure) floorKey() string {
+	if _, ok := m.Samples[keyBare]; ok {
+		return keyBare
+	}
+	return keyNull
 }
 
 // pairedRatio is the median of a[i]/b[i]; nil without pairs.
@@ -162,6 +172,25 @@ func (r *Results) checkTargets() {
 				fmt.Sprintf("%s vs %s MiB", format(g, "MiB"), format(l, "MiB")), g < l})
 		}
 	}
+	for _, q := range []struct {
+		id    string
+		slack float64
+	}{{"9-start", 20}, {"9-destroy", 20}, {"9-start10", 100}, {"9-destroy10", 100}} {
+		g, ok1 := med(q.id, keyGovirtd)
+		f, ok2 := med(q.id, keyBare)
+		if ok1 && ok2 {
+			r.Targets = append(r.Targets, Target{fmt.Sprintf("%s within %.0f ms of bare qemu", q.id, q.slack),
+				fmt.Sprintf("%s vs %s ms (%+.1f ms)", format(g, "ms"), format(f, "ms"), g-f), g-f <= q.slack})
+		}
+		if m := r.measure(q.id); m != nil && m.Ratio != nil {
+			r.Targets = append(r.Targets, Target{q.id + " at least 3× faster than libvirtd",
+				fmt.Sprintf("%.3g× libvirtd's time", *m.Ratio), *m.Ratio <= 1.0/3})
+		}
+	}
+	if m := r.measure("9-cpu"); m != nil && m.Ratio != nil {
+		r.Targets = append(r.Targets, Target{"daemon CPU per QEMU operation at most a tenth of libvirtd's",
+			fmt.Sprintf("%.3f× (medians %s vs %s ms)", *m.Ratio, format(m.Medians[keyGovirtd], "ms"), format(m.Medians[keyLibvirtd], "ms")), *m.Ratio <= 0.1})
+	}
 	if g, ok := med("1", keyRemote); ok {
 		r.Targets = append(r.Targets, Target{"own client against govirtd ≥ 20 k sequential calls/s",
 			format(g, "calls/s") + " calls/s", g >= 20000})
@@ -202,7 +231,7 @@ func thousands(n int64) string {
 // writeTable prints the results as a Markdown table, readable as it is
 // and ready for the README.
 func (r *Results) writeTable(w io.Writer) {
-	fmt.Fprintf(w, "| # | measure | unit | govirtd | libvirtd 9.0 | govirtd / libvirtd, paired by round | client ceiling: go-libvirt vs null server | govirtd, own client |\n")
+	fmt.Fprintf(w, "| # | measure | unit | govirtd | libvirtd 9.0 | govirtd / libvirtd, paired by round | client ceiling: go-libvirt vs null server; for QEMU rows bare qemu | govirtd, own client |\n")
 	fmt.Fprintf(w, "|---|---|---|--:|--:|--:|--:|--:|\n")
 	cell := func(m *Measure, key string) string {
 		v, ok := m.Medians[key]
@@ -218,9 +247,9 @@ func (r *Results) writeTable(w io.Writer) {
 			if m.HigherIsBetter {
 				better = "higher is better"
 			}
-			ratio = fmt.Sprintf("%.2f× <sub>%s</sub>", *m.Ratio, better)
+			ratio = fmt.Sprintf("%s× <sub>%s</sub>", ratioString(*m.Ratio), better)
 		}
-		ceiling := cell(m, keyNull)
+		ceiling := cell(m, m.floorKey())
 		switch {
 		case m.CeilingRatio == nil:
 		case m.HigherIsBetter:
@@ -244,6 +273,15 @@ func (r *Results) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%s, %d cores (%s), kernel %s, load average %s → %s; libvirtd %s, govirtd %s, go-libvirt %s, %s; %s run, %d rounds, %.0f s.\n",
 		r.Date, r.Machine.Cores, r.Machine.CPU, r.Machine.Kernel, r.Machine.LoadStart, r.Machine.LoadEnd,
 		r.Versions.Libvirtd, r.Versions.Govirtd, r.Versions.GoLibvirt, r.Versions.Go, r.Mode, r.Rounds, r.DurationSeconds)
+}
+
+// ratioString has two decimals, or three significant digits below 0.1
+// (a destroy at 0.004× of libvirtd's is not 0.00×).
+func ratioString(r float64) string {
+	if r < 0.1 {
+		return fmt.Sprintf("%.3g", r)
+	}
+	return fmt.Sprintf("%.2f", r)
 }
 
 // writeJSON writes the results to path, through a temporary file.

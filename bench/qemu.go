@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket/dialers"
+
+	"github.com/govirt/govirtd/drivers/qemu/qmp"
+)
+
+// Measure 9: the QEMU driver's guest lifecycle through the API (go-libvirt
+// calls, no virsh processes), govirtd's QEMU driver beside libvirtd 9.0's
+// (with virtlogd, as it runs by default) and bare qemu driven over QMP by
+// this program as the floor: what no daemon can beat. The guest is
+// firmware-only (TCG, q35, 128 MiB, no disk): what is measured is the
+// daemons' own work around qemu's, not a guest's boot.
+
+// keyBare is bare qemu, started and stopped by the benchmark itself.
+const keyBare = "qemu"
+
+// qemuGuestXML is the measured guest, transient (DomainCreateXML), so no
+// definition is written by either daemon.
+func qemuGuestXML(name string) string {
+	return fmt.Sprintf(`<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory>`+
+		`<os><type arch='x86_64' machine='q35'>hvm</type></os></domain>`, name)
+}
+
+// govirtdQemuConf is govirtd's configuration with its QEMU driver on,
+// every path in dir, no default network.
+func govirtdQemuConf(dir string) string {
+	return fmt.Sprintf(`unix_sock_dir = %q
+log_level = 3
+qemu_config_dir = %q
+qemu_state_dir = %q
+qemu_log_dir = %q
+storage_config_dir = %q
+storage_state_dir = %q
+network_config_dir = %q
+network_state_dir = %q
+network_define_default = 0
+`, dir, filepath.Join(dir, "etc"), filepath.Join(dir, "run"), filepath.Join(dir, "log"),
+		filepath.Join(dir, "storage"), filepath.Join(dir, "storage-state"), filepath.Join(dir, "network"), filepath.Join(dir, "network-state"))
+}
+
+// libvirtdQemuScript runs libvirtd 9.0 with its QEMU driver privately: in
+// a mount namespace of its own, tmpfs over every directory libvirt's
+// privileged drivers use (/etc/libvirt, /run/libvirt, /var/lib/libvirt,
+// /var/log/libvirt, /var/cache/libvirt), the libvirt-qemu user its QEMU
+// driver insists on added to a private copy of /etc/passwd and
+// /etc/group, qemu run as root without relabelling (as govirtd runs it),
+// and virtlogd started first, with its pid file in dir. The host's
+// files are untouched. sh execs libvirtd: the pid started is its.
+const libvirtdQemuScript = `set -e
+D=$1
+cp /etc/passwd "$D/passwd"; cp /etc/group "$D/group"
+grep -q '^libvirt-qemu:' "$D/group" || echo 'libvirt-qemu:x:64055:' >>"$D/group"
+grep -q '^kvm:' "$D/group" || echo 'kvm:x:64056:' >>"$D/group"
+grep -q '^libvirt-qemu:' "$D/passwd" || echo 'libvirt-qemu:x:64055:64056:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin' >>"$D/passwd"
+mount --bind "$D/passwd" /etc/passwd
+mount --bind "$D/group" /etc/group
+for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
+	mkdir -p "$d"
+	mount -t tmpfs -o mode=0755 tmpfs "$d"
+done
+printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n' >/etc/libvirt/qemu.conf
+"$2" -d -p "$D/virtlogd.pid"
+exec "$3" -f "$D/libvirtd.conf" -p "$D/libvirtd.pid"
+`
+
+func startLibvirtdQemu(bin, dir string) (*daemonProc, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(libvirtdConf(dir)), 0o644); err != nil {
+		return nil, err
+	}
+	script := filepath.Join(dir, "run.sh")
+	if err := os.WriteFile(script, []byte(libvirtdQemuScript), 0o755); err != nil {
+		return nil, err
+	}
+	virtlogd := filepath.Join(filepath.Dir(bin), "virtlogd")
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", script, dir, virtlogd, bin)
+	return startProc("libvirtd-qemu", dir, filepath.Join(dir, "libvirt-sock"), cmd)
+}
+
+// stopVirtlogd ends the virtlogd the libvirtd script started, by its pid
+// file.
+func stopVirtlogd(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "virtlogd.pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(string(trimNL(data))); err == nil && pid > 0 {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func dialQemuURI(sock string) (*libvirt.Libvirt, error) {
+	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(sock), dialers.WithLocalTimeout(10*time.Second)))
+	if err := l.ConnectToURI(libvirt.ConnectURI("qemu:///system")); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// bareQemu is a qemu the benchmark runs itself, as a daemon would: the
+// monitor a listening socket qemu inherits, -S, QMP negotiation, cont.
+type bareQemu struct {
+	cmd    *exec.Cmd
+	mon    *qmp.Monitor
+	exited chan struct{}
+}
+
+func startBareQemu(ctx context.Context, bin, dir, name string) (*bareQemu, error) {
+	path := filepath.Join(dir, name+".qmp")
+	os.Remove(path)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	l.SetUnlinkOnClose(true)
+	f, err := l.File()
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-name", "guest="+name, "-S", "-machine", "q35,accel=tcg", "-m", "128",
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-shutdown",
+		"-chardev", "socket,id=charmonitor,fd=3,server=on,wait=off", "-mon", "chardev=charmonitor,id=monitor,mode=control")
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		l.Close()
+		return nil, err
+	}
+	f.Close()
+	q := &bareQemu{cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); l.Close(); close(q.exited) }()
+	if q.mon, err = qmp.Dial(ctx, path, qmp.Options{}); err != nil {
+		q.kill()
+		return nil, err
+	}
+	if err := q.mon.Execute(ctx, "cont", nil, nil); err != nil {
+		q.kill()
+		return nil, err
+	}
+	return q, nil
+}
+
+// stop is a destroy: SIGTERM, and qemu's exit waited for.
+func (q *bareQemu) stop() {
+	q.cmd.Process.Signal(syscall.SIGTERM)
+	<-q.exited
+	q.mon.Close()
+}
+
+func (q *bareQemu) kill() {
+	q.cmd.Process.Kill()
+	<-q.exited
+	if q.mon != nil {
+		q.mon.Close()
+	}
+}
+
+// qemuRig is what measure 9 runs against.
+type qemuRig struct {
+	b        *bench
+	qemuBin  string
+	dir      string
+	gv, lv   *daemonProc
+	gvl, lvl *libvirt.Libvirt
+	seq      int
+	cpu      map[string][]float64 // daemon CPU ms per start+destroy, by key
+}
+
+func (r *qemuRig) conn(key string) *libvirt.Libvirt {
+	if key == keyGovirtd {
+		return r.gvl
+	}
+	return r.lvl
+}
+
+func (r *qemuRig) pid(key string) int {
+	if key == keyGovirtd {
+		return r.gv.pid()
+	}
+	return r.lv.pid()
+}
+
+// starts starts n guests at once on key and returns the time until all
+// run, and what stop stops them all at once with.
+func (r *qemuRig) starts(ctx context.Context, key string, n int) (time.Duration, func() (time.Duration, error), error) {
+	names := make([]string, n)
+	for i := range names {
+		r.seq++
+		names[i] = fmt.Sprintf("bq%d", r.seq)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	var bare []*bareQemu
+	var doms []libvirt.Domain
+	if key == keyBare {
+		bare = make([]*bareQemu, n)
+	} else {
+		doms = make([]libvirt.Domain, n)
+	}
+	begin := time.Now()
+	for i := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if key == keyBare {
+				bare[i], errs[i] = startBareQemu(ctx, r.qemuBin, r.dir, names[i])
+				return
+			}
+			doms[i], errs[i] = r.conn(key).DomainCreateXML(qemuGuestXML(names[i]), 0)
+		}()
+	}
+	wg.Wait()
+	took := time.Since(begin)
+	stop := func() (time.Duration, error) {
+		var wg sync.WaitGroup
+		serrs := make([]error, n)
+		begin := time.Now()
+		for i := range names {
+			if errs[i] != nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if key == keyBare {
+					bare[i].stop()
+					return
+				}
+				serrs[i] = r.conn(key).DomainDestroy(doms[i])
+			}()
+		}
+		wg.Wait()
+		took := time.Since(begin)
+		for _, err := range serrs {
+			if err != nil {
+				return took, err
+			}
+		}
+		return took, nil
+	}
+	for _, err := range errs {
+		if err != nil {
+			stop()
+			return took, nil, err
+		}
+	}
+	return took, stop, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (b *bench) measureQEMU() ([]*Measure, error) {
+	qemuBin, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		return nil, fmt.Errorf("measure 9 needs qemu-system-x86_64 (%v): `make deps` installs it", err)
+	}
+	r := &qemuRig{b: b, qemuBin: qemuBin, dir: filepath.Join(b.dir, "bare"), cpu: map[string][]float64{}}
+	os.MkdirAll(r.dir, 0o755)
+	gvDir := filepath.Join(b.dir, "govirtd-qemu")
+	os.MkdirAll(gvDir, 0o755)
+	os.WriteFile(filepath.Join(gvDir, "govirtd.conf"), []byte(govirtdQemuConf(gvDir)), 0o644)
+	if r.gv, err = startProc("govirtd-qemu", gvDir, filepath.Join(gvDir, "govirtd-sock"),
+		exec.Command(b.o.govirtd, "--config", filepath.Join(gvDir, "govirtd.conf"))); err != nil {
+		return nil, err
+	}
+	defer r.gv.stop()
+	lvDir := filepath.Join(b.dir, "libvirtd-qemu")
+	if r.lv, err = startLibvirtdQemu(b.o.libvirtd, lvDir); err != nil {
+		return nil, err
+	}
+	defer stopVirtlogd(lvDir)
+	defer r.lv.stop()
+	for _, p := range []*daemonProc{r.gv, r.lv} {
+		if _, err := p.waitAccepting(30 * time.Second); err != nil {
+			return nil, err
+		}
+	}
+	if r.gvl, err = dialQemuURI(r.gv.sock); err != nil {
+		return nil, fmt.Errorf("govirtd's QEMU driver: %w\n%s", err, r.gv.tail())
+	}
+	defer r.gvl.Disconnect()
+	if r.lvl, err = dialQemuURI(r.lv.sock); err != nil {
+		return nil, fmt.Errorf("libvirtd's QEMU driver: %w\n%s", err, r.lv.tail())
+	}
+	defer r.lvl.Disconnect()
+	ctx := context.Background()
+	keys := []string{keyGovirtd, keyLibvirtd, keyBare}
+
+	start := newMeasure("9-start", "QEMU: start a firmware-only guest (API call until running)", "ms", false)
+	destroy := newMeasure("9-destroy", "QEMU: destroy it (API call until gone)", "ms", false)
+	err = b.alternate([]*Measure{start, destroy}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+		var cpu0 time.Duration
+		if k != keyBare {
+			cpu0, _ = cpuTime(r.pid(k))
+		}
+		s, stop, err := r.starts(ctx, k, 1)
+		if err != nil {
+			return nil, err
+		}
+		d, err := stop()
+		if k != keyBare && !warmup {
+			cpu1, _ := cpuTime(r.pid(k))
+			r.cpu[k] = append(r.cpu[k], ms(cpu1-cpu0))
+		}
+		return []float64{ms(s), ms(d)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	cpu := newMeasure("9-cpu", "QEMU: daemon CPU per start + destroy", "ms", false)
+	for _, k := range []string{keyGovirtd, keyLibvirtd} {
+		for _, v := range r.cpu[k] {
+			cpu.add(k, v)
+		}
+	}
+	cpu.finish()
+	start10 := newMeasure("9-start10", "QEMU: 10 starts at once, until all run", "ms", false)
+	destroy10 := newMeasure("9-destroy10", "QEMU: 10 destroys at once, until all gone", "ms", false)
+	rounds := max(1, b.o.rounds/2)
+	err = b.alternate([]*Measure{start10, destroy10}, keys, rounds, func(k string, warmup bool) ([]float64, error) {
+		s, stop, err := r.starts(ctx, k, 10)
+		if err != nil {
+			return nil, err
+		}
+		d, err := stop()
+		return []float64{ms(s), ms(d)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []*Measure{start, destroy, cpu, start10, destroy10}, nil
+}
