@@ -274,6 +274,40 @@ func (r *qemuRig) starts(ctx context.Context, key string, n int) (time.Duration,
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// suspendResume starts a guest on key, then times a suspend and a
+// resume through the API (bare qemu: QMP stop and cont), and destroys it.
+func (r *qemuRig) suspendResume(ctx context.Context, key string) (time.Duration, time.Duration, error) {
+	r.seq++
+	name := fmt.Sprintf("bq%d", r.seq)
+	if key == keyBare {
+		q, err := startBareQemu(ctx, r.qemuBin, r.dir, name)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer q.stop()
+		t0 := time.Now()
+		if err := q.mon.Execute(ctx, "stop", nil, nil); err != nil {
+			return 0, 0, err
+		}
+		t1 := time.Now()
+		err = q.mon.Execute(ctx, "cont", nil, nil)
+		return t1.Sub(t0), time.Since(t1), err
+	}
+	l := r.conn(key)
+	dom, err := l.DomainCreateXML(qemuGuestXML(name), 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer l.DomainDestroy(dom)
+	t0 := time.Now()
+	if err := l.DomainSuspend(dom); err != nil {
+		return 0, 0, err
+	}
+	t1 := time.Now()
+	err = l.DomainResume(dom)
+	return t1.Sub(t0), time.Since(t1), err
+}
+
 func (b *bench) measureQEMU() ([]*Measure, error) {
 	qemuBin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
@@ -339,6 +373,16 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 		}
 	}
 	cpu.finish()
+	suspend := newMeasure("9-suspend", "QEMU: suspend a running guest", "ms", false)
+	resume := newMeasure("9-resume", "QEMU: resume it", "ms", false)
+	err = b.alternate([]*Measure{suspend, resume}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+		s, res, err := r.suspendResume(ctx, k)
+		return []float64{ms(s), ms(res)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rss := newMeasure("9-rss10", "QEMU: daemon RSS with 10 guests running", "MiB", false)
 	start10 := newMeasure("9-start10", "QEMU: 10 starts at once, until all run", "ms", false)
 	destroy10 := newMeasure("9-destroy10", "QEMU: 10 destroys at once, until all gone", "ms", false)
 	rounds := max(1, b.o.rounds/2)
@@ -347,11 +391,17 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 		if err != nil {
 			return nil, err
 		}
+		if k != keyBare && !warmup {
+			if kib, err := rssKiB(r.pid(k)); err == nil {
+				rss.add(k, float64(kib)/1024)
+			}
+		}
 		d, err := stop()
 		return []float64{ms(s), ms(d)}, err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return []*Measure{start, destroy, cpu, start10, destroy10}, nil
+	rss.finish()
+	return []*Measure{start, destroy, cpu, suspend, resume, start10, destroy10, rss}, nil
 }
