@@ -309,6 +309,9 @@ func (r *qemuRig) suspendResume(ctx context.Context, key string) (time.Duration,
 }
 
 func (b *bench) measureQEMU() ([]*Measure, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("measure 9 (the QEMU drivers) needs root: libvirtd's QEMU driver runs privileged in a mount namespace of its own; run as root, or leave it out with -only 1,2,3,4,5,6,7,8")
+	}
 	qemuBin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		return nil, fmt.Errorf("measure 9 needs qemu-system-x86_64 (%v): `make deps` installs it", err)
