@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
+	"github.com/govirt/govirtd/internal/libvirtdpriv"
 )
 
 // Measure 9: the QEMU driver's guest lifecycle through the API (go-libvirt
@@ -52,64 +52,14 @@ network_define_default = 0
 		filepath.Join(dir, "storage"), filepath.Join(dir, "storage-state"), filepath.Join(dir, "network"), filepath.Join(dir, "network-state"))
 }
 
-// libvirtdQemuScript runs libvirtd 9.0 with its QEMU driver privately: in
-// a mount namespace of its own, tmpfs over every directory libvirt's
-// privileged drivers use (/etc/libvirt, /run/libvirt, /var/lib/libvirt,
-// /var/log/libvirt, /var/cache/libvirt), the libvirt-qemu user its QEMU
-// driver insists on added to a private copy of /etc/passwd and
-// /etc/group, qemu run as root without relabelling (as govirtd runs it),
-// and virtlogd started first, with its pid file in dir. The host's
-// files are untouched. sh execs libvirtd: the pid started is its.
-const libvirtdQemuScript = `set -e
-D=$1
-cp /etc/passwd "$D/passwd"; cp /etc/group "$D/group"
-grep -q '^libvirt-qemu:' "$D/group" || echo 'libvirt-qemu:x:64055:' >>"$D/group"
-grep -q '^kvm:' "$D/group" || echo 'kvm:x:64056:' >>"$D/group"
-grep -q '^libvirt-qemu:' "$D/passwd" || echo 'libvirt-qemu:x:64055:64056:Libvirt Qemu:/var/lib/libvirt:/usr/sbin/nologin' >>"$D/passwd"
-mount --bind "$D/passwd" /etc/passwd
-mount --bind "$D/group" /etc/group
-for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt; do
-	mkdir -p "$d"
-	mount -t tmpfs -o mode=0755 tmpfs "$d"
-done
-printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n' >/etc/libvirt/qemu.conf
-"$2" -d -p "$D/virtlogd.pid"
-exec "$3" -f "$D/libvirtd.conf" -p "$D/libvirtd.pid"
-`
-
+// startLibvirtdQemu runs libvirtd 9.0 with its QEMU driver privately
+// (internal/libvirtdpriv: its own mount namespace, virtlogd beside it).
 func startLibvirtdQemu(bin, dir string) (*daemonProc, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "libvirtd.conf"), []byte(libvirtdConf(dir)), 0o644); err != nil {
-		return nil, err
-	}
-	script := filepath.Join(dir, "run.sh")
-	if err := os.WriteFile(script, []byte(libvirtdQemuScript), 0o755); err != nil {
-		return nil, err
-	}
-	virtlogd := filepath.Join(filepath.Dir(bin), "virtlogd")
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", script, dir, virtlogd, bin)
-	return startProc("libvirtd-qemu", dir, filepath.Join(dir, "libvirt-sock"), cmd)
-}
-
-// stopVirtlogd ends the virtlogd the libvirtd script started, by its pid
-// file.
-func stopVirtlogd(dir string) {
-	data, err := os.ReadFile(filepath.Join(dir, "virtlogd.pid"))
+	cmd, err := libvirtdpriv.Command(bin, dir, "")
 	if err != nil {
-		return
+		return nil, err
 	}
-	if pid, err := strconv.Atoi(string(trimNL(data))); err == nil && pid > 0 {
-		syscall.Kill(pid, syscall.SIGTERM)
-	}
-}
-
-func trimNL(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
+	return startProc("libvirtd-qemu", dir, libvirtdpriv.Socket(dir), cmd)
 }
 
 func dialQemuURI(sock string) (*libvirt.Libvirt, error) {
@@ -330,7 +280,7 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 	if r.lv, err = startLibvirtdQemu(b.o.libvirtd, lvDir); err != nil {
 		return nil, err
 	}
-	defer stopVirtlogd(lvDir)
+	defer libvirtdpriv.StopVirtlogd(lvDir)
 	defer r.lv.stop()
 	for _, p := range []*daemonProc{r.gv, r.lv} {
 		if _, err := p.waitAccepting(30 * time.Second); err != nil {
