@@ -6,7 +6,8 @@
 # cpio for building the tiny test guest, openssl for the TLS tests'
 # certificates, the real virt-install (virtinst), and virt-manager with
 # an X server to show it (xvfb), for the network driver's tests dnsmasq
-# (dnsmasq-base), nft (nftables), ip (iproute2) and ping (iputils-ping),
+# (dnsmasq-base), nft (nftables), ip (iproute2), ping (iputils-ping) and
+# iptables (libvirtd's network driver, compared with ours),
 # and systemd's systemd-socket-activate and systemd-analyze (systemd) and
 # make for the socket-activation and `make install` tests.
 #
@@ -33,6 +34,7 @@ all)
 	need nft nftables
 	need ip iproute2
 	need ping iputils-ping
+	need iptables iptables
 	need systemd-socket-activate systemd
 	need systemd-analyze systemd
 	need make make

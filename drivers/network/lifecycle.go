@@ -23,6 +23,16 @@ func linkExists(name string) bool {
 // held.
 func (d *Driver) start(ctx context.Context, o *netxml.Obj) (err error) {
 	def := netxml.Copy(o.Def)
+	if mode(def) == "nat" {
+		// The live definition says which ports masquerading uses, as
+		// libvirt's does: 1024-65535 unless <nat><port> says.
+		if def.Forward.NAT == nil {
+			def.Forward.NAT = &libvirtxml.NetworkForwardNAT{}
+		}
+		if len(def.Forward.NAT.Ports) == 0 {
+			def.Forward.NAT.Ports = []libvirtxml.NetworkForwardNATPort{{Start: 1024, End: 65535}}
+		}
+	}
 	subs, err := subnets(def)
 	if err != nil {
 		return err

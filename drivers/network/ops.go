@@ -383,7 +383,7 @@ func (c *conn) NetworkUndefine(ctx context.Context, net protocol.Network) error 
 	d := c.drv
 	return d.change(net, func(o *netxml.Obj) error {
 		if !o.Persistent {
-			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromNetwork, "cannot undefine transient network")
+			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromNetwork, "can't undefine transient network")
 		}
 		name := o.Def.Name
 		if err := os.Remove(d.cfg.configPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
