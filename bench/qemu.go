@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -33,6 +34,29 @@ const keyBare = "qemu"
 func qemuGuestXML(name string) string {
 	return fmt.Sprintf(`<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory>`+
 		`<os><type arch='x86_64' machine='q35'>hvm</type></os></domain>`, name)
+}
+
+// linuxGuestXML is the tiny Linux guest (scripts/mkguest.sh) writing its
+// serial console to console.
+func linuxGuestXML(name, guest, console string) string {
+	return fmt.Sprintf(`<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory>`+
+		`<os><type arch='x86_64' machine='q35'>hvm</type><kernel>%s/vmlinuz</kernel><initrd>%s/initrd.gz</initrd>`+
+		`<cmdline>console=ttyS0 quiet panic=-1</cmdline></os><features><acpi/></features>`+
+		`<devices><serial type='file'><source path='%s'/></serial></devices></domain>`, name, guest, guest, console)
+}
+
+// waitFile polls path every millisecond until it holds marker.
+func waitFile(path, marker string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if data, err := os.ReadFile(path); err == nil && strings.Contains(string(data), marker) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: no %s within %v", path, marker, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // govirtdQemuConf is govirtd's configuration with its QEMU driver on,
@@ -78,7 +102,7 @@ type bareQemu struct {
 	exited chan struct{}
 }
 
-func startBareQemu(ctx context.Context, bin, dir, name string) (*bareQemu, error) {
+func startBareQemu(ctx context.Context, bin, dir, name string, extra ...string) (*bareQemu, error) {
 	path := filepath.Join(dir, name+".qmp")
 	os.Remove(path)
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
@@ -94,6 +118,7 @@ func startBareQemu(ctx context.Context, bin, dir, name string) (*bareQemu, error
 	cmd := exec.Command(bin, "-name", "guest="+name, "-S", "-machine", "q35,accel=tcg", "-m", "128",
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-shutdown",
 		"-chardev", "socket,id=charmonitor,fd=3,server=on,wait=off", "-mon", "chardev=charmonitor,id=monitor,mode=control")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -223,6 +248,25 @@ func (r *qemuRig) starts(ctx context.Context, key string, n int) (time.Duration,
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// tinyGuest is the directory of the tiny Linux guest, built with
+// scripts/mkguest.sh (Debian's cloud kernel and busybox, nothing
+// installed) into the user's cache once.
+func (b *bench) tinyGuest() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "govirtd-bench", "guest")
+	if _, err := os.Stat(filepath.Join(dir, "initrd.gz")); err == nil {
+		return dir, nil
+	}
+	out, err := exec.Command("scripts/mkguest.sh", dir).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("scripts/mkguest.sh (run from the repository's root): %v\n%s", err, out)
+	}
+	return dir, nil
+}
 
 // suspendResume starts a guest on key, then times a suspend and a
 // resume through the API (bare qemu: QMP stop and cont), and destroys it.
@@ -356,5 +400,42 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 		return nil, err
 	}
 	rss.finish()
-	return []*Measure{start, destroy, cpu, suspend, resume, start10, destroy10, rss}, nil
+	out := []*Measure{start, destroy, cpu, suspend, resume, start10, destroy10, rss}
+	if guest, err := b.tinyGuest(); err != nil {
+		b.logf("measure 9-linux left out: %v", err)
+	} else {
+		linux := newMeasure("9-linux", "QEMU: start the tiny Linux guest until its first serial output", "ms", false)
+		err = b.alternate([]*Measure{linux}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+			r.seq++
+			name := fmt.Sprintf("bq%d", r.seq)
+			console := filepath.Join(r.dir, name+".console")
+			begin := time.Now()
+			var stop func() error
+			if k == keyBare {
+				q, err := startBareQemu(ctx, r.qemuBin, r.dir, name, "-kernel", guest+"/vmlinuz", "-initrd", guest+"/initrd.gz",
+					"-append", "console=ttyS0 quiet panic=-1", "-serial", "file:"+console)
+				if err != nil {
+					return nil, err
+				}
+				stop = func() error { q.stop(); return nil }
+			} else {
+				dom, err := r.conn(k).DomainCreateXML(linuxGuestXML(name, guest, console), 0)
+				if err != nil {
+					return nil, err
+				}
+				stop = func() error { return r.conn(k).DomainDestroy(dom) }
+			}
+			err := waitFile(console, "GUEST-UP", time.Minute)
+			took := time.Since(begin)
+			if serr := stop(); err == nil {
+				err = serr
+			}
+			return []float64{ms(took)}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, linux)
+	}
+	return out, nil
 }
