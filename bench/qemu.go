@@ -97,9 +97,11 @@ func dialQemuURI(sock string) (*libvirt.Libvirt, error) {
 // bareQemu is a qemu the benchmark runs itself, as a daemon would: the
 // monitor a listening socket qemu inherits, -S, QMP negotiation, cont.
 type bareQemu struct {
-	cmd    *exec.Cmd
-	mon    *qmp.Monitor
-	exited chan struct{}
+	cmd      *exec.Cmd
+	mon      *qmp.Monitor
+	exited   chan struct{}
+	shutdown chan struct{} // closed at qemu's SHUTDOWN event
+	once     sync.Once
 }
 
 func startBareQemu(ctx context.Context, bin, dir, name string, extra ...string) (*bareQemu, error) {
@@ -127,9 +129,14 @@ func startBareQemu(ctx context.Context, bin, dir, name string, extra ...string) 
 		return nil, err
 	}
 	f.Close()
-	q := &bareQemu{cmd: cmd, exited: make(chan struct{})}
+	q := &bareQemu{cmd: cmd, exited: make(chan struct{}), shutdown: make(chan struct{})}
 	go func() { cmd.Wait(); l.Close(); close(q.exited) }()
-	if q.mon, err = qmp.Dial(ctx, path, qmp.Options{}); err != nil {
+	onEvent := func(e qmp.Event) {
+		if e.Name == "SHUTDOWN" {
+			q.once.Do(func() { close(q.shutdown) })
+		}
+	}
+	if q.mon, err = qmp.Dial(ctx, path, qmp.Options{OnEvent: onEvent}); err != nil {
 		q.kill()
 		return nil, err
 	}
@@ -248,6 +255,64 @@ func (r *qemuRig) starts(ctx context.Context, key string, n int) (time.Duration,
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// acpiShutdown boots the tiny Linux guest on key until it listens to the
+// power button (GUEST-READY), then times a shutdown through the API
+// (bare qemu: QMP system_powerdown) until the guest is off: the domain
+// shut off, or bare qemu's SHUTDOWN event.
+func (r *qemuRig) acpiShutdown(ctx context.Context, key, guest string) (time.Duration, error) {
+	r.seq++
+	name := fmt.Sprintf("bq%d", r.seq)
+	console := filepath.Join(r.dir, name+".console")
+	if key == keyBare {
+		q, err := startBareQemu(ctx, r.qemuBin, r.dir, name, "-kernel", guest+"/vmlinuz", "-initrd", guest+"/initrd.gz",
+			"-append", "console=ttyS0 quiet panic=-1", "-serial", "file:"+console)
+		if err != nil {
+			return 0, err
+		}
+		defer q.stop()
+		if err := waitFile(console, "GUEST-READY", time.Minute); err != nil {
+			return 0, err
+		}
+		begin := time.Now()
+		if err := q.mon.Execute(ctx, "system_powerdown", nil, nil); err != nil {
+			return 0, err
+		}
+		select {
+		case <-q.shutdown:
+		case <-time.After(time.Minute):
+			return 0, fmt.Errorf("bare qemu: no SHUTDOWN within a minute of system_powerdown")
+		}
+		return time.Since(begin), nil
+	}
+	l := r.conn(key)
+	dom, err := l.DomainCreateXML(linuxGuestXML(name, guest, console), 0)
+	if err != nil {
+		return 0, err
+	}
+	if err := waitFile(console, "GUEST-READY", time.Minute); err != nil {
+		l.DomainDestroy(dom)
+		return 0, err
+	}
+	begin := time.Now()
+	if err := l.DomainShutdown(dom); err != nil {
+		l.DomainDestroy(dom)
+		return 0, err
+	}
+	// A transient domain is gone once it is off: the lookup fails.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		state, _, err := l.DomainGetState(dom, 0)
+		if err != nil || libvirt.DomainState(state) == libvirt.DomainShutoff {
+			return time.Since(begin), nil
+		}
+		if time.Now().After(deadline) {
+			l.DomainDestroy(dom)
+			return 0, fmt.Errorf("%s: the guest is not off a minute after the shutdown", key)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // tinyGuest is the directory of the tiny Linux guest, built with
 // scripts/mkguest.sh (Debian's cloud kernel and busybox, nothing
@@ -436,6 +501,15 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 			return nil, err
 		}
 		out = append(out, linux)
+		shutdown := newMeasure("9-shutdown", "QEMU: ACPI shutdown of the tiny Linux guest, until shut off", "ms", false)
+		err = b.alternate([]*Measure{shutdown}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+			d, err := r.acpiShutdown(ctx, k, guest)
+			return []float64{ms(d)}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, shutdown)
 	}
 	return out, nil
 }

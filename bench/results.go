@@ -175,7 +175,7 @@ func (r *Results) checkTargets() {
 	for _, q := range []struct {
 		id    string
 		slack float64
-	}{{"9-start", 20}, {"9-destroy", 20}, {"9-start10", 100}, {"9-destroy10", 100}} {
+	}{{"9-start", 20}, {"9-destroy", 20}, {"9-shutdown", 20}, {"9-start10", 100}, {"9-destroy10", 100}} {
 		g, ok1 := med(q.id, keyGovirtd)
 		f, ok2 := med(q.id, keyBare)
 		if ok1 && ok2 {
