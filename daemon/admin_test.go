@@ -1,0 +1,134 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/govirt/govirtd/daemon"
+	"github.com/govirt/govirtd/internal/testdaemon"
+	"github.com/govirt/govirtd/internal/testutil"
+	"github.com/govirt/govirtd/remote"
+)
+
+// virtAdmin runs Debian's real virt-admin against the daemon's admin
+// socket.
+func virtAdmin(t *testing.T, sock string, args ...string) (string, error) {
+	t.Helper()
+	bin := testutil.RequireBinary(t, "virt-admin", "libvirt-clients")
+	out, err := exec.Command(bin, append([]string{"-c", "govirtd:///system?socket=" + sock}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func mustAdmin(t *testing.T, sock string, args ...string) string {
+	t.Helper()
+	out, err := virtAdmin(t, sock, args...)
+	if err != nil {
+		t.Fatalf("virt-admin %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TestVirtAdmin drives the admin program with the real virt-admin, each
+// command's effect checked: srv-list names both servers; srv-clients-list
+// shows our connected client, client-info its uid and pid;
+// srv-clients-set --max-clients 1 refuses the next client and a raise
+// lets it in; daemon-log-filters sets and reads back; client-disconnect
+// closes our client; the admin socket is root's only.
+func TestVirtAdmin(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{})
+	sock := d.AdminSocket()
+	if sock != filepath.Join(d.Dir, daemon.SockAdmin) {
+		t.Fatalf("admin socket %q", sock)
+	}
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("admin socket mode: %v, %v", fi.Mode(), err)
+	}
+
+	out := mustAdmin(t, sock, "srv-list")
+	if !regexp.MustCompile(`(?m)^ 0\s+govirtd$`).MatchString(out) || !regexp.MustCompile(`(?m)^ 1\s+admin$`).MatchString(out) {
+		t.Fatalf("srv-list:\n%s", out)
+	}
+	if out := mustAdmin(t, sock, "srv-threadpool-info", "govirtd"); !strings.Contains(out, "maxWorkers") {
+		t.Fatalf("srv-threadpool-info:\n%s", out)
+	}
+
+	ctx := context.Background()
+	c, err := remote.Dial(ctx, d.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out = mustAdmin(t, sock, "srv-clients-list", "govirtd")
+	m := regexp.MustCompile(`(?m)^ (\d+)\s+unix\s+\d{4}-`).FindAllStringSubmatch(out, -1)
+	if len(m) != 1 {
+		t.Fatalf("srv-clients-list with one client:\n%s", out)
+	}
+	id := m[0][1]
+	out = mustAdmin(t, sock, "client-info", "govirtd", id)
+	for _, want := range []string{"readonly       : no", "unix_user_id   : " + fmt.Sprint(os.Getuid()), "unix_process_id: " + fmt.Sprint(os.Getpid())} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("client-info lacks %q:\n%s", want, out)
+		}
+	}
+
+	// max_clients at run time.
+	mustAdmin(t, sock, "srv-clients-set", "govirtd", "--max-clients", "1")
+	if out := mustAdmin(t, sock, "srv-clients-info", "govirtd"); !regexp.MustCompile(`nclients_max\s*: 1\n`).MatchString(out) {
+		t.Fatalf("srv-clients-info after the set:\n%s", out)
+	}
+	if c2, err := remote.Dial(ctx, d.URI()); err == nil {
+		_, err = c2.ConnectGetHostname(ctx)
+		c2.Close()
+		if err == nil {
+			t.Fatal("a second client was served over --max-clients 1")
+		}
+	}
+	mustAdmin(t, sock, "srv-clients-set", "govirtd", "--max-clients", "10")
+	c3, err := remote.Dial(ctx, d.URI())
+	if err != nil {
+		t.Fatalf("after raising max clients: %v", err)
+	}
+	c3.Close()
+
+	// Logging filters.
+	if out := mustAdmin(t, sock, "daemon-log-filters"); strings.Contains(out, "qemu") {
+		t.Fatalf("filters before any set:\n%s", out)
+	}
+	mustAdmin(t, sock, "daemon-log-filters", "1:qemu 3:rpc")
+	if out := mustAdmin(t, sock, "daemon-log-filters"); !strings.Contains(out, "Logging filters: 1:qemu 3:rpc") {
+		t.Fatalf("filters after the set:\n%s", out)
+	}
+	if out, err := virtAdmin(t, sock, "daemon-log-filters", "9:qemu"); err == nil || !strings.Contains(out, "level of 1 to 4") {
+		t.Fatalf("a bad filter: %v\n%s", err, out)
+	}
+	if out := mustAdmin(t, sock, "daemon-log-outputs"); !regexp.MustCompile(`Logging outputs: \d:stderr`).MatchString(out) {
+		t.Fatalf("daemon-log-outputs:\n%s", out)
+	}
+
+	// client-disconnect closes our client.
+	if _, err := c.ConnectGetHostname(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustAdmin(t, sock, "client-disconnect", "govirtd", id); !strings.Contains(out, "Client '"+id+"' disconnected") {
+		t.Fatalf("client-disconnect:\n%s", out)
+	}
+	<-c.Done()
+	if out, err := virtAdmin(t, sock, "client-info", "govirtd", id); err == nil || !strings.Contains(out, "no client with matching id") {
+		t.Fatalf("client-info of a disconnected client: %v\n%s", err, out)
+	}
+
+	// Not root: the socket refuses.
+	setpriv := testutil.RequireBinary(t, "setpriv", "util-linux")
+	va := testutil.RequireBinary(t, "virt-admin", "libvirt-clients")
+	nobody, err := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", va,
+		"-c", "govirtd:///system?socket="+sock, "srv-list").CombinedOutput()
+	if err == nil {
+		t.Fatalf("virt-admin as nobody was served:\n%s", nobody)
+	}
+}
