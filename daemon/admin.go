@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/protocol"
@@ -320,6 +321,24 @@ func (d *Daemon) newAdminHandlers() *adminHandlers {
 				uintParam(vir.ServerClientsUnauthMax, 0),
 				uintParam(vir.ServerClientsUnauthCurrent, 0),
 			}}, nil
+		},
+		AdminConnectSetDaemonTimeout: func(ctx context.Context, r *adminRequest, a *protocol.AdminConnectSetDaemonTimeoutArgs) error {
+			if err := noFlags(a.Flags); err != nil {
+				return err
+			}
+			// The newest value wins: a pending one is replaced.
+			t := time.Duration(a.Timeout) * time.Second
+			for {
+				select {
+				case d.idleSet <- t:
+					return nil
+				default:
+				}
+				select {
+				case <-d.idleSet:
+				default:
+				}
+			}
 		},
 		AdminServerSetClientLimits:    d.adminSetClientLimits,
 		AdminConnectGetLoggingOutputs: d.adminGetOutputs,

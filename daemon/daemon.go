@@ -50,7 +50,9 @@ type Daemon struct {
 	roName       string // the read-only listener's name, for its limit
 
 	// idle decides the idle exit (--timeout); used by Run's loop only.
-	idle idleTimer
+	// idleSet hands the loop a timeout the admin program sets.
+	idle    idleTimer
+	idleSet chan time.Duration
 
 	// The admin program (admin.go): its own transport, made by New; its
 	// handler table, made on first use; what its logging calls set.
@@ -110,6 +112,7 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		Logger:     log,
 	})
 	d.adminSrv = d.newAdminServer()
+	d.idleSet = make(chan time.Duration, 1)
 	return d
 }
 
@@ -336,17 +339,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 		watchdog = t.C
 		d.notify(systemd.Watchdog())
 	}
+	// The idle check ticks while a timeout is set (--timeout, or the
+	// admin program's daemon-timeout, which arrives on idleSet).
 	var idleCheck <-chan time.Time
-	if d.idle.timeout > 0 {
-		t := time.NewTicker(min(idleCheckEvery, d.idle.timeout))
-		defer t.Stop()
-		idleCheck = t.C
-		d.idle.start(time.Now())
+	var idleTicker *time.Ticker
+	setIdle := func(timeout time.Duration) {
+		if idleTicker != nil {
+			idleTicker.Stop()
+			idleTicker, idleCheck = nil, nil
+		}
+		d.idle.timeout = timeout
+		if timeout > 0 {
+			idleTicker = time.NewTicker(min(idleCheckEvery, timeout))
+			idleCheck = idleTicker.C
+			d.idle.start(time.Now())
+		}
 	}
+	setIdle(d.idle.timeout)
+	defer func() { setIdle(0) }()
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop()
+		case t := <-d.idleSet:
+			d.log.Info("idle timeout set by the admin program", "timeout", t.String())
+			setIdle(t)
 		case now := <-idleCheck:
 			why := d.Busy()
 			if d.idle.check(now, why) {
