@@ -340,6 +340,7 @@ func (d *Daemon) newAdminHandlers() *adminHandlers {
 				}
 			}
 		},
+		AdminServerUpdateTlsFiles:     d.adminUpdateTLS,
 		AdminServerSetClientLimits:    d.adminSetClientLimits,
 		AdminConnectGetLoggingOutputs: d.adminGetOutputs,
 		AdminConnectGetLoggingFilters: d.adminGetFilters,
@@ -516,6 +517,35 @@ func (d *Daemon) adminSetOutputs(ctx context.Context, r *adminRequest, a *protoc
 	d.logs.mu.Lock()
 	d.logs.outputs = out
 	d.logs.mu.Unlock()
+	return nil
+}
+
+// adminUpdateTLS re-reads the TLS files the configuration in effect
+// names (the renewed certificates, CA and CRL, under the same names) for
+// the next TLS handshake, as SIGHUP does without re-reading the file;
+// connected clients keep their sessions. Files that do not load leave
+// the material in use as it was.
+func (d *Daemon) adminUpdateTLS(ctx context.Context, r *adminRequest, a *protocol.AdminServerUpdateTlsFilesArgs) error {
+	if err := noFlags(a.Flags); err != nil {
+		return err
+	}
+	if _, err := d.serverOf(a.Srv); err != nil {
+		return err
+	}
+	if a.Srv.Name != ServerMain {
+		return drivers.Errorf(vir.ErrOperationUnsupported, vir.FromAdmin, "server %s has no TLS listener (%s has, when TLS is on)", a.Srv.Name, ServerMain)
+	}
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if d.tls.Load() == nil {
+		return drivers.Errorf(vir.ErrOperationInvalid, vir.FromAdmin, "the TLS listener is not running (set listen_tls = 1, or enable govirtd-tls.socket)")
+	}
+	st, err := d.prepareTLS(d.cfg.TLS)
+	if err != nil {
+		return drivers.Errorf(vir.ErrInternalError, vir.FromAdmin, "TLS files not updated, the previous ones stay in use: %v", err)
+	}
+	d.tls.Store(st)
+	d.log.Info("TLS material re-read by the admin program: new TLS clients are checked against it", "server_cert", st.desc)
 	return nil
 }
 

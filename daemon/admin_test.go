@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -130,5 +131,58 @@ func TestVirtAdmin(t *testing.T) {
 		"-c", "govirtd:///system?socket="+sock, "srv-list").CombinedOutput()
 	if err == nil {
 		t.Fatalf("virt-admin as nobody was served:\n%s", nobody)
+	}
+}
+
+// servedSerial is the serial of the certificate a new TLS handshake
+// with addr is shown.
+func servedSerial(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+func copyTo(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVirtAdminUpdateTLS: real virt-admin server-update-tls makes the
+// renewed server certificate (same file names) the one new handshakes
+// see; without a TLS listener it is refused saying so.
+func TestVirtAdminUpdateTLS(t *testing.T) {
+	plain := testdaemon.Start(t, testdaemon.Options{})
+	if out, err := virtAdmin(t, plain.AdminSocket(), "server-update-tls", "govirtd"); err == nil || !strings.Contains(out, "TLS listener is not running") {
+		t.Fatalf("server-update-tls without TLS: %v\n%s", err, out)
+	}
+
+	ca := testdaemon.NewPKI(t, "admintls")
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "servercert.pem"), filepath.Join(dir, "serverkey.pem")
+	cert, key := ca.Issue("server", testdaemon.CertOptions{Subject: "/O=govirt/CN=localhost", Server: true})
+	copyTo(t, cert, certFile)
+	copyTo(t, key, keyFile)
+	d := testdaemon.Start(t, testdaemon.Options{TLS: &daemon.TLSSettings{KeyFile: keyFile, CertFile: certFile, CAFile: ca.CACert()}})
+	before := servedSerial(t, d.TLSAddr())
+
+	renewed, renewedKey := ca.Issue("server2", testdaemon.CertOptions{Subject: "/O=govirt/CN=localhost", Server: true})
+	copyTo(t, renewed, certFile)
+	copyTo(t, renewedKey, keyFile)
+	if got := servedSerial(t, d.TLSAddr()); got != before {
+		t.Fatalf("the certificate changed before server-update-tls: %s, was %s", got, before)
+	}
+	mustAdmin(t, d.AdminSocket(), "server-update-tls", "govirtd")
+	if got := servedSerial(t, d.TLSAddr()); got == before {
+		t.Fatalf("after server-update-tls the old certificate (serial %s) is still served", got)
 	}
 }
