@@ -209,7 +209,8 @@ func writeDriverOps(out string, m *model, procs []*procInfo) error {
 }
 
 // served reports whether the daemon dispatches the procedure (remote and
-// QEMU programs; keepalive is the transport's, admin is not served yet).
+// QEMU programs through the remote dispatch table; keepalive is the
+// transport's, admin has its own table, writeAdminDispatch).
 func (pi *procInfo) served() bool {
 	return pi.callable() && (pi.prog.goName == "Remote" || pi.prog.goName == "Qemu")
 }
