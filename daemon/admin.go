@@ -210,9 +210,18 @@ func noFlags(flags uint32) error {
 
 // adminLogs is what the admin program's logging calls set and read.
 type adminLogs struct {
-	mu      sync.Mutex // guards filters and outputs
+	mu      sync.Mutex // guards filters, outputs and filter
 	filters string
 	outputs string
+	filter  *LogFilter // the log's filter (SetLogFilter); nil: filters are only kept
+}
+
+// SetLogFilter gives the daemon its log's filter, which virt-admin
+// daemon-log-filters sets.
+func (d *Daemon) SetLogFilter(f *LogFilter) {
+	d.logs.mu.Lock()
+	d.logs.filter = f
+	d.logs.mu.Unlock()
 }
 
 func (d *Daemon) newAdminHandlers() *adminHandlers {
@@ -438,10 +447,9 @@ func (d *Daemon) adminSetClientLimits(ctx context.Context, r *adminRequest, a *p
 	return nil
 }
 
-// Logging filters and outputs, in libvirt's syntax ("3:remote 4:event",
-// "1:stderr"). govirtd logs with one level to stderr: an output's level
-// becomes the log's level; filters are checked and kept, and read back,
-// but the log has no per-module levels for them to change.
+// Logging filters and outputs, in libvirt's syntax ("1:qemu 3:storage",
+// "1:stderr"). govirtd logs to stderr: an output's level becomes the
+// log's level; filters set a level per driver (LogFilter).
 func (d *Daemon) adminGetOutputs(ctx context.Context, r *adminRequest, a *protocol.AdminConnectGetLoggingOutputsArgs) (*protocol.AdminConnectGetLoggingOutputsRet, error) {
 	if err := noFlags(a.Flags); err != nil {
 		return nil, err
@@ -477,14 +485,15 @@ func (d *Daemon) adminSetFilters(ctx context.Context, r *adminRequest, a *protoc
 	if a.Filters != nil {
 		f = strings.Join(strings.Fields(*a.Filters), " ")
 	}
-	for _, tok := range strings.Fields(f) {
-		lvl, name, ok := strings.Cut(tok, ":")
-		if n, err := strconv.Atoi(strings.TrimPrefix(lvl, "+")); !ok || err != nil || n < 1 || n > 4 || name == "" {
-			return drivers.Errorf(vir.ErrInvalidArg, vir.FromAdmin, "logging filter '%s' is not LEVEL:NAME with a level of 1 to 4 (such as 1:qemu)", tok)
-		}
+	rules, err := ParseLogFilters(f)
+	if err != nil {
+		return drivers.Errorf(vir.ErrInvalidArg, vir.FromAdmin, "%v", err)
 	}
 	d.logs.mu.Lock()
 	d.logs.filters = f
+	if d.logs.filter != nil {
+		d.logs.filter.SetFilters(rules)
+	}
 	d.logs.mu.Unlock()
 	d.log.Info("logging filters set by the admin program", "filters", f)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,9 +102,29 @@ func TestVirtAdmin(t *testing.T) {
 	if out := mustAdmin(t, sock, "daemon-log-filters"); strings.Contains(out, "qemu") {
 		t.Fatalf("filters before any set:\n%s", out)
 	}
+	// The filters' effect, on a log at warning level: QEMU's debug
+	// lines pass once 1:qemu is set; the storage driver's and the
+	// daemon's own do not.
+	var buf testutil.SyncBuffer
+	base := &slog.LevelVar{}
+	base.Set(slog.LevelWarn)
+	filter := daemon.NewLogFilter(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}), base)
+	d.SetLogFilter(filter)
+	qemuLog, storageLog, daemonLog := slog.New(filter).With("driver", "QEMU"), slog.New(filter).With("driver", "storage"), slog.New(filter)
+	qemuLog.Debug("qemu-before")
 	mustAdmin(t, sock, "daemon-log-filters", "1:qemu 3:rpc")
 	if out := mustAdmin(t, sock, "daemon-log-filters"); !strings.Contains(out, "Logging filters: 1:qemu 3:rpc") {
 		t.Fatalf("filters after the set:\n%s", out)
+	}
+	qemuLog.Debug("qemu-after")
+	storageLog.Debug("storage-after")
+	daemonLog.Debug("daemon-after")
+	daemonLog.Warn("daemon-warn")
+	got := buf.String()
+	for want, in := range map[string]bool{"qemu-before": false, "qemu-after": true, "storage-after": false, "daemon-after": false, "daemon-warn": true} {
+		if strings.Contains(got, want) != in {
+			t.Errorf("with filters 1:qemu 3:rpc, %q in the log: %v, want %v:\n%s", want, !in, in, got)
+		}
 	}
 	if out, err := virtAdmin(t, sock, "daemon-log-filters", "9:qemu"); err == nil || !strings.Contains(out, "level of 1 to 4") {
 		t.Fatalf("a bad filter: %v\n%s", err, out)
