@@ -39,12 +39,30 @@ const (
 	adminMaxRequests = 5
 )
 
+func init() {
+	setters["admin_max_clients"] = intKey(func(c *Config) *int { return &c.AdminMaxClients }, 1, 1<<16)
+	setters["admin_max_client_requests"] = intKey(func(c *Config) *int { return &c.AdminMaxClientRequests }, 1, 1<<16)
+}
+
+// adminLimits are the admin server's client limits in effect.
+func (c *Config) adminLimits() (clients, requests int) {
+	clients, requests = c.AdminMaxClients, c.AdminMaxClientRequests
+	if clients == 0 {
+		clients = adminMaxClients
+	}
+	if requests == 0 {
+		requests = adminMaxRequests
+	}
+	return clients, requests
+}
+
 // newAdminServer makes the transport of the admin program, a server of
 // its own as in libvirtd, with its own small client limits.
 func (d *Daemon) newAdminServer() *rpc.Server {
+	clients, requests := d.cfg.adminLimits()
 	return rpc.NewServer(rpc.ServerConfig{
-		MaxClients:        adminMaxClients,
-		MaxClientRequests: adminMaxRequests,
+		MaxClients:        clients,
+		MaxClientRequests: requests,
 		MaxQueue:          d.cfg.MaxClientQueue,
 		MaxQueueBytes:     int64(d.cfg.MaxClientQueueBytes),
 		MaxInflightBytes:  int64(d.cfg.MaxInflightBytes),
@@ -216,12 +234,28 @@ type adminLogs struct {
 	filter  *LogFilter // the log's filter (SetLogFilter); nil: filters are only kept
 }
 
-// SetLogFilter gives the daemon its log's filter, which virt-admin
-// daemon-log-filters sets.
+// SetLogFilter gives the daemon its log's filter, set now to
+// log_filters, then by SIGHUP and virt-admin daemon-log-filters.
 func (d *Daemon) SetLogFilter(f *LogFilter) {
+	d.reloadMu.Lock()
+	filters := d.cfg.LogFilters
+	d.reloadMu.Unlock()
+	d.setLogFilters(f, filters)
+}
+
+// setLogFilters makes filters (checked) the log's, on f when not nil
+// or else on the daemon's filter.
+func (d *Daemon) setLogFilters(f *LogFilter, filters string) {
+	rules, _ := ParseLogFilters(filters)
 	d.logs.mu.Lock()
-	d.logs.filter = f
-	d.logs.mu.Unlock()
+	defer d.logs.mu.Unlock()
+	if f != nil {
+		d.logs.filter = f
+	}
+	d.logs.filters = strings.Join(rules, " ")
+	if d.logs.filter != nil {
+		d.logs.filter.SetFilters(rules)
+	}
 }
 
 func (d *Daemon) newAdminHandlers() *adminHandlers {

@@ -207,3 +207,33 @@ func TestVirtAdminUpdateTLS(t *testing.T) {
 		t.Fatalf("after server-update-tls the old certificate (serial %s) is still served", got)
 	}
 }
+
+// TestAdminConfigKeys: log_filters and admin_max_clients from the file
+// are what real virt-admin reads, a SIGHUP's new values replace them,
+// and a bad log_filters rejects the file naming the item.
+func TestAdminConfigKeys(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: "log_filters = \"1:qemu\"\nadmin_max_clients = 7\n"})
+	var buf testutil.SyncBuffer
+	d.SetLogFilter(daemon.NewLogFilter(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.LevelWarn))
+	sock := d.AdminSocket()
+	if out := mustAdmin(t, sock, "daemon-log-filters"); !strings.Contains(out, "Logging filters: 1:qemu\n") {
+		t.Fatalf("filters from the file:\n%s", out)
+	}
+	if out := mustAdmin(t, sock, "srv-clients-info", "admin"); !regexp.MustCompile(`nclients_max\s*: 7\n`).MatchString(out) {
+		t.Fatalf("admin_max_clients from the file:\n%s", out)
+	}
+	d.WriteConfig("log_filters = \"3:storage\"\nadmin_max_clients = 2\n")
+	if err := d.ReloadConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustAdmin(t, sock, "daemon-log-filters"); !strings.Contains(out, "Logging filters: 3:storage\n") {
+		t.Fatalf("filters after the reload:\n%s", out)
+	}
+	if out := mustAdmin(t, sock, "srv-clients-info", "admin"); !regexp.MustCompile(`nclients_max\s*: 2\n`).MatchString(out) {
+		t.Fatalf("admin_max_clients after the reload:\n%s", out)
+	}
+	d.WriteConfig("log_filters = \"1:qemu 7:storage\"\n")
+	if err := d.ReloadConfig(); err == nil || !strings.Contains(err.Error(), "log_filters: logging filter '7:storage'") {
+		t.Fatalf("a bad log_filters: %v", err)
+	}
+}

@@ -34,6 +34,19 @@ func NewLogFilter(next slog.Handler, level slog.Leveler) *LogFilter {
 	return &LogFilter{next: next, level: level, rules: &atomic.Pointer[[]logRule]{}}
 }
 
+func init() {
+	setters["log_filters"] = func(c *Config, v confValue) error {
+		if v.kind != 's' {
+			return fmt.Errorf("must be a quoted string such as \"1:qemu 3:storage\", not %s", v.describe())
+		}
+		if _, err := ParseLogFilters(v.s); err != nil {
+			return err
+		}
+		c.LogFilters = v.s
+		return nil
+	}
+}
+
 // ParseLogFilters checks filters in libvirt's syntax: LEVEL:NAME items
 // (LEVEL 1 debug … 4 error, an optional "+" before it) separated by
 // spaces.
