@@ -208,6 +208,12 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("the second READY=1 (%q) does not follow RELOADING=1: %q", again, before)
 	}
 	mustList(t, "test+unix:///default?socket="+a.rw, "after the reload")
+	// The inherited TLS socket's material is re-read, listen_tls = 0
+	// notwithstanding, and TLS serves on.
+	if a.count("TLS material re-read") != 1 {
+		t.Fatalf("the reload did not re-read the inherited TLS socket's material:\n%s", a.log)
+	}
+	mustList(t, "test+tls://"+a.tls+"/default?pkipath="+alice, "on the inherited TLS socket after the reload")
 
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	if err := a.cmd.Wait(); err != nil {
