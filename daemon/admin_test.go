@@ -196,6 +196,23 @@ func TestVirtAdminUpdateTLS(t *testing.T) {
 	d := testdaemon.Start(t, testdaemon.Options{TLS: &daemon.TLSSettings{KeyFile: keyFile, CertFile: certFile, CAFile: ca.CACert()}})
 	before := servedSerial(t, d.TLSAddr())
 
+	// A TLS client as the admin program shows it.
+	aliceCert, aliceKey := ca.Issue("alice", testdaemon.CertOptions{Subject: "/O=govirt/CN=alice"})
+	alice, err := remote.Dial(context.Background(), d.TLSURI(testdaemon.ClientDir(t, ca.CACert(), aliceCert, aliceKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	out := mustAdmin(t, d.AdminSocket(), "srv-clients-list", "govirtd")
+	m := regexp.MustCompile(`(?m)^ (\d+)\s+tls\s+\d{4}-`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("srv-clients-list with a TLS client:\n%s", out)
+	}
+	out = mustAdmin(t, d.AdminSocket(), "client-info", "govirtd", m[1])
+	if !strings.Contains(out, "tls_x509_dname : CN=alice,O=govirt") || !strings.Contains(out, "sock_addr      : 127.0.0.1:") {
+		t.Fatalf("client-info of the TLS client:\n%s", out)
+	}
+
 	renewed, renewedKey := ca.Issue("server2", testdaemon.CertOptions{Subject: "/O=govirt/CN=localhost", Server: true})
 	copyTo(t, renewed, certFile)
 	copyTo(t, renewedKey, keyFile)
