@@ -67,7 +67,7 @@ generate:
 
 # Fails when `make generate` would change a committed file.
 generate-check: generate
-	@git diff --exit-code --stat -- protocol vir drivers/ops.gen.go daemon/dispatch.gen.go remote/calls.gen.go || { echo "the generated files differ from what make generate writes"; exit 1; }
+	@git diff --exit-code --stat -- protocol vir drivers/ops.gen.go daemon/dispatch.gen.go daemon/admin_dispatch.gen.go remote/calls.gen.go || { echo "the generated files differ from what make generate writes"; exit 1; }
 
 # go vet of every package.
 vet:

@@ -65,6 +65,15 @@ type Config struct {
 
 	// LogLevel is 1 debug, 2 info, 3 warning, 4 error (log_level).
 	LogLevel int
+	// LogFilters are per-driver levels in libvirt's syntax, "1:qemu
+	// 3:storage" (log_filters; LogFilter).
+	LogFilters string
+
+	// AdminMaxClients and AdminMaxClientRequests are the admin server's
+	// limits (admin_max_clients, admin_max_client_requests; 0 is
+	// libvirtd's default, 5).
+	AdminMaxClients        int
+	AdminMaxClientRequests int
 
 	// Warnings are what the file had that was ignored: unknown keys, and
 	// libvirtd keys govirtd does not implement.
@@ -105,9 +114,9 @@ var unimplemented = map[string]bool{
 	"auth_unix_ro": true, "auth_unix_rw": true, "auth_tcp": true, "auth_tls": true,
 	"unix_sock_admin_perms": true, "max_queued_clients": true, "max_anonymous_clients": true,
 	"min_workers": true, "max_workers": true, "prio_workers": true, "max_requests": true,
-	"keepalive_required": true, "log_outputs": true, "log_filters": true,
-	"admin_max_workers": true, "admin_max_clients": true, "admin_max_queued_clients": true,
-	"admin_max_client_requests": true, "admin_keepalive_interval": true, "admin_keepalive_count": true,
+	"keepalive_required": true, "log_outputs": true,
+	"admin_max_workers": true, "admin_max_queued_clients": true,
+	"admin_keepalive_interval": true, "admin_keepalive_count": true,
 	"mdns_adv": true, "mdns_name": true, "audit_level": true, "audit_logging": true, "host_uuid": true,
 	"host_uuid_source": true, "ovs_timeout": true, "access_drivers": true,
 }

@@ -50,7 +50,17 @@ type Daemon struct {
 	roName       string // the read-only listener's name, for its limit
 
 	// idle decides the idle exit (--timeout); used by Run's loop only.
-	idle idleTimer
+	// idleSet hands the loop a timeout the admin program sets.
+	idle    idleTimer
+	idleSet chan time.Duration
+
+	// The admin program (admin.go): its own transport, made by New; its
+	// handler table, made on first use; what its logging calls set.
+	adminSrv  *rpc.Server
+	adminPath string // guarded by listenMu
+	adminOnce sync.Once
+	adminH    *adminHandlers
+	logs      adminLogs
 
 	// inherited are the sockets systemd passed, until Listen takes them.
 	inherited *systemd.Inherited
@@ -101,6 +111,8 @@ func New(cfg *Config, log *slog.Logger, drvs ...drivers.Driver) *Daemon {
 		NewSession: d.newSession,
 		Logger:     log,
 	})
+	d.adminSrv = d.newAdminServer()
+	d.idleSet = make(chan time.Duration, 1)
 	return d
 }
 
@@ -200,9 +212,9 @@ func (d *Daemon) Listen() error {
 	}
 	// A broken TLS setup is logged and leaves only TLS off.
 	d.listenTLS(in.Take(systemd.SocketTLS))
-	if l := in.Take(systemd.SocketAdmin); l != nil {
-		d.log.Warn("systemd passed govirtd-admin.socket, which this daemon does not serve yet; closed", "socket", l.Addr().String())
-		l.Close()
+	// Without its admin socket the daemon serves on, saying so.
+	if err := d.listenAdmin(in.Take(systemd.SocketAdmin)); err != nil {
+		d.log.Error("admin socket disabled (virt-admin cannot connect); the other sockets keep serving", "err", err)
 	}
 	if rest := in.Rest(); len(rest) > 0 {
 		d.log.Warn("systemd passed sockets govirtd does not know; closed (name them govirtd.socket, govirtd-ro.socket, govirtd-admin.socket or govirtd-tls.socket)",
@@ -275,12 +287,14 @@ func (d *Daemon) listenUnix(path string, perms os.FileMode) (net.Listener, error
 // for it and is disconnected; the drivers shut down (guests keep running).
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.srv.CloseListeners()
+	d.adminSrv.CloseListeners()
 	d.sessionsMu.Lock()
 	for s := range d.sessions {
 		s.notifyClosing()
 	}
 	d.sessionsMu.Unlock()
 	err := d.srv.Shutdown(ctx)
+	d.adminSrv.Shutdown(ctx)
 	// The drivers get their own time, whatever the clients took.
 	dctx, cancel := context.WithTimeout(context.Background(), driverShutdownTimeout)
 	defer cancel()
@@ -325,17 +339,31 @@ func (d *Daemon) Run(ctx context.Context) error {
 		watchdog = t.C
 		d.notify(systemd.Watchdog())
 	}
+	// The idle check ticks while a timeout is set (--timeout, or the
+	// admin program's daemon-timeout, which arrives on idleSet).
 	var idleCheck <-chan time.Time
-	if d.idle.timeout > 0 {
-		t := time.NewTicker(min(idleCheckEvery, d.idle.timeout))
-		defer t.Stop()
-		idleCheck = t.C
-		d.idle.start(time.Now())
+	var idleTicker *time.Ticker
+	setIdle := func(timeout time.Duration) {
+		if idleTicker != nil {
+			idleTicker.Stop()
+			idleTicker, idleCheck = nil, nil
+		}
+		d.idle.timeout = timeout
+		if timeout > 0 {
+			idleTicker = time.NewTicker(min(idleCheckEvery, timeout))
+			idleCheck = idleTicker.C
+			d.idle.start(time.Now())
+		}
 	}
+	setIdle(d.idle.timeout)
+	defer func() { setIdle(0) }()
 	for {
 		select {
 		case <-ctx.Done():
 			return d.stop()
+		case t := <-d.idleSet:
+			d.log.Info("idle timeout set by the admin program", "timeout", t.String())
+			setIdle(t)
 		case now := <-idleCheck:
 			why := d.Busy()
 			if d.idle.check(now, why) {

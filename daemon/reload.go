@@ -62,7 +62,8 @@ func (d *Daemon) Hangup(ctx context.Context) error {
 var reloadable = map[string]bool{
 	"max_clients": true, "max_ro_clients": true, "max_client_requests": true,
 	"max_client_queue": true, "max_client_queue_bytes": true, "client_stuck_timeout": true,
-	"log_level": true,
+	"log_level": true, "log_filters": true,
+	"admin_max_clients": true, "admin_max_client_requests": true,
 	// The TLS material, for new handshakes.
 	"key_file": true, "cert_file": true, "ca_file": true, "crl_file": true,
 	"tls_allowed_dn_list": true, "tls_no_verify_certificate": true,
@@ -96,6 +97,9 @@ func (c *Config) settings() map[string]string {
 		"keepalive_interval":        fmt.Sprint(c.KeepaliveInterval),
 		"keepalive_count":           fmt.Sprint(c.KeepaliveCount),
 		"log_level":                 fmt.Sprint(c.LogLevel),
+		"log_filters":               c.LogFilters,
+		"admin_max_clients":         fmt.Sprint(c.AdminMaxClients),
+		"admin_max_client_requests": fmt.Sprint(c.AdminMaxClientRequests),
 		"listen_tls":                fmt.Sprint(c.TLS.Listen),
 		"listen_addr":               c.TLS.ListenAddr,
 		"tls_port":                  orDefault(c.TLS.Port, DefaultTLSPort),
@@ -141,7 +145,8 @@ func changedKeys(old, nc *Config) []string {
 // line and key, and the daemon serves on with its configuration as it
 // was. Otherwise the keys that can change at run time apply at once —
 // the client limits to the next client and call (the queue bounds to
-// clients that connect afterwards), log_level, and the TLS material and
+// clients that connect afterwards), log_level and log_filters, the admin
+// server's limits, and the TLS material and
 // allowed DNs to the next TLS handshake — without disconnecting anyone;
 // the keys that changed but need a restart (sockets, listen_tls and its
 // address, keepalive and frame settings, the drivers' keys) are named in
@@ -199,6 +204,8 @@ func (d *Daemon) ReloadConfig() error {
 	run.MaxClientQueue, run.MaxClientQueueBytes = nc.MaxClientQueue, nc.MaxClientQueueBytes
 	run.ClientStuckTimeout = nc.ClientStuckTimeout
 	run.LogLevel = nc.LogLevel
+	run.LogFilters = nc.LogFilters
+	run.AdminMaxClients, run.AdminMaxClientRequests = nc.AdminMaxClients, nc.AdminMaxClientRequests
 	run.source, run.lines, run.Warnings = nc.source, nc.lines, nc.Warnings
 	if tlsApplies {
 		listen, addr, port := run.TLS.Listen, run.TLS.ListenAddr, run.TLS.Port
@@ -215,6 +222,13 @@ func (d *Daemon) ReloadConfig() error {
 	})
 	if d.roName != "" {
 		d.srv.SetListenerMaxClients(d.roName, run.ROClientLimit())
+	}
+	adminClients, adminRequests := run.adminLimits()
+	al := d.adminSrv.Limits()
+	al.MaxClients, al.MaxClientRequests = adminClients, adminRequests
+	d.adminSrv.SetLimits(al)
+	if old.LogFilters != run.LogFilters {
+		d.setLogFilters(nil, run.LogFilters)
 	}
 	if old.LogLevel != run.LogLevel {
 		switch {

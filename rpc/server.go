@@ -168,6 +168,9 @@ type ServerStats struct {
 type Server struct {
 	cfg ServerConfig
 	log *slog.Logger
+	// epoch is when the server was made (unix seconds): its clients'
+	// connection times count from it.
+	epoch int64
 
 	// The limits SetLimits changes at run time (cfg keeps the values
 	// the server started with).
@@ -251,6 +254,7 @@ func NewServer(cfg ServerConfig) *Server {
 		refusing:    map[net.Conn]struct{}{},
 		handshaking: map[net.Conn]struct{}{},
 		frames:      frameBudget{limit: cfg.MaxInflightBytes},
+		epoch:       time.Now().Unix(),
 	}
 	s.SetLimits(Limits{MaxClients: cfg.MaxClients, MaxClientRequests: cfg.MaxClientRequests,
 		MaxQueue: cfg.MaxQueue, MaxQueueBytes: cfg.MaxQueueBytes, StuckTimeout: cfg.StuckTimeout})

@@ -108,7 +108,7 @@ func TestMakeInstall(t *testing.T) {
 
 	install("PREFIX=/usr")
 	svc, _ := os.ReadFile(filepath.Join(dest, "usr/lib/systemd/system/govirtd.service"))
-	if got := unitKey(string(svc), "ExecStart"); got != "/usr/sbin/govirtd --config /etc/govirtd/govirtd.conf" {
+	if got := unitKey(string(svc), "ExecStart"); got != "/usr/sbin/govirtd --config /etc/govirtd/govirtd.conf $GOVIRTD_ARGS" {
 		t.Fatalf("with PREFIX=/usr: ExecStart=%s", got)
 	}
 	if _, err := os.Stat(filepath.Join(dest, "usr/sbin/govirtd")); err != nil {
@@ -161,7 +161,8 @@ func TestUnitsMatchDaemon(t *testing.T) {
 	svc := read("govirtd.service")
 	for k, want := range map[string]string{
 		"Type": "notify", "KillMode": "process", "ExecReload": "/bin/kill -HUP $MAINPID",
-		"ExecStart": "/usr/local/sbin/govirtd --config /etc/govirtd/govirtd.conf",
+		"ExecStart":   "/usr/local/sbin/govirtd --config /etc/govirtd/govirtd.conf $GOVIRTD_ARGS",
+		"Environment": `GOVIRTD_ARGS="--timeout 120"`,
 	} {
 		if got := unitKey(svc, k); got != want {
 			t.Errorf("govirtd.service: %s=%s, want %s", k, got, want)

@@ -173,7 +173,7 @@ func TestSocketActivation(t *testing.T) {
 	if !strings.Contains(ready, "STATUS=") {
 		t.Errorf("READY=1 without a STATUS= line: %q", ready)
 	}
-	for _, unit := range []string{"govirtd.socket", "govirtd-ro.socket", "govirtd-tls.socket"} {
+	for _, unit := range []string{"govirtd.socket", "govirtd-ro.socket", "govirtd-tls.socket", "govirtd-admin.socket"} {
 		if a.count(`from="systemd `+unit+`"`) != 1 {
 			t.Errorf("the log does not say %s came from systemd:\n%s", unit, a.log)
 		}
@@ -189,6 +189,11 @@ func TestSocketActivation(t *testing.T) {
 	}
 	mustList(t, "test+tls://"+a.tls+"/default?pkipath="+alice, "on the inherited TLS socket")
 
+	// The admin program on the inherited admin socket.
+	if out, err := virtAdmin(t, a.admin, "srv-list"); err != nil || !strings.Contains(out, "govirtd") {
+		t.Fatalf("virt-admin srv-list on the inherited admin socket: %v\n%s", err, out)
+	}
+
 	// The watchdog is pinged, more than once.
 	a.notify.wait(t, "WATCHDOG=1", 2, func(m string) bool { return m == "WATCHDOG=1" })
 
@@ -203,6 +208,12 @@ func TestSocketActivation(t *testing.T) {
 		t.Fatalf("the second READY=1 (%q) does not follow RELOADING=1: %q", again, before)
 	}
 	mustList(t, "test+unix:///default?socket="+a.rw, "after the reload")
+	// The inherited TLS socket's material is re-read, listen_tls = 0
+	// notwithstanding, and TLS serves on.
+	if a.count("TLS material re-read") != 1 {
+		t.Fatalf("the reload did not re-read the inherited TLS socket's material:\n%s", a.log)
+	}
+	mustList(t, "test+tls://"+a.tls+"/default?pkipath="+alice, "on the inherited TLS socket after the reload")
 
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	if err := a.cmd.Wait(); err != nil {
@@ -246,4 +257,36 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("the daemon exited without saying it was idle:\n%s", a.log)
 	}
 	a.notify.wait(t, "STOPPING=1", 1, func(m string) bool { return hasLine(m, "STOPPING=1") })
+}
+
+// virtAdmin runs Debian's real virt-admin on the admin socket sock.
+func virtAdmin(t *testing.T, sock string, args ...string) (string, error) {
+	t.Helper()
+	bin := testutil.RequireBinary(t, "virt-admin", "libvirt-clients")
+	out, err := exec.Command(bin, append([]string{"-c", "govirtd:///system?socket=" + sock}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// TestAdminDaemonTimeout: a daemon started without --timeout by its
+// first client, real virt-admin's daemon-timeout 1 on the admin socket,
+// exits cleanly by itself once idle.
+func TestAdminDaemonTimeout(t *testing.T) {
+	bin := buildDaemon(t)
+	dir, err := os.MkdirTemp("", "govirtd-admto-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	conf := filepath.Join(dir, "govirtd.conf")
+	os.WriteFile(conf, []byte(privateConfig(dir)+"log_level = 2\n"), 0o644)
+	a := startActivated(t, bin, dir, conf, nil)
+	if out, err := virtAdmin(t, a.admin, "daemon-timeout", "--timeout", "1"); err != nil {
+		t.Fatalf("virt-admin daemon-timeout: %v\n%s", err, out)
+	}
+	if err := a.cmd.Wait(); err != nil {
+		t.Fatalf("exit after the idle timeout: %v\n%s", err, a.log)
+	}
+	if a.count("idle timeout set by the admin program") != 1 || a.count("shutting down: idle") != 1 {
+		t.Fatalf("the log does not show the timeout set and the idle exit:\n%s", a.log)
+	}
 }

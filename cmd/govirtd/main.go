@@ -80,7 +80,12 @@ $XDG_RUNTIME_DIR/govirtd.`,
 			// At most 20 records of one message a minute: a loop of bad
 			// clients cannot flood the log (each minute says how many
 			// were suppressed).
-			log := slog.New(ratelog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}), 20, time.Minute))
+			// The level is decided by the filter in front, which lets
+			// a driver's debug lines through when virt-admin
+			// daemon-log-filters asks ("1:qemu").
+			text := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+			filter := daemon.NewLogFilter(ratelog.New(text, 20, time.Minute), level)
+			log := slog.New(filter)
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
@@ -92,6 +97,7 @@ $XDG_RUNTIME_DIR/govirtd.`,
 			d.SetInherited(inherited)
 			d.SetIdleTimeout(time.Duration(timeout) * time.Second)
 			d.SetLogLevel(level, verbose)
+			d.SetLogFilter(filter)
 			// The storage concern of qemu:///system and session, as
 			// libvirt's storage driver serves its QEMU driver's.
 			d.RegisterShared(drivers.ConcernStorage, storageDriver)

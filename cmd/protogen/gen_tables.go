@@ -209,7 +209,8 @@ func writeDriverOps(out string, m *model, procs []*procInfo) error {
 }
 
 // served reports whether the daemon dispatches the procedure (remote and
-// QEMU programs; keepalive is the transport's, admin is not served yet).
+// QEMU programs through the remote dispatch table; keepalive is the
+// transport's, admin has its own table, writeAdminDispatch).
 func (pi *procInfo) served() bool {
 	return pi.callable() && (pi.prog.goName == "Remote" || pi.prog.goName == "Qemu")
 }
@@ -275,6 +276,83 @@ func writeDispatch(out string, m *model, procs []*procInfo) error {
 	}
 	return writeGo(filepath.Join(out, "daemon", "dispatch.gen.go"), "daemon",
 		[]string{"context", "github.com/govirt/govirtd/drivers", "github.com/govirt/govirtd/protocol"}, w.b.String())
+}
+
+// writeAdminDispatch emits daemon/admin_dispatch.gen.go: the admin
+// program's handler table (one field per procedure, all the daemon's own:
+// the admin program has no drivers behind it) and a stub per procedure
+// that decodes its arguments and calls the handler, or answers
+// VIR_ERR_NO_SUPPORT when the handler is nil.
+func writeAdminDispatch(out string, procs []*procInfo) error {
+	w := &codeWriter{}
+	w.line("// adminHandlers holds the daemon's handler of each admin procedure;")
+	w.line("// a nil handler answers VIR_ERR_NO_SUPPORT.")
+	w.line("type adminHandlers struct {")
+	w.indent++
+	maxNum := int64(0)
+	for _, pi := range procs {
+		if pi.prog.goName != "Admin" || pi.msg {
+			continue
+		}
+		maxNum = max(maxNum, pi.num)
+		params := "ctx context.Context, r *adminRequest"
+		if pi.args != nil {
+			params += ", a *protocol." + pi.args.goName
+		}
+		w.line("%s func(%s) %s", pi.goName, params, handlerResult(pi))
+	}
+	w.indent--
+	w.line("}")
+	w.line("")
+	w.line("// adminStubs holds the stub of each admin procedure, by number.")
+	w.line("var adminStubs = [%d]func(h *adminHandlers, ctx context.Context, r *adminRequest, body []byte) (protocol.Encodable, error){", maxNum+1)
+	for _, pi := range procs {
+		if pi.prog.goName == "Admin" && !pi.msg {
+			w.line("\t%d: adminStub%s,", pi.num, pi.goName)
+		}
+	}
+	w.line("}")
+	w.line("")
+	w.line("// dispatch decodes the call's arguments and runs its handler.")
+	w.line("func (h *adminHandlers) dispatch(ctx context.Context, r *adminRequest, body []byte) (protocol.Encodable, error) {")
+	w.line("\tif r.num < 0 || int(r.num) >= len(adminStubs) || adminStubs[r.num] == nil {")
+	w.line("\t\treturn nil, errUnknownProc(r.num)")
+	w.line("\t}")
+	w.line("\treturn adminStubs[r.num](h, ctx, r, body)")
+	w.line("}")
+	w.line("")
+	for _, pi := range procs {
+		if pi.prog.goName != "Admin" || pi.msg {
+			continue
+		}
+		w.line("func adminStub%s(h *adminHandlers, ctx context.Context, r *adminRequest, body []byte) (protocol.Encodable, error) {", pi.goName)
+		w.indent++
+		call := "ctx, r"
+		if pi.args != nil {
+			w.line("var a protocol.%s", pi.args.goName)
+			w.line("if err := r.decode(body, &a); err != nil {")
+			w.line("\treturn nil, err")
+			w.line("}")
+			call += ", &a"
+		}
+		w.line("if h.%s == nil {", pi.goName)
+		w.line("\treturn nil, r.errNoSupport()")
+		w.line("}")
+		if pi.ret == nil {
+			w.line("return nil, h.%s(%s)", pi.goName, call)
+		} else {
+			w.line("ret, err := h.%s(%s)", pi.goName, call)
+			w.line("if err != nil {")
+			w.line("\treturn nil, err")
+			w.line("}")
+			w.line("return ret, nil")
+		}
+		w.indent--
+		w.line("}")
+		w.line("")
+	}
+	return writeGo(filepath.Join(out, "daemon", "admin_dispatch.gen.go"), "daemon",
+		[]string{"context", "github.com/govirt/govirtd/protocol"}, w.b.String())
 }
 
 func handlerParams(pi *procInfo) string {

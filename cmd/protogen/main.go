@@ -118,6 +118,9 @@ func generate(src, out string) error {
 	if err := writeDispatch(out, m, procs); err != nil {
 		return err
 	}
+	if err := writeAdminDispatch(out, procs); err != nil {
+		return err
+	}
 	if err := writeDriverOps(out, m, procs); err != nil {
 		return err
 	}
