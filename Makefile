@@ -99,7 +99,7 @@ soak: build
 	$(GO) build -o $(BIN)/govirtd-soak ./soak
 	SOAK_TIME=$(SOAK_TIME) $(BIN)/govirtd-soak -govirtd $(BIN)/govirtd $(SOAKFLAGS)
 
-# govirtd against a private real libvirtd 9.0 (about 2.5 minutes): a table and bench/results/latest.json.
+# govirtd against a private real libvirtd 9.0 (about 10 minutes; measure 9, the QEMU drivers, needs root): a table and bench/results/latest.json.
 # Same client (go-libvirt) for both, alternating A B. Installs Debian's
 # libvirt-daemon when missing. Not part of `make test`: the numbers depend
 # on the machine's load.
