@@ -377,13 +377,49 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.notify(systemd.Watchdog())
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				d.Hangup(ctx)
+				d.pingDuring(every, func() { d.Hangup(ctx) })
 				continue
 			}
 			d.log.Info("shutting down", "signal", sig.String())
 			return d.stop()
 		}
 	}
+}
+
+// maxReloadPings bounds how long a reload keeps the watchdog fed: a
+// reload (the QEMU driver autostarting guests) may take longer than
+// WatchdogSec, but one that runs past this is taken for hung.
+const maxReloadPings = 10 * time.Minute
+
+// pingDuring runs f while pinging the watchdog every interval (when
+// systemd wants pings), for at most maxReloadPings.
+func (d *Daemon) pingDuring(every time.Duration, f func()) {
+	if every <= 0 {
+		f()
+		return
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		limit := time.After(maxReloadPings)
+		for {
+			select {
+			case <-done:
+				return
+			case <-limit:
+				d.log.Error("the reload has run for too long: the systemd watchdog is no longer pinged", "after", maxReloadPings.String())
+				return
+			case <-t.C:
+				d.notify(systemd.Watchdog())
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-stopped
 }
 
 // servingStatus is the STATUS= line of a daemon that serves: where.

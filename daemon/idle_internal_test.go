@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"log/slog"
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -30,4 +33,28 @@ func TestIdleTimer(t *testing.T) {
 			t.Fatalf("check at %ds (%q): exit %v, want %v", c.s, c.why, got, c.exit)
 		}
 	}
+}
+
+// TestPingDuring: a reload that takes a while keeps the watchdog fed
+// while it runs, and the pings stop when it returns.
+func TestPingDuring(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	d := &Daemon{log: slog.New(slog.DiscardHandler)}
+	d.pingDuring(time.Millisecond, func() {
+		// The "reload" ends only once two pings came.
+		buf := make([]byte, 64)
+		for range 2 {
+			n, err := conn.Read(buf)
+			if err != nil || string(buf[:n]) != "WATCHDOG=1" {
+				t.Errorf("got %q, %v during the reload", buf[:n], err)
+				return
+			}
+		}
+	})
 }
