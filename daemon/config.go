@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
-	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/internal/sockpath"
 )
 
 // DefaultConfig is the configuration govirtd runs on without --config;
@@ -318,7 +318,7 @@ func (c *Config) SockDir() string {
 	if c.UnixSockDir != "" {
 		return c.UnixSockDir
 	}
-	return rpc.DefaultSocketDir()
+	return sockpath.DefaultDir()
 }
 
 // driverKey is a key a driver owns, and the driver's name for errors.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/internal/sockpath"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
 	"github.com/govirt/govirtd/systemd"
@@ -186,11 +187,11 @@ func (d *Daemon) SetInherited(in *systemd.Inherited) { d.inherited = in }
 func (d *Daemon) Listen() error {
 	in := d.inherited
 	defer in.Close() // what no listener took
-	rw, err := d.unixListener(in, systemd.SocketRW, rpc.SockRW, d.cfg.UnixSockRWPerms)
+	rw, err := d.unixListener(in, systemd.SocketRW, sockpath.RW, d.cfg.UnixSockRWPerms)
 	if err != nil {
 		return err
 	}
-	ro, err := d.unixListener(in, systemd.SocketRO, rpc.SockRO, d.cfg.UnixSockROPerms)
+	ro, err := d.unixListener(in, systemd.SocketRO, sockpath.RO, d.cfg.UnixSockROPerms)
 	if err != nil {
 		rw.Close()
 		return err

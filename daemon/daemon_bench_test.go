@@ -13,6 +13,7 @@ import (
 
 	"github.com/govirt/govirtd/drivers"
 	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/internal/sockpath"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/rpc"
 	"github.com/govirt/govirtd/vir"
@@ -106,7 +107,7 @@ func benchListen(b *testing.B, d *Daemon) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { d.Shutdown(context.Background()) })
-	return filepath.Join(d.cfg.UnixSockDir, rpc.SockRW)
+	return filepath.Join(d.cfg.UnixSockDir, sockpath.RW)
 }
 
 // benchClient connects an rpc.Client to sock and opens test:///default.

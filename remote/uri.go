@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/internal/sockpath"
 )
 
 // Target is what a libvirt-style URI says about where and what to connect.
@@ -61,7 +61,7 @@ func ParseURI(uri string) (Target, error) {
 	}
 	sock := q.Get("socket")
 	if sock == "" {
-		sock = filepath.Join(rpc.DefaultSocketDir(), rpc.SockRW)
+		sock = filepath.Join(sockpath.DefaultDir(), sockpath.RW)
 	}
 	// Parameters the client consumes are not the driver's business.
 	for _, k := range []string{"socket", "mode", "proxy", "no_verify", "no_sanity", "no_tty", "tls_priority", "pkipath", "keyfile", "known_hosts", "sshauth", "command", "netcat", "name"} {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/internal/sockpath"
 )
 
 func TestParseTLSURI(t *testing.T) {
@@ -25,7 +25,7 @@ func TestParseTLSURI(t *testing.T) {
 }
 
 func TestParseURI(t *testing.T) {
-	def := filepath.Join(rpc.DefaultSocketDir(), rpc.SockRW)
+	def := filepath.Join(sockpath.DefaultDir(), sockpath.RW)
 	for _, c := range []struct{ uri, name, sock string }{
 		{"test:///default", "test:///default", def},
 		{"test+unix:///default?socket=/x/y", "test:///default", "/x/y"},

@@ -17,7 +17,7 @@ import (
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	testdriver "github.com/govirt/govirtd/drivers/test"
-	"github.com/govirt/govirtd/rpc"
+	"github.com/govirt/govirtd/internal/sockpath"
 )
 
 // Options change how the daemon is started; the zero value is the
@@ -143,10 +143,10 @@ func (d *Daemon) Stop() {
 }
 
 // RW and RO are the paths of the read-write and read-only sockets.
-func (d *Daemon) RW() string { return filepath.Join(d.Dir, rpc.SockRW) }
+func (d *Daemon) RW() string { return filepath.Join(d.Dir, sockpath.RW) }
 
 // RO is the read-only socket.
-func (d *Daemon) RO() string { return filepath.Join(d.Dir, rpc.SockRO) }
+func (d *Daemon) RO() string { return filepath.Join(d.Dir, sockpath.RO) }
 
 // URI is what real virsh and go-libvirt users give for the read-write
 // socket.

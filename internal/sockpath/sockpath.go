@@ -1,4 +1,8 @@
-package rpc
+// Package sockpath names the daemon's unix sockets and their default
+// directory, shared by the daemon (which listens there) and the client
+// library (which looks there); the transport, rpc, knows no daemon
+// names.
+package sockpath
 
 import (
 	"fmt"
@@ -8,14 +12,14 @@ import (
 
 // Socket names in the daemon's socket directory.
 const (
-	SockRW = "govirtd-sock"
-	SockRO = "govirtd-sock-ro"
+	RW = "govirtd-sock"
+	RO = "govirtd-sock-ro"
 )
 
-// DefaultSocketDir is where the daemon listens and clients look when
+// DefaultDir is where the daemon listens and clients look when
 // nothing says otherwise: /run/govirtd as root, else
 // $XDG_RUNTIME_DIR/govirtd (or a per-user directory in $TMPDIR).
-func DefaultSocketDir() string {
+func DefaultDir() string {
 	if os.Geteuid() == 0 {
 		return "/run/govirtd"
 	}
