@@ -5,7 +5,8 @@
 # libvirt-python (python3-libvirt, for Debian's /usr/bin/python3), and
 # cpio for building the tiny test guest, openssl for the TLS tests'
 # certificates, the real virt-install (virtinst), and virt-manager with
-# an X server to show it (xvfb).
+# an X server to show it (xvfb), and Xen's xenstored with its clients
+# (xen-harness.sh).
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -33,6 +34,11 @@ all)
 	exit 2
 	;;
 esac
+
+# The Xen driver's tests run Debian's real xenstored (scripts/xen-harness.sh).
+if [ "${1:-all}" = all ]; then
+	"$(dirname "$0")/xen-harness.sh"
+fi
 
 # scripts/mkguest.sh fetches the test guest's kernel and busybox with
 # `apt-get download`, which needs the package lists.
