@@ -15,6 +15,7 @@ import (
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu"
+	"github.com/govirt/govirtd/drivers/xen"
 	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
 	"github.com/govirt/govirtd/internal/ratelog"
@@ -47,11 +48,12 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			// declares and keeps its own keys (qemu_binary, …).
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
 			storageDriver := storage.New(storage.Config{}, nil)
+			xenDriver := xen.New(xen.Config{}, nil) // skips without xenstored
 			qemuDriver.SetVolumeResolver(storageDriver) // <disk type='volume'>
 			cfg := daemon.Defaults()
 			if configPath != "" {
 				var err error
-				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver); err != nil {
+				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver, xenDriver); err != nil {
 					return err
 				}
 			}
@@ -70,7 +72,8 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			}
 			qemuDriver.SetLogger(log)
 			storageDriver.SetLogger(log)
-			d := daemon.New(cfg, log, testDriver, qemuDriver)
+			xenDriver.SetLogger(log)
+			d := daemon.New(cfg, log, testDriver, qemuDriver, xenDriver)
 			d.SetConfigFile(configPath) // what SIGHUP re-reads
 			d.SetLogLevel(level, verbose)
 			// The storage concern of qemu:///system and session, as

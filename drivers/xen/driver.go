@@ -159,3 +159,6 @@ func (d *Driver) Open(ctx context.Context, uri *url.URL, flags uint32) (drivers.
 	}
 	return &conn{d: d}, nil
 }
+
+// SetLogger sets the driver's log; call before Startup.
+func (d *Driver) SetLogger(log *slog.Logger) { d.log = log }
