@@ -57,7 +57,22 @@ func (s *storeDriver) scan(ctx context.Context) (map[drivers.UUID]liveDom, error
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// A domain is running while xenstored has it introduced: nodes can
+	// outlive it (the toolstack removes them after xenstored has fired
+	// @releaseDomain), or precede it (written before INTRODUCE).
+	for u, d := range out {
+		ok, err := s.xs.IsDomainIntroduced(ctx, uint32(d.ID))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			delete(out, u)
+		}
+	}
+	return out, nil
 }
 
 func readDom(ctx context.Context, tx *xenstore.Tx, id int32) (liveDom, bool, error) {

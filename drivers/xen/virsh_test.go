@@ -279,7 +279,7 @@ func TestVirshLifecycle(t *testing.T) {
 		d.virsh("qemu", "undefine", "qdom")
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(qw.out.String(), "'qdom': Defined Added") {
+	if !strings.Contains(qw.out.String(), "for domain 'qdom'") {
 		t.Fatalf("qemu:///system subscriber saw:\n%s", qw.out)
 	}
 	xl("create", cfg)
