@@ -15,9 +15,9 @@ import (
 	"github.com/govirt/govirtd/daemon"
 	"github.com/govirt/govirtd/drivers"
 	"github.com/govirt/govirtd/drivers/qemu"
-	"github.com/govirt/govirtd/drivers/xen"
 	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/drivers/xen"
 	"github.com/govirt/govirtd/internal/ratelog"
 )
 
@@ -48,7 +48,7 @@ as root, else in $XDG_RUNTIME_DIR/govirtd.`,
 			// declares and keeps its own keys (qemu_binary, …).
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
 			storageDriver := storage.New(storage.Config{}, nil)
-			xenDriver := xen.New(xen.Config{}, nil) // skips without xenstored
+			xenDriver := xen.New(xen.Config{}, nil)     // skips without xenstored
 			qemuDriver.SetVolumeResolver(storageDriver) // <disk type='volume'>
 			cfg := daemon.Defaults()
 			if configPath != "" {
