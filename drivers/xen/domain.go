@@ -116,7 +116,11 @@ func (d *Driver) resync(ctx context.Context) error {
 		o.mu.Unlock()
 		switch {
 		case running && wasLive == nil:
-			d.emit(ref, vir.DomainEventStarted, int32(vir.DomainEventStartedBooted))
+			detail := int32(vir.DomainEventStartedBooted)
+			if d.restoring > 0 {
+				detail = int32(vir.DomainEventStartedRestored)
+			}
+			d.emit(ref, vir.DomainEventStarted, detail)
 		case !running && wasLive != nil:
 			detail, ok := d.intents[u]
 			if !ok {

@@ -47,6 +47,8 @@ type Driver struct {
 	// intents are the stop details of stops govirtd asked for, by uuid;
 	// guarded by syncMu.
 	intents map[drivers.UUID]int32
+	// restoring counts the restores under way; guarded by syncMu.
+	restoring int
 
 	stopWatch chan struct{}
 	wg        sync.WaitGroup

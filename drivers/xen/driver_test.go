@@ -128,6 +128,15 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.want(t, "lifecycle g1 Started Booted")
+	img := filepath.Join(t.TempDir(), "g1.save")
+	if err := h.c.DomainSave(ctx, ref, img, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	h.want(t, "lifecycle g1 Stopped Saved")
+	if err := h.c.DomainRestore(ctx, img, "", 0); err != nil {
+		t.Fatal(err)
+	}
+	h.want(t, "lifecycle g1 Started Restored")
 	if err := h.c.DomainDestroy(ctx, ref, 0); err != nil {
 		t.Fatal(err)
 	}
