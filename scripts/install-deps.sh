@@ -9,7 +9,8 @@
 # (dnsmasq-base), nft (nftables), ip (iproute2), ping (iputils-ping) and
 # iptables (libvirtd's network driver, compared with ours),
 # and systemd's systemd-socket-activate and systemd-analyze (systemd) and
-# make for the socket-activation and `make install` tests.
+# make for the socket-activation and `make install` tests, and Xen's
+# xenstored with its clients (xen-harness.sh).
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -45,6 +46,11 @@ all)
 	exit 2
 	;;
 esac
+
+# The Xen driver's tests run Debian's real xenstored (scripts/xen-harness.sh).
+if [ "${1:-all}" = all ]; then
+	"$(dirname "$0")/xen-harness.sh"
+fi
 
 # scripts/mkguest.sh fetches the test guest's kernel and busybox with
 # `apt-get download`, which needs the package lists.

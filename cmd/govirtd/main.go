@@ -18,6 +18,7 @@ import (
 	"github.com/govirt/govirtd/drivers/qemu"
 	"github.com/govirt/govirtd/drivers/storage"
 	testdriver "github.com/govirt/govirtd/drivers/test"
+	"github.com/govirt/govirtd/drivers/xen"
 	"github.com/govirt/govirtd/internal/ratelog"
 	"github.com/govirt/govirtd/systemd"
 )
@@ -62,12 +63,13 @@ $XDG_RUNTIME_DIR/govirtd.`,
 			// declares and keeps its own keys (qemu_binary, …).
 			testDriver, qemuDriver := testdriver.New(), qemu.New(qemu.Config{}, nil)
 			storageDriver := storage.New(storage.Config{}, nil)
+			xenDriver := xen.New(xen.Config{}, nil)     // skips without xenstored
 			qemuDriver.SetVolumeResolver(storageDriver) // <disk type='volume'>
 			networkDriver := network.New(network.Config{}, nil)
 			qemuDriver.SetNetworkResolver(networkDriver) // <interface type='network'>
 			cfg := daemon.Defaults()
 			if configPath != "" {
-				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver, networkDriver); err != nil {
+				if cfg, err = daemon.LoadConfig(configPath, testDriver, qemuDriver, storageDriver, networkDriver, xenDriver); err != nil {
 					return err
 				}
 			}
@@ -92,7 +94,8 @@ $XDG_RUNTIME_DIR/govirtd.`,
 			qemuDriver.SetLogger(log)
 			storageDriver.SetLogger(log)
 			networkDriver.SetLogger(log)
-			d := daemon.New(cfg, log, testDriver, qemuDriver)
+			xenDriver.SetLogger(log)
+			d := daemon.New(cfg, log, testDriver, qemuDriver, xenDriver)
 			d.SetConfigFile(configPath) // what SIGHUP re-reads
 			d.SetInherited(inherited)
 			d.SetIdleTimeout(time.Duration(timeout) * time.Second)
