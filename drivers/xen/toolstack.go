@@ -36,24 +36,6 @@ func (t *toolstack) run(ctx context.Context, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// paused asks `xl list` which domains the hypervisor has paused; xenstore
-// keeps no trace of it.
-func (t *toolstack) paused(ctx context.Context) (map[string]bool, error) {
-	out, err := t.run(ctx, "list")
-	if err != nil {
-		return nil, err
-	}
-	p := map[string]bool{}
-	for i, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if i == 0 || len(f) < 5 {
-			continue
-		}
-		p[f[0]] = strings.Contains(f[4], "p")
-	}
-	return p, nil
-}
-
 func (t *toolstack) create(ctx context.Context, cfgPath string, paused bool) error {
 	args := []string{"create", cfgPath}
 	if paused {

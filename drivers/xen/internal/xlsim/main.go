@@ -39,7 +39,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: xlsim create|list|domid|pause|unpause|shutdown|reboot|destroy|save|restore ...")
+		return errors.New("usage: xlsim create|list|domid|pause|unpause|shutdown|reboot|destroy|save|restore ARGS")
 	}
 	sock := xenstore.SocketPath()
 	dir := os.Getenv("XLSIM_DIR")
