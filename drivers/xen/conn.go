@@ -43,7 +43,9 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 }
 func (c *conn) ConnectGetURI(context.Context) (string, error) { return "xen:///system", nil }
 
-// live fails with a clear error while xenstored is unreachable.
+// live fails with a clear error while xenstored is unreachable: every
+// lookup and domain call does, since whether a domain runs, and as
+// what, is xenstore's to say and may have changed meanwhile.
 func (c *conn) live() error {
 	if !c.d.store.xs.Connected() {
 		return drivers.Errorf(vir.ErrOperationFailed, vir.FromXen, "xenstored at %s is unreachable: the domain list is unknown until it is back (is xenstored running?)", c.d.cfg.Socket)
@@ -59,16 +61,28 @@ func (c *conn) ConnectListAllDomains(ctx context.Context, flags vir.ConnectListA
 }
 
 func (c *conn) DomainLookupByID(ctx context.Context, id int32) (drivers.Domain, error) {
+	if err := c.live(); err != nil {
+		return drivers.Domain{}, err
+	}
 	return c.d.doms.LookupByID(vir.FromXen, id)
 }
 func (c *conn) DomainLookupByName(ctx context.Context, name string) (drivers.Domain, error) {
+	if err := c.live(); err != nil {
+		return drivers.Domain{}, err
+	}
 	return c.d.doms.LookupByName(vir.FromXen, name)
 }
 func (c *conn) DomainLookupByUUID(ctx context.Context, u drivers.UUID) (drivers.Domain, error) {
+	if err := c.live(); err != nil {
+		return drivers.Domain{}, err
+	}
 	return c.d.doms.LookupByUUID(vir.FromXen, u)
 }
 
 func (c *conn) obj(ref drivers.Domain) (*dom, error) {
+	if err := c.live(); err != nil {
+		return nil, err
+	}
 	o, ok := c.d.doms.Find(func(o *dom) bool { return o.uuid == ref.UUID })
 	if !ok {
 		return nil, drivers.Errorf(vir.ErrNoDomain, vir.FromXen, "no domain with matching uuid '%s' (%s)", ref.UUID, ref.Name)

@@ -191,6 +191,10 @@ func TestXenstoredRestart(t *testing.T) {
 	if !errors.As(err, &de) {
 		t.Fatalf("error %T", err)
 	}
+	// Lookups and domain calls too: the last list known is no answer.
+	if _, err := h.c.DomainLookupByName(ctx, "ext"); err == nil || !strings.Contains(err.Error(), "is xenstored running?") {
+		t.Errorf("lookup while xenstored is down: %v", err)
+	}
 	os.Remove(filepath.Join(h.x.Dir, "xlsim-state.json")) // the fake hypervisor restarts empty with the store
 	h.x.Restart(t)
 	h.want(t, "lifecycle ext Stopped Destroyed")
