@@ -69,8 +69,8 @@ func startDaemon(t *testing.T) *daemon {
 	bin, xl := binaries(t)
 	d := &daemon{t: t, dir: t.TempDir(), x: xstest.Start(t), xl: xl}
 	p := func(s string) string { return filepath.Join(d.dir, s) }
-	conf := fmt.Sprintf("unix_sock_dir = %q\nqemu_config_dir = %q\nqemu_state_dir = %q\nqemu_log_dir = %q\nstorage_config_dir = %q\nstorage_state_dir = %q\nxen_xenstored_socket = %q\nxen_xl_binary = %q\nxen_config_dir = %q\n",
-		p("sock"), p("etc"), p("run"), p("log"), p("etc/storage"), p("run/storage"), d.x.Socket, xl, p("xen"))
+	conf := fmt.Sprintf("unix_sock_dir = %q\nqemu_config_dir = %q\nqemu_state_dir = %q\nqemu_log_dir = %q\nstorage_config_dir = %q\nstorage_state_dir = %q\nnetwork_config_dir = %q\nnetwork_state_dir = %q\nnetwork_define_default = 0\nxen_xenstored_socket = %q\nxen_xl_binary = %q\nxen_config_dir = %q\n",
+		p("sock"), p("etc"), p("run"), p("log"), p("etc/storage"), p("run/storage"), p("etc/network"), p("run/network"), d.x.Socket, xl, p("xen"))
 	os.WriteFile(p("govirtd.conf"), []byte(conf), 0o644)
 	logf, _ := os.Create(p("daemon.log"))
 	defer logf.Close()
