@@ -62,7 +62,9 @@ func liveBytes() uint64 {
 
 // TestIdleConnectionMemory: an idle client that opened test:///default
 // costs the daemon at most 8 KiB of heap and stack (the kernel's socket
-// buffers are not the daemon's memory).
+// buffers are not the daemon's memory); 10 KiB under the race detector,
+// which adds its own per-goroutine state (5 KiB measured without it,
+// 7.3–8.4 KiB with it on this 2-core machine).
 func TestIdleConnectionMemory(t *testing.T) {
 	const n = 500
 	d := startDaemon(t, func(c *daemon.Config) { c.MaxClients = 2 * n })
@@ -83,7 +85,11 @@ func TestIdleConnectionMemory(t *testing.T) {
 	after := liveBytes()
 	per := (int64(after) - int64(before)) / n
 	t.Logf("%d idle connections: %d bytes each", n, per)
-	if per > 8<<10 {
-		t.Errorf("an idle connection costs %d bytes of heap and stack, want at most 8 KiB", per)
+	limit := int64(8 << 10)
+	if raceEnabled {
+		limit = 10 << 10
+	}
+	if per > limit {
+		t.Errorf("an idle connection costs %d bytes of heap and stack, want at most %d KiB", per, limit>>10)
 	}
 }
