@@ -5,6 +5,7 @@ package hostinfo
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -179,4 +180,23 @@ func FreeMemory() (uint64, error) {
 		return 0, err
 	}
 	return uint64(si.Freeram) * uint64(si.Unit), nil
+}
+
+// Alive reports whether pid is a live process. A zombie is dead: the
+// process exited and nobody reaped it yet (after a daemon restart qemu is
+// no child of ours, nor a daemonised dnsmasq, and PID 1 may not reap it
+// either).
+func Alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself contain them.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return false
+	}
+	state := data[i+2]
+	return state != 'Z' && state != 'X'
 }

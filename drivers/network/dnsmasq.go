@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/govirt/govirtd/drivers/hostinfo"
 	"github.com/govirt/govirtd/drivers/netxml"
 	"github.com/govirt/govirtd/protocol"
 )
@@ -284,10 +285,8 @@ func ourDnsmasq(pid int, conf string) bool {
 	if err != nil {
 		return false
 	}
-	if stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
-			return false
-		}
+	if !hostinfo.Alive(pid) {
+		return false
 	}
 	for _, arg := range bytes.Split(data, []byte{0}) {
 		if string(arg) == "--conf-file="+conf {

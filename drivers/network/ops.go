@@ -281,19 +281,28 @@ func addMAC(def *libvirtxml.Network) {
 	def.MAC = &libvirtxml.NetworkMAC{Address: net.HardwareAddr{0x52, 0x54, 0x00, b[0], b[1], b[2]}.String()}
 }
 
+// checkValidateFlag refuses flags other than VALIDATE (1 for define and
+// create alike), and VALIDATE itself: it asks for a check against
+// libvirt's RNG schema, which govirtd does not carry.
+func checkValidateFlag(flags uint32, fn string) error {
+	if flags&^1 != 0 {
+		return badFlags(flags&^1, fn)
+	}
+	if flags != 0 {
+		return drivers.Errorf(vir.ErrNoSupport, vir.FromNetwork, "%s: validation against libvirt's schema", fn)
+	}
+	return nil
+}
+
 func (c *conn) NetworkDefineXML(ctx context.Context, xml string) (protocol.Network, error) {
 	return c.NetworkDefineXMLFlags(ctx, xml, 0)
 }
 
 // NetworkDefineXMLFlags defines a network, or gives a defined one its
-// next definition (used when it next starts). VALIDATE asks for a check
-// against libvirt's RNG schema, which govirtd does not carry.
+// next definition (used when it next starts).
 func (c *conn) NetworkDefineXMLFlags(ctx context.Context, xml string, flags uint32) (protocol.Network, error) {
-	if flags&^1 != 0 {
-		return protocol.Network{}, badFlags(flags&^1, "networkDefineXMLFlags")
-	}
-	if flags != 0 {
-		return protocol.Network{}, drivers.Errorf(vir.ErrNoSupport, vir.FromNetwork, "networkDefineXMLFlags: validation against libvirt's schema")
+	if err := checkValidateFlag(flags, "networkDefineXMLFlags"); err != nil {
+		return protocol.Network{}, err
 	}
 	d := c.drv
 	d.job.Lock()
@@ -321,11 +330,8 @@ func (c *conn) NetworkCreateXML(ctx context.Context, xml string) (protocol.Netwo
 
 // NetworkCreateXMLFlags starts a transient network.
 func (c *conn) NetworkCreateXMLFlags(ctx context.Context, xml string, flags uint32) (protocol.Network, error) {
-	if flags&^1 != 0 {
-		return protocol.Network{}, badFlags(flags&^1, "networkCreateXMLFlags")
-	}
-	if flags != 0 {
-		return protocol.Network{}, drivers.Errorf(vir.ErrNoSupport, vir.FromNetwork, "networkCreateXMLFlags: validation against libvirt's schema")
+	if err := checkValidateFlag(flags, "networkCreateXMLFlags"); err != nil {
+		return protocol.Network{}, err
 	}
 	d := c.drv
 	d.job.Lock()

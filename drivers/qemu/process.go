@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/govirt/govirtd/drivers/hostinfo"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
 	"github.com/govirt/govirtd/vir"
 )
@@ -115,24 +116,6 @@ func listenMonitor(path string) (*os.File, error) {
 	return f, nil
 }
 
-// alive reports whether pid is a live process. A zombie is dead: the
-// process exited and nobody reaped it yet (after a daemon restart qemu is
-// no child of ours, and PID 1 may not reap it either).
-func alive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// The state follows the command name, which is in parentheses and may
-	// itself contain them.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 || i+2 >= len(data) {
-		return false
-	}
-	state := data[i+2]
-	return state != 'Z' && state != 'X'
-}
-
 // isOurQemu reports whether pid runs qemu for the domain with uuid: its
 // command line carries -uuid UUID, so a reused pid is not mistaken.
 func isOurQemu(pid int, uuid string) bool {
@@ -183,7 +166,7 @@ func (inst *instance) waitExit(ctx context.Context) bool {
 	}
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	for alive(inst.pid) {
+	for hostinfo.Alive(inst.pid) {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -195,7 +178,7 @@ func (inst *instance) waitExit(ctx context.Context) bool {
 
 // signal sends sig to inst's qemu unless it is already gone.
 func (inst *instance) signal(sig syscall.Signal) error {
-	if !alive(inst.pid) {
+	if !hostinfo.Alive(inst.pid) {
 		return nil
 	}
 	if err := syscall.Kill(inst.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {

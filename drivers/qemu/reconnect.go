@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/govirt/govirtd/drivers/domxml"
+	"github.com/govirt/govirtd/drivers/hostinfo"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
 	"github.com/govirt/govirtd/vir"
 )
@@ -66,7 +67,7 @@ func (d *Driver) adopt(st statusFile) (*domain, *instance, error) {
 // guest because the driver could not reach it.
 func (d *Driver) reconnect(ctx context.Context, dom *domain, inst *instance, st statusFile) {
 	log := d.log.With("domain", dom.name, "pid", inst.pid)
-	if !alive(inst.pid) || !isOurQemu(inst.pid, st.UUID) {
+	if !hostinfo.Alive(inst.pid) || !isOurQemu(inst.pid, st.UUID) {
 		reason, detail := diedAwayReason(st.Log)
 		dom.mu.Lock()
 		d.stopped(dom, inst, reason, detail)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govirt/govirtd/drivers/hostinfo"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
 	"github.com/govirt/govirtd/internal/testutil"
 	"github.com/govirt/govirtd/vir"
@@ -96,7 +97,7 @@ func TestReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	testutil.WaitFor(t, "the killed qemu to exit", func() bool { return !alive(pids[0]) })
+	testutil.WaitFor(t, "the killed qemu to exit", func() bool { return !hostinfo.Alive(pids[0]) })
 
 	_, c2, ev2 := restarted(t, d)
 	ev2.waitForSet(t, "alpha Stopped Failed", "beta Resumed Unpaused")
@@ -171,7 +172,7 @@ func TestBookkeepingFailureKeepsGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.waitFor(t, "demo Suspended Paused")
-	if !alive(inst.pid) {
+	if !hostinfo.Alive(inst.pid) {
 		t.Fatal("the guest died")
 	}
 	x, _ := d.find(dom)
@@ -203,7 +204,7 @@ func TestCorruptStatusFile(t *testing.T) {
 	if _, err := c2.DomainCreate(context.Background(), ref, 0); err == nil || !strings.Contains(err.Error(), "status file") {
 		t.Errorf("start over an unreadable status file: %v, want a refusal naming it", err)
 	}
-	if !alive(inst.pid) {
+	if !hostinfo.Alive(inst.pid) {
 		t.Error("the guest was killed")
 	}
 }
@@ -228,8 +229,8 @@ func TestReconnectPausedStart(t *testing.T) {
 
 	_, c2, ev2 := restarted(t, d)
 	checkState(t, c2, ref, vir.DomainPaused, vir.DomainPausedUser)
-	if got := pidOf(t, c2, "demo"); got != pid || !alive(pid) {
-		t.Fatalf("qemu pid %d (alive: %v), was %d", got, alive(pid), pid)
+	if got := pidOf(t, c2, "demo"); got != pid || !hostinfo.Alive(pid) {
+		t.Fatalf("qemu pid %d (alive: %v), was %d", got, hostinfo.Alive(pid), pid)
 	}
 	if err := c2.DomainResume(ctx, ref); err != nil {
 		t.Fatal(err)
