@@ -97,7 +97,7 @@ func buildCommand(def *domxml.Def, l launch) (*cmdline, error) {
 	for _, step := range []func() error{
 		b.header, b.memoryCPU, func() error { return b.monitor(l.monitorFD) },
 		b.lifecycle, b.boot, b.controllers, b.disks, b.interfaces, b.chardevs,
-		b.channels, b.graphics, b.balloon, b.rngs,
+		b.channels, b.graphics, b.sounds, b.redirdevs, b.watchdogs, b.balloon, b.rngs,
 	} {
 		if err := step(); err != nil {
 			return nil, err
@@ -119,6 +119,7 @@ type builder struct {
 
 	tapFDs    []int // launch.tapFDs
 	usbBus    bool  // a USB controller makes bus usb.0
+	scsi      bool  // a SCSI controller makes bus scsi0.0
 	rootPorts int   // PCIe root ports added so far (rootPort)
 }
 
@@ -163,6 +164,14 @@ func (b *builder) header() error {
 	if x.Features == nil || x.Features.ACPI == nil {
 		mopts = append(mopts, "acpi", "off")
 	}
+	if x.Features != nil && x.Features.VMPort != nil {
+		switch s := x.Features.VMPort.State; s {
+		case "on", "off":
+			mopts = append(mopts, "vmport", s)
+		default:
+			return unsupported("<features><vmport state='%s'>: use on or off", s)
+		}
+	}
 	if x.Clock != nil {
 		for _, t := range x.Clock.Timer {
 			if t.Name == "hpet" && t.Present == "no" {
@@ -177,6 +186,9 @@ func (b *builder) header() error {
 
 func (b *builder) memoryCPU() error {
 	x := b.x
+	if err := b.cpu(); err != nil {
+		return err
+	}
 	b.c.add("-m", fmt.Sprintf("size=%dk", alignMiB(b.def.MaxMemKiB())))
 	n := uint(1)
 	if v := x.VCPU; v != nil {
@@ -190,7 +202,11 @@ func (b *builder) memoryCPU() error {
 			return unsupported("<vcpu current='%d'> below the maximum %d needs vCPU hotplug, which is not supported", v.Current, n)
 		}
 	}
-	b.c.add("-smp", strconv.FormatUint(uint64(n), 10))
+	smp, err := b.smp(n)
+	if err != nil {
+		return err
+	}
+	b.c.add("-smp", smp)
 	b.c.add("-uuid", x.UUID)
 	b.c.add("-no-user-config")
 	b.c.add("-nodefaults")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"libvirt.org/go/libvirtxml"
 
@@ -25,8 +27,14 @@ func (b *builder) channels() error {
 		if ch.Target == nil || ch.Target.VirtIO == nil {
 			return unsupported("<channel> (%s): only virtio channels are supported", xpath)
 		}
+		if ch.Source != nil && ch.Source.SpiceVMC != nil {
+			if err := b.spiceChannel(i, ch, xpath); err != nil {
+				return err
+			}
+			continue
+		}
 		if ch.Source == nil || ch.Source.UNIX == nil {
-			return unsupported("<channel> (%s): only unix socket channels are supported", xpath)
+			return unsupported("<channel> (%s): only unix socket and spicevmc channels are supported", xpath)
 		}
 		u := ch.Source.UNIX
 		if u.Mode != "" && u.Mode != "bind" {
@@ -36,9 +44,13 @@ func (b *builder) channels() error {
 			// The driver chooses it when the guest starts (channelPaths).
 			return unsupported("<channel> (%s) has no socket path", xpath)
 		}
+		nr, err := virtioSerialPort(ch, i, xpath)
+		if err != nil {
+			return err
+		}
 		id := fmt.Sprintf("charchannel%d", i)
 		b.c.add("-chardev", opts("socket", "id", id, "path", u.Path, "server", "on", "wait", "off"))
-		dev := []string{"bus", "virtio-serial0.0", "nr", fmt.Sprint(i + 1), "chardev", id, "id", fmt.Sprintf("channel%d", i)}
+		dev := []string{"bus", "virtio-serial0.0", "nr", nr, "chardev", id, "id", fmt.Sprintf("channel%d", i)}
 		if n := ch.Target.VirtIO.Name; n != "" {
 			dev = append(dev, "name", n)
 		}
@@ -103,4 +115,44 @@ func (b *builder) rngs() error {
 		b.c.add("-device", opts("virtio-rng-pci", "rng", obj, "id", fmt.Sprintf("rng%d", i)))
 	}
 	return nil
+}
+
+// virtioSerialPort is the port (qemu's nr) of channel i on the
+// virtio-serial bus: its address's, else i+1.
+func virtioSerialPort(ch libvirtxml.DomainChannel, i int, xpath string) (string, error) {
+	a := ch.Address
+	if a == nil || a.VirtioSerial == nil {
+		if a != nil {
+			return "", unsupported("<channel><address> (%s): a virtio channel's address is type='virtio-serial'", xpath)
+		}
+		return fmt.Sprint(i + 1), nil
+	}
+	vs := a.VirtioSerial
+	if vs.Controller != nil && *vs.Controller != 0 || vs.Bus != nil && *vs.Bus != 0 {
+		return "", unsupported("<channel><address type='virtio-serial'> (%s): only controller 0, bus 0 is supported", xpath)
+	}
+	if vs.Port == nil || *vs.Port == 0 || *vs.Port > 30 {
+		return "", unsupported("<channel><address type='virtio-serial'> (%s): the port must be from 1 to 30", xpath)
+	}
+	return fmt.Sprint(*vs.Port), nil
+}
+
+// usbPort is the port a USB device's address gives (usb-*'s port
+// property), or "" to let qemu choose.
+func usbPort(a *libvirtxml.DomainAddress, xpath string) (string, error) {
+	if a == nil {
+		return "", nil
+	}
+	if a.USB == nil {
+		return "", unsupported("<address> (%s): a USB device's address is type='usb'", xpath)
+	}
+	if a.USB.Bus != nil && *a.USB.Bus != 0 {
+		return "", unsupported("<address type='usb' bus='%d'> (%s): only bus 0 is supported", *a.USB.Bus, xpath)
+	}
+	for _, part := range strings.Split(a.USB.Port, ".") {
+		if n, err := strconv.Atoi(part); err != nil || n < 1 || n > 15 {
+			return "", unsupported("<address type='usb' port='%s'> (%s): not a USB port", a.USB.Port, xpath)
+		}
+	}
+	return a.USB.Port, nil
 }

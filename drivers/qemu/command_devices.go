@@ -132,9 +132,10 @@ func chardevBackend(src *libvirtxml.DomainChardevSource, id, xpath string) (stri
 }
 
 // videoDevices maps <video><model type> to qemu's device.
-var videoDevices = map[string]string{"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "none": ""}
+var videoDevices = map[string]string{"vga": "VGA", "cirrus": "cirrus-vga", "virtio": "virtio-vga", "qxl": "qxl-vga", "bochs": "bochs-display", "none": ""}
 
-// graphics adds the display: none, or one VNC server, and the video card.
+// graphics adds the display: none, or one VNC or SPICE server, and the
+// video card.
 func (b *builder) graphics() error {
 	devs := b.devices()
 	b.c.add("-display", "none")
@@ -142,14 +143,22 @@ func (b *builder) graphics() error {
 		return unsupported("/domain/devices/graphics[2]: only one <graphics> is supported")
 	}
 	for i, g := range devs.Graphics {
-		if g.VNC == nil {
-			return unsupported("<graphics> (/domain/devices/graphics[%d]): only type='vnc' is supported", i+1)
+		switch {
+		case g.VNC != nil:
+			v, err := vncValue(g.VNC)
+			if err != nil {
+				return err
+			}
+			b.c.add("-vnc", v)
+		case g.Spice != nil:
+			v, err := spiceValue(g.Spice)
+			if err != nil {
+				return err
+			}
+			b.c.add("-spice", v)
+		default:
+			return unsupported("<graphics> (/domain/devices/graphics[%d]): only type='vnc' and type='spice' are supported", i+1)
 		}
-		v, err := vncValue(g.VNC)
-		if err != nil {
-			return err
-		}
-		b.c.add("-vnc", v)
 	}
 	videos := devs.Videos
 	if len(videos) == 0 && len(devs.Graphics) > 0 {
@@ -161,13 +170,52 @@ func (b *builder) graphics() error {
 	for _, v := range videos {
 		qdev, ok := videoDevices[v.Model.Type]
 		if !ok {
-			return unsupported("<video><model type='%s'>: supported models are vga, cirrus, virtio and none", v.Model.Type)
+			return unsupported("<video><model type='%s'>: supported models are vga, cirrus, virtio, qxl, bochs and none", v.Model.Type)
+		}
+		if v.Model.Primary == "no" {
+			return unsupported("<video><model primary='no'>: the one video card is the primary one")
+		}
+		m := v.Model
+		kv := []string{"id", "video0"}
+		switch m.Type {
+		case "qxl":
+			// Sizes in KiB, as libvirt's defaults for a QXL card.
+			kv = append(kv, "ram_size", strconv.FormatUint(uint64(orDefault(m.Ram, 65536))*1024, 10),
+				"vram_size", strconv.FormatUint(uint64(orDefault(m.VRam, 65536))*1024, 10),
+				"vgamem_mb", strconv.FormatUint(uint64(orDefault(m.VGAMem, 16384))/1024, 10),
+				"max_outputs", strconv.FormatUint(uint64(orDefault(m.Heads, 1)), 10))
+		case "virtio":
+			if m.Ram != 0 || m.VRam != 0 || m.VGAMem != 0 {
+				return unsupported("<video><model type='virtio'>: ram, vram and vgamem apply only to qxl (and vram to vga)")
+			}
+			kv = append(kv, "max_outputs", strconv.FormatUint(uint64(orDefault(m.Heads, 1)), 10))
+		default:
+			if m.Ram != 0 || m.VGAMem != 0 {
+				return unsupported("<video><model type='%s'>: ram and vgamem apply only to qxl", m.Type)
+			}
+			if m.Heads > 1 {
+				return unsupported("<video><model type='%s' heads='%d'>: only qxl and virtio have more than one head", m.Type, m.Heads)
+			}
+			switch {
+			case m.VRam == 0:
+			case m.Type == "vga" || m.Type == "cirrus":
+				kv = append(kv, "vgamem_mb", strconv.FormatUint(uint64(m.VRam)/1024, 10))
+			case m.Type == "bochs":
+				kv = append(kv, "vgamem", strconv.FormatUint(uint64(m.VRam)*1024, 10))
+			}
 		}
 		if qdev != "" {
-			b.c.add("-device", opts(qdev, "id", "video0"))
+			b.c.add("-device", opts(qdev, kv...))
 		}
 	}
 	return b.inputs()
+}
+
+func orDefault(v, def uint) uint {
+	if v == 0 {
+		return def
+	}
+	return v
 }
 
 // hostName matches a DNS host name, the other form a listen address
@@ -237,6 +285,15 @@ func (b *builder) inputs() error {
 				return unsupported("<input type='%s' bus='usb'> (%s) needs a USB controller: add <controller type='usb' model='qemu-xhci'/>", in.Type, xpath)
 			}
 			args = append(args, "bus", "usb.0")
+			port, err := usbPort(in.Address, xpath)
+			if err != nil {
+				return err
+			}
+			if port != "" {
+				args = append(args, "port", port)
+			}
+		} else if in.Address != nil {
+			return unsupported("<input><address> (%s): only USB inputs take an address", xpath)
 		}
 		b.c.add("-device", opts(dev, args...))
 	}
@@ -254,7 +311,11 @@ func (b *builder) balloon() error {
 		case "virtio":
 			hasBalloon = true
 			b.c.add("-device", opts("virtio-balloon-pci", "id", "balloon0"))
+			// A stats period is set over QMP once qemu runs (prepareGuest).
 		case "none":
+			if mb.Stats != nil {
+				return unsupported("<memballoon model='none'><stats>: statistics need model='virtio'")
+			}
 		default:
 			return unsupported("<memballoon model='%s'>: use virtio or none", mb.Model)
 		}

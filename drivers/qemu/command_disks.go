@@ -39,6 +39,17 @@ func (b *builder) controllers() error {
 				return err
 			}
 			continue
+		case c.Type == "scsi":
+			dev, ok := scsiControllers[c.Model]
+			if !ok {
+				return unsupported("<controller type='scsi' model='%s'> (/domain/devices/controller[%d]): supported models are virtio-scsi and lsilogic", c.Model, i+1)
+			}
+			if idx != 0 {
+				return unsupported("<controller type='scsi' index='%d'> (/domain/devices/controller[%d]): only one SCSI controller (index 0) is supported", idx, i+1)
+			}
+			b.scsi = true
+			b.c.add("-device", opts(dev, "id", "scsi0"))
+			continue
 		case c.Type == "virtio-serial":
 			if idx != 0 {
 				return unsupported("<controller type='virtio-serial' index='%d'> (/domain/devices/controller[%d]): only one virtio-serial controller (index 0) is supported", idx, i+1)
@@ -57,6 +68,11 @@ func (b *builder) controllers() error {
 	}
 	return nil
 }
+
+// scsiControllers are qemu's SCSI host adapters by <controller
+// type='scsi' model>; lsilogic is what libvirt gives a SCSI disk
+// without a controller on x86.
+var scsiControllers = map[string]string{"virtio-scsi": "virtio-scsi-pci", "lsilogic": "lsi"}
 
 // usbMasters are the USB controllers that make a bus of their own, with
 // qemu's device; usbCompanions the UHCI companions of an EHCI master.
@@ -201,6 +217,31 @@ func (b *builder) disk(d libvirtxml.DomainDisk, xpath string) (diskArgs, error) 
 		}
 		drive = append(drive, "discard", drv.Discard)
 	}
+	if drv := d.Driver; drv != nil {
+		direct := false
+		switch drv.Cache {
+		case "", "default":
+		case "none", "directsync":
+			direct = true
+			fallthrough
+		case "writeback", "writethrough", "unsafe":
+			drive = append(drive, "cache", drv.Cache)
+		default:
+			return out, unsupported("<driver cache='%s'> (%s): use none, writeback, writethrough, directsync or unsafe", drv.Cache, xpath)
+		}
+		switch drv.IO {
+		case "":
+		case "native":
+			if !direct {
+				return out, unsupported("<driver io='native'> (%s) needs cache='none' or 'directsync' (native AIO bypasses the host's page cache)", xpath)
+			}
+			fallthrough
+		case "threads", "io_uring":
+			drive = append(drive, "aio", drv.IO)
+		default:
+			return out, unsupported("<driver io='%s'> (%s): use threads, native or io_uring", drv.IO, xpath)
+		}
+	}
 	if d.ReadOnly != nil || device == "cdrom" {
 		drive = append(drive, "readonly", "on")
 	}
@@ -243,10 +284,24 @@ func (b *builder) diskDevice(bus, device string, idx int, xpath string) (string,
 			ahci = "ide" // q35's built-in AHCI names its buses ide.0-ide.5
 		}
 		return fmt.Sprintf("sata0-0-%d", idx), []string{kind, "bus", fmt.Sprintf("%s.%d", ahci, idx)}, nil
+	case "scsi":
+		if !b.scsi {
+			return "", nil, unsupported("<target bus='scsi'> (%s) needs <controller type='scsi' index='0'>", xpath)
+		}
+		kind = "scsi-hd"
+		if device == "cdrom" {
+			kind = "scsi-cd"
+		}
+		// libvirt's drive address: controller 0, bus 0, target 0, the
+		// target name's index as the unit (LUN).
+		if idx > 255 {
+			return "", nil, unsupported("<target> (%s): a SCSI controller holds 256 units here", xpath)
+		}
+		return fmt.Sprintf("scsi0-0-0-%d", idx), []string{kind, "bus", "scsi0.0", "channel", "0", "scsi-id", "0", "lun", strconv.Itoa(idx)}, nil
 	case "":
 		return "", nil, unsupported("<target> (%s) has no bus", xpath)
 	}
-	return "", nil, unsupported("<target bus='%s'> (%s): supported buses are virtio, ide and sata", bus, xpath)
+	return "", nil, unsupported("<target bus='%s'> (%s): supported buses are virtio, scsi, ide and sata", bus, xpath)
 }
 
 // rootPort adds a PCIe root port (q35), laid out as libvirt lays them

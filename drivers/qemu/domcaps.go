@@ -106,9 +106,9 @@ func (c *conn) ConnectGetDomainCapabilities(ctx context.Context, emulator, arch,
 	if !q35 && !strings.HasPrefix(name, "pc-i440fx-") && name != "pc" {
 		return "", drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "machine type '%s': only the pc (i440fx) and q35 families are served", name)
 	}
-	buses := []string{"ide", "sata", "virtio"}
+	buses := []string{"ide", "scsi", "sata", "virtio"}
 	if q35 {
-		buses = []string{"sata", "virtio"}
+		buses = []string{"scsi", "sata", "virtio"}
 	}
 	no := &libvirtxml.DomainCapsDevice{Supported: "no"}
 	caps := libvirtxml.DomainCaps{
@@ -117,7 +117,7 @@ func (c *conn) ConnectGetDomainCapabilities(ctx context.Context, emulator, arch,
 		IOThreads: &libvirtxml.DomainCapsIOThreads{Supported: "no"},
 		OS:        &libvirtxml.DomainCapsOS{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{enum("firmware")}},
 		CPU: &libvirtxml.DomainCapsCPU{Modes: []libvirtxml.DomainCapsCPUMode{
-			{Name: "host-passthrough", Supported: "no"}, {Name: "maximum", Supported: "no"},
+			{Name: "host-passthrough", Supported: yesIf(typ == "kvm")}, {Name: "maximum", Supported: "yes"},
 			{Name: "host-model", Supported: "no"}, {Name: "custom", Supported: "no"},
 		}},
 		MemoryBacking: &libvirtxml.DomainCapsMemoryBacking{Supported: "no"},
@@ -125,11 +125,16 @@ func (c *conn) ConnectGetDomainCapabilities(ctx context.Context, emulator, arch,
 			Disk: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{
 				enum("diskDevice", "disk", "cdrom"), enum("bus", buses...), enum("model"),
 			}},
-			Graphics: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{enum("type", "vnc")}},
+			Graphics: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{enum("type", "vnc", "spice")}},
 			Video: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{
-				enum("modelType", "vga", "cirrus", "virtio", "none"),
+				enum("modelType", "vga", "cirrus", "virtio", "qxl", "bochs", "none"),
 			}},
-			HostDev: no, RNG: no, FileSystem: no, TPM: no, Redirdev: no, Channel: no, Crypto: no,
+			RNG: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{
+				enum("model", "virtio"), enum("backendModel", "random"),
+			}},
+			Redirdev: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{enum("bus", "usb")}},
+			Channel:  &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{enum("type", "unix", "spicevmc")}},
+			HostDev:  no, FileSystem: no, TPM: no, Crypto: no,
 			Console: &libvirtxml.DomainCapsDevice{Supported: "yes", Enums: []libvirtxml.DomainCapsEnum{enum("type", "pty", "file")}},
 		},
 	}
@@ -138,4 +143,11 @@ func (c *conn) ConnectGetDomainCapabilities(ctx context.Context, emulator, arch,
 		return "", drivers.Errorf(vir.ErrInternalError, vir.FromQEMU, "%v", err)
 	}
 	return doc + "\n", nil
+}
+
+func yesIf(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

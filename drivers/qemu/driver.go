@@ -55,10 +55,11 @@ type Driver struct {
 	// files.
 	writeStatusData func(path string, data []byte, perm os.FileMode) error
 
-	consoles consoles                // the consoles clients hold open (console.go)
-	volumes  drivers.VolumeResolver  // resolves <disk type='volume'> (volumes.go); nil without a storage driver
-	networks drivers.NetworkResolver // resolves <interface type='network'> (netif.go); nil without a network driver
-	unplugs  unplugs                 // detaches waiting for the guest (hotplug.go)
+	consoles      consoles                // the consoles clients hold open (console.go)
+	graphicsPorts graphicsPorts           // the SPICE ports starts have chosen (graphicsports.go)
+	volumes       drivers.VolumeResolver  // resolves <disk type='volume'> (volumes.go); nil without a storage driver
+	networks      drivers.NetworkResolver // resolves <interface type='network'> (netif.go); nil without a network driver
+	unplugs       unplugs                 // detaches waiting for the guest (hotplug.go)
 
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held

@@ -314,7 +314,12 @@ func (d *Driver) liveBuilder(dom *domain) (*builder, *domxml.Def, *instance, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return &builder{def: live, x: live.XML, m: m, c: &cmdline{}}, live, inst, nil
+	b := &builder{def: live, x: live.XML, m: m, c: &cmdline{}}
+	for _, c := range devices(live.XML).Controllers {
+		b.scsi = b.scsi || c.Type == "scsi"
+		b.usbBus = b.usbBus || c.Type == "usb" && c.Model != "none"
+	}
+	return b, live, inst, nil
 }
 
 func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags uint32) error {
@@ -333,8 +338,8 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 		defaultDiskBus(&t)
 		disk.Target = &t
 	}
-	if disk.Device != "disk" || disk.Target == nil || disk.Target.Bus != "virtio" {
-		return liveRefused("attach of a disk other than a virtio disk (qemu hotplugs no IDE or SATA disk)")
+	if disk.Target == nil || !(disk.Target.Bus == "virtio" && disk.Device == "disk" || disk.Target.Bus == "scsi") {
+		return liveRefused("attach of a disk other than a virtio disk or a SCSI disk or cdrom (qemu hotplugs no IDE or SATA disk)")
 	}
 	b, live, inst, err := d.liveBuilder(dom)
 	if err != nil {
@@ -354,7 +359,8 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 	// drive_add takes the same value as -drive; its first argument
 	// (the PCI address) is ignored with if=none.
 	devArgs := deviceArgs(args.device)
-	if b.m.q35 {
+	disk.Alias = &libvirtxml.DomainAlias{Name: alias}
+	if b.m.q35 && disk.Target.Bus == "virtio" {
 		// q35's root bus does not hotplug: the disk goes on a free PCIe
 		// root port, recorded in the live definition's address.
 		port, err := freeRootPort(live.XML)

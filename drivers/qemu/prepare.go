@@ -3,6 +3,7 @@ package qemu
 import (
 	"crypto/rand"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"libvirt.org/go/libvirtxml"
@@ -14,7 +15,7 @@ import (
 // libvirt does when it accepts one, so that the stored definition says
 // what the guest gets: memory in KiB, a MAC address for each interface (newMAC), and
 // each disk's bus when its target name implies one (vd → virtio, hd →
-// ide, sd → sata).
+// ide, sd → scsi).
 func prepareDefinition(def *domxml.Def, newMAC func() string) {
 	// Sizes in KiB, currentMemory and a static vcpu count always written,
 	// as libvirt stores them: tools that edit the XML (virt-xml,
@@ -34,6 +35,7 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 		def.XML.Devices = &libvirtxml.DomainDeviceList{}
 	}
 	devs := def.XML.Devices
+	clearDeviceAliases(devs)
 	assignControllerIndexes(devs)
 	addImplicitDevices(def.XML)
 	for i := range devs.Interfaces {
@@ -55,10 +57,188 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 	for i := range devs.Disks {
 		defaultDiskBus(devs.Disks[i].Target)
 	}
+	addImplicitControllers(def.XML)
+	fillDeviceDefaults(devs)
+	addConsoleSerial(devs)
+	assignDeviceAddresses(devs)
+	for _, a := range []struct {
+		v   *string
+		def string
+	}{{&def.XML.OnPoweroff, "destroy"}, {&def.XML.OnReboot, "restart"}, {&def.XML.OnCrash, "destroy"}} {
+		if *a.v == "" {
+			*a.v = a.def
+		}
+	}
+}
+
+// addConsoleSerial lists the serial port a serial console is on, as
+// libvirt lists it: a <console> alone is the first serial port.
+func addConsoleSerial(devs *libvirtxml.DomainDeviceList) {
+	if len(devs.Consoles) == 0 {
+		return
+	}
+	c := &devs.Consoles[0]
+	if c.Target != nil && c.Target.Type != "" && c.Target.Type != "serial" {
+		return // refused when checked
+	}
+	zero := uint(0)
+	c.Target = &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &zero}
+	if len(devs.Serials) > 0 {
+		return
+	}
+	devs.Serials = append(devs.Serials, libvirtxml.DomainSerial{
+		Source: c.Source,
+		Target: &libvirtxml.DomainSerialTarget{Type: "isa-serial", Port: &zero, Model: &libvirtxml.DomainSerialTargetModel{Name: "isa-serial"}},
+	})
+}
+
+// assignDeviceAddresses gives the devices on the virtio-serial and USB
+// buses the addresses libvirt writes for them, so they keep their place
+// across restarts: virtio channels the next free port of virtio-serial
+// controller 0 from 1, USB inputs and redirected devices the next free
+// port of USB bus 0 from 1.
+func assignDeviceAddresses(devs *libvirtxml.DomainDeviceList) {
+	zero := uint(0)
+	serial := map[uint]bool{}
+	for _, ch := range devs.Channels {
+		if a := ch.Address; a != nil && a.VirtioSerial != nil && a.VirtioSerial.Port != nil {
+			serial[*a.VirtioSerial.Port] = true
+		}
+	}
+	next := uint(1)
+	for i := range devs.Channels {
+		ch := &devs.Channels[i]
+		if ch.Target == nil || ch.Target.VirtIO == nil || ch.Address != nil {
+			continue
+		}
+		for serial[next] {
+			next++
+		}
+		serial[next] = true
+		port := next
+		ch.Address = &libvirtxml.DomainAddress{VirtioSerial: &libvirtxml.DomainAddressVirtioSerial{Controller: &zero, Bus: &zero, Port: &port}}
+	}
+	usb := map[string]bool{}
+	var unplaced []**libvirtxml.DomainAddress
+	for i := range devs.Inputs {
+		if devs.Inputs[i].Bus == "usb" {
+			unplaced = append(unplaced, &devs.Inputs[i].Address)
+		}
+	}
+	for i := range devs.RedirDevs {
+		if devs.RedirDevs[i].Bus == "" || devs.RedirDevs[i].Bus == "usb" {
+			unplaced = append(unplaced, &devs.RedirDevs[i].Address)
+		}
+	}
+	for _, a := range unplaced {
+		if *a != nil && (*a).USB != nil {
+			usb[(*a).USB.Port] = true
+		}
+	}
+	n := 1
+	for _, a := range unplaced {
+		if *a != nil {
+			continue
+		}
+		for usb[strconv.Itoa(n)] {
+			n++
+		}
+		usb[strconv.Itoa(n)] = true
+		*a = &libvirtxml.DomainAddress{USB: &libvirtxml.DomainAddressUSB{Bus: &zero, Port: strconv.Itoa(n)}}
+	}
+}
+
+// addImplicitControllers adds the controllers libvirt adds to an x86
+// definition that does not name them: the USB controller (piix3-uhci on
+// pc, qemu-xhci on q35; <controller type='usb' model='none'/> says there
+// is none) and, for SCSI disks, a SCSI controller of libvirt's default
+// model there, lsilogic.
+func addImplicitControllers(x *libvirtxml.Domain) {
+	m, err := machineOf(x)
+	if err != nil {
+		return // the definition is refused when checked
+	}
+	devs := x.Devices
+	has := func(typ string) bool {
+		for _, c := range devs.Controllers {
+			if c.Type == typ {
+				return true
+			}
+		}
+		return false
+	}
+	zero := func() *uint { var z uint; return &z }
+	if !has("usb") {
+		model := "piix3-uhci"
+		if m.q35 {
+			model = "qemu-xhci"
+		}
+		devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "usb", Index: zero(), Model: model})
+	}
+	if !has("scsi") {
+		for _, d := range devs.Disks {
+			if d.Target != nil && d.Target.Bus == "scsi" {
+				devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "scsi", Index: zero(), Model: "lsilogic"})
+				break
+			}
+		}
+	}
+}
+
+// fillDeviceDefaults writes the values libvirt writes for what a
+// definition leaves out: a video card's memory sizes, heads and primary
+// flag; the watchdog's action; an <audio> backend for the sound cards
+// (SPICE's with SPICE graphics, else none); a SPICE server's automatic
+// port as no port at all, listening on an address the start chooses.
+func fillDeviceDefaults(devs *libvirtxml.DomainDeviceList) {
+	for i := range devs.Videos {
+		m := &devs.Videos[i].Model
+		switch m.Type {
+		case "qxl":
+			m.Ram, m.VRam, m.VGAMem = orDefault(m.Ram, 65536), orDefault(m.VRam, 65536), orDefault(m.VGAMem, 16384)
+		case "vga", "cirrus", "bochs":
+			m.VRam = orDefault(m.VRam, 16384)
+		}
+		if m.Type != "none" {
+			m.Heads = orDefault(m.Heads, 1)
+			if i == 0 && m.Primary == "" {
+				m.Primary = "yes"
+			}
+		}
+	}
+	for i := range devs.Watchdogs {
+		if devs.Watchdogs[i].Action == "" {
+			devs.Watchdogs[i].Action = "reset"
+		}
+	}
+	spice := false
+	for i := range devs.Graphics {
+		g := devs.Graphics[i].Spice
+		if g == nil {
+			continue
+		}
+		spice = true
+		if g.AutoPort == "yes" || g.Port == -1 {
+			g.AutoPort, g.Port = "yes", 0
+		}
+		if g.TLSPort == -1 {
+			g.TLSPort = 0
+		}
+		if len(g.Listeners) == 0 && g.Listen == "" {
+			g.Listeners = []libvirtxml.DomainGraphicListener{{Address: &libvirtxml.DomainGraphicListenerAddress{}}}
+		}
+	}
+	if len(devs.Sounds) > 0 && len(devs.Audios) == 0 {
+		a := libvirtxml.DomainAudio{ID: 1, None: &libvirtxml.DomainAudioNone{}}
+		if spice {
+			a = libvirtxml.DomainAudio{ID: 1, SPICE: &libvirtxml.DomainAudioSPICE{}}
+		}
+		devs.Audios = append(devs.Audios, a)
+	}
 }
 
 // defaultDiskBus gives a disk without a bus the one its target's prefix
-// names, as libvirt does: vd virtio, hd ide, sd sata.
+// names, as libvirt does: vd virtio, hd ide, sd scsi.
 func defaultDiskBus(t *libvirtxml.DomainDiskTarget) {
 	if t == nil || t.Bus != "" {
 		return
@@ -69,7 +249,7 @@ func defaultDiskBus(t *libvirtxml.DomainDiskTarget) {
 	case strings.HasPrefix(t.Dev, "hd"):
 		t.Bus = "ide"
 	case strings.HasPrefix(t.Dev, "sd"):
-		t.Bus = "sata"
+		t.Bus = "scsi"
 	}
 }
 

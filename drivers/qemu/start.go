@@ -43,6 +43,11 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	if err := d.cfg.channelPaths(live, dom.name, true); err != nil {
 		return err
 	}
+	releasePorts, err := d.graphicsPorts.assign(live)
+	if err != nil {
+		return err
+	}
+	defer releasePorts() // qemu listens on them once it runs
 	withFiles, err := d.resolveVolumes(ctx, live)
 	if err != nil {
 		return err
@@ -55,6 +60,7 @@ func (d *Driver) startDomain(ctx context.Context, dom *domain, def *domxml.Def, 
 	}
 	defer closeFiles(taps) // qemu holds its own copies once it runs
 	setInterfaceAliases(live.XML)
+	setDeviceAliases(live.XML)
 	if live.XML.Devices != nil && withFiles.XML.Devices != nil {
 		copy(withFiles.XML.Devices.Interfaces, live.XML.Devices.Interfaces)
 	}
@@ -242,6 +248,11 @@ func (d *Driver) prepareGuest(ctx context.Context, mon *qmp.Monitor, live *domxm
 	devs := live.XML.Devices
 	if devs == nil {
 		return nil
+	}
+	if mb := devs.MemBalloon; mb != nil && mb.Stats != nil && mb.Stats.Period > 0 {
+		if err := mon.Execute(ctx, "qom-set", map[string]any{"path": "/machine/peripheral/balloon0", "property": "guest-stats-polling-interval", "value": mb.Stats.Period}, nil); err != nil {
+			return err
+		}
 	}
 	for i, n := range devs.Interfaces {
 		if n.Link != nil && n.Link.State == "down" {

@@ -27,7 +27,10 @@ var supported = setOf(
 	"vcpu", "vcpu@placement", "vcpu@current",
 	"os", "os/type", "os/type@arch", "os/type@machine", "os/kernel", "os/initrd", "os/cmdline",
 	"os/boot", "os/boot@dev",
-	"features", "features/acpi", "features/apic", "features/pae",
+	"features", "features/acpi", "features/apic", "features/pae", "features/vmport", "features/vmport@state",
+	"cpu", "cpu@mode", "cpu@match", "cpu@check", "cpu@migratable", "cpu/model", "cpu/model@fallback",
+	"cpu/feature", "cpu/feature@policy", "cpu/feature@name",
+	"cpu/topology", "cpu/topology@sockets", "cpu/topology@dies", "cpu/topology@cores", "cpu/topology@threads",
 	"clock", "clock@offset", "clock/timer", "clock/timer@name", "clock/timer@tickpolicy", "clock/timer@present",
 	"pm", "pm/suspend-to-mem", "pm/suspend-to-mem@enabled", "pm/suspend-to-disk", "pm/suspend-to-disk@enabled",
 	"on_poweroff", "on_reboot", "on_crash",
@@ -36,6 +39,7 @@ var supported = setOf(
 
 	"devices/disk", "devices/disk@device",
 	"devices/disk/driver", "devices/disk/driver@name", "devices/disk/driver@type", "devices/disk/driver@discard",
+	"devices/disk/driver@cache", "devices/disk/driver@io",
 	"devices/disk/source", "devices/disk/source/file", "devices/disk/source/file@file",
 	"devices/disk/target", "devices/disk/target@dev", "devices/disk/target@bus",
 	"devices/disk/readonly", "devices/disk/boot", "devices/disk/boot@order",
@@ -64,8 +68,19 @@ var supported = setOf(
 	"devices/graphics/vnc/listen", "devices/graphics/vnc/listen/address",
 	"devices/graphics/vnc/listen/address@address",
 
-	"devices/video", "devices/video/model", "devices/video/model@type",
-	"devices/memballoon", "devices/memballoon@model",
+	"devices/graphics/spice", "devices/graphics/spice@port", "devices/graphics/spice@tlsPort",
+	"devices/graphics/spice@autoport", "devices/graphics/spice@listen",
+	"devices/graphics/spice/listen", "devices/graphics/spice/listen/address",
+	"devices/graphics/spice/listen/address@address",
+	"devices/graphics/spice/image", "devices/graphics/spice/image@compression",
+
+	"devices/video", "devices/video/model", "devices/video/model@type", "devices/video/model@heads",
+	"devices/video/model@primary", "devices/video/model@vram", "devices/video/model@ram", "devices/video/model@vgamem",
+	"devices/memballoon", "devices/memballoon@model", "devices/memballoon/stats", "devices/memballoon/stats@period",
+	"devices/sound", "devices/sound@model", "devices/sound/audio", "devices/sound/audio@id",
+	"devices/audio", "devices/audio@id", "devices/audio/none", "devices/audio/spice",
+	"devices/redirdev", "devices/redirdev@bus", "devices/redirdev/source", "devices/redirdev/source/spicevmc",
+	"devices/watchdog", "devices/watchdog@model", "devices/watchdog@action",
 	"devices/input", "devices/input@type", "devices/input@bus", "devices/input/source",
 	"devices/controller", "devices/controller@type", "devices/controller@index", "devices/controller@model",
 	"devices/controller/pci", "devices/controller/usb", "devices/controller/usb/master", "devices/controller/usb/master@startport",
@@ -73,10 +88,25 @@ var supported = setOf(
 	"devices/controller/pci/model", "devices/controller/pci/model@name",
 	"devices/controller/pci/target", "devices/controller/pci/target/chassis", "devices/controller/pci/target/port",
 
-	"devices/channel", "devices/channel/source", "devices/channel/source/unix",
+	"devices/channel", "devices/channel/source", "devices/channel/source/unix", "devices/channel/source/spicevmc",
 	"devices/channel/source/unix@mode", "devices/channel/source/unix@path",
 	"devices/channel/target", "devices/channel/target/virtio", "devices/channel/target/virtio@name",
 	"devices/channel/target/virtio@state",
+
+	// Addresses on the virtio-serial and USB buses (assignDeviceAddresses).
+	"devices/channel/address", "devices/channel/address/virtioserial", "devices/channel/address/virtioserial@controller",
+	"devices/channel/address/virtioserial@bus", "devices/channel/address/virtioserial@port",
+	"devices/input/address", "devices/input/address/usb", "devices/input/address/usb@bus", "devices/input/address/usb@port",
+	"devices/redirdev/address", "devices/redirdev/address/usb", "devices/redirdev/address/usb@bus", "devices/redirdev/address/usb@port",
+
+	// What a running guest's definition records (setDeviceAliases); a
+	// definition drops them (prepareDefinition), as libvirt does.
+	"devices/disk/alias", "devices/disk/alias@name", "devices/controller/alias", "devices/controller/alias@name",
+	"devices/serial/alias", "devices/serial/alias@name", "devices/console/alias", "devices/console/alias@name",
+	"devices/channel/alias", "devices/channel/alias@name", "devices/input/alias", "devices/input/alias@name",
+	"devices/sound/alias", "devices/sound/alias@name", "devices/video/alias", "devices/video/alias@name",
+	"devices/redirdev/alias", "devices/redirdev/alias@name", "devices/watchdog/alias", "devices/watchdog/alias@name",
+	"devices/rng/alias", "devices/rng/alias@name", "devices/memballoon/alias", "devices/memballoon/alias@name",
 	"devices/rng", "devices/rng@model", "devices/rng/backend", "devices/rng/backend/random",
 )
 

@@ -2,11 +2,16 @@ package qemu_test
 
 import (
 	"context"
+	"encoding/hex"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // virtInstall runs real, unchanged virt-install against d for a guest
@@ -104,24 +109,46 @@ func TestVirtInstallVNC(t *testing.T) {
 }
 
 // TestVirtInstallDefaults: given the driver's domain capabilities (VNC
-// and no SPICE, the machine's buses), virt-install's own defaults need
-// no --graphics: it picks what the driver serves.
+// and SPICE, the machine's buses), virt-install's own defaults need no
+// --graphics: it picks SPICE, with what it adds for it (a spicevmc
+// channel, USB redirection, a sound card on SPICE audio, vmport off),
+// and the guest runs with its SPICE server listening on the port the
+// live definition shows.
 func TestVirtInstallDefaults(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()
 	caps := d.mustVirsh("domcapabilities")
-	for _, want := range []string{"<domain>qemu</domain>", "<machine>pc-i440fx-", "<value>vnc</value>"} {
+	for _, want := range []string{"<domain>qemu</domain>", "<machine>pc-i440fx-", "<value>vnc</value>", "<value>spice</value>"} {
 		if !strings.Contains(caps, want) {
 			t.Errorf("domcapabilities lacks %s:\n%s", want, caps)
 		}
 	}
-	if strings.Contains(caps, "spice") {
-		t.Errorf("domcapabilities offers SPICE, which the driver does not serve:\n%s", caps)
-	}
 	xml := virtInstall(t, d, "dflt", "")
-	if !strings.Contains(xml, `type="vnc"`) {
-		t.Errorf("virt-install's default graphics is not VNC:\n%s", xml)
+	for _, want := range []string{`<graphics type="spice" port="59`, `<channel type="spicevmc">`, `<redirdev type="spicevmc" bus="usb">`,
+		`<sound model="`, `<audio id="1" type="spice">`, `<vmport state="off">`, `<alias name="redir0">`} {
+		if !strings.Contains(xml, want) {
+			t.Errorf("the running guest's XML lacks %s:\n%s", want, xml)
+		}
 	}
+	m := regexp.MustCompile(`<graphics type="spice" port="(\d+)"`).FindStringSubmatch(xml)
+	if m == nil {
+		return
+	}
+	conn, err := net.Dial("tcp", "127.0.0.1:"+m[1])
+	if err != nil {
+		t.Fatalf("nothing listens on the SPICE port %s the live XML shows: %v", m[1], err)
+	}
+	// A SPICE server answers a link message (header: "REDQ", protocol
+	// 2.2, size; then connection 0, main channel 0, no capabilities)
+	// with a header of its own.
+	link, _ := hex.DecodeString("52454451" + "02000000" + "02000000" + "12000000" + "00000000" + "01" + "00" + "00000000" + "00000000" + "12000000")
+	conn.Write(link)
+	buf := make([]byte, 4)
+	conn.SetReadDeadline(time.Now().Add(hang))
+	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "REDQ" {
+		t.Errorf("the SPICE port %s does not answer as a SPICE server: %q, %v", m[1], buf, err)
+	}
+	conn.Close()
 }
 
 // TestVirtXMLMemory: the definition is stored as libvirt stores it
