@@ -103,14 +103,14 @@ func xml2argv(t *testing.T, path string, restore bool) (string, string) {
 // element is VIR_ERR_CONFIG_UNSUPPORTED and names it.
 func TestUnsupportedNamesElement(t *testing.T) {
 	for elem, snippet := range map[string]string{
-		"cpu":        `<cpu mode='host-passthrough'/>`,
-		"hostdev":    `<devices><hostdev mode='subsystem' type='pci'/></devices>`,
-		"@cache":     `<devices><disk type='file'><driver name='qemu' cache='none'/><source file='/x'/><target dev='vda' bus='virtio'/></disk></devices>`,
-		"numatune":   `<numatune><memory mode='strict' nodeset='0'/></numatune>`,
-		"sound":      `<devices><sound model='ich6'/></devices>`,
-		"iothreads":  `<iothreads>2</iothreads>`,
-		"seclabel":   `<seclabel type='none'/>`,
-		"memballoon": `<devices><memballoon model='xen'/></devices>`,
+		"cpu":           `<cpu mode='host-passthrough'/>`,
+		"hostdev":       `<devices><hostdev mode='subsystem' type='pci'/></devices>`,
+		"@copy_on_read": `<devices><disk type='file'><driver name='qemu' copy_on_read='on'/><source file='/x'/><target dev='vda' bus='virtio'/></disk></devices>`,
+		"numatune":      `<numatune><memory mode='strict' nodeset='0'/></numatune>`,
+		"panic":         `<devices><panic model='isa'/></devices>`,
+		"iothreads":     `<iothreads>2</iothreads>`,
+		"seclabel":      `<seclabel type='none'/>`,
+		"memballoon":    `<devices><memballoon model='xen'/></devices>`,
 	} {
 		doc := "<domain type='qemu'><name>x</name><memory unit='MiB'>64</memory>" + snippet + "</domain>"
 		def, err := domxml.Parse(doc)

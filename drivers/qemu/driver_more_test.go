@@ -154,10 +154,10 @@ func TestStartFlags(t *testing.T) {
 // TestRefusedAtDefine: what qemu cannot honour is refused when defined.
 func TestRefusedAtDefine(t *testing.T) {
 	_, c := testDriver(t)
-	xml := strings.Replace(readTestdata(t, "demo.xml"), "<on_poweroff>", "<devices><sound model='ich9'/></devices><on_poweroff>", 1)
+	xml := strings.Replace(readTestdata(t, "demo.xml"), "<on_poweroff>", "<devices><panic model='isa'/></devices><on_poweroff>", 1)
 	_, err := c.DomainDefineXML(context.Background(), xml, 0)
-	if drivers.CodeOf(err) != vir.ErrConfigUnsupported || !strings.Contains(err.Error(), "sound") {
-		t.Fatalf("got %v, want VIR_ERR_CONFIG_UNSUPPORTED naming <sound>", err)
+	if drivers.CodeOf(err) != vir.ErrConfigUnsupported || !strings.Contains(err.Error(), "panic") {
+		t.Fatalf("got %v, want VIR_ERR_CONFIG_UNSUPPORTED naming <panic>", err)
 	}
 }
 
