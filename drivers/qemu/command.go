@@ -89,6 +89,11 @@ func buildCommand(def *domxml.Def, l launch) (*cmdline, error) {
 		return nil, err
 	}
 	b := &builder{def: def, x: x, m: m, c: &cmdline{}, tapFDs: l.tapFDs}
+	if x.Devices != nil {
+		if err := b.checkPCIAddresses(); err != nil {
+			return nil, err
+		}
+	}
 	emulator := l.emulator
 	if x.Devices != nil && x.Devices.Emulator != "" {
 		emulator = x.Devices.Emulator
@@ -120,6 +125,7 @@ type builder struct {
 	tapFDs    []int // launch.tapFDs
 	usbBus    bool  // a USB controller makes bus usb.0
 	scsi      bool  // a SCSI controller makes bus scsi0.0
+	ahci      bool  // the AHCI controller of an i440fx machine was added
 	rootPorts int   // PCIe root ports added so far (rootPort)
 }
 

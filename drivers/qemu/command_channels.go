@@ -112,7 +112,7 @@ func (b *builder) rngs() error {
 		}
 		obj := fmt.Sprintf("objrng%d", i)
 		b.c.add("-object", opts("rng-random", "id", obj, "filename", dev))
-		b.c.add("-device", opts("virtio-rng-pci", "rng", obj, "id", fmt.Sprintf("rng%d", i)))
+		b.c.add("-device", opts("virtio-rng-pci", append([]string{"rng", obj, "id", fmt.Sprintf("rng%d", i)}, b.pciOpts(r.Address)...)...))
 	}
 	return nil
 }

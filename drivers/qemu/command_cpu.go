@@ -150,7 +150,7 @@ func (b *builder) watchdogs() error {
 		case w.Model == "itco":
 			b.c.add("-global", "ICH9-LPC.noreboot=off")
 		default:
-			b.c.add("-device", opts(dev, "id", "watchdog0"))
+			b.c.add("-device", opts(dev, append([]string{"id", "watchdog0"}, b.pciOpts(w.Address)...)...))
 		}
 		b.c.add("-watchdog-action", action)
 	}

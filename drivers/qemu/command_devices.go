@@ -54,7 +54,7 @@ func (b *builder) interfaces() error {
 		if n.Boot != nil {
 			dev = append(dev, "bootindex", strconv.FormatUint(uint64(n.Boot.Order), 10))
 		}
-		b.c.add("-device", opts(qdev, dev...))
+		b.c.add("-device", opts(qdev, append(dev, b.pciOpts(n.Address)...)...))
 	}
 	return nil
 }
@@ -205,7 +205,7 @@ func (b *builder) graphics() error {
 			}
 		}
 		if qdev != "" {
-			b.c.add("-device", opts(qdev, kv...))
+			b.c.add("-device", opts(qdev, append(kv, b.pciOpts(v.Address)...)...))
 		}
 	}
 	return b.inputs()
@@ -292,8 +292,11 @@ func (b *builder) inputs() error {
 			if port != "" {
 				args = append(args, "port", port)
 			}
-		} else if in.Address != nil {
-			return unsupported("<input><address> (%s): only USB inputs take an address", xpath)
+		} else if in.Address != nil && in.Bus != "virtio" {
+			return unsupported("<input><address> (%s): only USB and virtio inputs take an address", xpath)
+		}
+		if in.Bus == "virtio" {
+			args = append(args, b.pciOpts(in.Address)...)
 		}
 		b.c.add("-device", opts(dev, args...))
 	}
@@ -310,7 +313,7 @@ func (b *builder) balloon() error {
 		switch mb.Model {
 		case "virtio":
 			hasBalloon = true
-			b.c.add("-device", opts("virtio-balloon-pci", "id", "balloon0"))
+			b.c.add("-device", opts("virtio-balloon-pci", append([]string{"id", "balloon0"}, b.pciOpts(mb.Address)...)...))
 			// A stats period is set over QMP once qemu runs (prepareGuest).
 		case "none":
 			if mb.Stats != nil {

@@ -12,7 +12,23 @@ import (
 // lists them in every definition it writes) and refuses any other.
 func (b *builder) controllers() error {
 	ctrls := b.devices().Controllers
-	// USB controllers first, masters before their companions.
+	// The PCI buses first (root ports, then the bridges on them), so
+	// that every device's bus exists when qemu creates the device; then
+	// the USB controllers, masters before their companions.
+	for _, model := range []string{"pcie-root-port", "pcie-to-pci-bridge"} {
+		for i, c := range ctrls {
+			if c.Type != "pci" || c.Model != model {
+				continue
+			}
+			idx := uint(0)
+			if c.Index != nil {
+				idx = *c.Index
+			}
+			if err := b.pciController(c, idx, i); err != nil {
+				return err
+			}
+		}
+	}
 	var usb []libvirtxml.DomainController
 	for i, c := range ctrls {
 		if c.Type == "usb" && c.Model != "none" {
@@ -34,11 +50,8 @@ func (b *builder) controllers() error {
 			continue
 		}
 		switch {
-		case c.Type == "pci" && c.Model == "pcie-root-port":
-			if err := b.rootPort(c, idx, i); err != nil {
-				return err
-			}
-			continue
+		case c.Type == "pci" && (c.Model == "pcie-root-port" || c.Model == "pcie-to-pci-bridge"):
+			continue // added first
 		case c.Type == "scsi":
 			dev, ok := scsiControllers[c.Model]
 			if !ok {
@@ -48,13 +61,18 @@ func (b *builder) controllers() error {
 				return unsupported("<controller type='scsi' index='%d'> (/domain/devices/controller[%d]): only one SCSI controller (index 0) is supported", idx, i+1)
 			}
 			b.scsi = true
-			b.c.add("-device", opts(dev, "id", "scsi0"))
+			b.c.add("-device", opts(dev, append([]string{"id", "scsi0"}, b.pciOpts(c.Address)...)...))
+			continue
+		case c.Type == "sata" && c.Model == "" && idx == 0 && !b.m.q35:
+			// An i440fx machine has no AHCI of its own.
+			b.ahci = true
+			b.c.add("-device", opts("ahci", append([]string{"id", "sata0"}, b.pciOpts(c.Address)...)...))
 			continue
 		case c.Type == "virtio-serial":
 			if idx != 0 {
 				return unsupported("<controller type='virtio-serial' index='%d'> (/domain/devices/controller[%d]): only one virtio-serial controller (index 0) is supported", idx, i+1)
 			}
-			b.c.add("-device", opts("virtio-serial-pci", "id", "virtio-serial0"))
+			b.c.add("-device", opts("virtio-serial-pci", append([]string{"id", "virtio-serial0"}, b.pciOpts(c.Address)...)...))
 			continue
 		}
 		builtin := idx == 0 &&
@@ -106,7 +124,7 @@ func (b *builder) usbControllers(ctrls []libvirtxml.DomainController) error {
 				n := strconv.FormatUint(uint64(*c.USB.Port), 10)
 				kv = append(kv, "p2", n, "p3", n)
 			}
-			b.c.add("-device", opts(dev, kv...))
+			b.c.add("-device", opts(dev, append(kv, b.pciOpts(c.Address)...)...))
 		} else if _, ok := usbCompanions[c.Model]; !ok {
 			return unsupported("<controller type='usb' model='%s'>: supported models are ich9-ehci1 with ich9-uhci1…3 companions, qemu-xhci, nec-xhci, piix3-uhci and piix4-uhci", c.Model)
 		}
@@ -118,11 +136,11 @@ func (b *builder) usbControllers(ctrls []libvirtxml.DomainController) error {
 		}
 		switch {
 		case master == "ich9-ehci1" && c.USB != nil && c.USB.Master != nil:
-			b.c.add("-device", opts(dev, "masterbus", "usb.0", "firstport", strconv.FormatUint(uint64(c.USB.Master.StartPort), 10), "id", fmt.Sprintf("usb-companion%d", i)))
+			b.c.add("-device", opts(dev, append([]string{"masterbus", "usb.0", "firstport", strconv.FormatUint(uint64(c.USB.Master.StartPort), 10), "id", fmt.Sprintf("usb-companion%d", i)}, b.pciOpts(c.Address)...)...))
 		case master == "" && (c.USB == nil || c.USB.Master == nil):
 			master = c.Model
 			b.usbBus = true
-			b.c.add("-device", opts(dev, "id", "usb"))
+			b.c.add("-device", opts(dev, append([]string{"id", "usb"}, b.pciOpts(c.Address)...)...))
 		default:
 			return unsupported("<controller type='usb' model='%s'>: a UHCI companion needs an ich9-ehci1 master and a <master startport>", c.Model)
 		}
@@ -146,15 +164,15 @@ func diskIndex(dev string) (int, error) {
 }
 
 func (b *builder) disks() error {
-	needAHCI := false
 	for i, d := range b.devices().Disks {
 		xpath := fmt.Sprintf("/domain/devices/disk[%d]", i+1)
 		dd, err := b.disk(d, xpath)
 		if err != nil {
 			return err
 		}
-		if dd.ahci && !needAHCI {
-			needAHCI = true
+		if dd.ahci && !b.ahci {
+			// A definition stored before the SATA controller was listed.
+			b.ahci = true
 			b.c.add("-device", opts("ahci", "id", "sata0"))
 		}
 		b.c.add("-drive", dd.drive)
@@ -205,6 +223,22 @@ func (b *builder) disk(d libvirtxml.DomainDisk, xpath string) (diskArgs, error) 
 	if err != nil {
 		return out, err
 	}
+	if a := d.Address; a != nil {
+		switch {
+		case a.Drive != nil:
+			w := libvirtxml.DomainDeviceList{Disks: []libvirtxml.DomainDisk{{Target: d.Target}}}
+			assignDriveAddresses(&w)
+			if g := w.Disks[0].Address; g == nil || g.Drive == nil || *g.Drive.Bus != deref(a.Drive.Bus) || *g.Drive.Unit != deref(a.Drive.Unit) || deref(a.Drive.Controller) != 0 || deref(a.Drive.Target) != 0 {
+				return out, unsupported("<address type='drive'> (%s): a disk's drive address must be the one its target %s gives", xpath, d.Target.Dev)
+			}
+		case a.PCI != nil:
+			if d.Target.Bus != "virtio" {
+				return out, unsupported("<address type='pci'> (%s): only a virtio disk sits on a PCI bus", xpath)
+			}
+		default:
+			return out, unsupported("<address> (%s): a disk's address is type='pci' (virtio) or 'drive'", xpath)
+		}
+	}
 	out.ahci = d.Target.Bus == "sata" && !b.m.q35
 	drive := []string{}
 	if d.Source != nil && d.Source.File.File != "" {
@@ -246,6 +280,9 @@ func (b *builder) disk(d libvirtxml.DomainDisk, xpath string) (diskArgs, error) 
 		drive = append(drive, "readonly", "on")
 	}
 	out.drive = opts(drive[0]+"="+escapeComma(drive[1]), drive[2:]...)
+	if d.Target.Bus == "virtio" {
+		devArgs = append(devArgs, b.pciOpts(d.Address)...)
+	}
 	devArgs = append(devArgs, "drive", "drive-"+alias, "id", alias)
 	if d.Boot != nil {
 		devArgs = append(devArgs, "bootindex", strconv.FormatUint(uint64(d.Boot.Order), 10))
@@ -304,6 +341,18 @@ func (b *builder) diskDevice(bus, device string, idx int, xpath string) (string,
 	return "", nil, unsupported("<target bus='%s'> (%s): supported buses are virtio, scsi, ide and sata", bus, xpath)
 }
 
+// pciController adds a root port or a pcie-to-pci bridge.
+func (b *builder) pciController(c libvirtxml.DomainController, idx uint, i int) error {
+	if c.Model == "pcie-root-port" {
+		return b.rootPort(c, idx, i)
+	}
+	if !b.m.q35 || c.Address == nil {
+		return unsupported("<controller type='pci' model='pcie-to-pci-bridge'> (/domain/devices/controller[%d]) needs a q35 machine and an address on a root port", i+1)
+	}
+	b.c.add("-device", opts("pcie-pci-bridge", append([]string{"id", fmt.Sprintf("pci.%d", idx)}, b.pciOpts(c.Address)...)...))
+	return nil
+}
+
 // rootPort adds a PCIe root port (q35), laid out as libvirt lays them
 // out: eight functions of one slot from slot 2 on, the first of each
 // slot multifunction, chassis its index, port 0x10 on. Devices stay on
@@ -317,7 +366,13 @@ func (b *builder) rootPort(c libvirtxml.DomainController, idx uint, n int) error
 	}
 	k := b.rootPorts
 	b.rootPorts++
-	slot, fn := 2+k/8, k%8
+	slot, fn := 2+uint(k)/8, uint(k)%8
+	if l, ok := locOf(c.Address); ok {
+		if l.bus != 0 {
+			return unsupported("<controller type='pci' model='pcie-root-port'> (/domain/devices/controller[%d]): a root port sits on the root bus (bus 0)", n+1)
+		}
+		slot, fn = l.slot, l.fn
+	}
 	chassis, port := idx, uint(0x10+k)
 	if c.PCI != nil && c.PCI.Target != nil {
 		if c.PCI.Target.Chassis != nil {
@@ -330,11 +385,23 @@ func (b *builder) rootPort(c libvirtxml.DomainController, idx uint, n int) error
 	if slot > 0x1e {
 		return unsupported("<controller type='pci' model='pcie-root-port'> (/domain/devices/controller[%d]): more root ports than the root bus has slots", n+1)
 	}
-	kv := []string{"port", fmt.Sprintf("0x%x", port), "chassis", strconv.FormatUint(uint64(chassis), 10), "id", fmt.Sprintf("pci.%d", idx), "bus", "pcie.0"}
-	if fn == 0 {
-		kv = append(kv, "multifunction", "on")
+	kv := []string{"port", fmt.Sprintf("0x%x", port), "chassis", strconv.FormatUint(uint64(chassis), 10), "id", fmt.Sprintf("pci.%d", idx)}
+	if c.Address != nil {
+		kv = append(kv, b.pciOpts(c.Address)...)
+	} else {
+		kv = append(kv, "bus", "pcie.0")
+		if fn == 0 {
+			kv = append(kv, "multifunction", "on")
+		}
+		kv = append(kv, "addr", pciAddrValue(slot, fn))
 	}
-	kv = append(kv, "addr", fmt.Sprintf("0x%x.0x%x", slot, fn))
 	b.c.add("-device", opts("pcie-root-port", kv...))
 	return nil
+}
+
+func deref(p *uint) uint {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -182,10 +182,10 @@ func (b *builder) sounds() error {
 		}
 		id, backend := fmt.Sprintf("sound%d", i), "audio"+strconv.Itoa(audio)
 		if !sd.hda {
-			b.c.add("-device", opts(sd.dev, "id", id, "audiodev", backend))
+			b.c.add("-device", opts(sd.dev, append([]string{"id", id, "audiodev", backend}, b.pciOpts(s.Address)...)...))
 			continue
 		}
-		b.c.add("-device", opts(sd.dev, "id", id))
+		b.c.add("-device", opts(sd.dev, append([]string{"id", id}, b.pciOpts(s.Address)...)...))
 		b.c.add("-device", opts("hda-duplex", "id", id+"-codec0", "bus", id+".0", "cad", "0", "audiodev", backend))
 	}
 	return nil

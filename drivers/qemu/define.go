@@ -22,6 +22,9 @@ func (d *Driver) parseDefinition(xml string) (*domxml.Def, error) {
 		return nil, err
 	}
 	prepareDefinition(def, randomMAC)
+	if def.XML.Devices.Emulator == "" && d.binary != "" {
+		def.XML.Devices.Emulator = d.binary // as libvirt records the binary it chose
+	}
 	if err := validate(def); err != nil {
 		return nil, err
 	}

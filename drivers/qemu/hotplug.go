@@ -348,6 +348,15 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 	if findDisk(live.XML, disk.Target.Dev) >= 0 {
 		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "target %s already exists", disk.Target.Dev)
 	}
+	if disk.Target.Bus == "virtio" {
+		// A free place recorded in the live definition: on q35 a PCIe
+		// root port, since q35's root bus does not hotplug.
+		loc, err := newPCIPlan(live.XML, b.m, false).place(pciExpress, "disk "+disk.Target.Dev)
+		if err != nil {
+			return err
+		}
+		disk.Address = pciAddr(loc)
+	}
 	args, err := b.disk(disk, "/disk")
 	if err != nil {
 		return err
@@ -360,16 +369,6 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 	// (the PCI address) is ignored with if=none.
 	devArgs := deviceArgs(args.device)
 	disk.Alias = &libvirtxml.DomainAlias{Name: alias}
-	if b.m.q35 && disk.Target.Bus == "virtio" {
-		// q35's root bus does not hotplug: the disk goes on a free PCIe
-		// root port, recorded in the live definition's address.
-		port, err := freeRootPort(live.XML)
-		if err != nil {
-			return err
-		}
-		devArgs["bus"] = fmt.Sprintf("pci.%d", port)
-		disk.Address = &libvirtxml.DomainAddress{PCI: &libvirtxml.DomainAddressPCI{Domain: uintPtr(0), Bus: uintPtr(port), Slot: uintPtr(0), Function: uintPtr(0)}}
-	}
 	var out string
 	if err := inst.mon.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "drive_add 0 " + args.drive}, &out); err != nil {
 		return monitorErr(dom, fmt.Errorf("drive_add: %w", err))
@@ -594,23 +593,4 @@ func (u *unplugs) done(inst *instance, alias string) {
 		close(ch)
 		delete(u.waiting, unplugKey{inst, alias})
 	}
-}
-
-func uintPtr(v uint) *uint { return &v }
-
-// freeRootPort is the index of a PCIe root port of the running
-// definition that no hot-plugged device holds.
-func freeRootPort(x *libvirtxml.Domain) (uint, error) {
-	held := map[uint]bool{}
-	for _, d := range devices(x).Disks {
-		if a := d.Address; a != nil && a.PCI != nil && a.PCI.Bus != nil {
-			held[*a.PCI.Bus] = true
-		}
-	}
-	for _, c := range devices(x).Controllers {
-		if c.Type == "pci" && c.Model == "pcie-root-port" && c.Index != nil && !held[*c.Index] {
-			return *c.Index, nil
-		}
-	}
-	return 0, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "no free PCIe root port to plug the device into: q35's root bus does not hotplug; add <controller type='pci' model='pcie-root-port'/> to the definition (virt-install adds 14) and restart the guest")
 }

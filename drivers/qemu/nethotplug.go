@@ -91,14 +91,18 @@ func (d *Driver) attachLiveNIC(ctx context.Context, dom *domain, in *libvirtxml.
 		return monitorErr(dom, fmt.Errorf("netdev_add: %w", err))
 	}
 	devArgs := map[string]any{"driver": qdev, "netdev": "host" + alias, "id": alias, "mac": nic.MAC.Address}
-	if b.m.q35 && qdev == "virtio-net-pci" {
-		port, err := freeRootPort(live.XML)
-		if err != nil {
-			inst.mon.Execute(ctx, "netdev_del", map[string]any{"id": "host" + alias}, nil)
-			return err
-		}
-		devArgs["bus"] = fmt.Sprintf("pci.%d", port)
-		nic.Address = &libvirtxml.DomainAddress{PCI: &libvirtxml.DomainAddressPCI{Domain: uintPtr(0), Bus: uintPtr(port), Slot: uintPtr(0), Function: uintPtr(0)}}
+	kind := pciConventional
+	if qdev == "virtio-net-pci" {
+		kind = pciExpress
+	}
+	loc, err := newPCIPlan(live.XML, b.m, false).place(kind, "interface "+nic.MAC.Address)
+	if err != nil {
+		inst.mon.Execute(ctx, "netdev_del", map[string]any{"id": "host" + alias}, nil)
+		return err
+	}
+	nic.Address = pciAddr(loc)
+	for k, v := range pairs(b.pciOpts(nic.Address)) {
+		devArgs[k] = v
 	}
 	if err := inst.mon.Execute(ctx, "device_add", devArgs, nil); err != nil {
 		inst.mon.Execute(ctx, "netdev_del", map[string]any{"id": "host" + alias}, nil)

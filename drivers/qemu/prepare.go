@@ -36,7 +36,11 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 	}
 	devs := def.XML.Devices
 	clearDeviceAliases(devs)
+	for i := range devs.Disks {
+		defaultDiskBus(devs.Disks[i].Target)
+	}
 	assignControllerIndexes(devs)
+	addImplicitUSB(def.XML)
 	addImplicitDevices(def.XML)
 	for i := range devs.Interfaces {
 		n := &devs.Interfaces[i]
@@ -54,13 +58,33 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 			n.Source.Network.Bridge = ""
 		}
 	}
-	for i := range devs.Disks {
-		defaultDiskBus(devs.Disks[i].Target)
+	for i := range devs.Interfaces {
+		if n := &devs.Interfaces[i]; n.Model == nil || n.Model.Type == "" {
+			n.Model = &libvirtxml.DomainInterfaceModel{Type: "rtl8139"} // libvirt's x86 default, written out
+		}
 	}
+	for i := range devs.Disks {
+		d := &devs.Disks[i]
+		if d.Driver == nil {
+			d.Driver = &libvirtxml.DomainDiskDriver{}
+		}
+		if d.Driver.Name == "" {
+			d.Driver.Name = "qemu"
+		}
+		if d.Driver.Type == "" {
+			d.Driver.Type = "raw"
+		}
+		if d.Device == "cdrom" && d.ReadOnly == nil {
+			d.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
+		}
+	}
+	addDefaults(def.XML)
 	addImplicitControllers(def.XML)
+	assignDriveAddresses(devs)
 	fillDeviceDefaults(devs)
 	addConsoleSerial(devs)
 	assignDeviceAddresses(devs)
+	assignPCIAddresses(def.XML) // a layout that does not fit leaves qemu to choose, and qemu's refusal is the error
 	for _, a := range []struct {
 		v   *string
 		def string
@@ -148,16 +172,10 @@ func assignDeviceAddresses(devs *libvirtxml.DomainDeviceList) {
 	}
 }
 
-// addImplicitControllers adds the controllers libvirt adds to an x86
-// definition that does not name them: the USB controller (piix3-uhci on
-// pc, qemu-xhci on q35; <controller type='usb' model='none'/> says there
-// is none) and, for SCSI disks, a SCSI controller of libvirt's default
-// model there, lsilogic.
+// addImplicitControllers adds what libvirt adds to an x86 definition
+// that does not name it: the virtio memory balloon and, for SCSI disks,
+// a SCSI controller of libvirt's default model there, lsilogic.
 func addImplicitControllers(x *libvirtxml.Domain) {
-	m, err := machineOf(x)
-	if err != nil {
-		return // the definition is refused when checked
-	}
 	devs := x.Devices
 	has := func(typ string) bool {
 		for _, c := range devs.Controllers {
@@ -168,12 +186,8 @@ func addImplicitControllers(x *libvirtxml.Domain) {
 		return false
 	}
 	zero := func() *uint { var z uint; return &z }
-	if !has("usb") {
-		model := "piix3-uhci"
-		if m.q35 {
-			model = "qemu-xhci"
-		}
-		devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "usb", Index: zero(), Model: model})
+	if devs.MemBalloon == nil {
+		devs.MemBalloon = &libvirtxml.DomainMemBalloon{Model: "virtio"}
 	}
 	if !has("scsi") {
 		for _, d := range devs.Disks {
@@ -185,10 +199,76 @@ func addImplicitControllers(x *libvirtxml.Domain) {
 	}
 }
 
+// addDefaults writes what libvirt writes for a guest that leaves it
+// out: boot from the first disk (unless a device has a boot order), a
+// UTC clock and, for TCG, the CPU model qemu gives it (qemu64).
+func addDefaults(x *libvirtxml.Domain) {
+	if x.OS != nil && len(x.OS.BootDevices) == 0 && x.OS.Kernel == "" && !hasDeviceBoot(x) {
+		x.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
+	}
+	if x.Clock == nil {
+		x.Clock = &libvirtxml.DomainClock{Offset: "utc"}
+	}
+	if x.CPU == nil && x.Type == "qemu" {
+		x.CPU = &libvirtxml.DomainCPU{Mode: "custom", Match: "exact", Check: "none", Model: &libvirtxml.DomainCPUModel{Fallback: "forbid", Value: "qemu64"}}
+	}
+}
+
+// addImplicitUSB adds the USB controller libvirt adds to an x86
+// definition that names none (piix3-uhci on pc, qemu-xhci on q35;
+// <controller type='usb' model='none'/> says there is none), listed
+// where libvirt lists it, before the PCI root.
+func addImplicitUSB(x *libvirtxml.Domain) {
+	m, err := machineOf(x)
+	if err != nil {
+		return
+	}
+	devs := x.Devices
+	for _, c := range devs.Controllers {
+		if c.Type == "usb" {
+			return
+		}
+	}
+	zero := uint(0)
+	model := "piix3-uhci"
+	if m.q35 {
+		model = "qemu-xhci"
+	}
+	devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "usb", Index: &zero, Model: model})
+}
+
+// assignDriveAddresses writes the drive address libvirt gives an IDE,
+// SATA or SCSI disk, which its target name decides: IDE bus and unit
+// (hda 0/0 … hdd 1/1), a SATA port or a SCSI unit as the unit.
+func assignDriveAddresses(devs *libvirtxml.DomainDeviceList) {
+	for i := range devs.Disks {
+		d := &devs.Disks[i]
+		if d.Address != nil || d.Target == nil {
+			continue
+		}
+		idx, err := diskIndex(d.Target.Dev)
+		if err != nil {
+			continue
+		}
+		var bus, unit uint
+		switch d.Target.Bus {
+		case "ide":
+			bus, unit = uint(idx/2), uint(idx%2)
+		case "sata", "scsi":
+			unit = uint(idx)
+		default:
+			continue
+		}
+		zero := uint(0)
+		d.Address = &libvirtxml.DomainAddress{Drive: &libvirtxml.DomainAddressDrive{Controller: &zero, Bus: &bus, Target: &zero, Unit: &unit}}
+	}
+}
+
 // fillDeviceDefaults writes the values libvirt writes for what a
 // definition leaves out: a video card's memory sizes, heads and primary
 // flag; the watchdog's action; an <audio> backend for the sound cards
-// (SPICE's with SPICE graphics, else none); a SPICE server's automatic
+// (SPICE's with SPICE graphics, else none), which libvirt 9.0 writes
+// whether or not a sound card plays into it; a SPICE server's automatic
 // port as no port at all, listening on an address the start chooses.
 func fillDeviceDefaults(devs *libvirtxml.DomainDeviceList) {
 	for i := range devs.Videos {
@@ -211,6 +291,16 @@ func fillDeviceDefaults(devs *libvirtxml.DomainDeviceList) {
 			devs.Watchdogs[i].Action = "reset"
 		}
 	}
+	for i := range devs.Graphics {
+		if v := devs.Graphics[i].VNC; v != nil {
+			if v.Port <= 0 {
+				v.Port, v.AutoPort = -1, "yes"
+			}
+			if len(v.Listeners) == 0 && v.Listen == "" {
+				v.Listeners = []libvirtxml.DomainGraphicListener{{Address: &libvirtxml.DomainGraphicListenerAddress{}}}
+			}
+		}
+	}
 	spice := false
 	for i := range devs.Graphics {
 		g := devs.Graphics[i].Spice
@@ -228,7 +318,7 @@ func fillDeviceDefaults(devs *libvirtxml.DomainDeviceList) {
 			g.Listeners = []libvirtxml.DomainGraphicListener{{Address: &libvirtxml.DomainGraphicListenerAddress{}}}
 		}
 	}
-	if len(devs.Sounds) > 0 && len(devs.Audios) == 0 {
+	if len(devs.Audios) == 0 { // libvirt 9.0 always gives one
 		a := libvirtxml.DomainAudio{ID: 1, None: &libvirtxml.DomainAudioNone{}}
 		if spice {
 			a = libvirtxml.DomainAudio{ID: 1, SPICE: &libvirtxml.DomainAudioSPICE{}}
@@ -254,9 +344,10 @@ func defaultDiskBus(t *libvirtxml.DomainDiskTarget) {
 }
 
 // addImplicitDevices lists the devices every guest of the machine has
-// whether asked or not, as libvirt lists them: the PCI root, the IDE
-// (pc) or SATA (q35) controller, the PS/2 mouse and keyboard. They add
-// nothing to qemu's command line; tools such as virt-manager show them.
+// whether asked or not, as libvirt lists them: the PCI root, q35's SATA
+// controller (on pc the IDE and AHCI controllers when a disk is on
+// them), the PS/2 mouse and keyboard, the virtio-serial controller of
+// virtio channels. Tools such as virt-manager show them.
 func addImplicitDevices(x *libvirtxml.Domain) {
 	m, err := machineOf(x)
 	if err != nil {
@@ -272,15 +363,23 @@ func addImplicitDevices(x *libvirtxml.Domain) {
 		return false
 	}
 	zero := func() *uint { var z uint; return &z }
-	root, disk := "pci-root", "ide"
+	root := "pci-root"
 	if m.q35 {
-		root, disk = "pcie-root", "sata"
+		root = "pcie-root"
 	}
 	if !has("pci") {
 		devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: "pci", Index: zero(), Model: root})
 	}
-	if !has(disk) {
-		devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: disk, Index: zero()})
+	// q35's AHCI is always there; i440fx lists its IDE and an AHCI
+	// controller only for disks on them, as libvirt does.
+	for _, typ := range []string{"ide", "sata"} {
+		need := m.q35 && typ == "sata"
+		for _, d := range devs.Disks {
+			need = need || !m.q35 && d.Target != nil && d.Target.Bus == typ
+		}
+		if need && !has(typ) {
+			devs.Controllers = append(devs.Controllers, libvirtxml.DomainController{Type: typ, Index: zero()})
+		}
 	}
 	hasInput := func(typ string) bool {
 		for _, in := range devs.Inputs {

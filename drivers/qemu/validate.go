@@ -93,6 +93,11 @@ var supported = setOf(
 	"devices/channel/target", "devices/channel/target/virtio", "devices/channel/target/virtio@name",
 	"devices/channel/target/virtio@state",
 
+	// Drive addresses (assignDriveAddresses); PCI addresses are added
+	// below for every device that has one (pciaddr.go).
+	"devices/disk/address/drive", "devices/disk/address/drive@controller", "devices/disk/address/drive@bus",
+	"devices/disk/address/drive@target", "devices/disk/address/drive@unit",
+
 	// Addresses on the virtio-serial and USB buses (assignDeviceAddresses).
 	"devices/channel/address", "devices/channel/address/virtioserial", "devices/channel/address/virtioserial@controller",
 	"devices/channel/address/virtioserial@bus", "devices/channel/address/virtioserial@port",
@@ -109,6 +114,20 @@ var supported = setOf(
 	"devices/rng/alias", "devices/rng/alias@name", "devices/memballoon/alias", "devices/memballoon/alias@name",
 	"devices/rng", "devices/rng@model", "devices/rng/backend", "devices/rng/backend/random",
 )
+
+// pciAddressed are the devices that may carry <address type='pci'>.
+var pciAddressed = []string{"disk", "interface", "controller", "sound", "video", "watchdog", "memballoon", "rng", "input"}
+
+func init() {
+	for _, dev := range pciAddressed {
+		base := "devices/" + dev + "/address"
+		supported[base] = true
+		supported[base+"/pci"] = true
+		for _, attr := range []string{"domain", "bus", "slot", "function", "multifunction"} {
+			supported[base+"/pci@"+attr] = true
+		}
+	}
+}
 
 func setOf(keys ...string) map[string]bool {
 	m := make(map[string]bool, len(keys))
