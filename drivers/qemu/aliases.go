@@ -23,6 +23,11 @@ func setDeviceAliases(x *libvirtxml.Domain) {
 	}
 	alias := func(name string) *libvirtxml.DomainAlias { return &libvirtxml.DomainAlias{Name: name} }
 	b := &builder{x: x, m: m, scsi: true, c: &cmdline{}}
+	for _, c := range devs.Controllers {
+		if c.Type == "scsi" {
+			b.scsiModel = c.Model
+		}
+	}
 	for i := range devs.Disks {
 		if a, err := b.diskAlias(devs.Disks[i]); err == nil {
 			devs.Disks[i].Alias = alias(a)

@@ -122,11 +122,12 @@ type builder struct {
 	m   machine
 	c   *cmdline
 
-	tapFDs    []int // launch.tapFDs
-	usbBus    bool  // a USB controller makes bus usb.0
-	scsi      bool  // a SCSI controller makes bus scsi0.0
-	ahci      bool  // the AHCI controller of an i440fx machine was added
-	rootPorts int   // PCIe root ports added so far (rootPort)
+	tapFDs    []int  // launch.tapFDs
+	usbBus    bool   // a USB controller makes bus usb.0
+	scsi      bool   // a SCSI controller makes bus scsi0.0
+	scsiModel string // its model
+	ahci      bool   // the AHCI controller of an i440fx machine was added
+	rootPorts int    // PCIe root ports added so far (rootPort)
 }
 
 func machineOf(x *libvirtxml.Domain) (machine, error) {

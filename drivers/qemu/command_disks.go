@@ -60,7 +60,7 @@ func (b *builder) controllers() error {
 			if idx != 0 {
 				return unsupported("<controller type='scsi' index='%d'> (/domain/devices/controller[%d]): only one SCSI controller (index 0) is supported", idx, i+1)
 			}
-			b.scsi = true
+			b.scsi, b.scsiModel = true, c.Model
 			b.c.add("-device", opts(dev, append([]string{"id", "scsi0"}, b.pciOpts(c.Address)...)...))
 			continue
 		case c.Type == "sata" && c.Model == "" && idx == 0 && !b.m.q35:
@@ -333,6 +333,13 @@ func (b *builder) diskDevice(bus, device string, idx int, xpath string) (string,
 		// target name's index as the unit (LUN).
 		if idx > 255 {
 			return "", nil, unsupported("<target> (%s): a SCSI controller holds 256 units here", xpath)
+		}
+		if b.scsiModel == "lsilogic" {
+			// The LSI adapter has LUN 0 only: a unit is a SCSI id.
+			if idx > 6 {
+				return "", nil, unsupported("<target> (%s): the lsilogic controller holds 7 disks (sda-sdg)", xpath)
+			}
+			return fmt.Sprintf("scsi0-0-0-%d", idx), []string{kind, "bus", "scsi0.0", "scsi-id", strconv.Itoa(idx)}, nil
 		}
 		return fmt.Sprintf("scsi0-0-0-%d", idx), []string{kind, "bus", "scsi0.0", "channel", "0", "scsi-id", "0", "lun", strconv.Itoa(idx)}, nil
 	case "":

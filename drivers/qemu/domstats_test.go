@@ -42,8 +42,11 @@ func TestDomainStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mem) != 1 || mem[0].Tag != int32(vir.DomainMemoryStatRss) || mem[0].Val == 0 {
-		t.Fatalf("memory stats %+v; want qemu's RSS only (no balloon device)", mem)
+	// The definition gets libvirt's implicit virtio balloon: its actual
+	// size, and qemu's RSS.
+	if len(mem) != 2 || mem[0].Tag != int32(vir.DomainMemoryStatActualBalloon) || mem[0].Val != 65536 ||
+		mem[1].Tag != int32(vir.DomainMemoryStatRss) || mem[1].Val == 0 {
+		t.Fatalf("memory stats %+v; want the balloon's actual size (65536 KiB) and qemu's RSS", mem)
 	}
 
 	recs, err := c.ConnectGetAllDomainStats(ctx, nil, 0, 0)

@@ -316,7 +316,9 @@ func (d *Driver) liveBuilder(dom *domain) (*builder, *domxml.Def, *instance, err
 	}
 	b := &builder{def: live, x: live.XML, m: m, c: &cmdline{}}
 	for _, c := range devices(live.XML).Controllers {
-		b.scsi = b.scsi || c.Type == "scsi"
+		if c.Type == "scsi" {
+			b.scsi, b.scsiModel = true, c.Model
+		}
 		b.usbBus = b.usbBus || c.Type == "usb" && c.Model != "none"
 	}
 	return b, live, inst, nil

@@ -36,7 +36,7 @@ func TestVirshLifecycle(t *testing.T) {
 	if live := d.mustVirsh("dumpxml", "demo"); !strings.Contains(live, `<domain type="qemu" id="1">`) {
 		t.Errorf("the live XML has no id:\n%s", live)
 	}
-	if inactive := d.mustVirsh("dumpxml", "--inactive", "demo"); strings.Contains(inactive, " id=") {
+	if inactive := d.mustVirsh("dumpxml", "--inactive", "demo"); strings.Contains(inactive, `<domain type="qemu" id=`) {
 		t.Errorf("the inactive XML has an id:\n%s", inactive)
 	}
 	d.mustVirsh("autostart", "demo")

@@ -1,21 +1,16 @@
 package qemu_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"libvirt.org/go/libvirtxml"
 
-	"github.com/govirt/govirtd/internal/libvirtdpriv"
 )
 
 // TestNetworkDifferential: the same real virsh net-* steps against
@@ -27,10 +22,6 @@ import (
 // which say why.
 func TestNetworkDifferential(t *testing.T) {
 	need(t, "iptables") // libvirt 9.0's network driver writes iptables rules
-	lvBin := "/usr/sbin/libvirtd"
-	if _, err := os.Stat(lvBin); err != nil {
-		t.Fatalf("%s: %v: `make deps` installs it (Debian package libvirt-daemon)", lvBin, err)
-	}
 	d := newNetDaemon(t)
 	d.configure("network_define_default = 0") // libvirtd's private /etc/libvirt has no network either
 	d.start()
@@ -40,57 +31,10 @@ func TestNetworkDifferential(t *testing.T) {
 		t.Fatalf("ip netns add: %v\n%s", err, out)
 	}
 	runCmd("ip", "-n", lvNS, "link", "set", "lo", "up")
-	lvDir := d.path("libvirtd")
-	cmd, err := libvirtdpriv.Command(lvBin, lvDir, lvNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logf, _ := os.Create(d.path("libvirtd.out"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		libvirtdpriv.StopVirtlogd(lvDir)
+	lvURI := privateLibvirtd(t, d.path("libvirtd"), lvNS, func() {
 		killInNetns(lvNS, "dnsmasq")
 		runCmd("ip", "netns", "del", lvNS)
-		logf.Close()
 	})
-	deadline := time.Now().Add(hang)
-	for {
-		if c, err := net.Dial("unix", libvirtdpriv.Socket(lvDir)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(d.path("libvirtd.out"))
-			t.Fatalf("the private libvirtd does not listen:\n%s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	lvURI := "qemu+unix:///system?socket=" + libvirtdpriv.Socket(lvDir)
-	virshOn := func(uri string, args ...string) string {
-		ctx, cancel := context.WithTimeout(context.Background(), hang)
-		defer cancel()
-		c := exec.CommandContext(ctx, "virsh", append([]string{"-c", uri}, args...)...)
-		c.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0")
-		out, err := c.CombinedOutput()
-		status := "ok"
-		if err != nil {
-			status = "failed"
-		}
-		return status + "\n" + string(out)
-	}
 
 	write := func(name, text string) string {
 		p := d.path(name)
