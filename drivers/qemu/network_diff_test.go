@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"libvirt.org/go/libvirtxml"
-
 )
 
 // TestNetworkDifferential: the same real virsh net-* steps against
