@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -279,7 +280,7 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 	if key == keyLibvirtd {
 		old = r.lv
 	}
-	mnt, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", old.pid()))
+	mnt, err := libvirtdpriv.Namespace(old.pid())
 	if err != nil {
 		return 0, err
 	}
@@ -290,9 +291,7 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 	if key == keyGovirtd {
 		p, err = startProc("govirtd-qemu", old.dir, old.sock, exec.Command(r.b.o.govirtd, "--config", filepath.Join(old.dir, "govirtd.conf")))
 	} else {
-		self := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mnt.Fd())
-		p, err = startProc("libvirtd-qemu", old.dir, old.sock, exec.Command("nsenter", "--mount="+self, r.b.o.libvirtd,
-			"-f", filepath.Join(old.dir, "libvirtd.conf"), "-p", filepath.Join(old.dir, "libvirtd.pid")))
+		p, err = startProc("libvirtd-qemu", old.dir, old.sock, libvirtdpriv.Restart(r.b.o.libvirtd, old.dir, mnt))
 	}
 	if err != nil {
 		return 0, err
@@ -308,6 +307,16 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 		if err == nil {
 			doms, _, lerr := l.ConnectListAllDomains(1, libvirt.ConnectListDomainsRunning)
 			if lerr == nil && len(doms) == n {
+				// Listed is not re-attached: libvirtd lists a guest
+				// from its status file before its reconnect thread
+				// has reached qemu (and kills the guest if that
+				// fails). A suspend and resume of each, which go to
+				// qemu's monitor and wait for the reconnect's job,
+				// prove the new daemon drives them.
+				if err := suspendResumeAll(l, doms); err != nil {
+					l.Disconnect()
+					return 0, fmt.Errorf("%s restarted listed its %d guests running but cannot drive them: %w\n%s", key, n, err, p.tail())
+				}
 				took := time.Since(p.start)
 				if key == keyGovirtd {
 					r.gvl = l
@@ -323,6 +332,24 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// suspendResumeAll suspends and resumes every domain of doms, all at
+// once.
+func suspendResumeAll(l *libvirt.Libvirt, doms []libvirt.Domain) error {
+	errs := make([]error, len(doms))
+	var wg sync.WaitGroup
+	for i, d := range doms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = l.DomainSuspend(d); errs[i] == nil {
+				errs[i] = l.DomainResume(d)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // acpiShutdown boots the tiny Linux guest on key until it listens to the
@@ -583,7 +610,7 @@ func (r *qemuRig) measureTen(ctx context.Context) ([]*Measure, error) {
 }
 
 func (r *qemuRig) measureReattach(ctx context.Context) ([]*Measure, error) {
-	reattach := newMeasure("9-reattach", "QEMU: daemon restart with 10 guests running, until it lists them running", "ms", false)
+	reattach := newMeasure("9-reattach", "QEMU: daemon restart with 10 guests running, until it drives them (listed running, each suspended and resumed)", "ms", false)
 	err := r.b.alternate([]*Measure{reattach}, []string{keyGovirtd, keyLibvirtd}, r.tenRounds(), func(k string, warmup bool) ([]float64, error) {
 		_, stop, err := r.starts(ctx, k, 10)
 		if err != nil {
