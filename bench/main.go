@@ -43,7 +43,7 @@ func main() {
 	flag.StringVar(&o.libvirtd, "libvirtd", "/usr/sbin/libvirtd", "the libvirtd binary to compare with (Debian's libvirt-daemon)")
 	flag.StringVar(&o.out, "out", "", "JSON results file (default bench/results/latest.json, or quick.json with -quick)")
 	flag.BoolVar(&o.quick, "quick", false, "fewer and shorter rounds: a quick look in under a minute")
-	flag.StringVar(&o.only, "only", "", "run only these measures, comma-separated (1,2,3,4,5,6,7,8,9)")
+	flag.StringVar(&o.only, "only", "", "run only these measures, comma-separated (1,2,3,4,5,6,7,8,9; measure 9's groups alone: 9-start, 9-suspend, 9-start10, 9-reattach, 9-linux, 9-shutdown)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs) after the run")
 	flag.Parse()
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -60,8 +61,9 @@ func waitFile(path, marker string, timeout time.Duration) error {
 }
 
 // govirtdQemuConf is govirtd's configuration with its QEMU driver on,
-// every path in dir, no default network.
-func govirtdQemuConf(dir string) string {
+// its sockets in dir, every directory of its drivers in state (a
+// tmpfs: the private libvirtd's are tmpfs too), no default network.
+func govirtdQemuConf(dir, state string) string {
 	return fmt.Sprintf(`unix_sock_dir = %q
 log_level = 3
 qemu_config_dir = %q
@@ -70,10 +72,22 @@ qemu_log_dir = %q
 storage_config_dir = %q
 storage_state_dir = %q
 network_config_dir = %q
+network_autostart_dir = %q
 network_state_dir = %q
 network_define_default = 0
-`, dir, filepath.Join(dir, "etc"), filepath.Join(dir, "run"), filepath.Join(dir, "log"),
-		filepath.Join(dir, "storage"), filepath.Join(dir, "storage-state"), filepath.Join(dir, "network"), filepath.Join(dir, "network-state"))
+`, dir, filepath.Join(state, "etc"), filepath.Join(state, "run"), filepath.Join(state, "log"),
+		filepath.Join(state, "storage"), filepath.Join(state, "storage-state"), filepath.Join(state, "network"),
+		filepath.Join(state, "network-autostart"), filepath.Join(state, "network-state"))
+}
+
+// tmpfsDir makes a directory on a tmpfs for govirtd's files: /dev/shm,
+// which Linux systems mount as one.
+func tmpfsDir() (string, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != 0x01021994 { // TMPFS_MAGIC
+		return "", fmt.Errorf("measure 9 keeps govirtd's state on a tmpfs, as the private libvirtd's, but /dev/shm is none (%v): mount one there", err)
+	}
+	return os.MkdirTemp("/dev/shm", "govirtd-bench-")
 }
 
 // startLibvirtdQemu runs libvirtd 9.0 with its QEMU driver privately
@@ -266,7 +280,7 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 	if key == keyLibvirtd {
 		old = r.lv
 	}
-	mnt, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", old.pid()))
+	mnt, err := libvirtdpriv.Namespace(old.pid())
 	if err != nil {
 		return 0, err
 	}
@@ -277,9 +291,7 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 	if key == keyGovirtd {
 		p, err = startProc("govirtd-qemu", old.dir, old.sock, exec.Command(r.b.o.govirtd, "--config", filepath.Join(old.dir, "govirtd.conf")))
 	} else {
-		self := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mnt.Fd())
-		p, err = startProc("libvirtd-qemu", old.dir, old.sock, exec.Command("nsenter", "--mount="+self, r.b.o.libvirtd,
-			"-f", filepath.Join(old.dir, "libvirtd.conf"), "-p", filepath.Join(old.dir, "libvirtd.pid")))
+		p, err = startProc("libvirtd-qemu", old.dir, old.sock, libvirtdpriv.Restart(r.b.o.libvirtd, old.dir, mnt))
 	}
 	if err != nil {
 		return 0, err
@@ -295,6 +307,16 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 		if err == nil {
 			doms, _, lerr := l.ConnectListAllDomains(1, libvirt.ConnectListDomainsRunning)
 			if lerr == nil && len(doms) == n {
+				// Listed is not re-attached: libvirtd lists a guest
+				// from its status file before its reconnect thread
+				// has reached qemu (and kills the guest if that
+				// fails). A suspend and resume of each, which go to
+				// qemu's monitor and wait for the reconnect's job,
+				// prove the new daemon drives them.
+				if err := suspendResumeAll(l, doms); err != nil {
+					l.Disconnect()
+					return 0, fmt.Errorf("%s restarted listed its %d guests running but cannot drive them: %w\n%s", key, n, err, p.tail())
+				}
 				took := time.Since(p.start)
 				if key == keyGovirtd {
 					r.gvl = l
@@ -310,6 +332,24 @@ func (r *qemuRig) restart(key string, n int) (time.Duration, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// suspendResumeAll suspends and resumes every domain of doms, all at
+// once.
+func suspendResumeAll(l *libvirt.Libvirt, doms []libvirt.Domain) error {
+	errs := make([]error, len(doms))
+	var wg sync.WaitGroup
+	for i, d := range doms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = l.DomainSuspend(d); errs[i] == nil {
+				errs[i] = l.DomainResume(d)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // acpiShutdown boots the tiny Linux guest on key until it listens to the
@@ -435,7 +475,13 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 	os.MkdirAll(r.dir, 0o755)
 	gvDir := filepath.Join(b.dir, "govirtd-qemu")
 	os.MkdirAll(gvDir, 0o755)
-	os.WriteFile(filepath.Join(gvDir, "govirtd.conf"), []byte(govirtdQemuConf(gvDir)), 0o644)
+	gvState, err := tmpfsDir()
+	if err != nil {
+		return nil, err
+	}
+	b.removeAtEnd(gvState)
+	defer os.RemoveAll(gvState)
+	os.WriteFile(filepath.Join(gvDir, "govirtd.conf"), []byte(govirtdQemuConf(gvDir, gvState)), 0o644)
 	if r.gv, err = startProc("govirtd-qemu", gvDir, filepath.Join(gvDir, "govirtd-sock"),
 		exec.Command(b.o.govirtd, "--config", filepath.Join(gvDir, "govirtd.conf"))); err != nil {
 		return nil, err
@@ -461,11 +507,40 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 	}
 	defer func() { r.lvl.Disconnect() }()
 	ctx := context.Background()
-	keys := []string{keyGovirtd, keyLibvirtd, keyBare}
+	groups := []struct {
+		id string
+		f  func(context.Context) ([]*Measure, error)
+	}{
+		{"9-start", r.measureStartDestroy},
+		{"9-suspend", r.measureSuspendResume},
+		{"9-start10", r.measureTen},
+		{"9-reattach", r.measureReattach},
+		{"9-linux", r.measureLinux},
+		{"9-shutdown", r.measureShutdown},
+	}
+	var out []*Measure
+	for _, g := range groups {
+		if !b.wants(g.id) {
+			continue
+		}
+		ms, err := g.f(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
 
+// keys is every target of measure 9.
+var qemuKeys = []string{keyGovirtd, keyLibvirtd, keyBare}
+
+// measureStartDestroy: one start and its destroy per sample, with the
+// daemon's CPU over both.
+func (r *qemuRig) measureStartDestroy(ctx context.Context) ([]*Measure, error) {
 	start := newMeasure("9-start", "QEMU: start a firmware-only guest (API call until running)", "ms", false)
 	destroy := newMeasure("9-destroy", "QEMU: destroy it (API call until gone)", "ms", false)
-	err = b.alternate([]*Measure{start, destroy}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+	err := r.b.alternate([]*Measure{start, destroy}, qemuKeys, r.b.o.rounds, func(k string, warmup bool) ([]float64, error) {
 		var cpu0 time.Duration
 		if k != keyBare {
 			cpu0, _ = cpuTime(r.pid(k))
@@ -491,20 +566,30 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 		}
 	}
 	cpu.finish()
+	return []*Measure{start, destroy, cpu}, nil
+}
+
+func (r *qemuRig) measureSuspendResume(ctx context.Context) ([]*Measure, error) {
 	suspend := newMeasure("9-suspend", "QEMU: suspend a running guest", "ms", false)
 	resume := newMeasure("9-resume", "QEMU: resume it", "ms", false)
-	err = b.alternate([]*Measure{suspend, resume}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+	err := r.b.alternate([]*Measure{suspend, resume}, qemuKeys, r.b.o.rounds, func(k string, warmup bool) ([]float64, error) {
 		s, res, err := r.suspendResume(ctx, k)
 		return []float64{ms(s), ms(res)}, err
 	})
 	if err != nil {
 		return nil, err
 	}
+	return []*Measure{suspend, resume}, nil
+}
+
+// tenRounds is the rounds of the measures with 10 guests at once.
+func (r *qemuRig) tenRounds() int { return max(1, r.b.o.rounds/2) }
+
+func (r *qemuRig) measureTen(ctx context.Context) ([]*Measure, error) {
 	rss := newMeasure("9-rss10", "QEMU: daemon RSS with 10 guests running", "MiB", false)
 	start10 := newMeasure("9-start10", "QEMU: 10 starts at once, until all run", "ms", false)
 	destroy10 := newMeasure("9-destroy10", "QEMU: 10 destroys at once, until all gone", "ms", false)
-	rounds := max(1, b.o.rounds/2)
-	err = b.alternate([]*Measure{start10, destroy10}, keys, rounds, func(k string, warmup bool) ([]float64, error) {
+	err := r.b.alternate([]*Measure{start10, destroy10}, qemuKeys, r.tenRounds(), func(k string, warmup bool) ([]float64, error) {
 		s, stop, err := r.starts(ctx, k, 10)
 		if err != nil {
 			return nil, err
@@ -521,11 +606,12 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 		return nil, err
 	}
 	rss.finish()
-	reattach := newMeasure("9-reattach", "QEMU: daemon restart with 10 guests running, until it lists them running", "ms", false)
-	// govirtd only: libvirtd restarted in its private mount namespace
-	// listed the guests running, then lost them (its reconnect to them
-	// failed there), so no figure of its would be honest yet.
-	err = b.alternate([]*Measure{reattach}, []string{keyGovirtd}, rounds, func(k string, warmup bool) ([]float64, error) {
+	return []*Measure{start10, destroy10, rss}, nil
+}
+
+func (r *qemuRig) measureReattach(ctx context.Context) ([]*Measure, error) {
+	reattach := newMeasure("9-reattach", "QEMU: daemon restart with 10 guests running, until it drives them (listed running, each suspended and resumed)", "ms", false)
+	err := r.b.alternate([]*Measure{reattach}, []string{keyGovirtd, keyLibvirtd}, r.tenRounds(), func(k string, warmup bool) ([]float64, error) {
 		_, stop, err := r.starts(ctx, k, 10)
 		if err != nil {
 			return nil, err
@@ -539,51 +625,62 @@ func (b *bench) measureQEMU() ([]*Measure, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []*Measure{start, destroy, cpu, suspend, resume, start10, destroy10, rss, reattach}
-	if guest, err := b.tinyGuest(); err != nil {
-		b.logf("measure 9-linux left out: %v", err)
-	} else {
-		linux := newMeasure("9-linux", "QEMU: start the tiny Linux guest until its first serial output", "ms", false)
-		err = b.alternate([]*Measure{linux}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
-			r.seq++
-			name := fmt.Sprintf("bq%d", r.seq)
-			console := filepath.Join(r.dir, name+".console")
-			begin := time.Now()
-			var stop func() error
-			if k == keyBare {
-				q, err := startBareQemu(ctx, r.qemuBin, r.dir, name, "-kernel", guest+"/vmlinuz", "-initrd", guest+"/initrd.gz",
-					"-append", "console=ttyS0 quiet panic=-1", "-serial", "file:"+console)
-				if err != nil {
-					return nil, err
-				}
-				stop = func() error { q.stop(); return nil }
-			} else {
-				dom, err := r.conn(k).DomainCreateXML(linuxGuestXML(name, guest, console), 0)
-				if err != nil {
-					return nil, err
-				}
-				stop = func() error { return r.conn(k).DomainDestroy(dom) }
-			}
-			err := waitFile(console, "GUEST-UP", time.Minute)
-			took := time.Since(begin)
-			if serr := stop(); err == nil {
-				err = serr
-			}
-			return []float64{ms(took)}, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, linux)
-		shutdown := newMeasure("9-shutdown", "QEMU: ACPI shutdown of the tiny Linux guest, until shut off", "ms", false)
-		err = b.alternate([]*Measure{shutdown}, keys, b.o.rounds, func(k string, warmup bool) ([]float64, error) {
-			d, err := r.acpiShutdown(ctx, k, guest)
-			return []float64{ms(d)}, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, shutdown)
+	return []*Measure{reattach}, nil
+}
+
+func (r *qemuRig) measureLinux(ctx context.Context) ([]*Measure, error) {
+	guest, err := r.b.tinyGuest()
+	if err != nil {
+		r.b.logf("measure 9-linux left out: %v", err)
+		return nil, nil
 	}
-	return out, nil
+	linux := newMeasure("9-linux", "QEMU: start the tiny Linux guest until its first serial output", "ms", false)
+	err = r.b.alternate([]*Measure{linux}, qemuKeys, r.b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+		r.seq++
+		name := fmt.Sprintf("bq%d", r.seq)
+		console := filepath.Join(r.dir, name+".console")
+		begin := time.Now()
+		var stop func() error
+		if k == keyBare {
+			q, err := startBareQemu(ctx, r.qemuBin, r.dir, name, "-kernel", guest+"/vmlinuz", "-initrd", guest+"/initrd.gz",
+				"-append", "console=ttyS0 quiet panic=-1", "-serial", "file:"+console)
+			if err != nil {
+				return nil, err
+			}
+			stop = func() error { q.stop(); return nil }
+		} else {
+			dom, err := r.conn(k).DomainCreateXML(linuxGuestXML(name, guest, console), 0)
+			if err != nil {
+				return nil, err
+			}
+			stop = func() error { return r.conn(k).DomainDestroy(dom) }
+		}
+		err := waitFile(console, "GUEST-UP", time.Minute)
+		took := time.Since(begin)
+		if serr := stop(); err == nil {
+			err = serr
+		}
+		return []float64{ms(took)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []*Measure{linux}, nil
+}
+
+func (r *qemuRig) measureShutdown(ctx context.Context) ([]*Measure, error) {
+	guest, err := r.b.tinyGuest()
+	if err != nil {
+		r.b.logf("measure 9-shutdown left out: %v", err)
+		return nil, nil
+	}
+	shutdown := newMeasure("9-shutdown", "QEMU: ACPI shutdown of the tiny Linux guest, until shut off", "ms", false)
+	err = r.b.alternate([]*Measure{shutdown}, qemuKeys, r.b.o.rounds, func(k string, warmup bool) ([]float64, error) {
+		d, err := r.acpiShutdown(ctx, k, guest)
+		return []float64{ms(d)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []*Measure{shutdown}, nil
 }

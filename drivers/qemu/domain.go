@@ -101,13 +101,17 @@ func newJobLock() jobLock { return jobLock{token: make(chan struct{}, 1)} }
 // acquire takes the job for owner (an API name), waiting at most timeout
 // for the operation that holds it.
 func (j *jobLock) acquire(ctx context.Context, owner string, timeout time.Duration) error {
+	select {
+	case j.token <- struct{}{}: // free: no timer (arming one can wake the runtime's poller)
+		j.took(owner)
+		return nil
+	default:
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case j.token <- struct{}{}:
-		j.mu.Lock()
-		j.owner, j.since = owner, time.Now()
-		j.mu.Unlock()
+		j.took(owner)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -117,6 +121,12 @@ func (j *jobLock) acquire(ctx context.Context, owner string, timeout time.Durati
 		return drivers.Errorf(vir.ErrOperationTimeout, vir.FromQEMU,
 			"cannot acquire state change lock for %s (held by %s for %s)", owner, j.owner, time.Since(j.since).Round(time.Second))
 	}
+}
+
+func (j *jobLock) took(owner string) {
+	j.mu.Lock()
+	j.owner, j.since = owner, time.Now()
+	j.mu.Unlock()
 }
 
 func (j *jobLock) release() {

@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/govirt/govirtd/drivers/hostinfo"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
@@ -28,6 +30,7 @@ type instance struct {
 	logPath     string
 	accel       string        // "tcg" or "kvm"
 	exited      chan struct{} // closed when a child of ours was reaped; nil for a qemu adopted after a restart
+	proc        *os.Process   // a child of ours; nil for a qemu adopted after a restart
 	mon         *qmp.Monitor  // nil while not connected (a degraded guest)
 
 	// intent is why the driver is stopping this qemu, which decides the
@@ -71,9 +74,9 @@ func spawn(argv []string, monitorPath, logPath string, files []*os.File) (*insta
 	}
 	defer monFile.Close()
 	os.MkdirAll(filepath.Dir(logPath), 0o755) // a failure shows in the open
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logf, err := openFile(logPath, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_APPEND, 0o600)
 	if err != nil {
-		os.Remove(monitorPath)
+		syscall.Unlink(monitorPath)
 		return nil, 0, fmt.Errorf("cannot open qemu log %s: %w (check qemu_log_dir)", logPath, err)
 	}
 	defer logf.Close()
@@ -81,40 +84,99 @@ func spawn(argv []string, monitorPath, logPath string, files []*os.File) (*insta
 	// qemu's own output follows; errors quote it from here.
 	start, _ := logf.Seek(0, io.SeekEnd)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devNull(), logf, logf
 	cmd.ExtraFiles = append([]*os.File{monFile}, files...)
 	// Its own session: qemu must outlive the daemon and not get the
 	// signals of the daemon's terminal.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	pidfd := -1
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd}
 	if err := cmd.Start(); err != nil {
-		os.Remove(monitorPath)
+		syscall.Unlink(monitorPath)
 		return nil, start, fmt.Errorf("cannot run %s: %w", argv[0], err)
 	}
-	inst := &instance{pid: cmd.Process.Pid, monitorPath: monitorPath, logPath: logPath,
+	inst := &instance{pid: cmd.Process.Pid, proc: cmd.Process, monitorPath: monitorPath, logPath: logPath,
 		exited: make(chan struct{}), finished: make(chan struct{})}
-	go func() { cmd.Wait(); close(inst.exited) }()
+	go func() {
+		waitPidfd(pidfd)
+		cmd.Wait()
+		close(inst.exited)
+	}()
 	return inst, start, nil
+}
+
+// waitPidfd waits, in the runtime's poller, until the process of pidfd
+// has exited, and closes pidfd; the caller's Wait then reaps it at once.
+// Waiting in wait(2) instead would hold a thread per guest for the
+// guest's lifetime, which the scheduler takes back from it (and wakes
+// another) while it blocks, a cost each start and destroy paid. Without
+// a pidfd (-1: the kernel has none) it returns at once and Wait blocks
+// as before.
+func waitPidfd(pidfd int) {
+	if pidfd < 0 {
+		return
+	}
+	if err := syscall.SetNonblock(pidfd, true); err != nil {
+		syscall.Close(pidfd)
+		return
+	}
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	// A pidfd polls readable once its process has exited.
+	rc.Read(func(fd uintptr) bool {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return err != nil || n > 0
+	})
 }
 
 // listenMonitor binds the monitor socket and returns the listening
 // socket as a file for qemu to inherit, as libvirt passes it: qemu
 // accepts on it, and the driver can connect at once, and again after a
-// restart, by the path.
+// restart, by the path. The socket is made with plain system calls, not
+// the net package: the daemon never accepts on it, so it needs no place
+// in the runtime's poller (registering and unregistering it, and
+// switching it back to blocking mode for qemu, cost seven calls more).
 func listenMonitor(path string) (*os.File, error) {
-	os.Remove(path)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Unlink(path) // a socket left over; os.Remove would try rmdir too
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("cannot create monitor socket %s: %w", path, err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		syscall.Close(fd)
 		return nil, fmt.Errorf("cannot create monitor socket %s: %w (check qemu_state_dir)", path, err)
 	}
-	l.SetUnlinkOnClose(false)
-	f, err := l.File()
-	l.Close()
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("cannot pass monitor socket %s: %w", path, err)
+	if err := syscall.Listen(fd, syscall.SOMAXCONN); err != nil {
+		syscall.Close(fd)
+		syscall.Unlink(path)
+		return nil, fmt.Errorf("cannot listen on monitor socket %s: %w", path, err)
 	}
-	return f, nil
+	return os.NewFile(uintptr(fd), path), nil
 }
+
+// openFile opens path in blocking mode, outside the runtime's poller,
+// which regular files never use (os.OpenFile tries to register them,
+// four calls more).
+func openFile(path string, flag int, perm uint32) (*os.File, error) {
+	fd, err := syscall.Open(path, flag|syscall.O_CLOEXEC, perm)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// devNull is /dev/null, opened once, qemu's standard input (exec.Cmd
+// would open it for every start).
+var devNull = sync.OnceValue(func() *os.File {
+	f, err := openFile(os.DevNull, syscall.O_RDONLY, 0)
+	if err != nil {
+		return nil // exec.Cmd opens it itself
+	}
+	return f
+})
 
 // isOurQemu reports whether pid runs qemu for the domain with uuid: its
 // command line carries -uuid UUID, so a reused pid is not mistaken.
@@ -178,6 +240,14 @@ func (inst *instance) waitExit(ctx context.Context) bool {
 
 // signal sends sig to inst's qemu unless it is already gone.
 func (inst *instance) signal(sig syscall.Signal) error {
+	if inst.proc != nil {
+		// A child of ours: through its pidfd, which cannot reach a
+		// process that reused its pid.
+		if err := inst.proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return fmt.Errorf("cannot send %v to qemu (pid %d): %w", sig, inst.pid, err)
+		}
+		return nil
+	}
 	if !hostinfo.Alive(inst.pid) {
 		return nil
 	}

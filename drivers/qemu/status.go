@@ -2,11 +2,16 @@ package qemu
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/vir"
@@ -92,9 +97,11 @@ func (d *Driver) runStatusQueue(dom *domain, muHeld bool) {
 		if op.barrier {
 			// nothing to do
 		} else if op.data == nil {
-			os.Remove(path)
+			// Files, not directories: syscall.Unlink, as os.Remove
+			// tries rmdir too when the file is gone already.
+			syscall.Unlink(path)
 			if op.inst != nil && strings.HasPrefix(op.inst.monitorPath, d.cfg.StateDir) {
-				os.Remove(op.inst.monitorPath)
+				syscall.Unlink(op.inst.monitorPath)
 			}
 		} else if err = d.writeStatusData(path, op.data, 0o600); err != nil && op.done == nil {
 			if !muHeld {
@@ -118,9 +125,33 @@ func (d *Driver) runStatusQueue(dom *domain, muHeld bool) {
 // flushStatus waits until dom's queued status operations are done. mu
 // is not held.
 func (d *Driver) flushStatus(dom *domain) {
+	q := &dom.status
+	q.mu.Lock()
+	idle := !q.running && len(q.ops) == 0
+	q.mu.Unlock()
+	if idle {
+		return // nothing queued: no goroutine to wait for
+	}
 	op := &statusOp{barrier: true, done: make(chan error, 1)}
 	d.queueStatus(dom, op, false)
 	<-op.done
+}
+
+// runStatusNow does op in the calling goroutine when dom's queue is idle
+// and reports whether it did: a caller that waits for its op anyway saves
+// the handoff to a goroutine of the queue. mu is not held.
+func (d *Driver) runStatusNow(dom *domain, op *statusOp) bool {
+	q := &dom.status
+	q.mu.Lock()
+	if q.running || len(q.ops) > 0 {
+		q.mu.Unlock()
+		return false
+	}
+	q.running = true // ops queued meanwhile wait their turn
+	q.ops = append(q.ops, op)
+	q.mu.Unlock()
+	d.runStatusQueue(dom, false)
+	return true
 }
 
 // statusData is the status file of dom's instance inst.
@@ -151,37 +182,55 @@ func (d *Driver) writeStatusFile(dom *domain, inst *instance, live *domxml.Def, 
 		return err
 	}
 	op := &statusOp{data: data, inst: inst, done: make(chan error, 1)}
-	d.queueStatus(dom, op, false)
+	if !d.runStatusNow(dom, op) {
+		d.queueStatus(dom, op, false)
+	}
 	return <-op.done
 }
 
 // writeFileAtomic writes data to path through a temporary file renamed
-// over it.
+// over it. It works with plain system calls (five for a write): files
+// need no place in the runtime's poller, and path is never a directory,
+// which os.Rename would check for first.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	f, err := createTemp(path)
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write %s: %w", path, err)
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil && perm != 0o600 { // the temporary file's mode
+		err = f.Chmod(perm)
 	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write %s: %w", path, err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
+	if err == nil {
+		if rerr := syscall.Rename(tmp, path); rerr != nil {
+			err = &os.LinkError{Op: "rename", Old: tmp, New: path, Err: rerr}
+		}
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err != nil {
+		syscall.Unlink(tmp)
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	return nil
+}
+
+// createTemp creates a new file, mode 0600, beside path: .BASE.RANDOM.
+func createTemp(path string) (*os.File, error) {
+	dir, base := filepath.Split(path)
+	for range 10000 {
+		name := dir + "." + base + "." + strconv.FormatUint(uint64(rand.Uint32()), 10)
+		f, err := openFile(name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("cannot create a temporary file beside %s: every name tried exists", path)
 }
 
 // saveStatus queues dom's status after a change; a failure to write it

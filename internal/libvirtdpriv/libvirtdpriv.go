@@ -5,9 +5,16 @@
 // drivers use (/etc/libvirt, /run/libvirt, /var/lib/libvirt,
 // /var/log/libvirt, /var/cache/libvirt), the libvirt-qemu user its QEMU
 // driver insists on added to a private copy of /etc/passwd and
-// /etc/group, qemu run as root without relabelling (as govirtd runs
-// it), and virtlogd started first with its pid file in the instance's
-// directory. Root only.
+// /etc/group, qemu run as root without relabelling and outside cgroups
+// (as govirtd runs it), and virtlogd started first with its pid file in
+// the instance's directory. Root only.
+//
+// Its guests outlive it: Restart runs a new libvirtd in the namespace of
+// the old one (its tmpfs state kept alive by virtlogd and the guests),
+// which re-attaches to them as after a host's daemon restart. Without
+// cpuset among its cgroup controllers that re-attach failed on this host's mixed
+// cgroup v1/v2 layout (libvirt read cgroup.threads in the v1 cpuset
+// hierarchy) and libvirtd killed every guest.
 package libvirtdpriv
 
 import (
@@ -34,7 +41,14 @@ for d in /etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/
 	mkdir -p "$d"
 	mount -t tmpfs -o mode=0755 tmpfs "$d"
 done
-printf 'user = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n' >/etc/libvirt/qemu.conf
+cat >/etc/libvirt/qemu.conf <<EOF
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ "cpu", "cpuacct", "memory", "devices", "blkio" ]
+EOF
 "$2" -d -p "$D/virtlogd.pid"
 exec "$3" -f "$D/libvirtd.conf" -p "$D/libvirtd.pid"
 `
@@ -73,6 +87,23 @@ func Command(bin, dir, netns string) (*exec.Cmd, error) {
 		args = append([]string{"ip", "netns", "exec", netns}, args...)
 	}
 	return exec.Command(args[0], args[1:]...), nil
+}
+
+// Namespace holds the instance's mount namespace open, from its
+// running libvirtd (pid), so that Restart can enter it after that
+// libvirtd is gone. The caller closes it.
+func Namespace(pid int) (*os.File, error) {
+	return os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+}
+
+// Restart returns the command that runs libvirtd (bin) again for the
+// instance in dir, inside its mount namespace ns (from Namespace): the
+// same tmpfs state, the same private /etc/passwd, the same virtlogd. The
+// old libvirtd must have exited. The file ns stays open in the calling
+// process, which nsenter reaches through /proc/PID/fd.
+func Restart(bin, dir string, ns *os.File) *exec.Cmd {
+	self := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd())
+	return exec.Command("nsenter", "--mount="+self, bin, "-f", filepath.Join(dir, "libvirtd.conf"), "-p", filepath.Join(dir, "libvirtd.pid"))
 }
 
 // Socket is the instance's read-write socket.

@@ -67,7 +67,10 @@ func Connect(ctx context.Context, conn net.Conn, opts Options) (*Monitor, error)
 	m := &Monitor{conn: conn, opts: opts, pending: map[uint64]*pendingCmd{}, done: make(chan struct{})}
 	ctx, cancel := m.withTimeout(ctx)
 	defer cancel()
-	r := bufio.NewReaderSize(conn, 64<<10)
+	// Most messages are a few hundred bytes; readLine joins the pieces
+	// of a longer one. (A 64 KiB buffer cost every start its
+	// allocation and clearing, and every running guest its memory.)
+	r := bufio.NewReaderSize(conn, 4<<10)
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetReadDeadline(dl)
 	}
