@@ -1,0 +1,222 @@
+package qemu_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/govirt/govirtd/internal/testutil"
+)
+
+// exporterGuestXML is the demo guest with a raw disk in dir and an
+// interface on the host bridge gvbr0: what the exporter reports block
+// and interface counters of.
+func exporterGuestXML(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	disk := dir + "/disk.img"
+	if err := os.WriteFile(disk, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xml := strings.Replace(readFile(t, demoXMLPath), "<on_poweroff>", `<devices>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='`+disk+`'/><target dev='vda' bus='virtio'/></disk>
+    <interface type='bridge'><mac address='52:54:00:6e:78:01'/><source bridge='gvbr0'/><model type='virtio'/></interface>
+  </devices><on_poweroff>`, 1)
+	p := dir + "/demo-exporter.xml"
+	writeFile(t, p, xml)
+	return p
+}
+
+// TestExporterDifferential: Debian's prometheus-libvirt-exporter (the
+// real binary, through libvirt's own client library) scrapes govirtd and
+// a private libvirtd 9.0, each running the same guest (a disk, an
+// interface on a bridge, each daemon in a network namespace of its own);
+// both /metrics answers have the same metric families with the same
+// label sets (the disk's directory masked), and the values that do not
+// depend on timing (state, vCPUs, memory) are the definition's on both.
+func TestExporterDifferential(t *testing.T) {
+	exporter := testutil.RequireBinary(t, "prometheus-libvirt-exporter", "prometheus-libvirt-exporter")
+	d := newNetDaemon(t)
+	d.configure("network_define_default = 0") // libvirtd's private /etc/libvirt has no network either
+	d.start()
+	lvNS := fmt.Sprintf("govirtd-lv-%d-%d", os.Getpid(), netnsSeq.Add(1))
+	if out, err := runCmd("ip", "netns", "add", lvNS); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { runCmd("ip", "netns", "del", lvNS) })
+	for _, ns := range []string{d.netns, lvNS} {
+		for _, args := range [][]string{{"link", "set", "lo", "up"}, {"link", "add", "gvbr0", "type", "bridge"}, {"link", "set", "gvbr0", "up"}} {
+			if out, err := runCmd("ip", append([]string{"-n", ns}, args...)...); err != nil {
+				t.Fatalf("ip -n %s %v: %v\n%s", ns, args, err, out)
+			}
+		}
+	}
+	lv := startPrivLibvirtd(t, d.path("libvirtd"), lvNS)
+
+	gvDir, lvDir := d.path("gv"), d.path("lv")
+	d.mustVirsh("define", exporterGuestXML(t, gvDir))
+	d.mustVirsh("start", "demo")
+	defer d.mustVirsh("destroy", "demo")
+	lv.mustVirsh("define", exporterGuestXML(t, lvDir))
+	lv.mustVirsh("start", "demo")
+	defer lv.mustVirsh("destroy", "demo")
+
+	gv := scrapeExporter(t, exporter, d.uri())
+	lvm := scrapeExporter(t, exporter, lv.uri())
+	for name, m := range map[string]metrics{"govirtd": gv, "libvirtd": lvm} {
+		checkExporterValues(t, name, m)
+	}
+	mask := func(m metrics, dir string) map[string][]string {
+		out := map[string][]string{}
+		for fam, samples := range m {
+			for _, s := range samples {
+				out[fam] = append(out[fam], strings.ReplaceAll(s.labels, dir+"/", "DIR/"))
+			}
+			sort.Strings(out[fam])
+		}
+		return out
+	}
+	g, l := mask(gv, gvDir), mask(lvm, lvDir)
+	var fams []string
+	for f := range g {
+		fams = append(fams, f)
+	}
+	for f := range l {
+		if _, ok := g[f]; !ok {
+			fams = append(fams, f)
+		}
+	}
+	sort.Strings(fams)
+	var diffs []string
+	for _, f := range fams {
+		if strings.Join(g[f], "\n") != strings.Join(l[f], "\n") {
+			diffs = append(diffs, fmt.Sprintf("%s:\n  govirtd  %v\n  libvirtd %v", f, g[f], l[f]))
+		}
+	}
+	if len(diffs) > 0 {
+		t.Errorf("%d of %d metric families differ:\n%s", len(diffs), len(fams), strings.Join(diffs, "\n"))
+	}
+	for _, f := range []string{"libvirt_domain_block_stats_read_bytes_total", "libvirt_domain_interface_stats_receive_bytes_total"} {
+		if len(g[f]) == 0 {
+			t.Errorf("govirtd's scrape has no %s", f)
+		}
+	}
+}
+
+// sample is one line of a Prometheus text exposition: its labels as
+// written, and its value.
+type sample struct {
+	labels string
+	value  float64
+}
+
+// metrics are a scrape's samples by metric name.
+type metrics map[string][]sample
+
+// scrapeExporter runs the exporter on uri, listening on a free loopback
+// port, and returns its first complete /metrics answer; the exporter is
+// stopped, by pid, before it returns.
+func scrapeExporter(t *testing.T, bin, uri string) metrics {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--web.listen-address="+addr, "--libvirt.uri="+uri)
+	var log testutil.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	var body string
+	deadline := time.Now().Add(hang)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), hang)
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/metrics", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(data)
+		}
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the exporter on %s does not answer on %s: %v\n%s", uri, addr, err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m := metrics{}
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "libvirt_") {
+			continue // comments, and the exporter's own Go and process metrics
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		name, labels := line[:sp], ""
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name, labels = line[:i], line[i:sp]
+		}
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			t.Fatalf("the exporter's line %q: %v", line, err)
+		}
+		m[name] = append(m[name], sample{labels, v})
+	}
+	if len(m["libvirt_up"]) != 1 || m["libvirt_up"][0].value != 1 {
+		t.Fatalf("the exporter on %s is not up:\n%s\n%s", uri, body, log.String())
+	}
+	return m
+}
+
+// checkExporterValues checks the values of a scrape of the running demo
+// guest that are the same on every daemon.
+func checkExporterValues(t *testing.T, daemon string, m metrics) {
+	t.Helper()
+	one := func(name string) float64 {
+		if len(m[name]) != 1 {
+			t.Errorf("%s: %s has %d samples, want 1", daemon, name, len(m[name]))
+			return -1
+		}
+		return m[name][0].value
+	}
+	for name, want := range map[string]float64{
+		"libvirt_domains_number":                   1,
+		"libvirt_domain_state_code":                1, // running
+		"libvirt_domain_info_virtual_cpus":         1,
+		"libvirt_domain_info_maximum_memory_bytes": 64 << 20,
+		"libvirt_domain_info_memory_usage_bytes":   64 << 20,
+	} {
+		if v := one(name); v != want {
+			t.Errorf("%s: %s = %v, want %v", daemon, name, v, want)
+		}
+	}
+	if v := one("libvirt_domain_info_cpu_time_seconds_total"); v <= 0 {
+		t.Errorf("%s: cpu time %v of a running guest", daemon, v)
+	}
+	for name, samples := range m {
+		for _, s := range samples {
+			if s.value < 0 {
+				t.Errorf("%s: %s%s = %v: a counter below zero", daemon, name, s.labels, s.value)
+			}
+		}
+	}
+}
