@@ -88,9 +88,8 @@ func diskStats(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) ([
 	return out, nil
 }
 
-// DomainBlockStats answers the read and write counters of the disk path
-// names (its target, "vda", or its source file) (drivers.OpDomainBlockStats).
-func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path string) (*protocol.DomainBlockStatsRet, error) {
+// liveDiskStats are the counters of the running domain's disks.
+func (c *conn) liveDiskStats(ctx context.Context, ref drivers.Domain) ([]diskStat, error) {
 	dom, err := c.drv.find(ref)
 	if err != nil {
 		return nil, err
@@ -106,13 +105,85 @@ func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path st
 	if err != nil {
 		return nil, monitorErr(dom, err)
 	}
+	return disks, nil
+}
+
+// pickDisk is the counters of the disk path names (its target, "vda",
+// or its source file), or the sum over every disk when path is empty,
+// as libvirt answers virsh domblkstat without a device.
+func pickDisk(disks []diskStat, path string) (blockStat, error) {
+	var sum blockStat
 	for _, d := range disks {
+		s := d.stat
+		if path == "" {
+			sum.RdBytes, sum.WrBytes, sum.RdOps, sum.WrOps = sum.RdBytes+s.RdBytes, sum.WrBytes+s.WrBytes, sum.RdOps+s.RdOps, sum.WrOps+s.WrOps
+			sum.FlushOps, sum.RdTime, sum.WrTime, sum.FlTime = sum.FlushOps+s.FlushOps, sum.RdTime+s.RdTime, sum.WrTime+s.WrTime, sum.FlTime+s.FlTime
+			continue
+		}
 		if path == d.target || path == d.path {
-			s := d.stat
-			return &protocol.DomainBlockStatsRet{RdReq: s.RdOps, RdBytes: s.RdBytes, WrReq: s.WrOps, WrBytes: s.WrBytes, Errs: -1}, nil
+			return s, nil
 		}
 	}
-	return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "invalid path: %s", path)
+	if path == "" {
+		return sum, nil
+	}
+	return blockStat{}, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "invalid path: %s", path)
+}
+
+// DomainBlockStats answers the read and write counters of the disk path
+// names (its target, "vda", or its source file; all disks summed when
+// empty) (drivers.OpDomainBlockStats).
+func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path string) (*protocol.DomainBlockStatsRet, error) {
+	disks, err := c.liveDiskStats(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pickDisk(disks, path)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainBlockStatsRet{RdReq: s.RdOps, RdBytes: s.RdBytes, WrReq: s.WrOps, WrBytes: s.WrBytes, Errs: -1}, nil
+}
+
+// blockStatsFields is how many counters DomainBlockStatsFlags answers.
+const blockStatsFields = 8
+
+// DomainBlockStatsFlags answers the counters of the disk path names
+// (as DomainBlockStats) as typed parameters (long longs, as libvirt's):
+// bytes and requests written and read, flushes, and the total time of
+// each kind in ns, the first nparams of them; nparams 0 asks how many
+// there are (drivers.OpDomainBlockStatsFlags).
+func (c *conn) DomainBlockStatsFlags(ctx context.Context, ref drivers.Domain, path string, nparams int32, flags uint32) (*protocol.DomainBlockStatsFlagsRet, error) {
+	if err := badFlags("qemuDomainBlockStatsFlags", flags, vir.TypedParamStringOkay); err != nil {
+		return nil, err
+	}
+	if nparams < 0 {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "nparams must not be negative (%d)", nparams)
+	}
+	disks, err := c.liveDiskStats(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pickDisk(disks, path)
+	if err != nil {
+		return nil, err
+	}
+	if nparams == 0 {
+		return &protocol.DomainBlockStatsFlagsRet{Params: []protocol.TypedParam{}, Nparams: blockStatsFields}, nil
+	}
+	ll := func(field string, v int64) protocol.TypedParam {
+		return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamLlong), L: v}}
+	}
+	params := []protocol.TypedParam{
+		ll(vir.DomainBlockStatsWriteBytes, s.WrBytes), ll(vir.DomainBlockStatsWriteReq, s.WrOps),
+		ll(vir.DomainBlockStatsReadBytes, s.RdBytes), ll(vir.DomainBlockStatsReadReq, s.RdOps),
+		ll(vir.DomainBlockStatsFlushReq, s.FlushOps), ll(vir.DomainBlockStatsWriteTotalTimes, s.WrTime),
+		ll(vir.DomainBlockStatsReadTotalTimes, s.RdTime), ll(vir.DomainBlockStatsFlushTotalTimes, s.FlTime),
+	}
+	if int(nparams) < len(params) {
+		params = params[:nparams]
+	}
+	return &protocol.DomainBlockStatsFlagsRet{Params: params, Nparams: int32(len(params))}, nil
 }
 
 // blockGroup is the "block" group of a running domain's stats record.

@@ -51,6 +51,42 @@ func readProcTimes(path string) (procTimes, error) {
 	return procTimes{user: ut * tick, system: st * tick, cpu: int32(cpu), rssKiB: rss * uint64(os.Getpagesize()) / 1024}, nil
 }
 
+// schedDelay is the time (ns) a thread spent runnable but waiting for a
+// CPU, the second figure of its schedstat file; 0 when unknown.
+func schedDelay(path string) uint64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[1], 10, 64)
+	return v
+}
+
+// schedWait is a thread's se.statistics.wait_sum (ms in its sched file)
+// in ns; 0 when the kernel keeps no schedstats (the line is absent).
+func schedWait(path string) uint64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) != "se.statistics.wait_sum" && strings.TrimSpace(k) != "wait_sum" {
+			continue
+		}
+		ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || ms < 0 {
+			return 0
+		}
+		return uint64(ms * 1e6)
+	}
+	return 0
+}
+
 // vcpuThread is one vCPU as query-cpus-fast reports it.
 type vcpuThread struct {
 	Index  int `json:"cpu-index"`
@@ -136,21 +172,84 @@ func (c *conn) DomainMemoryStats(ctx context.Context, ref drivers.Domain, maxSta
 	if err != nil {
 		return nil, err
 	}
-	var out []protocol.DomainMemoryStat
-	if hasBalloon(dom) {
-		actual, err := balloonKiB(ctx, inst.mon)
-		if err != nil {
-			return nil, monitorErr(dom, err)
-		}
-		out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatActualBalloon), Val: actual})
-	}
-	if t, err := readProcTimes(fmt.Sprintf("/proc/%d/stat", inst.pid)); err == nil {
-		out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatRss), Val: t.rssKiB})
+	out, err := memoryStats(ctx, dom, inst)
+	if err != nil {
+		return nil, monitorErr(dom, err)
 	}
 	if uint32(len(out)) > maxStats {
 		out = out[:maxStats]
 	}
 	return out, nil
+}
+
+// guestStatTags are the balloon driver's statistics (QOM property
+// guest-stats of the balloon device) by qemu's name, in libvirt's
+// order, and whether qemu counts bytes (answered in KiB).
+var guestStatTags = []struct {
+	name  string
+	tag   vir.DomainMemoryStatTags
+	bytes bool
+}{
+	{"stat-swap-in", vir.DomainMemoryStatSwapIn, true},
+	{"stat-swap-out", vir.DomainMemoryStatSwapOut, true},
+	{"stat-major-faults", vir.DomainMemoryStatMajorFault, false},
+	{"stat-minor-faults", vir.DomainMemoryStatMinorFault, false},
+	{"stat-free-memory", vir.DomainMemoryStatUnused, true},
+	{"stat-total-memory", vir.DomainMemoryStatAvailable, true},
+	{"stat-available-memory", vir.DomainMemoryStatUsable, true},
+	{"stat-disk-caches", vir.DomainMemoryStatDiskCaches, true},
+	{"stat-htlb-pgalloc", vir.DomainMemoryStatHugetlbPgalloc, false},
+	{"stat-htlb-pgfail", vir.DomainMemoryStatHugetlbPgfail, false},
+}
+
+// memoryStats are a running domain's memory statistics as libvirt
+// answers them: with a balloon device its size, the guest's own
+// figures that its balloon driver reported (those it never reported,
+// which qemu gives as all ones, left out) and when it last did; then
+// qemu's resident memory.
+func memoryStats(ctx context.Context, dom *domain, inst *instance) ([]protocol.DomainMemoryStat, error) {
+	var out []protocol.DomainMemoryStat
+	if hasBalloon(dom) {
+		actual, err := balloonKiB(ctx, inst.mon)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatActualBalloon), Val: actual})
+		var gs struct {
+			Stats      map[string]uint64 `json:"stats"`
+			LastUpdate uint64            `json:"last-update"`
+		}
+		// The balloon's id is balloon0 (command_devices.go); a qemu too
+		// old for guest-stats has only the size.
+		if err := inst.mon.Execute(ctx, "qom-get", map[string]string{"path": "/machine/peripheral/balloon0", "property": "guest-stats"}, &gs); err == nil {
+			for _, t := range guestStatTags {
+				v, ok := gs.Stats[t.name]
+				if !ok || v == ^uint64(0) {
+					continue
+				}
+				if t.bytes {
+					v /= 1024
+				}
+				out = append(out, protocol.DomainMemoryStat{Tag: int32(t.tag), Val: v})
+			}
+			out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatLastUpdate), Val: gs.LastUpdate})
+		}
+	}
+	if t, err := readProcTimes(fmt.Sprintf("/proc/%d/stat", inst.pid)); err == nil {
+		out = append(out, protocol.DomainMemoryStat{Tag: int32(vir.DomainMemoryStatRss), Val: t.rssKiB})
+	}
+	return out, nil
+}
+
+// balloonStatNames are the balloon group's names of the memory
+// statistics (the size is balloon.current).
+var balloonStatNames = map[vir.DomainMemoryStatTags]string{
+	vir.DomainMemoryStatSwapIn: "swap_in", vir.DomainMemoryStatSwapOut: "swap_out",
+	vir.DomainMemoryStatMajorFault: "major_fault", vir.DomainMemoryStatMinorFault: "minor_fault",
+	vir.DomainMemoryStatUnused: "unused", vir.DomainMemoryStatAvailable: "available",
+	vir.DomainMemoryStatUsable: "usable", vir.DomainMemoryStatRss: "rss",
+	vir.DomainMemoryStatLastUpdate: "last-update", vir.DomainMemoryStatDiskCaches: "disk_caches",
+	vir.DomainMemoryStatHugetlbPgalloc: "hugetlb_pgalloc", vir.DomainMemoryStatHugetlbPgfail: "hugetlb_pgfail",
 }
 
 func hasBalloon(dom *domain) bool {
@@ -257,14 +356,23 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 	}
 	if stats&qStatsBalloon != 0 && def != nil {
 		cur := def.CurMemKiB()
-		if inst != nil && inst.mon != nil && hasBalloon(dom) {
-			if actual, err := balloonKiB(ctx, inst.mon); err == nil {
-				cur = actual
+		var mem []protocol.DomainMemoryStat
+		if inst != nil && inst.mon != nil {
+			mem, _ = memoryStats(ctx, dom, inst)
+		}
+		if mem == nil && selfErr == nil {
+			mem = []protocol.DomainMemoryStat{{Tag: int32(vir.DomainMemoryStatRss), Val: self.rssKiB}}
+		}
+		for _, m := range mem {
+			if m.Tag == int32(vir.DomainMemoryStatActualBalloon) {
+				cur = m.Val
 			}
 		}
 		params = append(params, drivers.ParamUllong("balloon.current", cur), drivers.ParamUllong("balloon.maximum", def.MaxMemKiB()))
-		if selfErr == nil {
-			params = append(params, drivers.ParamUllong("balloon.rss", self.rssKiB))
+		for _, m := range mem {
+			if name, ok := balloonStatNames[vir.DomainMemoryStatTags(m.Tag)]; ok {
+				params = append(params, drivers.ParamUllong("balloon."+name, m.Val))
+			}
 		}
 	}
 	if stats&qStatsVcpu != 0 && def != nil {
@@ -278,7 +386,9 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 						continue
 					}
 					p := "vcpu." + strconv.Itoa(th.Index) + "."
-					params = append(params, drivers.ParamInt(p+"state", int32(vir.VcpuRunning)), drivers.ParamUllong(p+"time", t.user+t.system))
+					task := fmt.Sprintf("/proc/%d/task/%d/", inst.pid, th.Thread)
+					params = append(params, drivers.ParamInt(p+"state", int32(vir.VcpuRunning)), drivers.ParamUllong(p+"time", t.user+t.system),
+						drivers.ParamUllong(p+"wait", schedWait(task+"sched")), drivers.ParamUllong(p+"delay", schedDelay(task+"schedstat")))
 				}
 			}
 		}
