@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,7 +187,7 @@ func TestStatsCrossChecked(t *testing.T) {
 	present := cpuList(t, "/sys/devices/system/cpu/present")
 	cpuMap := ""
 	for i := 0; i < len(present); i++ {
-		if contains(online, i) {
+		if slices.Contains(online, i) {
 			cpuMap += "y"
 		} else {
 			cpuMap += "-"
@@ -388,15 +389,6 @@ func cpuList(t *testing.T, path string) []int {
 		}
 	}
 	return cpus
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // keyValues parses virsh's "key<sep>value" lines, keys and values
