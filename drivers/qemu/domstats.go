@@ -352,7 +352,10 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 	}
 	if stats&qStatsCPU != 0 && selfErr == nil {
 		params = append(params, drivers.ParamUllong("cpu.time", self.user+self.system),
-			drivers.ParamUllong("cpu.user", self.user), drivers.ParamUllong("cpu.system", self.system))
+			drivers.ParamUllong("cpu.user", self.user), drivers.ParamUllong("cpu.system", self.system),
+			// The driver sets up no resctrl cache monitors; libvirt
+			// counts them for every running guest.
+			drivers.ParamUint("cpu.cache.monitor.count", 0))
 	}
 	if stats&qStatsBalloon != 0 && def != nil {
 		cur := def.CurMemKiB()

@@ -147,6 +147,27 @@ func TestBlockStats(t *testing.T) {
 	if _, err := c.DomainBlockStats(ctx, dom, "vdz"); drivers.CodeOf(err) != vir.ErrInvalidArg {
 		t.Fatalf("block stats of no disk: %v, want VIR_ERR_INVALID_ARG", err)
 	}
+	if n, err := c.DomainBlockStatsFlags(ctx, dom, "vda", 0, 0); err != nil || n.Nparams != 8 || len(n.Params) != 0 {
+		t.Fatalf("block stats flags, how many: %+v, %v; want 8", n, err)
+	}
+	s, _ := c.DomainBlockStats(ctx, dom, "vda")
+	for _, path := range []string{"vda", img, ""} { // "": the sum over the one disk
+		f, err := c.DomainBlockStatsFlags(ctx, dom, path, 8, uint32(vir.TypedParamStringOkay))
+		if err != nil || len(f.Params) != 8 {
+			t.Fatalf("block stats flags of %q: %+v, %v", path, f, err)
+		}
+		m := paramMap(f.Params)
+		if m["rd_operations"].Type != int32(vir.TypedParamLlong) || m["rd_operations"].L < s.RdReq || m["rd_bytes"].L < s.RdBytes ||
+			m["wr_operations"].L != s.WrReq || m["rd_total_times"].L == 0 {
+			t.Errorf("block stats flags of %q: %+v; DomainBlockStats said %+v", path, m, s)
+		}
+	}
+	if f, err := c.DomainBlockStatsFlags(ctx, dom, "vda", 2, 0); err != nil || len(f.Params) != 2 || f.Params[0].Field != "wr_bytes" || f.Params[1].Field != "wr_operations" {
+		t.Errorf("block stats flags, the first two: %+v, %v", f, err)
+	}
+	if _, err := c.DomainBlockStatsFlags(ctx, dom, "vdz", 8, 0); drivers.CodeOf(err) != vir.ErrInvalidArg {
+		t.Errorf("block stats flags of no disk: %v, want VIR_ERR_INVALID_ARG", err)
+	}
 	recs, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBlock), 0)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("block group: %v, %v", recs, err)
