@@ -2,9 +2,12 @@ package qemu
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"strconv"
 
+	"golang.org/x/sys/unix"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers"
@@ -208,4 +211,73 @@ func blockGroup(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) [
 		}
 	}
 	return params
+}
+
+// inactiveBlockGroup is the "block" group of a domain that does not
+// run, as libvirt writes it from the definition: each disk with a local
+// file, its name and path, and, when the file can be read, its
+// allocation (the blocks it takes), capacity (the image's virtual size)
+// and physical size (the file's length).
+func inactiveBlockGroup(def *libvirtxml.Domain) []protocol.TypedParam {
+	var disks []libvirtxml.DomainDisk
+	if def.Devices != nil {
+		for _, d := range def.Devices.Disks {
+			if d.Target != nil && d.Source != nil && d.Source.File != nil && d.Source.File.File != "" {
+				disks = append(disks, d)
+			}
+		}
+	}
+	params := []protocol.TypedParam{drivers.ParamUint("block.count", uint32(len(disks)))}
+	for i, d := range disks {
+		p := "block." + strconv.Itoa(i) + "."
+		path := d.Source.File.File
+		params = append(params, drivers.ParamString(p+"name", d.Target.Dev), drivers.ParamString(p+"path", path))
+		format := "raw"
+		if d.Driver != nil && d.Driver.Type != "" {
+			format = d.Driver.Type
+		}
+		if capacity, physical, err := imageSizes(path, format); err == nil {
+			// The allocation is what the file takes on disk, left out
+			// (as libvirt leaves it) when that is nothing: a sparse
+			// file never written.
+			var st unix.Stat_t
+			if unix.Stat(path, &st) == nil && st.Blocks > 0 {
+				params = append(params, drivers.ParamUllong(p+"allocation", uint64(st.Blocks)*512))
+			}
+			params = append(params, drivers.ParamUllong(p+"capacity", capacity), drivers.ParamUllong(p+"physical", physical))
+		}
+	}
+	return params
+}
+
+// imageSizes are an image file's virtual size (a raw file's own size;
+// a qcow2 image's from its header) and the file's size.
+func imageSizes(path, format string) (capacity, physical uint64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	physical = uint64(fi.Size())
+	switch format {
+	case "raw":
+		return physical, physical, nil
+	case "qcow2":
+		// The header: magic "QFI\xfb", version, backing file offset
+		// and size, cluster bits, then the virtual size at byte 24,
+		// all big-endian.
+		var h [32]byte
+		if _, err := f.ReadAt(h[:], 0); err != nil {
+			return 0, 0, fmt.Errorf("%s: cannot read its qcow2 header: %w", path, err)
+		}
+		if string(h[:4]) != "QFI\xfb" {
+			return 0, 0, fmt.Errorf("%s is no qcow2 image", path)
+		}
+		return binary.BigEndian.Uint64(h[24:32]), physical, nil
+	}
+	return 0, 0, fmt.Errorf("%s: the size of a %s image is not known", path, format)
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/govirt/govirtd/drivers"
+	"github.com/govirt/govirtd/drivers/domxml"
 	"github.com/govirt/govirtd/drivers/qemu/qmp"
 	"github.com/govirt/govirtd/protocol"
 	"github.com/govirt/govirtd/vir"
@@ -295,9 +296,10 @@ const (
 // or all, filtered as a domain list is) of the groups asked (0: every
 // group served): state; cpu-total (qemu's CPU time from /proc); balloon
 // (current and maximum, and qemu's RSS while running); vcpu (current and
-// maximum, and each running vCPU's state and time); block (a running
-// guest's disks: name, path, read, write and flush counters and times,
-// the file's size); interface (a running guest's tapped interfaces:
+// maximum, and each running vCPU's state, time, wait and delay); block
+// (a running guest's disks: name, path, read, write and flush counters
+// and times, the file's size; a stopped guest's disk files: name, path,
+// capacity and size); interface (a running guest's tapped interfaces:
 // name and the tap's counters as the guest sees them). Groups not served
 // are left out, or refused with ENFORCE_STATS
 // (drivers.OpConnectGetAllDomainStats).
@@ -399,8 +401,12 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 	if stats&qStatsNet != 0 && def != nil && inst != nil {
 		params = append(params, interfaceGroup(def.XML)...)
 	}
-	if stats&qStatsBlock != 0 && def != nil && inst != nil && inst.mon != nil {
+	switch {
+	case stats&qStatsBlock == 0 || def == nil:
+	case inst != nil && inst.mon != nil:
 		params = append(params, blockGroup(ctx, inst.mon, def.XML)...)
+	case inst == nil:
+		params = append(params, inactiveBlockGroup(def.XML)...)
 	}
 	return params
 }
@@ -430,4 +436,143 @@ func (c *conn) DomainGetJobInfo(ctx context.Context, ref drivers.Domain) (*proto
 		ret.TimeElapsed = uint64(time.Since(since).Milliseconds())
 	}
 	return ret, nil
+}
+
+// defFor is the definition flags (VIR_DOMAIN_AFFECT_*) choose, as
+// libvirt chooses it: the live one of a running domain or the
+// persistent one of a stopped domain (CURRENT), the live one (LIVE), the
+// persistent one (CONFIG).
+func defFor(dom *domain, flags uint32) (*domxml.Def, error) {
+	live, config := flags&uint32(vir.DomainAffectLive) != 0, flags&uint32(vir.DomainAffectConfig) != 0
+	if live && config {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromDomain, "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive")
+	}
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	switch {
+	case live && dom.live == nil:
+		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "domain is not running")
+	case config && dom.persistent == nil:
+		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromDomain, "transient domains do not have any persistent config")
+	case config:
+		return dom.persistent, nil
+	}
+	return dom.def(), nil
+}
+
+// maxVCPUs is a definition's maximum number of vCPUs (<vcpu>), of which
+// VCPUs are online.
+func maxVCPUs(def *domxml.Def) int32 {
+	n := int32(def.VCPUs())
+	if v := def.XML.VCPU; v != nil && int32(v.Value) > n {
+		n = int32(v.Value)
+	}
+	return n
+}
+
+// vcpusFlags are the flags of virDomainGetVcpusFlags.
+const vcpusFlags = vir.DomainVcpuLive | vir.DomainVcpuConfig | vir.DomainVcpuMaximum | vir.DomainVcpuGuest
+
+// DomainGetVcpusFlags answers the vCPU count of the definition flags
+// choose: its current count, or its maximum with VCPU_MAXIMUM. The
+// count the guest itself sees (VCPU_GUEST) needs the guest agent, which
+// the driver does not speak (drivers.OpDomainGetVcpusFlags).
+func (c *conn) DomainGetVcpusFlags(ctx context.Context, ref drivers.Domain, flags uint32) (int32, error) {
+	if err := badFlags("qemuDomainGetVcpusFlags", flags, vcpusFlags); err != nil {
+		return 0, err
+	}
+	dom, err := c.drv.find(ref)
+	if err != nil {
+		return 0, err
+	}
+	def, err := defFor(dom, flags&uint32(vir.DomainVcpuLive|vir.DomainVcpuConfig))
+	if err != nil {
+		return 0, err
+	}
+	if flags&uint32(vir.DomainVcpuGuest) != 0 {
+		dom.mu.Lock()
+		running := dom.live != nil
+		dom.mu.Unlock()
+		if !running || flags&uint32(vir.DomainVcpuConfig) != 0 {
+			return 0, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "vCPU count provided by the guest agent can only be requested for live domains")
+		}
+		return 0, drivers.Errorf(vir.ErrArgumentUnsupported, vir.FromQEMU, "the vCPU count the guest sees (VIR_DOMAIN_VCPU_GUEST) needs the QEMU guest agent, which this daemon does not talk to")
+	}
+	if flags&uint32(vir.DomainVcpuMaximum) != 0 {
+		return maxVCPUs(def), nil
+	}
+	return int32(def.VCPUs()), nil
+}
+
+// DomainGetMaxVcpus answers a running domain's maximum vCPU count, as
+// libvirt's QEMU driver does (VCPU_LIVE | VCPU_MAXIMUM: a stopped
+// domain is refused) (drivers.OpDomainGetMaxVcpus).
+func (c *conn) DomainGetMaxVcpus(ctx context.Context, ref drivers.Domain) (int32, error) {
+	return c.DomainGetVcpusFlags(ctx, ref, uint32(vir.DomainVcpuLive|vir.DomainVcpuMaximum))
+}
+
+// vcpuPinFlags are the flags of virDomainGetVcpuPinInfo.
+const vcpuPinFlags = vir.DomainAffectLive | vir.DomainAffectConfig
+
+// DomainGetVcpuPinInfo answers the affinity each vCPU of the definition
+// flags choose is given, as cpumaps of maplen bytes, for up to ncpumaps
+// vCPUs (its maximum count). The driver serves no pinning (<cputune>
+// and <vcpu cpuset> are refused at define), so every vCPU may run on
+// every online host CPU, which is what libvirt answers for an unpinned
+// guest (drivers.OpDomainGetVcpuPinInfo).
+func (c *conn) DomainGetVcpuPinInfo(ctx context.Context, ref drivers.Domain, ncpumaps, maplen int32, flags uint32) (*protocol.DomainGetVcpuPinInfoRet, error) {
+	if err := badFlags("qemuDomainGetVcpuPinInfo", flags, vcpuPinFlags); err != nil {
+		return nil, err
+	}
+	if ncpumaps < 1 || maplen < 1 {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "ncpumaps (%d) and maplen (%d) must be positive", ncpumaps, maplen)
+	}
+	if int64(ncpumaps)*int64(maplen) > protocol.RemoteCpumapsMax {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "maxinfo * maplen > REMOTE_CPUMAPS_MAX (%d)", protocol.RemoteCpumapsMax)
+	}
+	dom, err := c.drv.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	def, err := defFor(dom, flags)
+	if err != nil {
+		return nil, err
+	}
+	_, online, _, err := host.CPUMap()
+	if err != nil {
+		return nil, nodeErr(err)
+	}
+	n := min(maxVCPUs(def), ncpumaps)
+	ret := &protocol.DomainGetVcpuPinInfoRet{Cpumaps: make([]byte, int(n)*int(maplen)), Num: n}
+	for i := 0; i < int(n); i++ {
+		copy(ret.Cpumaps[i*int(maplen):(i+1)*int(maplen)], online)
+	}
+	return ret, nil
+}
+
+// DomainGetEmulatorPinInfo answers the affinity of qemu's own threads
+// (all but the vCPUs') in the definition flags choose, as a cpumap of
+// maplen bytes: every online host CPU, the driver serving no
+// <emulatorpin> (drivers.OpDomainGetEmulatorPinInfo).
+func (c *conn) DomainGetEmulatorPinInfo(ctx context.Context, ref drivers.Domain, maplen int32, flags uint32) (*protocol.DomainGetEmulatorPinInfoRet, error) {
+	if err := badFlags("qemuDomainGetEmulatorPinInfo", flags, vcpuPinFlags); err != nil {
+		return nil, err
+	}
+	if maplen < 1 || maplen > protocol.RemoteCpumapsMax {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "maplen (%d) must be between 1 and REMOTE_CPUMAPS_MAX (%d)", maplen, protocol.RemoteCpumapsMax)
+	}
+	dom, err := c.drv.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := defFor(dom, flags); err != nil {
+		return nil, err
+	}
+	_, online, _, err := host.CPUMap()
+	if err != nil {
+		return nil, nodeErr(err)
+	}
+	m := make([]byte, maplen)
+	copy(m, online)
+	return &protocol.DomainGetEmulatorPinInfoRet{Cpumaps: m, Ret: 1}, nil
 }

@@ -69,10 +69,10 @@ func TestExporterDifferential(t *testing.T) {
 	gvDir, lvDir := d.path("gv"), d.path("lv")
 	d.mustVirsh("define", exporterGuestXML(t, gvDir))
 	d.mustVirsh("start", "demo")
-	defer d.mustVirsh("destroy", "demo")
 	lv.mustVirsh("define", exporterGuestXML(t, lvDir))
 	lv.mustVirsh("start", "demo")
-	defer lv.mustVirsh("destroy", "demo")
+	// Each daemon's cleanup kills the qemu it left, should the test stop
+	// before it destroys them.
 
 	gv := scrapeExporter(t, exporter, d.uri())
 	lvm := scrapeExporter(t, exporter, lv.uri())
@@ -115,6 +115,48 @@ func TestExporterDifferential(t *testing.T) {
 		}
 	}
 	compareMonitoringKeys(t, d, lv)
+	compareVcpuOutputs(t, d, lv, "running") // its domstats: compareMonitoringKeys
+	d.mustVirsh("destroy", "demo")
+	lv.mustVirsh("destroy", "demo")
+	compareVcpuOutputs(t, d, lv, "stopped", []string{"domstats", "demo", "--block"})
+}
+
+// vcpuTimesRE masks what vcpuinfo says of a running vCPU that differs
+// from guest to guest: the host CPU it last ran on and its time.
+var vcpuTimesRE = regexp.MustCompile(`(?m)^(CPU|CPU time):.*$`)
+
+// compareVcpuOutputs runs the vCPU and pinning commands of virsh, and
+// the more commands given, on both daemons' demo guest (in state,
+// running or stopped); their outputs must be the same, the disk's
+// directory and vcpuinfo's times masked.
+func compareVcpuOutputs(t *testing.T, d *testDaemon, lv *privLibvirtd, state string, more ...[]string) {
+	t.Helper()
+	for _, args := range append(more, [][]string{
+		{"vcpucount", "demo"},
+		{"vcpuinfo", "demo"},
+		{"vcpupin", "demo"},
+		{"vcpupin", "demo", "--live"},
+		{"vcpupin", "demo", "--config"},
+		{"emulatorpin", "demo"},
+		{"emulatorpin", "demo", "--config"},
+	}...) {
+		run := func(virsh func(...string) (string, error), dir string) string {
+			out, err := virsh(args...)
+			status := "ok"
+			if err != nil {
+				status = "failed"
+			}
+			out = strings.ReplaceAll(out, dir+"/", "DIR/")
+			if args[0] == "vcpuinfo" {
+				out = vcpuTimesRE.ReplaceAllString(out, "$1: MASKED")
+			}
+			return status + "\n" + out
+		}
+		g, l := run(d.virsh, d.path("gv")), run(lv.virsh, d.path("lv"))
+		if g != l {
+			t.Errorf("%s guest: virsh %s:\n--- govirtd\n%s\n--- libvirtd 9.0\n%s", state, strings.Join(args, " "), g, l)
+		}
+	}
 }
 
 // monitoringKnownDiffs are the statistics libvirtd 9.0 writes and
