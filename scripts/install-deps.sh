@@ -9,8 +9,11 @@
 # (dnsmasq-base), nft (nftables), ip (iproute2), ping (iputils-ping) and
 # iptables (libvirtd's network driver, compared with ours),
 # and systemd's systemd-socket-activate and systemd-analyze (systemd) and
-# make for the socket-activation and `make install` tests, and Xen's
-# xenstored with its clients (xen-harness.sh).
+# make for the socket-activation and `make install` tests, Xen's
+# xenstored with its clients (xen-harness.sh), Debian's Prometheus
+# libvirt exporter (prometheus-libvirt-exporter) scraped side by side
+# with libvirtd, and AT-SPI's Python binding (python3-pyatspi,
+# gir1.2-atspi-2.0, at-spi2-core) to read virt-manager's windows.
 #
 # With the argument "bench", only what `make bench` needs: libvirt-daemon.
 set -eu
@@ -39,6 +42,10 @@ all)
 	need systemd-socket-activate systemd
 	need systemd-analyze systemd
 	need make make
+	need prometheus-libvirt-exporter prometheus-libvirt-exporter
+	need /usr/libexec/at-spi-bus-launcher at-spi2-core
+	need dbus-daemon dbus
+	/usr/bin/python3 -c 'import pyatspi' >/dev/null 2>&1 || missing="$missing python3-pyatspi gir1.2-atspi-2.0"
 	/usr/bin/python3 -c 'import libvirt' >/dev/null 2>&1 || missing="$missing python3-libvirt"
 	;;
 *)

@@ -2,9 +2,12 @@ package qemu
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"strconv"
 
+	"golang.org/x/sys/unix"
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers"
@@ -88,9 +91,8 @@ func diskStats(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) ([
 	return out, nil
 }
 
-// DomainBlockStats answers the read and write counters of the disk path
-// names (its target, "vda", or its source file) (drivers.OpDomainBlockStats).
-func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path string) (*protocol.DomainBlockStatsRet, error) {
+// liveDiskStats are the counters of the running domain's disks.
+func (c *conn) liveDiskStats(ctx context.Context, ref drivers.Domain) ([]diskStat, error) {
 	dom, err := c.drv.find(ref)
 	if err != nil {
 		return nil, err
@@ -106,13 +108,85 @@ func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path st
 	if err != nil {
 		return nil, monitorErr(dom, err)
 	}
+	return disks, nil
+}
+
+// pickDisk is the counters of the disk path names (its target, "vda",
+// or its source file), or the sum over every disk when path is empty,
+// as libvirt answers virsh domblkstat without a device.
+func pickDisk(disks []diskStat, path string) (blockStat, error) {
+	var sum blockStat
 	for _, d := range disks {
+		s := d.stat
+		if path == "" {
+			sum.RdBytes, sum.WrBytes, sum.RdOps, sum.WrOps = sum.RdBytes+s.RdBytes, sum.WrBytes+s.WrBytes, sum.RdOps+s.RdOps, sum.WrOps+s.WrOps
+			sum.FlushOps, sum.RdTime, sum.WrTime, sum.FlTime = sum.FlushOps+s.FlushOps, sum.RdTime+s.RdTime, sum.WrTime+s.WrTime, sum.FlTime+s.FlTime
+			continue
+		}
 		if path == d.target || path == d.path {
-			s := d.stat
-			return &protocol.DomainBlockStatsRet{RdReq: s.RdOps, RdBytes: s.RdBytes, WrReq: s.WrOps, WrBytes: s.WrBytes, Errs: -1}, nil
+			return s, nil
 		}
 	}
-	return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "invalid path: %s", path)
+	if path == "" {
+		return sum, nil
+	}
+	return blockStat{}, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "invalid path: %s", path)
+}
+
+// DomainBlockStats answers the read and write counters of the disk path
+// names (its target, "vda", or its source file; all disks summed when
+// empty) (drivers.OpDomainBlockStats).
+func (c *conn) DomainBlockStats(ctx context.Context, ref drivers.Domain, path string) (*protocol.DomainBlockStatsRet, error) {
+	disks, err := c.liveDiskStats(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pickDisk(disks, path)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.DomainBlockStatsRet{RdReq: s.RdOps, RdBytes: s.RdBytes, WrReq: s.WrOps, WrBytes: s.WrBytes, Errs: -1}, nil
+}
+
+// blockStatsFields is how many counters DomainBlockStatsFlags answers.
+const blockStatsFields = 8
+
+// DomainBlockStatsFlags answers the counters of the disk path names
+// (as DomainBlockStats) as typed parameters (long longs, as libvirt's):
+// bytes and requests written and read, flushes, and the total time of
+// each kind in ns, the first nparams of them; nparams 0 asks how many
+// there are (drivers.OpDomainBlockStatsFlags).
+func (c *conn) DomainBlockStatsFlags(ctx context.Context, ref drivers.Domain, path string, nparams int32, flags uint32) (*protocol.DomainBlockStatsFlagsRet, error) {
+	if err := badFlags("qemuDomainBlockStatsFlags", flags, vir.TypedParamStringOkay); err != nil {
+		return nil, err
+	}
+	if nparams < 0 {
+		return nil, drivers.Errorf(vir.ErrInvalidArg, vir.FromQEMU, "nparams must not be negative (%d)", nparams)
+	}
+	disks, err := c.liveDiskStats(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pickDisk(disks, path)
+	if err != nil {
+		return nil, err
+	}
+	if nparams == 0 {
+		return &protocol.DomainBlockStatsFlagsRet{Params: []protocol.TypedParam{}, Nparams: blockStatsFields}, nil
+	}
+	ll := func(field string, v int64) protocol.TypedParam {
+		return protocol.TypedParam{Field: field, Value: protocol.TypedParamValue{Type: int32(vir.TypedParamLlong), L: v}}
+	}
+	params := []protocol.TypedParam{
+		ll(vir.DomainBlockStatsWriteBytes, s.WrBytes), ll(vir.DomainBlockStatsWriteReq, s.WrOps),
+		ll(vir.DomainBlockStatsReadBytes, s.RdBytes), ll(vir.DomainBlockStatsReadReq, s.RdOps),
+		ll(vir.DomainBlockStatsFlushReq, s.FlushOps), ll(vir.DomainBlockStatsWriteTotalTimes, s.WrTime),
+		ll(vir.DomainBlockStatsReadTotalTimes, s.RdTime), ll(vir.DomainBlockStatsFlushTotalTimes, s.FlTime),
+	}
+	if int(nparams) < len(params) {
+		params = params[:nparams]
+	}
+	return &protocol.DomainBlockStatsFlagsRet{Params: params, Nparams: int32(len(params))}, nil
 }
 
 // blockGroup is the "block" group of a running domain's stats record.
@@ -137,4 +211,73 @@ func blockGroup(ctx context.Context, mon *qmp.Monitor, def *libvirtxml.Domain) [
 		}
 	}
 	return params
+}
+
+// inactiveBlockGroup is the "block" group of a domain that does not
+// run, as libvirt writes it from the definition: each disk with a local
+// file, its name and path, and, when the file can be read, its
+// allocation (the blocks it takes), capacity (the image's virtual size)
+// and physical size (the file's length).
+func inactiveBlockGroup(def *libvirtxml.Domain) []protocol.TypedParam {
+	var disks []libvirtxml.DomainDisk
+	if def.Devices != nil {
+		for _, d := range def.Devices.Disks {
+			if d.Target != nil && d.Source != nil && d.Source.File != nil && d.Source.File.File != "" {
+				disks = append(disks, d)
+			}
+		}
+	}
+	params := []protocol.TypedParam{drivers.ParamUint("block.count", uint32(len(disks)))}
+	for i, d := range disks {
+		p := "block." + strconv.Itoa(i) + "."
+		path := d.Source.File.File
+		params = append(params, drivers.ParamString(p+"name", d.Target.Dev), drivers.ParamString(p+"path", path))
+		format := "raw"
+		if d.Driver != nil && d.Driver.Type != "" {
+			format = d.Driver.Type
+		}
+		if capacity, physical, err := imageSizes(path, format); err == nil {
+			// The allocation is what the file takes on disk, left out
+			// (as libvirt leaves it) when that is nothing: a sparse
+			// file never written.
+			var st unix.Stat_t
+			if unix.Stat(path, &st) == nil && st.Blocks > 0 {
+				params = append(params, drivers.ParamUllong(p+"allocation", uint64(st.Blocks)*512))
+			}
+			params = append(params, drivers.ParamUllong(p+"capacity", capacity), drivers.ParamUllong(p+"physical", physical))
+		}
+	}
+	return params
+}
+
+// imageSizes are an image file's virtual size (a raw file's own size;
+// a qcow2 image's from its header) and the file's size.
+func imageSizes(path, format string) (capacity, physical uint64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	physical = uint64(fi.Size())
+	switch format {
+	case "raw":
+		return physical, physical, nil
+	case "qcow2":
+		// The header: magic "QFI\xfb", version, backing file offset
+		// and size, cluster bits, then the virtual size at byte 24,
+		// all big-endian.
+		var h [32]byte
+		if _, err := f.ReadAt(h[:], 0); err != nil {
+			return 0, 0, fmt.Errorf("%s: cannot read its qcow2 header: %w", path, err)
+		}
+		if string(h[:4]) != "QFI\xfb" {
+			return 0, 0, fmt.Errorf("%s is no qcow2 image", path)
+		}
+		return binary.BigEndian.Uint64(h[24:32]), physical, nil
+	}
+	return 0, 0, fmt.Errorf("%s: the size of a %s image is not known", path, format)
 }

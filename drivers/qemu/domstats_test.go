@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/govirt/govirtd/drivers"
@@ -66,6 +67,33 @@ func TestDomainStats(t *testing.T) {
 	if _, ok := m["vcpu.0.time"]; !ok {
 		t.Errorf("no vcpu.0.time: %+v", m)
 	}
+	_, online, _, err := host.CPUMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVcpuCalls := func(running bool) {
+		t.Helper()
+		if n, err := c.DomainGetVcpusFlags(ctx, dom, uint32(vir.DomainVcpuMaximum)); err != nil || n != 1 {
+			t.Errorf("maximum vCPUs: %d, %v", n, err)
+		}
+		if n, err := c.DomainGetMaxVcpus(ctx, dom); running && (err != nil || n != 1) || !running && drivers.CodeOf(err) != vir.ErrOperationInvalid {
+			t.Errorf("virDomainGetMaxVcpus (running %v): %d, %v", running, n, err)
+		}
+		if _, err := c.DomainGetVcpusFlags(ctx, dom, uint32(vir.DomainVcpuLive|vir.DomainVcpuConfig)); drivers.CodeOf(err) != vir.ErrInvalidArg {
+			t.Errorf("vCPUs of the live and the persistent definition at once: %v, want VIR_ERR_INVALID_ARG", err)
+		}
+		if _, err := c.DomainGetVcpusFlags(ctx, dom, uint32(vir.DomainVcpuGuest)); running && drivers.CodeOf(err) != vir.ErrArgumentUnsupported || !running && drivers.CodeOf(err) != vir.ErrInvalidArg {
+			t.Errorf("the guest's vCPU count (running %v): %v", running, err)
+		}
+		p, err := c.DomainGetVcpuPinInfo(ctx, dom, 4, 1, 0)
+		if err != nil || p.Num != 1 || len(p.Cpumaps) != 1 || p.Cpumaps[0] != online[0] {
+			t.Errorf("vCPU pinning: %+v, %v; want the online CPUs %08b", p, err, online[0])
+		}
+		if e, err := c.DomainGetEmulatorPinInfo(ctx, dom, 1, uint32(vir.DomainAffectConfig)); err != nil || e.Ret != 1 || e.Cpumaps[0] != online[0] {
+			t.Errorf("emulator pinning: %+v, %v", e, err)
+		}
+	}
+	checkVcpuCalls(true)
 	if _, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsPerf), uint32(vir.ConnectGetAllDomainsStatsEnforceStats)); drivers.CodeOf(err) != vir.ErrArgumentUnsupported {
 		t.Errorf("perf stats enforced: %v, want VIR_ERR_ARGUMENT_UNSUPPORTED", err)
 	}
@@ -87,6 +115,10 @@ func TestDomainStats(t *testing.T) {
 	}
 	if _, err := c.DomainGetVcpus(ctx, dom, 1, 1); drivers.CodeOf(err) != vir.ErrOperationInvalid {
 		t.Errorf("vcpus of a stopped guest: %v, want VIR_ERR_OPERATION_INVALID", err)
+	}
+	checkVcpuCalls(false)
+	if _, err := c.DomainGetVcpuPinInfo(ctx, dom, 1, 1, uint32(vir.DomainAffectLive)); drivers.CodeOf(err) != vir.ErrOperationInvalid {
+		t.Errorf("live vCPU pinning of a stopped guest: %v, want VIR_ERR_OPERATION_INVALID", err)
 	}
 }
 
@@ -150,6 +182,27 @@ func TestBlockStats(t *testing.T) {
 	if _, err := c.DomainBlockStats(ctx, dom, "vdz"); drivers.CodeOf(err) != vir.ErrInvalidArg {
 		t.Fatalf("block stats of no disk: %v, want VIR_ERR_INVALID_ARG", err)
 	}
+	if n, err := c.DomainBlockStatsFlags(ctx, dom, "vda", 0, 0); err != nil || n.Nparams != 8 || len(n.Params) != 0 {
+		t.Fatalf("block stats flags, how many: %+v, %v; want 8", n, err)
+	}
+	s, _ := c.DomainBlockStats(ctx, dom, "vda")
+	for _, path := range []string{"vda", img, ""} { // "": the sum over the one disk
+		f, err := c.DomainBlockStatsFlags(ctx, dom, path, 8, uint32(vir.TypedParamStringOkay))
+		if err != nil || len(f.Params) != 8 {
+			t.Fatalf("block stats flags of %q: %+v, %v", path, f, err)
+		}
+		m := paramMap(f.Params)
+		if m["rd_operations"].Type != int32(vir.TypedParamLlong) || m["rd_operations"].L < s.RdReq || m["rd_bytes"].L < s.RdBytes ||
+			m["wr_operations"].L != s.WrReq || m["rd_total_times"].L == 0 {
+			t.Errorf("block stats flags of %q: %+v; DomainBlockStats said %+v", path, m, s)
+		}
+	}
+	if f, err := c.DomainBlockStatsFlags(ctx, dom, "vda", 2, 0); err != nil || len(f.Params) != 2 || f.Params[0].Field != "wr_bytes" || f.Params[1].Field != "wr_operations" {
+		t.Errorf("block stats flags, the first two: %+v, %v", f, err)
+	}
+	if _, err := c.DomainBlockStatsFlags(ctx, dom, "vdz", 8, 0); drivers.CodeOf(err) != vir.ErrInvalidArg {
+		t.Errorf("block stats flags of no disk: %v, want VIR_ERR_INVALID_ARG", err)
+	}
 	recs, err := c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBlock), 0)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("block group: %v, %v", recs, err)
@@ -160,5 +213,24 @@ func TestBlockStats(t *testing.T) {
 	}
 	if _, ok := m["state.state"]; ok {
 		t.Errorf("the block group alone brought the state group: %+v", m)
+	}
+	if err := c.DomainDestroy(ctx, dom, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, "demo Stopped Destroyed")
+	recs, err = c.ConnectGetAllDomainStats(ctx, nil, uint32(vir.DomainStatsBlock), 0)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("block group of the stopped guest: %v, %v", recs, err)
+	}
+	m = paramMap(recs[0].Params)
+	var st syscall.Stat_t
+	if err := syscall.Stat(img, &st); err != nil {
+		t.Fatal(err)
+	}
+	if m["block.count"].Ui != 1 || m["block.0.path"].S != img || m["block.0.capacity"].Ul != 1<<20 || m["block.0.allocation"].Ul != uint64(st.Blocks)*512 {
+		t.Errorf("block group of the stopped guest: %+v", m)
+	}
+	if _, ok := m["block.0.rd.reqs"]; ok {
+		t.Errorf("a stopped guest's block group has counters: %+v", m)
 	}
 }

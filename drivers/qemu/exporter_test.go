@@ -12,9 +12,10 @@ import (
 
 // TestExporterCalls makes, through go-libvirt, the calls inovex's
 // prometheus-libvirt-exporter makes for each scrape (read from its
-// source: the exporter itself is not served by the Go module proxy, so
-// it cannot be built here), against a running guest with a disk, and
-// checks each answers what the exporter reads from it.
+// source: that exporter is not served by the Go module proxy, so it
+// cannot be built here; TestExporterDifferential runs Debian's
+// exporter, kumina's, for real), against a running guest with a disk,
+// and checks each answers what the exporter reads from it.
 func TestExporterCalls(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()

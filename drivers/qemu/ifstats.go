@@ -80,14 +80,23 @@ func sameMAC(a, b string) bool {
 	return err1 == nil && err2 == nil && x.String() == y.String()
 }
 
-// interfaceGroup is the "net" group of a running domain's stats record.
+// interfaceGroup is the "net" group of a running domain's stats record:
+// as libvirt's, net.count counts every interface and net.N (N the
+// interface's place in the definition) is there for those with a host
+// device (a tap), so an interface without one (type user) leaves a gap.
 func interfaceGroup(x *libvirtxml.Domain) []protocol.TypedParam {
-	ifs := tappedInterfaces(x)
-	params := []protocol.TypedParam{drivers.ParamUint("net.count", uint32(len(ifs)))}
-	for i, t := range ifs {
+	if x.Devices == nil {
+		return []protocol.TypedParam{drivers.ParamUint("net.count", 0)}
+	}
+	params := []protocol.TypedParam{drivers.ParamUint("net.count", uint32(len(x.Devices.Interfaces)))}
+	for i := range x.Devices.Interfaces {
+		n := &x.Devices.Interfaces[i]
+		if !tapInterface(n) || n.Target == nil || n.Target.Dev == "" {
+			continue
+		}
 		p := "net." + strconv.Itoa(i) + "."
-		params = append(params, drivers.ParamString(p+"name", t.dev))
-		s, err := tapStats(t.dev)
+		params = append(params, drivers.ParamString(p+"name", n.Target.Dev))
+		s, err := tapStats(n.Target.Dev)
 		if err != nil {
 			continue
 		}

@@ -53,29 +53,8 @@ func TestVirtManagerConsole(t *testing.T) {
 	defer d.mustVirsh("destroy", "demo")
 
 	display := startXvfb(t, xvfb)
-	home := t.TempDir()
-	env := append(os.Environ(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "GSETTINGS_BACKEND=memory", "NO_AT_BRIDGE=1", "LC_ALL=C")
-	// unshare and sh exec virt-manager: the pid started is its own.
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
-		`mount -t tmpfs govirtd-test /run/libvirt && ln -s "$1" /run/libvirt/libvirt-sock && exec "$2" --no-fork --debug --connect qemu:///system --show-domain-console demo`,
-		"sh", d.path("sock", "govirtd-sock"), vm)
-	cmd.Env = env
-	vmLog := &testutil.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = vmLog, vmLog
-	if err := os.MkdirAll("/run/libvirt", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("virt-manager's log:\n%s", vmLog)
-		}
-	}()
+	env := virtManagerEnv(t, display)
+	_, vmLog := startVirtManager(t, vm, d.path("sock", "govirtd-sock"), env, "--show-domain-console", "demo")
 
 	guestShot := d.path("guest.png")
 	rootShot := d.path("root.png")
@@ -109,6 +88,44 @@ func TestVirtManagerConsole(t *testing.T) {
 	if conns := tcpConnectionsTo(t, port); len(conns) != 0 {
 		t.Errorf("TCP connections to the VNC port %d: %v; virt-manager should use the passed socket", port, conns)
 	}
+}
+
+// virtManagerEnv is the environment of a virt-manager run on display:
+// a home of its own, settings in memory, no accessibility bus.
+func virtManagerEnv(t *testing.T, display string) []string {
+	home := t.TempDir()
+	return append(os.Environ(), "DISPLAY="+display, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "GSETTINGS_BACKEND=memory", "NO_AT_BRIDGE=1", "LC_ALL=C")
+}
+
+// startVirtManager runs unchanged virt-manager with env and args,
+// connected to qemu:///system, which is sock: in a mount namespace of
+// its own /run/libvirt is a tmpfs with libvirt's socket name linked to
+// sock. It is killed, by pid, when the test ends, and its log shown if
+// the test failed.
+func startVirtManager(t *testing.T, vm, sock string, env []string, args ...string) (*exec.Cmd, *testutil.SyncBuffer) {
+	t.Helper()
+	if err := os.MkdirAll("/run/libvirt", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// unshare and sh exec virt-manager: the pid started is its own.
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c",
+		`mount -t tmpfs govirtd-test /run/libvirt && ln -s "$1" /run/libvirt/libvirt-sock && shift && exec "$@"`,
+		"sh", sock, vm, "--no-fork", "--debug", "--connect", "qemu:///system"}, args...)...)
+	cmd.Env = env
+	vmLog := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = vmLog, vmLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("virt-manager's log (%v):\n%s", args, vmLog)
+		}
+	})
+	return cmd, vmLog
 }
 
 // startXvfb starts a private X server and returns its display; it is
