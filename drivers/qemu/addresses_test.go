@@ -22,7 +22,7 @@ import (
 func TestDeviceAddressesDifferential(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()
-	lvURI := privateLibvirtd(t, d.path("libvirtd"), "", nil)
+	lvURI := startPrivLibvirtd(t, d.path("libvirtd"), "").uri()
 	cases, err := filepath.Glob("../../testdata/addresses/*.xml")
 	if err != nil || len(cases) == 0 {
 		t.Fatalf("no definitions in testdata/addresses: %v", err)

@@ -30,10 +30,11 @@ func TestNetworkDifferential(t *testing.T) {
 		t.Fatalf("ip netns add: %v\n%s", err, out)
 	}
 	runCmd("ip", "-n", lvNS, "link", "set", "lo", "up")
-	lvURI := privateLibvirtd(t, d.path("libvirtd"), lvNS, func() {
+	t.Cleanup(func() { // after the private libvirtd stopped
 		killInNetns(lvNS, "dnsmasq")
 		runCmd("ip", "netns", "del", lvNS)
 	})
+	lvURI := startPrivLibvirtd(t, d.path("libvirtd"), lvNS).uri()
 
 	write := func(name, text string) string {
 		p := d.path(name)
