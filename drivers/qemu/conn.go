@@ -93,11 +93,29 @@ func kvmAvailable() bool {
 }
 
 // ConnectGetCapabilities describes the x86_64 guests qemu runs: with
-// TCG always, with KVM when /dev/kvm opens.
-func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
+// TCG always, with KVM when /dev/kvm opens; the machine types the
+// driver serves, as the binary's probe names them (domcaps.go).
+func (c *conn) ConnectGetCapabilities(ctx context.Context) (string, error) {
+	q, err := c.drv.capsOf(ctx, c.drv.binary, "tcg")
+	if err != nil {
+		return "", err
+	}
 	domains := []libvirtxml.CapsGuestDomain{{Type: "qemu"}}
 	if kvmAvailable() {
 		domains = append(domains, libvirtxml.CapsGuestDomain{Type: "kvm"})
+	}
+	features := &libvirtxml.CapsGuestFeatures{ACPI: &libvirtxml.CapsGuestFeatureACPI{Default: "on", Toggle: "yes"}}
+	if servedCaps["guest/apic"] {
+		features.APIC = &libvirtxml.CapsGuestFeatureAPIC{Default: "on", Toggle: "no"}
+	}
+	if servedCaps["guest/cpuselection"] {
+		features.CPUSelection = &libvirtxml.CapsGuestFeatureCPUSelection{}
+	}
+	if servedCaps["guest/deviceboot"] {
+		features.DeviceBoot = &libvirtxml.CapsGuestFeatureDeviceBoot{}
+	}
+	if servedCaps["guest/disksnapshot"] {
+		features.DiskSnapshot = &libvirtxml.CapsGuestFeatureDiskSnapshot{Default: "on", Toggle: "no"}
 	}
 	caps := libvirtxml.Caps{
 		Host: libvirtxml.CapsHost{CPU: &libvirtxml.CapsHostCPU{Arch: "x86_64"}},
@@ -105,10 +123,10 @@ func (c *conn) ConnectGetCapabilities(context.Context) (string, error) {
 			OSType: "hvm",
 			Arch: libvirtxml.CapsGuestArch{
 				Name: "x86_64", WordSize: "64", Emulator: c.drv.binary,
-				Machines: []libvirtxml.CapsGuestMachine{{Name: "pc"}, {Name: "q35"}},
+				Machines: capsMachines(q),
 				Domains:  domains,
 			},
-			Features: &libvirtxml.CapsGuestFeatures{ACPI: &libvirtxml.CapsGuestFeatureACPI{Default: "on", Toggle: "yes"}},
+			Features: features,
 		}},
 	}
 	s, err := caps.Marshal()

@@ -60,6 +60,7 @@ type Driver struct {
 	volumes       drivers.VolumeResolver  // resolves <disk type='volume'> (volumes.go); nil without a storage driver
 	networks      drivers.NetworkResolver // resolves <interface type='network'> (netif.go); nil without a network driver
 	unplugs       unplugs                 // detaches waiting for the guest (hotplug.go)
+	caps          capsCache               // each qemu binary's probed capabilities (capsprobe.go)
 
 	goMu    sync.Mutex     // orders goroutine starts before Shutdown's wait
 	closing chan struct{}  // closed by Shutdown, with goMu held
