@@ -32,6 +32,7 @@ var messages = map[vir.ErrorNumber][2]string{
 	vir.ErrOperationTimeout:     {"Timed out during operation", "Timed out during operation: %s"},
 	vir.ErrOperationAborted:     {"operation aborted", "operation aborted: %s"},
 	vir.ErrOperationUnsupported: {"Operation not supported", "Operation not supported: %s"},
+	vir.ErrNoDomainMetadata:     {"metadata not found", "metadata not found: %s"},
 }
 
 // Error is a typed error of the driver API: libvirt's code and domain,
