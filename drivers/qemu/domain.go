@@ -41,6 +41,7 @@ type domain struct {
 	reason     int32
 	autostart  bool
 	proc       *instance // the running qemu; nil while inactive
+	jobs       jobState  // a running save's progress, the last one's result (jobs.go)
 	// hidden marks a new transient domain whose first start is under
 	// way: lookups and lists do not see it until it runs.
 	hidden bool

@@ -411,33 +411,6 @@ func (c *conn) domainStats(ctx context.Context, dom *domain, stats uint32) []pro
 	return params
 }
 
-// DomainGetJobInfo answers what long operation runs on a running guest:
-// a save (the driver's one background job, which has no progress
-// figures from qemu here) is UNBOUNDED with its elapsed time; anything
-// else is no job (VIR_DOMAIN_JOB_NONE, all zero), as libvirt answers.
-// It never waits for the job it reports on.
-func (c *conn) DomainGetJobInfo(ctx context.Context, ref drivers.Domain) (*protocol.DomainGetJobInfoRet, error) {
-	dom, err := c.drv.find(ref)
-	if err != nil {
-		return nil, err
-	}
-	dom.mu.Lock()
-	active := dom.active()
-	dom.mu.Unlock()
-	if !active {
-		return nil, drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain is not running")
-	}
-	ret := &protocol.DomainGetJobInfoRet{Type: int32(vir.DomainJobNone)}
-	dom.job.mu.Lock()
-	owner, since := dom.job.owner, dom.job.since
-	dom.job.mu.Unlock()
-	if owner == "virDomainSave" {
-		ret.Type = int32(vir.DomainJobUnbounded)
-		ret.TimeElapsed = uint64(time.Since(since).Milliseconds())
-	}
-	return ret, nil
-}
-
 // defFor is the definition flags (VIR_DOMAIN_AFFECT_*) choose, as
 // libvirt chooses it: the live one of a running domain or the
 // persistent one of a stopped domain (CURRENT), the live one (LIVE), the

@@ -71,7 +71,10 @@ func (c *conn) DomainSave(ctx context.Context, ref drivers.Domain, to, dxml stri
 		if flags&uint32(vir.DomainSavePaused) != 0 {
 			paused = true
 		}
-		if err := d.saveTo(ctx, dom, inst, def, to, paused, state == vir.DomainRunning); err != nil {
+		job := d.startJob(dom, inst, vir.DomainJobOperationSave)
+		stats, err := d.saveTo(ctx, dom, inst, job, def, to, paused, state == vir.DomainRunning)
+		d.finishJob(dom, job, err, stats)
+		if err != nil {
 			return err
 		}
 		return d.stopSaved(dom, inst)
@@ -96,19 +99,19 @@ func (d *Driver) replacementDef(dom *domain, dxml string) (*domxml.Def, error) {
 // is paused first; on any later failure it runs again, and the image is
 // removed if it is a regular file (never a pipe or a device the client
 // named, such as /dev/null).
-func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *domxml.Def, to string, paused, wasRunning bool) (err error) {
+func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, job *activeJob, def *domxml.Def, to string, paused, wasRunning bool) (stats *migrationStats, err error) {
 	xml, err := def.Format(-1)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %w", err)
+		return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %w", err)
+		return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot create save image: %w", err)
 	}
 	defer func() {
 		f.Close()
@@ -117,11 +120,11 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 		}
 	}()
 	if _, err := f.Write(saveImageHead(xml, paused)); err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %w", to, err)
+		return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %w", to, err)
 	}
 	if wasRunning {
 		if err := d.pause(ctx, dom, inst, vir.DomainPausedSave); err != nil {
-			return err
+			return nil, err
 		}
 		defer func() {
 			if err == nil {
@@ -132,17 +135,20 @@ func (d *Driver) saveTo(ctx context.Context, dom *domain, inst *instance, def *d
 			}
 		}()
 	}
-	if err := migrateToFile(ctx, inst, f); err != nil {
-		return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save domain '%s': %w", dom.name, err)
+	if stats, err = d.migrateToFile(ctx, dom, inst, job, f); err != nil {
+		if errors.Is(err, errJobAborted) {
+			return nil, drivers.Errorf(vir.ErrOperationAborted, vir.FromQEMU, "job 'domain save' %w", err)
+		}
+		return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot save domain '%s': %w", dom.name, err)
 	}
 	// A pipe or a device (a save streamed to another program) has
 	// nothing to sync, and fsync fails on it.
 	if fi.Mode().IsRegular() {
 		if err := f.Sync(); err != nil {
-			return drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %w", to, err)
+			return nil, drivers.Errorf(vir.ErrOperationFailed, vir.FromQEMU, "cannot write save image %s: %w", to, err)
 		}
 	}
-	return nil
+	return stats, nil
 }
 
 // saveImageHead is what a save image holds before qemu's stream.
@@ -159,43 +165,52 @@ func saveImageHead(xml string, paused bool) []byte {
 }
 
 // migrateToFile has qemu write its migration stream to f and waits for
-// the end.
-func migrateToFile(ctx context.Context, inst *instance, f *os.File) error {
+// the end, returning qemu's final figures. An abort of job (jobs.go)
+// stops it.
+func (d *Driver) migrateToFile(ctx context.Context, dom *domain, inst *instance, job *activeJob, f *os.File) (*migrationStats, error) {
 	mon := inst.mon
 	if mon == nil {
-		return errors.New("no monitor connection")
+		return nil, errors.New("no monitor connection")
 	}
 	if err := mon.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": int64(1) << 40}, nil); err != nil {
-		return err
+		return nil, err
 	}
 	if err := mon.ExecuteWithFile(ctx, "getfd", map[string]any{"fdname": "govirtd-save"}, nil, f); err != nil {
-		return err
+		return nil, err
+	}
+	if d.jobAborted(dom, job) {
+		return nil, errJobAborted
 	}
 	if err := mon.Execute(ctx, "migrate", map[string]any{"uri": "fd:govirtd-save"}, nil); err != nil {
-		return err
+		return nil, err
 	}
-	return waitMigration(ctx, mon)
+	if err := d.migrationStarted(dom, job); err != nil {
+		// Aborted while migrate was on its way: cancel it here.
+		mon.Execute(ctx, "migrate_cancel", nil, nil)
+	}
+	st, err := waitMigration(ctx, mon)
+	if err != nil && d.jobAborted(dom, job) {
+		return nil, errJobAborted
+	}
+	return st, err
 }
 
-func waitMigration(ctx context.Context, mon *qmp.Monitor) error {
+func waitMigration(ctx context.Context, mon *qmp.Monitor) (*migrationStats, error) {
 	for {
-		var st struct {
-			Status    string `json:"status"`
-			ErrorDesc string `json:"error-desc"`
-		}
+		var st migrationStats
 		if err := mon.Execute(ctx, "query-migrate", nil, &st); err != nil {
-			return err
+			return nil, err
 		}
 		switch st.Status {
 		case "completed":
-			return nil
+			return &st, nil
 		case "failed", "cancelled":
-			return fmt.Errorf("qemu's migration to the file %s: %s", st.Status, st.ErrorDesc)
+			return nil, fmt.Errorf("qemu's migration to the file %s: %s", st.Status, st.ErrorDesc)
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
