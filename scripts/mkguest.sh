@@ -14,6 +14,12 @@
 # govirt.host=NAME as its host name when given) and prints GUEST-IP ADDR
 # once it has one, then pings each address of govirt.ping=A,B,… until it
 # answers, printing GUEST-PING ADDR for each.
+#
+# With govirt.agent it loads the virtio console and balloon drivers (so
+# the balloon follows the host's target, and qemu reports it), opens the
+# virtio-serial port named org.qemu.guest_agent.0 as a guest agent would
+# and prints GUEST-AGENT-OPEN; once the host writes a line into the
+# channel it closes the port and prints GUEST-AGENT-CLOSED.
 set -eu
 
 out=${1:?usage: mkguest.sh OUTDIR}
@@ -48,7 +54,7 @@ cp "$(find root/lib/modules -name evdev.ko | head -n1)" initrd/
 cp "$(find root/lib/modules -path '*acpi*' -name button.ko | head -n1)" initrd/
 # The virtio NIC's driver and what it needs, in load order.
 netmods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
-for m in $netmods; do
+for m in $netmods virtio_console virtio_balloon; do
 	cp "$(find root/lib/modules -name "$m.ko" | head -n1)" initrd/
 done
 cat >initrd/udhcpc.sh <<'SCRIPT'
@@ -96,6 +102,26 @@ if grep -q govirt.net /proc/cmdline; then
 		for target in $(arg govirt.ping | tr , ' '); do
 			(until ping -c 1 -W 1 "$target" >/dev/null 2>&1; do sleep 0.2; done; echo "GUEST-PING $target") &
 		done
+	) &
+fi
+if grep -q govirt.agent /proc/cmdline; then
+	(
+		for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_balloon; do
+			insmod "/$m.ko" 2>/dev/null
+		done
+		port=""
+		until [ -n "$port" ] && [ -e "$port" ]; do
+			for p in /sys/class/virtio-ports/*; do
+				[ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && port=/dev/${p##*/}
+			done
+			[ -e "$port" ] || sleep 0.1
+		done
+		exec 3<>"$port"
+		echo "GUEST-AGENT-OPEN"
+		# A read returns at once while no host end is connected.
+		until read -r line <&3; do sleep 0.2; done
+		exec 3<&-
+		echo "GUEST-AGENT-CLOSED"
 	) &
 fi
 # A shell on the console, for `virsh console`: what is typed at it runs.

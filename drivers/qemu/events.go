@@ -40,6 +40,10 @@ func (d *Driver) onEvent(dom *domain, inst *instance) func(qmp.Event) {
 			if data.Device != "" {
 				d.deviceDeleted(dom, inst, data.Device)
 			}
+		case "BALLOON_CHANGE":
+			d.onBalloonChange(dom, inst, ev.Data)
+		case "VSERPORT_CHANGE":
+			d.onVserportChange(dom, inst, ev.Data)
 		case "RESET":
 			if dom.proc == inst {
 				d.events.Emit(drivers.RebootEvent{Dom: dom.ref()})

@@ -221,7 +221,7 @@ func guestDir(t *testing.T) string {
 	t.Helper()
 	// The directory's name changes with what mkguest.sh builds, so that
 	// a cache of an older guest is not used.
-	dir := filepath.Join(testCacheDir(), "guest-net")
+	dir := filepath.Join(testCacheDir(), "guest-agent")
 	if _, err := os.Stat(filepath.Join(dir, "initrd.gz")); err == nil {
 		return dir
 	}
