@@ -96,8 +96,6 @@ func statBinary(path string) (binaryID, error) {
 type capsCache struct {
 	mu      sync.Mutex // guards entries
 	entries map[capsKey]*capsEntry
-	// probes counts the probes run, for tests.
-	probes int
 }
 
 type capsKey struct{ path, accel string }
@@ -142,9 +140,6 @@ func (d *Driver) capsOf(ctx context.Context, path, accel string) (*qemuCaps, err
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	caps, err := probeQemu(pctx, path, accel)
-	c.mu.Lock()
-	c.probes++
-	c.mu.Unlock()
 	if err != nil {
 		return nil, drivers.Errorf(vir.ErrInternalError, vir.FromQEMU, "cannot probe the capabilities of %s: %v", path, err)
 	}
