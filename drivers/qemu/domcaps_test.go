@@ -42,7 +42,15 @@ func privateLibvirtd(t *testing.T, dir string) string {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
+	uri := "qemu+unix:///system?socket=" + libvirtdpriv.Socket(dir)
 	t.Cleanup(func() {
+		// libvirtd leaves its guests running when it stops: end those
+		// the test left.
+		if out, err := exec.Command("virsh", "-c", uri, "list", "--name").Output(); err == nil {
+			for _, name := range strings.Fields(string(out)) {
+				exec.Command("virsh", "-c", uri, "destroy", name).Run()
+			}
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -70,7 +78,7 @@ func privateLibvirtd(t *testing.T, dir string) string {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return "qemu+unix:///system?socket=" + libvirtdpriv.Socket(dir)
+	return uri
 }
 
 // virshAt runs virsh on uri and fails the test if it fails.

@@ -96,6 +96,8 @@ func TestJobsDifferential(t *testing.T) {
 		{"restore", "IMAGE"},
 		{"domjobinfo", "jobs", "--completed"},
 		{"domjobinfo", "jobs"},
+		{"destroy", "jobs"},
+		{"start", "jobs"},
 	}
 	run := func(uri string, step []string) string {
 		args := append([]string(nil), step...)
@@ -127,6 +129,8 @@ func TestJobsDifferential(t *testing.T) {
 	if gv, lv := jobEventParams(gvEvents), jobEventParams(lvEvents); gv != lv || !strings.Contains(gv, "operation 2") {
 		t.Errorf("job-completed events:\ngovirtd:  %s\nlibvirtd: %s", gv, lv)
 	}
+
+	virshAt(t, lvURI, "destroy", "jobs")
 
 	// An abort of a save that qemu cannot finish: its FIFO is open but
 	// not read, so qemu's migration waits once the pipe is full.
