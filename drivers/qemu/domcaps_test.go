@@ -2,84 +2,16 @@ package qemu_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/govirt/govirtd/drivers/qemu"
-	"github.com/govirt/govirtd/internal/libvirtdpriv"
 )
-
-// privateLibvirtd runs Debian's libvirtd 9.0 privately
-// (internal/libvirtdpriv) in dir, stopped at the test's end, and returns
-// its QEMU driver's URI.
-func privateLibvirtd(t *testing.T, dir string) string {
-	t.Helper()
-	lvBin := "/usr/sbin/libvirtd"
-	if _, err := os.Stat(lvBin); err != nil {
-		t.Fatalf("%s: %v: `make deps` installs it (Debian package libvirt-daemon)", lvBin, err)
-	}
-	cmd, err := libvirtdpriv.Command(lvBin, dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "libvirtd.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	uri := "qemu+unix:///system?socket=" + libvirtdpriv.Socket(dir)
-	t.Cleanup(func() {
-		// libvirtd leaves its guests running when it stops: end those
-		// the test left.
-		if out, err := exec.Command("virsh", "-c", uri, "list", "--name").Output(); err == nil {
-			for _, name := range strings.Fields(string(out)) {
-				exec.Command("virsh", "-c", uri, "destroy", name).Run()
-			}
-		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		libvirtdpriv.StopVirtlogd(dir)
-		logf.Close()
-	})
-	deadline := time.Now().Add(hang)
-	for {
-		if c, err := net.Dial("unix", libvirtdpriv.Socket(dir)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(filepath.Join(dir, "libvirtd.out"))
-			t.Fatalf("the private libvirtd does not listen:\n%s", out)
-		}
-		select {
-		case <-exited:
-			out, _ := os.ReadFile(filepath.Join(dir, "libvirtd.out"))
-			t.Fatalf("the private libvirtd exited:\n%s", out)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return uri
-}
 
 // virshAt runs virsh on uri and fails the test if it fails.
 func virshAt(t *testing.T, uri string, args ...string) string {
@@ -112,7 +44,7 @@ var notInLibvirtCPUMap = map[string]bool{"Denverton": true, "KnightsMill": true}
 func TestDomainCapabilitiesDifferential(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()
-	lvURI := privateLibvirtd(t, d.path("libvirtd"))
+	lvURI := startPrivLibvirtd(t, d.path("libvirtd"), "").uri()
 
 	for _, machine := range []string{"", "pc", "q35", "pc-q35-7.1"} {
 		args := []string{"domcapabilities"}

@@ -73,7 +73,7 @@ func jobEventParams(b *testutil.SyncBuffer) string {
 func TestJobsDifferential(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()
-	lvURI := privateLibvirtd(t, d.path("libvirtd"))
+	lvURI := startPrivLibvirtd(t, d.path("libvirtd"), "").uri()
 	def := d.path("jobs.xml")
 	if err := os.WriteFile(def, []byte(jobDomainXML), 0o644); err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestJobsDifferential(t *testing.T) {
 				args[i] = image[uri]
 			}
 		}
-		out := virshStep(uri, args...)
+		out := virshOn(uri, args...)
 		out = strings.ReplaceAll(out, image[uri], "IMAGE")
 		if step[0] == "domjobinfo" {
 			out = jobLabels(out)

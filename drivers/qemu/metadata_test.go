@@ -1,7 +1,6 @@
 package qemu_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"regexp"
@@ -12,21 +11,6 @@ import (
 
 	"github.com/govirt/govirtd/internal/testutil"
 )
-
-// virshStep runs virsh on uri and returns "ok" or "failed", then what
-// it printed.
-func virshStep(uri string, args ...string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	c := exec.CommandContext(ctx, "virsh", append([]string{"-c", uri}, args...)...)
-	c.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0")
-	out, err := c.CombinedOutput()
-	status := "ok"
-	if err != nil {
-		status = "failed"
-	}
-	return status + "\n" + string(out)
-}
 
 // virshEvents is `virsh event --all --loop` on uri, stopped at the
 // test's end.
@@ -76,7 +60,7 @@ const metaDomainXML = `<domain type='qemu'>
 func TestMetadataDifferential(t *testing.T) {
 	d := newTestDaemon(t)
 	d.start()
-	lvURI := privateLibvirtd(t, d.path("libvirtd"))
+	lvURI := startPrivLibvirtd(t, d.path("libvirtd"), "").uri()
 	def := d.path("meta.xml")
 	if err := os.WriteFile(def, []byte(metaDomainXML), 0o644); err != nil {
 		t.Fatal(err)
@@ -130,7 +114,7 @@ func TestMetadataDifferential(t *testing.T) {
 	// words.
 	parserMessage := map[int]bool{22: true}
 	for i, step := range steps {
-		gv, lv := virshStep(d.uri(), step...), virshStep(lvURI, step...)
+		gv, lv := virshOn(d.uri(), step...), virshOn(lvURI, step...)
 		if step[0] == "dumpxml" {
 			gv, lv = metadataRegion.FindString(gv), metadataRegion.FindString(lv)
 			if lv == "" {
