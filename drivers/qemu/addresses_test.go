@@ -14,7 +14,8 @@ import (
 // addresses: pc and q35 machines with virtio and conventional PCI
 // devices, EHCI companions, SCSI, SATA and IDE disks, and what
 // virt-install writes by default for SPICE) on govirtd and on a private
-// libvirtd 9.0, and compares what each stored: every device with its
+// libvirtd 9.0, and compares what each stored: the machine type (the
+// canonical name of an alias), every device with its
 // PCI, drive, USB or virtio-serial address, and the controllers
 // (root ports, bridges) added for them. Then each guest is started on
 // govirtd, so qemu itself accepts the layout, and its live XML keeps
@@ -163,6 +164,11 @@ func deviceLayout(t *testing.T, doc string) string {
 			what = append(what, "@", strings.Join(attrs, " "))
 		}
 		lines = append(lines, strings.Join(what, " "))
+	}
+	if os := dom.child("os"); os != nil {
+		if typ := os.child("type"); typ != nil {
+			lines = append(lines, "machine "+typ.attr("machine"))
+		}
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")

@@ -71,7 +71,35 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 	if err != nil {
 		return drivers.Domain{}, err
 	}
+	c.drv.canonicalMachine(ctx, def)
 	return c.drv.define(def, false, true)
+}
+
+// canonicalMachine stores a machine alias (pc, q35, or none: qemu's
+// default) as the versioned machine it stands for on this qemu, as
+// libvirt stores it, so that the guest keeps its machine when qemu is
+// upgraded. Without a probe of the binary (it cannot run), the name
+// stays as given.
+func (d *Driver) canonicalMachine(ctx context.Context, def *domxml.Def) {
+	x := def.XML
+	if x.OS == nil || x.OS.Type == nil {
+		return
+	}
+	bin := d.binary
+	if x.Devices != nil && x.Devices.Emulator != "" {
+		bin = x.Devices.Emulator
+	}
+	m, err := machineOf(x)
+	if err != nil || bin == "" {
+		return
+	}
+	caps, err := d.capsOf(ctx, bin, m.accel)
+	if err != nil {
+		return
+	}
+	if cm, ok := caps.machine(m.name); ok && cm.alias == m.name && cm.name != "" {
+		x.OS.Type.Machine = cm.name
+	}
 }
 
 // define makes def dom's persistent definition, writing it to the config

@@ -102,6 +102,7 @@ func (c *conn) DomainCreateXML(ctx context.Context, xml string, flags uint32) (d
 	if err != nil {
 		return drivers.Domain{}, err
 	}
+	c.drv.canonicalMachine(ctx, def)
 	return c.drv.runTransient(ctx, def, "virDomainCreateXML", startOpts{paused: flags&uint32(vir.DomainStartPaused) != 0})
 }
 
