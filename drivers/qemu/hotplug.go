@@ -40,11 +40,12 @@ const (
 	unplugWait = 5 * time.Second
 )
 
-// device is one parsed <disk> or <interface> element.
+// device is one parsed <disk>, <interface> or <controller> element.
 type device struct {
 	kind string // the element's name
 	disk *libvirtxml.DomainDisk
 	nic  *libvirtxml.DomainInterface
+	ctrl *libvirtxml.DomainController
 }
 
 func parseDevice(doc string) (*device, error) {
@@ -68,11 +69,19 @@ func parseDevice(doc string) (*device, error) {
 	case "interface":
 		dev.nic = &libvirtxml.DomainInterface{}
 		err = dev.nic.Unmarshal(doc)
+	case "controller":
+		dev.ctrl = &libvirtxml.DomainController{}
+		err = dev.ctrl.Unmarshal(doc)
 	default:
-		return nil, drivers.Errorf(vir.ErrConfigUnsupported, vir.FromQEMU, "hotplug of device '%s' is not supported by this driver (disks and interfaces are)", name)
+		return nil, drivers.Errorf(vir.ErrConfigUnsupported, vir.FromQEMU, "hotplug of device '%s' is not supported by this driver (disks, interfaces and controllers are)", name)
 	}
 	if err != nil {
 		return nil, drivers.Errorf(vir.ErrXMLError, vir.FromDomain, "cannot parse the <%s> XML: %v", name, err)
+	}
+	if dev.ctrl != nil {
+		if err := checkController(dev.ctrl); err != nil {
+			return nil, err
+		}
 	}
 	return dev, nil
 }
@@ -222,6 +231,8 @@ func attachConfig(x *libvirtxml.Domain, dev *device) error {
 			return drivers.Errorf(vir.ErrOperationInvalid, vir.FromQEMU, "domain already has an interface with MAC address %s", dev.nic.MAC.Address)
 		}
 		devs.Interfaces = append(devs.Interfaces, *dev.nic)
+	case "controller":
+		return attachControllerConfig(x, dev.ctrl)
 	}
 	return nil
 }
@@ -245,6 +256,8 @@ func detachConfig(x *libvirtxml.Domain, dev *device) error {
 			return err
 		}
 		devs.Interfaces = append(devs.Interfaces[:i], devs.Interfaces[i+1:]...)
+	case "controller":
+		return detachControllerConfig(x, dev.ctrl)
 	}
 	return nil
 }
@@ -288,6 +301,8 @@ func updateConfig(x *libvirtxml.Domain, dev *device) error {
 		if devs.Interfaces[i].MAC == nil {
 			devs.Interfaces[i].MAC = mac
 		}
+	case "controller":
+		return drivers.Errorf(vir.ErrConfigUnsupported, vir.FromQEMU, "a controller cannot be updated: detach it and attach the new one")
 	}
 	return nil
 }
@@ -314,6 +329,12 @@ func (d *Driver) liveBuilder(dom *domain) (*builder, *domxml.Def, *instance, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return liveBuilderOf(live, m), live, inst, nil
+}
+
+// liveBuilderOf is a builder for the running definition live, with the
+// buses its controllers make.
+func liveBuilderOf(live *domxml.Def, m machine) *builder {
 	b := &builder{def: live, x: live.XML, m: m, c: &cmdline{}}
 	for _, c := range devices(live.XML).Controllers {
 		if c.Type == "scsi" {
@@ -321,12 +342,15 @@ func (d *Driver) liveBuilder(dom *domain) (*builder, *domxml.Def, *instance, err
 		}
 		b.usbBus = b.usbBus || c.Type == "usb" && c.Model != "none"
 	}
-	return b, live, inst, nil
+	return b
 }
 
 func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags uint32) error {
 	if dev.kind == "interface" {
 		return d.attachLiveNIC(ctx, dom, dev.nic)
+	}
+	if dev.kind == "controller" {
+		return d.attachLiveController(ctx, dom, *dev.ctrl)
 	}
 	if dev.kind != "disk" {
 		return liveRefused("attach of an <" + dev.kind + ">")
@@ -428,6 +452,9 @@ func (d *Driver) detachLive(ctx context.Context, dom *domain, dev *device, flags
 	if dev.kind == "interface" {
 		return d.detachLiveNIC(ctx, dom, dev.nic)
 	}
+	if dev.kind == "controller" {
+		return d.detachLiveController(ctx, dom, *dev.ctrl)
+	}
 	if dev.kind != "disk" {
 		return liveRefused("detach of an <" + dev.kind + ">")
 	}
@@ -444,7 +471,7 @@ func (d *Driver) detachLive(ctx context.Context, dom *domain, dev *device, flags
 		return drivers.Errorf(vir.ErrDeviceMissing, vir.FromQEMU, "disk %s not found", target)
 	}
 	disk := live.XML.Devices.Disks[i]
-	if disk.Target.Bus != "virtio" {
+	if disk.Target.Bus != "virtio" && disk.Target.Bus != "scsi" {
 		return liveRefused("detach of a disk on the " + disk.Target.Bus + " bus")
 	}
 	alias, err := b.diskAlias(disk)
@@ -478,7 +505,7 @@ func (d *Driver) deviceDeleted(dom *domain, inst *instance, alias string) {
 	if err != nil {
 		return
 	}
-	b := &builder{def: dom.live, x: dom.live.XML, m: m, c: &cmdline{}}
+	b := liveBuilderOf(dom.live, m)
 	for i, disk := range devices(dom.live.XML).Disks {
 		if a, err := b.diskAlias(disk); err == nil && a == alias {
 			nl := dom.live.Copy()
@@ -489,7 +516,9 @@ func (d *Driver) deviceDeleted(dom *domain, inst *instance, alias string) {
 			return
 		}
 	}
-	d.nicDeleted(dom, inst, alias)
+	if !d.controllerDeleted(dom, alias) {
+		d.nicDeleted(dom, inst, alias)
+	}
 }
 
 func (d *Driver) updateLive(ctx context.Context, dom *domain, dev *device, flags uint32) error {

@@ -118,6 +118,31 @@ func TestHotplugLive(t *testing.T) {
 		t.Errorf("live attach of a SATA disk: %v %s, want the driver's refusal", err, out)
 	}
 
+	// A SCSI controller and a disk on it, attached and detached live;
+	// the controller stays while the disk uses it.
+	ctrl := d.path("scsi.xml")
+	writeFile(t, ctrl, "<controller type='scsi' model='virtio-scsi'/>")
+	d.mustVirsh("attach-device", "tiny", ctrl, "--live")
+	w.waitLine("event 'device-added' for domain 'tiny': scsi0")
+	if out := d.mustVirsh("dumpxml", "tiny"); !regexpMatch(`<controller type="scsi" index="0" model="virtio-scsi">\s*<alias name="scsi0"></alias>\s*<address type="pci" domain="0x0000" bus="0x00" slot="0x`, out) {
+		t.Errorf("the live XML lacks the SCSI controller with its alias and address:\n%s", out)
+	}
+	scsiDisk := d.path("scsi-disk.xml")
+	writeFile(t, scsiDisk, "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='"+img+"'/><target dev='sdc' bus='scsi'/></disk>")
+	d.mustVirsh("attach-device", "tiny", scsiDisk, "--live")
+	w.waitLine("event 'device-added' for domain 'tiny': scsi0-0-0-2")
+	if out, err := d.virsh("detach-device", "tiny", ctrl, "--live"); err == nil || !strings.Contains(out, "in use by disk sdc") {
+		t.Errorf("detach of a SCSI controller in use: %v %s, want a refusal naming the disk", err, out)
+	}
+	d.mustVirsh("detach-device", "tiny", scsiDisk, "--live")
+	w.waitLine("event 'device-removed' for domain 'tiny': scsi0-0-0-2")
+	testutil.WaitFor(t, "sdc to leave the live XML", func() bool {
+		out, _ := d.virsh("domblklist", "tiny")
+		return !strings.Contains(out, "sdc")
+	})
+	d.mustVirsh("detach-device", "tiny", ctrl, "--live")
+	w.waitLine("event 'device-removed' for domain 'tiny': scsi0")
+
 	d.mustVirsh("change-media", "tiny", "hdc", iso, "--insert", "--live")
 	if out := d.mustVirsh("domblklist", "tiny"); !strings.Contains(out, iso) {
 		t.Errorf("domblklist after change-media --insert:\n%s", out)
