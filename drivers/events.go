@@ -180,6 +180,23 @@ func (e DeviceRemovedEvent) Wire() protocol.CallbackMsg {
 	return &protocol.DomainEventCallbackDeviceRemovedMsg{Msg: protocol.DomainEventDeviceRemovedMsg{Dom: e.Dom, DevAlias: e.Alias}}
 }
 
+// DeviceRemovalFailedEvent is VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED:
+// the guest refused to let go of a device a detach asked it to release.
+type DeviceRemovalFailedEvent struct {
+	Dom   Domain
+	Alias string
+}
+
+func (e DeviceRemovalFailedEvent) EventID() vir.DomainEventID {
+	return vir.DomainEventIDDeviceRemovalFailed
+}
+func (e DeviceRemovalFailedEvent) EventDomain() Domain { return e.Dom }
+func (e DeviceRemovalFailedEvent) EventKey() UUID      { return e.Dom.UUID }
+
+func (e DeviceRemovalFailedEvent) Wire() protocol.CallbackMsg {
+	return &protocol.DomainEventCallbackDeviceRemovalFailedMsg{Dom: e.Dom, DevAlias: e.Alias}
+}
+
 // DeviceAddedEvent is VIR_DOMAIN_EVENT_ID_DEVICE_ADDED: a device was
 // hot-plugged into the running guest.
 type DeviceAddedEvent struct {

@@ -40,6 +40,16 @@ func (d *Driver) onEvent(dom *domain, inst *instance) func(qmp.Event) {
 			if data.Device != "" {
 				d.deviceDeleted(dom, inst, data.Device)
 			}
+		case "DEVICE_UNPLUG_GUEST_ERROR":
+			// The guest refused an unplug (qemu reports it where the
+			// machine's hotplug can say so); the device stays.
+			var data struct {
+				Device string `json:"device"`
+			}
+			json.Unmarshal(ev.Data, &data)
+			if data.Device != "" && dom.proc == inst {
+				d.events.Emit(drivers.DeviceRemovalFailedEvent{Dom: dom.ref(), Alias: data.Device})
+			}
 		case "BALLOON_CHANGE":
 			d.onBalloonChange(dom, inst, ev.Data)
 		case "VSERPORT_CHANGE":

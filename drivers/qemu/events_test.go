@@ -168,3 +168,27 @@ func TestOpenURIs(t *testing.T) {
 		t.Errorf("Open(test:///default) = %v, want ErrDeclined", err)
 	}
 }
+
+// TestDeviceRemovalFailed: qemu's DEVICE_UNPLUG_GUEST_ERROR (the guest
+// refused an unplug) raises DEVICE_REMOVAL_FAILED naming the device's
+// alias, for the running qemu only. Fed directly: a guest that refuses
+// an unplug cannot be made on demand.
+func TestDeviceRemovalFailed(t *testing.T) {
+	d, c, dom, inst, _ := fakeRunning(t)
+	got := make(chan string, 2)
+	if _, err := c.ConnectDomainEventRegisterAny(context.Background(), nil, vir.DomainEventIDDeviceRemovalFailed, func(_ int, ev drivers.DomainEvent) {
+		got <- ev.(drivers.DeviceRemovalFailedEvent).Alias
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d.onEvent(dom, &instance{finished: make(chan struct{})})(qmpEvent("DEVICE_UNPLUG_GUEST_ERROR", map[string]any{"device": "stale0"}))
+	d.onEvent(dom, inst)(qmpEvent("DEVICE_UNPLUG_GUEST_ERROR", map[string]any{"device": "virtio-disk1", "path": "/machine/peripheral/virtio-disk1"}))
+	select {
+	case alias := <-got:
+		if alias != "virtio-disk1" {
+			t.Errorf("DEVICE_REMOVAL_FAILED for %q, want virtio-disk1 (and none for an old qemu's event)", alias)
+		}
+	case <-time.After(hang):
+		t.Fatal("no DEVICE_REMOVAL_FAILED")
+	}
+}
