@@ -78,16 +78,18 @@ func (c *conn) DomainDefineXML(ctx context.Context, xml string, flags uint32) (d
 // canonicalMachine stores a machine alias (pc, q35, or none: qemu's
 // default) as the versioned machine it stands for on this qemu, as
 // libvirt stores it, so that the guest keeps its machine when qemu is
-// upgraded. Without a probe of the binary (it cannot run), the name
-// stays as given.
+// upgraded. Without a probe of the binary (it cannot run, or it is a
+// definition's own emulator), the name stays as given.
 func (d *Driver) canonicalMachine(ctx context.Context, def *domxml.Def) {
 	x := def.XML
 	if x.OS == nil || x.OS.Type == nil {
 		return
 	}
+	// Only the driver's own binary is probed here: a definition's own
+	// <emulator> is run only when its guest starts.
 	bin := d.binary
-	if x.Devices != nil && x.Devices.Emulator != "" {
-		bin = x.Devices.Emulator
+	if x.Devices != nil && x.Devices.Emulator != "" && x.Devices.Emulator != d.binary {
+		return
 	}
 	m, err := machineOf(x)
 	if err != nil || bin == "" {

@@ -71,8 +71,8 @@ func prepareDefinition(def *domxml.Def, newMAC func() string) {
 		if d.Driver.Name == "" {
 			d.Driver.Name = "qemu"
 		}
-		if d.Driver.Type == "" {
-			d.Driver.Type = "raw"
+		if d.Driver.Type == "" && (d.Source == nil || d.Source.Volume == nil) {
+			d.Driver.Type = "raw" // a pool volume's format is the volume's, read at start
 		}
 		if d.Device == "cdrom" && d.ReadOnly == nil {
 			d.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
