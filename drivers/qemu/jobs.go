@@ -93,7 +93,11 @@ func jobParams(op vir.DomainJobOperation, elapsed time.Duration, m *migrationSta
 			drivers.ParamUllong("memory_total", r.Total),
 			drivers.ParamUllong("memory_processed", r.Transferred),
 			drivers.ParamUllong("memory_remaining", r.Remaining),
-			drivers.ParamUllong("memory_bps", uint64(r.Mbps*1e6/8)),
+		)
+		if bps := uint64(r.Mbps * 1e6 / 8); bps > 0 {
+			p = append(p, drivers.ParamUllong("memory_bps", bps)) // as libvirt: only a measured bandwidth
+		}
+		p = append(p,
 			drivers.ParamUllong("memory_constant", r.Duplicate),
 			drivers.ParamUllong("memory_normal", r.Normal),
 			drivers.ParamUllong("memory_normal_bytes", r.NormalBytes),
