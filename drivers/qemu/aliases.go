@@ -63,36 +63,56 @@ func setDeviceAliases(x *libvirtxml.Domain) {
 			c.Alias = alias(c.Type + strconv.FormatUint(uint64(idx), 10))
 		}
 	}
-	for i := range devs.Serials {
-		devs.Serials[i].Alias = alias(fmt.Sprintf("serial%d", i))
+	for _, slot := range indexedAliases(devs) {
+		*slot.alias = alias(fmt.Sprintf("%s%d", slot.prefix, slot.n))
 	}
 	if len(devs.Consoles) > 0 {
-		devs.Consoles[0].Alias = alias("serial0")
-	}
-	for i := range devs.Channels {
-		devs.Channels[i].Alias = alias(fmt.Sprintf("channel%d", i))
-	}
-	for i := range devs.Inputs {
-		devs.Inputs[i].Alias = alias(fmt.Sprintf("input%d", i))
-	}
-	for i := range devs.Sounds {
-		devs.Sounds[i].Alias = alias(fmt.Sprintf("sound%d", i))
-	}
-	for i := range devs.Videos {
-		devs.Videos[i].Alias = alias(fmt.Sprintf("video%d", i))
-	}
-	for i := range devs.RedirDevs {
-		devs.RedirDevs[i].Alias = alias(fmt.Sprintf("redir%d", i))
-	}
-	for i := range devs.Watchdogs {
-		devs.Watchdogs[i].Alias = alias(fmt.Sprintf("watchdog%d", i))
-	}
-	for i := range devs.RNGs {
-		devs.RNGs[i].Alias = alias(fmt.Sprintf("rng%d", i))
+		devs.Consoles[0].Alias = alias("serial0") // the first serial port, seen as the console
 	}
 	if mb := devs.MemBalloon; mb != nil && mb.Model == "virtio" {
 		mb.Alias = alias("balloon0")
 	}
+}
+
+// aliasSlot is a device whose alias is a prefix and its position.
+type aliasSlot struct {
+	alias  **libvirtxml.DomainAlias
+	prefix string
+	n      int
+}
+
+// indexedAliases lists the devices named by their position: serial0,
+// channel0, input0, ... as buildCommand names them.
+func indexedAliases(devs *libvirtxml.DomainDeviceList) []aliasSlot {
+	var out []aliasSlot
+	add := func(prefix string, n int, a **libvirtxml.DomainAlias) {
+		out = append(out, aliasSlot{a, prefix, n})
+	}
+	for i := range devs.Serials {
+		add("serial", i, &devs.Serials[i].Alias)
+	}
+	for i := range devs.Channels {
+		add("channel", i, &devs.Channels[i].Alias)
+	}
+	for i := range devs.Inputs {
+		add("input", i, &devs.Inputs[i].Alias)
+	}
+	for i := range devs.Sounds {
+		add("sound", i, &devs.Sounds[i].Alias)
+	}
+	for i := range devs.Videos {
+		add("video", i, &devs.Videos[i].Alias)
+	}
+	for i := range devs.RedirDevs {
+		add("redir", i, &devs.RedirDevs[i].Alias)
+	}
+	for i := range devs.Watchdogs {
+		add("watchdog", i, &devs.Watchdogs[i].Alias)
+	}
+	for i := range devs.RNGs {
+		add("rng", i, &devs.RNGs[i].Alias)
+	}
+	return out
 }
 
 // clearDeviceAliases removes what setDeviceAliases recorded, for a
@@ -105,32 +125,11 @@ func clearDeviceAliases(devs *libvirtxml.DomainDeviceList) {
 	for i := range devs.Controllers {
 		devs.Controllers[i].Alias = nil
 	}
-	for i := range devs.Serials {
-		devs.Serials[i].Alias = nil
-	}
 	for i := range devs.Consoles {
 		devs.Consoles[i].Alias = nil
 	}
-	for i := range devs.Channels {
-		devs.Channels[i].Alias = nil
-	}
-	for i := range devs.Inputs {
-		devs.Inputs[i].Alias = nil
-	}
-	for i := range devs.Sounds {
-		devs.Sounds[i].Alias = nil
-	}
-	for i := range devs.Videos {
-		devs.Videos[i].Alias = nil
-	}
-	for i := range devs.RedirDevs {
-		devs.RedirDevs[i].Alias = nil
-	}
-	for i := range devs.Watchdogs {
-		devs.Watchdogs[i].Alias = nil
-	}
-	for i := range devs.RNGs {
-		devs.RNGs[i].Alias = nil
+	for _, slot := range indexedAliases(devs) {
+		*slot.alias = nil
 	}
 	if devs.MemBalloon != nil {
 		devs.MemBalloon.Alias = nil

@@ -128,14 +128,9 @@ func (d *Driver) attachLiveController(ctx context.Context, dom *domain, c libvir
 		return monitorErr(dom, fmt.Errorf("device_add: %w", err))
 	}
 	c.Alias = &libvirtxml.DomainAlias{Name: id}
-	dom.mu.Lock()
-	if dom.live == live {
-		nl := live.Copy()
-		devices(nl.XML).Controllers = append(devices(nl.XML).Controllers, c)
-		dom.live = nl
-		d.saveStatus(dom)
-	}
-	dom.mu.Unlock()
+	d.changeLive(dom, live, func(x *libvirtxml.Domain) {
+		devices(x).Controllers = append(devices(x).Controllers, c)
+	})
 	d.events.Emit(drivers.DeviceAddedEvent{Dom: dom.ref(), Alias: id})
 	return nil
 }

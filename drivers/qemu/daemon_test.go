@@ -2,7 +2,6 @@ package qemu_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -202,14 +201,7 @@ func (d *testDaemon) log() string {
 }
 
 // virsh runs virsh on the daemon's URI.
-func (d *testDaemon) virsh(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "virsh", append([]string{"-c", d.uri()}, args...)...)
-	cmd.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+func (d *testDaemon) virsh(args ...string) (string, error) { return runVirsh(d.uri(), args...) }
 
 func (d *testDaemon) mustVirsh(args ...string) string {
 	d.t.Helper()

@@ -332,6 +332,21 @@ func (d *Driver) liveBuilder(dom *domain) (*builder, *domxml.Def, *instance, err
 	return liveBuilderOf(live, m), live, inst, nil
 }
 
+// changeLive records a live change: a copy of live, changed by f,
+// becomes the running definition and its status is saved, unless live
+// was replaced meanwhile (the guest stopped, or another change won).
+func (d *Driver) changeLive(dom *domain, live *domxml.Def, f func(*libvirtxml.Domain)) {
+	dom.mu.Lock()
+	defer dom.mu.Unlock()
+	if dom.live != live {
+		return
+	}
+	nl := live.Copy()
+	f(nl.XML)
+	dom.live = nl
+	d.saveStatus(dom)
+}
+
 // liveBuilderOf is a builder for the running definition live, with the
 // buses its controllers make.
 func liveBuilderOf(live *domxml.Def, m machine) *builder {
@@ -406,14 +421,9 @@ func (d *Driver) attachLive(ctx context.Context, dom *domain, dev *device, flags
 		inst.mon.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "drive_del drive-" + alias}, nil)
 		return monitorErr(dom, fmt.Errorf("device_add: %w", err))
 	}
-	dom.mu.Lock()
-	if dom.live == live {
-		nl := live.Copy()
-		devices(nl.XML).Disks = append(devices(nl.XML).Disks, disk)
-		dom.live = nl
-		d.saveStatus(dom)
-	}
-	dom.mu.Unlock()
+	d.changeLive(dom, live, func(x *libvirtxml.Domain) {
+		devices(x).Disks = append(devices(x).Disks, disk)
+	})
 	// qemu reports no addition: the driver raises DEVICE_ADDED once
 	// device_add succeeded, as libvirt does.
 	d.events.Emit(drivers.DeviceAddedEvent{Dom: dom.ref(), Alias: alias})
@@ -577,14 +587,7 @@ func (d *Driver) updateLive(ctx context.Context, dom *domain, dev *device, flags
 			return monitorErr(dom, fmt.Errorf("blockdev-change-medium: %w", err))
 		}
 	}
-	dom.mu.Lock()
-	if dom.live == live {
-		nl := live.Copy()
-		nl.XML.Devices.Disks[i] = nd
-		dom.live = nl
-		d.saveStatus(dom)
-	}
-	dom.mu.Unlock()
+	d.changeLive(dom, live, func(x *libvirtxml.Domain) { x.Devices.Disks[i] = nd })
 	return nil
 }
 

@@ -1,11 +1,9 @@
 package qemu_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -97,14 +95,7 @@ func (lv *privLibvirtd) uri() string {
 }
 
 // virsh runs virsh on the instance.
-func (lv *privLibvirtd) virsh(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), hang)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "virsh", append([]string{"-c", lv.uri()}, args...)...)
-	cmd.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
+func (lv *privLibvirtd) virsh(args ...string) (string, error) { return runVirsh(lv.uri(), args...) }
 
 func (lv *privLibvirtd) mustVirsh(args ...string) string {
 	lv.t.Helper()

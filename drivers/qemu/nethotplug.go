@@ -109,14 +109,9 @@ func (d *Driver) attachLiveNIC(ctx context.Context, dom *domain, in *libvirtxml.
 		return monitorErr(dom, fmt.Errorf("device_add: %w", err))
 	}
 	nic.Alias = &libvirtxml.DomainAlias{Name: alias}
-	dom.mu.Lock()
-	if dom.live == live {
-		nl := live.Copy()
-		devices(nl.XML).Interfaces = append(devices(nl.XML).Interfaces, nic)
-		dom.live = nl
-		d.saveStatus(dom)
-	}
-	dom.mu.Unlock()
+	d.changeLive(dom, live, func(x *libvirtxml.Domain) {
+		devices(x).Interfaces = append(devices(x).Interfaces, nic)
+	})
 	d.events.Emit(drivers.DeviceAddedEvent{Dom: dom.ref(), Alias: alias})
 	return nil
 }
@@ -186,18 +181,13 @@ func (d *Driver) updateLiveNIC(ctx context.Context, dom *domain, nic *libvirtxml
 	if err := inst.mon.Execute(ctx, "set_link", map[string]any{"name": nicAlias(live.XML, i), "up": up}, nil); err != nil {
 		return monitorErr(dom, fmt.Errorf("set_link: %w", err))
 	}
-	dom.mu.Lock()
-	if dom.live == live {
-		nl := live.Copy()
-		n := &nl.XML.Devices.Interfaces[i]
+	d.changeLive(dom, live, func(x *libvirtxml.Domain) {
+		n := &x.Devices.Interfaces[i]
 		n.Link = nil
 		if !up {
 			n.Link = &libvirtxml.DomainInterfaceLink{State: "down"}
 		}
-		dom.live = nl
-		d.saveStatus(dom)
-	}
-	dom.mu.Unlock()
+	})
 	return nil
 }
 

@@ -6,17 +6,23 @@ import (
 	"os/exec"
 )
 
-// virshOn runs real virsh against uri and returns "ok" or "failed",
-// a newline and its output: differential tests compare both.
-func virshOn(uri string, args ...string) string {
+// runVirsh runs real virsh against uri (libvirt's autostart of a
+// session daemon off) and returns its combined output.
+func runVirsh(uri string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
 	c := exec.CommandContext(ctx, "virsh", append([]string{"-c", uri}, args...)...)
 	c.Env = append(os.Environ(), "LIBVIRT_AUTOSTART=0")
 	out, err := c.CombinedOutput()
-	status := "ok"
+	return string(out), err
+}
+
+// virshOn runs virsh against uri and returns "ok" or "failed", a
+// newline and its output: differential tests compare both.
+func virshOn(uri string, args ...string) string {
+	out, err := runVirsh(uri, args...)
 	if err != nil {
-		status = "failed"
+		return "failed\n" + out
 	}
-	return status + "\n" + string(out)
+	return "ok\n" + out
 }
